@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/**
+ * CDK context a deployment may override (`cdk.json` "context" or `cdk synth -c key=value`). Values given with `-c`
+ * arrive as strings, so numbers and booleans are coerced; anything out of range fails the synth instead of
+ * producing a stack that deploys and then misbehaves.
+ */
+export const StackConfigSchema = z.object({
+  /** Provisioned Kinesis shards; each shard is one in-order updater consumer, so this is the updater's parallelism. */
+  shardCount: z.coerce.number().int().min(1).max(500).default(2),
+  /** API Gateway stage name; it is the first path segment of the API URL. */
+  stageName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/)
+    .default('prod'),
+  /** How long the decisions function may serve a cached model before re-reading the state table. */
+  modelRefreshMs: z.coerce.number().int().min(0).default(1000),
+  /**
+   * API Gateway needs one account-wide CloudWatch Logs role per Region before a stage may write access logs. Set
+   * false when another stack in the account already manages it.
+   */
+  manageApiGatewayCloudWatchRole: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+    .default(true),
+  /** Reserved for the offline retraining job (an EventBridge schedule expression); not wired yet. */
+  retrainSchedule: z.string().min(1).optional(),
+});
+
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** The context keys above, read through `lookup` (normally `app.node.tryGetContext`). */
+export function parseStackConfig(lookup: (key: string) => unknown): StackConfig {
+  const raw = Object.fromEntries(
+    Object.keys(StackConfigSchema.shape)
+      .map((key) => [key, lookup(key)] as const)
+      .filter(([, value]) => value !== undefined),
+  );
+  const parsed = StackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`Invalid CDK context: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,278 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  type CfnRestApi,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { Architecture, type IFunction, Runtime, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { StackConfig } from './config.ts';
+
+export interface NbaEngineStackProps extends StackProps, StackConfig {}
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** Name of the local secondary index on the state table that orders a partition's items by last update. */
+export const STATE_BY_UPDATED_AT_INDEX = 'byUpdatedAt';
+
+/**
+ * esbuild settings shared by every function. ESM output lets the handlers use top-level await for client setup; the
+ * banner restores `require` for the CommonJS dependencies esbuild inlines into an ESM bundle.
+ */
+const bundling: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node24',
+  minify: true,
+  sourceMap: true,
+  mainFields: ['module', 'main'],
+  banner:
+    "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  // The runtime's preinstalled SDK lags behind and drifts from the version the adapters were tested against; bundling
+  // the pinned version (tree-shaken, minified) keeps deployed behaviour equal to tested behaviour.
+  bundleAwsSDK: true,
+};
+
+/**
+ * The whole next-best-action engine in one stack: API Gateway in front of the decision, event and admin functions,
+ * a Kinesis stream carrying feedback to the updater, and the DynamoDB tables holding bandit state, decision logs and
+ * poison records.
+ */
+export class NbaEngineStack extends Stack {
+  readonly stateTable: Table;
+  readonly decisionsTable: Table;
+  readonly deadLetterTable: Table;
+  readonly eventStream: Stream;
+  readonly updaterFailureQueue: Queue;
+  readonly decisionsFunction: NodejsFunction;
+  readonly eventsFunction: NodejsFunction;
+  readonly adminFunction: NodejsFunction;
+  readonly updaterFunction: NodejsFunction;
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
+    super(scope, id, props);
+
+    // Every table here holds data that cannot be rebuilt from elsewhere, so all three are retained when the stack
+    // goes and can be restored to any second of the last 35 days.
+    const tableDefaults = {
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    } as const;
+
+    // Decision-point config, catalog actions, per-action bandit statistics and API key hashes.
+    this.stateTable = new Table(this, 'StateTable', {
+      ...tableDefaults,
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+    });
+    this.stateTable.addLocalSecondaryIndex({
+      indexName: STATE_BY_UPDATED_AT_INDEX,
+      sortKey: { name: 'updatedAt', type: AttributeType.NUMBER },
+      projectionType: ProjectionType.ALL,
+    });
+
+    // The TTL only keeps the table small: a decision whose TTL has passed but which is not yet deleted must still be
+    // handled correctly by the updater, because DynamoDB deletes expired items up to days late.
+    this.decisionsTable = new Table(this, 'DecisionsTable', {
+      ...tableDefaults,
+      partitionKey: { name: 'decisionId', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+    });
+
+    // Records the updater could not apply, with the reason, so that none is dropped silently.
+    this.deadLetterTable = new Table(this, 'DeadLetterTable', {
+      ...tableDefaults,
+      partitionKey: { name: 'id', type: AttributeType.STRING },
+    });
+
+    this.eventStream = new Stream(this, 'EventStream', {
+      streamMode: StreamMode.PROVISIONED,
+      shardCount: props.shardCount,
+      encryption: StreamEncryption.MANAGED,
+      // A week of replay: long enough to recover from an updater bug found after a weekend.
+      retentionPeriod: Duration.days(7),
+    });
+
+    const environment = {
+      STATE_TABLE: this.stateTable.tableName,
+      DECISIONS_TABLE: this.decisionsTable.tableName,
+      DEADLETTER_TABLE: this.deadLetterTable.tableName,
+      STREAM_NAME: this.eventStream.streamName,
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'nba-engine',
+    };
+
+    const createFunction = (
+      id: string,
+      handlerDir: string,
+      options: { memorySize: number; timeout: Duration; environment?: Record<string, string> },
+    ): NodejsFunction =>
+      new NodejsFunction(this, id, {
+        entry: join(repoRoot, 'functions', handlerDir, 'handler.ts'),
+        handler: 'handler',
+        projectRoot: repoRoot,
+        depsLockFilePath: join(repoRoot, 'package-lock.json'),
+        runtime: Runtime.NODEJS_24_X,
+        architecture: Architecture.ARM_64,
+        memorySize: options.memorySize,
+        timeout: options.timeout,
+        tracing: Tracing.ACTIVE,
+        environment: { ...environment, ...options.environment },
+        logGroup: new LogGroup(this, `${id}Logs`, {
+          retention: RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        bundling,
+      });
+
+    this.decisionsFunction = createFunction('DecisionsFunction', 'decisions', {
+      memorySize: 1024,
+      timeout: Duration.seconds(10),
+      environment: { MODEL_REFRESH_MS: String(props.modelRefreshMs) },
+    });
+    this.eventsFunction = createFunction('EventsFunction', 'events', {
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+    });
+    this.adminFunction = createFunction('AdminFunction', 'admin', {
+      memorySize: 512,
+      // API Gateway's own integration timeout is 29 s; a longer Lambda timeout would only burn time nobody awaits.
+      timeout: Duration.seconds(29),
+    });
+    this.updaterFunction = createFunction('UpdaterFunction', 'updater', {
+      memorySize: 1024,
+      timeout: Duration.seconds(60),
+    });
+
+    // Least privilege: the request path only reads model state and appends to the stream; only the updater and the
+    // admin API change the state table.
+    this.stateTable.grantReadData(this.decisionsFunction);
+    this.eventStream.grantWrite(this.decisionsFunction);
+
+    this.eventStream.grantWrite(this.eventsFunction);
+
+    this.stateTable.grantReadWriteData(this.adminFunction);
+    this.decisionsTable.grantReadData(this.adminFunction);
+    this.deadLetterTable.grantReadData(this.adminFunction);
+
+    this.stateTable.grantReadWriteData(this.updaterFunction);
+    this.decisionsTable.grantReadWriteData(this.updaterFunction);
+    this.deadLetterTable.grantReadWriteData(this.updaterFunction);
+
+    // Lambda sends only a pointer (shard, sequence-number range) here, not the records themselves: they have to be
+    // re-read from the stream within its 7-day retention.
+    this.updaterFailureQueue = new Queue(this, 'UpdaterFailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+
+    // KinesisEventSource also grants the updater read access to the stream and send access to the failure queue.
+    this.updaterFunction.addEventSource(
+      new KinesisEventSource(this.eventStream, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 1000,
+        maxBatchingWindow: Duration.seconds(1),
+        // A poison record must not block its shard: split the batch to isolate it, give up after finite retries or a
+        // day, and leave a pointer in the failure queue. Records the updater rejects itself go to the dead-letter table.
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        maxRecordAge: Duration.days(1),
+        reportBatchItemFailures: true,
+        // Must stay 1. The updater's exactly-once guarantee rests on per-shard high-water marks (the last applied
+        // sequence number of each shard), which assume exactly one in-order consumer per shard. A factor above 1 runs
+        // several batches of one shard at once, ordered only per partition key, so the shard's sequence numbers are
+        // applied out of order and a high-water mark would skip or re-apply records. Scale by adding shards instead.
+        parallelizationFactor: 1,
+        onFailure: new SqsDlq(this.updaterFailureQueue),
+      }),
+    );
+
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // No API Gateway authorizer and no API Gateway usage-plan keys: the functions authenticate each request themselves
+    // by hashing its `x-api-key` header and looking the hash up in the state table, so that keys are managed through
+    // /v1/keys like any other engine data. Request bodies are likewise validated in the functions, against the same
+    // schemas that generate the OpenAPI description, rather than by API Gateway models.
+    this.api = new RestApi(this, 'Api', {
+      restApiName: 'nba-engine',
+      description: 'Next-best-action engine: decisions, feedback events and administration.',
+      endpointTypes: [EndpointType.REGIONAL],
+      // Stages can write access logs only once the account has a CloudWatch role for API Gateway. The role is an
+      // account-wide setting that other APIs may come to rely on, so deleting this stack must not remove it.
+      ...(props.manageApiGatewayCloudWatchRole
+        ? { cloudWatchRole: true, cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }
+        : { cloudWatchRole: false }),
+      deployOptions: {
+        stageName: props.stageName,
+        throttlingRateLimit: 1000,
+        throttlingBurstLimit: 2000,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: AccessLogField.contextRequestId(),
+            extendedRequestId: AccessLogField.contextExtendedRequestId(),
+            requestTime: AccessLogField.contextRequestTimeEpoch(),
+            sourceIp: AccessLogField.contextIdentitySourceIp(),
+            httpMethod: AccessLogField.contextHttpMethod(),
+            resourcePath: AccessLogField.contextResourcePath(),
+            status: AccessLogField.contextStatus(),
+            responseLength: AccessLogField.contextResponseLength(),
+            responseLatency: AccessLogField.contextResponseLatency(),
+            integrationLatency: AccessLogField.contextIntegrationLatency(),
+            integrationStatus: AccessLogField.contextIntegrationStatus(),
+            errorMessage: AccessLogField.contextErrorMessageString(),
+            xrayTraceId: AccessLogField.contextXrayTraceId(),
+            tlsVersion: '$context.tlsVersion',
+          }),
+        ),
+      },
+    });
+
+    // API Gateway only listens on HTTPS; by default a Regional REST API still accepts TLS 1.0. This enhanced policy
+    // allows only TLS 1.2 and 1.3 with forward secrecy, and STRICT access mode (required with enhanced policies)
+    // rejects requests whose SNI host does not match the API's own endpoint.
+    const cfnApi = this.api.node.defaultChild as CfnRestApi;
+    cfnApi.securityPolicy = 'SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09';
+    cfnApi.endpointAccessMode = 'STRICT';
+
+    const integrate = (fn: IFunction) => new LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
+    const decisionsIntegration = integrate(this.decisionsFunction);
+    const eventsIntegration = integrate(this.eventsFunction);
+    const adminIntegration = integrate(this.adminFunction);
+
+    const v1 = this.api.root.addResource('v1');
+    v1.addResource('decisions').addMethod('POST', decisionsIntegration);
+    v1.addResource('events').addMethod('POST', eventsIntegration);
+    for (const adminPath of ['decision-points', 'keys']) {
+      const collection = v1.addResource(adminPath);
+      collection.addMethod('ANY', adminIntegration);
+      collection.addResource('{proxy+}').addMethod('ANY', adminIntegration);
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
+    new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
+    new CfnOutput(this, 'DecisionsTableName', { value: this.decisionsTable.tableName });
+    new CfnOutput(this, 'DeadLetterTableName', { value: this.deadLetterTable.tableName });
+    new CfnOutput(this, 'StreamName', { value: this.eventStream.streamName });
+  }
+}
