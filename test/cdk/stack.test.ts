@@ -1,0 +1,408 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseStackConfig } from '../../cdk/config.ts';
+import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const outdirs: string[] = [];
+
+/** Synthesizes the stack without bundling, so the test needs neither esbuild runs nor Docker. */
+function synth(context: Record<string, unknown> = {}): { stack: NbaEngineStack; template: Template } {
+  const outdir = mkdtempSync(join(tmpdir(), 'nba-cdk-test-'));
+  outdirs.push(outdir);
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const stack = new NbaEngineStack(
+    app,
+    'NbaEngine',
+    parseStackConfig((key) => app.node.tryGetContext(key)),
+  );
+  return { stack, template: Template.fromStack(stack) };
+}
+
+function logicalId(stack: NbaEngineStack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** IAM actions granted to a function's role on any resource whose ARN is built from `resourceLogicalId`. */
+function actionsOn(
+  template: Template,
+  stack: NbaEngineStack,
+  fn: NbaEngineStack['decisionsFunction'],
+  resourceLogicalId: string,
+) {
+  const roleId = stack.getLogicalId(fn.role?.node.defaultChild as CfnElement);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy') as Resources).filter((policy) =>
+    JSON.stringify(policy.Properties?.Roles).includes(`"${roleId}"`),
+  );
+  const statements = policies.flatMap(
+    (policy) => (policy.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? [],
+  );
+  return statements
+    .filter(
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        (statement.Resource === '*' || JSON.stringify(statement.Resource).includes(`"${resourceLogicalId}"`)),
+    )
+    .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+}
+
+/** Whether an IAM action list (with `*` wildcards) covers `action`. */
+function allows(actions: string[], action: string): boolean {
+  return actions.some((pattern) =>
+    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test(action),
+  );
+}
+
+/** "METHOD /path -> function logical id" for every API Gateway method, so routes are compared as a whole. */
+function routes(template: Template): string[] {
+  const resources = template.findResources('AWS::ApiGateway::Resource') as Resources;
+  const pathOf = (id: string): string => {
+    const properties = resources[id]?.Properties;
+    if (!properties) return '';
+    const parent = properties.ParentId as { Ref?: string };
+    return `${parent.Ref ? pathOf(parent.Ref) : ''}/${String(properties.PathPart)}`;
+  };
+  const functionIds = Object.keys(template.findResources('AWS::Lambda::Function'));
+  return Object.values(template.findResources('AWS::ApiGateway::Method') as Resources).map((method) => {
+    const properties = method.Properties ?? {};
+    const resourceId = (properties.ResourceId as { Ref?: string }).Ref;
+    const integration = properties.Integration as { Type: string; Uri: unknown };
+    const target = functionIds.filter((id) => JSON.stringify(integration.Uri).includes(`"${id}"`));
+    return `${String(properties.HttpMethod)} ${resourceId ? pathOf(resourceId) : '/'} ${integration.Type} -> ${target.join(',')}`;
+  });
+}
+
+describe('NbaEngineStack', () => {
+  let stack: NbaEngineStack;
+  let template: Template;
+
+  beforeAll(() => {
+    ({ stack, template } = synth());
+  });
+
+  afterAll(() => {
+    for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
+  });
+
+  describe('DynamoDB', () => {
+    it('creates exactly three on-demand tables with point-in-time recovery and KMS encryption, retained on delete', () => {
+      template.resourceCountIs('AWS::DynamoDB::Table', 3);
+      const tables = template.findResources('AWS::DynamoDB::Table');
+      for (const table of Object.values(tables)) {
+        expect(table).toMatchObject({
+          DeletionPolicy: 'Retain',
+          UpdateReplacePolicy: 'Retain',
+          Properties: {
+            BillingMode: 'PAY_PER_REQUEST',
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            SSESpecification: { SSEEnabled: true },
+          },
+        });
+      }
+    });
+
+    it('keys the state table by pk/sk with an ALL-projection LSI on updatedAt', () => {
+      expect(tableProperties(logicalId(stack, stack.stateTable))).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'updatedAt', AttributeType: 'N' }]),
+        LocalSecondaryIndexes: [
+          {
+            IndexName: 'byUpdatedAt',
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      });
+    });
+
+    it('keys the decisions table by decisionId and expires items through expiresAt', () => {
+      expect(tableProperties(logicalId(stack, stack.decisionsTable))).toMatchObject({
+        KeySchema: [{ AttributeName: 'decisionId', KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+    });
+
+    it('keys the dead-letter table by id', () => {
+      expect(tableProperties(logicalId(stack, stack.deadLetterTable))).toMatchObject({
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      });
+    });
+
+    function tableProperties(id: string) {
+      return template.toJSON().Resources[id].Properties;
+    }
+  });
+
+  describe('Kinesis', () => {
+    it('provisions an encrypted stream with the default two shards and a 7-day retention', () => {
+      template.resourceCountIs('AWS::Kinesis::Stream', 1);
+      template.hasResourceProperties('AWS::Kinesis::Stream', {
+        ShardCount: 2,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        RetentionPeriodHours: 168,
+        StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      });
+    });
+
+    it('takes the shard count from context, as a string from `-c` too', () => {
+      const { template: scaled } = synth({ shardCount: '4' });
+      scaled.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4 });
+    });
+  });
+
+  describe('updater event source mapping', () => {
+    it('isolates poison records instead of blocking the shard, and keeps one consumer per shard', () => {
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalId(stack, stack.updaterFunction) },
+        EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.eventStream), 'Arn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 1,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        MaximumRecordAgeInSeconds: 86_400,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ParallelizationFactor: 1,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack, stack.updaterFailureQueue), 'Arn'] } },
+        },
+      });
+    });
+
+    it('sends failure pointers to an encrypted, TLS-only queue that outlives the stream retention', () => {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('lets the updater send to the failure queue', () => {
+      const actions = actionsOn(template, stack, stack.updaterFunction, logicalId(stack, stack.updaterFailureQueue));
+      expect(allows(actions, 'sqs:SendMessage')).toBe(true);
+    });
+  });
+
+  describe('Lambda functions', () => {
+    const expected = {
+      decisionsFunction: { MemorySize: 1024, Timeout: 10 },
+      eventsFunction: { MemorySize: 512, Timeout: 10 },
+      adminFunction: { MemorySize: 512, Timeout: 29 },
+      updaterFunction: { MemorySize: 1024, Timeout: 60 },
+    } as const;
+
+    it('creates only the four engine functions (no hidden custom-resource functions)', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 4);
+    });
+
+    it.each(Object.entries(expected))(
+      'runs %s on nodejs24.x arm64 with tracing and its memory/timeout',
+      (name, sizing) => {
+        const fn = stack[name as keyof typeof expected];
+        const properties = template.toJSON().Resources[logicalId(stack, fn)].Properties;
+        expect(properties).toMatchObject({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          Handler: 'index.handler',
+          TracingConfig: { Mode: 'Active' },
+          ...sizing,
+          Environment: {
+            Variables: {
+              STATE_TABLE: { Ref: logicalId(stack, stack.stateTable) },
+              DECISIONS_TABLE: { Ref: logicalId(stack, stack.decisionsTable) },
+              DEADLETTER_TABLE: { Ref: logicalId(stack, stack.deadLetterTable) },
+              STREAM_NAME: { Ref: logicalId(stack, stack.eventStream) },
+              NODE_OPTIONS: '--enable-source-maps',
+              POWERTOOLS_SERVICE_NAME: 'nba-engine',
+            },
+          },
+        });
+        // An explicit log group, so retention is set without the LogRetention custom resource.
+        expect(properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/Logs/) });
+      },
+    );
+
+    it('gives only the decisions function MODEL_REFRESH_MS, defaulting to 1000 and overridable by context', () => {
+      const variables = (fn: keyof typeof expected, t = template, s = stack) =>
+        t.toJSON().Resources[logicalId(s, s[fn])].Properties.Environment.Variables;
+      expect(variables('decisionsFunction').MODEL_REFRESH_MS).toBe('1000');
+      expect(variables('updaterFunction').MODEL_REFRESH_MS).toBeUndefined();
+      const { stack: other, template: otherTemplate } = synth({ modelRefreshMs: '250' });
+      expect(variables('decisionsFunction', otherTemplate, other).MODEL_REFRESH_MS).toBe('250');
+    });
+
+    it('keeps function logs for one month', () => {
+      const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+      expect(logGroups).toHaveLength(5); // four functions + API access logs
+      for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
+    });
+  });
+
+  describe('IAM least privilege', () => {
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+    it('lets the decisions function read but never write the state table', () => {
+      const actions = actionsOn(template, stack, stack.decisionsFunction, logicalId(stack, stack.stateTable));
+      expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
+      expect(allows(actions, 'dynamodb:Query')).toBe(true);
+      for (const action of writes) expect(allows(actions, action), action).toBe(false);
+    });
+
+    it('lets the updater write the state, decisions and dead-letter tables', () => {
+      for (const table of [stack.stateTable, stack.decisionsTable, stack.deadLetterTable]) {
+        const actions = actionsOn(template, stack, stack.updaterFunction, logicalId(stack, table));
+        expect(allows(actions, 'dynamodb:PutItem')).toBe(true);
+        expect(allows(actions, 'dynamodb:UpdateItem')).toBe(true);
+      }
+    });
+
+    it('gives the decisions and events functions PutRecord on the stream but no way to read it', () => {
+      const streamId = logicalId(stack, stack.eventStream);
+      for (const fn of [stack.decisionsFunction, stack.eventsFunction]) {
+        const actions = actionsOn(template, stack, fn, streamId);
+        expect(allows(actions, 'kinesis:PutRecord')).toBe(true);
+        expect(allows(actions, 'kinesis:GetRecords')).toBe(false);
+      }
+    });
+
+    it('gives the events function no table access at all', () => {
+      for (const table of [stack.stateTable, stack.decisionsTable, stack.deadLetterTable]) {
+        const actions = actionsOn(template, stack, stack.eventsFunction, logicalId(stack, table));
+        expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+      }
+    });
+
+    it('lets the admin function write the state table but only read the decision and dead-letter tables', () => {
+      expect(
+        allows(actionsOn(template, stack, stack.adminFunction, logicalId(stack, stack.stateTable)), 'dynamodb:PutItem'),
+      ).toBe(true);
+      for (const table of [stack.decisionsTable, stack.deadLetterTable]) {
+        const actions = actionsOn(template, stack, stack.adminFunction, logicalId(stack, table));
+        expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
+        for (const action of writes) expect(allows(actions, action), action).toBe(false);
+      }
+    });
+
+    it('lets only the updater read the stream', () => {
+      const streamId = logicalId(stack, stack.eventStream);
+      expect(allows(actionsOn(template, stack, stack.updaterFunction, streamId), 'kinesis:GetRecords')).toBe(true);
+      expect(allows(actionsOn(template, stack, stack.adminFunction, streamId), 'kinesis:GetRecords')).toBe(false);
+    });
+  });
+
+  describe('API Gateway', () => {
+    it('exposes exactly the engine routes, each as a Lambda proxy integration to the right function', () => {
+      const decisions = logicalId(stack, stack.decisionsFunction);
+      const events = logicalId(stack, stack.eventsFunction);
+      const admin = logicalId(stack, stack.adminFunction);
+      expect(routes(template).sort()).toEqual(
+        [
+          `POST /v1/decisions AWS_PROXY -> ${decisions}`,
+          `POST /v1/events AWS_PROXY -> ${events}`,
+          `ANY /v1/decision-points AWS_PROXY -> ${admin}`,
+          `ANY /v1/decision-points/{proxy+} AWS_PROXY -> ${admin}`,
+          `ANY /v1/keys AWS_PROXY -> ${admin}`,
+          `ANY /v1/keys/{proxy+} AWS_PROXY -> ${admin}`,
+        ].sort(),
+      );
+    });
+
+    it('leaves authentication to the functions (no API Gateway authorizer or API key requirement)', () => {
+      template.resourceCountIs('AWS::ApiGateway::Authorizer', 0);
+      for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+        expect(method.Properties.AuthorizationType).toBe('NONE');
+        expect(method.Properties.ApiKeyRequired).not.toBe(true);
+      }
+    });
+
+    it('deploys the prod stage with throttling, access logs, tracing and metrics', () => {
+      template.hasResourceProperties('AWS::ApiGateway::Stage', {
+        StageName: 'prod',
+        TracingEnabled: true,
+        AccessLogSetting: {
+          DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ApiAccessLogs'), 'Arn'] },
+          Format: Match.stringLikeRegexp('\\$context\\.requestId'),
+        },
+        MethodSettings: [
+          Match.objectLike({
+            HttpMethod: '*',
+            ResourcePath: '/*',
+            ThrottlingRateLimit: 1000,
+            ThrottlingBurstLimit: 2000,
+            MetricsEnabled: true,
+          }),
+        ],
+      });
+    });
+
+    it('takes the stage name from context', () => {
+      synth({ stageName: 'staging' }).template.hasResourceProperties('AWS::ApiGateway::Stage', {
+        StageName: 'staging',
+      });
+    });
+
+    it('accepts only TLS 1.2+ on a regional endpoint', () => {
+      template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+        SecurityPolicy: 'SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09',
+        EndpointAccessMode: 'STRICT',
+      });
+    });
+
+    it('manages the account CloudWatch role by default, retained on delete, and can leave it to another stack', () => {
+      template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
+      synth({ manageApiGatewayCloudWatchRole: 'false' }).template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    });
+  });
+
+  it('outputs the API URL, table names and stream name', () => {
+    for (const name of ['ApiUrl', 'StateTableName', 'DecisionsTableName', 'DeadLetterTableName', 'StreamName']) {
+      template.hasOutput(name, {});
+    }
+    template.hasOutput('StreamName', { Value: { Ref: logicalId(stack, stack.eventStream) } });
+  });
+});
+
+describe('parseStackConfig', () => {
+  it('applies the documented defaults when no context is set', () => {
+    expect(parseStackConfig(() => undefined)).toEqual({
+      shardCount: 2,
+      stageName: 'prod',
+      modelRefreshMs: 1000,
+      manageApiGatewayCloudWatchRole: true,
+    });
+  });
+
+  it.each([
+    ['shardCount', '0'],
+    ['shardCount', '1.5'],
+    ['stageName', 'has space'],
+    ['modelRefreshMs', '-1'],
+    ['manageApiGatewayCloudWatchRole', 'yes'],
+  ])('rejects %s=%s', (key, value) => {
+    expect(() => parseStackConfig((k) => (k === key ? value : undefined))).toThrow(/Invalid CDK context/);
+  });
+});
