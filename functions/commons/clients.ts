@@ -1,0 +1,27 @@
+/**
+ * The composition root of the Lambdas: SDK clients and adapters, created once per container and shared by every
+ * invocation. Nothing here runs per request.
+ */
+import { createDynamoClient, createKinesisClient } from '../../shared/adapters/aws-clients.ts';
+import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
+import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
+import { KinesisEventStream } from '../../shared/adapters/kinesis/event-stream.ts';
+import { log } from '../../shared/adapters/log.ts';
+import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
+import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import { readEnv } from './env.ts';
+
+export const env = readEnv();
+const dynamo = createDynamoClient();
+const kinesis = createKinesisClient();
+
+export const stateStore = new DynamoStateStore(dynamo, env.STATE_TABLE);
+export const decisionStore = new DynamoDecisionStore(dynamo, env.DECISIONS_TABLE);
+export const deadLetterStore = new DynamoDeadLetterStore(dynamo, env.DEADLETTER_TABLE);
+export const eventStream = new KinesisEventStream(kinesis, env.STREAM_NAME);
+export const authenticator = new ApiKeyAuthenticator(stateStore);
+export const modelCache = new ModelCache(stateStore, {
+  refreshMs: env.MODEL_REFRESH_MS,
+  onRefreshError: (err, decisionPoint) => log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
+});

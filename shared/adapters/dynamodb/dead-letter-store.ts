@@ -1,0 +1,36 @@
+/**
+ * DynamoDB implementation of the DeadLetterStore port: poison stream records with the reason they were refused.
+ * Keyed by `shardId/sequenceNumber`, so a redelivered poison record lands on the same entry.
+ */
+import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DeadLetter } from '../../core/domain.ts';
+import type { DeadLetterStore } from '../../core/ports.ts';
+import { sleep } from './decision-store.ts';
+
+const BATCH_WRITE_LIMIT = 25;
+
+export class DynamoDeadLetterStore implements DeadLetterStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async put(entries: readonly DeadLetter[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) {
+      let pending = entries.slice(i, i + BATCH_WRITE_LIMIT).map((e) => ({ PutRequest: { Item: marshall(e) } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} dead letters unprocessed after retries`);
+        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
+        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
+        // Unprocessed items are retried: a poison record must end up here, never vanish.
+        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+      }
+    }
+  }
+
+  async list(limit: number): Promise<DeadLetter[]> {
+    const out = await this.client.send(new ScanCommand({ TableName: this.tableName, Limit: limit }));
+    return (out.Items ?? []).map((i) => unmarshall(i) as DeadLetter);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * DynamoDB implementation of the DecisionStore port: the join index that turns feedback into rewards.
+ * Items: `{decisionId}` → a decision with the map `events` (eventId → claim of the stream record that carried it
+ * first); `USER#{userId}` → the user's latest decision, for events that name no decision.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { StoredDecision } from '../../core/domain.ts';
+import type { DecisionStore } from '../../core/ports.ts';
+
+/** A decision id is written once: a redelivered decision record must not replace the entry (or its events). */
+const FIRST_WRITER_WINS = 'attribute_not_exists(decisionId)';
+/** The latest-decision pointer only moves forward in time, whatever order updaters apply it in. */
+const ONLY_LATER = 'attribute_not_exists(decisionId) OR #at < :at';
+
+const userKey = (userId: string) => `USER#${userId}`;
+const BATCH_GET_LIMIT = 100;
+
+export class DynamoDecisionStore implements DecisionStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    /** How long entries are kept before DynamoDB TTL may delete them (cleanup only, never relied on). */
+    private readonly retentionSeconds = 90 * 86400,
+  ) {}
+
+  async claimDecision(decision: StoredDecision): Promise<StoredDecision> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({
+            ...decision,
+            events: {},
+            expiresAt: Math.floor(decision.at / 1000) + decision.attributionWindowSeconds + this.retentionSeconds,
+          }),
+          ConditionExpression: FIRST_WRITER_WINS,
+        }),
+      );
+      return decision;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId: decision.decisionId }),
+          ConsistentRead: true,
+        }),
+      );
+      if (!out.Item) throw err;
+      return toDecision(unmarshall(out.Item));
+    }
+  }
+
+  async getDecisions(decisionIds: readonly string[]): Promise<Map<string, StoredDecision>> {
+    const found = new Map<string, StoredDecision>();
+    for (const item of await this.batchGet(decisionIds)) {
+      const d = toDecision(item);
+      found.set(d.decisionId, d);
+    }
+    return found;
+  }
+
+  async claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+    const names: Record<string, string> = { '#events': 'events' };
+    const values: Record<string, string> = {};
+    const sets: string[] = [];
+    let i = 0;
+    for (const [eventId, claim] of claims) {
+      names[`#e${i}`] = eventId;
+      values[`:c${i}`] = claim;
+      // if_not_exists keeps the first claim: a duplicate event (same id, another record) does not take it over.
+      sets.push(`#events.#e${i} = if_not_exists(#events.#e${i}, :c${i})`);
+      i++;
+    }
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ decisionId }),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        // The decision must exist: callers only claim events for decisions they have read.
+        ConditionExpression: 'attribute_exists(decisionId)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: marshall(values),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const events = (out.Attributes ? unmarshall(out.Attributes).events : {}) as Record<string, string>;
+    const result = new Map<string, string>();
+    for (const eventId of claims.keys()) {
+      const stored = events[eventId];
+      if (stored !== undefined) result.set(eventId, stored);
+    }
+    return result;
+  }
+
+  async setLatestDecision(userId: string, decisionId: string, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({ decisionId: userKey(userId), latest: decisionId, at, expiresAt: Math.floor(at / 1000) + this.retentionSeconds }),
+          ConditionExpression: ONLY_LATER,
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: marshall({ ':at': at }),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const item of await this.batchGet(userIds.map(userKey))) {
+      found.set(String(item.decisionId).slice('USER#'.length), String(item.latest));
+    }
+    return found;
+  }
+
+  private async batchGet(keys: readonly string[]): Promise<Record<string, unknown>[]> {
+    const unique = [...new Set(keys)];
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + BATCH_GET_LIMIT).map((decisionId) => ({ decisionId }));
+      for (let attempt = 0; pending && pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after retries`);
+        if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
+        const out: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.tableName]: { Keys: pending.map((k) => marshall(k)), ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) items.push(unmarshall(item));
+        // Unprocessed keys are retried, never dropped: a dropped key would look like an unknown decision.
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys?.map((k: Record<string, AttributeValue>) => unmarshall(k));
+      }
+    }
+    return items;
+  }
+}
+
+function toDecision(item: Record<string, unknown>): StoredDecision {
+  return {
+    decisionId: String(item.decisionId),
+    decisionPoint: String(item.decisionPoint),
+    userId: String(item.userId),
+    at: Number(item.at),
+    chosen: item.chosen as string[],
+    chosenFeatures: item.chosenFeatures as number[][],
+    x: item.x as number[],
+    propensity: Number(item.propensity),
+    modelVersion: String(item.modelVersion),
+    attributionWindowSeconds: Number(item.attributionWindowSeconds),
+    rewards: (item.rewards ?? {}) as Record<string, number>,
+    claim: String(item.claim),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,290 @@
+/**
+ * DynamoDB implementation of the StateStore port. One table, items grouped by decision point:
+ *
+ * | pk              | sk                                   | item                                  |
+ * |-----------------|--------------------------------------|---------------------------------------|
+ * | `DP#{dp}`       | `CONFIG`                             | decision point settings               |
+ * | `DP#{dp}`       | `ACTION#{actionId}`                  | catalog entry (features, status)      |
+ * | `DP#{dp}`       | `STATS#{objective}#{actionId}#{p}`   | an action's partial bandit statistics |
+ * | `DPINDEX`       | `{dp}`                               | registry of decision points           |
+ * | `KEY`           | `{sha256 of the secret}`             | API key record                        |
+ *
+ * Every item carries `updatedAt`; the local secondary index `byUpdatedAt` lets a warm container read only what changed
+ * since its last refresh. Every write is conditional on the item's `version` (optimistic concurrency).
+ */
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
+import type {
+  ApiKeyRecord,
+  CatalogAction,
+  DecisionPoint,
+  StatsItem,
+  StatsKey,
+} from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
+import { decisionPointSettingsSchema } from '../../core/schemas.ts';
+
+export const STATE_INDEX_BY_UPDATED_AT = 'byUpdatedAt';
+
+/** Creating a new item: no item with this key may exist (two creators must not overwrite each other). */
+const CREATE_ONLY = 'attribute_not_exists(pk)';
+/** Replacing an item: it must still be the version we read (no lost update between read and write). */
+const SAME_VERSION = '#version = :expected';
+
+const dpPk = (dp: string) => `DP#${dp}`;
+const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'partition'>) =>
+  `STATS#${k.objective}#${k.actionId}#${k.partition}`;
+
+export class DynamoStateStore implements StateStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getDecisionPoint(decisionPoint: string): Promise<DecisionPoint | undefined> {
+    const item = await this.get(dpPk(decisionPoint), 'CONFIG');
+    return item && toDecisionPoint(item);
+  }
+
+  async putDecisionPoint(item: DecisionPoint, expectedVersion: number | undefined): Promise<void> {
+    await this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: 'CONFIG',
+        type: 'dp',
+        decisionPoint: item.decisionPoint,
+        settings: item.settings,
+        createdAt: item.createdAt,
+        updatedAt: item.updatedAt,
+        version: item.version,
+      },
+      expectedVersion,
+    );
+    // The registry entry is idempotent (same content for the same decision point), so it needs no condition.
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: marshall({ pk: 'DPINDEX', sk: item.decisionPoint, updatedAt: item.updatedAt }),
+      }),
+    );
+  }
+
+  async listDecisionPoints(): Promise<DecisionPoint[]> {
+    const names = (await this.queryAll({ pk: 'DPINDEX' })).map((i) => String(i.sk));
+    const all = await Promise.all(names.map((n) => this.getDecisionPoint(n)));
+    return all.filter((d): d is DecisionPoint => d !== undefined);
+  }
+
+  async getAction(decisionPoint: string, actionId: string): Promise<CatalogAction | undefined> {
+    const item = await this.get(dpPk(decisionPoint), `ACTION#${actionId}`);
+    return item && toAction(item);
+  }
+
+  async putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void> {
+    await this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: `ACTION#${item.actionId}`,
+        type: 'action',
+        decisionPoint: item.decisionPoint,
+        actionId: item.actionId,
+        features: item.features,
+        ...(item.metadata ? { metadata: item.metadata } : {}),
+        status: item.status,
+        createdAt: item.createdAt,
+        updatedAt: item.updatedAt,
+        version: item.version,
+      },
+      expectedVersion,
+    );
+  }
+
+  async listActions(decisionPoint: string): Promise<CatalogAction[]> {
+    return (await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: 'ACTION#' })).map(toAction);
+  }
+
+  async loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges> {
+    const items = await this.queryAll({ pk: dpPk(decisionPoint), updatedSince: since });
+    const changes: DecisionPointChanges = { decisionPoint: undefined, actions: [], stats: [], maxUpdatedAt: since };
+    for (const item of items) {
+      changes.maxUpdatedAt = Math.max(changes.maxUpdatedAt, Number(item.updatedAt));
+      if (item.type === 'dp') changes.decisionPoint = toDecisionPoint(item);
+      else if (item.type === 'action') changes.actions.push(toAction(item));
+      else if (item.type === 'stats') changes.stats.push(toStats(item));
+    }
+    return changes;
+  }
+
+  async getStats(key: StatsKey): Promise<StatsItem | undefined> {
+    const item = await this.get(dpPk(key.decisionPoint), statsSk(key));
+    return item && toStats(item);
+  }
+
+  async putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void> {
+    await this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: statsSk(item),
+        type: 'stats',
+        decisionPoint: item.decisionPoint,
+        objective: item.objective,
+        actionId: item.actionId,
+        partition: item.partition,
+        stats: encodeStats(item.stats),
+        dim: item.stats.sxr.length,
+        counters: item.counters,
+        highWaterMarks: item.highWaterMarks,
+        version: item.version,
+        updatedAt: item.updatedAt,
+        lastLearnedAt: item.lastLearnedAt,
+      },
+      expectedVersion,
+    );
+  }
+
+  async listStats(decisionPoint: string): Promise<StatsItem[]> {
+    return (await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: 'STATS#' })).map(toStats);
+  }
+
+  async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const item = await this.get('KEY', hash);
+    return item && toApiKey(item);
+  }
+
+  async putApiKey(item: ApiKeyRecord): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: marshall({ pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() }, { removeUndefinedValues: true }),
+      }),
+    );
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.queryAll({ pk: 'KEY' })).map(toApiKey);
+  }
+
+  private async get(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk, sk }), ConsistentRead: true }),
+    );
+    return out.Item ? unmarshall(out.Item) : undefined;
+  }
+
+  private async conditionalPut(item: Record<string, unknown>, expectedVersion: number | undefined): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: false }),
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: CREATE_ONLY }
+            : {
+                ConditionExpression: SAME_VERSION,
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
+              }),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new VersionConflictError(`${String(item.pk)}/${String(item.sk)} changed concurrently`, undefined, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async queryAll(q: { pk: string; skPrefix?: string; updatedSince?: number }): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let startKey: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const input: QueryCommandInput = {
+        TableName: this.tableName,
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+        ...(q.updatedSince !== undefined
+          ? {
+              IndexName: STATE_INDEX_BY_UPDATED_AT,
+              KeyConditionExpression: 'pk = :pk AND updatedAt >= :since',
+              ExpressionAttributeValues: marshall({ ':pk': q.pk, ':since': q.updatedSince }),
+            }
+          : q.skPrefix !== undefined
+            ? {
+                KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+                ExpressionAttributeValues: marshall({ ':pk': q.pk, ':prefix': q.skPrefix }),
+              }
+            : {
+                KeyConditionExpression: 'pk = :pk',
+                ExpressionAttributeValues: marshall({ ':pk': q.pk }),
+              }),
+      };
+      const page = await this.client.send(new QueryCommand(input));
+      for (const item of page.Items ?? []) out.push(unmarshall(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return out;
+  }
+}
+
+function toDecisionPoint(item: Record<string, unknown>): DecisionPoint {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    // Stored settings are re-parsed so items written by an older version get today's defaults.
+    settings: decisionPointSettingsSchema.parse(item.settings),
+    createdAt: Number(item.createdAt),
+    updatedAt: Number(item.updatedAt),
+    version: Number(item.version),
+  };
+}
+
+function toAction(item: Record<string, unknown>): CatalogAction {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    actionId: String(item.actionId),
+    features: (item.features ?? {}) as CatalogAction['features'],
+    metadata: item.metadata as CatalogAction['metadata'],
+    status: item.status === 'retired' ? 'retired' : 'live',
+    createdAt: Number(item.createdAt),
+    updatedAt: Number(item.updatedAt),
+    version: Number(item.version),
+  };
+}
+
+function toStats(item: Record<string, unknown>): StatsItem {
+  const counters = (item.counters ?? {}) as Record<string, unknown>;
+  return {
+    decisionPoint: String(item.decisionPoint),
+    objective: String(item.objective),
+    actionId: String(item.actionId),
+    partition: Number(item.partition),
+    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
+    counters: { rewardEvents: Number(counters.rewardEvents ?? 0), lateEvents: Number(counters.lateEvents ?? 0) },
+    highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,
+    version: Number(item.version),
+    updatedAt: Number(item.updatedAt),
+    lastLearnedAt: Number(item.lastLearnedAt ?? 0),
+  };
+}
+
+function toApiKey(item: Record<string, unknown>): ApiKeyRecord {
+  return {
+    keyId: String(item.keyId),
+    hash: String(item.hash),
+    name: String(item.name ?? ''),
+    scopes: (item.scopes ?? []) as ApiKeyRecord['scopes'],
+    decisionPoints: item.decisionPoints as string[] | undefined,
+    createdAt: Number(item.createdAt),
+    revokedAt: item.revokedAt === undefined ? undefined : Number(item.revokedAt),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The HTTP adapter shared by the API Lambdas: routing, body parsing with limits, API key authentication and the one
+ * place where errors become HTTP responses. Handlers stay thin: parse, call the core, map the result.
+ * A client never sees a stack trace or an internal message: unknown errors become a generic 500 and are logged.
+ */
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { z } from 'zod';
+import type { ApiKeyScope } from '../../core/domain.ts';
+import {
+  EngineError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '../../core/errors.ts';
+import { describeZodError, LIMITS } from '../../core/schemas.ts';
+import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
+import { log } from '../log.ts';
+
+export interface RouteRequest {
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
+  principal: Principal;
+}
+
+export interface RouteResponse {
+  status: number;
+  body?: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** Path template such as `/v1/decision-points/{decisionPoint}/actions/{actionId}`. */
+  path: string;
+  scope: ApiKeyScope;
+  handle: (req: RouteRequest) => Promise<RouteResponse>;
+}
+
+interface CompiledRoute extends Route {
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const pattern = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { ...route, regex: new RegExp(`^${pattern}/?$`), names };
+}
+
+/** Parses a value with a schema, turning failures into a 400 that names every problem. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what = 'body'): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`invalid ${what}: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthenticator) {
+  const compiled = routes.map(compile);
+
+  const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const path = event.path;
+    const candidates = compiled.filter((r) => r.regex.test(path));
+    if (candidates.length === 0) throw new NotFoundError(`no route for ${path}`);
+    const route = candidates.find((r) => r.method === event.httpMethod);
+    if (!route) throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${path}`);
+    const match = route.regex.exec(path)!;
+    const params: Record<string, string> = {};
+    route.names.forEach((name, i) => {
+      params[name] = decodeURIComponent(match[i + 1]!);
+    });
+    const headers = lowerCaseHeaders(event.headers);
+    // Authenticate before reading the body: an unauthenticated request changes nothing and learns nothing.
+    const principal = await auth.authenticate(headers['x-api-key'], route.scope, params.decisionPoint);
+    const body = parseBody(event, headers, route.method);
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
+    const res = await route.handle({ params, query, body, principal });
+    return json(res.status, res.body);
+  };
+
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use({
+      onError: async (request) => {
+        request.response = errorResponse(request.error);
+      },
+    })
+    .handler(handle);
+}
+
+function lowerCaseHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>, method: string): unknown {
+  if (method === 'GET' || method === 'DELETE') return undefined;
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > LIMITS.maxBodyBytes) {
+    throw new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
+  }
+  const type = headers['content-type'];
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new ValidationError(`content-type must be application/json (got ${type})`);
+  }
+  if (text.trim() === '') throw new ValidationError('request body is empty: expected a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('request body is not valid JSON');
+  }
+}
+
+export function json(status: number, body: unknown): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: body === undefined ? '' : JSON.stringify(body),
+  };
+}
+
+/** The one mapping from errors to HTTP: typed engine errors keep their status and message; anything else is a 500. */
+export function errorResponse(error: unknown): APIGatewayProxyResult {
+  if (error instanceof EngineError) {
+    if (error.status >= 500) log.error('dependency failure', { code: error.code, cause: String(error.cause ?? '') });
+    return json(error.status, { error: { code: error.code, message: error.message } });
+  }
+  log.error('unhandled error', { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  return json(500, { error: { code: 'internal_error', message: 'internal error' } });
+}

@@ -1,0 +1,59 @@
+/**
+ * Kinesis implementation of the EventStream port. Records are partitioned by user id, so one user's decisions and
+ * feedback land on one shard in the order they were accepted: the updater always sees a decision before the events
+ * that answer it.
+ */
+import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { EventStream } from '../../core/ports.ts';
+import type { DecisionRecord, EventRecord } from '../../core/schemas.ts';
+
+const PUT_RECORDS_LIMIT = 500;
+const MAX_ATTEMPTS = 5;
+
+export class KinesisEventStream implements EventStream {
+  constructor(
+    private readonly client: KinesisClient,
+    private readonly streamName: string,
+  ) {}
+
+  async put(records: readonly (DecisionRecord | EventRecord)[]): Promise<number[]> {
+    const failed: number[] = [];
+    const encoder = new TextEncoder();
+    for (let start = 0; start < records.length; start += PUT_RECORDS_LIMIT) {
+      let pending = records.slice(start, start + PUT_RECORDS_LIMIT).map((r, i) => ({
+        index: start + i,
+        entry: { Data: encoder.encode(JSON.stringify(r)), PartitionKey: partitionKey(r) } as PutRecordsRequestEntry,
+      }));
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        let results: ({ ErrorCode?: string | undefined } | undefined)[];
+        try {
+          const out = await this.client.send(
+            new PutRecordsCommand({ StreamName: this.streamName, Records: pending.map((p) => p.entry) }),
+          );
+          results = out.Records ?? [];
+        } catch (err) {
+          if (attempt >= MAX_ATTEMPTS) throw err;
+          await backoff(attempt);
+          continue;
+        }
+        // PutRecords is not all-or-nothing: entries with an ErrorCode (throttling) are retried, never dropped.
+        const retry = pending.filter((_, i) => results[i]?.ErrorCode !== undefined || results[i] === undefined);
+        if (retry.length === 0) break;
+        if (attempt >= MAX_ATTEMPTS) {
+          failed.push(...retry.map((p) => p.index));
+          break;
+        }
+        pending = retry;
+        await backoff(attempt);
+      }
+    }
+    return failed;
+  }
+}
+
+function partitionKey(r: DecisionRecord | EventRecord): string {
+  return r.kind === 'decision' ? r.userId : r.event.userId;
+}
+
+const backoff = (attempt: number) =>
+  new Promise<void>((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt * (0.5 + Math.random()))));

@@ -1,0 +1,174 @@
+/**
+ * The decision path's model cache: one per warm container. A decision reads the model from memory; at most once per
+ * `refreshMs` a request first reads what changed since the last refresh (one strongly consistent Query on the
+ * `byUpdatedAt` index) and rebuilds the posterior if anything did. Steady state: no DynamoDB read per request.
+ *
+ * Bounded staleness: a served model reflects every write committed more than `refreshMs` before the request (plus
+ * the refresh query's own latency). If a refresh fails, the last good model keeps serving and the failure is
+ * reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
+ */
+import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
+import { mergeStats, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
+import { DEFAULT_OBJECTIVE, type CatalogAction, type DecisionPoint, type StatsItem } from '../../core/domain.ts';
+import { DependencyError, NotFoundError } from '../../core/errors.ts';
+import { encodeFeatures } from '../../core/features/encode.ts';
+import type { StateStore } from '../../core/ports.ts';
+
+export interface ServingModel {
+  decisionPoint: DecisionPoint;
+  posterior: HybridPosterior;
+  /** Live catalog actions, as indexes into the posterior, in catalog order. */
+  live: Int32Array;
+  /** Encoded features of every posterior action (aligned with posterior ids). */
+  features: Float64Array[];
+  catalog: Map<string, CatalogAction>;
+  /** Summed statistics per action (all partitions), for summaries. */
+  stats: Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>;
+  version: string;
+  builtAt: number;
+}
+
+export interface ModelCacheOptions {
+  refreshMs: number;
+  /** Items written up to this long before the last refresh are read again: tolerates writers' clock skew. */
+  skewMarginMs?: number;
+  now?: () => number;
+  onRefreshError?: (err: unknown, decisionPoint: string) => void;
+}
+
+interface Entry {
+  decisionPoint: DecisionPoint | undefined;
+  actions: Map<string, CatalogAction>;
+  stats: Map<string, StatsItem>;
+  maxUpdatedAt: number;
+  refreshedAt: number;
+  model: ServingModel | undefined;
+  inflight: Promise<void> | undefined;
+}
+
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly options: ModelCacheOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The serving model of a decision point, refreshed if older than `refreshMs`. */
+  async get(decisionPoint: string): Promise<ServingModel> {
+    let entry = this.entries.get(decisionPoint);
+    if (!entry) {
+      entry = {
+        decisionPoint: undefined,
+        actions: new Map(),
+        stats: new Map(),
+        maxUpdatedAt: 0,
+        refreshedAt: Number.NEGATIVE_INFINITY,
+        model: undefined,
+        inflight: undefined,
+      };
+      this.entries.set(decisionPoint, entry);
+    }
+    if (this.now() - entry.refreshedAt >= this.options.refreshMs) {
+      // Concurrent requests share one refresh.
+      entry.inflight ??= this.refresh(decisionPoint, entry).finally(() => {
+        entry.inflight = undefined;
+      });
+      try {
+        await entry.inflight;
+      } catch (err) {
+        this.options.onRefreshError?.(err, decisionPoint);
+        if (!entry.model) {
+          if (entry.decisionPoint === undefined && entry.refreshedAt === Number.NEGATIVE_INFINITY) {
+            this.entries.delete(decisionPoint);
+          }
+          throw new DependencyError('the model store is unavailable', undefined, { cause: err });
+        }
+      }
+    }
+    if (!entry.decisionPoint || !entry.model) throw new NotFoundError(`decision point ${decisionPoint} does not exist`);
+    return entry.model;
+  }
+
+  /** Forgets everything cached (tests, and admin writes in the same process that must show at once). */
+  invalidate(decisionPoint?: string): void {
+    if (decisionPoint === undefined) this.entries.clear();
+    else this.entries.delete(decisionPoint);
+  }
+
+  private async refresh(decisionPoint: string, entry: Entry): Promise<void> {
+    const startedAt = this.now();
+    const since = Math.max(0, entry.maxUpdatedAt - (this.options.skewMarginMs ?? 5000));
+    const changes = await this.store.loadChanges(decisionPoint, since);
+    let changed = entry.model === undefined;
+    if (changes.decisionPoint && (!entry.decisionPoint || changes.decisionPoint.version !== entry.decisionPoint.version)) {
+      entry.decisionPoint = changes.decisionPoint;
+      changed = true;
+    }
+    for (const a of changes.actions) {
+      const seen = entry.actions.get(a.actionId);
+      if (!seen || seen.version !== a.version) {
+        entry.actions.set(a.actionId, a);
+        changed = true;
+      }
+    }
+    for (const s of changes.stats) {
+      const id = `${s.objective}#${s.actionId}#${s.partition}`;
+      const seen = entry.stats.get(id);
+      if (!seen || seen.version < s.version) {
+        entry.stats.set(id, s);
+        changed = true;
+      }
+    }
+    entry.maxUpdatedAt = Math.max(entry.maxUpdatedAt, changes.maxUpdatedAt);
+    if (changed && entry.decisionPoint) entry.model = build(entry.decisionPoint, entry.actions, entry.stats, this.now());
+    entry.refreshedAt = startedAt;
+  }
+}
+
+function build(
+  dp: DecisionPoint,
+  actions: Map<string, CatalogAction>,
+  items: Map<string, StatsItem>,
+  now: number,
+): ServingModel {
+  const { contextDim: d, actionDim: m, priors } = dp.settings;
+  const summed = new Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number }>();
+  for (const item of items.values()) {
+    if (item.objective !== DEFAULT_OBJECTIVE || item.stats.sxr.length !== d) continue;
+    let s = summed.get(item.actionId);
+    if (!s) {
+      s = { stats: emptyStats(d), rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
+      summed.set(item.actionId, s);
+    }
+    mergeStats(s.stats, item.stats);
+    s.rewardEvents += item.counters.rewardEvents;
+    s.lateEvents += item.counters.lateEvents;
+    s.lastLearnedAt = Math.max(s.lastLearnedAt, item.lastLearnedAt);
+    s.version += item.version;
+  }
+  // Retired actions stay in the posterior: their history still teaches the shared (feature) part of the model.
+  const catalog = [...actions.values()].sort((a, b) => (a.actionId < b.actionId ? -1 : 1));
+  const features = catalog.map((a) => encodeFeatures(a.features, m));
+  const posterior = buildPosterior(
+    { d, m },
+    priors,
+    catalog.map((a, i) => ({ id: a.actionId, features: features[i]!, stats: summed.get(a.actionId)?.stats })),
+  );
+  const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
+  let learned = 0;
+  for (const s of summed.values()) learned += s.version;
+  return {
+    decisionPoint: dp,
+    posterior,
+    live,
+    features,
+    catalog: new Map(catalog.map((a) => [a.actionId, a])),
+    stats: summed,
+    version: `online-${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
+    builtAt: now,
+  };
+}

@@ -1,0 +1,354 @@
+/**
+ * Where feedback is applied: one batch of stream records (all from one Kinesis shard, in sequence order) becomes
+ * updates of the per-action bandit statistics, exactly once per decision and per event.
+ *
+ * Exactly once, without transactions (DynamoDB emulators have none, and the real limits would cap batch size):
+ * 1. Each record has a claim `shardId/sequenceNumber`. A decision entry in the join index stores the claim of the record
+ *    that created it, and an event id stores the claim of the first record that carried it (if_not_exists). A record
+ *    counts only if the stored claim is its own, so duplicates (client retries, producer retries) count once, and a
+ *    redelivered record still recognises itself after a crash.
+ * 2. Each statistics item stores, per shard, the highest sequence number already included (its high-water mark), in
+ *    the same conditional write as the statistics. Contributions at or below it are skipped, so overlapping
+ *    redelivered batches change nothing twice; the write is conditional on the item version, so two updaters racing
+ *    on one item lose no update (the loser re-reads and re-applies).
+ * 3. If anything fails, the batch reports the lowest sequence number whose effects are not all committed; Lambda (or
+ *    the local poller) redelivers from there, and steps 1–2 make the overlap harmless.
+ * Writes scale with the actions and decisions touched, not with the events: contributions are summed per item.
+ */
+import { addObservation, addReward, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
+import { DEFAULT_OBJECTIVE, type DeadLetter, type StatsItem, type StatsKey, type StoredDecision } from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import { attribute, eventReward, eventTime } from '../../core/feedback/reward.ts';
+import type { DeadLetterStore, DecisionStore, StateStore } from '../../core/ports.ts';
+import {
+  type DecisionRecord,
+  describeZodError,
+  type EventRecord,
+  streamRecordSchema,
+} from '../../core/schemas.ts';
+import { murmur3_32 } from '../../core/features/encode.ts';
+import { settleLimit } from '../concurrency.ts';
+
+export interface StreamEntry {
+  shardId: string;
+  sequenceNumber: string;
+  /** When Kinesis received the record (ms since the epoch). */
+  arrivalMs: number;
+  /** The record's payload, decoded from base64 to UTF-8. */
+  data: string;
+}
+
+export interface BatchOutcome {
+  /** Sequence number to redeliver from, when not everything was committed. */
+  failedFrom: string | undefined;
+  decisions: number;
+  duplicateDecisions: number;
+  rewards: number;
+  ignoredEvents: number;
+  duplicateEvents: number;
+  lateEvents: number;
+  deadLettered: number;
+  statsWrites: number;
+  /** Contributions skipped because the item already included them (redelivery). */
+  alreadyApplied: number;
+}
+
+export interface ApplyBatchDeps {
+  state: StateStore;
+  decisions: DecisionStore;
+  deadLetters: DeadLetterStore;
+  /** Number of writer partitions per action (spreads a hot action's writes over that many items). */
+  statsPartitions: number;
+  now?: () => number;
+  /** Maximum optimistic-concurrency retries per statistics item before the batch reports a failure. */
+  maxConflictRetries?: number;
+}
+
+type Contribution =
+  | { seq: bigint; kind: 'impression'; x: number[] }
+  | { seq: bigint; kind: 'reward'; x: number[]; reward: number }
+  | { seq: bigint; kind: 'late' };
+
+interface Pending {
+  key: StatsKey;
+  contributions: Contribution[];
+}
+
+const CONCURRENCY = 16;
+
+export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBatchDeps): Promise<BatchOutcome> {
+  const now = deps.now ?? Date.now;
+  const outcome: BatchOutcome = {
+    failedFrom: undefined,
+    decisions: 0,
+    duplicateDecisions: 0,
+    rewards: 0,
+    ignoredEvents: 0,
+    duplicateEvents: 0,
+    lateEvents: 0,
+    deadLettered: 0,
+    statsWrites: 0,
+    alreadyApplied: 0,
+  };
+  let lowestFailure: bigint | undefined;
+  const fail = (seq: bigint) => {
+    if (lowestFailure === undefined || seq < lowestFailure) lowestFailure = seq;
+  };
+
+  // 1. Parse. Poison records go to the dead-letter store with their reason and do not block the shard.
+  const deadLetters: DeadLetter[] = [];
+  const decisionRecords: { entry: StreamEntry; record: DecisionRecord }[] = [];
+  const eventRecords: { entry: StreamEntry; record: EventRecord }[] = [];
+  for (const entry of entries) {
+    let json: unknown;
+    try {
+      json = JSON.parse(entry.data);
+    } catch {
+      deadLetters.push(dead(entry, 'malformed record: not JSON', now()));
+      continue;
+    }
+    const parsed = streamRecordSchema.safeParse(json);
+    if (!parsed.success) {
+      deadLetters.push(dead(entry, `malformed record: ${describeZodError(parsed.error)}`, now()));
+      continue;
+    }
+    if (parsed.data.kind === 'decision') decisionRecords.push({ entry, record: parsed.data });
+    else eventRecords.push({ entry, record: parsed.data });
+  }
+
+  const partitionOf = (shardId: string) => (murmur3_32(shardId, 0) >>> 0) % Math.max(1, deps.statsPartitions);
+  const pending = new Map<string, Pending>();
+  const contribute = (dp: string, actionId: string, shardId: string, c: Contribution) => {
+    const key: StatsKey = { decisionPoint: dp, objective: DEFAULT_OBJECTIVE, actionId, partition: partitionOf(shardId) };
+    const id = `${dp}\u0000${actionId}\u0000${key.partition}`;
+    let p = pending.get(id);
+    if (!p) {
+      p = { key, contributions: [] };
+      pending.set(id, p);
+    }
+    p.contributions.push(c);
+  };
+
+  // 2. Decisions: claim the join-index entry; only the creating record counts the impressions.
+  const known = new Map<string, StoredDecision>();
+  // Decisions of this batch whose entry could not be written: their events must wait for the redelivery, not be
+  // mistaken for events of an unknown decision.
+  const unsettled = new Set<string>();
+  const claimed = await settleLimit(decisionRecords, CONCURRENCY, async ({ entry, record }) => {
+    const stored = await deps.decisions.claimDecision(toStored(record, claimOf(entry)));
+    await deps.decisions.setLatestDecision(record.userId, record.decisionId, record.at);
+    return stored;
+  });
+  claimed.forEach((result, i) => {
+    const { entry, record } = decisionRecords[i]!;
+    const seq = BigInt(entry.sequenceNumber);
+    if (result.status === 'rejected') {
+      unsettled.add(record.decisionId);
+      return fail(seq);
+    }
+    known.set(record.decisionId, result.value);
+    if (result.value.claim !== claimOf(entry)) {
+      outcome.duplicateDecisions++;
+      return;
+    }
+    outcome.decisions++;
+    for (const actionId of record.chosen) {
+      contribute(record.decisionPoint, actionId, entry.shardId, { seq, kind: 'impression', x: record.x });
+    }
+  });
+
+  // 3. Events: find the decision each answers (by id, else the user's latest), then claim the event ids.
+  const batchLatest = new Map<string, DecisionRecord>();
+  for (const { record } of decisionRecords) {
+    const seen = batchLatest.get(record.userId);
+    if (!seen || seen.at <= record.at) batchLatest.set(record.userId, record);
+  }
+  const needIds = new Set<string>();
+  const needUsers = new Set<string>();
+  for (const { record } of eventRecords) {
+    if (record.event.decisionId) {
+      if (!known.has(record.event.decisionId)) needIds.add(record.event.decisionId);
+    } else if (!batchLatest.has(record.event.userId)) needUsers.add(record.event.userId);
+  }
+  let latestByUser = new Map<string, string>();
+  try {
+    latestByUser = await deps.decisions.getLatestDecisions([...needUsers]);
+    for (const id of latestByUser.values()) if (!known.has(id)) needIds.add(id);
+    for (const [id, d] of await deps.decisions.getDecisions([...needIds])) known.set(id, d);
+  } catch {
+    for (const { entry } of eventRecords) fail(BigInt(entry.sequenceNumber));
+    eventRecords.length = 0;
+  }
+
+  const byDecision = new Map<string, { entry: StreamEntry; record: EventRecord }[]>();
+  for (const item of eventRecords) {
+    const { entry, record } = item;
+    const e = record.event;
+    const decisionId = e.decisionId ?? batchLatest.get(e.userId)?.decisionId ?? latestByUser.get(e.userId);
+    if (decisionId !== undefined && unsettled.has(decisionId)) {
+      fail(BigInt(entry.sequenceNumber));
+      continue;
+    }
+    const decision = decisionId === undefined ? undefined : known.get(decisionId);
+    if (!decision) {
+      deadLetters.push(
+        dead(entry, e.decisionId ? `unknown decision ${e.decisionId}` : `no decision found for user of event ${e.eventId}`, now()),
+      );
+      continue;
+    }
+    if (decision.userId !== e.userId) {
+      deadLetters.push(dead(entry, `event ${e.eventId}: userId does not match decision ${decision.decisionId}`, now()));
+      continue;
+    }
+    if (e.actionId !== undefined && !decision.chosen.includes(e.actionId)) {
+      deadLetters.push(dead(entry, `event ${e.eventId}: action ${e.actionId} was not chosen in decision ${decision.decisionId}`, now()));
+      continue;
+    }
+    const list = byDecision.get(decision.decisionId) ?? [];
+    list.push(item);
+    byDecision.set(decision.decisionId, list);
+  }
+
+  const decisionIds = [...byDecision.keys()];
+  const claims = await settleLimit(decisionIds, CONCURRENCY, (decisionId) => {
+    const want = new Map<string, string>();
+    // Within a batch the first record carrying an event id is the one that may claim it.
+    for (const { entry, record } of byDecision.get(decisionId)!) {
+      if (!want.has(record.event.eventId)) want.set(record.event.eventId, claimOf(entry));
+    }
+    return deps.decisions.claimEvents(decisionId, want);
+  });
+  claims.forEach((result, i) => {
+    const decisionId = decisionIds[i]!;
+    const items = byDecision.get(decisionId)!;
+    if (result.status === 'rejected') {
+      for (const { entry } of items) fail(BigInt(entry.sequenceNumber));
+      return;
+    }
+    const decision = known.get(decisionId)!;
+    for (const { entry, record } of items) {
+      const seq = BigInt(entry.sequenceNumber);
+      if (result.value.get(record.event.eventId) !== claimOf(entry)) {
+        outcome.duplicateEvents++;
+        continue;
+      }
+      const actionId = record.event.actionId ?? decision.chosen[0]!;
+      const at = eventTime(record.event, record.receivedAt);
+      if (attribute(decision.at, decision.attributionWindowSeconds, at) === 'late') {
+        outcome.lateEvents++;
+        contribute(decision.decisionPoint, actionId, entry.shardId, { seq, kind: 'late' });
+        continue;
+      }
+      const reward = eventReward(decision.rewards, record.event);
+      if (reward === undefined) {
+        outcome.ignoredEvents++;
+        continue;
+      }
+      outcome.rewards++;
+      contribute(decision.decisionPoint, actionId, entry.shardId, { seq, kind: 'reward', x: decision.x, reward });
+    }
+  });
+
+  // 4. Dead letters first: a poison record must be stored before the batch may move past it.
+  if (deadLetters.length > 0) {
+    try {
+      await deps.deadLetters.put(deadLetters);
+      outcome.deadLettered = deadLetters.length;
+    } catch {
+      for (const d of deadLetters) fail(BigInt(d.id.slice(d.id.indexOf('/') + 1)));
+    }
+  }
+
+  // 5. Statistics: one conditional read-modify-write per touched item.
+  const shardId = entries[0]?.shardId ?? '';
+  const items = [...pending.values()];
+  const written = await settleLimit(items, CONCURRENCY, (p) => applyToItem(p, shardId, deps, now));
+  written.forEach((result, i) => {
+    const p = items[i]!;
+    if (result.status === 'rejected') {
+      for (const c of p.contributions) fail(c.seq);
+      return;
+    }
+    outcome.statsWrites += result.value.wrote ? 1 : 0;
+    outcome.alreadyApplied += result.value.skipped;
+  });
+
+  outcome.failedFrom = lowestFailure === undefined ? undefined : lowestFailure.toString();
+  return outcome;
+}
+
+async function applyToItem(
+  p: Pending,
+  shardId: string,
+  deps: ApplyBatchDeps,
+  now: () => number,
+): Promise<{ wrote: boolean; skipped: number }> {
+  const maxRetries = deps.maxConflictRetries ?? 20;
+  for (let attempt = 0; ; attempt++) {
+    const current = await deps.state.getStats(p.key);
+    const mark = current?.highWaterMarks[shardId];
+    const applied = mark === undefined ? -1n : BigInt(mark);
+    const fresh = p.contributions.filter((c) => c.seq > applied);
+    if (fresh.length === 0) return { wrote: false, skipped: p.contributions.length };
+    const d = dimensionOf(fresh, current?.stats);
+    const stats: ActionStats = current ? current.stats : emptyStats(d);
+    const counters = { ...(current?.counters ?? { rewardEvents: 0, lateEvents: 0 }) };
+    let top = applied;
+    for (const c of fresh) {
+      if (c.seq > top) top = c.seq;
+      if (c.kind === 'impression') addObservation(stats, Float64Array.from(c.x), 0);
+      else if (c.kind === 'reward') {
+        addReward(stats, Float64Array.from(c.x), c.reward);
+        counters.rewardEvents++;
+      } else counters.lateEvents++;
+    }
+    const t = now();
+    const next: StatsItem = {
+      ...p.key,
+      stats,
+      counters,
+      highWaterMarks: { ...(current?.highWaterMarks ?? {}), [shardId]: top.toString() },
+      version: (current?.version ?? 0) + 1,
+      updatedAt: t,
+      lastLearnedAt: t,
+    };
+    try {
+      await deps.state.putStats(next, current?.version);
+      return { wrote: true, skipped: p.contributions.length - fresh.length };
+    } catch (err) {
+      if (!(err instanceof VersionConflictError) || attempt >= maxRetries) throw err;
+      // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+    }
+  }
+}
+
+function dimensionOf(contributions: Contribution[], existing: ActionStats | undefined): number {
+  if (existing) return existing.sxr.length;
+  for (const c of contributions) if (c.kind !== 'late') return c.x.length;
+  return 0;
+}
+
+const claimOf = (entry: StreamEntry) => `${entry.shardId}/${entry.sequenceNumber}`;
+
+function dead(entry: StreamEntry, reason: string, at: number): DeadLetter {
+  return { id: claimOf(entry), reason, data: entry.data.slice(0, 64 * 1024), at };
+}
+
+function toStored(r: DecisionRecord, claim: string): StoredDecision {
+  return {
+    decisionId: r.decisionId,
+    decisionPoint: r.decisionPoint,
+    userId: r.userId,
+    at: r.at,
+    chosen: r.chosen,
+    chosenFeatures: r.chosenFeatures,
+    x: r.x,
+    propensity: r.propensity,
+    modelVersion: r.modelVersion,
+    attributionWindowSeconds: r.attributionWindowSeconds,
+    rewards: r.rewards,
+    claim,
+  };
+}
+

@@ -1,0 +1,100 @@
+/**
+ * The engine's stored entities. Plain data: adapters persist them, the core reasons about them.
+ */
+import type { ActionStats } from './bandit/stats.ts';
+import type { DecisionPointSettings, Features } from './schemas.ts';
+
+export interface DecisionPoint {
+  decisionPoint: string;
+  settings: DecisionPointSettings;
+  createdAt: number;
+  updatedAt: number;
+  /** Incremented on every write; writes are conditional on it (optimistic concurrency). */
+  version: number;
+}
+
+export type ActionStatus = 'live' | 'retired';
+
+export interface CatalogAction {
+  decisionPoint: string;
+  actionId: string;
+  features: Features;
+  metadata?: Record<string, unknown> | undefined;
+  status: ActionStatus;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}
+
+/** Name of the objective every decision point has. Further objectives arrive with the objectives feature. */
+export const DEFAULT_OBJECTIVE = 'default';
+
+/** Identity of one partial statistics item: an action's learning under one objective from one writer partition. */
+export interface StatsKey {
+  decisionPoint: string;
+  objective: string;
+  actionId: string;
+  /** Writer partition (hash of the Kinesis shard id modulo the partition count): spreads a hot action's writes. */
+  partition: number;
+}
+
+export interface StatsCounters {
+  /** Feedback events that became rewards. */
+  rewardEvents: number;
+  /** Feedback events that arrived after their decision's attribution window and were not learned from. */
+  lateEvents: number;
+}
+
+export interface StatsItem extends StatsKey {
+  stats: ActionStats;
+  counters: StatsCounters;
+  /**
+   * Per Kinesis shard, the highest sequence number whose effect this item already includes. A record at or below it is
+   * skipped, so a redelivered or overlapping batch changes nothing twice. Written in the same conditional put as
+   * `stats`.
+   */
+  highWaterMarks: Record<string, string>;
+  version: number;
+  updatedAt: number;
+  /** When this item last learned something (milliseconds since the epoch). */
+  lastLearnedAt: number;
+}
+
+/** The join index entry for a decision: what feedback needs to become a reward. */
+export interface StoredDecision {
+  decisionId: string;
+  decisionPoint: string;
+  userId: string;
+  at: number;
+  chosen: string[];
+  chosenFeatures: number[][];
+  x: number[];
+  propensity: number;
+  modelVersion: string;
+  attributionWindowSeconds: number;
+  rewards: Record<string, number>;
+  /** `shardId/sequenceNumber` of the stream record that created this entry: only that record counts the impression. */
+  claim: string;
+}
+
+export type ApiKeyScope = 'decide' | 'feedback' | 'admin';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  hash: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  /** When set, the key only works for these decision points. */
+  decisionPoints?: string[] | undefined;
+  createdAt: number;
+  revokedAt?: number | undefined;
+}
+
+export interface DeadLetter {
+  /** `shardId/sequenceNumber`: putting the same record twice writes the same entry once. */
+  id: string;
+  reason: string;
+  data: string;
+  at: number;
+}

@@ -1,0 +1,70 @@
+/**
+ * Ports: the storage and messaging the core needs, as small interfaces. DynamoDB and Kinesis adapters implement them
+ * (`shared/adapters/`); tests and the local mode use the same adapters against real-protocol emulators.
+ */
+import type {
+  ApiKeyRecord,
+  CatalogAction,
+  DeadLetter,
+  DecisionPoint,
+  StatsItem,
+  StatsKey,
+  StoredDecision,
+} from './domain.ts';
+import type { DecisionRecord, EventRecord } from './schemas.ts';
+
+/** Everything a warm decision container caches for one decision point, read incrementally. */
+export interface DecisionPointChanges {
+  decisionPoint: DecisionPoint | undefined;
+  actions: CatalogAction[];
+  stats: StatsItem[];
+  /** Largest `updatedAt` seen; pass it back (minus a clock-skew margin) to read only what changed since. */
+  maxUpdatedAt: number;
+}
+
+export interface StateStore {
+  getDecisionPoint(decisionPoint: string): Promise<DecisionPoint | undefined>;
+  /** Creates (expectedVersion undefined) or replaces the item at `expectedVersion`; throws VersionConflictError. */
+  putDecisionPoint(item: DecisionPoint, expectedVersion: number | undefined): Promise<void>;
+  listDecisionPoints(): Promise<DecisionPoint[]>;
+  getAction(decisionPoint: string, actionId: string): Promise<CatalogAction | undefined>;
+  putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void>;
+  listActions(decisionPoint: string): Promise<CatalogAction[]>;
+  /** Items of one decision point with `updatedAt >= since` (strongly consistent). */
+  loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges>;
+  getStats(key: StatsKey): Promise<StatsItem | undefined>;
+  /** Conditional write: succeeds only if the stored version is `expectedVersion` (or absent when undefined). */
+  putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void>;
+  listStats(decisionPoint: string): Promise<StatsItem[]>;
+  getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+  putApiKey(item: ApiKeyRecord): Promise<void>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+}
+
+export interface DecisionStore {
+  /**
+   * Stores the decision unless one with the same id exists; returns what is stored afterwards. The caller compares
+   * `claim` to learn whether its record is the one that created the entry (and so the one that counts).
+   */
+  claimDecision(decision: StoredDecision): Promise<StoredDecision>;
+  getDecisions(decisionIds: readonly string[]): Promise<Map<string, StoredDecision>>;
+  /**
+   * Records, for each event id not yet recorded on the decision, the claim (`shardId/sequenceNumber`) of the record
+   * carrying it; returns the claims stored afterwards for those ids. Atomic per decision.
+   */
+  claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>>;
+  /** Remembers the user's latest decision, for events that name no decision. Keeps the later one. */
+  setLatestDecision(userId: string, decisionId: string, at: number): Promise<void>;
+  getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>>;
+}
+
+export interface DeadLetterStore {
+  put(entries: readonly DeadLetter[]): Promise<void>;
+  list(limit: number): Promise<DeadLetter[]>;
+}
+
+/** The stream every decision and feedback event goes through (Kinesis). Partitioned by user. */
+export interface EventStream {
+  /** Puts records; returns the indexes of those that could not be put after retries. */
+  put(records: readonly (DecisionRecord | EventRecord)[]): Promise<number[]>;
+}

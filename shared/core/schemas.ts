@@ -1,0 +1,188 @@
+/**
+ * Every boundary of the engine (HTTP bodies, stream records, stored settings) is described here once, with zod.
+ * TypeScript types are derived from these schemas, and the OpenAPI description is generated from them
+ * (see `shared/core/openapi.ts`), so the three can never disagree.
+ */
+import { z } from 'zod';
+
+export const LIMITS = {
+  maxCandidates: 1000,
+  maxSlots: 10,
+  maxFeatures: 100,
+  maxFeatureKeyLength: 64,
+  maxFeatureStringLength: 256,
+  maxEventsPerRequest: 500,
+  maxBodyBytes: 256 * 1024,
+  maxSharedDim: 256,
+} as const;
+
+export const decisionPointIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 . _ -');
+export const actionIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters from A-Z a-z 0-9 . _ : -');
+export const userIdSchema = z.string().min(1).max(256);
+export const eventIdSchema = z.string().min(1).max(128);
+export const eventTypeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 _ . : -');
+
+/** A finite number: JSON cannot carry NaN/Infinity, but values like 1e400 parse to Infinity and are rejected here. */
+export const finiteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
+
+export const featureValueSchema = z.union([finiteNumber, z.string().max(LIMITS.maxFeatureStringLength), z.boolean()]);
+export const featuresSchema = z
+  .record(z.string().min(1).max(LIMITS.maxFeatureKeyLength), featureValueSchema)
+  .refine((o) => Object.keys(o).length <= LIMITS.maxFeatures, `at most ${LIMITS.maxFeatures} features`);
+export type Features = z.infer<typeof featuresSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decision point settings
+
+export const priorsSchema = z.strictObject({
+  lambdaShared: z.number().positive().max(1e6).default(1),
+  lambdaAction: z.number().positive().max(1e6).default(1),
+  noisePriorVariance: z.number().positive().max(1e6).default(0.25),
+  noisePriorWeight: z.number().min(0).max(1e6).default(10),
+});
+
+export const explorationSchema = z.strictObject({
+  /** Share of decisions taken uniformly at random: every live candidate keeps probability >= epsilon / K. */
+  epsilon: z.number().min(0).max(1).default(0.05),
+  /** Multiplies the posterior variance used by Thompson sampling (0 = greedy on the posterior mean). */
+  scale: z.number().min(0).max(100).default(1),
+});
+
+export const decisionPointSettingsSchema = z
+  .strictObject({
+    description: z.string().max(1024).optional(),
+    /** Encoded context dimension d (bias included). Fixed once the decision point has learned. */
+    contextDim: z.number().int().min(2).max(64).default(16),
+    /** Encoded action-feature dimension m (bias included). Fixed once the decision point has learned. */
+    actionDim: z.number().int().min(1).max(32).default(8),
+    /** How long after a decision its feedback still counts as a reward for it. */
+    attributionWindowSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86400)
+      .default(3600),
+    exploration: explorationSchema.default(explorationSchema.parse({})),
+    /** Reward per event type. Empty: any event joined to a decision is worth 1 (an event's `value` overrides). */
+    rewards: z
+      .record(eventTypeSchema, finiteNumber)
+      .refine((o) => Object.keys(o).length <= 100, 'at most 100 event types')
+      .default({}),
+    priors: priorsSchema.default(priorsSchema.parse({})),
+  })
+  .superRefine((s, ctx) => {
+    if (s.contextDim * s.actionDim > LIMITS.maxSharedDim) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['actionDim'],
+        message: `contextDim × actionDim must be at most ${LIMITS.maxSharedDim} (got ${s.contextDim * s.actionDim})`,
+      });
+    }
+  });
+export type DecisionPointSettings = z.output<typeof decisionPointSettingsSchema>;
+export type DecisionPointSettingsInput = z.input<typeof decisionPointSettingsSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Catalog
+
+export const actionInputSchema = z.strictObject({
+  features: featuresSchema.default({}),
+  metadata: z.record(z.string().max(64), z.unknown()).optional(),
+});
+export type ActionInput = z.output<typeof actionInputSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decisions
+
+export const decisionRequestSchema = z.strictObject({
+  decisionPoint: decisionPointIdSchema,
+  userId: userIdSchema,
+  context: featuresSchema.default({}),
+  candidates: z.array(actionIdSchema).min(1).max(LIMITS.maxCandidates).optional(),
+  exclude: z.array(actionIdSchema).max(LIMITS.maxCandidates).optional(),
+  slots: z.number().int().min(1).max(LIMITS.maxSlots).default(1),
+});
+export type DecisionRequest = z.output<typeof decisionRequestSchema>;
+
+export const rankingEntrySchema = z.object({
+  actionId: z.string(),
+  score: z.number(),
+  probability: z.number(),
+});
+export const decisionResponseSchema = z.object({
+  decisionId: z.string(),
+  chosen: z.array(z.string()),
+  ranking: z.array(rankingEntrySchema),
+  modelVersion: z.string(),
+});
+export type DecisionResponse = z.infer<typeof decisionResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Feedback events
+
+export const feedbackEventSchema = z.strictObject({
+  eventId: eventIdSchema,
+  userId: userIdSchema,
+  decisionId: z.string().min(1).max(64).optional(),
+  /** Which of the decision's chosen actions the event is about; defaults to the slot-1 action. */
+  actionId: actionIdSchema.optional(),
+  type: eventTypeSchema,
+  value: finiteNumber.refine((v) => Math.abs(v) <= 1e9, 'must be within ±1e9').optional(),
+  /** ISO-8601 time the event happened; defaults to the time it was received. */
+  timestamp: z.iso.datetime({ offset: true }).optional(),
+});
+export type FeedbackEvent = z.infer<typeof feedbackEventSchema>;
+
+export const feedbackRequestSchema = z.strictObject({
+  events: z.array(z.unknown()).min(1).max(LIMITS.maxEventsPerRequest),
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stream records (what travels on Kinesis). Versioned so old records stay readable after an upgrade.
+
+export const decisionRecordSchema = z.strictObject({
+  kind: z.literal('decision'),
+  v: z.literal(1),
+  decisionId: z.string(),
+  decisionPoint: decisionPointIdSchema,
+  userId: userIdSchema,
+  /** Milliseconds since the epoch when the decision was made. */
+  at: z.number().int().nonnegative(),
+  context: featuresSchema,
+  /** The encoded context vector x the decision was scored with. */
+  x: z.array(finiteNumber),
+  candidates: z.array(actionIdSchema),
+  chosen: z.array(actionIdSchema).min(1),
+  /** Encoded features c of each chosen action, aligned with `chosen`. */
+  chosenFeatures: z.array(z.array(finiteNumber)),
+  /** Probability that the serving policy picks chosen[0] for slot 1. */
+  propensity: z.number().min(0).max(1),
+  modelVersion: z.string(),
+  attributionWindowSeconds: z.number().int().positive(),
+  rewards: z.record(z.string(), finiteNumber),
+});
+export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
+
+export const eventRecordSchema = z.strictObject({
+  kind: z.literal('event'),
+  v: z.literal(1),
+  event: feedbackEventSchema,
+  /** Milliseconds since the epoch when the API accepted the event. */
+  receivedAt: z.number().int().nonnegative(),
+});
+export type EventRecord = z.infer<typeof eventRecordSchema>;
+
+export const streamRecordSchema = z.discriminatedUnion('kind', [decisionRecordSchema, eventRecordSchema]);
+export type StreamRecord = z.infer<typeof streamRecordSchema>;
+
+/** Renders a zod error as one line a client can act on: `context.age: must be a finite number; slots: ...`. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 10)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`)
+    .join('; ');
+}
