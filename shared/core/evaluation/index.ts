@@ -1,0 +1,11 @@
+export * from './errors.ts';
+export * from './estimators.ts';
+export * from './evaluate.ts';
+export * from './formats.ts';
+export * from './hcope.ts';
+export * from './policies.ts';
+export * from './random.ts';
+export * from './reward-model.ts';
+export * from './simulate.ts';
+export * from './stats.ts';
+export type * from './types.ts';
