@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyStats, mergeStats, statsEqual, type ActionStats } from '../../shared/core/bandit/stats.ts';
+import { applyBatch, type ApplyBatchDeps, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import type { StateStore } from '../../shared/core/ports.ts';
+import { createRng } from '../../shared/core/random.ts';
+import { startTestStores, type TestStores, uniqueName } from '../support/emulators.ts';
+import { decisionRecord, entries, eventRecord } from '../support/records.ts';
+
+let s: TestStores;
+beforeAll(async () => {
+  s = await startTestStores();
+});
+afterAll(async () => {
+  await s.emulators.close();
+});
+
+const deps = (over: Partial<ApplyBatchDeps> = {}): ApplyBatchDeps => ({
+  state: s.state,
+  decisions: s.decisions,
+  deadLetters: s.deadLetters,
+  statsPartitions: 4,
+  ...over,
+});
+
+async function statsByAction(dp: string): Promise<Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number }>> {
+  const out = new Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number }>();
+  for (const item of await s.state.listStats(dp)) {
+    const cur = out.get(item.actionId) ?? { stats: emptyStats(item.stats.sxr.length), rewardEvents: 0, lateEvents: 0 };
+    mergeStats(cur.stats, item.stats);
+    cur.rewardEvents += item.counters.rewardEvents;
+    cur.lateEvents += item.counters.lateEvents;
+    out.set(item.actionId, cur);
+  }
+  return out;
+}
+
+/** A realistic mixed stream: decisions for several users, then clicks, duplicates, late and foreign events. */
+function scenario(dp: string, n: number, seed: number): unknown[] {
+  const rng = createRng(seed);
+  const payloads: unknown[] = [];
+  const decided: { id: string; user: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    if (decided.length === 0 || rng.next() < 0.5) {
+      const id = `${dp}-d${i}`;
+      const user = `u${rng.int(20)}`;
+      payloads.push(
+        decisionRecord({
+          decisionPoint: dp,
+          decisionId: id,
+          userId: user,
+          chosen: `a${rng.int(5)}`,
+          context: { segment: rng.next() < 0.5 ? 'new' : 'returning', age: rng.int(60) },
+        }),
+      );
+      decided.push({ id, user });
+    } else {
+      const d = decided[rng.int(decided.length)]!;
+      const eventId = `${dp}-e${rng.int(n)}`; // ids repeat: duplicates must count once
+      payloads.push(eventRecord({ eventId, userId: d.user, decisionId: d.id, type: 'click', ...(rng.next() < 0.2 ? { value: 3 } : {}) }));
+    }
+  }
+  return payloads;
+}
+
+describe('applyBatch', () => {
+  it('counts an impression with reward 0 per decision and adds a joined event as its reward', async () => {
+    const dp = uniqueName();
+    const out = await applyBatch(
+      entries('shard-1', [
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
+        eventRecord({ eventId: 'e1', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }),
+      ]),
+      deps(),
+    );
+    expect(out).toMatchObject({ failedFrom: undefined, decisions: 1, rewards: 1, deadLettered: 0 });
+    const a = (await statsByAction(dp)).get('a')!;
+    expect(a.stats.n).toBe(1);
+    expect(a.stats.sumR).toBe(1);
+    expect(a.rewardEvents).toBe(1);
+  });
+
+  it('leaves the state exactly as one delivery when overlapping batches are redelivered', async () => {
+    const once = uniqueName('once');
+    const again = uniqueName('again');
+    // Same stream content, different decision point, so both runs share nothing in the stores.
+    const streamA = entries('shard-1', scenario(once, 300, 7));
+    const streamB = entries('shard-1', scenario(again, 300, 7));
+    await applyBatch(streamA, deps());
+    // Lambda after partial failures: batches restart at a lower sequence number and overlap what was applied.
+    for (const [from, to] of [
+      [0, 120],
+      [60, 200],
+      [150, 300],
+      [0, 300],
+      [299, 300],
+    ] as const) {
+      const out = await applyBatch(streamB.slice(from, to), deps());
+      expect(out.failedFrom).toBeUndefined();
+    }
+    const a = await statsByAction(once);
+    const b = await statsByAction(again);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [actionId, sa] of a) {
+      const sb = b.get(actionId)!;
+      expect(statsEqual(sa.stats, sb.stats), actionId).toBe(true);
+      expect(sb.rewardEvents).toBe(sa.rewardEvents);
+    }
+  });
+
+  it('counts a duplicated decision record and a duplicated event id once', async () => {
+    const dp = uniqueName();
+    const d = decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' });
+    const e = eventRecord({ eventId: 'same', userId: 'u1', decisionId: `${dp}-1`, type: 'click' });
+    const first = await applyBatch(entries('shard-1', [d, d, e, e], 10n), deps());
+    // The producer retried later too: the same payloads arrive again with new sequence numbers.
+    const second = await applyBatch(entries('shard-1', [d, e], 20n), deps());
+    expect(first).toMatchObject({ decisions: 1, duplicateDecisions: 1, rewards: 1, duplicateEvents: 1 });
+    expect(second).toMatchObject({ decisions: 0, duplicateDecisions: 1, rewards: 0, duplicateEvents: 1 });
+    const a = (await statsByAction(dp)).get('a')!;
+    expect(a.stats.n).toBe(1);
+    expect(a.stats.sumR).toBe(1);
+  });
+
+  it('counts events after the attribution window as late and does not learn from them', async () => {
+    const dp = uniqueName();
+    const at = 1_700_000_000_000;
+    const out = await applyBatch(
+      entries('shard-1', [
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a', at, windowSeconds: 60 }),
+        eventRecord({ eventId: 'in', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }, at + 59_000),
+        eventRecord({ eventId: 'late', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }, at + 61_000),
+        // Dated inside the window by the client, but received late: the timestamp counts, capped at receipt.
+        eventRecord({ eventId: 'dated', userId: 'u1', decisionId: `${dp}-1`, type: 'click', timestamp: new Date(at + 30_000).toISOString() }, at + 600_000),
+      ]),
+      deps(),
+    );
+    expect(out).toMatchObject({ rewards: 2, lateEvents: 1 });
+    const a = (await statsByAction(dp)).get('a')!;
+    expect(a.stats.sumR).toBe(2);
+    expect(a.lateEvents).toBe(1);
+  });
+
+  it('applies configured reward weights, lets an event value override them, and ignores unlisted types', async () => {
+    const dp = uniqueName();
+    const rewards = { click: 1, purchase: 50 };
+    const out = await applyBatch(
+      entries('shard-1', [
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a', rewards }),
+        eventRecord({ eventId: 'p', userId: 'u1', decisionId: `${dp}-1`, type: 'purchase' }),
+        eventRecord({ eventId: 'c', userId: 'u1', decisionId: `${dp}-1`, type: 'click', value: 2 }),
+        eventRecord({ eventId: 'v', userId: 'u1', decisionId: `${dp}-1`, type: 'view' }),
+      ]),
+      deps(),
+    );
+    expect(out).toMatchObject({ rewards: 2, ignoredEvents: 1 });
+    expect((await statsByAction(dp)).get('a')!.stats.sumR).toBe(52);
+  });
+
+  it('joins an event without a decision id to the user’s latest decision', async () => {
+    const dp = uniqueName();
+    await applyBatch(
+      entries('shard-1', [
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-old`, userId: 'u9', chosen: 'a', at: 1_700_000_000_000 }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-new`, userId: 'u9', chosen: 'b', at: 1_700_000_000_500 }),
+      ]),
+      deps(),
+    );
+    // A later batch: the join goes through the stored latest-decision pointer.
+    const out = await applyBatch(entries('shard-1', [eventRecord({ eventId: 'x', userId: 'u9', type: 'click' })], 5000n), deps());
+    expect(out.rewards).toBe(1);
+    const stats = await statsByAction(dp);
+    expect(stats.get('b')!.stats.sumR).toBe(1);
+    expect(stats.get('a')!.stats.sumR).toBe(0);
+  });
+
+  it('sends poison records to the dead-letter store with their reason and moves on', async () => {
+    const dp = uniqueName();
+    const out = await applyBatch(
+      entries(
+        'shard-poison',
+        [
+          'not json at all',
+          { kind: 'event', v: 1, event: { eventId: 'x', userId: 'u1', type: 7 }, receivedAt: 1 },
+          eventRecord({ eventId: 'y', userId: 'u1', decisionId: 'no-such-decision', type: 'click' }),
+          decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'owner', chosen: 'a' }),
+          eventRecord({ eventId: 'z', userId: 'intruder', decisionId: `${dp}-1`, type: 'click' }),
+          eventRecord({ eventId: 'w', userId: 'owner', decisionId: `${dp}-1`, actionId: 'not-chosen', type: 'click' }),
+        ],
+        777n,
+      ),
+      deps(),
+    );
+    expect(out).toMatchObject({ failedFrom: undefined, decisions: 1, rewards: 0, deadLettered: 5 });
+    const letters = (await s.deadLetters.list(1000)).filter((l) => l.id.startsWith('shard-poison/'));
+    const reasons = Object.fromEntries(letters.map((l) => [l.id, l.reason]));
+    expect(reasons['shard-poison/777']).toMatch(/not JSON/);
+    expect(reasons['shard-poison/778']).toMatch(/event\.type/);
+    expect(reasons['shard-poison/779']).toMatch(/unknown decision no-such-decision/);
+    expect(reasons['shard-poison/781']).toMatch(/userId does not match/);
+    expect(reasons['shard-poison/782']).toMatch(/was not chosen/);
+  });
+
+  it('loses no update when two updaters race on the same actions', async () => {
+    const dp = uniqueName();
+    const make = (shard: string, k: number) =>
+      Array.from({ length: 8 }, (_, b) =>
+        entries(
+          shard,
+          Array.from({ length: 25 }, (_, i) =>
+            decisionRecord({ decisionPoint: dp, decisionId: `${dp}-${shard}-${b}-${i}`, userId: `u${k}-${i}`, chosen: i % 2 ? 'hot' : 'warm' }),
+          ),
+          BigInt(1000 + b * 100),
+        ),
+      );
+    // One partition: every batch of both shards writes the same two items, so the version conditions collide.
+    const one = deps({ statsPartitions: 1 });
+    await Promise.all(
+      [make('shard-A', 1), make('shard-B', 2), make('shard-C', 3)].map(async (batches) => {
+        for (const batch of batches) expect((await applyBatch(batch, one)).failedFrom).toBeUndefined();
+      }),
+    );
+    const stats = await statsByAction(dp);
+    expect(stats.get('hot')!.stats.n + stats.get('warm')!.stats.n).toBe(3 * 8 * 25);
+    expect(stats.get('hot')!.stats.n).toBe(3 * 8 * 12);
+  });
+
+  it('reports the lowest uncommitted sequence number on a store failure, and a redelivery from there completes the state', async () => {
+    const clean = uniqueName('clean');
+    const faulty = uniqueName('faulty');
+    await applyBatch(entries('shard-1', scenario(clean, 200, 11)), deps());
+
+    const stream = entries('shard-1', scenario(faulty, 200, 11));
+    let failures = 0;
+    const flaky: StateStore = new Proxy(s.state, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (prop !== 'putStats') return typeof v === 'function' ? v.bind(target) : v;
+        return async (...args: Parameters<StateStore['putStats']>) => {
+          // Fail the write of one action's item on the first delivery, as a throttled DynamoDB would.
+          if (args[0].actionId === 'a3' && failures < 1) {
+            failures++;
+            throw new Error('ProvisionedThroughputExceededException (injected)');
+          }
+          return target.putStats(...args);
+        };
+      },
+    });
+    const first = await applyBatch(stream, deps({ state: flaky }));
+    expect(first.failedFrom).toBeDefined();
+    const from = stream.findIndex((e: StreamEntry) => e.sequenceNumber === first.failedFrom);
+    expect(from).toBeGreaterThanOrEqual(0);
+    const second = await applyBatch(stream.slice(from), deps({ state: flaky }));
+    expect(second.failedFrom).toBeUndefined();
+
+    const a = await statsByAction(clean);
+    const b = await statsByAction(faulty);
+    for (const [actionId, sa] of a) expect(statsEqual(sa.stats, b.get(actionId)!.stats), actionId).toBe(true);
+  });
+});

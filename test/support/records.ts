@@ -1,0 +1,49 @@
+/** Builders for stream records and entries, as the decision and events APIs would put them on the stream. */
+import type { StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import type { DecisionRecord, EventRecord, FeedbackEvent } from '../../shared/core/schemas.ts';
+
+export function decisionRecord(p: {
+  decisionId: string;
+  userId: string;
+  chosen: string;
+  context?: Record<string, number | string | boolean>;
+  at?: number;
+  decisionPoint?: string;
+  d?: number;
+  windowSeconds?: number;
+  rewards?: Record<string, number>;
+}): DecisionRecord {
+  const context = p.context ?? {};
+  return {
+    kind: 'decision',
+    v: 1,
+    decisionId: p.decisionId,
+    decisionPoint: p.decisionPoint ?? 'dp',
+    userId: p.userId,
+    at: p.at ?? 1_700_000_000_000,
+    context,
+    x: Array.from(encodeFeatures(context, p.d ?? 4)),
+    candidates: [p.chosen],
+    chosen: [p.chosen],
+    chosenFeatures: [[1]],
+    propensity: 0.5,
+    modelVersion: 'test',
+    attributionWindowSeconds: p.windowSeconds ?? 3600,
+    rewards: p.rewards ?? {},
+  };
+}
+
+export function eventRecord(event: FeedbackEvent, receivedAt = 1_700_000_001_000): EventRecord {
+  return { kind: 'event', v: 1, event, receivedAt };
+}
+
+/** Wraps payloads as entries of one shard with increasing sequence numbers starting at `firstSeq`. */
+export function entries(shardId: string, payloads: readonly unknown[], firstSeq = 1000n): StreamEntry[] {
+  return payloads.map((p, i) => ({
+    shardId,
+    sequenceNumber: (firstSeq + BigInt(i)).toString(),
+    arrivalMs: 1_700_000_001_000,
+    data: typeof p === 'string' ? p : JSON.stringify(p),
+  }));
+}
