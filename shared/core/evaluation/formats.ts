@@ -27,45 +27,48 @@ export function inferFormat(fileName: string): LogFormat {
 const PROGRESS_EVERY = 4096;
 
 /**
- * Splits a chunk stream into lines (LF or CRLF), decoding UTF-8 across chunk boundaries, with 1-based line numbers.
- * Holds one line in memory at a time, so logs larger than memory stream through.
+ * Splits a chunk stream into lines (LF or CRLF) with 1-based line numbers. Splits on the newline byte before
+ * decoding (UTF-8 never uses 0x0A inside a multi-byte character), so a line cut across chunks decodes whole and
+ * invalid UTF-8 is reported on its own line. Holds one partial line in memory, so large logs stream through.
  */
 export async function* splitLines(
   chunks: Chunks,
   options: ReadOptions = {},
 ): AsyncGenerator<{ text: string; line: number }> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  let pending = '';
+  const encoder = new TextEncoder();
+  let pending: Uint8Array | undefined;
   let line = 0;
   let bytes = 0;
-  const decode = (chunk: string | Uint8Array, stream: boolean): string => {
-    if (typeof chunk === 'string') {
-      bytes += chunk.length;
-      return chunk;
-    }
-    bytes += chunk.byteLength;
+  const decodeLine = (raw: Uint8Array): string => {
+    const end = raw.length > 0 && raw[raw.length - 1] === 13 ? raw.length - 1 : raw.length;
     try {
-      return decoder.decode(chunk, { stream });
+      return decoder.decode(raw.subarray(0, end));
     } catch (cause) {
-      throw new LogFormatError(line + 1, 'invalid UTF-8', { cause, source: options.source });
+      throw new LogFormatError(line, 'invalid UTF-8', { cause, source: options.source });
     }
   };
   for await (const chunk of chunks) {
-    pending += decode(chunk, true);
+    const data = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    bytes += data.byteLength;
+    let buf = data;
+    if (pending !== undefined) {
+      buf = new Uint8Array(pending.length + data.length);
+      buf.set(pending);
+      buf.set(data, pending.length);
+    }
     let start = 0;
-    for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
-      const end = nl > start && pending.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
       line++;
-      yield { text: pending.slice(start, end), line };
+      yield { text: decodeLine(buf.subarray(start, nl)), line };
       if (options.onProgress !== undefined && line % PROGRESS_EVERY === 0) options.onProgress({ lines: line, bytes });
       start = nl + 1;
     }
-    pending = pending.slice(start);
+    pending = start < buf.length ? buf.slice(start) : undefined;
   }
-  pending += decode(new Uint8Array(0), false);
-  if (pending.length > 0) {
+  if (pending !== undefined) {
     line++;
-    yield { text: pending.endsWith('\r') ? pending.slice(0, -1) : pending, line };
+    yield { text: decodeLine(pending), line };
   }
   options.onProgress?.({ lines: line, bytes });
 }

@@ -1,0 +1,250 @@
+/**
+ * Off-policy evaluation of a target policy on a logged bandit dataset.
+ *
+ *   npm run evaluate -- --log FILE [--format jsonl|obd] --target uniform|logging|model:VERSION [--json]
+ *                       [--delta 0.05] [--seed N] [--reward-min A --reward-max B]
+ *
+ * Exit codes: 0 done, 2 bad arguments or malformed input, 1 anything unexpected.
+ */
+import { createReadStream } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  EvaluationError,
+  type EvaluationReport,
+  evaluatePolicy,
+  inferFormat,
+  type LogFormat,
+  type LoggedData,
+  parseTargetSpec,
+  type ReadProgress,
+  type RewardRange,
+  readJsonlLog,
+  readObdLog,
+  resolveTarget,
+} from '../shared/core/evaluation/index.ts';
+import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { createProgressLine } from './lib/progress.ts';
+
+const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|model:VERSION [options]
+
+  --log FILE           logged rounds: JSONL history (simulator --history) or an OBD campaign CSV
+  --format jsonl|obd   default: obd for .csv, jsonl otherwise (OBD reads item_context.csv beside the log)
+  --target SPEC        uniform | logging | model:VERSION (model targets need the engine)
+  --json               print one JSON object instead of a table
+  --delta D            error probability of the high-confidence lower bound (default 0.05)
+  --seed N             seeds the cross-fitting folds and the lower bound's split (default 0)
+  --reward-min A, --reward-max B
+                       known reward bounds (default: declared by the format, else observed)`;
+
+export interface CliStreams {
+  readonly stdout: { write(s: string): boolean };
+  readonly stderr: { write(s: string): boolean; isTTY?: boolean };
+}
+
+interface Parsed {
+  log: string;
+  format: LogFormat;
+  target: string;
+  json: boolean;
+  delta: number;
+  seed: number;
+  rewardRange: RewardRange | undefined;
+}
+
+function parse(argv: readonly string[]): Parsed | 'help' {
+  const v = parseCliArgs(argv, {
+    log: { type: 'string' },
+    format: { type: 'string' },
+    target: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    delta: { type: 'string' },
+    seed: { type: 'string' },
+    'reward-min': { type: 'string' },
+    'reward-max': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (v.help) return 'help';
+  if (v.log === undefined) throw new UsageError('--log FILE is required');
+  if (v.target === undefined) throw new UsageError('--target is required (uniform, logging or model:VERSION)');
+  if (v.format !== undefined && v.format !== 'jsonl' && v.format !== 'obd') {
+    throw new UsageError(`--format expects jsonl or obd, got "${v.format}"`);
+  }
+  const rMin = v['reward-min'];
+  const rMax = v['reward-max'];
+  if ((rMin === undefined) !== (rMax === undefined)) throw new UsageError('--reward-min and --reward-max go together');
+  let rewardRange: RewardRange | undefined;
+  if (rMin !== undefined && rMax !== undefined) {
+    rewardRange = { min: parseNumberFlag('reward-min', rMin), max: parseNumberFlag('reward-max', rMax) };
+    if (!(rewardRange.max > rewardRange.min)) throw new UsageError('--reward-max must exceed --reward-min');
+  }
+  return {
+    log: v.log,
+    format: (v.format as LogFormat | undefined) ?? inferFormat(v.log),
+    target: v.target,
+    json: v.json,
+    delta: v.delta === undefined ? 0.05 : parseNumberFlag('delta', v.delta, { above: 0, below: 1 }),
+    seed: v.seed === undefined ? 0 : parseNumberFlag('seed', v.seed, { integer: true, above: -1, below: 2 ** 32 }),
+    rewardRange,
+  };
+}
+
+async function readable(path: string, what: string): Promise<void> {
+  try {
+    await access(path);
+  } catch {
+    throw new UsageError(`cannot read ${what} ${path}`);
+  }
+}
+
+async function readLog(args: Parsed, streams: CliStreams): Promise<LoggedData> {
+  const path = resolve(args.log);
+  await readable(path, 'log');
+  const size = (await stat(path)).size;
+  const name = basename(path);
+  const progress = createProgressLine(streams.stderr);
+  const onProgress = (p: ReadProgress): void =>
+    progress.update(
+      `reading ${name}: ${p.lines.toLocaleString('en-US')} lines` +
+        (size > 0 ? ` (${Math.min(100, (100 * p.bytes) / size).toFixed(0)}%)` : ''),
+    );
+  try {
+    if (args.format === 'jsonl') return await readJsonlLog(createReadStream(path), { source: name, onProgress });
+    const itemContext = join(dirname(path), 'item_context.csv');
+    await readable(itemContext, 'OBD item context (expected beside the log)');
+    return await readObdLog({
+      log: createReadStream(path),
+      itemContext: createReadStream(itemContext),
+      logName: name,
+      itemContextName: 'item_context.csv',
+      onProgress,
+    });
+  } finally {
+    progress.done();
+  }
+}
+
+const ORDER = ['dr', 'snips', 'dros', 'ips', 'dm'] as const;
+const LABEL: Record<(typeof ORDER)[number], string> = {
+  dr: 'DR (cross-fitted)',
+  snips: 'SNIPS',
+  dros: 'DRos (shrinkage)',
+  ips: 'IPS',
+  dm: 'DM',
+};
+
+/** The machine-readable report: recommended estimator first among the estimates. */
+export function reportJson(report: EvaluationReport): Record<string, unknown> {
+  const estimates: Record<string, unknown> = {};
+  const order = [report.recommended, ...ORDER.filter((k) => k !== report.recommended)];
+  for (const k of order) estimates[k] = report.estimates[k];
+  const lambda = report.details.drosLambda;
+  return {
+    target: report.target,
+    n: report.n,
+    nWithPropensity: report.nWithPropensity,
+    ess: report.ess,
+    maxWeight: report.maxWeight,
+    meanWeight: report.meanWeight,
+    supportMissing: report.supportMissing,
+    recommended: report.recommended,
+    estimates,
+    lowerBound: report.lowerBound,
+    hoeffdingLowerBound: report.hoeffdingLowerBound,
+    warnings: report.warnings,
+    details: {
+      ...report.details,
+      // null: no shrinkage was chosen (plain DR) or DRos was unavailable.
+      drosLambda: lambda !== null && Number.isFinite(lambda) ? lambda : null,
+    },
+  };
+}
+
+const num = (x: number | null): string => (x === null ? '-' : x === 0 ? '0' : x.toPrecision(4));
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+/** The human-readable report. */
+export function reportTable(report: EvaluationReport, logName: string, format: LogFormat): string {
+  const lines: string[] = [];
+  const conf = `${(100 * report.details.confidence).toFixed(0)}%`;
+  lines.push(`Off-policy evaluation of target "${report.target}" on ${logName} (${format})`);
+  const m = report.nWithPropensity;
+  lines.push(
+    `rounds ${int(report.n)} (${int(m)} with a propensity)` +
+      (report.ess === null
+        ? ''
+        : `   ESS ${int(report.ess)} (${((100 * report.ess) / m).toFixed(1)}%)   max weight ${num(report.maxWeight)}` +
+          `   mean weight ${num(report.meanWeight)}`) +
+      `   support missing ${(100 * report.supportMissing).toFixed(1)}%`,
+  );
+  lines.push('');
+  lines.push(`${'estimator'.padEnd(22)}${'value'.padEnd(12)}${conf} interval`);
+  const order = [report.recommended, ...ORDER.filter((k) => k !== report.recommended)];
+  for (const k of order) {
+    const e = report.estimates[k];
+    const label = `${LABEL[k]}${k === report.recommended ? ' *' : ''}`.padEnd(22);
+    if (e === null) lines.push(`${label}unavailable`);
+    else if (e.lower === null)
+      lines.push(`${label}${num(e.value).padEnd(12)}no interval (model bias is not measurable)`);
+    else lines.push(`${label}${num(e.value).padEnd(12)}[${num(e.lower)}, ${num(e.upper)}]`);
+  }
+  lines.push('* recommended');
+  const hc = report.details.hcope;
+  if (hc !== null) {
+    lines.push('');
+    lines.push(
+      `lower bound at ${(100 * (1 - hc.delta)).toFixed(0)}% (HCOPE, empirical Bernstein): ${num(report.lowerBound)}` +
+        `   [clip ${num(hc.clip)} chosen on ${int(hc.selectionRounds)} rounds, bound on ${int(hc.boundRounds)}]`,
+    );
+    lines.push(`lower bound, Hoeffding on the same clipped returns: ${num(report.hoeffdingLowerBound)}`);
+  }
+  if (report.warnings.length > 0) {
+    lines.push('');
+    lines.push('warnings:');
+    for (const w of report.warnings) lines.push(`  - ${w}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests can drive it in-process. */
+export async function runEvaluate(
+  argv: readonly string[],
+  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  try {
+    const args = parse(argv);
+    if (args === 'help') {
+      streams.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    // Resolve the target before reading: a target this build cannot serve should fail before a long read.
+    const target = resolveTarget(parseTargetSpec(args.target));
+    const data = await readLog(args, streams);
+    const report = evaluatePolicy(data, target, {
+      delta: args.delta,
+      seed: args.seed,
+      ...(args.rewardRange !== undefined && { rewardRange: args.rewardRange }),
+    });
+    streams.stdout.write(
+      args.json ? `${JSON.stringify(reportJson(report))}\n` : reportTable(report, basename(args.log), args.format),
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      streams.stderr.write(`evaluate: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof EvaluationError) {
+      streams.stderr.write(`evaluate: ${error.message}\n`);
+      return 2;
+    }
+    streams.stderr.write(`evaluate: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
+  process.exitCode = await runEvaluate(process.argv.slice(2));
+}

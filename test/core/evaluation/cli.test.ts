@@ -1,0 +1,149 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runEvaluate } from '../../../cli/evaluate.ts';
+import { simulateLog } from '../../../shared/core/evaluation/index.ts';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'evaluate-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// A JSONL history written from a simulated log, so the CLI sees the simulator's format end to end.
+const history = join(work, 'history.jsonl');
+const sim = simulateLog({ rounds: 400, seed: 5 });
+writeFileSync(
+  history,
+  sim.data.rounds
+    .map((r) =>
+      JSON.stringify({
+        context: Array.from(r.context as Float64Array),
+        actions: r.candidates.map((c) => ({ id: c.id })),
+        chosen: r.candidates[r.chosenIndex]!.id,
+        propensity: r.propensity,
+        events: { click: r.reward },
+        reward: r.reward,
+      }),
+    )
+    .join('\n'),
+);
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) => ({
+    write(s: string): boolean {
+      into.push(s);
+      return true;
+    },
+  });
+  const code = await runEvaluate(argv, { stdout: sink(out), stderr: sink(err) });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+describe('evaluate CLI', () => {
+  it('--json prints exactly one JSON object with the documented fields, recommended estimator first, stderr silent', async () => {
+    const { code, out, err } = await run('--log', history, '--target', 'logging', '--json', '--seed', '3');
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    expect(out.trim().split('\n')).toHaveLength(1);
+    const report = JSON.parse(out);
+    expect(report).toMatchObject({
+      n: 400,
+      ess: expect.closeTo(400, 6),
+      maxWeight: expect.closeTo(1, 9),
+      supportMissing: 0,
+    });
+    expect(Object.keys(report.estimates)[0]).toBe(report.recommended);
+    for (const k of ['ips', 'snips', 'dr', 'dros']) {
+      expect(report.estimates[k]).toEqual({
+        value: expect.any(Number),
+        lower: expect.any(Number),
+        upper: expect.any(Number),
+      });
+    }
+    const meanReward = sim.data.rounds.reduce((s, r) => s + r.reward, 0) / 400;
+    expect(report.estimates.ips.value).toBeCloseTo(meanReward, 12);
+    expect(report.lowerBound).toBeLessThanOrEqual(meanReward);
+    expect(typeof report.hoeffdingLowerBound).toBe('number');
+    // No declared range in JSONL: the CLI says the observed [0, 1] was used.
+    expect(report.warnings).toEqual([expect.stringMatching(/^reward range \[0, 1\] taken from the observed rewards/)]);
+  });
+
+  it('prints a readable table by default, OBD inferred from .csv with its item_context.csv beside it', async () => {
+    const dir = join(work, 'obd');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'item_context.csv'), ',item_id,item_feature_0\n0,0,0.1\n1,1,0.2\n');
+    const rows = Array.from(
+      { length: 30 },
+      (_, i) => `${i},t,${i % 2},${(i % 3) + 1},${i % 5 === 0 ? 1 : 0},0.5,u,0.0`,
+    );
+    writeFileSync(
+      join(dir, 'men.csv'),
+      [',timestamp,item_id,position,click,propensity_score,user_feature_0,user-item_affinity_0', ...rows].join('\n'),
+    );
+    const { code, out, err } = await run(
+      '--log',
+      join(dir, 'men.csv'),
+      '--target',
+      'uniform',
+      '--reward-min',
+      '0',
+      '--reward-max',
+      '1',
+    );
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    expect(out).toMatch(/^Off-policy evaluation of target "uniform" on men\.csv \(obd\)/);
+    expect(out).toMatch(/\nDR \(cross-fitted\) \*\s+[\d.]+\s+\[/);
+    expect(out).toContain('lower bound at 95% (HCOPE, empirical Bernstein)');
+  });
+
+  it.each([
+    [['--target', 'uniform'], /--log FILE is required/],
+    [['--log', 'x.jsonl'], /--target is required/],
+    [['--log', 'x.jsonl', '--target', 'uniform', '--delta', '0'], /--delta expects a number in \(0, 1\), got "0"/],
+    [['--log', 'x.jsonl', '--target', 'uniform', '--seed', '1.5'], /--seed expects an integer/],
+    [['--log', 'x.jsonl', '--target', 'uniform', '--format', 'xml'], /--format expects jsonl or obd/],
+    [['--log', 'x.jsonl', '--target', 'uniform', '--verbose'], /Unknown option '--verbose'/],
+    [['--log', 'x.jsonl', '--target', 'greedy'], /unknown target "greedy"/],
+    [['--log', join(work, 'absent.jsonl'), '--target', 'uniform'], /cannot read log .*absent\.jsonl/],
+  ])('exits 2 with a clear message on bad arguments: %j', async (argv, message) => {
+    const { code, out, err } = await run(...argv);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toMatch(message);
+  });
+
+  it('model targets parse, then fail with exit code 2 until the engine plugs in', async () => {
+    const { code, err } = await run('--log', history, '--target', 'model:v7');
+    expect(code).toBe(2);
+    expect(err).toBe('evaluate: model targets need a running engine state; not available in this build\n');
+  });
+
+  it('exits 2 on malformed input, naming file and line', async () => {
+    const bad = join(work, 'bad.jsonl');
+    writeFileSync(
+      bad,
+      `${JSON.stringify({ context: [1], actions: [{ id: 'a' }], chosen: 'a', reward: 1 })}\n{"context":[1],"actions":[{"id":"a"}],"chosen":"zz","reward":0}\n`,
+    );
+    const { code, err } = await run('--log', bad, '--target', 'uniform');
+    expect(code).toBe(2);
+    expect(err).toBe('evaluate: bad.jsonl: line 2: chosen "zz" is not among actions\n');
+  });
+
+  it('sets the process exit code when run as a program', () => {
+    const res = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'cli/evaluate.ts', '--log', history, '--target', 'model:v1'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      },
+    );
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('model targets need a running engine state');
+  });
+});
