@@ -1,0 +1,357 @@
+/**
+ * Posterior of the hybrid linear Gaussian contextual bandit (Li et al. 2010, "A Contextual-Bandit Approach to
+ * Personalized News Article Recommendation", hybrid LinUCB model, here treated as a Bayesian linear model).
+ *
+ * Model: r = zᵀβ + xᵀθ_a + ε, ε ~ N(0, σ²), with x ∈ ℝ^d the encoded context, c_a ∈ ℝ^m the encoded action
+ * features and z = x ⊗ c_a ∈ ℝ^k, k = d·m, indexed (i, j) ↦ i·m + j. Priors β ~ N(0, σ²/λs I), θ_a ~ N(0, σ²/λa I).
+ *
+ * Why only per-action statistics are needed: c_a is fixed, so z = Z_a x with Z_a[(i,j), i'] = δ_ii' c_aj, and every
+ * sum over action a's observations that involves z is Z_a times a sum over x: Σ z zᵀ = Z_a Sxx_a Z_aᵀ,
+ * Σ z xᵀ = Z_a Sxx_a, Σ z r = Z_a Sxr_a. Eliminating each θ_a (Schur complement, A_a = λa I + Sxx_a) leaves
+ *
+ *   A0 = λs I + Σ_a Z_a M_a Z_aᵀ,  M_a = Sxx_a − Sxx_a A_a⁻¹ Sxx_a = λa I − λa² A_a⁻¹,
+ *   b0 = Σ_a Z_a (λa A_a⁻¹ Sxr_a),  β̂ = A0⁻¹ b0,
+ *   θ̂_a = A_a⁻¹ (Sxr_a − Sxx_a Z_aᵀ β̂),
+ *
+ * and the score xᵀZ_aᵀβ + xᵀθ_a has mean xᵀw_a and variance σ² xᵀV_a x with
+ *
+ *   w_a = Z_aᵀβ̂ + θ̂_a = A_a⁻¹ (Sxr_a + λa Z_aᵀβ̂)   (using Sxx_a = A_a − λa I),
+ *   V_a = λa² A_a⁻¹ Q_a A_a⁻¹ + A_a⁻¹,  Q_a = Z_aᵀ A0⁻¹ Z_a,
+ *
+ * because the score is λa xᵀA_a⁻¹Z_aᵀ β plus a part independent of β with covariance A_a⁻¹. Building costs
+ * O(K (d²m² + d³) + k³); scoring a request then costs one length-d dot product and one d×d quadratic form per
+ * action, never a k×k form. A cold action (no statistics) has A_a = λa I: w_a = Z_aᵀβ̂ and V_a = Q_a + I/λa,
+ * i.e. it is scored from its features with its own, larger, uncertainty.
+ *
+ * σ² is a plug-in estimate: the pooled within-action residual variance shrunk towards a prior guess (see
+ * {@link Priors}), floored at 1e-6.
+ */
+import { DimensionMismatchError, InvalidArgumentError } from './errors.ts';
+import {
+  choleskyInPlace,
+  choleskySolveInPlace,
+  inverseFromCholesky,
+  packedSize,
+  packSymmetric,
+  unpackSymmetric,
+} from './linalg.ts';
+import type { ActionStats } from './stats.ts';
+
+/** Prior hyper-parameters. */
+export interface Priors {
+  /** λs: prior precision of the shared coefficients β, in units of 1/σ² (larger = shrink harder towards 0). */
+  lambdaShared: number;
+  /** λa: prior precision of each action's own coefficients θ_a around the shared prediction. */
+  lambdaAction: number;
+  /** s0²: prior guess of the reward noise variance (0.25 is the largest variance of a 0/1 reward). */
+  noisePriorVariance: number;
+  /** ν0: how many observations' worth of weight the prior guess s0² carries. */
+  noisePriorWeight: number;
+}
+
+export const DEFAULT_PRIORS: Readonly<Priors> = Object.freeze({
+  lambdaShared: 1,
+  lambdaAction: 1,
+  noisePriorVariance: 0.25,
+  noisePriorWeight: 10,
+});
+
+/** One action as the posterior builder sees it. */
+export interface PosteriorAction {
+  id: string;
+  /** Encoded action features c_a (m entries; by convention entry 0 is the bias 1). */
+  features: Float64Array;
+  /** Its statistics, or undefined for an action never shown (cold start). */
+  stats: ActionStats | undefined;
+}
+
+/** Context and action feature dimensions. */
+export interface Dims {
+  d: number;
+  m: number;
+}
+
+/** Everything needed to score requests; immutable once built (except the private scratch buffer). */
+export interface HybridPosterior {
+  readonly d: number;
+  readonly m: number;
+  /** Number of actions K. */
+  readonly size: number;
+  readonly ids: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
+  /** Per-action scoring vectors w_a, K×d row-major: mean score μ_a(x) = xᵀ w_a. */
+  readonly w: Float64Array;
+  /** Per-action V_a, K × d(d+1)/2 packed upper triangles: score variance σ² xᵀ V_a x. */
+  readonly V: Float64Array;
+  /** Plug-in noise variance σ². */
+  readonly sigma2: number;
+  /** Shared coefficients β̂ (k = d·m). */
+  readonly beta: Float64Array;
+  /** Impressions per action (0 for cold actions). */
+  readonly n: Float64Array;
+  /** Action features c_a, K×m row-major (copied from the input). */
+  readonly features: Float64Array;
+  readonly priors: Readonly<Priors>;
+  /** Scratch for scoring (packed x xᵀ with doubled off-diagonal); not part of the model. */
+  readonly scratch: Float64Array;
+}
+
+/** Lower bound of σ², so a run of identical rewards cannot collapse exploration to zero. */
+export const MIN_NOISE_VARIANCE = 1e-6;
+
+function validatePriors(p: Priors): void {
+  const positive = (v: number) => Number.isFinite(v) && v > 0;
+  if (!positive(p.lambdaShared) || !positive(p.lambdaAction) || !positive(p.noisePriorVariance)) {
+    throw new InvalidArgumentError('lambdaShared, lambdaAction and noisePriorVariance must be finite and > 0');
+  }
+  if (!(p.noisePriorWeight >= 0) || !Number.isFinite(p.noisePriorWeight)) {
+    throw new InvalidArgumentError('noisePriorWeight must be finite and >= 0');
+  }
+}
+
+function hasData(s: ActionStats | undefined): s is ActionStats {
+  if (s === undefined) return false;
+  if (s.n !== 0) return true;
+  for (const v of s.sxx) if (v !== 0) return true;
+  for (const v of s.sxr) if (v !== 0) return true;
+  return false;
+}
+
+/**
+ * Builds the posterior from per-action statistics (see the module documentation for the formulas).
+ * Cost O(K·(d²m² + d³) + (dm)³); allocates its outputs and O(k² + K·d²) scratch.
+ * Throws {@link DimensionMismatchError} on inconsistent lengths and {@link InvalidArgumentError} on bad priors or
+ * duplicate ids; a {@link NotPositiveDefiniteError} means corrupted statistics (e.g. negative weights).
+ */
+export function buildPosterior(dims: Dims, priors: Priors, actions: readonly PosteriorAction[]): HybridPosterior {
+  const { d, m } = dims;
+  if (!Number.isInteger(d) || d < 1 || !Number.isInteger(m) || m < 1) {
+    throw new InvalidArgumentError(`dims must be positive integers, got d = ${d}, m = ${m}`);
+  }
+  validatePriors(priors);
+  const K = actions.length;
+  const k = d * m;
+  const dp = packedSize(d);
+  const la = priors.lambdaAction;
+  const ls = priors.lambdaShared;
+
+  const ids: string[] = new Array(K);
+  const index = new Map<string, number>();
+  const n = new Float64Array(K);
+  const features = new Float64Array(K * m);
+  for (let a = 0; a < K; a++) {
+    const act = actions[a] as PosteriorAction;
+    if (index.has(act.id)) throw new InvalidArgumentError(`duplicate action id ${act.id}`);
+    if (act.features.length !== m) throw new DimensionMismatchError(`features of ${act.id}`, m, act.features.length);
+    for (const v of act.features) {
+      if (!Number.isFinite(v)) throw new InvalidArgumentError(`features of ${act.id} are not finite`);
+    }
+    if (act.stats !== undefined) {
+      if (act.stats.sxr.length !== d) throw new DimensionMismatchError(`sxr of ${act.id}`, d, act.stats.sxr.length);
+      if (act.stats.sxx.length !== dp) throw new DimensionMismatchError(`sxx of ${act.id}`, dp, act.stats.sxx.length);
+      n[a] = act.stats.n;
+    }
+    features.set(act.features, a * m);
+    ids[a] = act.id;
+    index.set(act.id, a);
+  }
+
+  // Pass 1: per-action A_a⁻¹ (kept packed in V until pass 2 overwrites it), contributions to A0 and b0.
+  const V = new Float64Array(K * dp);
+  const warm = new Uint8Array(K);
+  const A0 = new Float64Array(k * k);
+  const b0 = new Float64Array(k);
+  const dense = new Float64Array(d * d);
+  const ainv = new Float64Array(d * d);
+  const u = new Float64Array(d);
+  const cc = new Float64Array(m * m);
+  let ssResidual = 0;
+  let dof = 0;
+
+  for (let a = 0; a < K; a++) {
+    const act = actions[a] as PosteriorAction;
+    const s = act.stats;
+    if (!hasData(s)) continue;
+    warm[a] = 1;
+    if (s.n > 0) {
+      ssResidual += Math.max(0, s.sumR2 - (s.sumR * s.sumR) / s.n);
+      dof += Math.max(s.n - 1, 0);
+    }
+    unpackSymmetric(s.sxx, d, dense);
+    for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) + la;
+    choleskyInPlace(dense, d);
+    inverseFromCholesky(dense, d, ainv);
+    packSymmetric(ainv, d, V.subarray(a * dp, (a + 1) * dp));
+
+    // u = λa A⁻¹ Sxr
+    const sxr = s.sxr;
+    for (let i = 0; i < d; i++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += (ainv[i * d + j] as number) * (sxr[j] as number);
+      u[i] = la * acc;
+    }
+    const c = act.features;
+    for (let i = 0; i < d; i++) {
+      const ui = u[i] as number;
+      for (let j = 0; j < m; j++) b0[i * m + j] = (b0[i * m + j] as number) + ui * (c[j] as number);
+    }
+    for (let j = 0; j < m; j++) for (let l = 0; l < m; l++) cc[j * m + l] = (c[j] as number) * (c[l] as number);
+    // A0[(i,j),(i',l)] += M[i,i'] c_j c_l, M = λa I − λa² A⁻¹; upper triangle of A0 only (mirrored below).
+    for (let i = 0; i < d; i++) {
+      for (let i2 = i; i2 < d; i2++) {
+        const mii = (i === i2 ? la : 0) - la * la * (ainv[i * d + i2] as number);
+        if (mii === 0) continue;
+        for (let j = 0; j < m; j++) {
+          const row = (i * m + j) * k + i2 * m;
+          const lStart = i === i2 ? j : 0;
+          const ccRow = j * m;
+          for (let l = lStart; l < m; l++) A0[row + l] = (A0[row + l] as number) + mii * (cc[ccRow + l] as number);
+        }
+      }
+    }
+  }
+  for (let p = 0; p < k; p++) {
+    A0[p * k + p] = (A0[p * k + p] as number) + ls;
+    for (let q = p + 1; q < k; q++) A0[q * k + p] = A0[p * k + q] as number;
+  }
+
+  choleskyInPlace(A0, k);
+  const beta = b0.slice();
+  choleskySolveInPlace(A0, k, beta);
+  const A0inv = new Float64Array(k * k);
+  inverseFromCholesky(A0, k, A0inv);
+
+  const nu0 = priors.noisePriorWeight;
+  const denom = nu0 + dof;
+  const sigma2 = Math.max(
+    MIN_NOISE_VARIANCE,
+    denom > 0 ? (nu0 * priors.noisePriorVariance + ssResidual) / denom : priors.noisePriorVariance,
+  );
+
+  // Pass 2: w_a and V_a.
+  const w = new Float64Array(K * d);
+  const g = new Float64Array(d);
+  const q = new Float64Array(d * d);
+  const t = new Float64Array(d * d);
+  const vFull = new Float64Array(d * d);
+  for (let a = 0; a < K; a++) {
+    const act = actions[a] as PosteriorAction;
+    const c = act.features;
+    // g = Z_aᵀ β̂
+    for (let i = 0; i < d; i++) {
+      let acc = 0;
+      for (let j = 0; j < m; j++) acc += (beta[i * m + j] as number) * (c[j] as number);
+      g[i] = acc;
+    }
+    // Q[i,i'] = Σ_{j,l} c_j c_l A0⁻¹[(i,j),(i',l)], upper triangle then mirrored.
+    for (let i = 0; i < d; i++) {
+      for (let i2 = i; i2 < d; i2++) {
+        let acc = 0;
+        for (let j = 0; j < m; j++) {
+          const cj = c[j] as number;
+          if (cj === 0) continue;
+          const row = (i * m + j) * k + i2 * m;
+          let inner = 0;
+          for (let l = 0; l < m; l++) inner += (A0inv[row + l] as number) * (c[l] as number);
+          acc += cj * inner;
+        }
+        q[i * d + i2] = acc;
+        q[i2 * d + i] = acc;
+      }
+    }
+    const wOff = a * d;
+    const vPacked = V.subarray(a * dp, (a + 1) * dp);
+    if (warm[a] === 0) {
+      w.set(g, wOff);
+      for (let i = 0; i < d; i++) q[i * d + i] = (q[i * d + i] as number) + 1 / la;
+      packSymmetric(q, d, vPacked);
+      continue;
+    }
+    const s = act.stats as ActionStats;
+    unpackSymmetric(vPacked, d, ainv);
+    // w = A⁻¹ (Sxr + λa g)
+    for (let i = 0; i < d; i++) u[i] = (s.sxr[i] as number) + la * (g[i] as number);
+    for (let i = 0; i < d; i++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += (ainv[i * d + j] as number) * (u[j] as number);
+      w[wOff + i] = acc;
+    }
+    // V = λa² A⁻¹ Q A⁻¹ + A⁻¹: t = Q A⁻¹, then V = λa² A⁻¹ t + A⁻¹ (symmetric; upper triangle computed).
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let acc = 0;
+        for (let l = 0; l < d; l++) acc += (q[i * d + l] as number) * (ainv[l * d + j] as number);
+        t[i * d + j] = acc;
+      }
+    }
+    const la2 = la * la;
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        let acc = 0;
+        for (let l = 0; l < d; l++) acc += (ainv[i * d + l] as number) * (t[l * d + j] as number);
+        vFull[i * d + j] = la2 * acc + (ainv[i * d + j] as number);
+      }
+    }
+    let o = 0;
+    for (let i = 0; i < d; i++) for (let j = i; j < d; j++) vPacked[o++] = vFull[i * d + j] as number;
+  }
+
+  return {
+    d,
+    m,
+    size: K,
+    ids,
+    index,
+    w,
+    V,
+    sigma2,
+    beta,
+    n,
+    features,
+    priors: Object.freeze({ ...priors }),
+    scratch: new Float64Array(dp),
+  };
+}
+
+/** Diagnostics of one action's posterior, for dashboards and debugging (allocates; not for the request path). */
+export interface PosteriorSummary {
+  id: string;
+  n: number;
+  /** w_a: the mean score of context x is xᵀw_a. */
+  weights: Float64Array;
+  /** ‖w_a‖₂. */
+  weightNorm: number;
+  /** Z_aᵀβ̂: the part of w_a explained by the shared model from the action's features alone. */
+  sharedWeights: Float64Array;
+  /** σ²·trace(V_a): total posterior score variance over a unit-norm context basis (shrinks as data arrives). */
+  varianceTrace: number;
+  sigma2: number;
+}
+
+/** Summary of action `id`, or undefined when the posterior does not know it. */
+export function posteriorSummary(post: HybridPosterior, id: string): PosteriorSummary | undefined {
+  const a = post.index.get(id);
+  if (a === undefined) return undefined;
+  const { d, m } = post;
+  const weights = post.w.slice(a * d, (a + 1) * d);
+  let norm = 0;
+  for (const v of weights) norm += v * v;
+  const sharedWeights = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let acc = 0;
+    for (let j = 0; j < m; j++) acc += (post.beta[i * m + j] as number) * (post.features[a * m + j] as number);
+    sharedWeights[i] = acc;
+  }
+  const dp = packedSize(d);
+  let trace = 0;
+  for (let i = 0; i < d; i++) trace += post.V[a * dp + (i * (2 * d - i - 1)) / 2 + i] as number;
+  return {
+    id,
+    n: post.n[a] as number,
+    weights,
+    weightNorm: Math.sqrt(norm),
+    sharedWeights,
+    varianceTrace: post.sigma2 * trace,
+    sigma2: post.sigma2,
+  };
+}
