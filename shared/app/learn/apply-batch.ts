@@ -134,9 +134,17 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   // Decisions of this batch whose entry could not be written: their events must wait for the redelivery, not be
   // mistaken for events of an unknown decision.
   const unsettled = new Set<string>();
+  const batchLatest = new Map<string, DecisionRecord>();
+  for (const { record } of decisionRecords) {
+    const seen = batchLatest.get(record.userId);
+    if (!seen || seen.at <= record.at) batchLatest.set(record.userId, record);
+  }
   const claimed = await settleLimit(decisionRecords, CONCURRENCY, async ({ entry, record }) => {
     const stored = await deps.decisions.claimDecision(toStored(record, claimOf(entry)));
-    await deps.decisions.setLatestDecision(record.userId, record.decisionId, record.at);
+    // Only a user's latest decision in the batch can become their latest overall: one pointer write per user.
+    if (batchLatest.get(record.userId) === record) {
+      await deps.decisions.setLatestDecision(record.userId, record.decisionId, record.at);
+    }
     return stored;
   });
   claimed.forEach((result, i) => {
@@ -158,11 +166,6 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   });
 
   // 3. Events: find the decision each answers (by id, else the user's latest), then claim the event ids.
-  const batchLatest = new Map<string, DecisionRecord>();
-  for (const { record } of decisionRecords) {
-    const seen = batchLatest.get(record.userId);
-    if (!seen || seen.at <= record.at) batchLatest.set(record.userId, record);
-  }
   const needIds = new Set<string>();
   const needUsers = new Set<string>();
   for (const { record } of eventRecords) {

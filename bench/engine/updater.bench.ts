@@ -1,0 +1,102 @@
+/**
+ * Updater throughput against dynalite: stream records (decisions and feedback) applied by the real updater core in
+ * Lambda-sized batches, compared in the same process with a baseline of one plain PutItem per record (what a naive
+ * per-event writer would cost). Run directly: `npx tsx bench/engine/updater.bench.ts [--events N]`.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { startEmulators } from '../../local/emulators.ts';
+import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
+import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
+import { applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { createRng } from '../../shared/core/random.ts';
+import type { DecisionRecord, EventRecord } from '../../shared/core/schemas.ts';
+
+export interface UpdaterBenchResult {
+  records: number;
+  decisions: number;
+  feedbackEvents: number;
+  batchSize: number;
+  seconds: number;
+  recordsPerSecond: number;
+  statsWrites: number;
+  baselinePutsPerSecond: number;
+}
+
+export function generateStream(n: number, seed = 1, actions = 20, d = 16): StreamEntry[] {
+  const rng = createRng(seed);
+  const out: StreamEntry[] = [];
+  const decided: { id: string; user: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    let payload: DecisionRecord | EventRecord;
+    if (decided.length < 10 || rng.next() < 0.5) {
+      const user = `u${rng.int(5000)}`;
+      const context = { segment: `s${rng.int(8)}`, age: rng.int(80), mobile: rng.next() < 0.5 };
+      const id = `d-${seed}-${i}`;
+      payload = {
+        kind: 'decision', v: 1, decisionId: id, decisionPoint: 'bench', userId: user, at: 1_700_000_000_000 + i,
+        context, x: Array.from(encodeFeatures(context, d)), candidates: [], chosen: [`a${rng.int(actions)}`], chosenFeatures: [[1]],
+        propensity: 1 / actions, modelVersion: 'bench', attributionWindowSeconds: 86400, rewards: {},
+      };
+      decided.push({ id, user });
+    } else {
+      const dd = decided[decided.length - 1 - rng.int(Math.min(200, decided.length))]!;
+      payload = { kind: 'event', v: 1, event: { eventId: `e-${seed}-${i}`, userId: dd.user, decisionId: dd.id, type: 'click' }, receivedAt: 1_700_000_000_000 + i };
+    }
+    out.push({ shardId: 'shardId-000000000000', sequenceNumber: String(10n ** 20n + BigInt(i)), arrivalMs: 1_700_000_000_000 + i, data: JSON.stringify(payload) });
+  }
+  return out;
+}
+
+export async function runUpdaterBench(opts: { events?: number; batchSize?: number } = {}): Promise<UpdaterBenchResult> {
+  const n = opts.events ?? 20_000;
+  const batchSize = opts.batchSize ?? 1000;
+  const emu = await startEmulators();
+  const r = emu.resources;
+  const deps = {
+    state: new DynamoStateStore(emu.dynamo, r.stateTable),
+    decisions: new DynamoDecisionStore(emu.dynamo, r.decisionsTable),
+    deadLetters: new DynamoDeadLetterStore(emu.dynamo, r.deadLetterTable),
+    statsPartitions: 4,
+  };
+  try {
+    const stream = generateStream(n);
+    let decisions = 0;
+    let feedback = 0;
+    let statsWrites = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < stream.length; i += batchSize) {
+      const out = await applyBatch(stream.slice(i, i + batchSize), deps);
+      if (out.failedFrom) throw new Error(`batch at ${i} failed from ${out.failedFrom}`);
+      decisions += out.decisions;
+      feedback += out.rewards;
+      statsWrites += out.statsWrites;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+
+    // Baseline: the same number of records, each written as one unconditional PutItem, 16 in flight.
+    const m = Math.min(n, 10_000);
+    const b0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < m) {
+          const i = next++;
+          await emu.dynamo.send(new PutItemCommand({ TableName: r.deadLetterTable, Item: marshall({ id: `baseline-${i}`, data: stream[i]!.data }) }));
+        }
+      }),
+    );
+    const baselinePutsPerSecond = m / ((performance.now() - b0) / 1000);
+    return { records: n, decisions, feedbackEvents: feedback, batchSize, seconds, recordsPerSecond: n / seconds, statsWrites, baselinePutsPerSecond };
+  } finally {
+    await emu.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--events');
+  const res = await runUpdaterBench(i > 0 ? { events: Number(process.argv[i + 1]) } : {});
+  console.log(res);
+}
