@@ -78,7 +78,7 @@ export async function runHttpBench(opts: { seconds?: number; actions?: number } 
         url: `${url}${path}`,
         connections,
         duration: seconds,
-        requests: [{ method: 'POST', headers, setupRequest: (req: Record<string, unknown>) => ({ ...req, body: body() }) }],
+        requests: [{ method: 'POST', headers, setupRequest: (req) => ({ ...req, body: body() }) }],
       });
     const [d, ev] = await Promise.all([run('/v1/decisions', 8, decisionBody), run('/v1/events', 2, eventBody)]);
     const view = (r: autocannon.Result) => ({

@@ -29,11 +29,21 @@ export interface CatalogAction {
 /** Name of the objective every decision point has. Further objectives arrive with the objectives feature. */
 export const DEFAULT_OBJECTIVE = 'default';
 
-/** Identity of one partial statistics item: an action's learning under one objective from one writer partition. */
+/** Length of a statistics time bucket: online learning is kept per UTC day of the decision. */
+export const BUCKET_MS = 86_400_000;
+export const bucketOf = (at: number): number => Math.floor(at / BUCKET_MS);
+
+/**
+ * Identity of one partial statistics item: an action's learning under one objective, from decisions made in one time
+ * bucket (UTC day), written by one writer partition. Buckets let an offline model trained on decisions before a cutoff
+ * bucket be combined with the online statistics from the cutoff on, without counting anything twice.
+ */
 export interface StatsKey {
   decisionPoint: string;
   objective: string;
   actionId: string;
+  /** `bucketOf(decision time)`: a decision's impression and all its rewards land in the same bucket. */
+  bucket: number;
   /** Writer partition (hash of the Kinesis shard id modulo the partition count): spreads a hot action's writes. */
   partition: number;
 }
@@ -61,6 +71,32 @@ export interface StatsItem extends StatsKey {
 }
 
 /** The join index entry for a decision: what feedback needs to become a reward. */
+/**
+ * An offline-trained model: per-action statistics fitted on the log lake from decisions before `cutoffBucket`.
+ * The serving model is this base plus the online statistics of buckets >= cutoffBucket.
+ */
+export interface BaseModelStats {
+  decisionPoint: string;
+  version: string;
+  objective: string;
+  actionId: string;
+  stats: ActionStats;
+  updatedAt: number;
+}
+
+/** Which offline model serves (absent: online statistics only, from the beginning). Kept with its predecessors. */
+export interface ActiveModel {
+  decisionPoint: string;
+  version: string;
+  cutoffBucket: number;
+  promotedAt: number;
+  /** Earlier active models, most recent first, for rollback. */
+  history: { version: string; cutoffBucket: number; promotedAt: number }[];
+  /** Item version for conditional writes. */
+  itemVersion: number;
+  updatedAt: number;
+}
+
 export interface StoredDecision {
   decisionId: string;
   decisionPoint: string;

@@ -3,7 +3,9 @@
  * (`shared/adapters/`); tests and the local mode use the same adapters against real-protocol emulators.
  */
 import type {
+  ActiveModel,
   ApiKeyRecord,
+  BaseModelStats,
   CatalogAction,
   DeadLetter,
   DecisionPoint,
@@ -18,6 +20,8 @@ export interface DecisionPointChanges {
   decisionPoint: DecisionPoint | undefined;
   actions: CatalogAction[];
   stats: StatsItem[];
+  baseStats: BaseModelStats[];
+  activeModel: ActiveModel | undefined;
   /** Largest `updatedAt` seen; pass it back (minus a clock-skew margin) to read only what changed since. */
   maxUpdatedAt: number;
 }
@@ -36,6 +40,11 @@ export interface StateStore {
   /** Conditional write: succeeds only if the stored version is `expectedVersion` (or absent when undefined). */
   putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void>;
   listStats(decisionPoint: string): Promise<StatsItem[]>;
+  /** Writes an offline model's per-action statistics (idempotent: same version, same content). */
+  putBaseStats(items: readonly BaseModelStats[]): Promise<void>;
+  getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined>;
+  /** Conditional on `expectedItemVersion` (undefined: must not exist yet). Throws VersionConflictError. */
+  putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void>;
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(item: ApiKeyRecord): Promise<void>;
   listApiKeys(): Promise<ApiKeyRecord[]>;

@@ -5,7 +5,9 @@
  * |-----------------|--------------------------------------|---------------------------------------|
  * | `DP#{dp}`       | `CONFIG`                             | decision point settings               |
  * | `DP#{dp}`       | `ACTION#{actionId}`                  | catalog entry (features, status)      |
- * | `DP#{dp}`       | `STATS#{objective}#{actionId}#{p}`   | an action's partial bandit statistics |
+ * | `DP#{dp}`       | `STATS#{obj}#{actionId}#{bucket}#{p}`| an action's partial bandit statistics |
+ * | `DP#{dp}`       | `BASE#{version}#{obj}#{actionId}`    | an offline model's action statistics  |
+ * | `DP#{dp}`       | `ACTIVE`                             | which offline model serves            |
  * | `DPINDEX`       | `{dp}`                               | registry of decision points           |
  * | `KEY`           | `{sha256 of the secret}`             | API key record                        |
  *
@@ -22,8 +24,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
+import { mapLimit } from '../../app/concurrency.ts';
 import type {
+  ActiveModel,
   ApiKeyRecord,
+  BaseModelStats,
   CatalogAction,
   DecisionPoint,
   StatsItem,
@@ -41,8 +46,8 @@ const CREATE_ONLY = 'attribute_not_exists(pk)';
 const SAME_VERSION = '#version = :expected';
 
 const dpPk = (dp: string) => `DP#${dp}`;
-const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'partition'>) =>
-  `STATS#${k.objective}#${k.actionId}#${k.partition}`;
+const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
+  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
 export class DynamoStateStore implements StateStore {
   constructor(
@@ -114,12 +119,21 @@ export class DynamoStateStore implements StateStore {
 
   async loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges> {
     const items = await this.queryAll({ pk: dpPk(decisionPoint), updatedSince: since });
-    const changes: DecisionPointChanges = { decisionPoint: undefined, actions: [], stats: [], maxUpdatedAt: since };
+    const changes: DecisionPointChanges = {
+      decisionPoint: undefined,
+      actions: [],
+      stats: [],
+      baseStats: [],
+      activeModel: undefined,
+      maxUpdatedAt: since,
+    };
     for (const item of items) {
       changes.maxUpdatedAt = Math.max(changes.maxUpdatedAt, Number(item.updatedAt));
       if (item.type === 'dp') changes.decisionPoint = toDecisionPoint(item);
       else if (item.type === 'action') changes.actions.push(toAction(item));
       else if (item.type === 'stats') changes.stats.push(toStats(item));
+      else if (item.type === 'base') changes.baseStats.push(toBase(item));
+      else if (item.type === 'active') changes.activeModel = toActive(item);
     }
     return changes;
   }
@@ -138,6 +152,7 @@ export class DynamoStateStore implements StateStore {
         decisionPoint: item.decisionPoint,
         objective: item.objective,
         actionId: item.actionId,
+        bucket: item.bucket,
         partition: item.partition,
         stats: encodeStats(item.stats),
         dim: item.stats.sxr.length,
@@ -153,6 +168,52 @@ export class DynamoStateStore implements StateStore {
 
   async listStats(decisionPoint: string): Promise<StatsItem[]> {
     return (await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: 'STATS#' })).map(toStats);
+  }
+
+  async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {
+    // Same version and action always carry the same content, so a retried write needs no condition.
+    await mapLimit(items, 16, (b) =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall({
+            pk: dpPk(b.decisionPoint),
+            sk: `BASE#${b.version}#${b.objective}#${b.actionId}`,
+            type: 'base',
+            decisionPoint: b.decisionPoint,
+            version: b.version,
+            objective: b.objective,
+            actionId: b.actionId,
+            stats: encodeStats(b.stats),
+            dim: b.stats.sxr.length,
+            updatedAt: b.updatedAt,
+          }),
+        }),
+      ),
+    );
+  }
+
+  async getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined> {
+    const item = await this.get(dpPk(decisionPoint), 'ACTIVE');
+    return item && toActive(item);
+  }
+
+  async putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void> {
+    await this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: 'ACTIVE',
+        type: 'active',
+        decisionPoint: item.decisionPoint,
+        activeVersion: item.version,
+        cutoffBucket: item.cutoffBucket,
+        promotedAt: item.promotedAt,
+        history: item.history,
+        version: item.itemVersion,
+        updatedAt: item.updatedAt,
+      },
+      expectedItemVersion,
+    );
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
@@ -267,6 +328,7 @@ function toStats(item: Record<string, unknown>): StatsItem {
     decisionPoint: String(item.decisionPoint),
     objective: String(item.objective),
     actionId: String(item.actionId),
+    bucket: Number(item.bucket ?? 0),
     partition: Number(item.partition),
     stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
     counters: { rewardEvents: Number(counters.rewardEvents ?? 0), lateEvents: Number(counters.lateEvents ?? 0) },
@@ -274,6 +336,29 @@ function toStats(item: Record<string, unknown>): StatsItem {
     version: Number(item.version),
     updatedAt: Number(item.updatedAt),
     lastLearnedAt: Number(item.lastLearnedAt ?? 0),
+  };
+}
+
+function toBase(item: Record<string, unknown>): BaseModelStats {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    version: String(item.version),
+    objective: String(item.objective),
+    actionId: String(item.actionId),
+    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
+    updatedAt: Number(item.updatedAt),
+  };
+}
+
+function toActive(item: Record<string, unknown>): ActiveModel {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    version: String(item.activeVersion),
+    cutoffBucket: Number(item.cutoffBucket),
+    promotedAt: Number(item.promotedAt),
+    history: (item.history ?? []) as ActiveModel['history'],
+    itemVersion: Number(item.version),
+    updatedAt: Number(item.updatedAt),
   };
 }
 

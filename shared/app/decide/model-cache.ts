@@ -9,7 +9,14 @@
  */
 import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
 import { mergeStats, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
-import { DEFAULT_OBJECTIVE, type CatalogAction, type DecisionPoint, type StatsItem } from '../../core/domain.ts';
+import {
+  type ActiveModel,
+  type BaseModelStats,
+  type CatalogAction,
+  DEFAULT_OBJECTIVE,
+  type DecisionPoint,
+  type StatsItem,
+} from '../../core/domain.ts';
 import { DependencyError, NotFoundError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import type { StateStore } from '../../core/ports.ts';
@@ -40,6 +47,8 @@ interface Entry {
   decisionPoint: DecisionPoint | undefined;
   actions: Map<string, CatalogAction>;
   stats: Map<string, StatsItem>;
+  base: Map<string, BaseModelStats>;
+  active: ActiveModel | undefined;
   maxUpdatedAt: number;
   refreshedAt: number;
   model: ServingModel | undefined;
@@ -65,6 +74,8 @@ export class ModelCache {
         decisionPoint: undefined,
         actions: new Map(),
         stats: new Map(),
+        base: new Map(),
+        active: undefined,
         maxUpdatedAt: 0,
         refreshedAt: Number.NEGATIVE_INFINITY,
         model: undefined,
@@ -116,34 +127,64 @@ export class ModelCache {
       }
     }
     for (const s of changes.stats) {
-      const id = `${s.objective}#${s.actionId}#${s.partition}`;
+      const id = `${s.objective}#${s.actionId}#${s.bucket}#${s.partition}`;
       const seen = entry.stats.get(id);
       if (!seen || seen.version < s.version) {
         entry.stats.set(id, s);
         changed = true;
       }
     }
+    for (const b of changes.baseStats) {
+      const id = `${b.version}#${b.objective}#${b.actionId}`;
+      if (!entry.base.has(id)) {
+        entry.base.set(id, b);
+        changed = true;
+      }
+    }
+    if (changes.activeModel && changes.activeModel.itemVersion !== entry.active?.itemVersion) {
+      entry.active = changes.activeModel;
+      changed = true;
+    }
     entry.maxUpdatedAt = Math.max(entry.maxUpdatedAt, changes.maxUpdatedAt);
-    if (changed && entry.decisionPoint) entry.model = build(entry.decisionPoint, entry.actions, entry.stats, this.now());
+    if (changed && entry.decisionPoint) {
+      entry.model = build(entry.decisionPoint, entry.actions, entry.stats, entry.base, entry.active, this.now());
+    }
     entry.refreshedAt = startedAt;
   }
 }
 
+/**
+ * Serving statistics per action = the active offline model's (if any) + the online statistics of every bucket from its
+ * cutoff on. Buckets before the cutoff are what the offline model was trained on, so they are left out.
+ */
 function build(
   dp: DecisionPoint,
   actions: Map<string, CatalogAction>,
   items: Map<string, StatsItem>,
+  base: Map<string, BaseModelStats>,
+  active: ActiveModel | undefined,
   now: number,
 ): ServingModel {
   const { contextDim: d, actionDim: m, priors } = dp.settings;
   const summed = new Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number }>();
-  for (const item of items.values()) {
-    if (item.objective !== DEFAULT_OBJECTIVE || item.stats.sxr.length !== d) continue;
-    let s = summed.get(item.actionId);
+  const slot = (actionId: string) => {
+    let s = summed.get(actionId);
     if (!s) {
       s = { stats: emptyStats(d), rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
-      summed.set(item.actionId, s);
+      summed.set(actionId, s);
     }
+    return s;
+  };
+  const cutoff = active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
+  if (active) {
+    for (const b of base.values()) {
+      if (b.version !== active.version || b.objective !== DEFAULT_OBJECTIVE || b.stats.sxr.length !== d) continue;
+      mergeStats(slot(b.actionId).stats, b.stats);
+    }
+  }
+  for (const item of items.values()) {
+    if (item.objective !== DEFAULT_OBJECTIVE || item.stats.sxr.length !== d || item.bucket < cutoff) continue;
+    const s = slot(item.actionId);
     mergeStats(s.stats, item.stats);
     s.rewardEvents += item.counters.rewardEvents;
     s.lateEvents += item.counters.lateEvents;
@@ -168,7 +209,7 @@ function build(
     features,
     catalog: new Map(catalog.map((a) => [a.actionId, a])),
     stats: summed,
-    version: `online-${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
+    version: `${active ? active.version : 'online'}+${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
     builtAt: now,
   };
 }

@@ -16,7 +16,7 @@
  * Writes scale with the actions and decisions touched, not with the events: contributions are summed per item.
  */
 import { addObservation, addReward, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
-import { DEFAULT_OBJECTIVE, type DeadLetter, type StatsItem, type StatsKey, type StoredDecision } from '../../core/domain.ts';
+import { bucketOf, DEFAULT_OBJECTIVE, type DeadLetter, type StatsItem, type StatsKey, type StoredDecision } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import { attribute, eventReward, eventTime } from '../../core/feedback/reward.ts';
 import type { DeadLetterStore, DecisionStore, StateStore } from '../../core/ports.ts';
@@ -118,9 +118,15 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
 
   const partitionOf = (shardId: string) => (murmur3_32(shardId, 0) >>> 0) % Math.max(1, deps.statsPartitions);
   const pending = new Map<string, Pending>();
-  const contribute = (dp: string, actionId: string, shardId: string, c: Contribution) => {
-    const key: StatsKey = { decisionPoint: dp, objective: DEFAULT_OBJECTIVE, actionId, partition: partitionOf(shardId) };
-    const id = `${dp}\u0000${actionId}\u0000${key.partition}`;
+  const contribute = (dp: string, actionId: string, decisionAt: number, shardId: string, c: Contribution) => {
+    const key: StatsKey = {
+      decisionPoint: dp,
+      objective: DEFAULT_OBJECTIVE,
+      actionId,
+      bucket: bucketOf(decisionAt),
+      partition: partitionOf(shardId),
+    };
+    const id = `${dp}\u0000${actionId}\u0000${key.bucket}\u0000${key.partition}`;
     let p = pending.get(id);
     if (!p) {
       p = { key, contributions: [] };
@@ -161,7 +167,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     }
     outcome.decisions++;
     for (const actionId of record.chosen) {
-      contribute(record.decisionPoint, actionId, entry.shardId, { seq, kind: 'impression', x: record.x });
+      contribute(record.decisionPoint, actionId, record.at, entry.shardId, { seq, kind: 'impression', x: record.x });
     }
   });
 
@@ -239,7 +245,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
       const at = eventTime(record.event, record.receivedAt);
       if (attribute(decision.at, decision.attributionWindowSeconds, at) === 'late') {
         outcome.lateEvents++;
-        contribute(decision.decisionPoint, actionId, entry.shardId, { seq, kind: 'late' });
+        contribute(decision.decisionPoint, actionId, decision.at, entry.shardId, { seq, kind: 'late' });
         continue;
       }
       const reward = eventReward(decision.rewards, record.event);
@@ -248,7 +254,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
         continue;
       }
       outcome.rewards++;
-      contribute(decision.decisionPoint, actionId, entry.shardId, { seq, kind: 'reward', x: decision.x, reward });
+      contribute(decision.decisionPoint, actionId, decision.at, entry.shardId, { seq, kind: 'reward', x: decision.x, reward });
     }
   });
 
