@@ -45,7 +45,10 @@ export interface Priors {
   lambdaAction: number;
   /** s0²: prior guess of the reward noise variance (0.25 is the largest variance of a 0/1 reward). */
   noisePriorVariance: number;
-  /** ν0: how many observations' worth of weight the prior guess s0² carries. */
+  /**
+   * ν0: how many observations' worth of weight the prior guess s0² carries. With ν0 = 0, σ² is s0² until some action
+   * has two observations, then the pure pooled estimate.
+   */
   noisePriorWeight: number;
 }
 
