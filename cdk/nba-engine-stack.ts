@@ -161,6 +161,8 @@ export class NbaEngineStack extends Stack {
     // Least privilege: the request path only reads model state and appends to the stream; only the updater and the
     // admin API change the state table.
     this.stateTable.grantReadData(this.decisionsFunction);
+    // Only to read a user's lifecycle stage (decision points with stage ladders); never writes.
+    this.decisionsTable.grantReadData(this.decisionsFunction);
     this.eventStream.grantWrite(this.decisionsFunction);
 
     this.eventStream.grantWrite(this.eventsFunction);

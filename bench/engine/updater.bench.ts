@@ -38,7 +38,7 @@ export function generateStream(n: number, seed = 1, actions = 20, d = 16): Strea
       payload = {
         kind: 'decision', v: 1, decisionId: id, decisionPoint: 'bench', userId: user, at: 1_700_000_000_000 + i,
         context, x: Array.from(encodeFeatures(context, d)), candidates: [], chosen: [`a${rng.int(actions)}`], chosenFeatures: [[1]],
-        propensity: 1 / actions, modelVersion: 'bench', attributionWindowSeconds: 86400, rewards: {},
+        propensity: 1 / actions, modelVersion: 'bench', attributionWindowSeconds: 86400, rewards: {}, objectives: [], servedBy: 'default',
       };
       decided.push({ id, user });
     } else {

@@ -1,12 +1,17 @@
 /** POST /v1/decisions: thin handler over DecisionService. */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
+import { ForbiddenError } from '../../shared/core/errors.ts';
 import { cryptoRng } from '../../shared/core/random.ts';
 import { decisionRequestSchema } from '../../shared/core/schemas.ts';
-import { authenticator, eventStream, modelCache } from '../commons/clients.ts';
-import { ForbiddenError } from '../../shared/core/errors.ts';
+import { authenticator, decisionStore, eventStream, modelCache } from '../commons/clients.ts';
 
-const service = new DecisionService({ models: modelCache, stream: eventStream, rng: cryptoRng() });
+const service = new DecisionService({
+  models: modelCache,
+  stream: eventStream,
+  users: decisionStore,
+  rng: cryptoRng(),
+});
 
 export const handler = createApiHandler(
   [

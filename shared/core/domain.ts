@@ -2,6 +2,9 @@
  * The engine's stored entities. Plain data: adapters persist them, the core reasons about them.
  */
 import type { ActionStats } from './bandit/stats.ts';
+import type { EligibilityRule } from './catalog/eligibility.ts';
+import type { TrafficCap } from './catalog/traffic-cap.ts';
+import type { ObjectiveSnapshot } from './feedback/reward.ts';
 import type { DecisionPointSettings, Features } from './schemas.ts';
 
 export interface DecisionPoint {
@@ -21,13 +24,27 @@ export interface CatalogAction {
   features: Features;
   metadata?: Record<string, unknown> | undefined;
   status: ActionStatus;
+  /** Serves from this instant (ms since the epoch) on; absent: at once. See `core/catalog/schedule.ts`. */
+  startsAt?: number | undefined;
+  /** Serves until just before this instant (ms since the epoch); absent: until retired. */
+  endsAt?: number | undefined;
+  /** All must hold for the action to be a candidate (see `core/catalog/eligibility.ts`); absent: everyone. */
+  eligibility?: EligibilityRule[] | undefined;
+  /** Caps its share of decisions while it is new (see `core/catalog/traffic-cap.ts`). */
+  trafficCapWhileNew?: TrafficCap | undefined;
   createdAt: number;
   updatedAt: number;
   version: number;
 }
 
-/** Name of the objective every decision point has. Further objectives arrive with the objectives feature. */
+/**
+ * Name of the global policy every decision point has. Without configured objectives it learns from `rewards`; with
+ * objectives it learns from Σ weight_k × reward_k and is the fallback of intent mode.
+ */
 export const DEFAULT_OBJECTIVE = 'default';
+/** Statistics of objective k's intent model are stored under objective `intent:k`, action `*`. */
+export const intentObjective = (name: string) => `intent:${name}`;
+export const INTENT_ACTION = '*';
 
 /** Length of a statistics time bucket: online learning is kept per UTC day of the decision. */
 export const BUCKET_MS = 86_400_000;
@@ -109,6 +126,7 @@ export interface StoredDecision {
   modelVersion: string;
   attributionWindowSeconds: number;
   rewards: Record<string, number>;
+  objectives: ObjectiveSnapshot[];
   /** `shardId/sequenceNumber` of the stream record that created this entry: only that record counts the impression. */
   claim: string;
 }

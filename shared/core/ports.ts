@@ -62,6 +62,22 @@ export interface DecisionStore {
    * carrying it; returns the claims stored afterwards for those ids. Atomic per decision.
    */
   claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>>;
+  /**
+   * Like claimEvents, for "this decision reached objective k" (counted once per decision and objective by the intent
+   * models). Returns the claims stored afterwards.
+   */
+  claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>>;
+  /**
+   * Moves the user to `stage` if `at` is later than the stage's last change; idempotent per `claim` (a redelivered
+   * record gets the same answer). `previous` is the stage before this move; `moved` false for a stale event.
+   */
+  moveStage(
+    userId: string,
+    stage: string,
+    at: number,
+    claim: string,
+  ): Promise<{ moved: boolean; previous: string | undefined }>;
+  getUserStage(userId: string): Promise<string | undefined>;
   /** Remembers the user's latest decision, for events that name no decision. Keeps the later one. */
   setLatestDecision(userId: string, decisionId: string, at: number): Promise<void>;
   getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>>;

@@ -4,6 +4,9 @@
  * (see `shared/core/openapi.ts`), so the three can never disagree.
  */
 import { z } from 'zod';
+import { eligibilityRulesSchema } from './catalog/eligibility.ts';
+import { instantMs, instantSchema } from './catalog/schedule.ts';
+import { trafficCapSchema } from './catalog/traffic-cap.ts';
 
 export const LIMITS = {
   maxCandidates: 1000,
@@ -24,7 +27,9 @@ export const actionIdSchema = z
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters from A-Z a-z 0-9 . _ : -');
 export const userIdSchema = z.string().min(1).max(256);
 export const eventIdSchema = z.string().min(1).max(128);
-export const eventTypeSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 _ . : -');
+export const eventTypeSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 _ . : -');
 
 /** A finite number: JSON cannot carry NaN/Infinity, but values like 1e400 parse to Infinity and are rejected here. */
 export const finiteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -52,6 +57,67 @@ export const explorationSchema = z.strictObject({
   scale: z.number().min(0).max(100).default(1),
 });
 
+export const stageNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be 1-32 characters from A-Z a-z 0-9 _ . -');
+export const objectiveNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be 1-32 characters from a-z 0-9 _ -, starting with a letter or digit')
+  .refine((n) => n !== 'default' && n !== 'weighted', 'default and weighted are reserved names');
+
+/**
+ * A business objective: target events with their values, and/or a lifecycle stage ladder (lowest first) whose moves
+ * are rewarded as the change in stage value (potential-based shaping). Each objective has its own bandit.
+ */
+export const objectiveSchema = z
+  .strictObject({
+    name: objectiveNameSchema,
+    /** Value of each target event type, e.g. `{ "purchase": 50, "add_to_cart": 5 }`; an event's `value` overrides. */
+    events: z
+      .record(eventTypeSchema, finiteNumber)
+      .refine((o) => Object.keys(o).length <= 50, 'at most 50 event types')
+      .default({}),
+    /** Lifecycle stages from least to most preferred, e.g. `["prospect", "lead", "customer", "loyal"]`. */
+    stages: z.array(stageNameSchema).min(2).max(20).optional(),
+    /** Value of being in each stage. Default: the stage's position on the ladder (0, 1, 2, …) until learned offline. */
+    stageValues: z.record(stageNameSchema, finiteNumber).optional(),
+    /** Defaults to the decision point's attribution window. */
+    attributionWindowSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86400)
+      .optional(),
+    /** Weight in `weighted` mode and in the global (fallback) policy's reward. */
+    weight: z.number().min(0).max(1e6).default(1),
+  })
+  .superRefine((o, ctx) => {
+    if (Object.keys(o.events).length === 0 && !o.stages) {
+      ctx.addIssue({ code: 'custom', message: `objective ${o.name} needs target events or a stage ladder` });
+    }
+    if (o.stages && new Set(o.stages).size !== o.stages.length) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'stages must be distinct' });
+    }
+    for (const stage of Object.keys(o.stageValues ?? {})) {
+      if (!o.stages?.includes(stage)) {
+        ctx.addIssue({ code: 'custom', path: ['stageValues', stage], message: `${stage} is not on the stage ladder` });
+      }
+    }
+    if ('stage' in o.events)
+      ctx.addIssue({ code: 'custom', path: ['events', 'stage'], message: 'stage events are rewarded through stages' });
+  });
+export type Objective = z.output<typeof objectiveSchema>;
+
+export const combineSchema = z.strictObject({
+  /**
+   * `weighted`: score = Σ weight_k × (objective k's sampled value). `intent`: per user, serve the policy of the
+   * objective with the highest P(reach k) × value_k, falling back to the global policy without enough outcomes.
+   */
+  mode: z.enum(['weighted', 'intent']).default('weighted'),
+  /** Intent mode: outcomes an objective needs before its intent model is trusted. */
+  minOutcomes: z.number().int().min(1).max(1e9).default(30),
+});
+
 export const decisionPointSettingsSchema = z
   .strictObject({
     description: z.string().max(1024).optional(),
@@ -73,8 +139,18 @@ export const decisionPointSettingsSchema = z
       .refine((o) => Object.keys(o).length <= 100, 'at most 100 event types')
       .default({}),
     priors: priorsSchema.default(priorsSchema.parse({})),
+    /** Business objectives, each with its own bandit. Without any, `rewards` defines the one objective. */
+    objectives: z.array(objectiveSchema).max(10).default([]),
+    combine: combineSchema.default(combineSchema.parse({})),
   })
   .superRefine((s, ctx) => {
+    const names = s.objectives.map((o) => o.name);
+    if (new Set(names).size !== names.length) {
+      ctx.addIssue({ code: 'custom', path: ['objectives'], message: 'objective names must be distinct' });
+    }
+    if (s.objectives.length > 0 && Object.keys(s.rewards).length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['rewards'], message: 'use either rewards or objectives, not both' });
+    }
     if (s.contextDim * s.actionDim > LIMITS.maxSharedDim) {
       ctx.addIssue({
         code: 'custom',
@@ -89,10 +165,33 @@ export type DecisionPointSettingsInput = z.input<typeof decisionPointSettingsSch
 // ---------------------------------------------------------------------------------------------------------------
 // Catalog
 
-export const actionInputSchema = z.strictObject({
-  features: featuresSchema.default({}),
-  metadata: z.record(z.string().max(64), z.unknown()).optional(),
-});
+/** Free-form data returned to the caller with the action; capped so a catalog item stays far below 400 KB. */
+export const MAX_METADATA_BYTES = 8192;
+
+export const actionInputSchema = z
+  .strictObject({
+    features: featuresSchema.default({}),
+    /** Serves from this instant on (ISO-8601 with offset); absent: at once. */
+    startsAt: instantSchema.optional(),
+    /** Stops serving at this instant (exclusive; ISO-8601 with offset); absent: until retired. */
+    endsAt: instantSchema.optional(),
+    /** All rules must hold for the action to be a candidate (see `core/catalog/eligibility.ts`). */
+    eligibility: eligibilityRulesSchema.optional(),
+    /** Caps the share of decisions the action is a candidate in while it is new (see `core/catalog/traffic-cap.ts`). */
+    trafficCapWhileNew: trafficCapSchema.optional(),
+    metadata: z
+      .record(z.string().max(64), z.unknown())
+      .refine(
+        (o) => Buffer.byteLength(JSON.stringify(o), 'utf8') <= MAX_METADATA_BYTES,
+        `at most ${MAX_METADATA_BYTES} bytes of JSON`,
+      )
+      .optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.startsAt !== undefined && a.endsAt !== undefined && instantMs(a.endsAt) <= instantMs(a.startsAt)) {
+      ctx.addIssue({ code: 'custom', path: ['endsAt'], message: `must be after startsAt (${a.startsAt})` });
+    }
+  });
 export type ActionInput = z.output<typeof actionInputSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -118,23 +217,34 @@ export const decisionResponseSchema = z.object({
   chosen: z.array(z.string()),
   ranking: z.array(rankingEntrySchema),
   modelVersion: z.string(),
+  /** The policy that drove the decision: `default`, `weighted`, or the objective chosen by the intent model. */
+  objective: z.string(),
 });
 export type DecisionResponse = z.infer<typeof decisionResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Feedback events
 
-export const feedbackEventSchema = z.strictObject({
-  eventId: eventIdSchema,
-  userId: userIdSchema,
-  decisionId: z.string().min(1).max(64).optional(),
-  /** Which of the decision's chosen actions the event is about; defaults to the slot-1 action. */
-  actionId: actionIdSchema.optional(),
-  type: eventTypeSchema,
-  value: finiteNumber.refine((v) => Math.abs(v) <= 1e9, 'must be within ±1e9').optional(),
-  /** ISO-8601 time the event happened; defaults to the time it was received. */
-  timestamp: z.iso.datetime({ offset: true }).optional(),
-});
+export const feedbackEventSchema = z
+  .strictObject({
+    eventId: eventIdSchema,
+    userId: userIdSchema,
+    decisionId: z.string().min(1).max(64).optional(),
+    /** Which of the decision's chosen actions the event is about; defaults to the slot-1 action. */
+    actionId: actionIdSchema.optional(),
+    type: eventTypeSchema,
+    value: finiteNumber.refine((v) => Math.abs(v) <= 1e9, 'must be within ±1e9').optional(),
+    /** ISO-8601 time the event happened; defaults to the time it was received. */
+    timestamp: z.iso.datetime({ offset: true }).optional(),
+    /** With `type: "stage"`: the lifecycle stage the user is now in. */
+    stage: stageNameSchema.optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.type === 'stage' && e.stage === undefined)
+      ctx.addIssue({ code: 'custom', path: ['stage'], message: 'required when type is "stage"' });
+    if (e.type !== 'stage' && e.stage !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['stage'], message: 'only allowed when type is "stage"' });
+  });
 export type FeedbackEvent = z.infer<typeof feedbackEventSchema>;
 
 export const feedbackRequestSchema = z.strictObject({
@@ -164,6 +274,23 @@ export const decisionRecordSchema = z.strictObject({
   modelVersion: z.string(),
   attributionWindowSeconds: z.number().int().positive(),
   rewards: z.record(z.string(), finiteNumber),
+  /** The decision point's objectives when the decision was made: rewards are computed with these. */
+  objectives: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        events: z.record(z.string(), finiteNumber),
+        stages: z.array(z.string()).optional(),
+        stageValues: z.record(z.string(), finiteNumber).optional(),
+        attributionWindowSeconds: z.number().int().positive(),
+        weight: z.number(),
+      }),
+    )
+    .default([]),
+  /** Which policy served: `default`, `weighted` or an objective name (intent mode). */
+  servedBy: z.string().default('default'),
+  /** The user's lifecycle stage when decided, if known. */
+  stage: z.string().optional(),
 });
 export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
 

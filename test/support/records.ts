@@ -13,6 +13,7 @@ export function decisionRecord(p: {
   d?: number;
   windowSeconds?: number;
   rewards?: Record<string, number>;
+  objectives?: DecisionRecord['objectives'];
 }): DecisionRecord {
   const context = p.context ?? {};
   return {
@@ -31,6 +32,8 @@ export function decisionRecord(p: {
     modelVersion: 'test',
     attributionWindowSeconds: p.windowSeconds ?? 3600,
     rewards: p.rewards ?? {},
+    objectives: p.objectives ?? [],
+    servedBy: 'default',
   };
 }
 

@@ -20,7 +20,9 @@ import type { DecisionStore } from '../../core/ports.ts';
 /** A decision id is written once: a redelivered decision record must not replace the entry (or its events). */
 const FIRST_WRITER_WINS = 'attribute_not_exists(decisionId)';
 /** The latest-decision pointer only moves forward in time, whatever order updaters apply it in. */
-const ONLY_LATER = 'attribute_not_exists(decisionId) OR #at < :at';
+const ONLY_LATER = 'attribute_not_exists(#at) OR #at < :at';
+/** Marks "no stage before this move" (DynamoDB cannot store undefined). */
+const NO_STAGE = '\u0000none';
 
 const userKey = (userId: string) => `USER#${userId}`;
 const BATCH_GET_LIMIT = 100;
@@ -41,6 +43,7 @@ export class DynamoDecisionStore implements DecisionStore {
           Item: marshall({
             ...decision,
             events: {},
+            reached: {},
             expiresAt: Math.floor(decision.at / 1000) + decision.attributionWindowSeconds + this.retentionSeconds,
           }),
           ConditionExpression: FIRST_WRITER_WINS,
@@ -70,8 +73,72 @@ export class DynamoDecisionStore implements DecisionStore {
     return found;
   }
 
-  async claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
-    const names: Record<string, string> = { '#events': 'events' };
+  claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+    return this.claimInMap(decisionId, 'events', claims);
+  }
+
+  claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+    return this.claimInMap(decisionId, 'reached', claims);
+  }
+
+  async moveStage(
+    userId: string,
+    stage: string,
+    at: number,
+    claim: string,
+  ): Promise<{ moved: boolean; previous: string | undefined }> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId: userKey(userId) }),
+          // prevStage keeps the stage this move replaced, and stageClaim the record that made it, so a redelivery of
+          // the same record can recognise its own move and compute the same reward.
+          UpdateExpression: 'SET prevStage = if_not_exists(stage, :none), stage = :s, stageAt = :t, stageClaim = :c',
+          // Stage changes are applied in event-time order: an older event than the current stage is stale.
+          ConditionExpression: 'attribute_not_exists(stageAt) OR stageAt < :t',
+          ExpressionAttributeValues: marshall({ ':none': NO_STAGE, ':s': stage, ':t': at, ':c': claim }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const prev = out.Attributes ? unmarshall(out.Attributes).prevStage : NO_STAGE;
+      return { moved: true, previous: prev === NO_STAGE ? undefined : String(prev) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const got = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId: userKey(userId) }),
+          ConsistentRead: true,
+        }),
+      );
+      const item = got.Item ? unmarshall(got.Item) : undefined;
+      if (item?.stageClaim === claim) {
+        return { moved: true, previous: item.prevStage === NO_STAGE ? undefined : String(item.prevStage) };
+      }
+      return { moved: false, previous: undefined };
+    }
+  }
+
+  async getUserStage(userId: string): Promise<string | undefined> {
+    const got = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ decisionId: userKey(userId) }),
+        ProjectionExpression: 'stage',
+      }),
+    );
+    const stage = got.Item ? unmarshall(got.Item).stage : undefined;
+    return typeof stage === 'string' ? stage : undefined;
+  }
+
+  private async claimInMap(
+    decisionId: string,
+    attribute: 'events' | 'reached',
+    claims: ReadonlyMap<string, string>,
+  ): Promise<Map<string, string>> {
+    if (claims.size === 0) return new Map();
+    const names: Record<string, string> = { '#events': attribute };
     const values: Record<string, string> = {};
     const sets: string[] = [];
     let i = 0;
@@ -94,7 +161,7 @@ export class DynamoDecisionStore implements DecisionStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    const events = (out.Attributes ? unmarshall(out.Attributes).events : {}) as Record<string, string>;
+    const events = (out.Attributes ? unmarshall(out.Attributes)[attribute] : {}) as Record<string, string>;
     const result = new Map<string, string>();
     for (const eventId of claims.keys()) {
       const stored = events[eventId];
@@ -105,13 +172,19 @@ export class DynamoDecisionStore implements DecisionStore {
 
   async setLatestDecision(userId: string, decisionId: string, at: number): Promise<void> {
     try {
+      // An update, not a put: the same item holds the user's lifecycle stage.
       await this.client.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Item: marshall({ decisionId: userKey(userId), latest: decisionId, at, expiresAt: Math.floor(at / 1000) + this.retentionSeconds }),
+          Key: marshall({ decisionId: userKey(userId) }),
+          UpdateExpression: 'SET latest = :d, #at = :at, expiresAt = :exp',
           ConditionExpression: ONLY_LATER,
           ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: marshall({ ':at': at }),
+          ExpressionAttributeValues: marshall({
+            ':d': decisionId,
+            ':at': at,
+            ':exp': Math.floor(at / 1000) + this.retentionSeconds,
+          }),
         }),
       );
     } catch (err) {
@@ -131,7 +204,9 @@ export class DynamoDecisionStore implements DecisionStore {
     const unique = [...new Set(keys)];
     const items: Record<string, unknown>[] = [];
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
-      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + BATCH_GET_LIMIT).map((decisionId) => ({ decisionId }));
+      let pending: Record<string, unknown>[] | undefined = unique
+        .slice(i, i + BATCH_GET_LIMIT)
+        .map((decisionId) => ({ decisionId }));
       for (let attempt = 0; pending && pending.length > 0; attempt++) {
         if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after retries`);
         if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
@@ -142,7 +217,9 @@ export class DynamoDecisionStore implements DecisionStore {
         );
         for (const item of out.Responses?.[this.tableName] ?? []) items.push(unmarshall(item));
         // Unprocessed keys are retried, never dropped: a dropped key would look like an unknown decision.
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys?.map((k: Record<string, AttributeValue>) => unmarshall(k));
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys?.map((k: Record<string, AttributeValue>) =>
+          unmarshall(k),
+        );
       }
     }
     return items;
@@ -162,6 +239,7 @@ function toDecision(item: Record<string, unknown>): StoredDecision {
     modelVersion: String(item.modelVersion),
     attributionWindowSeconds: Number(item.attributionWindowSeconds),
     rewards: (item.rewards ?? {}) as Record<string, number>,
+    objectives: (item.objectives ?? []) as StoredDecision['objectives'],
     claim: String(item.claim),
   };
 }

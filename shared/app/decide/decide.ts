@@ -7,16 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import { scoreInto } from '../../core/bandit/score.ts';
 import { argmaxProbabilities, selectThompson } from '../../core/bandit/thompson.ts';
+import { eligibleCandidates } from '../../core/catalog/eligible.ts';
+import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { DependencyError, UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
-import type { EventStream } from '../../core/ports.ts';
-import type { DecisionRecord, DecisionRequest, DecisionResponse } from '../../core/schemas.ts';
+import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
-import type { ModelCache } from './model-cache.ts';
+import type { DecisionRecord, DecisionRequest, DecisionResponse } from '../../core/schemas.ts';
+import type { ModelCache, ServingModel } from './model-cache.ts';
 
 export interface DecideDeps {
   models: ModelCache;
   stream: EventStream;
+  /** Where users' lifecycle stages are read (only for decision points with stage ladders). */
+  users?: Pick<DecisionStore, 'getUserStage'>;
   rng: Rng;
   now?: () => number;
   newId?: () => string;
@@ -26,6 +30,8 @@ export class DecisionService {
   private mean = new Float64Array(64);
   private sd = new Float64Array(64);
   private probs = new Float64Array(64);
+  private partMean = new Float64Array(64);
+  private partSd = new Float64Array(64);
   private readonly now: () => number;
   private readonly newId: () => string;
 
@@ -58,6 +64,10 @@ export class DecisionService {
       const excluded = new Set(req.exclude.map((id) => post.index.get(id)).filter((i) => i !== undefined));
       candidates = candidates.filter((i) => !excluded.has(i));
     }
+    // Schedule windows (this request's clock), eligibility rules and the new-action traffic cap; the cap hashes the
+    // decision id, so the logged candidates and propensity are exact (see core/catalog/eligible.ts).
+    const decisionId = this.newId();
+    candidates = eligibleCandidates(model, candidates, { context: req.context, now: this.now(), key: decisionId });
     const count = candidates.length;
     if (count === 0) throw new UnprocessableError(`decision point ${req.decisionPoint} has no eligible candidate`);
 
@@ -67,8 +77,12 @@ export class DecisionService {
       this.sd = new Float64Array(size);
       this.probs = new Float64Array(size);
     }
-    const x = encodeFeatures(req.context, settings.contextDim);
-    scoreInto(post, x, candidates, settings.exploration.scale, this.mean, this.sd);
+    // The user's lifecycle stage is part of the context when the decision point has stage ladders.
+    const usesStages = settings.objectives.some((o) => o.stages !== undefined);
+    const stage = usesStages ? await this.userStage(req.userId) : undefined;
+    const context = stage === undefined ? req.context : { ...req.context, [STAGE_FEATURE]: stage };
+    const x = encodeFeatures(context, settings.contextDim);
+    const servedBy = this.scoreCandidates(model, x, candidates, count);
     const slots = Math.min(req.slots, count);
     const chosenPos = selectThompson(this.mean, this.sd, count, this.deps.rng, settings.exploration.epsilon, slots);
     argmaxProbabilities(this.mean, this.sd, count, settings.exploration.epsilon, this.probs);
@@ -80,7 +94,6 @@ export class DecisionService {
       probability: this.probs[p]!,
     })).sort((a, b) => b.probability - a.probability || b.score - a.score);
 
-    const decisionId = this.newId();
     const record: DecisionRecord = {
       kind: 'decision',
       v: 1,
@@ -97,6 +110,16 @@ export class DecisionService {
       modelVersion: model.version,
       attributionWindowSeconds: settings.attributionWindowSeconds,
       rewards: settings.rewards,
+      objectives: settings.objectives.map((o) => ({
+        name: o.name,
+        events: o.events,
+        ...(o.stages ? { stages: o.stages } : {}),
+        ...(o.stageValues ? { stageValues: o.stageValues } : {}),
+        attributionWindowSeconds: o.attributionWindowSeconds ?? settings.attributionWindowSeconds,
+        weight: o.weight,
+      })),
+      servedBy,
+      ...(stage === undefined ? {} : { stage }),
     };
     let failed: number[];
     try {
@@ -105,6 +128,69 @@ export class DecisionService {
       throw new DependencyError('the decision log is unavailable; nothing was decided', undefined, { cause: err });
     }
     if (failed.length > 0) throw new DependencyError('the decision log is unavailable; nothing was decided');
-    return { decisionId, chosen, ranking, modelVersion: model.version };
+    return { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
+  }
+
+  /**
+   * Fills `mean`/`sd` with each candidate's score distribution under the serving policy and says which policy it is.
+   * - no objectives: the global posterior;
+   * - `weighted`: Σ_k w_k × (objective k's score), independent posteriors, so mean Σ w_k μ_k and variance Σ w_k² σ_k²;
+   * - `intent`: the objective with the highest P(reach k | x) × value_k among those with enough outcomes, else the
+   *   global policy. The selector is deterministic given x, so the logged propensity is that of the served policy.
+   */
+  private scoreCandidates(model: ServingModel, x: Float64Array, candidates: Int32Array, count: number): string {
+    const { settings } = model.decisionPoint;
+    const scale = settings.exploration.scale;
+    const objectives = settings.objectives;
+    if (objectives.length === 0) {
+      scoreInto(model.posterior, x, candidates, scale, this.mean, this.sd);
+      return DEFAULT_OBJECTIVE;
+    }
+    if (settings.combine.mode === 'intent') {
+      let best: string | undefined;
+      let bestValue = Number.NEGATIVE_INFINITY;
+      for (const o of objectives) {
+        const intent = model.intent.get(o.name);
+        if (!intent || intent.outcomes < settings.combine.minOutcomes) continue;
+        let p = 0;
+        for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
+        const value = Math.min(1, Math.max(0, p)) * intent.valuePerOutcome * o.weight;
+        if (value > bestValue) {
+          bestValue = value;
+          best = o.name;
+        }
+      }
+      const served = best ?? DEFAULT_OBJECTIVE;
+      scoreInto(model.posteriors.get(served)!, x, candidates, scale, this.mean, this.sd);
+      return served;
+    }
+    this.mean.fill(0, 0, count);
+    this.sd.fill(0, 0, count);
+    if (this.partMean.length < this.mean.length) {
+      this.partMean = new Float64Array(this.mean.length);
+      this.partSd = new Float64Array(this.mean.length);
+    }
+    for (const o of objectives) {
+      scoreInto(model.posteriors.get(o.name)!, x, candidates, scale, this.partMean, this.partSd);
+      for (let i = 0; i < count; i++) {
+        this.mean[i]! += o.weight * this.partMean[i]!;
+        this.sd[i]! += o.weight * o.weight * this.partSd[i]! * this.partSd[i]!;
+      }
+    }
+    for (let i = 0; i < count; i++) this.sd[i] = Math.sqrt(this.sd[i]!);
+    return 'weighted';
+  }
+
+  private async userStage(userId: string): Promise<string | undefined> {
+    if (!this.deps.users) return undefined;
+    try {
+      return await this.deps.users.getUserStage(userId);
+    } catch {
+      // Without the stage the decision is still sound: it is scored (and logged) without that feature.
+      return undefined;
+    }
   }
 }
+
+/** Context feature under which the user's lifecycle stage is encoded (a categorical feature). */
+export const STAGE_FEATURE = '_stage';

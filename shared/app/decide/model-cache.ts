@@ -7,14 +7,17 @@
  * the refresh query's own latency). If a refresh fails, the last good model keeps serving and the failure is
  * reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
+
+import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../../core/bandit/linalg.ts';
 import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
-import { mergeStats, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
+import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
 import {
   type ActiveModel,
   type BaseModelStats,
   type CatalogAction,
   DEFAULT_OBJECTIVE,
   type DecisionPoint,
+  INTENT_ACTION,
   type StatsItem,
 } from '../../core/domain.ts';
 import { DependencyError, NotFoundError } from '../../core/errors.ts';
@@ -23,7 +26,12 @@ import type { StateStore } from '../../core/ports.ts';
 
 export interface ServingModel {
   decisionPoint: DecisionPoint;
+  /** The global policy's posterior (objective `default`). */
   posterior: HybridPosterior;
+  /** One posterior per objective, `default` included, all over the same action list. */
+  posteriors: Map<string, HybridPosterior>;
+  /** Intent model per configured objective. */
+  intent: Map<string, IntentModel>;
   /** Live catalog actions, as indexes into the posterior, in catalog order. */
   live: Int32Array;
   /** Encoded features of every posterior action (aligned with posterior ids). */
@@ -31,6 +39,11 @@ export interface ServingModel {
   catalog: Map<string, CatalogAction>;
   /** Summed statistics per action (all partitions), for summaries. */
   stats: Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>;
+  /** The same per objective. */
+  statsByObjective: Map<
+    string,
+    Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>
+  >;
   version: string;
   builtAt: number;
 }
@@ -115,7 +128,10 @@ export class ModelCache {
     const since = Math.max(0, entry.maxUpdatedAt - (this.options.skewMarginMs ?? 5000));
     const changes = await this.store.loadChanges(decisionPoint, since);
     let changed = entry.model === undefined;
-    if (changes.decisionPoint && (!entry.decisionPoint || changes.decisionPoint.version !== entry.decisionPoint.version)) {
+    if (
+      changes.decisionPoint &&
+      (!entry.decisionPoint || changes.decisionPoint.version !== entry.decisionPoint.version)
+    ) {
       entry.decisionPoint = changes.decisionPoint;
       changed = true;
     }
@@ -153,9 +169,25 @@ export class ModelCache {
   }
 }
 
+/** One objective's intent model: P(the user reaches the objective within its window | context). */
+export interface IntentModel {
+  /** Ridge weights of a linear probability model on the encoded context (d). */
+  weights: Float64Array;
+  /** Decisions that reached the objective (labels 1). */
+  outcomes: number;
+  /** Decisions observed (labels 0 or 1). */
+  decisions: number;
+  /** Mean objective value per decision that reached it: the value_k of P_k × value_k. */
+  valuePerOutcome: number;
+}
+
+type Summed = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number };
+
 /**
- * Serving statistics per action = the active offline model's (if any) + the online statistics of every bucket from its
- * cutoff on. Buckets before the cutoff are what the offline model was trained on, so they are left out.
+ * Serving statistics per objective and action = the active offline model's (if any) + the online statistics of every
+ * bucket from its cutoff on. Buckets before the cutoff are what the offline model was trained on, so they are left out.
+ * One hybrid posterior is built per objective (the global `default` one included) over the same action list, so a
+ * candidate index means the same action in all of them; intent models are fitted from their statistics.
  */
 function build(
   dp: DecisionPoint,
@@ -166,50 +198,94 @@ function build(
   now: number,
 ): ServingModel {
   const { contextDim: d, actionDim: m, priors } = dp.settings;
-  const summed = new Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number }>();
-  const slot = (actionId: string) => {
-    let s = summed.get(actionId);
+  const objectives = [DEFAULT_OBJECTIVE, ...dp.settings.objectives.map((o) => o.name)];
+  const byObjective = new Map<string, Map<string, Summed>>(objectives.map((o) => [o, new Map()]));
+  const intents = new Map<string, Summed>();
+  const slot = (objective: string, actionId: string): Summed | undefined => {
+    const intentOf = objective.startsWith('intent:') ? objective.slice('intent:'.length) : undefined;
+    let table: Map<string, Summed> | undefined;
+    let key = actionId;
+    if (intentOf !== undefined) {
+      if (!byObjective.has(intentOf) || actionId !== INTENT_ACTION) return undefined;
+      table = intents;
+      key = intentOf;
+    } else table = byObjective.get(objective);
+    if (!table) return undefined;
+    let s = table.get(key);
     if (!s) {
       s = { stats: emptyStats(d), rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
-      summed.set(actionId, s);
+      table.set(key, s);
     }
     return s;
   };
   const cutoff = active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
   if (active) {
     for (const b of base.values()) {
-      if (b.version !== active.version || b.objective !== DEFAULT_OBJECTIVE || b.stats.sxr.length !== d) continue;
-      mergeStats(slot(b.actionId).stats, b.stats);
+      if (b.version !== active.version || b.stats.sxr.length !== d) continue;
+      const s = slot(b.objective, b.actionId);
+      if (s) mergeStats(s.stats, b.stats);
     }
   }
+  let learned = 0;
   for (const item of items.values()) {
-    if (item.objective !== DEFAULT_OBJECTIVE || item.stats.sxr.length !== d || item.bucket < cutoff) continue;
-    const s = slot(item.actionId);
+    if (item.stats.sxr.length !== d || item.bucket < cutoff) continue;
+    const s = slot(item.objective, item.actionId);
+    if (!s) continue;
     mergeStats(s.stats, item.stats);
     s.rewardEvents += item.counters.rewardEvents;
     s.lateEvents += item.counters.lateEvents;
     s.lastLearnedAt = Math.max(s.lastLearnedAt, item.lastLearnedAt);
     s.version += item.version;
+    learned += item.version;
   }
   // Retired actions stay in the posterior: their history still teaches the shared (feature) part of the model.
   const catalog = [...actions.values()].sort((a, b) => (a.actionId < b.actionId ? -1 : 1));
   const features = catalog.map((a) => encodeFeatures(a.features, m));
-  const posterior = buildPosterior(
-    { d, m },
-    priors,
-    catalog.map((a, i) => ({ id: a.actionId, features: features[i]!, stats: summed.get(a.actionId)?.stats })),
-  );
+  const posteriors = new Map<string, HybridPosterior>();
+  for (const objective of objectives) {
+    const table = byObjective.get(objective)!;
+    posteriors.set(
+      objective,
+      buildPosterior(
+        { d, m },
+        priors,
+        catalog.map((a, i) => ({ id: a.actionId, features: features[i]!, stats: table.get(a.actionId)?.stats })),
+      ),
+    );
+  }
+  const intent = new Map<string, IntentModel>();
+  for (const o of dp.settings.objectives) {
+    const s = intents.get(o.name);
+    let total = 0;
+    for (const a of byObjective.get(o.name)!.values()) total += a.stats.sumR;
+    intent.set(o.name, {
+      weights: s ? ridge(s.stats, priors.lambdaAction) : new Float64Array(d),
+      outcomes: s?.stats.sumR ?? 0,
+      decisions: s?.stats.n ?? 0,
+      valuePerOutcome: s && s.stats.sumR > 0 ? total / s.stats.sumR : 0,
+    });
+  }
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
-  let learned = 0;
-  for (const s of summed.values()) learned += s.version;
   return {
     decisionPoint: dp,
-    posterior,
+    posterior: posteriors.get(DEFAULT_OBJECTIVE)!,
+    posteriors,
+    intent,
     live,
     features,
     catalog: new Map(catalog.map((a) => [a.actionId, a])),
-    stats: summed,
+    stats: byObjective.get(DEFAULT_OBJECTIVE)!,
+    statsByObjective: byObjective,
     version: `${active ? active.version : 'online'}+${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
     builtAt: now,
   };
+}
+
+/** Ridge solution (λI + Σxxᵀ)⁻¹ Σxr of one statistics item. */
+function ridge(s: ActionStats, lambda: number): Float64Array {
+  const d = s.sxr.length;
+  const a = unpackSymmetric(s.sxx, d, new Float64Array(d * d));
+  for (let i = 0; i < d; i++) a[i * d + i]! += lambda;
+  choleskyInPlace(a, d);
+  return choleskySolveInPlace(a, d, Float64Array.from(s.sxr));
 }

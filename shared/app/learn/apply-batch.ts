@@ -15,18 +15,22 @@
  *    the local poller) redelivers from there, and steps 1–2 make the overlap harmless.
  * Writes scale with the actions and decisions touched, not with the events: contributions are summed per item.
  */
-import { addObservation, addReward, emptyStats, type ActionStats } from '../../core/bandit/stats.ts';
-import { bucketOf, DEFAULT_OBJECTIVE, type DeadLetter, type StatsItem, type StatsKey, type StoredDecision } from '../../core/domain.ts';
-import { VersionConflictError } from '../../core/errors.ts';
-import { attribute, eventReward, eventTime } from '../../core/feedback/reward.ts';
-import type { DeadLetterStore, DecisionStore, StateStore } from '../../core/ports.ts';
+import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
 import {
-  type DecisionRecord,
-  describeZodError,
-  type EventRecord,
-  streamRecordSchema,
-} from '../../core/schemas.ts';
+  bucketOf,
+  DEFAULT_OBJECTIVE,
+  type DeadLetter,
+  INTENT_ACTION,
+  intentObjective,
+  type StatsItem,
+  type StatsKey,
+  type StoredDecision,
+} from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
+import { eventTime, rewardsForEvent, type StageMove } from '../../core/feedback/reward.ts';
+import type { DeadLetterStore, DecisionStore, StateStore } from '../../core/ports.ts';
+import { type DecisionRecord, describeZodError, type EventRecord, streamRecordSchema } from '../../core/schemas.ts';
 import { settleLimit } from '../concurrency.ts';
 
 export interface StreamEntry {
@@ -47,6 +51,10 @@ export interface BatchOutcome {
   ignoredEvents: number;
   duplicateEvents: number;
   lateEvents: number;
+  /** Stage events that moved a user's stage. */
+  stageChanges: number;
+  /** Stage events with no decision to reward (the stage still moved). */
+  unattributedEvents: number;
   deadLettered: number;
   statsWrites: number;
   /** Contributions skipped because the item already included them (redelivery). */
@@ -86,6 +94,8 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     ignoredEvents: 0,
     duplicateEvents: 0,
     lateEvents: 0,
+    stageChanges: 0,
+    unattributedEvents: 0,
     deadLettered: 0,
     statsWrites: 0,
     alreadyApplied: 0,
@@ -118,15 +128,22 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
 
   const partitionOf = (shardId: string) => (murmur3_32(shardId, 0) >>> 0) % Math.max(1, deps.statsPartitions);
   const pending = new Map<string, Pending>();
-  const contribute = (dp: string, actionId: string, decisionAt: number, shardId: string, c: Contribution) => {
+  const contribute = (
+    dp: string,
+    objective: string,
+    actionId: string,
+    decisionAt: number,
+    shardId: string,
+    c: Contribution,
+  ) => {
     const key: StatsKey = {
       decisionPoint: dp,
-      objective: DEFAULT_OBJECTIVE,
+      objective,
       actionId,
       bucket: bucketOf(decisionAt),
       partition: partitionOf(shardId),
     };
-    const id = `${dp}\u0000${actionId}\u0000${key.bucket}\u0000${key.partition}`;
+    const id = `${dp}\u0000${objective}\u0000${actionId}\u0000${key.bucket}\u0000${key.partition}`;
     let p = pending.get(id);
     if (!p) {
       p = { key, contributions: [] };
@@ -166,8 +183,16 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
       return;
     }
     outcome.decisions++;
+    const impression: Contribution = { seq, kind: 'impression', x: record.x };
     for (const actionId of record.chosen) {
-      contribute(record.decisionPoint, actionId, record.at, entry.shardId, { seq, kind: 'impression', x: record.x });
+      // Every bandit of the decision point learns the impression: the global one and one per objective.
+      contribute(record.decisionPoint, DEFAULT_OBJECTIVE, actionId, record.at, entry.shardId, impression);
+      for (const o of record.objectives)
+        contribute(record.decisionPoint, o.name, actionId, record.at, entry.shardId, impression);
+    }
+    // Intent models learn per decision (the user's outcome), not per action.
+    for (const o of record.objectives) {
+      contribute(record.decisionPoint, intentObjective(o.name), INTENT_ACTION, record.at, entry.shardId, impression);
     }
   });
 
@@ -189,9 +214,14 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     eventRecords.length = 0;
   }
 
-  const byDecision = new Map<string, { entry: StreamEntry; record: EventRecord }[]>();
-  for (const item of eventRecords) {
-    const { entry, record } = item;
+  interface Joined {
+    entry: StreamEntry;
+    record: EventRecord;
+    decision: StoredDecision | undefined;
+    move?: StageMove;
+  }
+  const joined: Joined[] = [];
+  for (const { entry, record } of eventRecords) {
     const e = record.event;
     const decisionId = e.decisionId ?? batchLatest.get(e.userId)?.decisionId ?? latestByUser.get(e.userId);
     if (decisionId !== undefined && unsettled.has(decisionId)) {
@@ -200,8 +230,17 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     }
     const decision = decisionId === undefined ? undefined : known.get(decisionId);
     if (!decision) {
+      // A stage change still moves the user without a decision to reward; any other event is unattributable.
+      if (e.type === 'stage' && !e.decisionId) {
+        joined.push({ entry, record, decision: undefined });
+        continue;
+      }
       deadLetters.push(
-        dead(entry, e.decisionId ? `unknown decision ${e.decisionId}` : `no decision found for user of event ${e.eventId}`, now()),
+        dead(
+          entry,
+          e.decisionId ? `unknown decision ${e.decisionId}` : `no decision found for user of event ${e.eventId}`,
+          now(),
+        ),
       );
       continue;
     }
@@ -210,12 +249,58 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
       continue;
     }
     if (e.actionId !== undefined && !decision.chosen.includes(e.actionId)) {
-      deadLetters.push(dead(entry, `event ${e.eventId}: action ${e.actionId} was not chosen in decision ${decision.decisionId}`, now()));
+      deadLetters.push(
+        dead(
+          entry,
+          `event ${e.eventId}: action ${e.actionId} was not chosen in decision ${decision.decisionId}`,
+          now(),
+        ),
+      );
       continue;
     }
-    const list = byDecision.get(decision.decisionId) ?? [];
-    list.push(item);
-    byDecision.set(decision.decisionId, list);
+    joined.push({ entry, record, decision });
+  }
+
+  // Stage changes move the user's stage in event-time order, one user at a time in stream order.
+  const stageByUser = new Map<string, Joined[]>();
+  for (const j of joined) {
+    if (j.record.event.type !== 'stage') continue;
+    const list = stageByUser.get(j.record.event.userId) ?? [];
+    list.push(j);
+    stageByUser.set(j.record.event.userId, list);
+  }
+  const blocked = new Set<Joined>();
+  await settleLimit([...stageByUser.values()], CONCURRENCY, async (list) => {
+    for (const j of list) {
+      try {
+        const e = j.record.event;
+        const moved = await deps.decisions.moveStage(
+          e.userId,
+          e.stage!,
+          eventTime(e, j.record.receivedAt),
+          claimOf(j.entry),
+        );
+        if (moved.moved) {
+          j.move = { from: moved.previous, to: e.stage! };
+          outcome.stageChanges++;
+        }
+      } catch {
+        fail(BigInt(j.entry.sequenceNumber));
+        blocked.add(j);
+      }
+    }
+  });
+
+  const byDecision = new Map<string, Joined[]>();
+  for (const j of joined) {
+    if (blocked.has(j)) continue;
+    if (!j.decision) {
+      outcome.unattributedEvents++;
+      continue;
+    }
+    const list = byDecision.get(j.decision.decisionId) ?? [];
+    list.push(j);
+    byDecision.set(j.decision.decisionId, list);
   }
 
   const decisionIds = [...byDecision.keys()];
@@ -227,6 +312,8 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     }
     return deps.decisions.claimEvents(decisionId, want);
   });
+  /** Per decision: objective → the first canonical event that reached it (the intent models count it once). */
+  const reaching = new Map<string, Map<string, Joined>>();
   claims.forEach((result, i) => {
     const decisionId = decisionIds[i]!;
     const items = byDecision.get(decisionId)!;
@@ -235,7 +322,8 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
       return;
     }
     const decision = known.get(decisionId)!;
-    for (const { entry, record } of items) {
+    for (const j of items) {
+      const { entry, record } = j;
       const seq = BigInt(entry.sequenceNumber);
       if (result.value.get(record.event.eventId) !== claimOf(entry)) {
         outcome.duplicateEvents++;
@@ -243,18 +331,67 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
       }
       const actionId = record.event.actionId ?? decision.chosen[0]!;
       const at = eventTime(record.event, record.receivedAt);
-      if (attribute(decision.at, decision.attributionWindowSeconds, at) === 'late') {
+      const r = rewardsForEvent(decision, record.event, at, j.move);
+      if (r.late) {
         outcome.lateEvents++;
-        contribute(decision.decisionPoint, actionId, decision.at, entry.shardId, { seq, kind: 'late' });
+        contribute(decision.decisionPoint, DEFAULT_OBJECTIVE, actionId, decision.at, entry.shardId, {
+          seq,
+          kind: 'late',
+        });
         continue;
       }
-      const reward = eventReward(decision.rewards, record.event);
-      if (reward === undefined) {
+      if (r.global === undefined && r.perObjective.size === 0) {
         outcome.ignoredEvents++;
         continue;
       }
       outcome.rewards++;
-      contribute(decision.decisionPoint, actionId, decision.at, entry.shardId, { seq, kind: 'reward', x: decision.x, reward });
+      if (r.global !== undefined) {
+        contribute(decision.decisionPoint, DEFAULT_OBJECTIVE, actionId, decision.at, entry.shardId, {
+          seq,
+          kind: 'reward',
+          x: decision.x,
+          reward: r.global,
+        });
+      }
+      for (const [objective, reward] of r.perObjective) {
+        contribute(decision.decisionPoint, objective, actionId, decision.at, entry.shardId, {
+          seq,
+          kind: 'reward',
+          x: decision.x,
+          reward,
+        });
+        if (reward > 0) {
+          const m = reaching.get(decisionId) ?? new Map<string, Joined>();
+          if (!m.has(objective)) m.set(objective, j);
+          reaching.set(decisionId, m);
+        }
+      }
+    }
+  });
+
+  // "Reached objective k" is claimed once per decision: the intent model's label flips from 0 to 1 exactly once.
+  const reachIds = [...reaching.keys()];
+  const reached = await settleLimit(reachIds, CONCURRENCY, (decisionId) => {
+    const want = new Map<string, string>();
+    for (const [objective, j] of reaching.get(decisionId)!) want.set(objective, claimOf(j.entry));
+    return deps.decisions.claimReached(decisionId, want);
+  });
+  reached.forEach((result, i) => {
+    const decisionId = reachIds[i]!;
+    const decision = known.get(decisionId)!;
+    for (const [objective, j] of reaching.get(decisionId)!) {
+      const seq = BigInt(j.entry.sequenceNumber);
+      if (result.status === 'rejected') {
+        fail(seq);
+        continue;
+      }
+      if (result.value.get(objective) !== claimOf(j.entry)) continue;
+      contribute(decision.decisionPoint, intentObjective(objective), INTENT_ACTION, decision.at, j.entry.shardId, {
+        seq,
+        kind: 'reward',
+        x: decision.x,
+        reward: 1,
+      });
     }
   });
 
@@ -357,7 +494,7 @@ function toStored(r: DecisionRecord, claim: string): StoredDecision {
     modelVersion: r.modelVersion,
     attributionWindowSeconds: r.attributionWindowSeconds,
     rewards: r.rewards,
+    objectives: r.objectives,
     claim,
   };
 }
-

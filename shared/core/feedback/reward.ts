@@ -35,3 +35,85 @@ export type Attribution = 'in-window' | 'late';
 export function attribute(decisionAt: number, windowSeconds: number, at: number): Attribution {
   return at <= decisionAt + windowSeconds * 1000 ? 'in-window' : 'late';
 }
+
+/** An objective as recorded with a decision (see DecisionRecord.objectives). */
+export interface ObjectiveSnapshot {
+  name: string;
+  events: Readonly<Record<string, number>>;
+  stages?: readonly string[] | undefined;
+  stageValues?: Readonly<Record<string, number>> | undefined;
+  attributionWindowSeconds: number;
+  weight: number;
+}
+
+/** The value of being in `stage` under objective `o`: configured (or learned) value, else its ladder position. */
+export function stageValue(o: ObjectiveSnapshot, stage: string): number | undefined {
+  const i = o.stages?.indexOf(stage) ?? -1;
+  if (i < 0) return undefined;
+  return o.stageValues?.[stage] ?? i;
+}
+
+export interface StageMove {
+  /** The stage before the move; undefined when the user's stage was not known (no reward: the delta is unknown). */
+  from: string | undefined;
+  to: string;
+}
+
+export interface EventRewards {
+  /** True when the event fell outside every applicable attribution window and teaches nothing. */
+  late: boolean;
+  /** Reward per objective that the event is relevant to (may be 0 or negative: a stage move down). */
+  perObjective: Map<string, number>;
+  /** Reward of the global policy (`default` objective): legacy `rewards`, or Σ weight × objective reward. */
+  global: number | undefined;
+}
+
+/**
+ * The rewards one feedback event earns for the decision it answers, per objective and for the global policy.
+ * Target events earn their configured value (an event's `value` overrides). A stage move earns, per objective with a
+ * ladder, V(to) − V(from): potential-based shaping, so the bandit's one-step reward points toward the long-run goal
+ * and out-of-order moves telescope to the same total. Each objective applies its own attribution window.
+ */
+export function rewardsForEvent(
+  decision: {
+    at: number;
+    attributionWindowSeconds: number;
+    rewards: Readonly<Record<string, number>>;
+    objectives: readonly ObjectiveSnapshot[];
+  },
+  event: FeedbackEvent,
+  at: number,
+  move?: StageMove,
+): EventRewards {
+  const perObjective = new Map<string, number>();
+  if (decision.objectives.length === 0) {
+    if (attribute(decision.at, decision.attributionWindowSeconds, at) === 'late')
+      return { late: true, perObjective, global: undefined };
+    return {
+      late: false,
+      perObjective,
+      global: event.type === 'stage' ? undefined : eventReward(decision.rewards, event),
+    };
+  }
+  let anyInWindow = false;
+  let global: number | undefined;
+  for (const o of decision.objectives) {
+    if (attribute(decision.at, o.attributionWindowSeconds, at) === 'late') continue;
+    anyInWindow = true;
+    let r: number | undefined;
+    if (event.type === 'stage') {
+      if (move?.from !== undefined) {
+        const to = stageValue(o, move.to);
+        const from = stageValue(o, move.from);
+        if (to !== undefined && from !== undefined) r = to - from;
+      }
+    } else {
+      const amount = o.events[event.type];
+      if (amount !== undefined) r = event.value ?? amount;
+    }
+    if (r === undefined) continue;
+    perObjective.set(o.name, r);
+    global = (global ?? 0) + o.weight * r;
+  }
+  return { late: !anyInWindow, perObjective, global };
+}
