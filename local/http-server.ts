@@ -24,22 +24,37 @@ export function functionFor(path: string): keyof ApiRoutes | undefined {
   return undefined;
 }
 
-export async function startHttpServer(routes: ApiRoutes, port: number, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
+export async function startHttpServer(
+  routes: ApiRoutes,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     const reply = (r: APIGatewayProxyResult) => {
-      res.writeHead(r.statusCode, { ...(r.headers as Record<string, string>), 'content-length': Buffer.byteLength(r.body) });
+      res.writeHead(r.statusCode, {
+        ...(r.headers as Record<string, string>),
+        'content-length': Buffer.byteLength(r.body),
+      });
       res.end(r.body);
     };
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const fn = functionFor(url.pathname);
       if (!fn) {
-        reply({ statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'not_found', message: `no route for ${url.pathname}` } }) });
+        reply({
+          statusCode: 404,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: { code: 'not_found', message: `no route for ${url.pathname}` } }),
+        });
         return;
       }
       const body = await readBody(req, LIMITS.maxBodyBytes * 4);
       if (body === undefined) {
-        reply({ statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'payload_too_large', message: 'request body too large' } }) });
+        reply({
+          statusCode: 413,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: { code: 'payload_too_large', message: 'request body too large' } }),
+        });
         return;
       }
       const headers: Record<string, string> = {};
@@ -64,7 +79,11 @@ export async function startHttpServer(routes: ApiRoutes, port: number, host = '1
       } as unknown as APIGatewayProxyEvent;
       reply(await routes[fn](event, { awsRequestId: randomUUID() } as Context));
     } catch {
-      reply({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'internal error' } }) });
+      reply({
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { code: 'internal_error', message: 'internal error' } }),
+      });
     }
   });
   server.keepAliveTimeout = 65_000;

@@ -6,11 +6,11 @@
  * on-failure handler and the consumer moves past it, like the on-failure destination in AWS.
  */
 import {
+  type _Record,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
-  type _Record,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 
@@ -23,7 +23,13 @@ export interface PollerOptions {
   /** Where each shard starts: after this sequence number, else at the trim horizon. */
   checkpoints?: Record<string, string>;
   onCheckpoint?: (shardId: string, sequenceNumber: string) => void;
-  onFailure?: (info: { shardId: string; firstSequenceNumber: string; lastSequenceNumber: string; attempts: number; error: string }) => void;
+  onFailure?: (info: {
+    shardId: string;
+    firstSequenceNumber: string;
+    lastSequenceNumber: string;
+    attempts: number;
+    error: string;
+  }) => void;
   onBatch?: (info: { shardId: string; records: number; failedFrom: string | undefined }) => void;
   region?: string;
 }
@@ -90,11 +96,14 @@ export class KinesisPoller {
         let failedFrom: string | undefined;
         let error = '';
         try {
-          const res = await this.handler(toEvent(shardId, records, this.streamName, this.options.region ?? 'us-east-1'));
+          const res = await this.handler(
+            toEvent(shardId, records, this.streamName, this.options.region ?? 'us-east-1'),
+          );
           failedFrom = res?.batchItemFailures?.[0]?.itemIdentifier;
           if (failedFrom !== undefined) {
             // Lambda retries from the lowest failed sequence number reported.
-            for (const f of res!.batchItemFailures) if (BigInt(f.itemIdentifier) < BigInt(failedFrom)) failedFrom = f.itemIdentifier;
+            for (const f of res!.batchItemFailures)
+              if (BigInt(f.itemIdentifier) < BigInt(failedFrom)) failedFrom = f.itemIdentifier;
             error = 'partial batch failure';
           }
         } catch (err) {
@@ -110,7 +119,13 @@ export class KinesisPoller {
         }
         attempts++;
         if (attempts > maxRetries) {
-          this.options.onFailure?.({ shardId, firstSequenceNumber: failedFrom, lastSequenceNumber: last, attempts, error });
+          this.options.onFailure?.({
+            shardId,
+            firstSequenceNumber: failedFrom,
+            lastSequenceNumber: last,
+            attempts,
+            error,
+          });
           attempts = 0;
           it = await this.iterator(shardId, { after: last });
           this.options.onCheckpoint?.(shardId, last);
@@ -143,7 +158,12 @@ export class KinesisPoller {
   }
 }
 
-export function toEvent(shardId: string, records: readonly _Record[], streamName: string, region: string): KinesisStreamEvent {
+export function toEvent(
+  shardId: string,
+  records: readonly _Record[],
+  streamName: string,
+  region: string,
+): KinesisStreamEvent {
   const arn = `arn:aws:kinesis:${region}:000000000000:stream/${streamName}`;
   return {
     Records: records.map((r) => ({

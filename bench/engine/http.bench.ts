@@ -15,8 +15,24 @@ import { summarize } from '../lib/stats.ts';
 export interface HttpBenchResult {
   seconds: number;
   actions: number;
-  decisions: { requests: number; perSecond: number; p50: number; p99: number; p999: number; errors: number; non2xx: number };
-  events: { requests: number; perSecond: number; p50: number; p99: number; p999: number; errors: number; non2xx: number };
+  decisions: {
+    requests: number;
+    perSecond: number;
+    p50: number;
+    p99: number;
+    p999: number;
+    errors: number;
+    non2xx: number;
+  };
+  events: {
+    requests: number;
+    perSecond: number;
+    p50: number;
+    p99: number;
+    p999: number;
+    errors: number;
+    non2xx: number;
+  };
   feedbackDelayMs: { n: number; p50: number; p95: number; max: number };
   modelRefreshMs: number;
 }
@@ -58,21 +74,34 @@ export async function runHttpBench(opts: { seconds?: number; actions?: number } 
   const url = `http://127.0.0.1:${port}`;
   const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
   const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const r = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the benchmark reads arbitrary JSON bodies
     return { status: r.status, body: (await r.json()) as any };
   };
   try {
     await call('PUT', '/v1/decision-points/load', { rewards: { click: 1 } });
     for (let a = 0; a < actions; a++) {
-      await call('PUT', `/v1/decision-points/load/actions/offer-${a}`, { features: { category: `c${a % 5}`, price: a } });
+      await call('PUT', `/v1/decision-points/load/actions/offer-${a}`, {
+        features: { category: `c${a % 5}`, price: a },
+      });
     }
     const users = 200;
     for (let u = 0; u < users; u++) await call('POST', '/v1/decisions', { decisionPoint: 'load', userId: `user-${u}` });
 
     let n = 0;
-    const decisionBody = () => JSON.stringify({ decisionPoint: 'load', userId: `user-${n++ % users}`, context: { segment: `s${n % 7}`, visits: n % 30, mobile: n % 2 === 0 } });
+    const decisionBody = () =>
+      JSON.stringify({
+        decisionPoint: 'load',
+        userId: `user-${n++ % users}`,
+        context: { segment: `s${n % 7}`, visits: n % 30, mobile: n % 2 === 0 },
+      });
     let e = 0;
-    const eventBody = () => JSON.stringify({ events: [{ eventId: `load-${e++}`, userId: `user-${e % users}`, type: 'click' }] });
+    const eventBody = () =>
+      JSON.stringify({ events: [{ eventId: `load-${e++}`, userId: `user-${e % users}`, type: 'click' }] });
     const run = (path: string, connections: number, body: () => string) =>
       autocannon({
         url: `${url}${path}`,
@@ -98,11 +127,18 @@ export async function runHttpBench(opts: { seconds?: number; actions?: number } 
       const dec = await call('POST', '/v1/decisions', { decisionPoint: 'load', userId });
       const actionId = dec.body.chosen[0] as string;
       const rewardsOf = async () =>
-        ((await call('GET', '/v1/decision-points/load/model')).body.actions as { actionId: string; rewardEvents: number }[]).find((a) => a.actionId === actionId)!.rewardEvents;
+        (
+          (await call('GET', '/v1/decision-points/load/model')).body.actions as {
+            actionId: string;
+            rewardEvents: number;
+          }[]
+        ).find((a) => a.actionId === actionId)!.rewardEvents;
       await new Promise((r) => setTimeout(r, 1500)); // let the impression settle so only the reward is awaited
       const before = await rewardsOf();
       const t0 = performance.now();
-      await call('POST', '/v1/events', { events: [{ eventId: `delay-${i}`, userId, decisionId: dec.body.decisionId, type: 'click' }] });
+      await call('POST', '/v1/events', {
+        events: [{ eventId: `delay-${i}`, userId, decisionId: dec.body.decisionId, type: 'click' }],
+      });
       while ((await rewardsOf()) <= before) await new Promise((r) => setTimeout(r, 20));
       delays.push(performance.now() - t0);
     }

@@ -36,16 +36,40 @@ export function generateStream(n: number, seed = 1, actions = 20, d = 16): Strea
       const context = { segment: `s${rng.int(8)}`, age: rng.int(80), mobile: rng.next() < 0.5 };
       const id = `d-${seed}-${i}`;
       payload = {
-        kind: 'decision', v: 1, decisionId: id, decisionPoint: 'bench', userId: user, at: 1_700_000_000_000 + i,
-        context, x: Array.from(encodeFeatures(context, d)), candidates: [], chosen: [`a${rng.int(actions)}`], chosenFeatures: [[1]],
-        propensity: 1 / actions, modelVersion: 'bench', attributionWindowSeconds: 86400, rewards: {}, objectives: [], servedBy: 'default',
+        kind: 'decision',
+        v: 1,
+        decisionId: id,
+        decisionPoint: 'bench',
+        userId: user,
+        at: 1_700_000_000_000 + i,
+        context,
+        x: Array.from(encodeFeatures(context, d)),
+        candidates: [],
+        chosen: [`a${rng.int(actions)}`],
+        chosenFeatures: [[1]],
+        propensity: 1 / actions,
+        modelVersion: 'bench',
+        attributionWindowSeconds: 86400,
+        rewards: {},
+        objectives: [],
+        servedBy: 'default',
       };
       decided.push({ id, user });
     } else {
       const dd = decided[decided.length - 1 - rng.int(Math.min(200, decided.length))]!;
-      payload = { kind: 'event', v: 1, event: { eventId: `e-${seed}-${i}`, userId: dd.user, decisionId: dd.id, type: 'click' }, receivedAt: 1_700_000_000_000 + i };
+      payload = {
+        kind: 'event',
+        v: 1,
+        event: { eventId: `e-${seed}-${i}`, userId: dd.user, decisionId: dd.id, type: 'click' },
+        receivedAt: 1_700_000_000_000 + i,
+      };
     }
-    out.push({ shardId: 'shardId-000000000000', sequenceNumber: String(10n ** 20n + BigInt(i)), arrivalMs: 1_700_000_000_000 + i, data: JSON.stringify(payload) });
+    out.push({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: String(10n ** 20n + BigInt(i)),
+      arrivalMs: 1_700_000_000_000 + i,
+      data: JSON.stringify(payload),
+    });
   }
   return out;
 }
@@ -84,12 +108,26 @@ export async function runUpdaterBench(opts: { events?: number; batchSize?: numbe
       Array.from({ length: 16 }, async () => {
         while (next < m) {
           const i = next++;
-          await emu.dynamo.send(new PutItemCommand({ TableName: r.deadLetterTable, Item: marshall({ id: `baseline-${i}`, data: stream[i]!.data }) }));
+          await emu.dynamo.send(
+            new PutItemCommand({
+              TableName: r.deadLetterTable,
+              Item: marshall({ id: `baseline-${i}`, data: stream[i]!.data }),
+            }),
+          );
         }
       }),
     );
     const baselinePutsPerSecond = m / ((performance.now() - b0) / 1000);
-    return { records: n, decisions, feedbackEvents: feedback, batchSize, seconds, recordsPerSecond: n / seconds, statsWrites, baselinePutsPerSecond };
+    return {
+      records: n,
+      decisions,
+      feedbackEvents: feedback,
+      batchSize,
+      seconds,
+      recordsPerSecond: n / seconds,
+      statsWrites,
+      baselinePutsPerSecond,
+    };
   } finally {
     await emu.close();
   }

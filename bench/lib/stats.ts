@@ -9,7 +9,13 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export function summarize(samples: number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
   const s = [...samples].sort((a, b) => a - b);
-  return { n: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s[s.length - 1] ?? Number.NaN };
+  return {
+    n: s.length,
+    p50: percentile(s, 50),
+    p95: percentile(s, 95),
+    p99: percentile(s, 99),
+    max: s[s.length - 1] ?? Number.NaN,
+  };
 }
 
 export function machine(): string {

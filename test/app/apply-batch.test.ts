@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyStats, mergeStats, statsEqual, type ActionStats } from '../../shared/core/bandit/stats.ts';
-import { applyBatch, type ApplyBatchDeps, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import { type ApplyBatchDeps, applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import { type ActionStats, emptyStats, mergeStats, statsEqual } from '../../shared/core/bandit/stats.ts';
 import type { StateStore } from '../../shared/core/ports.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { startTestStores, type TestStores, uniqueName } from '../support/emulators.ts';
@@ -22,7 +22,9 @@ const deps = (over: Partial<ApplyBatchDeps> = {}): ApplyBatchDeps => ({
   ...over,
 });
 
-async function statsByAction(dp: string): Promise<Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number }>> {
+async function statsByAction(
+  dp: string,
+): Promise<Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number }>> {
   const out = new Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number }>();
   for (const item of await s.state.listStats(dp)) {
     const cur = out.get(item.actionId) ?? { stats: emptyStats(item.stats.sxr.length), rewardEvents: 0, lateEvents: 0 };
@@ -56,7 +58,15 @@ function scenario(dp: string, n: number, seed: number): unknown[] {
     } else {
       const d = decided[rng.int(decided.length)]!;
       const eventId = `${dp}-e${rng.int(n)}`; // ids repeat: duplicates must count once
-      payloads.push(eventRecord({ eventId, userId: d.user, decisionId: d.id, type: 'click', ...(rng.next() < 0.2 ? { value: 3 } : {}) }));
+      payloads.push(
+        eventRecord({
+          eventId,
+          userId: d.user,
+          decisionId: d.id,
+          type: 'click',
+          ...(rng.next() < 0.2 ? { value: 3 } : {}),
+        }),
+      );
     }
   }
   return payloads;
@@ -130,7 +140,16 @@ describe('applyBatch', () => {
         eventRecord({ eventId: 'in', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }, at + 59_000),
         eventRecord({ eventId: 'late', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }, at + 61_000),
         // Dated inside the window by the client, but received late: the timestamp counts, capped at receipt.
-        eventRecord({ eventId: 'dated', userId: 'u1', decisionId: `${dp}-1`, type: 'click', timestamp: new Date(at + 30_000).toISOString() }, at + 600_000),
+        eventRecord(
+          {
+            eventId: 'dated',
+            userId: 'u1',
+            decisionId: `${dp}-1`,
+            type: 'click',
+            timestamp: new Date(at + 30_000).toISOString(),
+          },
+          at + 600_000,
+        ),
       ]),
       deps(),
     );
@@ -160,13 +179,28 @@ describe('applyBatch', () => {
     const dp = uniqueName();
     await applyBatch(
       entries('shard-1', [
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-old`, userId: 'u9', chosen: 'a', at: 1_700_000_000_000 }),
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-new`, userId: 'u9', chosen: 'b', at: 1_700_000_000_500 }),
+        decisionRecord({
+          decisionPoint: dp,
+          decisionId: `${dp}-old`,
+          userId: 'u9',
+          chosen: 'a',
+          at: 1_700_000_000_000,
+        }),
+        decisionRecord({
+          decisionPoint: dp,
+          decisionId: `${dp}-new`,
+          userId: 'u9',
+          chosen: 'b',
+          at: 1_700_000_000_500,
+        }),
       ]),
       deps(),
     );
     // A later batch: the join goes through the stored latest-decision pointer.
-    const out = await applyBatch(entries('shard-1', [eventRecord({ eventId: 'x', userId: 'u9', type: 'click' })], 5000n), deps());
+    const out = await applyBatch(
+      entries('shard-1', [eventRecord({ eventId: 'x', userId: 'u9', type: 'click' })], 5000n),
+      deps(),
+    );
     expect(out.rewards).toBe(1);
     const stats = await statsByAction(dp);
     expect(stats.get('b')!.stats.sumR).toBe(1);
@@ -207,7 +241,12 @@ describe('applyBatch', () => {
         entries(
           shard,
           Array.from({ length: 25 }, (_, i) =>
-            decisionRecord({ decisionPoint: dp, decisionId: `${dp}-${shard}-${b}-${i}`, userId: `u${k}-${i}`, chosen: i % 2 ? 'hot' : 'warm' }),
+            decisionRecord({
+              decisionPoint: dp,
+              decisionId: `${dp}-${shard}-${b}-${i}`,
+              userId: `u${k}-${i}`,
+              chosen: i % 2 ? 'hot' : 'warm',
+            }),
           ),
           BigInt(1000 + b * 100),
         ),

@@ -10,7 +10,11 @@ beforeAll(async () => {
   stack = await startLocalStack({ apiKey: 'test-admin-key', modelRefreshMs: 100 });
   api = apiClient(stack.url, stack.apiKey);
   expect((await api.call('PUT', '/v1/decision-points/home', {})).status).toBe(201);
-  for (const [id, features] of Object.entries({ a: { color: 'red' }, b: { color: 'blue' }, c: { color: 'green', price: 3 } })) {
+  for (const [id, features] of Object.entries({
+    a: { color: 'red' },
+    b: { color: 'blue' },
+    c: { color: 'green', price: 3 },
+  })) {
     expect((await api.call('PUT', `/v1/decision-points/home/actions/${id}`, { features })).status).toBe(201);
   }
 });
@@ -18,7 +22,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const decide = (body: Record<string, unknown>) => api.call('POST', '/v1/decisions', { decisionPoint: 'home', userId: 'u1', ...body });
+const decide = (body: Record<string, unknown>) =>
+  api.call('POST', '/v1/decisions', { decisionPoint: 'home', userId: 'u1', ...body });
 
 describe('authentication', () => {
   it('rejects a request without an API key or with a wrong one with 401, and changes nothing', async () => {
@@ -38,7 +43,13 @@ describe('decision points and catalog', () => {
   it('creates a decision point from {} with every default filled in', async () => {
     const got = await api.call('GET', '/v1/decision-points/home');
     expect(got.status).toBe(200);
-    expect(got.body.settings).toMatchObject({ contextDim: 16, actionDim: 8, attributionWindowSeconds: 3600, exploration: { epsilon: 0.05, scale: 1 }, rewards: {} });
+    expect(got.body.settings).toMatchObject({
+      contextDim: 16,
+      actionDim: 8,
+      attributionWindowSeconds: 3600,
+      exploration: { epsilon: 0.05, scale: 1 },
+      rewards: {},
+    });
   });
 
   it('rejects invalid settings with a message naming the field', async () => {
@@ -50,7 +61,9 @@ describe('decision points and catalog', () => {
   });
 
   it('lists, reads and retires actions; a retired action keeps its record', async () => {
-    expect((await api.call('PUT', '/v1/decision-points/home/actions/temp', { features: { color: 'red' } })).status).toBe(201);
+    expect(
+      (await api.call('PUT', '/v1/decision-points/home/actions/temp', { features: { color: 'red' } })).status,
+    ).toBe(201);
     const retired = await api.call('DELETE', '/v1/decision-points/home/actions/temp');
     expect(retired.status).toBe(200);
     expect(retired.body.status).toBe('retired');
@@ -134,7 +147,11 @@ describe('POST /v1/events', () => {
 
 describe('settings that cannot change', () => {
   it('refuses to change dimensions once the decision point has learned (409)', async () => {
-    await waitFor(async () => (await api.call('GET', '/v1/decision-points/home/model')).body.actions.some((a: { impressions: number }) => a.impressions > 0));
+    await waitFor(async () =>
+      (await api.call('GET', '/v1/decision-points/home/model')).body.actions.some(
+        (a: { impressions: number }) => a.impressions > 0,
+      ),
+    );
     const r = await api.call('PUT', '/v1/decision-points/home', { contextDim: 8 });
     expect(r.status).toBe(409);
     expect(r.body.error.message).toMatch(/contextDim/);

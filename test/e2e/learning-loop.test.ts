@@ -48,7 +48,11 @@ describe('the real-time loop through the local stack', () => {
     for (const [segment, best] of Object.entries(preferred)) {
       let wins = 0;
       for (let i = 0; i < 100; i++) {
-        const d = await api.call('POST', '/v1/decisions', { decisionPoint: 'loop', userId: `probe-${i}`, context: { segment } });
+        const d = await api.call('POST', '/v1/decisions', {
+          decisionPoint: 'loop',
+          userId: `probe-${i}`,
+          context: { segment },
+        });
         if (d.body.chosen[0] === best) wins++;
       }
       expect(wins, `${segment} → ${best}`).toBeGreaterThanOrEqual(75);

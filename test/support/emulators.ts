@@ -1,8 +1,9 @@
 /** Starts the real-protocol emulators for one test file and gives it the DynamoDB adapters. */
+
+import { type Emulators, startEmulators } from '../../local/emulators.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
-import { type Emulators, startEmulators } from '../../local/emulators.ts';
 
 export interface TestStores {
   emulators: Emulators;

@@ -1,6 +1,12 @@
 /** A tiny client for the local stack's HTTP API. */
 export interface Api {
-  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
 }
 
 export function apiClient(url: string, apiKey: string | undefined): Api {
