@@ -1,0 +1,88 @@
+/**
+ * The OpenAPI description of the HTTP API, generated from the same zod schemas the handlers validate with, so the
+ * document cannot drift from the code. `npm run openapi` writes it to docs/openapi.json (a test checks it is current).
+ */
+import { z } from 'zod';
+import {
+  actionInputSchema,
+  decisionPointSettingsSchema,
+  decisionRequestSchema,
+  decisionResponseSchema,
+  feedbackEventSchema,
+} from './schemas.ts';
+
+const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
+
+const errorBody = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  required: ['error'],
+};
+const errors = Object.fromEntries(
+  [
+    ['400', 'Invalid request: the message names each problem; nothing was changed'],
+    ['401', 'Missing or invalid API key'],
+    ['403', 'The API key lacks the scope or decision point'],
+    ['404', 'Not found'],
+    ['503', 'A dependency is unavailable; retry'],
+  ].map(([code, description]) => [code, { description, content: { 'application/json': { schema: errorBody } } }]),
+);
+const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
+const dpParam = { name: 'decisionPoint', in: 'path', required: true, schema: { type: 'string' } };
+const actionParam = { name: 'actionId', in: 'path', required: true, schema: { type: 'string' } };
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'NBA engine API', version: '1', description: 'Next-best-action decisions, feedback, and catalog administration.' },
+    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/v1/decisions': {
+        post: {
+          summary: 'Choose the next best action(s) for a user',
+          requestBody: { required: true, ...json(schema(decisionRequestSchema)) },
+          responses: { '200': { description: 'The decision', ...json(schema(decisionResponseSchema, 'output')) }, '422': errors['400'], ...errors },
+        },
+      },
+      '/v1/events': {
+        post: {
+          summary: 'Report what users did (feedback); each event is validated on its own',
+          requestBody: {
+            required: true,
+            ...json({ type: 'object', properties: { events: { type: 'array', maxItems: 500, items: schema(feedbackEventSchema) } }, required: ['events'] }),
+          },
+          responses: { '202': { description: 'Per-event results: accepted, rejected (with the reason) or failed (retry)' }, ...errors },
+        },
+      },
+      '/v1/decision-points': { get: { summary: 'List decision points', responses: { '200': { description: 'Decision points' }, ...errors } } },
+      '/v1/decision-points/{decisionPoint}': {
+        parameters: [dpParam],
+        get: { summary: 'Read a decision point', responses: { '200': { description: 'Settings' }, ...errors } },
+        put: {
+          summary: 'Create or update a decision point; every setting is optional',
+          requestBody: { required: true, ...json(schema(decisionPointSettingsSchema)) },
+          responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, '409': errors['400'], ...errors },
+        },
+      },
+      '/v1/decision-points/{decisionPoint}/actions': {
+        parameters: [dpParam],
+        get: { summary: 'List actions', responses: { '200': { description: 'Actions' }, ...errors } },
+      },
+      '/v1/decision-points/{decisionPoint}/actions/{actionId}': {
+        parameters: [dpParam, actionParam],
+        get: { summary: 'Read an action with what the model learned about it', responses: { '200': { description: 'Action' }, ...errors } },
+        put: {
+          summary: 'Create or update an action (it serves from the next model refresh)',
+          requestBody: { required: true, ...json(schema(actionInputSchema)) },
+          responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors },
+        },
+        delete: { summary: 'Retire an action (its statistics are kept)', responses: { '200': { description: 'Retired' }, ...errors } },
+      },
+      '/v1/decision-points/{decisionPoint}/model': {
+        parameters: [dpParam],
+        get: { summary: 'Model summary: per action and objective, estimate, uncertainty, impressions, rewards', responses: { '200': { description: 'Summary' }, ...errors } },
+      },
+    },
+  };
+}
