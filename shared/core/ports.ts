@@ -34,7 +34,7 @@ export interface StateStore {
   getAction(decisionPoint: string, actionId: string): Promise<CatalogAction | undefined>;
   putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void>;
   listActions(decisionPoint: string): Promise<CatalogAction[]>;
-  /** Items of one decision point with `updatedAt >= since` (strongly consistent). */
+  /** Items of one decision point with `updatedAt >= since` (eventually consistent: callers re-read a margin). */
   loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges>;
   getStats(key: StatsKey): Promise<StatsItem | undefined>;
   /** Conditional write: succeeds only if the stored version is `expectedVersion` (or absent when undefined). */

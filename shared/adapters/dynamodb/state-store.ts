@@ -105,6 +105,10 @@ export class DynamoStateStore implements StateStore {
         features: item.features,
         ...(item.metadata ? { metadata: item.metadata } : {}),
         status: item.status,
+        ...(item.startsAt !== undefined ? { startsAt: item.startsAt } : {}),
+        ...(item.endsAt !== undefined ? { endsAt: item.endsAt } : {}),
+        ...(item.eligibility ? { eligibility: item.eligibility } : {}),
+        ...(item.trafficCapWhileNew ? { trafficCapWhileNew: item.trafficCapWhileNew } : {}),
         createdAt: item.createdAt,
         updatedAt: item.updatedAt,
         version: item.version,
@@ -272,7 +276,10 @@ export class DynamoStateStore implements StateStore {
     do {
       const input: QueryCommandInput = {
         TableName: this.tableName,
-        ConsistentRead: true,
+        // The serving cache's incremental refresh reads eventually consistent (half the read units on the one
+        // partition every container reads): an item not yet visible is read at the next refresh, because each
+        // refresh re-reads the last `skewMarginMs` of changes. Other queries read strongly consistent.
+        ConsistentRead: q.updatedSince === undefined,
         ExclusiveStartKey: startKey,
         ...(q.updatedSince !== undefined
           ? {
@@ -316,6 +323,10 @@ function toAction(item: Record<string, unknown>): CatalogAction {
     features: (item.features ?? {}) as CatalogAction['features'],
     metadata: item.metadata as CatalogAction['metadata'],
     status: item.status === 'retired' ? 'retired' : 'live',
+    startsAt: item.startsAt === undefined ? undefined : Number(item.startsAt),
+    endsAt: item.endsAt === undefined ? undefined : Number(item.endsAt),
+    eligibility: item.eligibility as CatalogAction['eligibility'],
+    trafficCapWhileNew: item.trafficCapWhileNew as CatalogAction['trafficCapWhileNew'],
     createdAt: Number(item.createdAt),
     updatedAt: Number(item.updatedAt),
     version: Number(item.version),
