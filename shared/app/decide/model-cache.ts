@@ -1,14 +1,13 @@
 /**
  * The decision path's model cache: one per warm container. A decision reads the model from memory; at most once per
- * `refreshMs` a request first reads what changed since the last refresh (one strongly consistent Query on the
- * `byUpdatedAt` index) and rebuilds the posterior if anything did. Steady state: no DynamoDB read per request.
+ * `refreshMs` a request first reads what changed since the last refresh (one Query on the `byUpdatedAt` index, which
+ * re-reads the last `skewMarginMs` so writers' clock skew and eventually consistent reads lose nothing) and rebuilds
+ * the posteriors if anything did. Steady state: no DynamoDB read per request.
  *
- * Bounded staleness: a served model reflects every write committed more than `refreshMs` before the request (plus
- * the refresh query's own latency). If a refresh fails, the last good model keeps serving and the failure is
- * reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
+ * Bounded staleness: a served model reflects every write committed more than `refreshMs` + the read's consistency lag
+ * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
+ * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
-
-import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../../core/bandit/linalg.ts';
 import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
 import {
