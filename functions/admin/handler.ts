@@ -1,14 +1,21 @@
 /** Decision points, their catalog and model summary: thin routes over CatalogService. */
 import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
-import { CatalogService } from '../../shared/app/catalog/catalog.ts';
+import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
+import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
+import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema } from '../../shared/core/schemas.ts';
 import { authenticator, deadLetterStore, modelCache, stateStore } from '../commons/clients.ts';
 
 const catalog = new CatalogService(stateStore, modelCache);
 const anyObject = z.record(z.string(), z.unknown());
+const listQuery = z.strictObject({
+  status: z.enum(LIFECYCLE_STATUSES).optional(),
+  q: z.string().min(1).max(128).optional(),
+});
+const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
 const dpView = (d: DecisionPoint) => ({
   decisionPoint: d.decisionPoint,
@@ -17,10 +24,16 @@ const dpView = (d: DecisionPoint) => ({
   createdAt: new Date(d.createdAt).toISOString(),
   updatedAt: new Date(d.updatedAt).toISOString(),
 });
+const iso = (ms: number) => new Date(ms).toISOString();
+/** `status` is the lifecycle status now: live, scheduled (before startsAt), expired (from endsAt on) or retired. */
 const actionView = (a: CatalogAction) => ({
   actionId: a.actionId,
-  status: a.status,
+  status: catalog.statusOf(a),
   features: a.features,
+  ...(a.startsAt !== undefined ? { startsAt: iso(a.startsAt) } : {}),
+  ...(a.endsAt !== undefined ? { endsAt: iso(a.endsAt) } : {}),
+  ...(a.eligibility ? { eligibility: a.eligibility } : {}),
+  ...(a.trafficCapWhileNew ? { trafficCapWhileNew: a.trafficCapWhileNew } : {}),
   ...(a.metadata ? { metadata: a.metadata } : {}),
   version: a.version,
   createdAt: new Date(a.createdAt).toISOString(),
@@ -47,16 +60,34 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/decision-points/{decisionPoint}',
     scope: 'admin',
-    handle: async ({ params }) => ({ status: 200, body: dpView(await catalog.getDecisionPoint(params.decisionPoint!)) }),
+    handle: async ({ params }) => ({
+      status: 200,
+      body: dpView(await catalog.getDecisionPoint(params.decisionPoint!)),
+    }),
   },
   {
     method: 'GET',
     path: '/v1/decision-points/{decisionPoint}/actions',
     scope: 'admin',
     handle: async ({ params, query }) => {
-      let actions = await catalog.listActions(params.decisionPoint!);
-      if (query.status) actions = actions.filter((a) => a.status === query.status);
+      const actions = await catalog.listActions(params.decisionPoint!, parseWith(listQuery, query, 'query'));
       return { status: 200, body: { actions: actions.map(actionView) } };
+    },
+  },
+  {
+    // Google-style custom method: the colon is a literal in the path (API Gateway passes it through {proxy+}).
+    method: 'POST',
+    path: '/v1/decision-points/{decisionPoint}/actions:batch',
+    scope: 'admin',
+    handle: async ({ params, body }) => {
+      const { actions } = parseWith(importBody, body);
+      const r = await catalog.importActions(params.decisionPoint!, actions);
+      if (r.rejected === actions.length) {
+        const reasons = r.results.map((x) => `actions[${x.index}]: ${x.error}`).slice(0, 10);
+        throw new ValidationError(`no valid action: ${reasons.join('; ')}`);
+      }
+      const applied = r.created + r.updated + r.unchanged;
+      return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r };
     },
   },
   {
@@ -73,9 +104,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
     scope: 'admin',
     handle: async ({ params }) => {
-      const action = await catalog.getAction(params.decisionPoint!, params.actionId!);
-      const model = await modelCache.get(params.decisionPoint!);
-      const learned = summarizeModel(model).actions.find((a) => a.actionId === action.actionId);
+      const { action, learned } = await catalog.explainAction(params.decisionPoint!, params.actionId!);
       return { status: 200, body: { ...actionView(action), learned } };
     },
   },

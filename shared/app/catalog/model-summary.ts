@@ -1,15 +1,38 @@
 /**
  * The model summary an operator reads: per action, what the engine believes and why (impressions, rewards, when it
- * last learned) and how sure it is. Estimates are the posterior mean and standard deviation of the score for the
- * empty context (bias only), i.e. the action's baseline value under the current model.
+ * last learned) and how sure it is, per objective. An estimate is the posterior mean and standard deviation of the
+ * action's score for the empty context (bias only), i.e. its baseline value under the current model; for an action
+ * never shown it comes from its features alone (the shared part of the hybrid model), with a larger uncertainty.
  */
+
+import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { scoreInto } from '../../core/bandit/score.ts';
+import type { ActionStats } from '../../core/bandit/stats.ts';
+import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
+import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import type { ServingModel } from '../decide/model-cache.ts';
 
+type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
+
+/** What one objective's model says about one action. */
+export interface ObjectiveEstimate {
+  /** Posterior mean of the baseline score. */
+  mean: number;
+  /** Posterior standard deviation of the baseline score (the uncertainty Thompson sampling explores with). */
+  sd: number;
+  impressions: number;
+  rewardEvents: number;
+  lateEvents: number;
+  rewardSum: number;
+  meanReward: number | null;
+  lastLearnedAt: string | null;
+}
+
 export interface ActionSummary {
   actionId: string;
-  status: 'live' | 'retired';
+  status: LifecycleStatus;
+  /** The `default` objective's figures, repeated at the top level for readers that know one objective. */
   impressions: number;
   rewardEvents: number;
   lateEvents: number;
@@ -17,41 +40,108 @@ export interface ActionSummary {
   meanReward: number | null;
   estimate: { mean: number; sd: number };
   lastLearnedAt: string | null;
+  /** Per objective (always including `default`). */
+  objectives: Record<string, ObjectiveEstimate>;
 }
 
-export function summarizeModel(model: ServingModel): {
+/**
+ * The serving model as the summary reads it. Objective maps are optional so the summary works with a model that has
+ * only the `default` posterior; when present they list every objective, `default` included.
+ */
+export type SummarizedModel = Pick<
+  ServingModel,
+  'decisionPoint' | 'posterior' | 'catalog' | 'stats' | 'version' | 'builtAt'
+> & {
+  posteriors?: ReadonlyMap<string, HybridPosterior>;
+  statsByObjective?: ReadonlyMap<string, ReadonlyMap<string, Learned>>;
+};
+
+function objectivesOf(model: SummarizedModel): [string, HybridPosterior, ReadonlyMap<string, Learned>][] {
+  const posteriors = model.posteriors ?? new Map([[DEFAULT_OBJECTIVE, model.posterior]]);
+  return [...posteriors].map(([name, post]) => [
+    name,
+    post,
+    model.statsByObjective?.get(name) ?? (name === DEFAULT_OBJECTIVE ? model.stats : new Map()),
+  ]);
+}
+
+/** Baseline mean and sd of the actions at `indexes` (allocates; admin path only). */
+function baseline(post: HybridPosterior, indexes: Int32Array): { mean: Float64Array; sd: Float64Array } {
+  const mean = new Float64Array(indexes.length);
+  const sd = new Float64Array(indexes.length);
+  if (indexes.length > 0) scoreInto(post, encodeFeatures({}, post.d), indexes, 1, mean, sd);
+  return { mean, sd };
+}
+
+function summarize(model: SummarizedModel, ids: readonly string[], now: number): ActionSummary[] {
+  const perObjective = objectivesOf(model).map(([name, post, learned]) => {
+    const indexes = Int32Array.from(ids, (id) => post.index.get(id) ?? -1).filter((i) => i >= 0);
+    const { mean, sd } = baseline(post, indexes);
+    const byId = new Map<string, number>();
+    indexes.forEach((i, p) => {
+      byId.set(post.ids[i]!, p);
+    });
+    return { name, learned, mean, sd, byId };
+  });
+  return ids.map((actionId): ActionSummary => {
+    const objectives: Record<string, ObjectiveEstimate> = {};
+    for (const o of perObjective) {
+      const p = o.byId.get(actionId);
+      const s = o.learned.get(actionId);
+      const n = s?.stats.n ?? 0;
+      objectives[o.name] = {
+        mean: p === undefined ? Number.NaN : o.mean[p]!,
+        sd: p === undefined ? Number.NaN : o.sd[p]!,
+        impressions: n,
+        rewardEvents: s?.rewardEvents ?? 0,
+        lateEvents: s?.lateEvents ?? 0,
+        rewardSum: s?.stats.sumR ?? 0,
+        meanReward: n > 0 ? (s?.stats.sumR ?? 0) / n : null,
+        lastLearnedAt: s && s.lastLearnedAt > 0 ? new Date(s.lastLearnedAt).toISOString() : null,
+      };
+    }
+    const d = objectives[DEFAULT_OBJECTIVE]!;
+    const action = model.catalog.get(actionId);
+    return {
+      actionId,
+      status: action ? lifecycleStatus(action, now) : 'retired',
+      impressions: d.impressions,
+      rewardEvents: d.rewardEvents,
+      lateEvents: d.lateEvents,
+      rewardSum: d.rewardSum,
+      meanReward: d.meanReward,
+      estimate: { mean: d.mean, sd: d.sd },
+      lastLearnedAt: d.lastLearnedAt,
+      objectives,
+    };
+  });
+}
+
+export function summarizeModel(
+  model: SummarizedModel,
+  now: number = Date.now(),
+): {
   decisionPoint: string;
   modelVersion: string;
   builtAt: string;
   noiseVariance: number;
   actions: ActionSummary[];
 } {
-  const post = model.posterior;
-  const x = encodeFeatures({}, post.d);
-  const all = Int32Array.from({ length: post.size }, (_, i) => i);
-  const mean = new Float64Array(post.size);
-  const sd = new Float64Array(post.size);
-  if (post.size > 0) scoreInto(post, x, all, 1, mean, sd);
-  const actions = post.ids.map((actionId, i): ActionSummary => {
-    const s = model.stats.get(actionId);
-    const n = s?.stats.n ?? 0;
-    return {
-      actionId,
-      status: model.catalog.get(actionId)?.status ?? 'retired',
-      impressions: n,
-      rewardEvents: s?.rewardEvents ?? 0,
-      lateEvents: s?.lateEvents ?? 0,
-      rewardSum: s?.stats.sumR ?? 0,
-      meanReward: n > 0 ? (s?.stats.sumR ?? 0) / n : null,
-      estimate: { mean: mean[i]!, sd: sd[i]! },
-      lastLearnedAt: s && s.lastLearnedAt > 0 ? new Date(s.lastLearnedAt).toISOString() : null,
-    };
-  });
   return {
     decisionPoint: model.decisionPoint.decisionPoint,
     modelVersion: model.version,
     builtAt: new Date(model.builtAt).toISOString(),
-    noiseVariance: post.sigma2,
-    actions,
+    noiseVariance: model.posterior.sigma2,
+    actions: summarize(model, model.posterior.ids, now),
   };
+}
+
+/** The summary of one action, or undefined when the serving model does not know it yet (written after its refresh). */
+export function summarizeAction(
+  model: SummarizedModel,
+  actionId: string,
+  now: number = Date.now(),
+): ActionSummary | undefined {
+  if (!model.posterior.index.has(actionId)) return undefined;
+  return summarize(model, [actionId], now)[0];
 }
