@@ -1,18 +1,29 @@
 /**
- * Starts the real-protocol AWS emulators in this process (dynalite for DynamoDB, kinesalite for Kinesis) on free
- * loopback ports and creates the tables and the stream exactly as the CDK stack defines them.
+ * Starts the real-protocol AWS emulators (dynalite for DynamoDB, kinesalite for Kinesis) on free loopback ports and
+ * creates the tables and the stream exactly as the CDK stack defines them.
+ *
+ * By default the emulators run in a child process (`emulator-process.ts`): they are single-threaded JavaScript, and in
+ * the process of the handlers and the updater they took half of its CPU, capping local throughput. `inProcess: true`
+ * keeps the old in-process mode (one process to debug).
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
   type DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, ResourceInUseException as StreamInUse } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ResourceInUseException as StreamInUse,
+} from '@aws-sdk/client-kinesis';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import { createDynamoClient, createKinesisClient } from '../shared/adapters/aws-clients.ts';
@@ -46,19 +57,30 @@ export interface Emulators {
   close(): Promise<void>;
 }
 
-/** `dataDir` persists both emulators' LevelDB files there; without it, everything lives in memory. */
-export async function startEmulators(opts: { dataDir?: string; resources?: LocalResources } = {}): Promise<Emulators> {
+export interface EmulatorOptions {
+  /** Persists both emulators' LevelDB files there; without it, everything lives in memory. */
+  dataDir?: string;
+  resources?: LocalResources;
+  /** Run the emulators in this process instead of a child process (default: `NBA_EMULATORS_IN_PROCESS=1`). */
+  inProcess?: boolean;
+}
+
+interface Running {
+  dynPort: number;
+  kinPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
   const resources = opts.resources ?? DEFAULT_RESOURCES;
   if (opts.dataDir) {
     mkdirSync(join(opts.dataDir, 'dynamodb'), { recursive: true });
     mkdirSync(join(opts.dataDir, 'kinesis'), { recursive: true });
   }
-  const dyn: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(opts.dataDir ? { path: join(opts.dataDir, 'dynamodb') } : {}) });
-  const kin: Server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100, ...(opts.dataDir ? { path: join(opts.dataDir, 'kinesis') } : {}) });
-  const dynPort = await listen(dyn);
-  const kinPort = await listen(kin);
-  const dynamoEndpoint = `http://127.0.0.1:${dynPort}`;
-  const kinesisEndpoint = `http://127.0.0.1:${kinPort}`;
+  const inProcess = opts.inProcess ?? process.env.NBA_EMULATORS_IN_PROCESS === '1';
+  const running = inProcess ? await startInProcess(opts.dataDir) : await startChild(opts.dataDir);
+  const dynamoEndpoint = `http://127.0.0.1:${running.dynPort}`;
+  const kinesisEndpoint = `http://127.0.0.1:${running.kinPort}`;
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = createDynamoClient({ ...common, dynamoEndpoint });
   const kinesis = createKinesisClient({ ...common, kinesisEndpoint });
@@ -88,7 +110,64 @@ export async function startEmulators(opts: { dataDir?: string; resources?: Local
     async close() {
       dynamo.destroy();
       kinesis.destroy();
-      await Promise.all([close(dyn), close(kin)]);
+      await running.stop();
+    },
+  };
+}
+
+async function startInProcess(dataDir: string | undefined): Promise<Running> {
+  const dyn: Server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+  });
+  const kin: Server = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 100,
+    ...(dataDir ? { path: join(dataDir, 'kinesis') } : {}),
+  });
+  const dynPort = await listen(dyn);
+  const kinPort = await listen(kin);
+  return { dynPort, kinPort, stop: () => Promise.all([close(dyn), close(kin)]).then(() => undefined) };
+}
+
+const CHILD_SCRIPT = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
+
+/** Forks `emulator-process.ts` on this Node (its built-in type stripping runs it) and waits for its ports. */
+async function startChild(dataDir: string | undefined): Promise<Running> {
+  const child: ChildProcess = fork(CHILD_SCRIPT, [], {
+    env: { ...process.env, NBA_EMULATOR_DATA_DIR: dataDir ?? '' },
+    // The parent may run under tsx or vitest loaders; the child needs none of them.
+    execArgv: ['--disable-warning=ExperimentalWarning'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ports = await new Promise<{ dynamoPort: number; kinesisPort: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('emulator process did not start within 30 s')), 30_000);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as { dynamoPort: number; kinesisPort: number });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`emulator process exited with code ${code} before it was ready`));
+    });
+  });
+  // An idle IPC channel must not keep the parent alive (e.g. a benchmark that forgets to close).
+  child.unref();
+  child.channel?.unref();
+  return {
+    dynPort: ports.dynamoPort,
+    kinPort: ports.kinesisPort,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send('close');
+      const timeout = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timeout);
     },
   };
 }
