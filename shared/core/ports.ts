@@ -13,6 +13,7 @@ import type {
   StatsKey,
   StoredDecision,
 } from './domain.ts';
+import type { EvaluationRecord } from './retrain/evaluation-record.ts';
 import type { DecisionRecord, EventRecord } from './schemas.ts';
 
 /** Everything a warm decision container caches for one decision point, read incrementally. */
@@ -45,6 +46,10 @@ export interface StateStore {
   getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined>;
   /** Conditional on `expectedItemVersion` (undefined: must not exist yet). Throws VersionConflictError. */
   putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void>;
+  /** Stores the summary of one retraining run (idempotent: the same run always writes the same item). */
+  putEvaluation(record: EvaluationRecord): Promise<void>;
+  /** A decision point's retraining run summaries, most recent first. */
+  listEvaluations(decisionPoint: string, limit: number): Promise<EvaluationRecord[]>;
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(item: ApiKeyRecord): Promise<void>;
   listApiKeys(): Promise<ApiKeyRecord[]>;

@@ -8,6 +8,7 @@
  * | `DP#{dp}`       | `STATS#{obj}#{actionId}#{bucket}#{p}`| an action's partial bandit statistics |
  * | `DP#{dp}`       | `BASE#{version}#{obj}#{actionId}`    | an offline model's action statistics  |
  * | `DP#{dp}`       | `ACTIVE`                             | which offline model serves            |
+ * | `DP#{dp}`       | `EVAL#{startedAt ISO}#{runId}`       | a retraining run's evaluation summary |
  * | `DPINDEX`       | `{dp}`                               | registry of decision points           |
  * | `KEY`           | `{sha256 of the secret}`             | API key record                        |
  *
@@ -36,6 +37,7 @@ import type {
 } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
+import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
 
 export const STATE_INDEX_BY_UPDATED_AT = 'byUpdatedAt';
@@ -46,6 +48,8 @@ const CREATE_ONLY = 'attribute_not_exists(pk)';
 const SAME_VERSION = '#version = :expected';
 
 const dpPk = (dp: string) => `DP#${dp}`;
+/** Sorts a decision point's run summaries by start time (ISO-8601 sorts as text). */
+const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) => `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
 const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
@@ -218,6 +222,36 @@ export class DynamoStateStore implements StateStore {
       },
       expectedItemVersion,
     );
+  }
+
+  async putEvaluation(record: EvaluationRecord): Promise<void> {
+    // One item per run, keyed by its start time and id: a retried write puts the same content, so no condition.
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: marshall({
+          pk: dpPk(record.decisionPoint),
+          sk: evalSk(record),
+          type: 'evaluation',
+          decisionPoint: record.decisionPoint,
+          summary: JSON.stringify(record),
+          updatedAt: record.finishedAt,
+        }),
+      }),
+    );
+  }
+
+  async listEvaluations(decisionPoint: string, limit: number): Promise<EvaluationRecord[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: marshall({ ':pk': dpPk(decisionPoint), ':prefix': 'EVAL#' }),
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => evaluationRecordSchema.parse(JSON.parse(String(unmarshall(item).summary))));
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
