@@ -102,7 +102,8 @@ function describe(error: z.ZodError, raw: unknown): string {
     const keys = issue.keys.map((k) => `"${k}"`).join(', ');
     return `${where === '' ? '' : `${where}: `}unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}`;
   }
-  if (issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(raw, issue.path) === undefined) {
+  const absent = issue.path.length > 0 && valueAt(raw, issue.path) === undefined;
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && absent) {
     return `${where} is required`;
   }
   return where === '' ? issue.message : `${where} ${issue.message}`;

@@ -63,7 +63,7 @@ export interface PolicyContext {
 
 /** A learning policy driven round by round. Actions are ActionTable indices; x is the encoded context (length d). */
 export interface Policy {
-  readonly name: PolicyName;
+  readonly name: string;
   /** Adds warm-start statistics of action `action` (before the first round). */
   warmStart(action: number, stats: ActionStats): void;
   /** Picks one of `candidates` (all of its entries) and returns its position in that array. */

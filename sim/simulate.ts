@@ -18,7 +18,7 @@ import { createRng } from '../shared/core/random.ts';
 import { ActionTable } from './actions.ts';
 import { SimFormatError, SimOptionError } from './errors.ts';
 import type { Numbered, OnlineRound } from './formats.ts';
-import { createPolicy, type Policy, type PolicyName, type PolicySettings } from './policies.ts';
+import { createPolicy, type Policy, type PolicyContext, type PolicyName, type PolicySettings } from './policies.ts';
 import { outcomeReward, type WarmStart } from './warm-start.ts';
 
 /** Settings the simulator needs: the policy's plus the reward amounts per event type. */
@@ -28,7 +28,8 @@ export interface SimulationSettings extends PolicySettings {
 
 export interface SimulationOptions {
   readonly settings: SimulationSettings;
-  readonly policy?: PolicyName;
+  /** A built-in policy by name (default `hybrid`), or a factory for one of your own (it gets the same context). */
+  readonly policy?: PolicyName | ((ctx: PolicyContext) => Policy);
   readonly seed?: number;
   /** Rounds between posterior rebuilds (default 50). */
   readonly refresh?: number;
@@ -206,12 +207,14 @@ export class Simulation {
     this.source = options.source ?? 'online';
     this.actions = new ActionTable(this.settings.actionDim);
     this.x = new Float64Array(this.settings.contextDim);
-    this.policy = createPolicy(options.policy ?? 'hybrid', {
+    const ctx: PolicyContext = {
       settings: this.settings,
       actions: this.actions,
       rng: createRng(options.seed ?? 0),
       refresh,
-    });
+    };
+    const policy = options.policy ?? 'hybrid';
+    this.policy = typeof policy === 'function' ? policy(ctx) : createPolicy(policy, ctx);
     for (const a of options.warmStart?.actions ?? []) {
       let index: number;
       try {
@@ -311,7 +314,7 @@ export class Simulation {
     this.pendingCount++;
   }
 
-  result(): SimulationResult<PolicyName> {
+  result(): SimulationResult<string> {
     return this.scoreboard.result(this.policy.name, this.pendingCount);
   }
 
