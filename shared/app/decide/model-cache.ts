@@ -8,8 +8,10 @@
  * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
+import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../../core/bandit/linalg.ts';
 import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
+import { sameFeatures } from '../../core/catalog/features.ts';
 import {
   type ActiveModel,
   type BaseModelStats,
@@ -127,16 +129,20 @@ export class ModelCache {
     const since = Math.max(0, entry.maxUpdatedAt - (this.options.skewMarginMs ?? 5000));
     const changes = await this.store.loadChanges(decisionPoint, since);
     let changed = entry.model === undefined;
+    // Stays true while every change is to the catalog only (see withCatalog): no posterior needs rebuilding.
+    let catalogOnly = !changed;
     if (
       changes.decisionPoint &&
       (!entry.decisionPoint || changes.decisionPoint.version !== entry.decisionPoint.version)
     ) {
       entry.decisionPoint = changes.decisionPoint;
       changed = true;
+      catalogOnly = false;
     }
     for (const a of changes.actions) {
       const seen = entry.actions.get(a.actionId);
       if (!seen || seen.version !== a.version) {
+        if (!seen || !sameFeatures(seen.features, a.features)) catalogOnly = false;
         entry.actions.set(a.actionId, a);
         changed = true;
       }
@@ -147,6 +153,7 @@ export class ModelCache {
       if (!seen || seen.version < s.version) {
         entry.stats.set(id, s);
         changed = true;
+        catalogOnly = false;
       }
     }
     for (const b of changes.baseStats) {
@@ -154,18 +161,37 @@ export class ModelCache {
       if (!entry.base.has(id)) {
         entry.base.set(id, b);
         changed = true;
+        catalogOnly = false;
       }
     }
     if (changes.activeModel && changes.activeModel.itemVersion !== entry.active?.itemVersion) {
       entry.active = changes.activeModel;
       changed = true;
+      catalogOnly = false;
     }
     entry.maxUpdatedAt = Math.max(entry.maxUpdatedAt, changes.maxUpdatedAt);
-    if (changed && entry.decisionPoint) {
+    if (changed && entry.decisionPoint && catalogOnly && entry.model) {
+      entry.model = withCatalog(entry.model, entry.actions);
+    } else if (changed && entry.decisionPoint) {
       entry.model = build(entry.decisionPoint, entry.actions, entry.stats, entry.base, entry.active, this.now());
     }
     entry.refreshedAt = startedAt;
   }
+}
+
+/**
+ * A catalog-only change (status, window, rules, cap or metadata of actions the posteriors already know, features
+ * unchanged) needs no posterior rebuild: the new model shares the posteriors and gets the new catalog and live list.
+ * So a retirement reaches serving at the next refresh in O(K), however long a rebuild takes.
+ */
+function withCatalog(model: ServingModel, actions: ReadonlyMap<string, CatalogAction>): ServingModel {
+  const ids = model.posterior.ids;
+  const catalog = new Map(ids.map((id) => [id, actions.get(id)!]));
+  const live = Int32Array.from(ids.flatMap((id, i) => (catalog.get(id)!.status === 'live' ? [i] : [])));
+  let catalogVersion = 0;
+  for (const a of catalog.values()) catalogVersion += a.version;
+  // build() ends the version with `.{Σ catalog versions}.{Σ statistics versions}`; only the former moved.
+  return { ...model, catalog, live, version: model.version.replace(/\.\d+(\.\d+)$/, `.${catalogVersion}$1`) };
 }
 
 /** One objective's intent model: P(the user reaches the objective within its window | context). */
