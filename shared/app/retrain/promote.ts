@@ -1,0 +1,140 @@
+/**
+ * The promote step and its inverse, rollback. Promotion writes the candidate's `final` statistics as base statistics
+ * under its version, then moves the `ACTIVE` pointer to it with `cutoffBucket` = the first day not in its training
+ * data, keeping the previous pointers as history. Serving reads the pointer and combines that version's base with
+ * the online statistics from its cutoff on.
+ *
+ * Order matters: every base item is written before the pointer, so a reader that sees the pointer also sees the
+ * statistics it points to. Each batch of base items gets the time of its own write as `updatedAt`, so a decision
+ * container refreshing incrementally (items changed since its last read) cannot miss an item written while it read.
+ */
+import type { ActionStats } from '../../core/bandit/stats.ts';
+import type { ActiveModel, BaseModelStats } from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import type { StateStore } from '../../core/ports.ts';
+import { ArtifactError, NothingToRollBackError } from './errors.ts';
+import { decodeModel } from './fit.ts';
+import type { BlobStore } from './ports.ts';
+import type { RunContext } from './run-context.ts';
+
+/** Earlier active models kept for rollback. */
+export const ACTIVE_HISTORY_LENGTH = 20;
+const BASE_WRITE_BATCH = 64;
+
+export interface PromoteDeps {
+  blobs: BlobStore;
+  state: StateStore;
+  now?: () => number;
+}
+
+export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunContext> {
+  const { run } = ctx;
+  const now = deps.now ?? Date.now;
+  if (!ctx.evaluation?.promote || !ctx.fit) throw new ArtifactError('promote needs an evaluation that allows it');
+  const current = await deps.state.getActiveModel(run.decisionPoint);
+  const reject = (reason: string): RunContext => ({
+    ...ctx,
+    promotion: {
+      promoted: false,
+      version: run.version,
+      previousVersion: current?.version ?? null,
+      reason,
+      baseItems: 0,
+    },
+  });
+  // A retry after a write whose answer was lost: the pointer is already ours.
+  if (current?.version === run.version) {
+    return {
+      ...ctx,
+      promotion: {
+        promoted: true,
+        version: run.version,
+        previousVersion: current.history[0]?.version ?? null,
+        baseItems: 0,
+      },
+    };
+  }
+  if ((current?.itemVersion ?? null) !== ctx.evaluation.activeItemVersion) {
+    return reject(
+      `the active model changed during the run (now ${current?.version ?? 'none'}): the evaluation compared against ` +
+        'another model; run again',
+    );
+  }
+  const body = await deps.blobs.get(ctx.fit.key);
+  if (!body) throw new ArtifactError(`model ${ctx.fit.key} is missing`);
+  const model = decodeModel(body, ctx.fit.key);
+  const items: { objective: string; actionId: string; stats: ActionStats }[] = [];
+  for (const [objective, o] of model.objectives) {
+    for (const [actionId, stats] of o.final) items.push({ objective, actionId, stats });
+  }
+  for (let i = 0; i < items.length; i += BASE_WRITE_BATCH) {
+    const updatedAt = now();
+    await deps.state.putBaseStats(
+      items
+        .slice(i, i + BASE_WRITE_BATCH)
+        .map((it): BaseModelStats => ({ decisionPoint: run.decisionPoint, version: run.version, ...it, updatedAt })),
+    );
+  }
+  const t = now();
+  const next: ActiveModel = {
+    decisionPoint: run.decisionPoint,
+    version: run.version,
+    cutoffBucket: run.cutoffBucket,
+    promotedAt: t,
+    history: current
+      ? [
+          { version: current.version, cutoffBucket: current.cutoffBucket, promotedAt: current.promotedAt },
+          ...current.history,
+        ].slice(0, ACTIVE_HISTORY_LENGTH)
+      : [],
+    itemVersion: (current?.itemVersion ?? 0) + 1,
+    updatedAt: t,
+  };
+  try {
+    await deps.state.putActiveModel(next, current?.itemVersion);
+  } catch (err) {
+    if (err instanceof VersionConflictError) {
+      return reject('another promotion or rollback changed the active model at the same moment; run again');
+    }
+    throw err;
+  }
+  return {
+    ...ctx,
+    promotion: {
+      promoted: true,
+      version: run.version,
+      previousVersion: current?.version ?? null,
+      baseItems: items.length,
+    },
+  };
+}
+
+/**
+ * Restores the previous active model (the head of the history). Its base statistics are still stored, and the
+ * online statistics from its cutoff on were never deleted, so serving returns exactly to what it was. The rolled-back
+ * version leaves the history: a second rollback goes one further back.
+ */
+export async function rollbackModel(
+  state: StateStore,
+  decisionPoint: string,
+  now: () => number = Date.now,
+): Promise<{ active: ActiveModel; rolledBack: string }> {
+  const current = await state.getActiveModel(decisionPoint);
+  const previous = current?.history[0];
+  if (!current || !previous) {
+    throw new NothingToRollBackError(`decision point ${decisionPoint} has no earlier model to roll back to`);
+  }
+  const t = now();
+  const next: ActiveModel = {
+    decisionPoint,
+    version: previous.version,
+    cutoffBucket: previous.cutoffBucket,
+    promotedAt: previous.promotedAt,
+    history: current.history.slice(1),
+    itemVersion: current.itemVersion + 1,
+    updatedAt: t,
+  };
+  // Conditional on the version read: a promotion racing this rollback makes one of them fail, never both half-apply.
+  await state.putActiveModel(next, current.itemVersion);
+  return { active: next, rolledBack: current.version };
+}
