@@ -10,6 +10,7 @@ import {
   decisionResponseSchema,
   feedbackEventSchema,
 } from './schemas.ts';
+import { LIFECYCLE_STATUSES } from './catalog/schedule.ts';
 
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
 
@@ -30,6 +31,7 @@ const errors = Object.fromEntries(
 const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
 const dpParam = { name: 'decisionPoint', in: 'path', required: true, schema: { type: 'string' } };
 const actionParam = { name: 'actionId', in: 'path', required: true, schema: { type: 'string' } };
+const batchItem = { allOf: [schema(actionInputSchema), { type: 'object', properties: { actionId: { type: 'string' } }, required: ['actionId'] }] };
 
 export function openApiDocument(): Record<string, unknown> {
   return {
@@ -67,7 +69,22 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/decision-points/{decisionPoint}/actions': {
         parameters: [dpParam],
-        get: { summary: 'List actions', responses: { '200': { description: 'Actions' }, ...errors } },
+        get: {
+          summary: 'List actions, optionally by lifecycle status now and by a substring of the id or a metadata string',
+          parameters: [
+            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...LIFECYCLE_STATUSES] } },
+            { name: 'q', in: 'query', required: false, schema: { type: 'string' } },
+          ],
+          responses: { '200': { description: 'Actions' }, ...errors },
+        },
+      },
+      '/v1/decision-points/{decisionPoint}/actions:batch': {
+        parameters: [dpParam],
+        post: {
+          summary: 'Bulk import up to 1,000 actions; each item (an action input plus its actionId) is validated and applied on its own',
+          requestBody: { required: true, ...json({ type: 'object', properties: { actions: { type: 'array', maxItems: 1000, items: batchItem } }, required: ['actions'] }) },
+          responses: { '200': { description: 'Per-item results: created, updated, unchanged, rejected (with the reason) or failed (retry)' }, ...errors },
+        },
       },
       '/v1/decision-points/{decisionPoint}/actions/{actionId}': {
         parameters: [dpParam, actionParam],
