@@ -27,6 +27,7 @@ import {
   type HybridPosterior,
   inverseFromCholesky,
   MIN_NOISE_VARIANCE,
+  mergeStats,
   type PosteriorAction,
   type Priors,
   packedSize,
@@ -198,12 +199,7 @@ abstract class ThompsonPolicy implements Policy {
   }
 
   warmStart(action: number, stats: ActionStats): void {
-    const s = this.statsOf(action);
-    s.n += stats.n;
-    s.sumR += stats.sumR;
-    s.sumR2 += stats.sumR2;
-    for (let i = 0; i < s.sxx.length; i++) s.sxx[i] = (s.sxx[i] as number) + (stats.sxx[i] as number);
-    for (let i = 0; i < s.sxr.length; i++) s.sxr[i] = (s.sxr[i] as number) + (stats.sxr[i] as number);
+    mergeStats(this.statsOf(action), stats);
   }
 
   choose(x: Float64Array, candidates: Int32Array): number {
