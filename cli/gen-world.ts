@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SimError } from '../sim/errors.ts';
 import { createProgress, type ProgressStream } from '../sim/progress.ts';
-import { World, type WorldOptions } from '../sim/world.ts';
+import { DEFAULT_HISTORY_ROUNDS, World, type WorldOptions } from '../sim/world.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 
 const USAGE = `usage: npm run gen-world -- --seed N --rounds N --out DIR [options]
@@ -102,7 +102,7 @@ export async function runGenWorld(
     const dir = resolve(args.out);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'config.json'), `${JSON.stringify(world.settings, null, 2)}\n`);
-    const historyTotal = args.world.historyRounds ?? 10_000;
+    const historyTotal = args.world.historyRounds ?? DEFAULT_HISTORY_ROUNDS;
     const total = historyTotal + args.world.rounds;
     const progress = createProgress({ label: 'gen-world', unit: 'lines', total, stream: streams.stderr });
     let history: number;

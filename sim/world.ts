@@ -47,6 +47,9 @@ export interface WorldOptions {
   readonly maxDelay?: number;
 }
 
+/** History lines generated when `historyRounds` is not given. */
+export const DEFAULT_HISTORY_ROUNDS = 10_000;
+
 export const SEGMENTS = ['value', 'mainstream', 'premium', 'trendsetter'] as const;
 export const STAGES = ['new', 'active', 'loyal', 'lapsing'] as const;
 export const CATEGORIES = ['discount', 'premium', 'trend', 'loyalty'] as const;
@@ -229,7 +232,7 @@ interface Resolved {
 
 function resolve(o: WorldOptions): Resolved {
   const r = {
-    historyRounds: o.historyRounds ?? 10_000,
+    historyRounds: o.historyRounds ?? DEFAULT_HISTORY_ROUNDS,
     actions: o.actions ?? 20,
     churnEvery: o.churnEvery ?? 5_000,
     churnCount: o.churnCount ?? 3,
