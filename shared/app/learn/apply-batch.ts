@@ -406,6 +406,16 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   }
 
   // 5. Statistics: one conditional read-modify-write per touched item.
+  // Only contributions below the lowest failure are written. A write moves the item's high-water mark to its highest
+  // contribution, and the mark stands for every record of the shard up to it: a later record's contribution written
+  // now would make the redelivery skip the failed record's own contribution to the same item, losing it.
+  if (lowestFailure !== undefined) {
+    const below = lowestFailure;
+    for (const [id, p] of pending) {
+      p.contributions = p.contributions.filter((c) => c.seq < below);
+      if (p.contributions.length === 0) pending.delete(id);
+    }
+  }
   const shardId = entries[0]?.shardId ?? '';
   const items = [...pending.values()];
   const written = await settleLimit(items, CONCURRENCY, (p) => applyToItem(p, shardId, deps, now));
