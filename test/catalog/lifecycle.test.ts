@@ -36,7 +36,13 @@ function container(clock: { now: number }, refreshMs = REFRESH_MS, seed = 1) {
     },
   };
   const models = new ModelCache(s.state, { refreshMs, now: () => clock.now });
-  const service = new DecisionService({ models, stream, rng: createRng(seed), now: () => clock.now });
+  const service = new DecisionService({
+    models,
+    stream,
+    users: s.decisions,
+    rng: createRng(seed),
+    now: () => clock.now,
+  });
   const decide = (dp: string, req: Partial<DecisionRequest> = {}) =>
     service.decide({ decisionPoint: dp, userId: 'u', context: {}, slots: 1, ...req });
   const ranked = async (dp: string, req: Partial<DecisionRequest> = {}) =>
@@ -220,6 +226,21 @@ describe('schedules and rules on the decision path', () => {
     await expect(b.decide(dp, { candidates: ['fr-young'], context: { country: 'DE' } })).rejects.toThrow(
       /no eligible candidate/,
     );
+  });
+
+  it('reads the user stage for rules on it, even without stage ladders', async () => {
+    const { clock, admin, dp } = await setup(['general']);
+    await admin.putAction(dp, 'trial-tip', {
+      features: {},
+      eligibility: [{ attribute: 'stage', op: 'in', values: ['trial'] }],
+    });
+    const user = uniqueName('user');
+    await s.decisions.moveStage(user, 'trial', clock.now, 'claim-1');
+    const b = container(clock);
+    expect(await b.ranked(dp, { userId: user })).toEqual(['general', 'trial-tip']);
+    expect(await b.ranked(dp, { userId: uniqueName('stranger') })).toEqual(['general']);
+    // The stage was read for the rule only: it is not a context feature of this decision point.
+    expect(b.records.at(-1)!.stage).toBeUndefined();
   });
 });
 

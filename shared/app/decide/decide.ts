@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { scoreInto } from '../../core/bandit/score.ts';
 import { argmaxProbabilities, selectThompson } from '../../core/bandit/thompson.ts';
-import { eligibleCandidates } from '../../core/catalog/eligible.ts';
+import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { DependencyError, UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
@@ -67,7 +67,13 @@ export class DecisionService {
     // Schedule windows (this request's clock), eligibility rules and the new-action traffic cap; the cap hashes the
     // decision id, so the logged candidates and propensity are exact (see core/catalog/eligible.ts).
     const decisionId = this.newId();
-    candidates = eligibleCandidates(model, candidates, { context: req.context, now: this.now(), key: decisionId });
+    const ruleStage = readsStage(model) ? await this.userStage(req.userId) : undefined;
+    candidates = eligibleCandidates(model, candidates, {
+      context: req.context,
+      stage: ruleStage,
+      now: this.now(),
+      key: decisionId,
+    });
     const count = candidates.length;
     if (count === 0) throw new UnprocessableError(`decision point ${req.decisionPoint} has no eligible candidate`);
 

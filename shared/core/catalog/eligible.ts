@@ -32,6 +32,8 @@ export interface EligibilityRequest {
 export interface PreparedCatalog {
   /** False when no action has a window, rules or an active cap (and none is retired): nothing to filter. */
   readonly filters: boolean;
+  /** True when some live action has a rule on the user's stage, so the decision must look the stage up. */
+  readonly readsStage: boolean;
   readonly retired: Uint8Array;
   /** Window bounds; −∞/+∞ when open. */
   readonly startsAt: Float64Array;
@@ -56,6 +58,7 @@ export function prepareCatalog(view: CatalogView): PreparedCatalog {
   const rules: (readonly CompiledRule[] | undefined)[] = new Array(size).fill(undefined);
   const capShare = new Float64Array(size).fill(1);
   let filters = false;
+  let readsStage = false;
   for (let i = 0; i < size; i++) {
     const a = view.catalog.get(ids[i]!);
     if (a?.status !== 'live') {
@@ -68,6 +71,7 @@ export function prepareCatalog(view: CatalogView): PreparedCatalog {
     if (a.eligibility && a.eligibility.length > 0) {
       try {
         rules[i] = a.eligibility.map(compileRule);
+        if (rules[i]!.some((r) => r.onStage)) readsStage = true;
       } catch {
         // Rules are validated when written; one that cannot be compiled anyway fails closed: the action never serves.
         retired[i] = 1;
@@ -80,10 +84,13 @@ export function prepareCatalog(view: CatalogView): PreparedCatalog {
     if (a.startsAt !== undefined || a.endsAt !== undefined || rules[i] !== undefined || capShare[i]! < 1)
       filters = true;
   }
-  const prepared: PreparedCatalog = { filters, retired, startsAt, endsAt, rules, capShare, ids };
+  const prepared: PreparedCatalog = { filters, readsStage, retired, startsAt, endsAt, rules, capShare, ids };
   cache.set(view, prepared);
   return prepared;
 }
+
+/** Whether a decision on this model needs the user's stage for the eligibility rules (cheap after the first call). */
+export const readsStage = (view: CatalogView): boolean => prepareCatalog(view).readsStage;
 
 /**
  * The candidates (indexes into the model's posterior) that may be served to this request: live, inside their schedule
