@@ -13,8 +13,9 @@ import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { readEnv } from './env.ts';
 
 export const env = readEnv();
-const dynamo = createDynamoClient();
-const kinesis = createKinesisClient();
+/** Exported so fault-injection harnesses can add middleware to the very clients the handlers use. */
+export const dynamo = createDynamoClient();
+export const kinesis = createKinesisClient();
 
 export const stateStore = new DynamoStateStore(dynamo, env.STATE_TABLE);
 export const decisionStore = new DynamoDecisionStore(dynamo, env.DECISIONS_TABLE);
@@ -23,5 +24,6 @@ export const eventStream = new KinesisEventStream(kinesis, env.STREAM_NAME);
 export const authenticator = new ApiKeyAuthenticator(stateStore);
 export const modelCache = new ModelCache(stateStore, {
   refreshMs: env.MODEL_REFRESH_MS,
-  onRefreshError: (err, decisionPoint) => log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
+  onRefreshError: (err, decisionPoint) =>
+    log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
 });

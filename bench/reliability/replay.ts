@@ -1,0 +1,375 @@
+/**
+ * The replay harness: the real updater handler (`functions/updater/handler.ts`, its real DynamoDB adapters and SDK
+ * client) consumes a Kinesis stream (kinesalite) of feedback through the local event source mapping
+ * (`local/kinesis-poller.ts`: Lambda's batches, redelivery from the lowest reported failure, the whole batch again
+ * after a crash), while faults are injected into its DynamoDB client (see `faults.ts`). A second updater consumes half
+ * of the shards at the same time with another batch size, so those records are delivered at least twice,
+ * concurrently, in overlapping batches, and both updaters write the same statistics items (writer partitions are
+ * shared between shards too).
+ *
+ * Afterwards the state must equal, exactly, the state computed from the unique valid records alone; every poison
+ * record must be in the dead-letter table with its reason, and nothing else may be.
+ *
+ * One run per process: the handler's module reads its environment once, like a Lambda container.
+ * Run directly: `npx tsx bench/reliability/replay.ts [--events N]`.
+ */
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type KinesisClient,
+  ListShardsCommand,
+  type ListShardsCommandOutput,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { DEFAULT_RESOURCES, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.ts';
+import { KinesisPoller } from '../../local/kinesis-poller.ts';
+import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
+import { emptyStats, mergeStats, statsEqual } from '../../shared/core/bandit/stats.ts';
+import { type FaultCounters, FaultInjector, type FaultPlan } from './faults.ts';
+import {
+  type ExpectedAction,
+  expectedKey,
+  generateWorkload,
+  POISON_REASON,
+  type PoisonKind,
+  type Workload,
+} from './workload.ts';
+
+export interface ReplayOptions {
+  events?: number;
+  seed?: number;
+  shards?: number;
+  statsPartitions?: number;
+  /**
+   * One updater per entry: its batch size and which shards it consumes (`all`, or every other shard from `odd`),
+   * all running at once. The default races a full updater with batches of 1,000 (the CDK setting) against a second
+   * one with batches of 250 on half of the shards.
+   */
+  updaters?: { batchSize: number; shards: 'all' | 'odd' }[];
+  faults?: Partial<FaultPlan>;
+  /** Give up waiting after this long. */
+  timeoutMs?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface ReplayReport {
+  events: number;
+  uniqueDecisions: number;
+  uniqueEvents: number;
+  rewardEvents: number;
+  lateEvents: number;
+  ignoredEvents: number;
+  duplicates: number;
+  poison: Record<PoisonKind, number>;
+  shards: number;
+  updaters: {
+    batchSize: number;
+    shards: number;
+    batches: number;
+    redeliveries: number;
+    recordsRedelivered: number;
+    partialFailures: number;
+    crashes: number;
+  }[];
+  faults: FaultCounters;
+  abandonedBatches: number;
+  /** Statistics items (action × day) whose content differs from the expected state. */
+  mismatches: string[];
+  expectedItems: number;
+  deadLetters: { stored: number; expected: number; missing: number; unexpected: number; wrongReason: number };
+  lostValidEvents: number;
+  seconds: number;
+  recordsPerSecond: number;
+}
+
+const DEFAULT_PLAN: FaultPlan = {
+  attemptFaultRate: 0.05,
+  exhaustedFaultRate: 0.0005,
+  crashRate: 0.03,
+  crashInvocations: [2, 7],
+  maxAttempts: 3,
+  retryDelayMs: 20,
+  seed: 7,
+};
+
+export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport> {
+  const events = opts.events ?? 10_000;
+  const shards = opts.shards ?? 4;
+  const updaterSpecs = opts.updaters ?? [
+    { batchSize: 1000, shards: 'all' },
+    { batchSize: 250, shards: 'odd' },
+  ];
+  const progress = opts.onProgress ?? (() => {});
+  const plan: FaultPlan = { ...DEFAULT_PLAN, ...opts.faults };
+  const workload = generateWorkload({ events, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+
+  const resources = { ...DEFAULT_RESOURCES, streamName: 'nba-replay', shardCount: shards };
+  const emu = await startEmulators({ resources });
+  try {
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: emu.dynamoEndpoint,
+      AWS_ENDPOINT_URL_KINESIS: emu.kinesisEndpoint,
+      STATE_TABLE: resources.stateTable,
+      DECISIONS_TABLE: resources.decisionsTable,
+      DEADLETTER_TABLE: resources.deadLetterTable,
+      STREAM_NAME: resources.streamName,
+      STATS_PARTITIONS: String(opts.statsPartitions ?? 2),
+    });
+    process.env.NBA_LOG_LEVEL ??= 'silent';
+    const clients = await import('../../functions/commons/clients.ts');
+    const updater = await import('../../functions/updater/handler.ts');
+    const faults = new FaultInjector(plan);
+    faults.install(clients.dynamo, resources.stateTable);
+
+    // 1. The stream: put in order (PutRecords keeps per-shard order), remembering where each record landed.
+    const t0 = performance.now();
+    const placed = await putAll(emu.kinesis, resources.streamName, workload);
+    const lastSeq = new Map<string, bigint>();
+    for (const p of placed) if ((lastSeq.get(p.shardId) ?? -1n) < BigInt(p.seq)) lastSeq.set(p.shardId, BigInt(p.seq));
+    progress(
+      `put ${placed.length} records on ${lastSeq.size} shards in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    // 2. The updaters, racing on the same shards.
+    faults.armed = true;
+    const started = performance.now();
+    let abandoned = 0;
+    const shardIds = [...lastSeq.keys()].sort();
+    const assigned = updaterSpecs.map((spec) =>
+      spec.shards === 'all' ? shardIds : shardIds.filter((_, i) => i % 2 === 1),
+    );
+    const stats = updaterSpecs.map((spec, u) => ({
+      batchSize: spec.batchSize,
+      shards: assigned[u]!.length,
+      batches: 0,
+      redeliveries: 0,
+      recordsRedelivered: 0,
+      partialFailures: 0,
+      crashes: 0,
+    }));
+    const done = updaterSpecs.map(() => new Map<string, bigint>());
+    const pollers = updaterSpecs.map(({ batchSize }, u) => {
+      const s = stats[u]!;
+      const delivered = new Map<string, bigint>();
+      const handler = async (event: KinesisStreamEvent) => {
+        const first = event.Records[0]!;
+        const shardId = first.eventID.slice(0, first.eventID.lastIndexOf(':'));
+        const firstSeq = BigInt(first.kinesis.sequenceNumber);
+        const lastDelivered = delivered.get(shardId);
+        s.batches++;
+        if (lastDelivered !== undefined && firstSeq <= lastDelivered) {
+          s.redeliveries++;
+          s.recordsRedelivered += event.Records.filter((r) => BigInt(r.kinesis.sequenceNumber) <= lastDelivered).length;
+        }
+        const last = BigInt(event.Records[event.Records.length - 1]!.kinesis.sequenceNumber);
+        if (lastDelivered === undefined || last > lastDelivered) delivered.set(shardId, last);
+        try {
+          const res = await faults.invoke(() => updater.handler(event), event.Records.length);
+          if (res.batchItemFailures.length > 0) s.partialFailures++;
+          return res;
+        } catch (err) {
+          s.crashes++;
+          throw err;
+        }
+      };
+      return new KinesisPoller(onlyShards(emu.kinesis, assigned[u]!), resources.streamName, handler, {
+        batchSize,
+        pollIntervalMs: 20,
+        // As the CDK event source mapping: after 10 retries a batch would go to the on-failure destination.
+        maxRetries: 10,
+        onCheckpoint: (shardId, seq) => done[u]!.set(shardId, BigInt(seq)),
+        onFailure: () => {
+          abandoned++;
+        },
+      });
+    });
+    await Promise.all(pollers.map((p) => p.start()));
+    const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+    const finished = () =>
+      done.every((m, u) => assigned[u]!.every((shard) => (m.get(shard) ?? -1n) >= lastSeq.get(shard)!));
+    let lastReport = Date.now();
+    while (!finished() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (Date.now() - lastReport > 10_000) {
+        lastReport = Date.now();
+        progress(`… ${stats.map((s) => `${s.batches} batches`).join(' / ')}, ${faults.counters.calls} DynamoDB calls`);
+      }
+    }
+    await Promise.all(pollers.map((p) => p.stop()));
+    faults.armed = false;
+    const seconds = (performance.now() - started) / 1000;
+    if (!finished())
+      throw new Error(`the updaters did not reach the end of the stream within ${opts.timeoutMs ?? 600_000} ms`);
+
+    // 3. Verify: the state against the independent computation, the dead letters against the poison.
+    const state = new DynamoStateStore(emu.dynamo, resources.stateTable);
+    const actual = new Map<string, ExpectedAction>();
+    for (const dp of workload.decisionPoints) {
+      for (const item of await state.listStats(dp)) {
+        const key = expectedKey(item.decisionPoint, item.objective, item.actionId, item.bucket);
+        const a = actual.get(key) ?? { stats: emptyStats(item.stats.sxr.length), rewardEvents: 0, lateEvents: 0 };
+        mergeStats(a.stats, item.stats);
+        a.rewardEvents += item.counters.rewardEvents;
+        a.lateEvents += item.counters.lateEvents;
+        actual.set(key, a);
+      }
+    }
+    const mismatches: string[] = [];
+    let lostValidEvents = 0;
+    for (const key of new Set([...workload.expected.keys(), ...actual.keys()])) {
+      const want = workload.expected.get(key);
+      const got = actual.get(key);
+      if (!want || !got) {
+        mismatches.push(`${key}: ${want ? 'missing' : 'unexpected'}`);
+        continue;
+      }
+      lostValidEvents +=
+        Math.max(0, want.rewardEvents - got.rewardEvents) + Math.max(0, want.lateEvents - got.lateEvents);
+      lostValidEvents += Math.max(0, want.stats.n - got.stats.n);
+      if (
+        !statsEqual(want.stats, got.stats) ||
+        want.rewardEvents !== got.rewardEvents ||
+        want.lateEvents !== got.lateEvents
+      ) {
+        mismatches.push(
+          `${key}: n ${got.stats.n}/${want.stats.n}, Σr ${got.stats.sumR}/${want.stats.sumR}, rewards ${got.rewardEvents}/${want.rewardEvents}, late ${got.lateEvents}/${want.lateEvents}`,
+        );
+      }
+    }
+
+    const letters = await scanAll(emu.dynamo, resources.deadLetterTable);
+    const poisonAt = new Map(
+      placed.filter((p) => p.record.poison).map((p) => [`${p.shardId}/${p.seq}`, p.record.poison!]),
+    );
+    let missing = 0;
+    let unexpected = 0;
+    let wrongReason = 0;
+    const stored = new Map(letters.map((l) => [String(l.id), String(l.reason)]));
+    for (const [id, kind] of poisonAt) {
+      const reason = stored.get(id);
+      if (reason === undefined) missing++;
+      else if (!POISON_REASON[kind].test(reason)) wrongReason++;
+    }
+    for (const id of stored.keys()) if (!poisonAt.has(id)) unexpected++;
+
+    const perShard = new Map<string, number>();
+    for (const p of placed) perShard.set(p.shardId, (perShard.get(p.shardId) ?? 0) + 1);
+    const c = workload.counts;
+    return {
+      events: c.total,
+      uniqueDecisions: c.uniqueDecisions,
+      uniqueEvents: c.uniqueEvents,
+      rewardEvents: c.rewardEvents,
+      lateEvents: c.lateEvents,
+      ignoredEvents: c.ignoredEvents,
+      duplicates: c.duplicates,
+      poison: c.poison,
+      shards: lastSeq.size,
+      updaters: stats,
+      faults: { ...faults.counters },
+      abandonedBatches: abandoned,
+      mismatches,
+      expectedItems: workload.expected.size,
+      deadLetters: { stored: stored.size, expected: poisonAt.size, missing, unexpected, wrongReason },
+      lostValidEvents,
+      seconds,
+      recordsPerSecond:
+        assigned.reduce((sum, shards) => sum + shards.reduce((n, shard) => n + (perShard.get(shard) ?? 0), 0), 0) /
+        seconds,
+    };
+  } finally {
+    await emu.close();
+  }
+}
+
+/** The client as an updater that owns only `shards` sees it: ListShards answers with those alone. */
+function onlyShards(kinesis: KinesisClient, shards: readonly string[]): KinesisClient {
+  const send = (command: unknown) =>
+    (kinesis.send as (c: unknown) => Promise<unknown>)(command).then((out) => {
+      if (command instanceof ListShardsCommand) {
+        const o = out as ListShardsCommandOutput;
+        return { ...o, Shards: (o.Shards ?? []).filter((s) => s.ShardId !== undefined && shards.includes(s.ShardId)) };
+      }
+      return out;
+    });
+  return new Proxy(kinesis, { get: (t, prop, r) => (prop === 'send' ? send : Reflect.get(t, prop, r)) });
+}
+
+interface Placed {
+  record: Workload['records'][number];
+  shardId: string;
+  seq: string;
+}
+
+async function putAll(
+  kinesis: Awaited<ReturnType<typeof startEmulators>>['kinesis'],
+  streamName: string,
+  workload: Workload,
+): Promise<Placed[]> {
+  const placed: Placed[] = [];
+  const records = workload.records;
+  for (let i = 0; i < records.length; i += 500) {
+    const chunk = records.slice(i, i + 500);
+    const out = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: chunk.map((r) => ({ PartitionKey: r.partitionKey, Data: Buffer.from(r.data, 'utf8') })),
+      }),
+    );
+    // A retried entry would land behind later ones and break the per-user order this workload relies on.
+    if ((out.FailedRecordCount ?? 0) > 0) throw new Error(`kinesalite refused ${out.FailedRecordCount} records`);
+    chunk.forEach((record, k) => {
+      const r = out.Records![k]!;
+      placed.push({ record, shardId: r.ShardId!, seq: r.SequenceNumber! });
+    });
+  }
+  return placed;
+}
+
+async function scanAll(
+  dynamo: Awaited<ReturnType<typeof startEmulators>>['dynamo'],
+  table: string,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    for (const item of page.Items ?? []) out.push(unmarshall(item));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+/** The report as the lines the test prints and the benchmark writes. */
+export function formatReplay(r: ReplayReport): string {
+  const poison = r.poison['malformed-json'] + r.poison['wrong-types'] + r.poison['unknown-decision'];
+  const updaters = r.updaters
+    .map(
+      (u, i) =>
+        `| updater ${String.fromCharCode(65 + i)} | ${u.shards} | ${u.batchSize} | ${u.batches} | ${u.redeliveries} | ${u.recordsRedelivered} | ${u.partialFailures} | ${u.crashes} |`,
+    )
+    .join('\n');
+  return [
+    `${r.events} stream records on ${r.shards} shards: ${r.uniqueDecisions} unique decisions, ${r.uniqueEvents} unique feedback events (${r.rewardEvents} rewards, ${r.lateEvents} late, ${r.ignoredEvents} unrewarded types), ${r.duplicates} duplicates (${((100 * r.duplicates) / r.events).toFixed(1)}%), ${poison} poison (${r.poison['malformed-json']} malformed JSON, ${r.poison['wrong-types']} wrong types, ${r.poison['unknown-decision']} unknown decision).`,
+    '',
+    '| updater | shards | batch size | batches delivered | overlapping redeliveries | records redelivered | partial failures | crashes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    updaters,
+    '',
+    `Injected faults: ${r.faults.calls} DynamoDB calls, ${r.faults.attempts} HTTP attempts; ${r.faults.throttled} throttled attempts and ${r.faults.lostResponses} applied-but-lost responses (retried by the SDK), ${r.faults.exhausted} calls failed after the SDK's retries, ${r.faults.crashes} crashes mid-batch in ${r.faults.invocations} invocations; ${r.faults.conflicts} refused conditional writes on statistics items (racing updaters, replayed writes).`,
+    `Result: ${r.mismatches.length === 0 ? 'state equal to the expected state' : `${r.mismatches.length} statistics items differ`} (${r.expectedItems} action × day items, exact comparison); ${r.lostValidEvents} valid events lost; dead letters ${r.deadLetters.stored} stored / ${r.deadLetters.expected} poison (${r.deadLetters.missing} missing, ${r.deadLetters.unexpected} unexpected, ${r.deadLetters.wrongReason} with a wrong reason); ${r.abandonedBatches} batches abandoned.`,
+    `Both updaters through their shards in ${r.seconds.toFixed(1)} s (${r.recordsPerSecond.toFixed(0)} record deliveries/s).`,
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--events');
+  const events = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.NBA_RELIABILITY_EVENTS ?? 100_000);
+  const report = await runReplay({ events, onProgress: (l) => process.stderr.write(`${l}\n`) });
+  console.log(formatReplay(report));
+  if (report.mismatches.length > 0) console.log(report.mismatches.slice(0, 20).join('\n'));
+}
