@@ -22,8 +22,21 @@ export const StackConfigSchema = z.object({
   manageApiGatewayCloudWatchRole: z
     .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
     .default(true),
-  /** Reserved for the offline retraining job (an EventBridge schedule expression); not wired yet. */
+  /** EventBridge schedule expression of the offline retraining runs; default `rate(1 day)`. */
   retrainSchedule: z.string().min(1).optional(),
+  /** Decision points retrained on that schedule (comma-separated with `-c`); any other retrains on demand only. */
+  retrainDecisionPoints: z
+    .union([
+      z.array(z.string()),
+      z.string().transform((s) =>
+        s
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/)))
+    .optional(),
 });
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;

@@ -19,6 +19,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config.ts';
+import { Retraining } from './constructs/retraining.ts';
 
 export interface NbaEngineStackProps extends StackProps, StackConfig {}
 
@@ -60,6 +61,7 @@ export class NbaEngineStack extends Stack {
   readonly adminFunction: NodejsFunction;
   readonly updaterFunction: NodejsFunction;
   readonly api: RestApi;
+  readonly retraining: Retraining;
 
   constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
     super(scope, id, props);
@@ -203,6 +205,17 @@ export class NbaEngineStack extends Stack {
         onFailure: new SqsDlq(this.updaterFailureQueue),
       }),
     );
+
+    // The log lake and the offline retraining state machine (see cdk/constructs/retraining.ts).
+    this.retraining = new Retraining(this, 'Retraining', {
+      stateTable: this.stateTable,
+      eventStream: this.eventStream,
+      bundling,
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      scheduledDecisionPoints: props.retrainDecisionPoints ?? [],
+      ...(props.retrainSchedule !== undefined && { schedule: props.retrainSchedule }),
+    });
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: RetentionDays.ONE_MONTH,

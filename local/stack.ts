@@ -5,13 +5,20 @@
  * The handlers read their configuration from the environment when first imported (as in a Lambda container), so
  * this function sets the environment first and imports them after; one stack per process.
  */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from './emulators.ts';
 import { startHttpServer } from './http-server.ts';
 import { KinesisPoller, type PollerOptions } from './kinesis-poller.ts';
+import { LakeWriter } from './lake-writer.ts';
+
+/** Written into the data dir while a stack runs, so `npm run retrain` can reach its DynamoDB emulator. */
+export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
 export interface LocalStackOptions {
   /** HTTP port; 0 picks a free one. */
@@ -23,6 +30,11 @@ export interface LocalStackOptions {
   modelRefreshMs?: number;
   statsPartitions?: number;
   poller?: PollerOptions;
+  /**
+   * Folder of the log lake (`<lakeDir>/lake/…`), written by a second stream consumer as Firehose does in AWS.
+   * Default: `dataDir` when set; without either, no lake is written.
+   */
+  lakeDir?: string;
 }
 
 export interface LocalStack {
@@ -32,6 +44,8 @@ export interface LocalStack {
   stores: { state: DynamoStateStore; decisions: DynamoDecisionStore; deadLetters: DynamoDeadLetterStore };
   /** Batches the local event source mapping delivered, by outcome. */
   counters: { batches: number; records: number; partialFailures: number; abandoned: number };
+  /** The lake writer and the folder it writes, when the stack writes a lake. */
+  lake: { dir: string; writer: LakeWriter } | undefined;
   stop(): Promise<void>;
 }
 
@@ -91,13 +105,34 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   });
   await poller.start();
 
+  const lakeDir = opts.lakeDir ?? opts.dataDir;
+  let lake: LocalStack['lake'];
+  if (lakeDir) {
+    // Its own checkpoints, only meaningful when the stream persists too (same data dir).
+    const writer = new LakeWriter(emulators.kinesis, r.streamName, new FsBlobStore(lakeDir), {
+      ...(opts.dataDir ? { checkpointFile: join(opts.dataDir, 'lake-checkpoints.json') } : {}),
+    });
+    await writer.start();
+    lake = { dir: lakeDir, writer };
+  }
+  const endpointsFile = opts.dataDir ? join(opts.dataDir, LOCAL_ENDPOINTS_FILE) : undefined;
+  if (endpointsFile) {
+    writeFileSync(
+      endpointsFile,
+      JSON.stringify({ dynamoEndpoint: emulators.dynamoEndpoint, stateTable: r.stateTable, pid: process.pid }),
+    );
+  }
+
   return {
     url,
     apiKey: opts.apiKey,
     emulators,
     stores,
     counters,
+    lake,
     async stop() {
+      if (endpointsFile) rmSync(endpointsFile, { force: true });
+      await lake?.writer.stop();
       await poller.stop();
       await new Promise<void>((resolve) => {
         server.closeAllConnections();

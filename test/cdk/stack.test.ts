@@ -214,8 +214,8 @@ describe('NbaEngineStack', () => {
       updaterFunction: { MemorySize: 1024, Timeout: 60 },
     } as const;
 
-    it('creates only the four engine functions (no hidden custom-resource functions)', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 4);
+    it('creates only the four engine functions and the two retraining functions (no hidden custom-resource functions)', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 6);
     });
 
     it.each(Object.entries(expected))(
@@ -256,7 +256,8 @@ describe('NbaEngineStack', () => {
 
     it('keeps function logs for one month', () => {
       const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-      expect(logGroups).toHaveLength(5); // four functions + API access logs
+      // four functions + API access logs + retraining: two functions, the state machine, the lake's Firehose
+      expect(logGroups).toHaveLength(9);
       for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
     });
   });

@@ -19,7 +19,7 @@ import {
 import { DAY, runParams, syntheticRecords, T0 } from './support.ts';
 
 /** Posterior mean value of each action over the log's own contexts (the model is linear: x̄ᵀ w_a). */
-function fittedValues(run: RunParams, skew: number, weighting: RunParams['weighting']): Record<string, number> {
+function fittedValues(run: RunParams, skew: number, weighting: RunParams['weighting']): { A: number; B: number } {
   const records = syntheticRecords({
     decisionPoint: 'dp',
     startMs: T0,

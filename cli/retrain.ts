@@ -1,0 +1,170 @@
+/**
+ * Runs the retraining state machine locally, through the definition CDK synthesises (see local/retrain.ts), against
+ * the local data: the lake under `<data-dir>/lake/` and the state in the DynamoDB emulator. If `npm start` is running
+ * on the same data dir, the run talks to its emulator (the serving model picks a promotion up within its refresh);
+ * otherwise it opens the data dir itself.
+ *
+ *   npm run retrain -- --decision-point X [--data-dir .local-data] [--as-of ISO] [--weighting uniform|none]
+ *                      [--clip 20] [--holdout-days 1] [--tolerance 0] [--force] [--json]
+ *
+ * Exit codes: 0 the run completed (promoted or rejected), 1 the run failed, 2 bad arguments.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../local/emulators.ts';
+import { runLocalRetrain } from '../local/retrain.ts';
+import { LOCAL_ENDPOINTS_FILE } from '../local/stack.ts';
+import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
+import type { RunInput } from '../shared/app/retrain/run-context.ts';
+import type { StateStore } from '../shared/core/ports.ts';
+import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+
+const USAGE = `usage: npm run retrain -- --decision-point X [options]
+
+  --decision-point X   the decision point to retrain
+  --data-dir DIR       local data (lake/ and the emulators' files), default .local-data
+  --as-of ISO          train as of this instant (default now)
+  --weighting W        uniform (importance-weighted, default) or none
+  --clip C             largest importance weight (default 20)
+  --holdout-days N     most recent days held out for the evaluation (default 1)
+  --tolerance T        promote if the lower bound >= current estimate - T (default 0)
+  --force              promote despite the statistical gate (never with incomplete data)
+  --json               print the run's final context as JSON`;
+
+const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
+
+export interface CliStreams {
+  readonly stdout: { write(s: string): boolean };
+  readonly stderr: { write(s: string): boolean };
+}
+
+async function reachable(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The state store of the running local stack if there is one, else the data dir's own emulator. */
+async function openState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
+  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
+  if (existsSync(file)) {
+    const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (e.success && (await reachable(e.data.dynamoEndpoint))) {
+      const client = createDynamoClient({
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        dynamoEndpoint: e.data.dynamoEndpoint,
+      });
+      return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
+    }
+  }
+  const emulators = await startEmulators({ dataDir });
+  return {
+    state: new DynamoStateStore(emulators.dynamo, emulators.resources.stateTable),
+    close: () => emulators.close(),
+  };
+}
+
+export async function runRetrainCli(
+  argv: readonly string[],
+  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  let input: RunInput;
+  let dataDir: string;
+  let json: boolean;
+  try {
+    const v = parseCliArgs(argv, {
+      'decision-point': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'as-of': { type: 'string' },
+      weighting: { type: 'string' },
+      clip: { type: 'string' },
+      'holdout-days': { type: 'string' },
+      tolerance: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
+    if (v.help) {
+      streams.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (v['decision-point'] === undefined) throw new UsageError('--decision-point is required');
+    if (v.weighting !== undefined && v.weighting !== 'uniform' && v.weighting !== 'none') {
+      throw new UsageError(`--weighting expects uniform or none, got "${v.weighting}"`);
+    }
+    const asOf = v['as-of'];
+    if (asOf !== undefined && !Number.isFinite(Date.parse(asOf)))
+      throw new UsageError(`--as-of expects an ISO-8601 time`);
+    input = {
+      decisionPoint: v['decision-point'],
+      ...(asOf !== undefined && { asOf: new Date(Date.parse(asOf)).toISOString() }),
+      ...(v.weighting !== undefined && { weighting: v.weighting }),
+      ...(v.clip !== undefined && { clip: parseNumberFlag('clip', v.clip, { above: 0.999 }) }),
+      ...(v['holdout-days'] !== undefined && {
+        holdoutDays: parseNumberFlag('holdout-days', v['holdout-days'], { integer: true, above: 0, below: 91 }),
+      }),
+      ...(v.tolerance !== undefined && { tolerance: parseNumberFlag('tolerance', v.tolerance, { above: -1e-12 }) }),
+      force: v.force,
+    };
+    dataDir = resolve(v['data-dir'] ?? '.local-data');
+    json = v.json;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      streams.stderr.write(`retrain: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  process.env.NBA_LOG_LEVEL ??= 'silent';
+  const { state, close } = await openState(dataDir);
+  try {
+    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state });
+    if (json) {
+      streams.stdout.write(`${JSON.stringify({ status: result.status, error: result.error, ...result.output })}\n`);
+      return result.status === 'SUCCEEDED' ? 0 : 1;
+    }
+    if (result.status === 'FAILED') {
+      streams.stderr.write(`retrain: the run failed: ${result.error}\n`);
+      streams.stderr.write(`states: ${result.states.join(' → ')}\n`);
+      return 1;
+    }
+    const ctx = result.output!;
+    const e = ctx.evaluation;
+    const day = (b: number) => new Date(b * 86_400_000).toISOString().slice(0, 10);
+    const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toPrecision(4));
+    const lines = [
+      `retraining ${ctx.run.decisionPoint}: ${ctx.report?.outcome ?? 'unknown'} (model ${ctx.run.version})`,
+      `trained on decisions before ${day(ctx.run.cutoffBucket)}: ${ctx.fit?.trainDecisions ?? 0} + ` +
+        `${ctx.fit?.holdoutDecisions ?? 0} held out (${ctx.plan?.items ?? 0} map items)`,
+    ];
+    if (e) {
+      for (const p of [e.candidate, e.current, e.logging]) {
+        lines.push(
+          `  ${p.name.padEnd(28)} ${p.estimator.padEnd(5)} ${fmt(p.estimate?.value)} ` +
+            `[${fmt(p.estimate?.lower)}, ${fmt(p.estimate?.upper)}]  lower bound ${fmt(p.lowerBound)}`,
+        );
+      }
+      for (const r of e.reasons) lines.push(`  why: ${r}`);
+    }
+    if (ctx.promotion?.reason) lines.push(`  why: ${ctx.promotion.reason}`);
+    if (ctx.report) lines.push(`report: ${join(dataDir, ctx.report.htmlKey)}`);
+    streams.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
+  process.exitCode = await runRetrainCli(process.argv.slice(2));
+}

@@ -1,0 +1,227 @@
+/**
+ * Runs the retraining state machine locally: the very definition CDK synthesises for AWS, executed in-process by
+ * aws-local-stepfunctions, with each Task state mapped to the in-process step it invokes in AWS.
+ *
+ * 1. Synthesise the stack (bundling skipped) and take the state machine's `DefinitionString`.
+ * 2. Resolve its intrinsic functions (`Fn::Join`, `Ref`, `Fn::GetAtt`) to local placeholder values: a Lambda's ARN
+ *    becomes `arn:aws:lambda:local:000000000000:function:<logical id>`, which is how a Task is traced back to the
+ *    function it calls.
+ * 3. Localise what the emulator cannot run: the Distributed Map's `ItemReader` (the plan's S3 manifest) and
+ *    `ResultWriter` are removed and the items are given inline through `ItemsPath: $.plan.localItems`, which the local
+ *    plan step fills. `ToleratedFailurePercentage` is kept but not enforced by the emulator (a worker that fails
+ *    after its retries fails the run locally). Everything else (states, retries, catches, choices, payloads,
+ *    `ItemSelector`, `OutputPath`) runs as written.
+ * 4. Map every Task state to a local handler by state name, by walking the definition (Map item processors
+ *    included): the handler answers like the `lambda:invoke` integration, `{ Payload, StatusCode }`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { parseStackConfig } from '../cdk/config.ts';
+import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
+import type { OfflineModelConfig } from '../shared/app/retrain/objectives.ts';
+import type { BlobStore } from '../shared/app/retrain/ports.ts';
+import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts';
+import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
+import type { StateStore } from '../shared/core/ports.ts';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+const LOCAL_REGION = 'local';
+const LOCAL_ACCOUNT = '000000000000';
+const FUNCTION_ARN_PREFIX = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:`;
+
+export interface SynthesizedRetrain {
+  /** The definition as CloudFormation deploys it, intrinsics resolved to local values. */
+  definition: StateMachineDefinition & Record<string, unknown>;
+  /** Logical ids of the two functions the Task states invoke. */
+  functions: { steps: string; worker: string };
+}
+
+/** Replaces CloudFormation intrinsics by local placeholder values. */
+export function resolveIntrinsics(value: unknown, resources: Resources): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, resources));
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  if ('Fn::Join' in o) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return parts.map((p) => String(resolveIntrinsics(p, resources))).join(sep);
+  }
+  if ('Ref' in o) {
+    const ref = String(o.Ref);
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': LOCAL_REGION,
+      'AWS::AccountId': LOCAL_ACCOUNT,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
+    return pseudo[ref] ?? `local-${ref.toLowerCase()}`;
+  }
+  if ('Fn::GetAtt' in o) {
+    const [id, attr] = o['Fn::GetAtt'] as [string, string];
+    if (resources[id]?.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `${FUNCTION_ARN_PREFIX}${id}`;
+    return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}/${attr}`;
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveIntrinsics(v, resources)]));
+}
+
+/** The retraining definition of a synthesised engine stack, given its template's resources. */
+export function extractRetrainDefinition(stack: NbaEngineStack, resources: Resources): SynthesizedRetrain {
+  const r = stack.retraining;
+  const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  const text = resolveIntrinsics(resources[id(r.stateMachine)]?.Properties?.DefinitionString, resources);
+  if (typeof text !== 'string') throw new Error('the retraining state machine has no DefinitionString');
+  return {
+    definition: JSON.parse(text) as SynthesizedRetrain['definition'],
+    functions: { steps: id(r.stepsFunction), worker: id(r.workerFunction) },
+  };
+}
+
+/** Synthesises the engine's stack without bundling and extracts the retraining state machine's definition. */
+export function synthesizeRetrainDefinition(context: Record<string, unknown> = {}): SynthesizedRetrain {
+  const outdir = mkdtempSync(join(tmpdir(), 'nba-retrain-synth-'));
+  try {
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+    const stack = new NbaEngineStack(
+      app,
+      'NbaEngine',
+      parseStackConfig((key) => app.node.tryGetContext(key)),
+    );
+    const template = app.synth().getStackByName(stack.stackName).template as { Resources: Resources };
+    return extractRetrainDefinition(stack, template.Resources);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+type StatesMap = Record<string, Record<string, unknown>>;
+
+function walkStates(states: StatesMap, visit: (name: string, state: Record<string, unknown>) => void): void {
+  for (const [name, state] of Object.entries(states)) {
+    visit(name, state);
+    const processor = (state.ItemProcessor ?? state.Iterator) as { States?: StatesMap } | undefined;
+    if (processor?.States) walkStates(processor.States, visit);
+    for (const branch of (state.Branches as { States: StatesMap }[] | undefined) ?? [])
+      walkStates(branch.States, visit);
+  }
+}
+
+/**
+ * The local form of the definition (see the module documentation, step 3). Returns a copy; the input is untouched.
+ */
+export function localizeDefinition(definition: SynthesizedRetrain['definition']): SynthesizedRetrain['definition'] {
+  const copy = structuredClone(definition);
+  walkStates(copy.States as unknown as StatesMap, (_name, state) => {
+    if (state.Type !== 'Map' || !state.ItemReader) return;
+    delete state.ItemReader;
+    delete state.ResultWriter;
+    state.ItemsPath = '$.plan.localItems';
+  });
+  return copy;
+}
+
+/** Task state name → the logical id of the Lambda function it invokes. */
+export function taskFunctions(definition: SynthesizedRetrain['definition']): Map<string, string> {
+  const out = new Map<string, string>();
+  walkStates(definition.States as unknown as StatesMap, (name, state) => {
+    if (state.Type !== 'Task') return;
+    const params = state.Parameters as { FunctionName?: unknown } | undefined;
+    const target = typeof params?.FunctionName === 'string' ? params.FunctionName : String(state.Resource);
+    if (target.startsWith(FUNCTION_ARN_PREFIX)) out.set(name, target.slice(FUNCTION_ARN_PREFIX.length));
+  });
+  return out;
+}
+
+/** The local handler of every Task state, answering like the `lambda:invoke` integration. */
+export function localTaskHandlers(
+  synth: SynthesizedRetrain,
+  handlers: StepHandlers,
+): Record<string, (input: Json) => Promise<Json>> {
+  const invoke = (fn: (payload: unknown) => Promise<unknown>) => async (input: Json) => {
+    const payload = (input as { Payload?: unknown } | null)?.Payload;
+    return { Payload: (await fn(payload)) as Json, StatusCode: 200 } as Json;
+  };
+  const steps = async (payload: unknown) => {
+    if ((payload as { step?: unknown } | null)?.step !== 'plan') return handlers.step(payload);
+    // The plan step in AWS leaves the items in S3 for the ItemReader; here they travel inline for ItemsPath.
+    const { ctx, items } = await handlers.planWithItems(payload);
+    return { ...ctx, plan: { ...ctx.plan, localItems: items } };
+  };
+  const out: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const [state, fn] of taskFunctions(synth.definition)) {
+    if (fn === synth.functions.steps) out[state] = invoke(steps);
+    else if (fn === synth.functions.worker) out[state] = invoke((p) => handlers.worker(p));
+    else throw new Error(`task state ${state} invokes unknown function ${fn}`);
+  }
+  return out;
+}
+
+export interface LocalRetrainDeps {
+  blobs: BlobStore;
+  state: StateStore;
+  config?: OfflineModelConfig;
+  now?: () => number;
+}
+
+export interface LocalRetrainResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  /** The final run context (on success). */
+  output: RunContext | undefined;
+  error: string | undefined;
+  /** Names of the states entered, in order (Map iterations included). */
+  states: string[];
+  /** Retries the emulator performed, by state. */
+  retries: Record<string, number>;
+  executionId: string;
+}
+
+let cached: SynthesizedRetrain | undefined;
+
+/** Synthesis takes seconds: one per process is enough (the definition does not depend on the run). */
+export function retrainDefinition(): SynthesizedRetrain {
+  cached ??= synthesizeRetrainDefinition();
+  return cached;
+}
+
+/** Executes one retraining run locally through the synthesised definition. */
+export async function runLocalRetrain(
+  input: RunInput,
+  deps: LocalRetrainDeps,
+  opts: { executionName?: string; startTime?: Date; synth?: SynthesizedRetrain } = {},
+): Promise<LocalRetrainResult> {
+  const synth = opts.synth ?? retrainDefinition();
+  const definition = localizeDefinition(synth.definition);
+  const handlers = createStepHandlers(deps);
+  const taskResourceLocalHandlers = localTaskHandlers(synth, handlers);
+  const retryIntervalOverrides = Object.fromEntries(Object.keys(taskResourceLocalHandlers).map((s) => [s, 0]));
+  const startTime = opts.startTime ?? new Date(deps.now?.() ?? Date.now());
+  const name = opts.executionName ?? `local-${startTime.toISOString().replace(/[:.]/g, '-')}`;
+  const executionId = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:Retrain:${name}`;
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const execution = machine.run(input as Json, {
+    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
+    context: { Execution: { Id: executionId, Name: name, StartTime: startTime.toISOString(), Input: input as Json } },
+  });
+  const states: string[] = [];
+  const retries: Record<string, number> = {};
+  const logging = (async () => {
+    for await (const e of execution.eventLogs) {
+      if (e.type === 'StateEntered') states.push(e.state.name);
+      if (e.type === 'StateRetried') retries[e.state.name] = (retries[e.state.name] ?? 0) + 1;
+    }
+  })();
+  try {
+    const output = (await execution.result) as unknown as RunContext;
+    await logging;
+    return { status: 'SUCCEEDED', output, error: undefined, states, retries, executionId };
+  } catch (err) {
+    await logging.catch(() => undefined);
+    if (!(err instanceof ExecutionError)) throw err;
+    const cause = (err as { cause?: unknown }).cause;
+    const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : err.message;
+    return { status: 'FAILED', output: undefined, error: message, states, retries, executionId };
+  }
+}
