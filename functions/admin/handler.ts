@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
+import { ApiKeyService } from '../../shared/app/keys/keys.ts';
+import { keyRoutes } from '../../shared/app/keys/routes.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
@@ -134,4 +136,7 @@ export const adminRoutes: Route[] = [
   },
 ];
 
-export const handler = createApiHandler(adminRoutes, authenticator);
+export const handler = createApiHandler(
+  [...adminRoutes, ...keyRoutes(new ApiKeyService(stateStore), authenticator)],
+  authenticator,
+);

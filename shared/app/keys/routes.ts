@@ -1,0 +1,51 @@
+/**
+ * `/v1/keys` on the admin API. Managing keys needs an admin key that is not restricted to decision points: a
+ * restricted admin could otherwise mint an unrestricted key and escape its restriction.
+ */
+import type { Route } from '../../adapters/http/api.ts';
+import { ForbiddenError } from '../../core/errors.ts';
+import type { ApiKeyAuthenticator, Principal } from '../auth.ts';
+import type { ApiKeyService } from './keys.ts';
+
+function requireUnrestricted(principal: Principal): void {
+  if (principal.decisionPoints) {
+    throw new ForbiddenError('managing API keys needs an admin key that is not restricted to decision points');
+  }
+}
+
+export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthenticator, 'invalidate'>): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/keys',
+      scope: 'admin',
+      handle: async ({ body, principal }) => {
+        requireUnrestricted(principal);
+        const { key, secret } = await keys.create(body);
+        // The only time the secret is shown: the response must not be cached anywhere (json() sets no-store).
+        return { status: 201, body: { ...key, secret } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/keys',
+      scope: 'admin',
+      handle: async ({ principal }) => {
+        requireUnrestricted(principal);
+        return { status: 200, body: { keys: await keys.list() } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/keys/{keyId}',
+      scope: 'admin',
+      handle: async ({ params, principal }) => {
+        requireUnrestricted(principal);
+        const key = await keys.revoke(params.keyId!);
+        // This container stops accepting the key at once; others within their cache TTL.
+        authenticator.invalidate();
+        return { status: 200, body: key };
+      },
+    },
+  ];
+}
