@@ -14,6 +14,20 @@ import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
 import type { DecisionRecord, EventRecord } from '../../shared/core/schemas.ts';
 
+export interface ConcurrentWritersResult {
+  writers: number;
+  partitions: number;
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  statsWrites: number;
+  conflictRetries: number;
+  /** Batches redelivered (Lambda-style) after a statistics write gave up on its conflict retries. */
+  redeliveries: number;
+  impressionsExpected: number;
+  impressionsStored: number;
+}
+
 export interface UpdaterBenchResult {
   records: number;
   decisions: number;
@@ -23,6 +37,7 @@ export interface UpdaterBenchResult {
   recordsPerSecond: number;
   statsWrites: number;
   baselinePutsPerSecond: number;
+  concurrent: ConcurrentWritersResult[];
 }
 
 export function generateStream(n: number, seed = 1, actions = 20, d = 16): StreamEntry[] {
@@ -118,7 +133,10 @@ export async function runUpdaterBench(opts: { events?: number; batchSize?: numbe
       }),
     );
     const baselinePutsPerSecond = m / ((performance.now() - b0) / 1000);
+    const concurrent: ConcurrentWritersResult[] = [];
+    for (const partitions of [1, 4]) concurrent.push(await concurrentWriters(deps, 16, partitions, 2_000));
     return {
+      concurrent,
       records: n,
       decisions,
       feedbackEvents: feedback,
@@ -131,6 +149,57 @@ export async function runUpdaterBench(opts: { events?: number; batchSize?: numbe
   } finally {
     await emu.close();
   }
+}
+
+/**
+ * The scale mechanism under contention: `writers` shards apply batches at the same time, every decision on one of
+ * three hot actions, so all writers race on the same statistics items (spread over `partitions` per action).
+ * Checks that nothing is lost and counts the optimistic-concurrency retries.
+ */
+async function concurrentWriters(
+  base: Omit<Parameters<typeof applyBatch>[1], 'statsPartitions'>,
+  writers: number,
+  partitions: number,
+  perWriter: number,
+): Promise<ConcurrentWritersResult> {
+  const dp = `hot-${partitions}`;
+  const batches = Array.from({ length: writers }, (_, w) => {
+    const stream = Array.from({ length: perWriter }, (_, i) => {
+      const context = { segment: `s${i % 4}` };
+      const record: DecisionRecord = {
+        kind: 'decision', v: 1, decisionId: `${dp}-${w}-${i}`, decisionPoint: dp, userId: `u${w}-${i}`, at: 1_700_000_000_000,
+        context, x: Array.from(encodeFeatures(context, 16)), candidates: [], chosen: [`hot${i % 3}`], chosenFeatures: [[1]],
+        propensity: 1, modelVersion: 'bench', attributionWindowSeconds: 60, rewards: {}, objectives: [], servedBy: 'default',
+      };
+      return { shardId: `shardId-${String(w).padStart(12, '0')}`, sequenceNumber: String(10n ** 20n + BigInt(i)), arrivalMs: 0, data: JSON.stringify(record) };
+    });
+    return stream;
+  });
+  let statsWrites = 0;
+  let conflictRetries = 0;
+  let redeliveries = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    batches.map(async (stream) => {
+      for (let i = 0; i < stream.length; ) {
+        const batch = stream.slice(i, i + 250);
+        const out = await applyBatch(batch, { ...base, statsPartitions: partitions });
+        statsWrites += out.statsWrites;
+        conflictRetries += out.conflictRetries;
+        if (out.failedFrom === undefined) i += batch.length;
+        else {
+          // As Lambda does: redeliver from the lowest sequence number not committed.
+          redeliveries++;
+          i += batch.findIndex((e) => e.sequenceNumber === out.failedFrom);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  let stored = 0;
+  for (const item of await base.state.listStats(dp)) stored += item.stats.n;
+  const records = writers * perWriter;
+  return { writers, partitions, records, seconds, recordsPerSecond: records / seconds, statsWrites, conflictRetries, redeliveries, impressionsExpected: records, impressionsStored: stored };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -5,6 +5,7 @@ import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catal
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
 import { keyRoutes } from '../../shared/app/keys/routes.ts';
+import { retrainRoutes } from '../../shared/app/retrain/routes.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
@@ -134,6 +135,7 @@ export const adminRoutes: Route[] = [
       return { status: 200, body: { deadLetters: await deadLetterStore.list(limit) } };
     },
   },
+  ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
 ];
 
 export const handler = createApiHandler(

@@ -59,6 +59,8 @@ export interface BatchOutcome {
   statsWrites: number;
   /** Contributions skipped because the item already included them (redelivery). */
   alreadyApplied: number;
+  /** Statistics writes that lost an optimistic-concurrency race and were re-applied. */
+  conflictRetries: number;
 }
 
 export interface ApplyBatchDeps {
@@ -99,6 +101,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     deadLettered: 0,
     statsWrites: 0,
     alreadyApplied: 0,
+    conflictRetries: 0,
   };
   let lowestFailure: bigint | undefined;
   const fail = (seq: bigint) => {
@@ -427,6 +430,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     }
     outcome.statsWrites += result.value.wrote ? 1 : 0;
     outcome.alreadyApplied += result.value.skipped;
+    outcome.conflictRetries += result.value.retries;
   });
 
   outcome.failedFrom = lowestFailure === undefined ? undefined : lowestFailure.toString();
@@ -438,14 +442,14 @@ async function applyToItem(
   shardId: string,
   deps: ApplyBatchDeps,
   now: () => number,
-): Promise<{ wrote: boolean; skipped: number }> {
+): Promise<{ wrote: boolean; skipped: number; retries: number }> {
   const maxRetries = deps.maxConflictRetries ?? 20;
   for (let attempt = 0; ; attempt++) {
     const current = await deps.state.getStats(p.key);
     const mark = current?.highWaterMarks[shardId];
     const applied = mark === undefined ? -1n : BigInt(mark);
     const fresh = p.contributions.filter((c) => c.seq > applied);
-    if (fresh.length === 0) return { wrote: false, skipped: p.contributions.length };
+    if (fresh.length === 0) return { wrote: false, skipped: p.contributions.length, retries: attempt };
     const d = dimensionOf(fresh, current?.stats);
     const stats: ActionStats = current ? current.stats : emptyStats(d);
     const counters = { ...(current?.counters ?? { rewardEvents: 0, lateEvents: 0 }) };
@@ -470,7 +474,7 @@ async function applyToItem(
     };
     try {
       await deps.state.putStats(next, current?.version);
-      return { wrote: true, skipped: p.contributions.length - fresh.length };
+      return { wrote: true, skipped: p.contributions.length - fresh.length, retries: attempt };
     } catch (err) {
       if (!(err instanceof VersionConflictError) || attempt >= maxRetries) throw err;
       // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.

@@ -1,0 +1,92 @@
+/**
+ * The retraining routes of the admin API:
+ * - `POST /v1/decision-points/{dp}/model:rollback` restores the previous active offline model (see rollbackModel);
+ * - `GET /v1/decision-points/{dp}/evaluations[?limit=N]` lists the retraining runs' summaries, newest first, with
+ *   where their full reports (JSON and HTML) are stored.
+ */
+import { z } from 'zod';
+import { parseWith, type Route } from '../../adapters/http/api.ts';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import type { StateStore } from '../../core/ports.ts';
+import type { EvaluationRecord } from '../../core/retrain/evaluation-record.ts';
+import { NothingToRollBackError } from './errors.ts';
+import { rollbackModel } from './promote.ts';
+
+const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+const day = (bucket: number) => new Date(bucket * 86_400_000).toISOString().slice(0, 10);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const evaluationView = (e: EvaluationRecord) => ({
+  runId: e.runId,
+  version: e.version,
+  outcome: e.outcome,
+  reasons: e.reasons,
+  warnings: e.warnings,
+  startedAt: iso(e.startedAt),
+  finishedAt: iso(e.finishedAt),
+  trainedBefore: day(e.cutoffBucket),
+  heldOutFrom: day(e.holdoutFromBucket),
+  cutoffBucket: e.cutoffBucket,
+  rounds: e.rounds,
+  policies: e.policies,
+  report: { json: e.reportKey, html: e.htmlKey },
+});
+
+export interface RetrainRouteDeps {
+  state: StateStore;
+  /** Called after a rollback so this container serves the restored model at once. */
+  invalidate?: (decisionPoint: string) => void;
+}
+
+export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
+  const requireDecisionPoint = async (dp: string) => {
+    if (!(await deps.state.getDecisionPoint(dp))) throw new NotFoundError(`decision point ${dp} does not exist`);
+  };
+  return [
+    {
+      method: 'POST',
+      path: '/v1/decision-points/{decisionPoint}/model:rollback',
+      scope: 'admin',
+      handle: async ({ params }) => {
+        const dp = params.decisionPoint!;
+        await requireDecisionPoint(dp);
+        try {
+          const { active, rolledBack } = await rollbackModel(deps.state, dp);
+          deps.invalidate?.(dp);
+          return {
+            status: 200,
+            body: {
+              decisionPoint: dp,
+              version: active.version,
+              trainedBefore: day(active.cutoffBucket),
+              cutoffBucket: active.cutoffBucket,
+              rolledBack,
+              remainingHistory: active.history.map((h) => h.version),
+            },
+          };
+        } catch (err) {
+          if (err instanceof NothingToRollBackError) throw new ConflictError(err.message, undefined, { cause: err });
+          throw err;
+        }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/evaluations',
+      scope: 'admin',
+      handle: async ({ params, query }) => {
+        const dp = params.decisionPoint!;
+        const { limit } = parseWith(listQuery, query, 'query');
+        await requireDecisionPoint(dp);
+        const [active, evaluations] = await Promise.all([
+          deps.state.getActiveModel(dp),
+          deps.state.listEvaluations(dp, limit),
+        ]);
+        return {
+          status: 200,
+          body: { activeVersion: active?.version ?? null, evaluations: evaluations.map(evaluationView) },
+        };
+      },
+    },
+  ];
+}
