@@ -68,6 +68,12 @@ const sections: Section[] = [
     },
   },
   {
+    name: 'catalog',
+    title: 'A catalog of 1,000 live actions: scoring and container refresh',
+    module: './catalog/catalog.bench.ts',
+    run: async (m) => m.formatCatalogBench(await m.runCatalogBench({})),
+  },
+  {
     name: 'ope',
     title: 'Off-policy evaluation: one pass over 1,000,000 logged decisions',
     module: './evaluation/offline-pass.bench.ts',

@@ -67,10 +67,12 @@ export class DecisionService {
     // Schedule windows (this request's clock), eligibility rules and the new-action traffic cap; the cap hashes the
     // decision id, so the logged candidates and propensity are exact (see core/catalog/eligible.ts).
     const decisionId = this.newId();
-    const ruleStage = readsStage(model) ? await this.userStage(req.userId) : undefined;
+    // The user's lifecycle stage, read once: for stage eligibility rules and, with stage ladders, as a context feature.
+    const usesStages = settings.objectives.some((o) => o.stages !== undefined);
+    const stage = usesStages || readsStage(model) ? await this.userStage(req.userId) : undefined;
     candidates = eligibleCandidates(model, candidates, {
       context: req.context,
-      stage: ruleStage,
+      stage,
       now: this.now(),
       key: decisionId,
     });
@@ -83,10 +85,7 @@ export class DecisionService {
       this.sd = new Float64Array(size);
       this.probs = new Float64Array(size);
     }
-    // The user's lifecycle stage is part of the context when the decision point has stage ladders.
-    const usesStages = settings.objectives.some((o) => o.stages !== undefined);
-    const stage = usesStages ? await this.userStage(req.userId) : undefined;
-    const context = stage === undefined ? req.context : { ...req.context, [STAGE_FEATURE]: stage };
+    const context = usesStages && stage !== undefined ? { ...req.context, [STAGE_FEATURE]: stage } : req.context;
     const x = encodeFeatures(context, settings.contextDim);
     const servedBy = this.scoreCandidates(model, x, candidates, count);
     const slots = Math.min(req.slots, count);
