@@ -136,6 +136,15 @@ function parseJson(text: string, source: string, line: number): unknown {
 }
 
 function duplicateId(actions: readonly { id: string }[]): string | undefined {
+  const n = actions.length;
+  // Candidate lists are short: pairwise comparison allocates nothing, unlike a Set per line.
+  if (n <= 32) {
+    for (let i = 1; i < n; i++) {
+      const id = (actions[i] as { id: string }).id;
+      for (let j = 0; j < i; j++) if ((actions[j] as { id: string }).id === id) return id;
+    }
+    return undefined;
+  }
   const seen = new Set<string>();
   for (const a of actions) {
     if (seen.has(a.id)) return a.id;

@@ -55,6 +55,7 @@ export interface SimulationResult<P extends string = string> {
   readonly lastWindowMeanExpectedReward?: number;
   readonly oracle?: ExpectedFigures;
   readonly uniform?: ExpectedFigures;
+  /** Rounds over wall-clock time from the start of the run to its last round (reading and parsing included). */
   readonly roundsPerSecond: number;
   /** Delayed rewards still in flight when the rounds ran out (never learned). */
   readonly pendingRewards: number;

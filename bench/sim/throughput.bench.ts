@@ -6,7 +6,8 @@
  *   npx tsx bench/sim/throughput.bench.ts [--rounds 50000] [--churn-every 0]
  *
  * Each in-memory figure is the median of 3 runs after a warm-up run; the world is generated (and garbage collected,
- * when --expose-gc is on) before any timing starts.
+ * when --expose-gc is on) before any timing starts. Besides wall-clock rates, rounds per CPU-second of this process
+ * (all its threads, GC included) are reported: on a shared machine they say what an idle one would do.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,8 +27,12 @@ export interface ThroughputReport {
   readonly churnEvery: number;
   /** Rounds per second in memory, per policy (median of 3). */
   readonly inMemory: Record<PolicyName, number>;
+  /** Rounds per CPU-second of the process in memory, per policy (median of 3). */
+  readonly inMemoryCpu: Record<PolicyName, number>;
   /** Rounds per second of `simulate --json` on the same world written to disk (hybrid). */
   readonly endToEnd: number;
+  /** The same per CPU-second of the process. */
+  readonly endToEndCpu: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -39,10 +44,20 @@ export async function runThroughput(opts: { rounds?: number; churnEvery?: number
   const { settings } = parseSettings(world.config, 'world settings');
   (globalThis as { gc?: () => void }).gc?.();
   const inMemory = {} as Record<PolicyName, number>;
+  const inMemoryCpu = {} as Record<PolicyName, number>;
   for (const policy of POLICY_NAMES) {
     simulate(world.online.slice(0, 5000), { settings, policy });
-    const rates = [1, 2, 3].map((seed) => simulate(world.online, { settings, policy, seed }).result().roundsPerSecond);
-    inMemory[policy] = median(rates);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (const seed of [1, 2, 3]) {
+      const before = process.cpuUsage();
+      const r = simulate(world.online, { settings, policy, seed }).result();
+      const used = process.cpuUsage(before);
+      wall.push(r.roundsPerSecond);
+      cpu.push(r.rounds / ((used.user + used.system) / 1e6));
+    }
+    inMemory[policy] = median(wall);
+    inMemoryCpu[policy] = median(cpu);
   }
   const dir = await mkdtemp(join(tmpdir(), 'sim-throughput-'));
   try {
@@ -59,12 +74,15 @@ export async function runThroughput(opts: { rounds?: number; churnEvery?: number
     ];
     await runGenWorld([...args, '--out', dir], { stdout: quiet, stderr: quiet });
     const out: string[] = [];
+    const before = process.cpuUsage();
     await runSimulate(['--online', join(dir, 'online.jsonl'), '--json'], {
       stdout: { write: (s) => out.push(s) > 0 },
       stderr: quiet,
     });
+    const used = process.cpuUsage(before);
     const endToEnd = (JSON.parse(out.join('')) as { roundsPerSecond: number }).roundsPerSecond;
-    return { rounds, actions: 20, churnEvery, inMemory, endToEnd };
+    const endToEndCpu = rounds / ((used.user + used.system) / 1e6);
+    return { rounds, actions: 20, churnEvery, inMemory, inMemoryCpu, endToEnd, endToEndCpu };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -82,11 +100,10 @@ if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).hre
   const lines = [
     `fast mode, ${r.actions} live actions, ${r.rounds.toLocaleString('en-US')} rounds, churn every ${r.churnEvery}`,
   ];
-  for (const [p, rate] of Object.entries(r.inMemory)) {
-    lines.push(`  in memory  ${p.padEnd(16)}${Math.round(rate).toLocaleString('en-US').padStart(10)} rounds/s`);
+  const fmt = (v: number) => Math.round(v).toLocaleString('en-US').padStart(10);
+  for (const p of POLICY_NAMES) {
+    lines.push(`  in memory  ${p.padEnd(16)}${fmt(r.inMemory[p])} rounds/s   ${fmt(r.inMemoryCpu[p])} rounds/CPU-s`);
   }
-  lines.push(
-    `  end to end (simulate --json, hybrid)${Math.round(r.endToEnd).toLocaleString('en-US').padStart(10)} rounds/s`,
-  );
+  lines.push(`  end to end (simulate --json, hybrid)${fmt(r.endToEnd)} rounds/s   ${fmt(r.endToEndCpu)} rounds/CPU-s`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
