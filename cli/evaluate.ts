@@ -10,6 +10,9 @@ import { createReadStream } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { loadModelPolicy } from '../shared/app/retrain/model-policy.ts';
 import {
   EvaluationError,
   type EvaluationReport,
@@ -23,6 +26,7 @@ import {
   readJsonlLog,
   readObdLog,
   resolveTarget,
+  type TargetPolicy,
 } from '../shared/core/evaluation/index.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { createProgressLine } from './lib/progress.ts';
@@ -31,7 +35,10 @@ const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|mo
 
   --log FILE           logged rounds: JSONL history (simulator --history) or an OBD campaign CSV
   --format jsonl|obd   default: obd for .csv, jsonl otherwise (OBD reads item_context.csv beside the log)
-  --target SPEC        uniform | logging | model:VERSION (model targets need the engine)
+  --target SPEC        uniform | logging | model:VERSION (a stored offline model; model:active is the serving one)
+  --decision-point DP  the decision point whose model a model target names
+  --data-dir DIR       local data holding the engine state (default .local-data), or
+  --table NAME         the engine's state table in AWS (default credentials)
   --json               print one JSON object instead of a table
   --delta D            error probability of the high-confidence lower bound (default 0.05)
   --seed N             seeds the cross-fitting folds and the lower bound's split (default 0)
@@ -51,6 +58,9 @@ interface Parsed {
   delta: number;
   seed: number;
   rewardRange: RewardRange | undefined;
+  decisionPoint: string | undefined;
+  dataDir: string;
+  table: string | undefined;
 }
 
 function parse(argv: readonly string[]): Parsed | 'help' {
@@ -63,6 +73,9 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     seed: { type: 'string' },
     'reward-min': { type: 'string' },
     'reward-max': { type: 'string' },
+    'decision-point': { type: 'string' },
+    'data-dir': { type: 'string' },
+    table: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (v.help) return 'help';
@@ -87,6 +100,9 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     delta: v.delta === undefined ? 0.05 : parseNumberFlag('delta', v.delta, { above: 0, below: 1 }),
     seed: v.seed === undefined ? 0 : parseNumberFlag('seed', v.seed, { integer: true, above: -1, below: 2 ** 32 }),
     rewardRange,
+    decisionPoint: v['decision-point'],
+    dataDir: v['data-dir'] ?? '.local-data',
+    table: v.table,
   };
 }
 
@@ -95,6 +111,22 @@ async function readable(path: string, what: string): Promise<void> {
     await access(path);
   } catch {
     throw new UsageError(`cannot read ${what} ${path}`);
+  }
+}
+
+/** The stored model `version` of `--decision-point`, read from the local data dir or from the AWS state table. */
+async function loadModelTarget(version: string, args: Parsed): Promise<TargetPolicy> {
+  if (args.decisionPoint === undefined) throw new UsageError('a model target needs --decision-point');
+  if (args.table !== undefined) {
+    return loadModelPolicy(new DynamoStateStore(createDynamoClient(), args.table), args.decisionPoint, version);
+  }
+  // Loaded only for model targets: it brings the local emulators along.
+  const { openLocalState } = await import('../local/retrain.ts');
+  const { state, close } = await openLocalState(resolve(args.dataDir));
+  try {
+    return await loadModelPolicy(state, args.decisionPoint, version);
+  } finally {
+    await close();
   }
 }
 
@@ -219,7 +251,8 @@ export async function runEvaluate(
       return 0;
     }
     // Resolve the target before reading: a target this build cannot serve should fail before a long read.
-    const target = resolveTarget(parseTargetSpec(args.target));
+    const spec = parseTargetSpec(args.target);
+    const target = spec.kind === 'model' ? await loadModelTarget(spec.version, args) : resolveTarget(spec);
     const data = await readLog(args, streams);
     const report = evaluatePolicy(data, target, {
       delta: args.delta,

@@ -9,18 +9,11 @@
  *
  * Exit codes: 0 the run completed (promoted or rejected), 1 the run failed, 2 bad arguments.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../local/emulators.ts';
-import { runLocalRetrain } from '../local/retrain.ts';
-import { LOCAL_ENDPOINTS_FILE } from '../local/stack.ts';
-import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
-import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { openLocalState, runLocalRetrain } from '../local/retrain.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
-import type { StateStore } from '../shared/core/ports.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 
 const USAGE = `usage: npm run retrain -- --decision-point X [options]
@@ -35,41 +28,9 @@ const USAGE = `usage: npm run retrain -- --decision-point X [options]
   --force              promote despite the statistical gate (never with incomplete data)
   --json               print the run's final context as JSON`;
 
-const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
-
 export interface CliStreams {
   readonly stdout: { write(s: string): boolean };
   readonly stderr: { write(s: string): boolean };
-}
-
-async function reachable(endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The state store of the running local stack if there is one, else the data dir's own emulator. */
-async function openState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
-  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
-  if (existsSync(file)) {
-    const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (e.success && (await reachable(e.data.dynamoEndpoint))) {
-      const client = createDynamoClient({
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-        dynamoEndpoint: e.data.dynamoEndpoint,
-      });
-      return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
-    }
-  }
-  const emulators = await startEmulators({ dataDir });
-  return {
-    state: new DynamoStateStore(emulators.dynamo, emulators.resources.stateTable),
-    close: () => emulators.close(),
-  };
 }
 
 export async function runRetrainCli(
@@ -125,7 +86,7 @@ export async function runRetrainCli(
   }
 
   process.env.NBA_LOG_LEVEL ??= 'silent';
-  const { state, close } = await openState(dataDir);
+  const { state, close } = await openLocalState(dataDir);
   try {
     const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state });
     if (json) {

@@ -14,18 +14,23 @@
  * 4. Map every Task state to a local handler by state name, by walking the definition (Map item processors
  *    included): the handler answers like the `lambda:invoke` integration, `{ Payload, StatusCode }`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { z } from 'zod';
 import { parseStackConfig } from '../cdk/config.ts';
 import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
+import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import type { OfflineModelConfig } from '../shared/app/retrain/objectives.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
 import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts';
 import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
 import type { StateStore } from '../shared/core/ports.ts';
+import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
+import { LOCAL_ENDPOINTS_FILE } from './stack.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -224,4 +229,39 @@ export async function runLocalRetrain(
     const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : err.message;
     return { status: 'FAILED', output: undefined, error: message, states, retries, executionId };
   }
+}
+
+const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
+
+async function reachable(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The local state store: the running stack's DynamoDB emulator when `npm start` runs on this data dir (it writes
+ * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
+ */
+export async function openLocalState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
+  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
+  if (existsSync(file)) {
+    const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (e.success && (await reachable(e.data.dynamoEndpoint))) {
+      const client = createDynamoClient({
+        region: EMULATOR_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        dynamoEndpoint: e.data.dynamoEndpoint,
+      });
+      return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
+    }
+  }
+  const emulators = await startEmulators({ dataDir });
+  return {
+    state: new DynamoStateStore(emulators.dynamo, emulators.resources.stateTable),
+    close: () => emulators.close(),
+  };
 }

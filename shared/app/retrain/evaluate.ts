@@ -90,7 +90,7 @@ function universe(
 }
 
 export function posteriorOf(
-  run: RunParams,
+  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors'>,
   actions: readonly { id: string; features: Float64Array }[],
   stats: ReadonlyMap<string, ActionStats>,
 ): HybridPosterior {

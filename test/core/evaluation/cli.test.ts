@@ -117,10 +117,10 @@ describe('evaluate CLI', () => {
     expect(err).toMatch(message);
   });
 
-  it('model targets parse, then fail with exit code 2 until the engine plugs in', async () => {
+  it('model targets need the decision point whose model they name (exit 2 without it)', async () => {
     const { code, err } = await run('--log', history, '--target', 'model:v7');
     expect(code).toBe(2);
-    expect(err).toBe('evaluate: model targets need a running engine state; not available in this build\n');
+    expect(err).toMatch(/^evaluate: a model target needs --decision-point\n/);
   });
 
   it('exits 2 on malformed input, naming file and line', async () => {
@@ -144,6 +144,6 @@ describe('evaluate CLI', () => {
       },
     );
     expect(res.status).toBe(2);
-    expect(res.stderr).toContain('model targets need a running engine state');
+    expect(res.stderr).toContain('a model target needs --decision-point');
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * A stored offline model as an evaluation target (`npm run evaluate -- --target model:VERSION`): the model's base
+ * statistics (no online statistics) under the decision point's priors and catalog, served the way the engine serves,
+ * i.e. Thompson sampling with the decision point's exploration settings. `model:active` names the active model.
+ *
+ * A logged round's context is encoded with the engine's rule (`encodeFeatures`): named features are hashed, a dense
+ * vector keeps its positions after the bias, exactly as `npm run import` encodes history.
+ */
+import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
+import { TargetUnavailableError } from '../../core/evaluation/errors.ts';
+import type { Round, TargetPolicy } from '../../core/evaluation/types.ts';
+import { encodeFeatures } from '../../core/features/encode.ts';
+import type { StateStore } from '../../core/ports.ts';
+import { posteriorOf, thompsonPolicy } from './evaluate.ts';
+
+export async function loadModelPolicy(
+  state: StateStore,
+  decisionPoint: string,
+  version: string,
+): Promise<TargetPolicy> {
+  const changes = await state.loadChanges(decisionPoint, 0);
+  const dp = changes.decisionPoint;
+  if (!dp) throw new TargetUnavailableError(`decision point ${decisionPoint} does not exist`);
+  const wanted = version === 'active' ? changes.activeModel?.version : version;
+  if (wanted === undefined) throw new TargetUnavailableError(`decision point ${decisionPoint} has no active model`);
+  const stats = new Map(
+    changes.baseStats
+      .filter((b) => b.version === wanted && b.objective === DEFAULT_OBJECTIVE)
+      .map((b) => [b.actionId, b.stats] as const),
+  );
+  if (stats.size === 0) throw new TargetUnavailableError(`decision point ${decisionPoint} has no model ${wanted}`);
+  const s = dp.settings;
+  const dims = { contextDim: s.contextDim, actionDim: s.actionDim, priors: s.priors };
+  const known = new Map(changes.actions.map((a) => [a.actionId, encodeFeatures(a.features, s.actionDim)]));
+  const build = (ids: Iterable<string>) => {
+    for (const id of ids) if (!known.has(id)) known.set(id, encodeFeatures({}, s.actionDim));
+    const actions = [...known].sort((p, q) => (p[0] < q[0] ? -1 : 1)).map(([id, features]) => ({ id, features }));
+    return thompsonPolicy(`model:${wanted}`, posteriorOf(dims, actions, stats), s.exploration);
+  };
+  let inner = build(stats.keys());
+  const x = new Float64Array(s.contextDim);
+  return {
+    name: `model:${wanted}`,
+    distribution(round: Round, out: Float64Array) {
+      // An action of the log the catalog never had: scored from its features alone (bias only), as a cold action.
+      if (round.candidates.some((c) => !known.has(c.id))) inner = build(round.candidates.map((c) => c.id));
+      const ctx = round.context;
+      encodeFeatures(ctx instanceof Float64Array ? Array.from(ctx) : ctx, s.contextDim, x);
+      inner.distribution({ ...round, context: x }, out);
+    },
+  };
+}
