@@ -6,16 +6,17 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
+import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
 import type { ApiKeyScope } from '../../core/domain.ts';
 import {
   EngineError,
+  ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   ValidationError,
 } from '../../core/errors.ts';
 import { describeZodError, LIMITS } from '../../core/schemas.ts';
-import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
 import { log } from '../log.ts';
 
 export interface RouteRequest {
@@ -76,6 +77,11 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     const headers = lowerCaseHeaders(event.headers);
     // Authenticate before reading the body: an unauthenticated request changes nothing and learns nothing.
     const principal = await auth.authenticate(headers['x-api-key'], route.scope, params.decisionPoint);
+    // A key restricted to decision points administers only those: routes that span every decision point (lists,
+    // dead letters, keys) would otherwise show or change what the restriction keeps it from.
+    if (route.scope === 'admin' && principal.decisionPoints && params.decisionPoint === undefined) {
+      throw new ForbiddenError('this API key is restricted to decision points; this route spans all of them');
+    }
     const body = parseBody(event, headers, route.method);
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;

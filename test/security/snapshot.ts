@@ -1,0 +1,55 @@
+/**
+ * Everything the local stack persists, as one comparable value: every item of the three tables and every record on
+ * the stream. "The request changed nothing" is then `expect(await snapshot()).toEqual(before)`.
+ */
+import { createHash } from 'node:crypto';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import type { LocalStack } from '../../local/stack.ts';
+
+export interface StateSnapshot {
+  /** `table key → digest of the item`, sorted. */
+  items: string[];
+  /** Records on each shard of the stream. */
+  streamRecords: Record<string, number>;
+}
+
+export async function snapshot(stack: LocalStack): Promise<StateSnapshot> {
+  const { dynamo, kinesis, resources } = stack.emulators;
+  const items: string[] = [];
+  for (const table of [resources.stateTable, resources.decisionsTable, resources.deadLetterTable]) {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynamo.send(
+        new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      for (const item of page.Items ?? []) {
+        const key = JSON.stringify([item.pk ?? item.decisionId ?? item.id, item.sk]);
+        items.push(`${table} ${key} ${createHash('sha256').update(JSON.stringify(item)).digest('hex').slice(0, 16)}`);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  const streamRecords: Record<string, number> = {};
+  const shards = await kinesis.send(new ListShardsCommand({ StreamName: resources.streamName }));
+  for (const shard of shards.Shards ?? []) {
+    let it = (
+      await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: resources.streamName,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
+    let n = 0;
+    while (it) {
+      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+      n += out.Records?.length ?? 0;
+      if ((out.Records?.length ?? 0) === 0) break;
+      it = out.NextShardIterator;
+    }
+    streamRecords[shard.ShardId!] = n;
+  }
+  return { items: items.sort(), streamRecords };
+}
