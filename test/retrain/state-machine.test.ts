@@ -1,0 +1,419 @@
+/**
+ * The retraining state machine as CDK synthesises it: assertions on the definition and the resources around it, then
+ * end-to-end runs of that very definition through aws-local-stepfunctions, against the DynamoDB emulator and a lake
+ * folder: a degraded candidate is rejected, a better one promoted, a later one rolled back, a broken lake recorded.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticActionFeatures, syntheticActionIds, syntheticLog } from '../../bench/retrain/synthetic-log.ts';
+import { parseStackConfig } from '../../cdk/config.ts';
+import { RETRAIN_STATES as S } from '../../cdk/constructs/retraining.ts';
+import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import {
+  extractRetrainDefinition,
+  type LocalRetrainResult,
+  localizeDefinition,
+  type Resources,
+  runLocalRetrain,
+  type SynthesizedRetrain,
+} from '../../local/retrain.ts';
+import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
+import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import { NothingToRollBackError } from '../../shared/app/retrain/errors.ts';
+import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
+import { rollbackModel } from '../../shared/app/retrain/promote.ts';
+import type { RunInput } from '../../shared/app/retrain/run-context.ts';
+import { emptyStats } from '../../shared/core/bandit/stats.ts';
+import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
+import { startTestStores, type TestStores } from '../support/emulators.ts';
+import { DAY, T0 } from './support.ts';
+
+const D0 = T0 / DAY;
+const PER_DAY = 4000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+type StatesMap = Record<string, Record<string, unknown>>;
+function allStates(states: StatesMap, out: [string, Record<string, unknown>][] = []) {
+  for (const [name, state] of Object.entries(states)) {
+    out.push([name, state]);
+    const inner = state.ItemProcessor as { States?: StatesMap } | undefined;
+    if (inner?.States) allStates(inner.States, out);
+  }
+  return out;
+}
+
+describe('retraining state machine', () => {
+  let outdir: string;
+  let lakeDir: string;
+  let stack: NbaEngineStack;
+  let template: Template;
+  let synth: SynthesizedRetrain;
+  let stores: TestStores;
+  let blobs: FsBlobStore;
+  const states = () => synth.definition.States as unknown as StatesMap;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(join(tmpdir(), 'nba-retrain-cdk-'));
+    lakeDir = mkdtempSync(join(tmpdir(), 'nba-retrain-lake-'));
+    const app = new App({
+      outdir,
+      context: { 'aws:cdk:bundling-stacks': [], retrainDecisionPoints: 'homepage,checkout' },
+    });
+    stack = new NbaEngineStack(
+      app,
+      'NbaEngine',
+      parseStackConfig((key) => app.node.tryGetContext(key)),
+    );
+    template = Template.fromStack(stack);
+    synth = extractRetrainDefinition(stack, template.toJSON().Resources as Resources);
+    stores = await startTestStores();
+    blobs = new FsBlobStore(lakeDir);
+  });
+
+  afterAll(async () => {
+    await stores?.emulators.close();
+    rmSync(outdir, { recursive: true, force: true });
+    rmSync(lakeDir, { recursive: true, force: true });
+  });
+
+  const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+
+  describe('the synthesised definition', () => {
+    it('maps the partitions with a DISTRIBUTED Map reading the plan’s S3 manifest, tolerating a share of failed items', () => {
+      const map = states()[S.map]!;
+      expect(map).toMatchObject({
+        Type: 'Map',
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' } },
+        ToleratedFailurePercentage: 10,
+        MaxConcurrency: 100,
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:getObject',
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { 'Key.$': '$.plan.manifestKey' },
+        },
+        ItemSelector: { 'run.$': '$.run', 'item.$': '$$.Map.Item.Value' },
+        ResultWriter: expect.anything(),
+        ResultPath: null,
+      });
+      expect(synth.definition.StartAt).toBe(S.plan);
+      expect(states()[S.plan]!.Next).toBe(S.map);
+      expect(map.Next).toBe(S.reduce);
+    });
+
+    it('retries every task on transient and Lambda service errors, and routes each failure after the plan to Record', () => {
+      const tasks = allStates(states()).filter(([, s]) => s.Type === 'Task');
+      expect(tasks.map(([n]) => n).sort()).toEqual(
+        [S.plan, S.worker, S.reduce, S.fit, S.evaluate, S.promote, S.record].sort(),
+      );
+      for (const [name, task] of tasks) {
+        const errors = (task.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+        expect(errors, name).toEqual(expect.arrayContaining(['RetrainTransientError', 'Lambda.ServiceException']));
+        expect(task.Resource, name).toBe('arn:aws:states:::lambda:invoke');
+      }
+      for (const name of [S.map, S.reduce, S.fit, S.evaluate, S.promote]) {
+        expect(states()[name]!.Catch, name).toEqual([
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.record },
+        ]);
+      }
+      expect(states()[S.gate]).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.evaluation.promote', BooleanEquals: true, Next: S.promote }],
+        Default: S.record,
+      });
+      expect(states()[S.outcome]).toMatchObject({
+        Choices: [{ Variable: '$.error', IsPresent: true, Next: S.failed }],
+      });
+    });
+
+    it('locally, only the map’s reader and writer change: items come inline from the plan', () => {
+      const local = localizeDefinition(synth.definition);
+      const map = (local.States as unknown as StatesMap)[S.map]!;
+      expect(map.ItemReader).toBeUndefined();
+      expect(map.ResultWriter).toBeUndefined();
+      expect(map.ItemsPath).toBe('$.plan.localItems');
+      const { ItemReader: _r, ResultWriter: _w, ...rest } = states()[S.map]!;
+      expect({ ...map, ItemsPath: undefined }).toEqual({ ...rest, ItemsPath: undefined });
+    });
+
+    it('writes the lake with Firehose: GZIP JSON lines, partitioned by kind and record hour, into a TLS-only bucket', () => {
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        DeliveryStreamType: 'KinesisStreamAsSource',
+        KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [id(stack.eventStream), 'Arn'] } },
+        ExtendedS3DestinationConfiguration: {
+          CompressionFormat: 'GZIP',
+          Prefix:
+            'lake/kind=!{partitionKeyFromQuery:kind}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/',
+          DynamicPartitioningConfiguration: { Enabled: true },
+          ProcessingConfiguration: {
+            Enabled: true,
+            Processors: [
+              Match.objectLike({ Type: 'MetadataExtraction' }),
+              Match.objectLike({ Type: 'AppendDelimiterToRecord' }),
+            ],
+          },
+        },
+      });
+      template.hasResource('AWS::S3::Bucket', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+          },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+        }),
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id(stack.retraining.lakeBucket) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('starts one run per scheduled decision point with that decision point as input', () => {
+      const rules = Object.values(template.findResources('AWS::Events::Rule'));
+      expect(rules).toHaveLength(2);
+      const inputs = rules.map((r) => JSON.parse(r.Properties.Targets[0].Input));
+      expect(inputs).toEqual(expect.arrayContaining([{ decisionPoint: 'homepage' }, { decisionPoint: 'checkout' }]));
+      for (const r of rules) {
+        expect(r.Properties.ScheduleExpression).toBe('rate(1 day)');
+        expect(r.Properties.Targets[0].Arn).toEqual({ Ref: id(stack.retraining.stateMachine) });
+      }
+    });
+
+    it('lets only the steps function write the state table; the map worker never touches it', () => {
+      const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+      const statementsOf = (fn: typeof stack.retraining.workerFunction) => {
+        const role = stack.getLogicalId(fn.role?.node.defaultChild as CfnElement);
+        return policies
+          .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${role}"`))
+          .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+      };
+      const onTable = (fn: typeof stack.retraining.workerFunction) =>
+        statementsOf(fn)
+          .filter((s) => JSON.stringify(s.Resource).includes(`"${id(stack.stateTable)}"`))
+          .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+      expect(onTable(stack.retraining.workerFunction)).toEqual([]);
+      expect(onTable(stack.retraining.stepsFunction)).toEqual(expect.arrayContaining(['dynamodb:PutItem']));
+    });
+  });
+
+  describe('run locally through that definition', () => {
+    const dp = 'homepage';
+    const input = (over: Partial<RunInput> = {}): RunInput => ({ decisionPoint: dp, ...over });
+    const run = (i: RunInput, name: string, asOfDay: number): Promise<LocalRetrainResult> =>
+      runLocalRetrain(
+        { asOf: iso(asOfDay * DAY + 2 * 3_600_000), ...i },
+        { blobs, state: stores.state },
+        { executionName: name, synth },
+      );
+    const writeDays = async (from: number, days: number, seed: number, store = blobs) => {
+      for (const { hourStart, lines } of syntheticLog({
+        decisionPoint: dp,
+        startMs: from * DAY,
+        days,
+        perDay: PER_DAY,
+        contextDim: 4,
+        actionDim: 2,
+        skew: 0.8,
+        seed,
+        duplicateShare: 0.02,
+      })) {
+        await writeLakeBatch(store, lines, `synthetic-${seed}-${hourStart}`);
+      }
+    };
+    const serving = () => new ModelCache(stores.state, { refreshMs: 0 }).get(dp);
+    const meanContext = () => {
+      const sum = [0, 0, 0, 0];
+      let n = 0;
+      for (const { lines } of syntheticLog({
+        decisionPoint: dp,
+        startMs: T0,
+        days: 1,
+        perDay: PER_DAY,
+        contextDim: 4,
+        actionDim: 2,
+        skew: 0.8,
+        seed: 1,
+      })) {
+        for (const line of lines) {
+          const r = JSON.parse(line) as { kind: string; x?: number[] };
+          if (r.kind !== 'decision') continue;
+          r.x!.forEach((v, i) => {
+            sum[i]! += v;
+          });
+          n++;
+        }
+      }
+      return sum.map((v) => v / n);
+    };
+    let v1 = '';
+
+    beforeAll(async () => {
+      const now = Date.now();
+      await stores.state.putDecisionPoint(
+        {
+          decisionPoint: dp,
+          settings: decisionPointSettingsSchema.parse({ contextDim: 4, actionDim: 2 }),
+          createdAt: now,
+          updatedAt: now,
+          version: 1,
+        },
+        undefined,
+      );
+      for (const actionId of syntheticActionIds()) {
+        await stores.state.putAction(
+          {
+            decisionPoint: dp,
+            actionId,
+            features: syntheticActionFeatures(actionId),
+            status: 'live',
+            createdAt: now,
+            updatedAt: now,
+            version: 1,
+          },
+          undefined,
+        );
+      }
+      // Days D0..D3 are trainable as of D4 02:00; D4 is "today" and already in the lake, but after the cutoff.
+      await writeDays(D0, 5, 1);
+    });
+
+    it('rejects a degraded candidate (no importance weighting on a confounded log) and leaves serving as it was', async () => {
+      const r = await run(input({ weighting: 'none' }), 'degraded', D0 + 4);
+      expect(r.status).toBe('SUCCEEDED');
+      const ctx = r.output!;
+      expect(ctx.report?.outcome).toBe('rejected');
+      expect(r.states).not.toContain(S.promote);
+      expect(r.states).toEqual(
+        expect.arrayContaining([S.plan, S.map, S.worker, S.reduce, S.fit, S.evaluate, S.record]),
+      );
+      // Cutoff: only D0..D3 were fitted (D4 is left to the online statistics), duplicates counted once.
+      expect(ctx.run.cutoffBucket).toBe(D0 + 4);
+      expect(ctx.fit!.trainDecisions + ctx.fit!.holdoutDecisions).toBe(4 * PER_DAY);
+      expect(ctx.fit!.holdoutDecisions).toBe(PER_DAY);
+      expect(ctx.reduce!.counters.duplicateDecisions).toBeGreaterThan(0);
+      expect(ctx.evaluation!.candidate.lowerBound!).toBeLessThan(ctx.evaluation!.current.estimate!.value);
+      expect(ctx.evaluation!.reasons.join(' ')).toMatch(/lower bound .* is below the current model's estimated value/);
+      expect(await stores.state.getActiveModel(dp)).toBeUndefined();
+      const [summary] = await stores.state.listEvaluations(dp, 10);
+      expect(summary).toMatchObject({ runId: 'degraded', outcome: 'rejected' });
+      const html = Buffer.from((await blobs.get(summary!.htmlKey))!).toString('utf8');
+      expect(html).toContain('<svg');
+      expect(html).toContain('rejected');
+    });
+
+    it('promotes the importance-weighted candidate: base statistics under a new version, ACTIVE cut at the first untrained day', async () => {
+      const r = await run(input(), 'weighted', D0 + 4);
+      expect(r.status).toBe('SUCCEEDED');
+      const ctx = r.output!;
+      expect(ctx.report?.outcome).toBe('promoted');
+      expect(r.states).toContain(S.promote);
+      expect(ctx.evaluation!.candidate.lowerBound!).toBeGreaterThanOrEqual(ctx.evaluation!.current.estimate!.value);
+      v1 = ctx.run.version;
+      const active = await stores.state.getActiveModel(dp);
+      expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, history: [] });
+      const base = (await stores.state.loadChanges(dp, 0)).baseStats.filter((b) => b.version === v1);
+      expect(base.map((b) => `${b.objective}/${b.actionId}`).sort()).toEqual(['default/A', 'default/B']);
+
+      // Serving = the promoted base + online statistics from its cutoff on; earlier online days are the base's.
+      const onlineItem = (bucket: number, n: number) => {
+        const stats = emptyStats(4);
+        stats.n = n;
+        stats.sxx[0] = n;
+        return {
+          decisionPoint: dp,
+          objective: DEFAULT_OBJECTIVE,
+          actionId: 'A',
+          bucket,
+          partition: 0,
+          stats,
+          counters: { rewardEvents: 0, lateEvents: 0 },
+          highWaterMarks: {},
+          version: 1,
+          updatedAt: Date.now(),
+          lastLearnedAt: Date.now(),
+        };
+      };
+      await stores.state.putStats(onlineItem(D0 + 3, 1000), undefined);
+      await stores.state.putStats(onlineItem(D0 + 4, 7), undefined);
+      const model = await serving();
+      expect(model.version.startsWith(`${v1}+`)).toBe(true);
+      const baseA = base.find((b) => b.actionId === 'A')!.stats.n;
+      expect(model.stats.get('A')!.stats.n).toBeCloseTo(baseA + 7, 9);
+      // The ranking the confounded log hides: over the population's average context, B scores above A.
+      const post = model.posterior;
+      const xbar = meanContext();
+      const score = (a: string) => xbar.reduce((s, v, i) => s + v * post.w[post.index.get(a)! * 4 + i]!, 0);
+      expect(score('B')).toBeGreaterThan(score('A'));
+    });
+
+    it('rollback restores the previous version, and the serving model follows', async () => {
+      await writeDays(D0 + 5, 1, 2);
+      const r = await run(input({ tolerance: 0.5 }), 'next-day', D0 + 5);
+      expect(r.output?.report?.outcome).toBe('promoted');
+      const v2 = r.output!.run.version;
+      expect(await stores.state.getActiveModel(dp)).toMatchObject({
+        version: v2,
+        cutoffBucket: D0 + 5,
+        history: [{ version: v1, cutoffBucket: D0 + 4 }],
+      });
+      const before = await serving();
+      expect(before.version.startsWith(`${v2}+`)).toBe(true);
+
+      const { active, rolledBack } = await rollbackModel(stores.state, dp);
+      expect(rolledBack).toBe(v2);
+      expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, history: [] });
+      const after = await serving();
+      expect(after.version.startsWith(`${v1}+`)).toBe(true);
+      const baseA = (await stores.state.loadChanges(dp, 0)).baseStats.find(
+        (b) => b.version === v1 && b.actionId === 'A',
+      )!;
+      // Back to v1's base plus the online statistics from v1's cutoff (the 7 impressions of day D0+4).
+      expect(after.stats.get('A')!.stats.n).toBeCloseTo(baseA.stats.n + 7, 9);
+      expect(after.stats.get('A')!.stats.n).not.toBeCloseTo(before.stats.get('A')!.stats.n, 3);
+      await expect(rollbackModel(stores.state, dp)).rejects.toBeInstanceOf(NothingToRollBackError);
+    });
+
+    it('retries a worker that keeps failing, then records the failed run and fails', async () => {
+      const broken = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-broken-')));
+      try {
+        await writeDays(D0, 1, 3, broken);
+        await broken.put(
+          `lake/kind=decision/dt=${iso(T0).slice(0, 10)}/hour=05/corrupt.jsonl.gz`,
+          new Uint8Array([0x1f, 0x8b, 1, 2, 3]),
+        );
+        const r = await runLocalRetrain(
+          { decisionPoint: dp, asOf: iso((D0 + 2) * DAY + 7_200_000) },
+          { blobs: broken, state: stores.state },
+          { executionName: 'broken-lake', synth },
+        );
+        expect(r.status).toBe('FAILED');
+        expect(r.retries[S.worker]).toBe(3);
+        expect(r.states.slice(-3)).toEqual([S.record, S.outcome, S.failed]);
+        const [summary] = await stores.state.listEvaluations(dp, 1);
+        expect(summary).toMatchObject({ runId: 'broken-lake', outcome: 'failed' });
+        expect(summary!.reasons.join(' ')).toMatch(/the run failed: RetrainTransientError/);
+        expect(await stores.state.getActiveModel(dp)).toMatchObject({ version: v1 });
+      } finally {
+        rmSync(broken.root, { recursive: true, force: true });
+      }
+    });
+  });
+});
