@@ -15,8 +15,18 @@ async function run(...argv: string[]) {
   let out = '';
   let err = '';
   const code = await runImport(argv, {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        return true;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+    },
   });
   return { code, out, err };
 }
