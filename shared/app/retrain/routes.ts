@@ -1,6 +1,8 @@
 /**
  * The retraining routes of the admin API:
- * - `POST /v1/decision-points/{dp}/model:rollback` restores the previous active offline model (see rollbackModel);
+ * - `POST /v1/decision-points/{dp}/model:rollback` restores the previous active offline model (see rollbackModel).
+ *   Body `{}`, or `{ "from": "<version>" }` to roll back only if that version is still the active one, so a retried or
+ *   doubled request cannot roll back twice;
  * - `GET /v1/decision-points/{dp}/evaluations[?limit=N]` lists the retraining runs' summaries, newest first, with
  *   where their full reports (JSON and HTML) are stored.
  */
@@ -13,6 +15,7 @@ import { NothingToRollBackError } from './errors.ts';
 import { rollbackModel } from './promote.ts';
 
 const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+const rollbackBody = z.strictObject({ from: z.string().min(1).max(128).optional() });
 const day = (bucket: number) => new Date(bucket * 86_400_000).toISOString().slice(0, 10);
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -47,9 +50,18 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
       method: 'POST',
       path: '/v1/decision-points/{decisionPoint}/model:rollback',
       scope: 'admin',
-      handle: async ({ params }) => {
+      handle: async ({ params, body }) => {
         const dp = params.decisionPoint!;
+        const { from } = parseWith(rollbackBody, body);
         await requireDecisionPoint(dp);
+        if (from !== undefined) {
+          const current = await deps.state.getActiveModel(dp);
+          if (current?.version !== from) {
+            throw new ConflictError(
+              `the active model is ${current?.version ?? 'none'}, not ${from}: nothing rolled back`,
+            );
+          }
+        }
         try {
           const { active, rolledBack } = await rollbackModel(deps.state, dp);
           deps.invalidate?.(dp);

@@ -1,0 +1,138 @@
+/**
+ * The retraining pieces of the local stack over HTTP: the lake writer as a second stream consumer, the evaluations
+ * list and the rollback route (serving follows at once).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
+import { parseLakeObject } from '../../shared/app/retrain/lake.ts';
+import { emptyStats } from '../../shared/core/bandit/stats.ts';
+import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import type { EvaluationRecord } from '../../shared/core/retrain/evaluation-record.ts';
+import { type Api, apiClient, waitFor } from '../support/http.ts';
+
+describe('local stack: lake and retraining routes', () => {
+  let stack: LocalStack;
+  let api: Api;
+  let lakeDir: string;
+  const dp = 'homepage';
+
+  beforeAll(async () => {
+    process.env.NBA_LOG_LEVEL ??= 'silent';
+    lakeDir = mkdtempSync(join(tmpdir(), 'nba-stack-lake-'));
+    stack = await startLocalStack({ apiKey: 'test-admin-key', modelRefreshMs: 0, lakeDir });
+    api = apiClient(stack.url, 'test-admin-key');
+    expect((await api.call('PUT', `/v1/decision-points/${dp}`, { contextDim: 4, actionDim: 2 })).status).toBe(201);
+    for (const id of ['A', 'B']) {
+      expect(
+        (await api.call('PUT', `/v1/decision-points/${dp}/actions/${id}`, { features: { kind: id } })).status,
+      ).toBe(201);
+    }
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(lakeDir, { recursive: true, force: true });
+  });
+
+  it('writes every decision served into the lake, next to the updater', async () => {
+    const res = await api.call('POST', '/v1/decisions', {
+      decisionPoint: dp,
+      userId: 'u1',
+      context: { device: 'mobile' },
+    });
+    expect(res.status).toBe(200);
+    const blobs = new FsBlobStore(lakeDir);
+    await waitFor(async () => (await blobs.list('lake/kind=decision/')).length > 0);
+    const [entry] = await blobs.list('lake/kind=decision/');
+    const [decision] = parseLakeObject((await blobs.get(entry!.key))!).decisions;
+    expect(decision).toMatchObject({ decisionId: res.body.decisionId, decisionPoint: dp, userId: 'u1' });
+  });
+
+  it('lists retraining runs newest first, and rolls the active model back; serving follows at once', async () => {
+    const { state } = stack.stores;
+    const now = Date.now();
+    const base = (version: string, n: number) =>
+      ['A', 'B'].map((actionId) => {
+        const stats = emptyStats(4);
+        stats.n = n;
+        stats.sxx[0] = n;
+        return { decisionPoint: dp, version, objective: DEFAULT_OBJECTIVE, actionId, stats, updatedAt: now };
+      });
+    await state.putBaseStats([...base('m-old', 10), ...base('m-new', 20)]);
+    await state.putActiveModel(
+      {
+        decisionPoint: dp,
+        version: 'm-new',
+        cutoffBucket: 20_000,
+        promotedAt: now,
+        history: [{ version: 'm-old', cutoffBucket: 19_990, promotedAt: now - 1000 }],
+        itemVersion: 2,
+        updatedAt: now,
+      },
+      undefined,
+    );
+    const record = (runId: string, startedAt: number, outcome: EvaluationRecord['outcome']): EvaluationRecord => ({
+      decisionPoint: dp,
+      runId,
+      version: `m-${runId}`,
+      startedAt,
+      finishedAt: startedAt + 1000,
+      outcome,
+      reasons: outcome === 'rejected' ? ['too low'] : [],
+      warnings: [],
+      cutoffBucket: 20_000,
+      holdoutFromBucket: 19_999,
+      rounds: 500,
+      policies: [
+        {
+          name: 'candidate',
+          estimator: 'dr',
+          estimate: { value: 0.4, lower: 0.3, upper: 0.5 },
+          lowerBound: 0.28,
+          ess: 200,
+        },
+      ],
+      reportKey: `retrain/${dp}/${runId}/report.json`,
+      htmlKey: `retrain/${dp}/${runId}/report.html`,
+    });
+    await state.putEvaluation(record('first', now - 86_400_000, 'promoted'));
+    await state.putEvaluation(record('second', now, 'rejected'));
+
+    const list = await api.call('GET', `/v1/decision-points/${dp}/evaluations`);
+    expect(list.status).toBe(200);
+    expect(list.body.activeVersion).toBe('m-new');
+    expect(list.body.evaluations.map((e: { runId: string }) => e.runId)).toEqual(['second', 'first']);
+    expect(list.body.evaluations[0]).toMatchObject({
+      outcome: 'rejected',
+      reasons: ['too low'],
+      report: { html: `retrain/${dp}/second/report.html` },
+    });
+    expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=1`)).body.evaluations).toHaveLength(1);
+    expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=0`)).status).toBe(400);
+
+    const servedBefore = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
+    expect(servedBefore.modelVersion).toMatch(/^m-new\+/);
+    const stale = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-old' });
+    expect(stale.status).toBe(409);
+    const rolled = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-new' });
+    expect(rolled.status).toBe(200);
+    expect(rolled.body).toMatchObject({
+      version: 'm-old',
+      rolledBack: 'm-new',
+      cutoffBucket: 19_990,
+      remainingHistory: [],
+    });
+    const servedAfter = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
+    expect(servedAfter.modelVersion).toMatch(/^m-old\+/);
+
+    const again = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/no earlier model to roll back to/);
+    expect((await api.call('POST', '/v1/decision-points/nowhere/model:rollback', {})).status).toBe(404);
+    expect((await api.call('GET', '/v1/decision-points/nowhere/evaluations')).status).toBe(404);
+  });
+});
