@@ -72,7 +72,7 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     const match = route.regex.exec(path)!;
     const params: Record<string, string> = {};
     route.names.forEach((name, i) => {
-      params[name] = decodeURIComponent(match[i + 1]!);
+      params[name] = decodePathSegment(match[i + 1]!, name);
     });
     const headers = lowerCaseHeaders(event.headers);
     // Authenticate before reading the body: an unauthenticated request changes nothing and learns nothing.
@@ -98,6 +98,15 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     .handler(handle);
 }
 
+/** A malformed percent-escape (`%ZZ`, a truncated UTF-8 sequence) is the client's error, not a 500. */
+function decodePathSegment(segment: string, name: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValidationError(`path parameter ${name} is not valid percent-encoded UTF-8`);
+  }
+}
+
 function lowerCaseHeaders(h: APIGatewayProxyEvent['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
@@ -116,11 +125,20 @@ function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>,
     throw new ValidationError(`content-type must be application/json (got ${type})`);
   }
   if (text.trim() === '') throw new ValidationError('request body is empty: expected a JSON object');
+  let forbiddenKey = false;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text, (key, value) => {
+      if (key === '__proto__') forbiddenKey = true;
+      return value;
+    });
   } catch {
     throw new ValidationError('request body is not valid JSON');
   }
+  // JSON.parse keeps "__proto__" as an own key; schemas skip it instead of refusing it as unknown, and any code that
+  // copies it with assignment would swap an object's prototype. No field of this API has that name.
+  if (forbiddenKey) throw new ValidationError('request body must not contain the key "__proto__"');
+  return parsed;
 }
 
 export function json(status: number, body: unknown): APIGatewayProxyResult {
