@@ -64,7 +64,7 @@ describe('LakeWriter', () => {
     const keys = (await blobs.list('')).map((e) => e.key).filter((k) => !k.endsWith('.json'));
     const folders = keys.map((k) => k.slice(0, k.lastIndexOf('/') + 1)).sort();
     expect(folders).toEqual([
-      'lake-errors/dt=' + new Date().toISOString().slice(0, 10) + '/',
+      `lake-errors/dt=${new Date().toISOString().slice(0, 10)}/`,
       'lake/kind=decision/dt=2024-03-01/hour=05/',
       'lake/kind=decision/dt=2024-03-02/hour=07/',
       'lake/kind=event/dt=2024-03-01/hour=06/',
