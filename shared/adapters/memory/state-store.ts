@@ -1,0 +1,380 @@
+/**
+ * In-memory implementation of the StateStore port, for the simulator and fast tests. It keeps the DynamoDB adapter's
+ * semantics exactly (`test/adapters/memory-contract.test.ts` runs the same assertions against both):
+ * - the same items under the same keys (`DP#{dp}` / `CONFIG`, `ACTION#…`, `STATS#…`, `BASE#…`, `ACTIVE`, `EVAL#…`,
+ *   `DPINDEX`, `KEY`), stored marshalled with the same options, so reads return fresh copies and the same shapes;
+ * - every conditional write: create-only when no version is expected, else the stored version must be the expected
+ *   one, and a failed condition is a VersionConflictError (whose cause is DynamoDB's exception);
+ * - `loadChanges` returns the decision point's items with `updatedAt >= since`, in `updatedAt` order (the
+ *   `byUpdatedAt` index), and `maxUpdatedAt` over all of them, evaluation summaries included;
+ * - lists come back in sort-key order, `listEvaluations` newest first.
+ * Unlike DynamoDB, every read is strongly consistent; callers that tolerate eventual consistency are still correct.
+ */
+import type { marshallOptions } from '@aws-sdk/util-dynamodb';
+import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
+import type {
+  ActiveModel,
+  ApiKeyRecord,
+  BaseModelStats,
+  CatalogAction,
+  DecisionPoint,
+  StatsItem,
+  StatsKey,
+} from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
+import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
+import { decisionPointSettingsSchema } from '../../core/schemas.ts';
+import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
+
+/** The DynamoDB adapter's options for its conditional puts. */
+const CONDITIONAL_PUT: marshallOptions = { removeUndefinedValues: true, convertClassInstanceToMap: false };
+const KEYS = ['pk', 'sk'] as const;
+
+const dpPk = (dp: string) => `DP#${dp}`;
+const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) =>
+  `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
+const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
+  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
+
+/** DynamoDB orders string sort keys by their UTF-8 bytes; for the ASCII keys of this table that is code-unit order. */
+const bySk = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export class MemoryStateStore implements StateStore {
+  /** pk → sk → stored item. */
+  private readonly table = new Map<string, Map<string, Attributes>>();
+
+  async getDecisionPoint(decisionPoint: string): Promise<DecisionPoint | undefined> {
+    const item = this.get(dpPk(decisionPoint), 'CONFIG');
+    return item && toDecisionPoint(item);
+  }
+
+  async putDecisionPoint(item: DecisionPoint, expectedVersion: number | undefined): Promise<void> {
+    this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: 'CONFIG',
+        type: 'dp',
+        decisionPoint: item.decisionPoint,
+        settings: item.settings,
+        createdAt: item.createdAt,
+        updatedAt: item.updatedAt,
+        version: item.version,
+      },
+      expectedVersion,
+    );
+    // The registry entry is idempotent (same content for the same decision point), so it needs no condition.
+    this.put(toStored({ pk: 'DPINDEX', sk: item.decisionPoint, updatedAt: item.updatedAt }, KEYS));
+  }
+
+  async listDecisionPoints(): Promise<DecisionPoint[]> {
+    const names = this.query('DPINDEX').map((i) => String(i.sk));
+    const all = await Promise.all(names.map((n) => this.getDecisionPoint(n)));
+    return all.filter((d): d is DecisionPoint => d !== undefined);
+  }
+
+  async getAction(decisionPoint: string, actionId: string): Promise<CatalogAction | undefined> {
+    const item = this.get(dpPk(decisionPoint), `ACTION#${actionId}`);
+    return item && toAction(item);
+  }
+
+  async putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void> {
+    this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: `ACTION#${item.actionId}`,
+        type: 'action',
+        decisionPoint: item.decisionPoint,
+        actionId: item.actionId,
+        features: item.features,
+        ...(item.metadata ? { metadata: item.metadata } : {}),
+        status: item.status,
+        ...(item.startsAt !== undefined ? { startsAt: item.startsAt } : {}),
+        ...(item.endsAt !== undefined ? { endsAt: item.endsAt } : {}),
+        ...(item.eligibility ? { eligibility: item.eligibility } : {}),
+        ...(item.trafficCapWhileNew ? { trafficCapWhileNew: item.trafficCapWhileNew } : {}),
+        createdAt: item.createdAt,
+        updatedAt: item.updatedAt,
+        version: item.version,
+      },
+      expectedVersion,
+    );
+  }
+
+  async listActions(decisionPoint: string): Promise<CatalogAction[]> {
+    return this.query(dpPk(decisionPoint), 'ACTION#').map(toAction);
+  }
+
+  async loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges> {
+    const changed: { updatedAt: number; sk: string; attrs: Attributes }[] = [];
+    for (const [sk, attrs] of this.table.get(dpPk(decisionPoint)) ?? []) {
+      // Only items with a numeric updatedAt are in the byUpdatedAt index (every item of the table has one).
+      const at = attrs.updatedAt?.N;
+      if (at !== undefined && Number(at) >= since) changed.push({ updatedAt: Number(at), sk, attrs });
+    }
+    changed.sort((a, b) => a.updatedAt - b.updatedAt || bySk(a.sk, b.sk));
+    const changes: DecisionPointChanges = {
+      decisionPoint: undefined,
+      actions: [],
+      stats: [],
+      baseStats: [],
+      activeModel: undefined,
+      maxUpdatedAt: since,
+    };
+    for (const { attrs } of changed) {
+      const item = fromStored(attrs);
+      changes.maxUpdatedAt = Math.max(changes.maxUpdatedAt, Number(item.updatedAt));
+      if (item.type === 'dp') changes.decisionPoint = toDecisionPoint(item);
+      else if (item.type === 'action') changes.actions.push(toAction(item));
+      else if (item.type === 'stats') changes.stats.push(toStats(item));
+      else if (item.type === 'base') changes.baseStats.push(toBase(item));
+      else if (item.type === 'active') changes.activeModel = toActive(item);
+    }
+    return changes;
+  }
+
+  async getStats(key: StatsKey): Promise<StatsItem | undefined> {
+    const item = this.get(dpPk(key.decisionPoint), statsSk(key));
+    return item && toStats(item);
+  }
+
+  async putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void> {
+    this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: statsSk(item),
+        type: 'stats',
+        decisionPoint: item.decisionPoint,
+        objective: item.objective,
+        actionId: item.actionId,
+        bucket: item.bucket,
+        partition: item.partition,
+        stats: encodeStats(item.stats),
+        dim: item.stats.sxr.length,
+        counters: item.counters,
+        highWaterMarks: item.highWaterMarks,
+        version: item.version,
+        updatedAt: item.updatedAt,
+        lastLearnedAt: item.lastLearnedAt,
+      },
+      expectedVersion,
+    );
+  }
+
+  async listStats(decisionPoint: string): Promise<StatsItem[]> {
+    return this.query(dpPk(decisionPoint), 'STATS#').map(toStats);
+  }
+
+  async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {
+    // Same version and action always carry the same content, so a retried write needs no condition.
+    for (const b of items) {
+      this.put(
+        toStored(
+          {
+            pk: dpPk(b.decisionPoint),
+            sk: `BASE#${b.version}#${b.objective}#${b.actionId}`,
+            type: 'base',
+            decisionPoint: b.decisionPoint,
+            version: b.version,
+            objective: b.objective,
+            actionId: b.actionId,
+            stats: encodeStats(b.stats),
+            dim: b.stats.sxr.length,
+            updatedAt: b.updatedAt,
+          },
+          KEYS,
+        ),
+      );
+    }
+  }
+
+  async getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined> {
+    const item = this.get(dpPk(decisionPoint), 'ACTIVE');
+    return item && toActive(item);
+  }
+
+  async putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void> {
+    this.conditionalPut(
+      {
+        pk: dpPk(item.decisionPoint),
+        sk: 'ACTIVE',
+        type: 'active',
+        decisionPoint: item.decisionPoint,
+        activeVersion: item.version,
+        cutoffBucket: item.cutoffBucket,
+        promotedAt: item.promotedAt,
+        history: item.history,
+        version: item.itemVersion,
+        updatedAt: item.updatedAt,
+      },
+      expectedItemVersion,
+    );
+  }
+
+  async putEvaluation(record: EvaluationRecord): Promise<void> {
+    // One item per run, keyed by its start time and id: a retried write puts the same content, so no condition.
+    this.put(
+      toStored(
+        {
+          pk: dpPk(record.decisionPoint),
+          sk: evalSk(record),
+          type: 'evaluation',
+          decisionPoint: record.decisionPoint,
+          summary: JSON.stringify(record),
+          updatedAt: record.finishedAt,
+        },
+        KEYS,
+      ),
+    );
+  }
+
+  async listEvaluations(decisionPoint: string, limit: number): Promise<EvaluationRecord[]> {
+    if (!(Number.isInteger(limit) && limit >= 1)) throw validationError(`Limit must be an integer >= 1, got ${limit}`);
+    return this.query(dpPk(decisionPoint), 'EVAL#')
+      .reverse()
+      .slice(0, limit)
+      .map((item) => evaluationRecordSchema.parse(JSON.parse(String(item.summary))));
+  }
+
+  async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const item = this.get('KEY', hash);
+    return item && toApiKey(item);
+  }
+
+  async putApiKey(item: ApiKeyRecord): Promise<void> {
+    this.put(
+      toStored({ pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() }, KEYS, {
+        removeUndefinedValues: true,
+      }),
+    );
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.query('KEY').map(toApiKey);
+  }
+
+  private get(pk: string, sk: string): Record<string, unknown> | undefined {
+    checkKey('pk', pk);
+    checkKey('sk', sk);
+    const attrs = this.table.get(pk)?.get(sk);
+    return attrs && fromStored(attrs);
+  }
+
+  private put(attrs: Attributes): void {
+    const pk = attrs.pk!.S!;
+    let partition = this.table.get(pk);
+    if (!partition) {
+      partition = new Map();
+      this.table.set(pk, partition);
+    }
+    partition.set(attrs.sk!.S!, attrs);
+  }
+
+  /** The DynamoDB adapter's conditional put: create-only without an expected version, else same version. */
+  private conditionalPut(item: Record<string, unknown>, expectedVersion: number | undefined): void {
+    const attrs = toStored(item, KEYS, CONDITIONAL_PUT);
+    const current = this.table.get(attrs.pk!.S!)?.get(attrs.sk!.S!);
+    const ok =
+      expectedVersion === undefined
+        ? current === undefined
+        : current?.version?.N !== undefined && Number(current.version.N) === expectedVersion;
+    if (!ok) {
+      throw new VersionConflictError(`${String(item.pk)}/${String(item.sk)} changed concurrently`, undefined, {
+        cause: conditionFailed(),
+      });
+    }
+    this.put(attrs);
+  }
+
+  /** Items of one partition in sort-key order, optionally only those whose sort key starts with `prefix`. */
+  private query(pk: string, prefix?: string): Record<string, unknown>[] {
+    const partition = this.table.get(pk);
+    if (!partition) return [];
+    return [...partition.keys()]
+      .filter((sk) => prefix === undefined || sk.startsWith(prefix))
+      .sort(bySk)
+      .map((sk) => fromStored(partition.get(sk)!));
+  }
+}
+
+// The readers below mirror the DynamoDB adapter's, field for field: same defaults, same explicit undefineds.
+
+function toDecisionPoint(item: Record<string, unknown>): DecisionPoint {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    // Stored settings are re-parsed so items written by an older version get today's defaults.
+    settings: decisionPointSettingsSchema.parse(item.settings),
+    createdAt: Number(item.createdAt),
+    updatedAt: Number(item.updatedAt),
+    version: Number(item.version),
+  };
+}
+
+function toAction(item: Record<string, unknown>): CatalogAction {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    actionId: String(item.actionId),
+    features: (item.features ?? {}) as CatalogAction['features'],
+    metadata: item.metadata as CatalogAction['metadata'],
+    status: item.status === 'retired' ? 'retired' : 'live',
+    startsAt: item.startsAt === undefined ? undefined : Number(item.startsAt),
+    endsAt: item.endsAt === undefined ? undefined : Number(item.endsAt),
+    eligibility: item.eligibility as CatalogAction['eligibility'],
+    trafficCapWhileNew: item.trafficCapWhileNew as CatalogAction['trafficCapWhileNew'],
+    createdAt: Number(item.createdAt),
+    updatedAt: Number(item.updatedAt),
+    version: Number(item.version),
+  };
+}
+
+function toStats(item: Record<string, unknown>): StatsItem {
+  const counters = (item.counters ?? {}) as Record<string, unknown>;
+  return {
+    decisionPoint: String(item.decisionPoint),
+    objective: String(item.objective),
+    actionId: String(item.actionId),
+    bucket: Number(item.bucket ?? 0),
+    partition: Number(item.partition),
+    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
+    counters: { rewardEvents: Number(counters.rewardEvents ?? 0), lateEvents: Number(counters.lateEvents ?? 0) },
+    highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,
+    version: Number(item.version),
+    updatedAt: Number(item.updatedAt),
+    lastLearnedAt: Number(item.lastLearnedAt ?? 0),
+  };
+}
+
+function toBase(item: Record<string, unknown>): BaseModelStats {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    version: String(item.version),
+    objective: String(item.objective),
+    actionId: String(item.actionId),
+    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
+    updatedAt: Number(item.updatedAt),
+  };
+}
+
+function toActive(item: Record<string, unknown>): ActiveModel {
+  return {
+    decisionPoint: String(item.decisionPoint),
+    version: String(item.activeVersion),
+    cutoffBucket: Number(item.cutoffBucket),
+    promotedAt: Number(item.promotedAt),
+    history: (item.history ?? []) as ActiveModel['history'],
+    itemVersion: Number(item.version),
+    updatedAt: Number(item.updatedAt),
+  };
+}
+
+function toApiKey(item: Record<string, unknown>): ApiKeyRecord {
+  return {
+    keyId: String(item.keyId),
+    hash: String(item.hash),
+    name: String(item.name ?? ''),
+    scopes: (item.scopes ?? []) as ApiKeyRecord['scopes'],
+    decisionPoints: item.decisionPoints as string[] | undefined,
+    createdAt: Number(item.createdAt),
+    revokedAt: item.revokedAt === undefined ? undefined : Number(item.revokedAt),
+  };
+}

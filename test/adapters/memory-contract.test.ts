@@ -1,0 +1,692 @@
+/**
+ * The in-memory adapters (`shared/adapters/memory/`) against the DynamoDB and Kinesis adapters on dynalite and
+ * kinesalite: the same assertions run against both, then random operation sequences and a whole updater scenario run
+ * on both and must give identical answers, so the memory adapters the simulator drives the engine with cannot drift
+ * from the ones that run in AWS.
+ */
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KinesisEventStream } from '../../shared/adapters/kinesis/event-stream.ts';
+import { MemoryDeadLetterStore } from '../../shared/adapters/memory/dead-letter-store.ts';
+import { MemoryDecisionStore } from '../../shared/adapters/memory/decision-store.ts';
+import { MemoryEventStream, shardIndexOf } from '../../shared/adapters/memory/event-stream.ts';
+import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
+import { applyBatch, type BatchOutcome } from '../../shared/app/learn/apply-batch.ts';
+import { type ActionStats, addObservation, addReward, emptyStats, statsEqual } from '../../shared/core/bandit/stats.ts';
+import type { CatalogAction, DecisionPoint, StatsItem, StoredDecision } from '../../shared/core/domain.ts';
+import { VersionConflictError } from '../../shared/core/errors.ts';
+import type { DeadLetterStore, DecisionStore, StateStore } from '../../shared/core/ports.ts';
+import { createRng } from '../../shared/core/random.ts';
+import type { EvaluationRecord } from '../../shared/core/retrain/evaluation-record.ts';
+import {
+  type DecisionPointSettings,
+  type DecisionRecord,
+  decisionPointSettingsSchema,
+} from '../../shared/core/schemas.ts';
+import { startTestStores, type TestStores, uniqueName } from '../support/emulators.ts';
+import { decisionRecord, entries, eventRecord } from '../support/records.ts';
+
+interface Stores {
+  state: StateStore;
+  decisions: DecisionStore;
+  deadLetters: DeadLetterStore;
+}
+
+let dyn: TestStores;
+beforeAll(async () => {
+  dyn = await startTestStores();
+});
+afterAll(async () => {
+  await dyn.emulators.close();
+});
+
+const memoryStores = (): Stores => ({
+  state: new MemoryStateStore(),
+  decisions: new MemoryDecisionStore(),
+  deadLetters: new MemoryDeadLetterStore(),
+});
+const implementations: { name: string; stores: () => Stores }[] = [
+  { name: 'memory', stores: memoryStores },
+  { name: 'dynalite', stores: () => dyn },
+];
+
+const T0 = 1_700_000_000_000;
+const settings = (over: Record<string, unknown> = {}): DecisionPointSettings =>
+  decisionPointSettingsSchema.parse({ contextDim: 4, actionDim: 2, ...over });
+const decisionPoint = (name: string, version: number, updatedAt = T0): DecisionPoint => ({
+  decisionPoint: name,
+  settings: settings(),
+  createdAt: T0,
+  updatedAt,
+  version,
+});
+const action = (dp: string, id: string, version: number, over: Partial<CatalogAction> = {}): CatalogAction => ({
+  decisionPoint: dp,
+  actionId: id,
+  features: { k: id, w: 0.5 },
+  status: 'live',
+  createdAt: T0,
+  updatedAt: T0,
+  version,
+  ...over,
+});
+/** Statistics with values that do not survive a decimal round trip carelessly. */
+function awkwardStats(seed: number): ActionStats {
+  const rng = createRng(seed);
+  const s = emptyStats(4);
+  for (let i = 0; i < 7; i++) {
+    const x = Float64Array.from([1, rng.normal() / 3, rng.next() * 1e-7, rng.normal() * 1e5]);
+    addObservation(s, x, 0);
+    addReward(s, x, rng.next() * 0.1 + 1 / 3);
+  }
+  return s;
+}
+const statsItem = (
+  dp: string,
+  actionId: string,
+  version: number,
+  updatedAt: number,
+  over: Partial<StatsItem> = {},
+): StatsItem => ({
+  decisionPoint: dp,
+  objective: 'default',
+  actionId,
+  bucket: 19_675,
+  partition: 1,
+  stats: awkwardStats(version),
+  counters: { rewardEvents: version, lateEvents: 0 },
+  highWaterMarks: { 'shardId-000000000000': `${1000 + version}` },
+  version,
+  updatedAt,
+  lastLearnedAt: updatedAt,
+  ...over,
+});
+const decision = (id: string, userId: string, claim: string, over: Partial<StoredDecision> = {}): StoredDecision => ({
+  decisionId: id,
+  decisionPoint: 'dp',
+  userId,
+  at: T0,
+  chosen: ['a'],
+  chosenFeatures: [[1, 0.5]],
+  x: [1, 0.25, -1 / 3, 0],
+  propensity: 0.4,
+  modelVersion: 'online+1.1.0',
+  attributionWindowSeconds: 3600,
+  rewards: { click: 1 },
+  objectives: [{ name: 'buy', events: { purchase: 20 }, attributionWindowSeconds: 600, weight: 1 }],
+  claim,
+  ...over,
+});
+const evaluation = (dp: string, runId: string, startedAt: number): EvaluationRecord => ({
+  decisionPoint: dp,
+  runId,
+  version: `v-${runId}`,
+  startedAt,
+  finishedAt: startedAt + 1000,
+  outcome: 'rejected',
+  reasons: ['not better'],
+  warnings: [],
+  cutoffBucket: 10,
+  holdoutFromBucket: 11,
+  rounds: 100,
+  policies: [],
+  reportKey: 'r.json',
+  htmlKey: 'r.html',
+});
+
+describe.each(implementations)('$name StateStore', ({ stores }) => {
+  it('creates a decision point only once and replaces it only at the version it read', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    await state.putDecisionPoint(decisionPoint(dp, 1), undefined);
+    await expect(state.putDecisionPoint(decisionPoint(dp, 1), undefined)).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(state.putDecisionPoint(decisionPoint(dp, 3), 2)).rejects.toBeInstanceOf(VersionConflictError);
+    await state.putDecisionPoint(decisionPoint(dp, 2), 1);
+    expect((await state.getDecisionPoint(dp))?.version).toBe(2);
+    expect((await state.listDecisionPoints()).map((d) => d.decisionPoint)).toContain(dp);
+    await expect(state.putDecisionPoint(decisionPoint(uniqueName(), 1), 1)).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
+  });
+
+  it('re-parses stored settings, so a decision point written without a field reads with its default', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const partial = { contextDim: 4, actionDim: 2 } as unknown as DecisionPointSettings;
+    await state.putDecisionPoint({ ...decisionPoint(dp, 1), settings: partial }, undefined);
+    const read = await state.getDecisionPoint(dp);
+    expect(read?.settings).toEqual(settings());
+    expect(await state.getDecisionPoint(uniqueName())).toBeUndefined();
+  });
+
+  it('keeps actions conditional on their version, drops absent optional fields and lists them by id', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    await state.putAction(action(dp, 'b', 1, { metadata: { note: 'x', n: [1, 2] }, endsAt: T0 + 5 }), undefined);
+    await state.putAction(action(dp, 'a', 1, { status: 'retired', metadata: undefined }), undefined);
+    await expect(state.putAction(action(dp, 'a', 2), undefined)).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(state.putAction(action(dp, 'a', 2), 7)).rejects.toBeInstanceOf(VersionConflictError);
+    await state.putAction(
+      action(dp, 'a', 2, { eligibility: [{ attribute: 'context.segment', op: 'in', values: ['x'] }] }),
+      1,
+    );
+    const listed = await state.listActions(dp);
+    expect(listed.map((a) => [a.actionId, a.version, a.status])).toEqual([
+      ['a', 2, 'live'],
+      ['b', 1, 'live'],
+    ]);
+    expect(listed[1]).toEqual(action(dp, 'b', 1, { metadata: { note: 'x', n: [1, 2] }, endsAt: T0 + 5 }));
+    expect(await state.getAction(dp, 'zz')).toBeUndefined();
+  });
+
+  it('stores statistics exactly, conditionally, and hands out copies', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const first = statsItem(dp, 'a', 1, T0);
+    await state.putStats(first, undefined);
+    await expect(state.putStats(statsItem(dp, 'a', 2, T0), undefined)).rejects.toBeInstanceOf(VersionConflictError);
+    const read = (await state.getStats(first))!;
+    expect(statsEqual(read.stats, first.stats, 0)).toBe(true);
+    expect(read.highWaterMarks).toEqual(first.highWaterMarks);
+    // The updater adds to the statistics it read before writing them back: that must not touch the stored item.
+    addObservation(read.stats, Float64Array.from([1, 1, 1, 1]), 5);
+    expect(statsEqual((await state.getStats(first))!.stats, first.stats, 0)).toBe(true);
+    await state.putStats(statsItem(dp, 'a', 2, T0 + 1), 1);
+    await expect(state.putStats(statsItem(dp, 'a', 3, T0 + 2), 1)).rejects.toBeInstanceOf(VersionConflictError);
+    await state.putStats(statsItem(dp, 'b', 1, T0, { objective: 'intent:buy', actionId: '*' }), undefined);
+    expect((await state.listStats(dp)).map((s) => `${s.objective}/${s.actionId}/${s.version}`)).toEqual([
+      'default/a/2',
+      'intent:buy/*/1',
+    ]);
+  });
+
+  it('loads exactly the items changed at or after `since`, of that decision point only', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const other = uniqueName();
+    await state.putDecisionPoint(decisionPoint(dp, 1, T0), undefined);
+    await state.putAction(action(dp, 'old', 1, { updatedAt: T0 + 10 }), undefined);
+    await state.putAction(action(dp, 'new', 1, { updatedAt: T0 + 20 }), undefined);
+    await state.putStats(statsItem(dp, 'new', 1, T0 + 20), undefined);
+    await state.putStats(statsItem(other, 'new', 1, T0 + 50), undefined);
+    await state.putBaseStats([
+      {
+        decisionPoint: dp,
+        version: 'm1',
+        objective: 'default',
+        actionId: 'new',
+        stats: awkwardStats(9),
+        updatedAt: T0 + 30,
+      },
+    ]);
+    await state.putActiveModel(
+      {
+        decisionPoint: dp,
+        version: 'm1',
+        cutoffBucket: 3,
+        promotedAt: T0,
+        history: [],
+        itemVersion: 1,
+        updatedAt: T0 + 40,
+      },
+      undefined,
+    );
+    await state.putEvaluation(evaluation(dp, 'r1', T0 + 100)); // finishedAt T0 + 1100
+    const changes = await state.loadChanges(dp, T0 + 20);
+    expect(changes.decisionPoint).toBeUndefined();
+    expect(changes.actions.map((a) => a.actionId)).toEqual(['new']);
+    expect(changes.stats.map((s) => s.actionId)).toEqual(['new']);
+    expect(statsEqual(changes.baseStats[0]!.stats, awkwardStats(9), 0)).toBe(true);
+    expect(changes.activeModel).toMatchObject({ version: 'm1', itemVersion: 1, cutoffBucket: 3 });
+    // The evaluation summary is not a model change, but it moves the high-water mark of what was read.
+    expect(changes.maxUpdatedAt).toBe(T0 + 1100);
+    const all = await state.loadChanges(dp, 0);
+    expect(all.decisionPoint?.version).toBe(1);
+    expect(all.actions.map((a) => a.actionId).sort()).toEqual(['new', 'old']);
+    expect(await state.loadChanges(dp, T0 + 5000)).toEqual({
+      decisionPoint: undefined,
+      actions: [],
+      stats: [],
+      baseStats: [],
+      activeModel: undefined,
+      maxUpdatedAt: T0 + 5000,
+    });
+  });
+
+  it('writes offline models idempotently, the active model conditionally, evaluations newest first', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const base = {
+      decisionPoint: dp,
+      version: 'm1',
+      objective: 'default',
+      actionId: 'a',
+      stats: awkwardStats(2),
+      updatedAt: T0,
+    };
+    await state.putBaseStats([base]);
+    await state.putBaseStats([base]);
+    expect((await state.loadChanges(dp, 0)).baseStats).toHaveLength(1);
+    const active = {
+      decisionPoint: dp,
+      version: 'm1',
+      cutoffBucket: 3,
+      promotedAt: T0,
+      history: [],
+      itemVersion: 1,
+      updatedAt: T0,
+    };
+    await state.putActiveModel(active, undefined);
+    await expect(state.putActiveModel({ ...active, itemVersion: 2 }, undefined)).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
+    await state.putActiveModel(
+      { ...active, version: 'm2', itemVersion: 2, history: [{ version: 'm1', cutoffBucket: 3, promotedAt: T0 }] },
+      1,
+    );
+    expect(await state.getActiveModel(dp)).toMatchObject({
+      version: 'm2',
+      itemVersion: 2,
+      history: [{ version: 'm1' }],
+    });
+    for (const [runId, at] of [
+      ['r1', T0],
+      ['r3', T0 + 3000],
+      ['r2', T0 + 2000],
+    ] as const) {
+      await state.putEvaluation(evaluation(dp, runId, at));
+    }
+    expect((await state.listEvaluations(dp, 2)).map((e) => e.runId)).toEqual(['r3', 'r2']);
+  });
+
+  it('stores API keys without the fields left undefined', async () => {
+    const { state } = stores();
+    const hash = uniqueName('h');
+    await state.putApiKey({ keyId: 'k1', hash, name: 'ci', scopes: ['decide'], createdAt: T0, revokedAt: undefined });
+    expect(await state.getApiKey(hash)).toEqual({ keyId: 'k1', hash, name: 'ci', scopes: ['decide'], createdAt: T0 });
+    expect((await state.listApiKeys()).map((k) => k.hash)).toContain(hash);
+  });
+
+  it('refuses an item over 400 KB and stores nothing', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const big = action(dp, 'big', 1, { metadata: { blob: 'x'.repeat(420 * 1024) } });
+    await expect(state.putAction(big, undefined)).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(await state.getAction(dp, 'big')).toBeUndefined();
+  });
+});
+
+describe.each(implementations)('$name DecisionStore', ({ stores }) => {
+  it('keeps the first writer of a decision and tells a later one whose claim stands', async () => {
+    const { decisions } = stores();
+    const id = uniqueName('d');
+    const first = decision(id, 'u1', 'shard-0/1');
+    expect(await decisions.claimDecision(first)).toEqual(first);
+    expect(await decisions.claimDecision(decision(id, 'u2', 'shard-0/9'))).toEqual(first);
+    const found = await decisions.getDecisions([id, id, uniqueName('missing')]);
+    expect([...found.keys()]).toEqual([id]);
+    expect(found.get(id)).toEqual(first);
+  });
+
+  it('keeps the first claim of each event id, separately for events and reached objectives', async () => {
+    const { decisions } = stores();
+    const id = uniqueName('d');
+    await decisions.claimDecision(decision(id, 'u1', 'c0'));
+    expect(await decisions.claimEvents(id, new Map([['e1', 'c1']]))).toEqual(new Map([['e1', 'c1']]));
+    expect(
+      await decisions.claimEvents(
+        id,
+        new Map([
+          ['e1', 'c2'],
+          ['e2', 'c2'],
+        ]),
+      ),
+    ).toEqual(
+      new Map([
+        ['e1', 'c1'],
+        ['e2', 'c2'],
+      ]),
+    );
+    expect(await decisions.claimReached(id, new Map([['e1', 'c3']]))).toEqual(new Map([['e1', 'c3']]));
+    expect(await decisions.claimEvents(uniqueName('none'), new Map())).toEqual(new Map());
+    await expect(decisions.claimEvents(uniqueName('none'), new Map([['e', 'c']]))).rejects.toMatchObject({
+      name: 'ConditionalCheckFailedException',
+    });
+    await expect(decisions.claimReached(uniqueName('none'), new Map([['k', 'c']]))).rejects.toMatchObject({
+      name: 'ConditionalCheckFailedException',
+    });
+  });
+
+  it('moves a stage only forward in event time and gives a redelivered record the same answer', async () => {
+    const { decisions } = stores();
+    const user = uniqueName('u');
+    expect(await decisions.getUserStage(user)).toBeUndefined();
+    expect(await decisions.moveStage(user, 'lead', T0 + 10, 's/1')).toEqual({ moved: true, previous: undefined });
+    expect(await decisions.moveStage(user, 'customer', T0 + 20, 's/2')).toEqual({ moved: true, previous: 'lead' });
+    expect(await decisions.moveStage(user, 'prospect', T0 + 15, 's/3')).toEqual({ moved: false, previous: undefined });
+    expect(await decisions.moveStage(user, 'loyal', T0 + 20, 's/4')).toEqual({ moved: false, previous: undefined });
+    expect(await decisions.moveStage(user, 'customer', T0 + 20, 's/2')).toEqual({ moved: true, previous: 'lead' });
+    expect(await decisions.getUserStage(user)).toBe('customer');
+  });
+
+  it('moves the latest-decision pointer only forward, beside the stage on the same user item', async () => {
+    const { decisions } = stores();
+    const [u1, u2, u3] = [uniqueName('u'), uniqueName('u'), uniqueName('u')];
+    await decisions.setLatestDecision(u1, 'd2', T0 + 2);
+    await decisions.setLatestDecision(u1, 'd1', T0 + 1);
+    await decisions.setLatestDecision(u1, 'd2b', T0 + 2);
+    await decisions.moveStage(u1, 'lead', T0, 'c');
+    await decisions.moveStage(u2, 'lead', T0, 'c');
+    const latest = await decisions.getLatestDecisions([u1, u2, u3, u1]);
+    // A user item holding only a stage has no pointer: both implementations read it as the string "undefined".
+    expect(latest).toEqual(
+      new Map([
+        [u1, 'd2'],
+        [u2, 'undefined'],
+      ]),
+    );
+    expect(await decisions.getUserStage(u1)).toBe('lead');
+  });
+});
+
+describe.each(implementations)('$name DeadLetterStore', ({ stores }) => {
+  it('stores a redelivered poison record once and refuses a batch naming one record twice', async () => {
+    const { deadLetters } = stores();
+    const id = `${uniqueName('shard')}/1`;
+    await deadLetters.put([{ id, reason: 'not JSON', data: '{', at: T0 }]);
+    await deadLetters.put([{ id, reason: 'not JSON', data: '{', at: T0 + 1 }]);
+    const mine = (await deadLetters.list(1000)).filter((d) => d.id === id);
+    expect(mine).toEqual([{ id, reason: 'not JSON', data: '{', at: T0 + 1 }]);
+    const dup = `${uniqueName('shard')}/2`;
+    await expect(
+      deadLetters.put([
+        { id: dup, reason: 'r', data: '', at: T0 },
+        { id: dup, reason: 'r', data: '', at: T0 },
+      ]),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+});
+
+/** Runs `op` on a store and records its answer, or the name of the error it threw. */
+async function outcome(op: () => Promise<unknown>): Promise<unknown> {
+  try {
+    const v = await op();
+    return v instanceof Map ? [...v.entries()].sort() : v;
+  } catch (err) {
+    return { error: err instanceof Error ? err.name : String(err) };
+  }
+}
+
+describe('memory and DynamoDB adapters answer random operation sequences identically', () => {
+  const decisionOp = fc.oneof(
+    fc.record({ op: fc.constant('claimDecision'), d: fc.nat(3), u: fc.nat(2), c: fc.nat(3) }),
+    fc.record({ op: fc.constant('getDecisions'), ids: fc.array(fc.nat(4), { maxLength: 3 }) }),
+    fc.record({
+      op: fc.constantFrom('claimEvents', 'claimReached'),
+      d: fc.nat(4),
+      claims: fc.array(fc.tuple(fc.nat(3), fc.nat(5)), { maxLength: 3 }),
+    }),
+    fc.record({ op: fc.constant('moveStage'), u: fc.nat(2), s: fc.nat(3), t: fc.nat(4), c: fc.nat(3) }),
+    fc.record({ op: fc.constant('setLatestDecision'), u: fc.nat(2), d: fc.nat(3), t: fc.nat(4) }),
+    fc.record({ op: fc.constant('getLatestDecisions'), us: fc.array(fc.nat(3), { maxLength: 3 }) }),
+    fc.record({ op: fc.constant('getUserStage'), u: fc.nat(3) }),
+  );
+
+  it('DecisionStore', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(decisionOp, { minLength: 5, maxLength: 30 }), async (ops) => {
+        const ns = uniqueName('fz');
+        const run = async (s: DecisionStore) => {
+          const out: unknown[] = [];
+          for (const o of ops) {
+            const d = (i: number) => `${ns}-d${i}`;
+            const u = (i: number) => `${ns}-u${i}`;
+            out.push(
+              await outcome(() => {
+                switch (o.op) {
+                  case 'claimDecision':
+                    return s.claimDecision(decision(d(o.d), u(o.u), `c${o.c}`));
+                  case 'getDecisions':
+                    return s.getDecisions(o.ids.map(d));
+                  case 'claimEvents':
+                  case 'claimReached':
+                    return s[o.op](d(o.d), new Map(o.claims.map(([e, c]) => [`e${e}`, `c${c}`])));
+                  case 'moveStage':
+                    return s.moveStage(u(o.u), `s${o.s}`, T0 + o.t, `c${o.c}`);
+                  case 'setLatestDecision':
+                    return s.setLatestDecision(u(o.u), d(o.d), T0 + o.t);
+                  case 'getLatestDecisions':
+                    return s.getLatestDecisions(o.us.map(u));
+                  case 'getUserStage':
+                    return s.getUserStage(u(o.u));
+                }
+              }),
+            );
+          }
+          return out;
+        };
+        expect(await run(new MemoryDecisionStore())).toEqual(await run(dyn.decisions));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  const stateOp = fc.oneof(
+    fc.record({ op: fc.constant('putStats'), a: fc.nat(2), v: fc.nat(3), expect: fc.option(fc.nat(3)), t: fc.nat(5) }),
+    fc.record({ op: fc.constant('getStats'), a: fc.nat(2) }),
+    fc.record({ op: fc.constant('putAction'), a: fc.nat(2), v: fc.nat(3), expect: fc.option(fc.nat(3)), t: fc.nat(5) }),
+    fc.record({ op: fc.constant('loadChanges'), since: fc.nat(6) }),
+    fc.record({ op: fc.constant('listStats') }),
+  );
+
+  it('StateStore', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stateOp, { minLength: 5, maxLength: 25 }), async (ops) => {
+        const dp = uniqueName('fz');
+        const run = async (s: StateStore) => {
+          const out: unknown[] = [];
+          for (const o of ops) {
+            out.push(
+              await outcome(async () => {
+                switch (o.op) {
+                  case 'putStats':
+                    return s.putStats(statsItem(dp, `a${o.a}`, o.v, T0 + o.t), o.expect ?? undefined);
+                  case 'getStats':
+                    return s.getStats(statsItem(dp, `a${o.a}`, 0, 0));
+                  case 'putAction':
+                    return s.putAction(action(dp, `a${o.a}`, o.v, { updatedAt: T0 + o.t }), o.expect ?? undefined);
+                  case 'loadChanges': {
+                    const c = await s.loadChanges(dp, T0 + o.since);
+                    // Items with the same updatedAt have no defined order in the index.
+                    const order = (x: { actionId: string; objective?: string }) => `${x.objective ?? ''}/${x.actionId}`;
+                    return {
+                      ...c,
+                      actions: c.actions.sort((x, y) => order(x).localeCompare(order(y))),
+                      stats: c.stats.sort((x, y) => order(x).localeCompare(order(y))),
+                    };
+                  }
+                  case 'listStats':
+                    return s.listStats(dp);
+                }
+              }),
+            );
+          }
+          return out;
+        };
+        expect(await run(new MemoryStateStore())).toEqual(await run(dyn.state));
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('the updater core over memory and DynamoDB adapters', () => {
+  it('leaves identical statistics, dead letters and outcomes after the same stream', async () => {
+    const objectives: DecisionRecord['objectives'] = [
+      { name: 'buy', events: { purchase: 20 }, attributionWindowSeconds: 600, weight: 1 },
+      {
+        name: 'life',
+        events: {},
+        stages: ['lead', 'customer'],
+        stageValues: { customer: 5 },
+        attributionWindowSeconds: 3600,
+        weight: 2,
+      },
+    ];
+    const run = async (s: Stores, dp: string, shard: string) => {
+      const rng = createRng(11);
+      const payloads: unknown[] = [];
+      const decided: { id: string; user: string; at: number }[] = [];
+      for (let i = 0; i < 400; i++) {
+        const at = T0 + i * 1000;
+        const r = rng.next();
+        if (decided.length === 0 || r < 0.4) {
+          const user = `u${rng.int(15)}`;
+          const id = `${dp}-d${i}`;
+          payloads.push(
+            decisionRecord({
+              decisionPoint: dp,
+              decisionId: id,
+              userId: user,
+              chosen: `a${rng.int(4)}`,
+              at,
+              context: { seg: rng.next() < 0.5 ? 'x' : 'y', v: rng.normal() },
+              objectives,
+            }),
+          );
+          decided.push({ id, user, at });
+        } else if (r < 0.95) {
+          const d = decided[rng.int(decided.length)]!;
+          const type = ['click', 'purchase', 'stage', 'view'][rng.int(4)]!;
+          payloads.push(
+            eventRecord(
+              {
+                eventId: `${dp}-e${rng.int(300)}`,
+                userId: d.user,
+                ...(rng.next() < 0.8 ? { decisionId: d.id } : {}),
+                type,
+                ...(type === 'stage' ? { stage: rng.next() < 0.5 ? 'lead' : 'customer' } : {}),
+              },
+              d.at + rng.int(900_000),
+            ),
+          );
+        } else payloads.push(rng.next() < 0.5 ? '{not json' : { kind: 'event', v: 1 });
+      }
+      const stream = entries(shard, payloads);
+      const outcomes: BatchOutcome[] = [];
+      for (const [from, to] of [
+        [0, 150],
+        [100, 300],
+        [300, 400],
+        [0, 400],
+      ] as const) {
+        outcomes.push(
+          await applyBatch(stream.slice(from, to), {
+            state: s.state,
+            decisions: s.decisions,
+            deadLetters: s.deadLetters,
+            statsPartitions: 2,
+            now: () => T0,
+          }),
+        );
+      }
+      const stats = (await s.state.listStats(dp)).map((i) => ({ ...i, decisionPoint: 'dp' }));
+      const dead = (await s.deadLetters.list(1000))
+        .filter((d) => d.id.startsWith(`${shard}/`))
+        .map((d) => d.id)
+        .sort();
+      return { outcomes, stats, dead };
+    };
+    const dp = uniqueName('same');
+    const shard = `shard-${dp}`;
+    // Different decision point names on the two sides would make different payloads; the same name is safe because
+    // the stores are separate.
+    const memory = await run(memoryStores(), dp, shard);
+    const dynamo = await run(dyn, dp, shard);
+    expect(memory.outcomes).toEqual(dynamo.outcomes);
+    expect(memory.outcomes[0]!.rewards).toBeGreaterThan(10);
+    expect(memory.outcomes[0]!.deadLettered).toBeGreaterThan(0);
+    expect(memory.dead).toEqual(dynamo.dead);
+    expect(memory.stats.length).toBe(dynamo.stats.length);
+    memory.stats.forEach((m, i) => {
+      const d = dynamo.stats[i]!;
+      expect({ ...m, stats: undefined }).toEqual({ ...d, stats: undefined });
+      expect(statsEqual(m.stats, d.stats, 0)).toBe(true);
+    });
+  });
+});
+
+describe('MemoryEventStream against the Kinesis adapter on kinesalite', () => {
+  it('puts each user on the same shard as Kinesis, in order, and redelivers from a failed record', async () => {
+    const { kinesis, resources } = dyn.emulators;
+    const records = Array.from({ length: 120 }, (_, i) =>
+      eventRecord({ eventId: `e${i}`, userId: `user-${i % 37}`, type: 'click' }, T0 + i),
+    );
+    await new KinesisEventStream(kinesis, resources.streamName).put(records);
+    const onKinesis = new Map<string, string[]>();
+    const shards = await kinesis.send(new ListShardsCommand({ StreamName: resources.streamName }));
+    for (const shard of shards.Shards ?? []) {
+      const it = await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: resources.streamName,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 10_000 }));
+      onKinesis.set(
+        shard.ShardId!,
+        (out.Records ?? []).map((r) => new TextDecoder().decode(r.Data)),
+      );
+    }
+    const memory = new MemoryEventStream({ shardCount: resources.shardCount, now: () => T0 });
+    expect(await memory.put(records)).toEqual([]);
+    const onMemory = new Map(memory.shardIds.map((id) => [id, memory.poll(id, 10_000).map((e) => e.data)]));
+    expect(onMemory).toEqual(onKinesis);
+    expect([...onMemory.values()].every((list) => list.length > 0)).toBe(true);
+
+    // Lambda's partial batch response: the next poll starts at the failed record.
+    const shard = memory.shardIds[0]!;
+    const batch = memory.poll(shard, 10);
+    expect(batch.map((e) => BigInt(e.sequenceNumber))).toEqual([...batch.map((e) => BigInt(e.sequenceNumber))].sort());
+    memory.commit(shard, batch, batch[4]!.sequenceNumber);
+    expect(memory.poll(shard, 1)[0]).toEqual(batch[4]);
+    memory.commit(shard, memory.poll(shard, 6), undefined);
+    expect(memory.poll(shard, 1)[0]?.sequenceNumber).not.toBe(batch[9]!.sequenceNumber);
+    expect(shardIndexOf('user-1', 1)).toBe(0);
+  });
+});
+
+describe('DynamoDB limits dynalite does not enforce (memory adapters only)', () => {
+  it('refuses a claim expression over 4 KB, as DynamoDB does', async () => {
+    const decisions = new MemoryDecisionStore();
+    await decisions.claimDecision(decision('d', 'u', 'c'));
+    const claims = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`e${i}`, 'c'] as const));
+    await expect(decisions.claimEvents('d', claims(80))).resolves.toHaveProperty('size', 80);
+    await expect(decisions.claimEvents('d', claims(90))).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  // KNOWN BUG (shared/adapters/dynamodb/decision-store.ts, claimInMap): all event ids of one decision in a batch are
+  // claimed in a single UpdateExpression of ~49 bytes per id, so past ~83 ids it exceeds DynamoDB's 4 KB expression
+  // limit. The updater then reports the batch failed from that decision's first event on every redelivery, until
+  // Lambda gives up and the records go to the on-failure destination (their rewards are lost, and the shard is held
+  // up meanwhile). Every event carrying the decision id is claimed, rewarded or not, so an app that tags analytics
+  // events with the decision id reaches this. `it.fails` keeps the suite green until the adapter chunks its claims.
+  it.fails('learns every event of a decision answered by 100 distinct events in one batch', async () => {
+    const s = memoryStores();
+    const payloads = [
+      decisionRecord({ decisionPoint: 'dp', decisionId: 'd1', userId: 'u1', chosen: 'a' }),
+      ...Array.from({ length: 100 }, (_, i) =>
+        eventRecord({ eventId: `e${i}`, userId: 'u1', decisionId: 'd1', type: i === 0 ? 'click' : 'view' }),
+      ),
+    ];
+    const out = await applyBatch(entries('shardId-000000000000', payloads), {
+      state: s.state,
+      decisions: s.decisions,
+      deadLetters: s.deadLetters,
+      statsPartitions: 1,
+    });
+    expect(out.failedFrom).toBeUndefined();
+  });
+});
