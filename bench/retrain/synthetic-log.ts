@@ -42,6 +42,11 @@ export interface SyntheticLogOptions {
   duplicateShare?: number;
 }
 
+const hex = (rng: { next(): number }) =>
+  Math.floor(rng.next() * 2 ** 32)
+    .toString(16)
+    .padStart(8, '0');
+
 export function syntheticActionIds(candidates = 2): string[] {
   return ['A', 'B', ...Array.from({ length: candidates - 2 }, (_, i) => `F${i}`)];
 }
@@ -86,9 +91,11 @@ export function* syntheticLog(o: SyntheticLogOptions): Generator<{ hourStart: nu
       device: devices[rng.int(3)] as string,
       region: `r${rng.int(5)}`,
       age: Math.round(rng.next() * 60 + 18),
+      score: Math.round(rng.next() * 1e4) / 1e4,
     };
-    const decisionId = `${o.decisionPoint}-${n}`;
-    const userId = `user-${o.seed}-${n}`;
+    // Random-looking ids, as the engine's UUIDs are (they are most of what a compressed log holds).
+    const decisionId = `${hex(rng)}${hex(rng)}-${n.toString(36)}`;
+    const userId = `u-${hex(rng)}`;
     const id = ids[chosen] as string;
     const record = {
       kind: 'decision',
