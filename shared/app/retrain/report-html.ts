@@ -21,7 +21,7 @@ export function policyChartSvg(policies: readonly PolicySummary[]): string {
   const right = 30;
   const rowH = 44;
   const top = 30;
-  const height = top + rowH * policies.length + 40;
+  const height = top + rowH * policies.length + 62;
   if (values.length === 0) {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="60" role="img"><text x="10" y="35">no estimates</text></svg>`;
   }
