@@ -296,3 +296,17 @@ describe('applyBatch', () => {
     for (const [actionId, sa] of a) expect(statsEqual(sa.stats, b.get(actionId)!.stats), actionId).toBe(true);
   });
 });
+
+describe('applyBatch with many events for one decision', () => {
+  it('learns every event of a decision answered by 100 distinct events in one batch (claims are chunked)', async () => {
+    const dp = uniqueName();
+    const payloads = [
+      decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
+      ...Array.from({ length: 100 }, (_, i) => eventRecord({ eventId: `e${i}`, userId: 'u1', decisionId: `${dp}-1`, type: 'click' })),
+    ];
+    const out = await applyBatch(entries('shard-many', payloads), deps());
+    expect(out.failedFrom).toBeUndefined();
+    expect(out.rewards).toBe(100);
+    expect((await statsByAction(dp)).get('a')!.stats.sumR).toBe(100);
+  });
+});

@@ -26,6 +26,8 @@ const NO_STAGE = '\u0000none';
 
 const userKey = (userId: string) => `USER#${userId}`;
 const BATCH_GET_LIMIT = 100;
+/** Claims per UpdateItem: ~50 characters of expression each keeps well inside DynamoDB's 4 KB expression limit. */
+const CLAIMS_PER_UPDATE = 40;
 
 export class DynamoDecisionStore implements DecisionStore {
   constructor(
@@ -137,35 +139,37 @@ export class DynamoDecisionStore implements DecisionStore {
     attribute: 'events' | 'reached',
     claims: ReadonlyMap<string, string>,
   ): Promise<Map<string, string>> {
-    if (claims.size === 0) return new Map();
-    const names: Record<string, string> = { '#events': attribute };
-    const values: Record<string, string> = {};
-    const sets: string[] = [];
-    let i = 0;
-    for (const [eventId, claim] of claims) {
-      names[`#e${i}`] = eventId;
-      values[`:c${i}`] = claim;
-      // if_not_exists keeps the first claim: a duplicate event (same id, another record) does not take it over.
-      sets.push(`#events.#e${i} = if_not_exists(#events.#e${i}, :c${i})`);
-      i++;
-    }
-    const out = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: marshall({ decisionId }),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        // The decision must exist: callers only claim events for decisions they have read.
-        ConditionExpression: 'attribute_exists(decisionId)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: marshall(values),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    const events = (out.Attributes ? unmarshall(out.Attributes)[attribute] : {}) as Record<string, string>;
     const result = new Map<string, string>();
-    for (const eventId of claims.keys()) {
-      const stored = events[eventId];
-      if (stored !== undefined) result.set(eventId, stored);
+    const all = [...claims];
+    // DynamoDB caps an expression at 4 KB: claim in chunks. Each claim is independent (its own if_not_exists), so
+    // chunking keeps the semantics; a crash between chunks is repaired by the redelivery, which claims again.
+    for (let start = 0; start < all.length; start += CLAIMS_PER_UPDATE) {
+      const chunk = all.slice(start, start + CLAIMS_PER_UPDATE);
+      const names: Record<string, string> = { '#events': attribute };
+      const values: Record<string, string> = {};
+      const sets = chunk.map(([eventId, claim], i) => {
+        names[`#e${i}`] = eventId;
+        values[`:c${i}`] = claim;
+        // if_not_exists keeps the first claim: a duplicate event (same id, another record) does not take it over.
+        return `#events.#e${i} = if_not_exists(#events.#e${i}, :c${i})`;
+      });
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId }),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          // The decision must exist: callers only claim events for decisions they have read.
+          ConditionExpression: 'attribute_exists(decisionId)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const stored = (out.Attributes ? unmarshall(out.Attributes)[attribute] : {}) as Record<string, string>;
+      for (const [eventId] of chunk) {
+        const claim = stored[eventId];
+        if (claim !== undefined) result.set(eventId, claim);
+      }
     }
     return result;
   }
