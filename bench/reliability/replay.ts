@@ -48,7 +48,7 @@ export interface ReplayOptions {
    */
   updaters?: { batchSize: number; shards: 'all' | 'odd' }[];
   faults?: Partial<FaultPlan>;
-  /** Give up waiting after this long. */
+  /** Give up waiting after this long (default: 30 ms per record, at least 10 minutes). */
   timeoutMs?: number;
   onProgress?: (line: string) => void;
 }
@@ -188,7 +188,8 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
       });
     });
     await Promise.all(pollers.map((p) => p.start()));
-    const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+    const timeoutMs = opts.timeoutMs ?? Math.max(600_000, events * 30);
+    const deadline = Date.now() + timeoutMs;
     const finished = () =>
       done.every((m, u) => assigned[u]!.every((shard) => (m.get(shard) ?? -1n) >= lastSeq.get(shard)!));
     let lastReport = Date.now();
@@ -203,7 +204,7 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
     faults.armed = false;
     const seconds = (performance.now() - started) / 1000;
     if (!finished())
-      throw new Error(`the updaters did not reach the end of the stream within ${opts.timeoutMs ?? 600_000} ms`);
+      throw new Error(`the updaters did not reach the end of the stream within ${timeoutMs} ms`);
 
     // 3. Verify: the state against the independent computation, the dead letters against the poison.
     const state = new DynamoStateStore(emu.dynamo, resources.stateTable);

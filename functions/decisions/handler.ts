@@ -4,13 +4,14 @@ import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
 import { cryptoRng } from '../../shared/core/random.ts';
 import { decisionRequestSchema } from '../../shared/core/schemas.ts';
-import { authenticator, decisionStore, eventStream, modelCache } from '../commons/clients.ts';
+import { authenticator, decisionResilience, decisionStore, eventStream, modelCache } from '../commons/clients.ts';
 
 const service = new DecisionService({
   models: modelCache,
   stream: eventStream,
   users: decisionStore,
   rng: cryptoRng(),
+  resilience: decisionResilience,
 });
 
 export const handler = createApiHandler(

@@ -1,12 +1,13 @@
 /**
  * API key authentication. Keys are random secrets; only their SHA-256 is stored. A request's key is hashed, looked up
  * (cached per container: 60 s for known keys, 5 s for unknown ones), compared in constant time, and checked for
- * revocation, scope and decision-point restriction.
+ * revocation, scope and decision-point restriction; then the key's request rate is limited (see `rate-limit.ts`).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyScope } from '../core/domain.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
 import type { StateStore } from '../core/ports.ts';
+import { KeyRateLimiter, type RateLimits, TooManyRequestsError } from './rate-limit.ts';
 
 export const hashApiKey = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
 
@@ -22,10 +23,17 @@ export interface Principal {
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
 
+  private readonly limiter: KeyRateLimiter | undefined;
+  private readonly onThrottled: ((keyId: string) => void) | undefined;
+
   constructor(
     private readonly store: Pick<StateStore, 'getApiKey'>,
     private readonly now: () => number = Date.now,
-  ) {}
+    options: { limits?: RateLimits; onThrottled?: (keyId: string) => void } = {},
+  ) {
+    this.limiter = options.limits ? new KeyRateLimiter(options.limits, now) : undefined;
+    this.onThrottled = options.onThrottled;
+  }
 
   async authenticate(secret: string | undefined, scope: ApiKeyScope, decisionPoint?: string): Promise<Principal> {
     if (!secret) throw new UnauthorizedError('missing x-api-key header');
@@ -39,6 +47,12 @@ export class ApiKeyAuthenticator {
     }
     if (decisionPoint && record.decisionPoints && !record.decisionPoints.includes(decisionPoint)) {
       throw new ForbiddenError(`this API key is not allowed for decision point ${decisionPoint}`);
+    }
+    try {
+      this.limiter?.take(record.keyId);
+    } catch (err) {
+      if (err instanceof TooManyRequestsError) this.onThrottled?.(record.keyId);
+      throw err;
     }
     return { keyId: record.keyId, scopes: record.scopes, decisionPoints: record.decisionPoints };
   }

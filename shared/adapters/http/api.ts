@@ -3,10 +3,13 @@
  * place where errors become HTTP responses. Handlers stay thin: parse, call the core, map the result.
  * A client never sees a stack trace or an internal message: unknown errors become a generic 500 and are logged.
  */
-import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
+import { TooManyRequestsError } from '../../app/rate-limit.ts';
 import type { ApiKeyScope } from '../../core/domain.ts';
 import {
   EngineError,
@@ -18,6 +21,7 @@ import {
 } from '../../core/errors.ts';
 import { describeZodError, LIMITS } from '../../core/schemas.ts';
 import { log } from '../log.ts';
+import { logger, metrics, tracer } from '../observability.ts';
 
 export interface RouteRequest {
   params: Record<string, string>;
@@ -89,14 +93,33 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     return json(res.status, res.body);
   };
 
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use({
-      onError: async (request) => {
-        request.response = errorResponse(request.error);
-      },
-    })
-    .handler(handle);
+  return (
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+      // Request id and cold start on every log line; an X-Ray segment per invocation (a no-op outside Lambda).
+      .use(injectLambdaContext(logger))
+      .use(captureLambdaHandler(tracer, { captureResponse: false }))
+      .use(publishMetrics)
+      .use({
+        onError: async (request) => {
+          request.response = errorResponse(request.error);
+        },
+      })
+      .handler(handle)
+  );
 }
+
+/**
+ * Writes the metrics the invocation recorded (embedded metric format, one log line). Unlike Powertools' `logMetrics`
+ * it stays silent when there are none, which is most invocations: the API only records exceptional events.
+ */
+const publishMetrics: MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
+  after: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+  onError: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+};
 
 /** A malformed percent-escape (`%ZZ`, a truncated UTF-8 sequence) is the client's error, not a 500. */
 function decodePathSegment(segment: string, name: string): string {
@@ -141,10 +164,10 @@ function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>,
   return parsed;
 }
 
-export function json(status: number, body: unknown): APIGatewayProxyResult {
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return {
     statusCode: status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
     body: body === undefined ? '' : JSON.stringify(body),
   };
 }
@@ -153,7 +176,9 @@ export function json(status: number, body: unknown): APIGatewayProxyResult {
 export function errorResponse(error: unknown): APIGatewayProxyResult {
   if (error instanceof EngineError) {
     if (error.status >= 500) log.error('dependency failure', { code: error.code, cause: String(error.cause ?? '') });
-    return json(error.status, { error: { code: error.code, message: error.message } });
+    const headers: Record<string, string> =
+      error instanceof TooManyRequestsError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+    return json(error.status, { error: { code: error.code, message: error.message } }, headers);
   }
   log.error('unhandled error', { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
   return json(500, { error: { code: 'internal_error', message: 'internal error' } });

@@ -9,11 +9,13 @@ import { scoreInto } from '../../core/bandit/score.ts';
 import { argmaxProbabilities, selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
-import { DependencyError, UnprocessableError, ValidationError } from '../../core/errors.ts';
+import { UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
-import type { DecisionRecord, DecisionRequest, DecisionResponse } from '../../core/schemas.ts';
+import type { DecisionRecord, DecisionRequest } from '../../core/schemas.ts';
+import { type ResilientDecisionResponse, uniformFallback } from '../resilience/fallback.ts';
+import { DecisionGuard, type DecisionResilience } from '../resilience/guard.ts';
 import type { ModelCache, ServingModel } from './model-cache.ts';
 
 export interface DecideDeps {
@@ -24,6 +26,8 @@ export interface DecideDeps {
   rng: Rng;
   now?: () => number;
   newId?: () => string;
+  /** Latency budget and fallbacks for slow or failing dependencies (see `resilience/guard.ts`). */
+  resilience?: DecisionResilience;
 }
 
 export class DecisionService {
@@ -34,14 +38,21 @@ export class DecisionService {
   private partSd = new Float64Array(64);
   private readonly now: () => number;
   private readonly newId: () => string;
+  private readonly guard: DecisionGuard;
 
   constructor(private readonly deps: DecideDeps) {
     this.now = deps.now ?? Date.now;
     this.newId = deps.newId ?? randomUUID;
+    this.guard = new DecisionGuard(deps.resilience);
   }
 
-  async decide(req: DecisionRequest): Promise<DecisionResponse> {
-    const model = await this.deps.models.get(req.decisionPoint);
+  async decide(req: DecisionRequest): Promise<ResilientDecisionResponse> {
+    const left = this.guard.begin(this.deps.stream);
+    const loaded = await this.guard.model(req, () => this.deps.models.get(req.decisionPoint), left);
+    if (loaded.kind === 'fallback') {
+      return uniformFallback(req, loaded.candidates, this.deps.rng, this.newId(), loaded.reason);
+    }
+    const model = loaded.model;
     const { settings } = model.decisionPoint;
     const post = model.posterior;
 
@@ -69,7 +80,7 @@ export class DecisionService {
     const decisionId = this.newId();
     // The user's lifecycle stage, read once: for stage eligibility rules and, with stage ladders, as a context feature.
     const usesStages = settings.objectives.some((o) => o.stages !== undefined);
-    const stage = usesStages || readsStage(model) ? await this.userStage(req.userId) : undefined;
+    const stage = usesStages || readsStage(model) ? await this.userStage(req.userId, left) : undefined;
     candidates = eligibleCandidates(model, candidates, {
       context: req.context,
       stage,
@@ -126,14 +137,9 @@ export class DecisionService {
       servedBy,
       ...(stage === undefined ? {} : { stage }),
     };
-    let failed: number[];
-    try {
-      failed = await this.deps.stream.put([record]);
-    } catch (err) {
-      throw new DependencyError('the decision log is unavailable; nothing was decided', undefined, { cause: err });
-    }
-    if (failed.length > 0) throw new DependencyError('the decision log is unavailable; nothing was decided');
-    return { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
+    const response = { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
+    const logged = await this.guard.log(record, () => this.deps.stream.put([record]), left);
+    return logged === 'deferred' ? { ...response, decisionLog: 'deferred' } : response;
   }
 
   /**
@@ -186,14 +192,12 @@ export class DecisionService {
     return 'weighted';
   }
 
-  private async userStage(userId: string): Promise<string | undefined> {
-    if (!this.deps.users) return undefined;
-    try {
-      return await this.deps.users.getUserStage(userId);
-    } catch {
-      // Without the stage the decision is still sound: it is scored (and logged) without that feature.
-      return undefined;
-    }
+  private async userStage(userId: string, left: () => number): Promise<string | undefined> {
+    const users = this.deps.users;
+    if (!users) return undefined;
+    // Without the stage the decision is still sound: it is scored (and logged) without that feature. So a failed or
+    // slow read (past the request's budget) is decided without it.
+    return this.guard.optional(() => users.getUserStage(userId), left);
   }
 }
 
