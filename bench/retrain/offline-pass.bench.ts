@@ -35,7 +35,7 @@ const CANDIDATES = 20;
 const WORKER_MEMORY_GB = 1769 / 1024;
 const STEPS_MEMORY_GB = 2048 / 1024;
 
-/** AWS list prices, us-east-1, 2026 (arm64 Lambda; Step Functions; S3 Standard). */
+/** us-east-1 list prices this model assumes (arm64 Lambda, Step Functions, S3 Standard): check the current price list. */
 export const PRICES = {
   lambdaGbSecond: 0.0000133334,
   lambdaRequest: 0.2 / 1e6,

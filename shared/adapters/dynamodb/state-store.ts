@@ -49,7 +49,8 @@ const SAME_VERSION = '#version = :expected';
 
 const dpPk = (dp: string) => `DP#${dp}`;
 /** Sorts a decision point's run summaries by start time (ISO-8601 sorts as text). */
-const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) => `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
+const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) =>
+  `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
 const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
