@@ -126,6 +126,18 @@ sections.push(
     },
   },
   {
+    name: 'objectives',
+    title: 'Several objectives: clicks alone vs `weighted` vs `intent` (engine in-process, synthetic population)',
+    module: './sim/objectives.bench.ts',
+    run: async (m) => m.formatObjectivesBench(await m.runObjectivesBench({ rounds: full ? 30_000 : 12_000, seed: 1 })),
+  },
+  {
+    name: 'churn',
+    title: 'Cold start under catalog churn: hybrid vs per-action-only (engine in-process)',
+    module: './sim/churn.bench.ts',
+    run: async (m) => m.formatChurnBench(await m.runChurnBench({ seed: 1, seeds: full ? 5 : 3 })),
+  },
+  {
     name: 'obd',
     title: 'Real logged data: Open Bandit Dataset, "Men" campaign sample (10,000 + 10,000 rows)',
     module: '../cli/evaluate.ts',
