@@ -15,7 +15,7 @@ const D0 = T0 / DAY;
 const run = runParams({ cutoffBucket: D0 + 2, holdoutFromBucket: D0 + 1 });
 
 function decision(id: string, at: number, over: Partial<LakeDecision> = {}): LakeDecision {
-  return {
+  return <LakeDecision>{
     kind: 'decision',
     decisionId: id,
     decisionPoint: 'dp',
@@ -28,6 +28,7 @@ function decision(id: string, at: number, over: Partial<LakeDecision> = {}): Lak
     propensity: 0.5,
     attributionWindowSeconds: 3600,
     rewards: {},
+    objectives: [],
     ...over,
   };
 }
@@ -69,6 +70,49 @@ describe('aggregateRecords (the map worker’s join)', () => {
     expect(stats(a, 'train', 'A')!.stats.sumR).toBe(1);
     expect(a.counters).toMatchObject({ lateEvents: 1, mismatchedEvents: 2, rewardEvents: 1, decisionsUsed: 1 });
     expect(stats(a, 'train', 'B')).toBeUndefined();
+  });
+
+  it('learns what the online learner learns per objective: global and objective rewards, and the intent to reach it', () => {
+    const purchase = {
+      name: 'purchase',
+      events: { purchase: 50, add_to_cart: 5 },
+      attributionWindowSeconds: 3600,
+      weight: 0.5,
+    };
+    const d = decision('d1', t, { objectives: [purchase] });
+    const a = aggregateRecords(run, all, {
+      decisions: [d, decision('d2', t, { objectives: [purchase] })],
+      events: [
+        event('cart', t + 1000, { userId: 'u-d1', decisionId: 'd1', type: 'add_to_cart' }),
+        event('buy', t + 2000, { userId: 'u-d1', decisionId: 'd1', type: 'purchase' }),
+        event('click', t + 3000, { userId: 'u-d1', decisionId: 'd1', type: 'click' }),
+      ],
+      lookahead: [],
+    });
+    const of = (objective: string, action: string) => a.segments.train.get(objective)?.get(action);
+    // Global reward = Σ weight × objective reward = 0.5 × (5 + 50); a click is no target event: ignored.
+    expect(of(DEFAULT_OBJECTIVE, 'A')!.stats.sumR).toBeCloseTo(27.5);
+    expect(of('purchase', 'A')!.stats.sumR).toBeCloseTo(55);
+    expect(of('purchase', 'A')!.decisions).toBe(2);
+    // The intent model learns one observation per decision: d1 reached "purchase", d2 did not.
+    expect(of('intent:purchase', '*')!.stats).toMatchObject({ n: 2, sumR: 1 });
+    expect(a.counters).toMatchObject({ rewardEvents: 2, ignoredEvents: 1 });
+  });
+
+  it('counts stage moves it cannot value, so the gate can refuse to drop what the online learner learned', () => {
+    const ladder = {
+      name: 'lifecycle',
+      events: {},
+      stages: ['lead', 'customer'],
+      attributionWindowSeconds: 3600,
+      weight: 1,
+    };
+    const a = aggregateRecords(run, all, {
+      decisions: [decision('d1', t, { objectives: [ladder] })],
+      events: [event('s', t + 1000, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: 'customer' })],
+      lookahead: [],
+    });
+    expect(a.counters.stageMovesNotLearned).toBe(1);
   });
 
   it('gives an event without a decision id to the user’s latest decision before it, even one outside this item', () => {

@@ -194,6 +194,13 @@ export function evaluateCandidate(
         'decisions, and serving would drop them',
     );
   }
+  const stageMoves = ctx.reduce?.counters.stageMovesNotLearned ?? 0;
+  if (stageMoves > 0) {
+    reasons.push(
+      `${stageMoves} stage moves in the training data cannot be valued offline yet (they need the user's previous ` +
+        'stage): promotion would replace the online statistics that learned them',
+    );
+  }
   for (const b of ctx.fit?.incompleteBuckets ?? []) {
     reasons.push(
       `the lake holds ${b.lake} impressions for ${new Date(b.bucket * 86_400_000).toISOString().slice(0, 10)} but ` +

@@ -81,6 +81,19 @@ export const lakeDecisionSchema = z.object({
   propensity: z.number().min(0).max(1),
   attributionWindowSeconds: z.number().int().positive(),
   rewards: z.record(z.string(), z.number()),
+  /** The decision point's objectives when decided (absent in records from before objectives existed). */
+  objectives: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        events: z.record(z.string(), z.number()),
+        stages: z.array(z.string()).optional(),
+        stageValues: z.record(z.string(), z.number()).optional(),
+        attributionWindowSeconds: z.number().int().positive(),
+        weight: z.number(),
+      }),
+    )
+    .default([]),
 });
 export type LakeDecision = z.infer<typeof lakeDecisionSchema>;
 
@@ -94,6 +107,7 @@ export const lakeEventSchema = z.object({
     type: z.string().min(1),
     value: z.number().optional(),
     timestamp: z.string().optional(),
+    stage: z.string().optional(),
   }),
   receivedAt: z.number().int().nonnegative(),
 });

@@ -8,17 +8,19 @@
  * - an event counts once per decision (deduplicated by `eventId`), for the decision it names, else for the user's
  *   latest decision made at or before the event was received (across all decision points, as the online
  *   "latest decision" pointer is per user); it must come from the decision's user and name one of its chosen
- *   actions (default: slot 1), and fall inside the decision's attribution window (event time = its timestamp,
- *   capped at receipt); it earns the reward its decision's settings snapshot gives it;
- * - every chosen slot becomes one observation with the decision's total reward for that action, weighted by the
- *   decision's importance weight (see `core/retrain/weighting.ts`).
+ *   actions (default: slot 1); what it earns, and whether it is late, is the engine's own rule (`rewardsForEvent`
+ *   on the decision's reward and objective snapshot, event time = its timestamp capped at receipt);
+ * - every chosen slot becomes one observation of the `default` bandit and of each objective's bandit with the
+ *   decision's total reward for that action, and each objective's intent model one observation per decision
+ *   (reached or not), all weighted by the decision's importance weight (see `core/retrain/weighting.ts` and
+ *   `objectives.ts`).
  *
  * Decisions in [holdoutFromBucket, cutoffBucket) go to the `holdout` segment (evaluated, then also trained on); the
  * held-out rounds for the evaluation are a uniform sample: the `maxEvalRounds` smallest hashes of the decision id.
  */
-import { BUCKET_MS, bucketOf } from '../../core/domain.ts';
+import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
-import { attribute, eventTime } from '../../core/feedback/reward.ts';
+import { eventTime, rewardsForEvent } from '../../core/feedback/reward.ts';
 import { addWeighted, decisionWeight } from '../../core/retrain/weighting.ts';
 import { mapLimit } from '../concurrency.ts';
 import {
@@ -33,7 +35,6 @@ import {
 import { ArtifactError } from './errors.ts';
 import { partialKey } from './keys.ts';
 import { type LakeDecision, type LakeEvent, parseLakeObject } from './lake.ts';
-import { DEFAULT_MODEL_CONFIG, type OfflineObjective } from './objectives.ts';
 import type { BlobStore } from './ports.ts';
 import type { PartitionItem, RunParams, WorkerInput } from './run-context.ts';
 
@@ -44,6 +45,8 @@ interface Joined {
   eventIds: Set<string>;
   /** objective → action → [reward sum, rewarded events] */
   rewards: Map<string, Map<string, [number, number]>>;
+  /** Objectives the decision reached (a positive reward for them). */
+  reached: Set<string>;
 }
 
 /**
@@ -54,7 +57,6 @@ export function aggregateRecords(
   run: RunParams,
   item: Pick<PartitionItem, 'from' | 'to'>,
   records: { decisions: readonly LakeDecision[]; events: readonly LakeEvent[]; lookahead: readonly LakeDecision[] },
-  objectives: readonly OfflineObjective[] = DEFAULT_MODEL_CONFIG.objectives,
 ): Aggregate {
   const a = emptyAggregate();
   const d = run.contextDim;
@@ -92,7 +94,7 @@ export function aggregateRecords(
     }
     let j = joined.get(dec.decisionId);
     if (!j) {
-      j = { eventIds: new Set(), rewards: new Map() };
+      j = { eventIds: new Set(), rewards: new Map(), reached: new Set() };
       joined.set(dec.decisionId, j);
     }
     if (j.eventIds.has(ev.eventId)) {
@@ -100,27 +102,31 @@ export function aggregateRecords(
       return;
     }
     j.eventIds.add(ev.eventId);
-    if (attribute(dec.at, dec.attributionWindowSeconds, eventTime(ev, e.receivedAt)) === 'late') {
+    const r = rewardsForEvent(dec, ev, eventTime(ev, e.receivedAt));
+    if (r.late) {
       count(a, 'lateEvents');
       return;
     }
+    // A stage move is worth V(to) − V(from): without the user's previous stage it cannot be valued here.
+    if (ev.type === 'stage' && dec.objectives.some((o) => o.stages !== undefined)) count(a, 'stageMovesNotLearned');
     const actionId = ev.actionId ?? (dec.chosen[0] as string);
-    let rewarded = false;
-    for (const o of objectives) {
-      const r = o.reward(dec, ev);
-      if (r === undefined || !Number.isFinite(r)) continue;
-      rewarded = true;
-      let byAction = j.rewards.get(o.name);
+    const add = (objective: string, reward: number) => {
+      let byAction = j.rewards.get(objective);
       if (!byAction) {
         byAction = new Map();
-        j.rewards.set(o.name, byAction);
+        j.rewards.set(objective, byAction);
       }
       const acc = byAction.get(actionId) ?? [0, 0];
-      acc[0] += r;
+      acc[0] += reward;
       acc[1] += 1;
       byAction.set(actionId, acc);
+    };
+    if (r.global !== undefined) add(DEFAULT_OBJECTIVE, r.global);
+    for (const [objective, reward] of r.perObjective) {
+      add(objective, reward);
+      if (reward > 0) j.reached.add(objective);
     }
-    count(a, rewarded ? 'rewardEvents' : 'ignoredEvents');
+    count(a, r.global === undefined && r.perObjective.size === 0 ? 'ignoredEvents' : 'rewardEvents');
   };
   for (const e of records.events) {
     const id = e.event.decisionId;
@@ -162,12 +168,16 @@ export function aggregateRecords(
     const segment = dec.at >= holdoutMs ? 'holdout' : 'train';
     const w = decisionWeight(rule, dec.propensity > 0 ? dec.propensity : undefined, dec.candidates.length);
     const j = joined.get(dec.decisionId);
-    for (const o of objectives) {
-      const byAction = j?.rewards.get(o.name);
-      for (const actionId of o.actionsOf?.(dec) ?? dec.chosen) {
+    for (const objective of [DEFAULT_OBJECTIVE, ...dec.objectives.map((o) => o.name)]) {
+      const byAction = j?.rewards.get(objective);
+      for (const actionId of dec.chosen) {
         const acc = byAction?.get(actionId);
-        addWeighted(slot(a, segment, o.name, actionId, d), x, acc?.[0] ?? 0, w, acc?.[1] ?? 0);
+        addWeighted(slot(a, segment, objective, actionId, d), x, acc?.[0] ?? 0, w, acc?.[1] ?? 0);
       }
+    }
+    for (const o of dec.objectives) {
+      const reached = j?.reached.has(o.name) ?? false;
+      addWeighted(slot(a, segment, intentObjective(o.name), INTENT_ACTION, d), x, reached ? 1 : 0, w, reached ? 1 : 0);
     }
     const b = bucketOf(dec.at);
     a.impressions.set(b, (a.impressions.get(b) ?? 0) + dec.chosen.length);
@@ -185,7 +195,7 @@ export function aggregateRecords(
         count(a, 'holdoutChosenNotCandidate');
         continue;
       }
-      const first = objectives[0] && j?.rewards.get(objectives[0].name)?.get(dec.chosen[0] as string);
+      const first = j?.rewards.get(DEFAULT_OBJECTIVE)?.get(dec.chosen[0] as string);
       holdout.push({
         id: dec.decisionId,
         rank: murmur3_32(dec.decisionId, HOLDOUT_HASH_SEED),
@@ -203,7 +213,6 @@ export function aggregateRecords(
 
 export interface MapPartitionDeps {
   blobs: BlobStore;
-  objectives?: readonly OfflineObjective[];
   /** Objects read at once. */
   readConcurrency?: number;
 }
@@ -239,16 +248,11 @@ export async function mapPartition(input: WorkerInput, deps: MapPartitionDeps): 
   // Lookahead decisions only matter for events that name no decision.
   const needLookahead = events.some((e) => e.event.decisionId === undefined);
   const lookaheadFiles = needLookahead ? await read(item.lookaheadKeys) : [];
-  const a = aggregateRecords(
-    run,
-    item,
-    {
-      decisions: decisionFiles.flatMap((p) => p.decisions),
-      events,
-      lookahead: lookaheadFiles.flatMap((p) => p.decisions),
-    },
-    deps.objectives,
-  );
+  const a = aggregateRecords(run, item, {
+    decisions: decisionFiles.flatMap((p) => p.decisions),
+    events,
+    lookahead: lookaheadFiles.flatMap((p) => p.decisions),
+  });
   count(a, 'invalidLines', invalid);
   count(a, 'bytesRead', bytes);
   count(a, 'objectsRead', item.decisionKeys.length + item.eventKeys.length + lookaheadFiles.length);

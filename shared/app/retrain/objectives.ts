@@ -1,35 +1,20 @@
 /**
- * Extension points of the offline pass, where the objectives work plugs in.
+ * What the offline pass learns besides the `default` (global) policy, and where the objectives work extends it.
  *
- * - {@link OfflineObjective}: which statistics a logged decision and its feedback produce. Each objective gets its
- *   own per-action statistics (stored as base statistics under its name), fitted with the same importance weights.
- *   An intent model ("does this user reach objective k?") is an objective whose `actionsOf` is `['*']` and whose
- *   reward is 1 for the events that reach k; an objective with target events rewards their values.
- * - {@link ModelExtension}: anything fitted from the reduced aggregate that is not per-action statistics, e.g. the
- *   stage values of a lifecycle ladder. Its output is stored in the model artifact under its name.
+ * The map worker mirrors the online learner's statistics exactly, from each decision's own objective snapshot and
+ * the engine's reward rule (`rewardsForEvent`): every chosen slot is an impression of the `default` bandit and of
+ * each objective's bandit; an event's global reward goes to `default`, its per-objective rewards to each objective;
+ * and each objective's intent model (objective `intent:k`, action `*`) learns one observation per decision, 1 if the
+ * decision reached k (earned a positive reward for it) and 0 otherwise.
  *
- * Without configuration the pipeline fits the `default` objective exactly as the online learner does: rewards from
- * the decision's own `rewards` settings snapshot, every chosen slot an impression.
+ * Not learned offline yet: **stage moves** (a `stage` event's reward is V(to) − V(from), which needs the user's
+ * stage before the event, i.e. a per-user stage timeline across the whole lake). The map worker counts the stage
+ * events it could not value (`stageMovesNotLearned`), and the gate refuses to promote while there are any, because
+ * promotion would replace the online statistics that did learn them. A stage-timeline pass and the fitting of stage
+ * values plug in here, as a {@link ModelExtension} (fitted from the reduced aggregate, stored in the model artifact).
  */
-import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
-import { eventReward } from '../../core/feedback/reward.ts';
 import type { Aggregate } from './aggregate.ts';
-import type { LakeDecision, LakeEvent } from './lake.ts';
 import type { RunParams } from './run-context.ts';
-
-export interface OfflineObjective {
-  /** Objective name the statistics are stored under. */
-  readonly name: string;
-  /** The reward an in-window event earns the decision under this objective; undefined: irrelevant to it. */
-  reward(decision: LakeDecision, event: LakeEvent['event']): number | undefined;
-  /** The actions whose statistics a decision updates (default: every chosen slot). */
-  actionsOf?(decision: LakeDecision): readonly string[];
-}
-
-export const defaultObjective: OfflineObjective = {
-  name: DEFAULT_OBJECTIVE,
-  reward: (decision, event) => eventReward(decision.rewards, event),
-};
 
 export interface ModelExtension {
   readonly name: string;
@@ -37,8 +22,7 @@ export interface ModelExtension {
 }
 
 export interface OfflineModelConfig {
-  objectives: readonly OfflineObjective[];
   extensions: readonly ModelExtension[];
 }
 
-export const DEFAULT_MODEL_CONFIG: OfflineModelConfig = { objectives: [defaultObjective], extensions: [] };
+export const DEFAULT_MODEL_CONFIG: OfflineModelConfig = { extensions: [] };

@@ -105,7 +105,7 @@ export function createStepHandlers(deps: RetrainDeps): StepHandlers {
       classify(async () => {
         const parsed = workerInputSchema.safeParse(payload);
         if (!parsed.success) throw new RetrainInputError(`invalid map item: ${describeZodError(parsed.error)}`);
-        return mapPartition(parsed.data, { blobs: deps.blobs, objectives: config.objectives });
+        return mapPartition(parsed.data, { blobs: deps.blobs });
       }),
   };
 }
