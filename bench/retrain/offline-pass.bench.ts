@@ -235,7 +235,8 @@ export function costModel(
     ...rows,
     '',
     'Not included: Firehose ingestion into the lake ($0.029/GB + $0.020/GB dynamic partitioning), S3 storage, and the ' +
-      'evaluate step (bounded by maxEvalRounds = 20,000 held-out decisions: seconds, independent of the lake size).',
+      'evaluate step (bounded by maxEvalRounds = 20,000 held-out decisions: seconds, independent of the lake size). ' +
+      'Wall clock excludes Lambda cold starts and Step Functions scheduling (a few seconds per wave of children).',
   ].join('\n');
 }
 
