@@ -88,6 +88,12 @@ const sections: Section[] = [
 
 sections.push(
   {
+    name: 'retrain',
+    title: 'Offline retraining: one pass over 1,000,000 logged decisions, and the Distributed Map cost model',
+    module: './retrain/offline-pass.bench.ts',
+    run: async (m) => m.formatRetrainBench(await m.runRetrainBench({ decisions: 1_000_000 })),
+  },
+  {
     name: 'learning',
     title: 'Learning curves on the synthetic NBA world (skewed history, churn, delayed rewards)',
     module: './sim/learning-curves.bench.ts',
