@@ -126,6 +126,8 @@ export interface NewcomerTrace {
   readonly id: string;
   readonly kind: NewcomerKind;
   readonly seed: number;
+  /** Which churn event brought it (0-based). */
+  readonly event: number;
   /** Decisions of suited users in each window of {@link WINDOWS}, and how many of them chose the newcomer. */
   readonly suited: number[];
   readonly chosen: number[];
@@ -203,6 +205,7 @@ export async function runChurnModel(
   const horizon = WINDOWS[WINDOWS.length - 1]!;
   interface Watch {
     action: WorldAction;
+    event: number;
     from: number;
     suited: number[];
     chosen: number[];
@@ -235,6 +238,7 @@ export async function runChurnModel(
       for (const a of newcomers) {
         watches.push({
           action: a,
+          event,
           from: t,
           suited: [0, 0, 0],
           chosen: [0, 0, 0],
@@ -284,6 +288,7 @@ export async function runChurnModel(
       id: w.action.id,
       kind: w.action.kind as NewcomerKind,
       seed,
+      event: w.event,
       suited: w.suited,
       chosen: w.chosen,
       lateSuited: w.lateSuited,
@@ -336,6 +341,36 @@ export function sharePerSeed(
     });
 }
 
+/** Pooled over seeds: share of suited users' decisions that chose strong newcomers of each churn event, window `i`. */
+export function strongShareByEvent(r: ChurnBenchResult, model: ChurnModel, window: number): number[] {
+  return Array.from({ length: r.churns }, (_, event) => {
+    let suited = 0;
+    let chosen = 0;
+    for (const run of r.runs) {
+      if (run.model !== model) continue;
+      for (const n of run.newcomers) {
+        if (n.kind !== 'strong' || n.event !== event) continue;
+        suited += n.suited[window]!;
+        chosen += n.chosen[window]!;
+      }
+    }
+    return suited > 0 ? chosen / suited : Number.NaN;
+  });
+}
+
+/** How the strong newcomers' first-200 share moves from the first churn events to the later ones. */
+function byEventSentence(r: ChurnBenchResult): string {
+  const hybrid = strongShareByEvent(r, 'hybrid', 1);
+  const perAction = strongShareByEvent(r, 'per-action only', 1);
+  const text = `By churn event (first 200 decisions, pooled over seeds) the hybrid's strong newcomers got ${hybrid.map(pct).join(' / ')}, the per-action-only model's ${perAction.map(pct).join(' / ')}`;
+  if (hybrid.length < 4) return `${text}.`;
+  const early = meanSd(hybrid.slice(0, 2)).mean;
+  const late = meanSd(hybrid.slice(2)).mean;
+  return late > early + 0.1
+    ? `${text}: the hybrid's first events are its weakest, as the shared part has only seen ordinary appeals until the first strong newcomers show how far appeal goes.`
+    : `${text}.`;
+}
+
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 const pmPct = (xs: number[]) => {
   const { mean, sd } = meanSd(xs);
@@ -363,11 +398,17 @@ export function formatChurnBench(r: ChurnBenchResult): string {
   const regret = (model: ChurnModel) =>
     meanSd(r.runs.filter((x) => x.model === model).map((x) => x.oracleAfterChurn - x.expectedAfterChurn)).mean;
   const gap = (w: number | 'late') => strong('hybrid', w) - strong('per-action only', w);
-  const most = strong('hybrid', 1) > 0.5 ? 'most' : strong('hybrid', 2) > 0.5 ? 'most (by 500 decisions)' : 'not most';
+  const most =
+    strong('hybrid', 1) > 0.5
+      ? 'most of the traffic of the users it suits within a few hundred decisions, because its features place it at the top before it has any impression of its own'
+      : strong('hybrid', 2) > 0.5
+        ? 'most of the traffic of the users it suits, but only by 500 decisions'
+        : 'not most of the traffic of the users it suits, even after 500 decisions';
   const paragraph = [
-    `With the hybrid model a strong newcomer got ${pct(strong('hybrid', 0))} of its suited users' decisions in its first 100 decisions, ${pct(strong('hybrid', 1))} in its first 200 and ${pct(strong('hybrid', 2))} in its first 500 (${pct(strong('hybrid', 'late'))} over decisions 400–500): ${most} of the traffic of the users it suits within a few hundred decisions, because its features place it at the top before it has any impression of its own.`,
+    `With the hybrid model a strong newcomer got ${pct(strong('hybrid', 0))} of its suited users' decisions in its first 100 decisions, ${pct(strong('hybrid', 1))} in its first 200 and ${pct(strong('hybrid', 2))} in its first 500 (${pct(strong('hybrid', 'late'))} over decisions 400–500): ${most}.`,
     `The per-action-only model gave it ${pct(strong('per-action only', 0))}, ${pct(strong('per-action only', 1))} and ${pct(strong('per-action only', 2))} (${pct(strong('per-action only', 'late'))} late): it must find the newcomer by exploring it, as it would any action.`,
     `The gap is ${(100 * gap(0)).toFixed(1)}, ${(100 * gap(1)).toFixed(1)} and ${(100 * gap(2)).toFixed(1)} percentage points over the three windows.`,
+    byEventSentence(r),
     `Weak newcomers got ${pct(weak('hybrid', 2))} of their suited users' decisions over 500 decisions with the hybrid model against ${pct(weak('per-action only', 2))} per-action only (a uniform share would be ${pct(1 / LIVE)}).`,
     `Over the 500 decisions after each churn event the expected click rate fell short of the oracle's by ${regret('hybrid').toFixed(4)} per decision with the hybrid model and ${regret('per-action only').toFixed(4)} per action only.`,
   ].join(' ');
