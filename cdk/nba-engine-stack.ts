@@ -8,6 +8,7 @@ import {
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
+  MethodLoggingLevel,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -19,7 +20,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config.ts';
+import { Observability } from './constructs/observability.ts';
 import { Retraining } from './constructs/retraining.ts';
+import { acknowledgeNagFindings } from './nag.ts';
 
 export interface NbaEngineStackProps extends StackProps, StackConfig {}
 
@@ -62,6 +65,7 @@ export class NbaEngineStack extends Stack {
   readonly updaterFunction: NodejsFunction;
   readonly api: RestApi;
   readonly retraining: Retraining;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
     super(scope, id, props);
@@ -241,6 +245,9 @@ export class NbaEngineStack extends Stack {
         throttlingBurstLimit: 2000,
         tracingEnabled: true,
         metricsEnabled: true,
+        // Execution logs of failed requests only: full request logging would copy bodies (user ids) into logs.
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.custom(
           JSON.stringify({
@@ -289,5 +296,21 @@ export class NbaEngineStack extends Stack {
     new CfnOutput(this, 'DecisionsTableName', { value: this.decisionsTable.tableName });
     new CfnOutput(this, 'DeadLetterTableName', { value: this.deadLetterTable.tableName });
     new CfnOutput(this, 'StreamName', { value: this.eventStream.streamName });
+
+    // Alarms (to an SNS topic) and a dashboard: see cdk/constructs/observability.ts.
+    this.observability = new Observability(this, 'Observability', {
+      api: this.api,
+      apiFunctions: [this.decisionsFunction, this.eventsFunction, this.adminFunction],
+      updaterFunction: this.updaterFunction,
+      updaterLogGroup: this.updaterFunction.logGroup,
+      updaterFailureQueue: this.updaterFailureQueue,
+      tables: [this.stateTable, this.decisionsTable, this.deadLetterTable],
+      stream: this.eventStream,
+      stateMachine: this.retraining.stateMachine,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
+
+    // Last: the cdk-nag findings this stack accepts, each with its reason (cdk/nag.ts).
+    acknowledgeNagFindings(this);
   }
 }

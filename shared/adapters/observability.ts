@@ -9,26 +9,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { SERVICE_NAME as DEFAULT_SERVICE, METRICS_NAMESPACE } from './metric-names.ts';
 
-/** CloudWatch namespace of the engine's own metrics; `cdk/constructs/observability.ts` alarms on them. */
-export const METRICS_NAMESPACE = 'NbaEngine';
-export const SERVICE_NAME = process.env.POWERTOOLS_SERVICE_NAME ?? 'nba-engine';
-
-/** Names of the engine's custom metrics, shared with the alarms so the two cannot drift apart. */
-export const METRIC = {
-  /** A decision answered without its log entry on the stream yet (kept in the container and retried). */
-  decisionLogDeferred: 'DecisionLogDeferred',
-  /** Deferred log entries put on the stream later. */
-  decisionLogRecovered: 'DecisionLogRecovered',
-  /** Deferred log entries dropped (buffer full or too old): decisions the learner will never see. */
-  decisionLogLost: 'DecisionLogLost',
-  /** Decisions answered from the last good model because the model store was slow or failing. */
-  decisionStaleModel: 'DecisionStaleModel',
-  /** Decisions answered by the uniform fallback (no model in this container and the model store unavailable). */
-  decisionFallback: 'DecisionFallback',
-  /** Requests refused by the per-key rate limiter. */
-  throttledRequests: 'ThrottledRequests',
-} as const;
+export { METRIC, METRICS_NAMESPACE } from './metric-names.ts';
+export const SERVICE_NAME = process.env.POWERTOOLS_SERVICE_NAME ?? DEFAULT_SERVICE;
 
 if (process.env.AWS_LAMBDA_FUNCTION_NAME === undefined && process.env.POWERTOOLS_METRICS_DISABLED === undefined) {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';

@@ -1,0 +1,184 @@
+/**
+ * cdk-nag's AwsSolutions rules, and every finding the engine accepts, each with the reason, in one place.
+ *
+ * `addNagChecks(app)` makes synthesis fail on any finding that is not acknowledged here (cdk/app.ts and the CDK test
+ * both call it). Acknowledgments are as narrow as the rule ids allow: per construct, per finding (`IAM5[...]` names
+ * the wildcard), and the blanket ones are checked before they are granted: a function's `Resource::*` statements are
+ * acknowledged only while they hold nothing but X-Ray (and, for the state machine, log-delivery) actions, which have
+ * no resource-level permissions. A new wildcard anywhere else fails the synth.
+ */
+import { Aspects, type IAspect, Stack, Validations } from 'aws-cdk-lib';
+import { Policy, Role } from 'aws-cdk-lib/aws-iam';
+import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import type { NbaEngineStack } from './nba-engine-stack.ts';
+
+export function addNagChecks(app: IConstruct): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+}
+
+const ack = (scope: IConstruct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
+
+/** Actions that exist only without resource-level permissions (so `Resource: *` is the least privilege there is). */
+const RESOURCELESS_ACTIONS = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
+/** Whether every `Resource: *` statement of the role's default policy holds only resource-less actions. */
+function wildcardsAreResourceless(role: Role): boolean {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof Policy)) return true;
+  const doc = Stack.of(role).resolve(policy.document) as {
+    Statement?: { Action: string | string[]; Resource: unknown }[];
+  };
+  return (doc.Statement ?? []).every((s) => {
+    const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+    if (!resources.includes('*')) return true;
+    return (Array.isArray(s.Action) ? s.Action : [s.Action]).every((a) => RESOURCELESS_ACTIONS.has(a));
+  });
+}
+
+/**
+ * Acknowledges the findings the engine accepts by design. The work runs as an aspect, at synthesis, so it sees every
+ * statement granted after the stack's constructor too: a wildcard added later is judged, not waved through.
+ */
+export function acknowledgeNagFindings(stack: NbaEngineStack): void {
+  let done = false;
+  const aspect: IAspect = {
+    visit(node) {
+      if (node !== stack || done) return;
+      done = true;
+      acknowledge(stack);
+    },
+  };
+  Aspects.of(stack).add(aspect);
+}
+
+function acknowledge(stack: NbaEngineStack): void {
+  const stateTableArn = `<${stack.getLogicalId(stack.stateTable.node.defaultChild as never)}.Arn>`;
+
+  // Every function of the stack, the retraining ones included.
+  for (const fn of stack.node.findAll().filter((c): c is LambdaFunction => c instanceof LambdaFunction)) {
+    const role = fn.role;
+    if (!(role instanceof Role)) continue;
+    ack(
+      role,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'The AWS-managed basic execution policy allows only creating log streams and putting log events; each function logs to its own explicit log group with a retention.',
+    );
+    if (wildcardsAreResourceless(role)) {
+      ack(
+        role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'Only X-Ray trace upload (active tracing) and CloudWatch log-delivery actions, which have no resource-level permissions, are granted on *.',
+      );
+    }
+    ack(
+      role,
+      `AwsSolutions-IAM5[Resource::${stateTableArn}/index/*]`,
+      "Reads query the state table's byUpdatedAt local secondary index; the grant covers this table's indexes only.",
+    );
+  }
+
+  ack(
+    stack.updaterFailureQueue,
+    'AwsSolutions-SQS3',
+    "This queue is itself the dead-letter destination (the updater event source mapping's on-failure destination); a DLQ behind it would only move the same pointers.",
+  );
+
+  // The API: authentication and validation happen in the functions, by design.
+  ack(
+    stack.api,
+    'AwsSolutions-APIG2',
+    'Request bodies are validated in the functions with the zod schemas the OpenAPI description is generated from (every endpoint fuzz-tested); API Gateway models would duplicate them and drift.',
+  );
+  ack(
+    stack.api,
+    'AwsSolutions-APIG4',
+    'Every request is authenticated in the function by an API key stored hashed in DynamoDB (constant-time comparison, scopes, decision-point restriction, revocation); an API Gateway authorizer would add a Lambda hop for the same check.',
+  );
+  ack(
+    stack.api,
+    'AwsSolutions-COG4',
+    'Callers are machines holding engine API keys (see APIG4), not users of a Cognito user pool.',
+  );
+  ack(
+    stack.api,
+    'AwsSolutions-APIG3',
+    'No WAF web ACL by default (a recurring cost per deployment): the stage throttles all traffic and the functions limit each key; associate a web ACL per deployment when the API faces the open internet at scale.',
+  );
+  ack(
+    stack.api,
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+    "The account's API Gateway logging role uses the AWS-managed policy AWS documents for that role.",
+  );
+
+  acknowledgeRetrainingFindings(stack);
+}
+
+/**
+ * The retraining construct's findings (cdk/constructs/retraining.ts), assessed against what it does: CDK bucket grants
+ * scoped to the lake bucket, Lambda task invocations by version, the Distributed Map's own child executions.
+ */
+function acknowledgeRetrainingFindings(stack: NbaEngineStack): void {
+  const r = stack.retraining;
+  const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as never);
+  const bucket = id(r.lakeBucket);
+  ack(
+    r.lakeBucket,
+    'AwsSolutions-S1',
+    'Only the engine roles (Firehose, the retraining functions) access the lake; object-level audit is CloudTrail data events, enabled per account. A log bucket per deployment is left to the operator.',
+  );
+  ack(
+    r.deliveryStream,
+    'AwsSolutions-KDF1',
+    'The delivery stream reads from the KMS-encrypted Kinesis stream: Firehose keeps no data at rest for a Kinesis source (its SSE applies to Direct PUT only), and the lake bucket is encrypted.',
+  );
+  ack(
+    r.stateMachine,
+    'AwsSolutions-SF1',
+    'The state machine logs ERROR without execution data: execution data carries decision records with user ids, which must not reach logs.',
+  );
+  const s3Grant =
+    'CDK bucket grant (read/write objects, list, abort multipart uploads) scoped to the lake bucket and its prefixes.';
+  for (const scope of [r.deliveryStream, r.stepsFunction, r.workerFunction]) {
+    for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*']) {
+      ack(scope, `AwsSolutions-IAM5[Action::${action}]`, s3Grant);
+    }
+    for (const prefix of ['*', 'lake/*', 'retrain/*'])
+      ack(scope, `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/${prefix}]`, s3Grant);
+  }
+  ack(r.stateMachine, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${bucket}>/*]`, s3Grant);
+  for (const fn of [r.stepsFunction, r.workerFunction]) {
+    ack(
+      r.stateMachine,
+      `AwsSolutions-IAM5[Resource::<${id(fn)}.Arn>:*]`,
+      "The state machine's Lambda tasks invoke the retraining functions by version or alias (the `:*` suffix), nothing else.",
+    );
+  }
+  const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(r.stateMachine)}"}]}]}`;
+  const childExecutions =
+    'The Distributed Map manages its own child executions of this state machine, whose ARNs exist only at run time.';
+  ack(r.stateMachine, `AwsSolutions-IAM5[Resource::${executions}:*]`, childExecutions);
+  ack(r.stateMachine, `AwsSolutions-IAM5[Resource::${executions}/Partitions:*]`, childExecutions);
+  const smRole = r.stateMachine.role;
+  if (smRole instanceof Role && wildcardsAreResourceless(smRole)) {
+    ack(
+      smRole,
+      'AwsSolutions-IAM5[Resource::*]',
+      'Only CloudWatch log-delivery and X-Ray actions, which have no resource-level permissions, are granted on *.',
+    );
+  }
+}
