@@ -367,7 +367,7 @@ function byEventSentence(r: ChurnBenchResult): string {
   const early = meanSd(hybrid.slice(0, 2)).mean;
   const late = meanSd(hybrid.slice(2)).mean;
   return late > early + 0.1
-    ? `${text}: the hybrid's first events are its weakest, as the shared part has only seen ordinary appeals until the first strong newcomers show how far appeal goes.`
+    ? `${text}: the hybrid's first two events are its weakest, which fits a shared part that has seen only ordinary appeals until the first strong newcomers (appeal beyond that range) have been shown.`
     : `${text}.`;
 }
 
