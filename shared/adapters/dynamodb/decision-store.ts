@@ -27,7 +27,7 @@ const NO_STAGE = '\u0000none';
 const userKey = (userId: string) => `USER#${userId}`;
 const BATCH_GET_LIMIT = 100;
 /** Claims per UpdateItem: ~50 characters of expression each keeps well inside DynamoDB's 4 KB expression limit. */
-const CLAIMS_PER_UPDATE = 40;
+export const CLAIMS_PER_UPDATE = 40;
 
 export class DynamoDecisionStore implements DecisionStore {
   constructor(
@@ -199,7 +199,8 @@ export class DynamoDecisionStore implements DecisionStore {
   async getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     for (const item of await this.batchGet(userIds.map(userKey))) {
-      found.set(String(item.decisionId).slice('USER#'.length), String(item.latest));
+      // A user item that only holds a stage has no latest decision.
+      if (typeof item.latest === 'string') found.set(String(item.decisionId).slice('USER#'.length), item.latest);
     }
     return found;
   }

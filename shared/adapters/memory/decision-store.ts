@@ -12,6 +12,7 @@
  */
 import type { StoredDecision } from '../../core/domain.ts';
 import type { DecisionStore } from '../../core/ports.ts';
+import { CLAIMS_PER_UPDATE } from '../dynamodb/decision-store.ts';
 import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
 
 /** Marks "no stage before this move" (the DynamoDB adapter's marker: DynamoDB cannot store undefined). */
@@ -120,8 +121,8 @@ export class MemoryDecisionStore implements DecisionStore {
   async getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     for (const item of this.batchGet(userIds.map(userKey))) {
-      // As in DynamoDB: a user item that only holds a stage has no `latest` and reads as "undefined".
-      found.set(String(item.decisionId).slice('USER#'.length), String(item.latest));
+      // A user item that only holds a stage has no latest decision.
+      if (typeof item.latest === 'string') found.set(String(item.decisionId).slice('USER#'.length), item.latest);
     }
     return found;
   }
@@ -133,9 +134,9 @@ export class MemoryDecisionStore implements DecisionStore {
   ): Promise<Map<string, string>> {
     if (claims.size === 0) return new Map();
     checkKey('decisionId', decisionId);
-    // The DynamoDB adapter claims all ids in one UpdateExpression; DynamoDB refuses expressions over 4 KB (dynalite
-    // does not check this, so the contract test cannot: see its "DynamoDB limits" section).
-    if (updateExpressionLength(claims.size) > MAX_EXPRESSION_BYTES) {
+    // The DynamoDB adapter claims in chunks of CLAIMS_PER_UPDATE ids so each UpdateExpression stays under DynamoDB's
+    // 4 KB (dynalite does not check this, so the contract test cannot: see its "DynamoDB limits" section).
+    if (updateExpressionLength(Math.min(claims.size, CLAIMS_PER_UPDATE)) > MAX_EXPRESSION_BYTES) {
       throw validationError('Invalid UpdateExpression: Expression size has exceeded the maximum allowed size');
     }
     const stored = this.table.get(decisionId);

@@ -284,7 +284,7 @@ function build(
     let total = 0;
     for (const a of byObjective.get(o.name)!.values()) total += a.stats.sumR;
     intent.set(o.name, {
-      weights: s ? ridge(s.stats, priors.lambdaAction) : new Float64Array(d),
+      weights: s ? ridge(s.stats, priors.lambdaShared) : new Float64Array(d),
       outcomes: s?.stats.sumR ?? 0,
       decisions: s?.stats.n ?? 0,
       valuePerOutcome: s && s.stats.sumR > 0 ? total / s.stats.sumR : 0,
@@ -306,7 +306,7 @@ function build(
   };
 }
 
-/** Ridge solution (λI + Σxxᵀ)⁻¹ Σxr of one statistics item. */
+/** Ridge solution (λI + Σxxᵀ)⁻¹ Σxr of one statistics item (intent models use the shared prior λs: they are decision-point wide, not per action). */
 function ridge(s: ActionStats, lambda: number): Float64Array {
   const d = s.sxr.length;
   const a = unpackSymmetric(s.sxx, d, new Float64Array(d * d));
