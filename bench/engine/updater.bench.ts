@@ -134,7 +134,7 @@ export async function runUpdaterBench(opts: { events?: number; batchSize?: numbe
     );
     const baselinePutsPerSecond = m / ((performance.now() - b0) / 1000);
     const concurrent: ConcurrentWritersResult[] = [];
-    for (const partitions of [1, 4]) concurrent.push(await concurrentWriters(deps, 16, partitions, 2_000));
+    for (const partitions of [1, 4]) concurrent.push(await concurrentWriters(deps, 16, partitions, 1_000));
     return {
       concurrent,
       records: n,
