@@ -56,7 +56,7 @@ const sections: Section[] = [
       const row = (name: string, x: any) =>
         `| ${name} | ${x.requests} | ${f(x.perSecond)} | ${x.p50} | ${x.p99} | ${x.p999} | ${x.errors} | ${x.non2xx} |`;
       return [
-        `${r.seconds} s of sustained decisions (8 connections) and feedback (2 connections) on ${r.actions} actions; everything (emulators, handlers, updater) runs in one local process.`,
+        `${r.seconds} s of sustained decisions (8 connections) and feedback (2 connections) on ${r.actions} actions; handlers and updater run in one local process, the emulators in another.`,
         '',
         '| endpoint | requests | req/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx |',
         '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -66,6 +66,20 @@ const sections: Section[] = [
         `Feedback to serving (POST /v1/events → the serving model's reward count moves), ${r.feedbackDelayMs.n} samples, refresh ${r.modelRefreshMs} ms: p50 ${f(r.feedbackDelayMs.p50, 0)} ms, p95 ${f(r.feedbackDelayMs.p95, 0)} ms, max ${f(r.feedbackDelayMs.max, 0)} ms.`,
       ].join('\n');
     },
+  },
+  {
+    name: 'replay',
+    title: 'Fault-tolerant learning: the updater under replay with duplicates, poison, faults and a racing updater',
+    module: './reliability/replay.ts',
+    // The issue's 100,000 records with --full; NBA_RELIABILITY_EVENTS overrides either size.
+    run: async (m) =>
+      m.formatReplay(await m.runReplayInChild(Number(process.env.NBA_RELIABILITY_EVENTS ?? (full ? 100_000 : 20_000)))),
+  },
+  {
+    name: 'load',
+    title: 'Sustained decisions and feedback with zero errors (local stack, autocannon)',
+    module: './reliability/load.bench.ts',
+    run: async (m) => m.formatLoadBench(await m.runLoadBench({ seconds: full ? 60 : 20 })),
   },
   {
     name: 'catalog',

@@ -51,6 +51,12 @@ async function shutdown(): Promise<void> {
   process.exit(0);
 }
 
+// A data folder another process holds fails when LevelDB opens it, after listening: one line, then exit.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`emulator: ${err.name}: ${err.message}\n`);
+  process.exit(1);
+});
+
 const [dynamoPort, kinesisPort] = await Promise.all([listen(dyn), listen(kin)]);
 process.on('message', (m) => {
   if (m === 'close') void shutdown();

@@ -69,6 +69,8 @@ interface Running {
   dynPort: number;
   kinPort: number;
   stop(): Promise<void>;
+  /** Why the emulators died, if they did (e.g. a data folder another process holds). */
+  failure?(): Promise<string | undefined>;
 }
 
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
@@ -84,22 +86,15 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = createDynamoClient({ ...common, dynamoEndpoint });
   const kinesis = createKinesisClient({ ...common, kinesisEndpoint });
-  for (const t of tableDefinitions(resources)) {
-    try {
-      await dynamo.send(new CreateTableCommand(t));
-    } catch (err) {
-      if (!(err instanceof ResourceInUseException)) throw err;
-    }
-  }
   try {
-    await kinesis.send(new CreateStreamCommand({ StreamName: resources.streamName, ShardCount: resources.shardCount }));
+    await createResources(dynamo, kinesis, resources);
   } catch (err) {
-    if (!(err instanceof StreamInUse)) throw err;
-  }
-  for (let i = 0; i < 100; i++) {
-    const s = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: resources.streamName }));
-    if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-    await new Promise((r) => setTimeout(r, 20));
+    // The emulators open their data lazily: a data folder that another process holds fails here, not at start.
+    const why = await running.failure?.();
+    dynamo.destroy();
+    kinesis.destroy();
+    await running.stop();
+    throw why ? new Error(`the emulators stopped: ${why}`, { cause: err }) : err;
   }
   return {
     dynamoEndpoint,
@@ -142,8 +137,14 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
     env: { ...process.env, NBA_EMULATOR_DATA_DIR: dataDir ?? '' },
     // The parent may run under tsx or vitest loaders; the child needs none of them.
     execArgv: ['--disable-warning=ExperimentalWarning'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
+  // Until it is ready, keep what the child says on stderr for the error; afterwards, pass it through.
+  let early = '';
+  const collect = (c: Buffer) => {
+    early = (early + c.toString()).slice(-2000);
+  };
+  child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ports = await new Promise<{ dynamoPort: number; kinesisPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('emulator process did not start within 30 s')), 30_000);
@@ -153,15 +154,33 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`emulator process exited with code ${code} before it was ready`));
+      const reason = early
+        .split('\n')
+        .find((l) => /Error/.test(l))
+        ?.trim();
+      reject(new Error(`emulator process exited with code ${code} before it was ready${reason ? `: ${reason}` : ''}`));
     });
   });
+  child.stderr?.pipe(process.stderr);
   // An idle IPC channel must not keep the parent alive (e.g. a benchmark that forgets to close).
   child.unref();
   child.channel?.unref();
   return {
     dynPort: ports.dynamoPort,
     kinPort: ports.kinesisPort,
+    async failure() {
+      // The request that failed may arrive before the child's exit does.
+      if (child.exitCode === null && child.signalCode === null) {
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
+      }
+      if (child.exitCode === null && child.signalCode === null) return undefined;
+      return (
+        early
+          .split('\n')
+          .find((l) => /Error/.test(l))
+          ?.trim() ?? `exit code ${child.exitCode}`
+      );
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.send('close');
@@ -170,6 +189,30 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
       clearTimeout(timeout);
     },
   };
+}
+
+async function createResources(
+  dynamo: DynamoDBClient,
+  kinesis: KinesisClient,
+  resources: LocalResources,
+): Promise<void> {
+  for (const t of tableDefinitions(resources)) {
+    try {
+      await dynamo.send(new CreateTableCommand(t));
+    } catch (err) {
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
+  }
+  try {
+    await kinesis.send(new CreateStreamCommand({ StreamName: resources.streamName, ShardCount: resources.shardCount }));
+  } catch (err) {
+    if (!(err instanceof StreamInUse)) throw err;
+  }
+  for (let i = 0; i < 100; i++) {
+    const s = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: resources.streamName }));
+    if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The tables as the CDK stack declares them (keys, index), for the emulator. */

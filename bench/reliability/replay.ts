@@ -13,6 +13,8 @@
  * One run per process: the handler's module reads its environment once, like a Lambda container.
  * Run directly: `npx tsx bench/reliability/replay.ts [--events N]`.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   type KinesisClient,
@@ -203,8 +205,7 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
     await Promise.all(pollers.map((p) => p.stop()));
     faults.armed = false;
     const seconds = (performance.now() - started) / 1000;
-    if (!finished())
-      throw new Error(`the updaters did not reach the end of the stream within ${timeoutMs} ms`);
+    if (!finished()) throw new Error(`the updaters did not reach the end of the stream within ${timeoutMs} ms`);
 
     // 3. Verify: the state against the independent computation, the dead letters against the poison.
     const state = new DynamoStateStore(emu.dynamo, resources.stateTable);
@@ -367,10 +368,49 @@ export function formatReplay(r: ReplayReport): string {
   ].join('\n');
 }
 
+/**
+ * Runs the harness in a child process (it needs a process of its own: the handler reads its environment once), for
+ * the benchmark runner, which runs many benchmarks in one process.
+ */
+export function runReplayInChild(events: number): Promise<ReplayReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--events', String(events), '--json'],
+      {
+        env: { ...process.env, NBA_LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as ReplayReport);
+      } catch {
+        reject(new Error(`replay harness exited with ${code}: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const i = process.argv.indexOf('--events');
   const events = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.NBA_RELIABILITY_EVENTS ?? 100_000);
+  const json = process.argv.includes('--json');
   const report = await runReplay({ events, onProgress: (l) => process.stderr.write(`${l}\n`) });
-  console.log(formatReplay(report));
-  if (report.mismatches.length > 0) console.log(report.mismatches.slice(0, 20).join('\n'));
+  if (json) console.log(JSON.stringify(report));
+  else {
+    console.log(formatReplay(report));
+    if (report.mismatches.length > 0) console.log(report.mismatches.slice(0, 20).join('\n'));
+  }
+  const ok =
+    report.mismatches.length === 0 &&
+    report.lostValidEvents === 0 &&
+    report.abandonedBatches === 0 &&
+    report.deadLetters.missing + report.deadLetters.unexpected + report.deadLetters.wrongReason === 0;
+  if (!ok) process.exitCode = 1;
 }
