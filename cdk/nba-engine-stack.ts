@@ -254,7 +254,6 @@ export class NbaEngineStack extends Stack {
             requestId: AccessLogField.contextRequestId(),
             extendedRequestId: AccessLogField.contextExtendedRequestId(),
             requestTime: AccessLogField.contextRequestTimeEpoch(),
-            sourceIp: AccessLogField.contextIdentitySourceIp(),
             httpMethod: AccessLogField.contextHttpMethod(),
             resourcePath: AccessLogField.contextResourcePath(),
             status: AccessLogField.contextStatus(),
@@ -290,6 +289,8 @@ export class NbaEngineStack extends Stack {
       collection.addMethod('ANY', adminIntegration);
       collection.addResource('{proxy+}').addMethod('ANY', adminIntegration);
     }
+    // Poison records the updater refused, with their reasons (read-only).
+    v1.addResource('dead-letters').addMethod('GET', adminIntegration);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });

@@ -310,3 +310,22 @@ describe('applyBatch with many events for one decision', () => {
     expect((await statsByAction(dp)).get('a')!.stats.sumR).toBe(100);
   });
 });
+
+describe('applyBatch joins events without a decision id to the past only', () => {
+  it('never credits a decision made after the event, even in the same batch', async () => {
+    const dp = uniqueName();
+    const at = 1_700_000_000_000;
+    const out = await applyBatch(
+      entries('shard-order', [
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-before`, userId: 'uo', chosen: 'a', at }),
+        eventRecord({ eventId: 'x', userId: 'uo', type: 'click' }, at + 1000),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-after`, userId: 'uo', chosen: 'b', at: at + 2000 }),
+      ]),
+      deps(),
+    );
+    expect(out.rewards).toBe(1);
+    const stats = await statsByAction(dp);
+    expect(stats.get('a')!.stats.sumR).toBe(1);
+    expect(stats.get('b')!.stats.sumR).toBe(0);
+  });
+});

@@ -327,6 +327,7 @@ describe('NbaEngineStack', () => {
           `ANY /v1/decision-points/{proxy+} AWS_PROXY -> ${admin}`,
           `ANY /v1/keys AWS_PROXY -> ${admin}`,
           `ANY /v1/keys/{proxy+} AWS_PROXY -> ${admin}`,
+          `GET /v1/dead-letters AWS_PROXY -> ${admin}`,
         ].sort(),
       );
     });

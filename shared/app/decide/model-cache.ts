@@ -114,7 +114,11 @@ export class ModelCache {
         }
       }
     }
-    if (!entry.decisionPoint || !entry.model) throw new NotFoundError(`decision point ${decisionPoint} does not exist`);
+    if (!entry.decisionPoint || !entry.model) {
+      // Forget names that do not exist, so requests for random names cannot grow the cache.
+      if (!entry.decisionPoint && !entry.inflight) this.entries.delete(decisionPoint);
+      throw new NotFoundError(`decision point ${decisionPoint} does not exist`);
+    }
     return entry.model;
   }
 

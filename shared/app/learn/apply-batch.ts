@@ -165,6 +165,20 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     const seen = batchLatest.get(record.userId);
     if (!seen || seen.at <= record.at) batchLatest.set(record.userId, record);
   }
+  const decisionsByUser = new Map<string, { seq: bigint; record: DecisionRecord }[]>();
+  for (const { entry, record } of decisionRecords) {
+    const list = decisionsByUser.get(record.userId) ?? [];
+    list.push({ seq: BigInt(entry.sequenceNumber), record });
+    decisionsByUser.set(record.userId, list);
+  }
+  /** The user's latest decision among this batch's records that come before `seq` (an event answers the past). */
+  const latestBefore = (userId: string, seq: bigint): string | undefined => {
+    let best: DecisionRecord | undefined;
+    for (const d of decisionsByUser.get(userId) ?? []) {
+      if (d.seq < seq && (!best || best.at <= d.record.at)) best = d.record;
+    }
+    return best?.decisionId;
+  };
   const claimed = await settleLimit(decisionRecords, CONCURRENCY, async ({ entry, record }) => {
     const stored = await deps.decisions.claimDecision(toStored(record, claimOf(entry)));
     // Only a user's latest decision in the batch can become their latest overall: one pointer write per user.
@@ -205,7 +219,7 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   for (const { record } of eventRecords) {
     if (record.event.decisionId) {
       if (!known.has(record.event.decisionId)) needIds.add(record.event.decisionId);
-    } else if (!batchLatest.has(record.event.userId)) needUsers.add(record.event.userId);
+    } else needUsers.add(record.event.userId);
   }
   let latestByUser = new Map<string, string>();
   try {
@@ -226,12 +240,15 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   const joined: Joined[] = [];
   for (const { entry, record } of eventRecords) {
     const e = record.event;
-    const decisionId = e.decisionId ?? batchLatest.get(e.userId)?.decisionId ?? latestByUser.get(e.userId);
+    const decisionId = e.decisionId ?? latestBefore(e.userId, BigInt(entry.sequenceNumber)) ?? latestByUser.get(e.userId);
     if (decisionId !== undefined && unsettled.has(decisionId)) {
       fail(BigInt(entry.sequenceNumber));
       continue;
     }
-    const decision = decisionId === undefined ? undefined : known.get(decisionId);
+    let decision = decisionId === undefined ? undefined : known.get(decisionId);
+    // The stored pointer may already name a decision made after this event (written by this very batch, or by an
+    // earlier attempt of it): an event never answers a later decision.
+    if (decision && !e.decisionId && decision.at > eventTime(e, record.receivedAt)) decision = undefined;
     if (!decision) {
       // A stage change still moves the user without a decision to reward; any other event is unattributable.
       if (e.type === 'stage' && !e.decisionId) {
