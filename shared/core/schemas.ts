@@ -1,7 +1,7 @@
 /**
  * Every boundary of the engine (HTTP bodies, stream records, stored settings) is described here once, with zod.
  * TypeScript types are derived from these schemas, and the OpenAPI description is generated from them
- * (see `shared/core/openapi.ts`), so the three can never disagree.
+ * (see `shared/adapters/http/openapi.ts`), so the three can never disagree.
  */
 import { z } from 'zod';
 import { eligibilityRulesSchema } from './catalog/eligibility.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../shared/core/openapi.ts';
+import { openApiDocument } from '../../shared/adapters/http/openapi.ts';
 
 describe('docs/openapi.json', () => {
   it('is generated from the current schemas (run `npm run openapi` after changing them)', () => {

@@ -3,14 +3,15 @@
  * document cannot drift from the code. `npm run openapi` writes it to docs/openapi.json (a test checks it is current).
  */
 import { z } from 'zod';
+import { createApiKeySchema } from '../../app/keys/keys.ts';
 import {
   actionInputSchema,
   decisionPointSettingsSchema,
   decisionRequestSchema,
   decisionResponseSchema,
   feedbackEventSchema,
-} from './schemas.ts';
-import { LIFECYCLE_STATUSES } from './catalog/schedule.ts';
+} from '../../core/schemas.ts';
+import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
 
@@ -95,6 +96,36 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors },
         },
         delete: { summary: 'Retire an action (its statistics are kept)', responses: { '200': { description: 'Retired' }, ...errors } },
+      },
+      '/v1/decision-points/{decisionPoint}/model:rollback': {
+        parameters: [dpParam],
+        post: {
+          summary: 'Restore the previously active offline model; body `{}` or `{ "from": VERSION }` (a repeated request cannot roll back twice)',
+          responses: { '200': { description: 'The model now active' }, '409': errors['400'], ...errors },
+        },
+      },
+      '/v1/decision-points/{decisionPoint}/evaluations': {
+        parameters: [dpParam],
+        get: { summary: 'Retraining runs: off-policy estimates, lower bounds and the promotion verdict', responses: { '200': { description: 'Evaluations' }, ...errors } },
+      },
+      '/v1/keys': {
+        get: { summary: 'List API keys (never their secrets); admin scope', responses: { '200': { description: 'Keys' }, ...errors } },
+        post: {
+          summary: 'Create an API key; the secret is returned once and only its SHA-256 is stored',
+          requestBody: { required: true, ...json(schema(createApiKeySchema)) },
+          responses: { '201': { description: 'The new key with its secret' }, ...errors },
+        },
+      },
+      '/v1/keys/{keyId}': {
+        parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: { summary: 'Revoke an API key', responses: { '200': { description: 'Revoked' }, ...errors } },
+      },
+      '/v1/dead-letters': {
+        get: {
+          summary: 'Stream records the updater refused (malformed, unknown decision, …) with their reasons',
+          parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
+          responses: { '200': { description: 'Dead letters' }, ...errors },
+        },
       },
       '/v1/decision-points/{decisionPoint}/model': {
         parameters: [dpParam],
