@@ -31,7 +31,8 @@ const stack = await startLocalStack({
     onCheckpoint: (shardId, seq) => {
       checkpoints[shardId] = seq;
     },
-    onFailure: (f) => console.error(`updater gave up on ${f.shardId} ${f.firstSequenceNumber}..${f.lastSequenceNumber}: ${f.error}`),
+    onFailure: (f) =>
+      console.error(`updater gave up on ${f.shardId} ${f.firstSequenceNumber}..${f.lastSequenceNumber}: ${f.error}`),
   },
 });
 const saveCheckpoints = () => writeFileSync(checkpointFile, JSON.stringify(checkpoints));
@@ -67,15 +68,24 @@ process.on('SIGTERM', shutdown);
 
 async function seedDemo(url: string, key: string) {
   const call = (method: string, path: string, body: unknown) =>
-    fetch(`${url}${path}`, { method, headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${url}${path}`, {
+      method,
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const existing = await fetch(`${url}/v1/decision-points/homepage`, { headers: { 'x-api-key': key } });
   if (existing.status === 200) return;
-  await call('PUT', '/v1/decision-points/homepage', { description: 'demo', attributionWindowSeconds: 600, rewards: { click: 1, purchase: 10 } });
+  await call('PUT', '/v1/decision-points/homepage', {
+    description: 'demo',
+    attributionWindowSeconds: 600,
+    rewards: { click: 1, purchase: 10 },
+  });
   const actions: Record<string, Record<string, string | number>> = {
     'spring-sale': { category: 'promo', discount: 0.2 },
     'new-arrivals': { category: 'catalog', discount: 0 },
     'free-shipping': { category: 'promo', discount: 0.05 },
     'loyalty-club': { category: 'membership', discount: 0 },
   };
-  for (const [id, features] of Object.entries(actions)) await call('PUT', `/v1/decision-points/homepage/actions/${id}`, { features });
+  for (const [id, features] of Object.entries(actions))
+    await call('PUT', `/v1/decision-points/homepage/actions/${id}`, { features });
 }

@@ -167,11 +167,30 @@ async function concurrentWriters(
     const stream = Array.from({ length: perWriter }, (_, i) => {
       const context = { segment: `s${i % 4}` };
       const record: DecisionRecord = {
-        kind: 'decision', v: 1, decisionId: `${dp}-${w}-${i}`, decisionPoint: dp, userId: `u${w}-${i}`, at: 1_700_000_000_000,
-        context, x: Array.from(encodeFeatures(context, 16)), candidates: [], chosen: [`hot${i % 3}`], chosenFeatures: [[1]],
-        propensity: 1, modelVersion: 'bench', attributionWindowSeconds: 60, rewards: {}, objectives: [], servedBy: 'default',
+        kind: 'decision',
+        v: 1,
+        decisionId: `${dp}-${w}-${i}`,
+        decisionPoint: dp,
+        userId: `u${w}-${i}`,
+        at: 1_700_000_000_000,
+        context,
+        x: Array.from(encodeFeatures(context, 16)),
+        candidates: [],
+        chosen: [`hot${i % 3}`],
+        chosenFeatures: [[1]],
+        propensity: 1,
+        modelVersion: 'bench',
+        attributionWindowSeconds: 60,
+        rewards: {},
+        objectives: [],
+        servedBy: 'default',
       };
-      return { shardId: `shardId-${String(w).padStart(12, '0')}`, sequenceNumber: String(10n ** 20n + BigInt(i)), arrivalMs: 0, data: JSON.stringify(record) };
+      return {
+        shardId: `shardId-${String(w).padStart(12, '0')}`,
+        sequenceNumber: String(10n ** 20n + BigInt(i)),
+        arrivalMs: 0,
+        data: JSON.stringify(record),
+      };
     });
     return stream;
   });
@@ -199,7 +218,18 @@ async function concurrentWriters(
   let stored = 0;
   for (const item of await base.state.listStats(dp)) stored += item.stats.n;
   const records = writers * perWriter;
-  return { writers, partitions, records, seconds, recordsPerSecond: records / seconds, statsWrites, conflictRetries, redeliveries, impressionsExpected: records, impressionsStored: stored };
+  return {
+    writers,
+    partitions,
+    records,
+    seconds,
+    recordsPerSecond: records / seconds,
+    statsWrites,
+    conflictRetries,
+    redeliveries,
+    impressionsExpected: records,
+    impressionsStored: stored,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -302,7 +302,9 @@ describe('applyBatch with many events for one decision', () => {
     const dp = uniqueName();
     const payloads = [
       decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
-      ...Array.from({ length: 100 }, (_, i) => eventRecord({ eventId: `e${i}`, userId: 'u1', decisionId: `${dp}-1`, type: 'click' })),
+      ...Array.from({ length: 100 }, (_, i) =>
+        eventRecord({ eventId: `e${i}`, userId: 'u1', decisionId: `${dp}-1`, type: 'click' }),
+      ),
     ];
     const out = await applyBatch(entries('shard-many', payloads), deps());
     expect(out.failedFrom).toBeUndefined();

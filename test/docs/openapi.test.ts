@@ -9,7 +9,16 @@ describe('docs/openapi.json', () => {
   });
 
   it('describes the decision request with its limits', () => {
-    const doc = openApiDocument() as { paths: Record<string, { post?: { requestBody: { content: Record<string, { schema: { properties: Record<string, { maximum?: number }> } }> } } }> };
+    const doc = openApiDocument() as {
+      paths: Record<
+        string,
+        {
+          post?: {
+            requestBody: { content: Record<string, { schema: { properties: Record<string, { maximum?: number }> } }> };
+          };
+        }
+      >;
+    };
     const body = doc.paths['/v1/decisions']!.post!.requestBody.content['application/json']!.schema;
     expect(body.properties.slots!.maximum).toBe(10);
   });

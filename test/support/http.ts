@@ -1,12 +1,14 @@
 /** A tiny client for the local stack's HTTP API. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+type Json = any;
+
 export interface Api {
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
   call(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any }>;
+  ): Promise<{ status: number; body: Json }>;
 }
 
 export function apiClient(url: string, apiKey: string | undefined): Api {

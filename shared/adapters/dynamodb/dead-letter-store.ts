@@ -20,7 +20,8 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) {
       let pending = entries.slice(i, i + BATCH_WRITE_LIMIT).map((e) => ({ PutRequest: { Item: marshall(e) } }));
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} dead letters unprocessed after retries`);
+        if (attempt > 8)
+          throw new Error(`BatchWriteItem left ${pending.length} dead letters unprocessed after retries`);
         if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
         const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
         // Unprocessed items are retried: a poison record must end up here, never vanish.

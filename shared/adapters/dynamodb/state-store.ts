@@ -24,8 +24,8 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
 import { mapLimit } from '../../app/concurrency.ts';
+import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
 import type {
   ActiveModel,
   ApiKeyRecord,
@@ -264,7 +264,10 @@ export class DynamoStateStore implements StateStore {
     await this.client.send(
       new PutItemCommand({
         TableName: this.tableName,
-        Item: marshall({ pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() }, { removeUndefinedValues: true }),
+        Item: marshall(
+          { pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() },
+          { removeUndefinedValues: true },
+        ),
       }),
     );
   }
@@ -305,7 +308,11 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
-  private async queryAll(q: { pk: string; skPrefix?: string; updatedSince?: number }): Promise<Record<string, unknown>[]> {
+  private async queryAll(q: {
+    pk: string;
+    skPrefix?: string;
+    updatedSince?: number;
+  }): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     let startKey: QueryCommandInput['ExclusiveStartKey'];
     do {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { createApiKeySchema } from '../../app/keys/keys.ts';
+import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import {
   actionInputSchema,
   decisionPointSettingsSchema,
@@ -11,13 +12,18 @@ import {
   decisionResponseSchema,
   feedbackEventSchema,
 } from '../../core/schemas.ts';
-import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
 
 const errorBody = {
   type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
   required: ['error'],
 };
 const errors = Object.fromEntries(
@@ -32,12 +38,21 @@ const errors = Object.fromEntries(
 const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
 const dpParam = { name: 'decisionPoint', in: 'path', required: true, schema: { type: 'string' } };
 const actionParam = { name: 'actionId', in: 'path', required: true, schema: { type: 'string' } };
-const batchItem = { allOf: [schema(actionInputSchema), { type: 'object', properties: { actionId: { type: 'string' } }, required: ['actionId'] }] };
+const batchItem = {
+  allOf: [
+    schema(actionInputSchema),
+    { type: 'object', properties: { actionId: { type: 'string' } }, required: ['actionId'] },
+  ],
+};
 
 export function openApiDocument(): Record<string, unknown> {
   return {
     openapi: '3.1.0',
-    info: { title: 'NBA engine API', version: '1', description: 'Next-best-action decisions, feedback, and catalog administration.' },
+    info: {
+      title: 'NBA engine API',
+      version: '1',
+      description: 'Next-best-action decisions, feedback, and catalog administration.',
+    },
     components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
     security: [{ apiKey: [] }],
     paths: {
@@ -45,7 +60,11 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Choose the next best action(s) for a user',
           requestBody: { required: true, ...json(schema(decisionRequestSchema)) },
-          responses: { '200': { description: 'The decision', ...json(schema(decisionResponseSchema, 'output')) }, '422': errors['400'], ...errors },
+          responses: {
+            '200': { description: 'The decision', ...json(schema(decisionResponseSchema, 'output')) },
+            '422': errors['400'],
+            ...errors,
+          },
         },
       },
       '/v1/events': {
@@ -53,19 +72,33 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Report what users did (feedback); each event is validated on its own',
           requestBody: {
             required: true,
-            ...json({ type: 'object', properties: { events: { type: 'array', maxItems: 500, items: schema(feedbackEventSchema) } }, required: ['events'] }),
+            ...json({
+              type: 'object',
+              properties: { events: { type: 'array', maxItems: 500, items: schema(feedbackEventSchema) } },
+              required: ['events'],
+            }),
           },
-          responses: { '202': { description: 'Per-event results: accepted, rejected (with the reason) or failed (retry)' }, ...errors },
+          responses: {
+            '202': { description: 'Per-event results: accepted, rejected (with the reason) or failed (retry)' },
+            ...errors,
+          },
         },
       },
-      '/v1/decision-points': { get: { summary: 'List decision points', responses: { '200': { description: 'Decision points' }, ...errors } } },
+      '/v1/decision-points': {
+        get: { summary: 'List decision points', responses: { '200': { description: 'Decision points' }, ...errors } },
+      },
       '/v1/decision-points/{decisionPoint}': {
         parameters: [dpParam],
         get: { summary: 'Read a decision point', responses: { '200': { description: 'Settings' }, ...errors } },
         put: {
           summary: 'Create or update a decision point; every setting is optional',
           requestBody: { required: true, ...json(schema(decisionPointSettingsSchema)) },
-          responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, '409': errors['400'], ...errors },
+          responses: {
+            '200': { description: 'Updated' },
+            '201': { description: 'Created' },
+            '409': errors['400'],
+            ...errors,
+          },
         },
       },
       '/v1/decision-points/{decisionPoint}/actions': {
@@ -82,34 +115,61 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/decision-points/{decisionPoint}/actions:batch': {
         parameters: [dpParam],
         post: {
-          summary: 'Bulk import up to 1,000 actions; each item (an action input plus its actionId) is validated and applied on its own',
-          requestBody: { required: true, ...json({ type: 'object', properties: { actions: { type: 'array', maxItems: 1000, items: batchItem } }, required: ['actions'] }) },
-          responses: { '200': { description: 'Per-item results: created, updated, unchanged, rejected (with the reason) or failed (retry)' }, ...errors },
+          summary:
+            'Bulk import up to 1,000 actions; each item (an action input plus its actionId) is validated and applied on its own',
+          requestBody: {
+            required: true,
+            ...json({
+              type: 'object',
+              properties: { actions: { type: 'array', maxItems: 1000, items: batchItem } },
+              required: ['actions'],
+            }),
+          },
+          responses: {
+            '200': {
+              description:
+                'Per-item results: created, updated, unchanged, rejected (with the reason) or failed (retry)',
+            },
+            ...errors,
+          },
         },
       },
       '/v1/decision-points/{decisionPoint}/actions/{actionId}': {
         parameters: [dpParam, actionParam],
-        get: { summary: 'Read an action with what the model learned about it', responses: { '200': { description: 'Action' }, ...errors } },
+        get: {
+          summary: 'Read an action with what the model learned about it',
+          responses: { '200': { description: 'Action' }, ...errors },
+        },
         put: {
           summary: 'Create or update an action (it serves from the next model refresh)',
           requestBody: { required: true, ...json(schema(actionInputSchema)) },
           responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors },
         },
-        delete: { summary: 'Retire an action (its statistics are kept)', responses: { '200': { description: 'Retired' }, ...errors } },
+        delete: {
+          summary: 'Retire an action (its statistics are kept)',
+          responses: { '200': { description: 'Retired' }, ...errors },
+        },
       },
       '/v1/decision-points/{decisionPoint}/model:rollback': {
         parameters: [dpParam],
         post: {
-          summary: 'Restore the previously active offline model; body `{}` or `{ "from": VERSION }` (a repeated request cannot roll back twice)',
+          summary:
+            'Restore the previously active offline model; body `{}` or `{ "from": VERSION }` (a repeated request cannot roll back twice)',
           responses: { '200': { description: 'The model now active' }, '409': errors['400'], ...errors },
         },
       },
       '/v1/decision-points/{decisionPoint}/evaluations': {
         parameters: [dpParam],
-        get: { summary: 'Retraining runs: off-policy estimates, lower bounds and the promotion verdict', responses: { '200': { description: 'Evaluations' }, ...errors } },
+        get: {
+          summary: 'Retraining runs: off-policy estimates, lower bounds and the promotion verdict',
+          responses: { '200': { description: 'Evaluations' }, ...errors },
+        },
       },
       '/v1/keys': {
-        get: { summary: 'List API keys (never their secrets); admin scope', responses: { '200': { description: 'Keys' }, ...errors } },
+        get: {
+          summary: 'List API keys (never their secrets); admin scope',
+          responses: { '200': { description: 'Keys' }, ...errors },
+        },
         post: {
           summary: 'Create an API key; the secret is returned once and only its SHA-256 is stored',
           requestBody: { required: true, ...json(schema(createApiKeySchema)) },
@@ -123,13 +183,18 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/dead-letters': {
         get: {
           summary: 'Stream records the updater refused (malformed, unknown decision, …) with their reasons',
-          parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
+          parameters: [
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          ],
           responses: { '200': { description: 'Dead letters' }, ...errors },
         },
       },
       '/v1/decision-points/{decisionPoint}/model': {
         parameters: [dpParam],
-        get: { summary: 'Model summary: per action and objective, estimate, uncertainty, impressions, rewards', responses: { '200': { description: 'Summary' }, ...errors } },
+        get: {
+          summary: 'Model summary: per action and objective, estimate, uncertainty, impressions, rewards',
+          responses: { '200': { description: 'Summary' }, ...errors },
+        },
       },
     },
   };

@@ -192,7 +192,8 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     const seq = BigInt(entry.sequenceNumber);
     if (result.status === 'rejected') {
       unsettled.add(record.decisionId);
-      return fail(seq);
+      fail(seq);
+      return;
     }
     known.set(record.decisionId, result.value);
     if (result.value.claim !== claimOf(entry)) {
@@ -240,7 +241,8 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   const joined: Joined[] = [];
   for (const { entry, record } of eventRecords) {
     const e = record.event;
-    const decisionId = e.decisionId ?? latestBefore(e.userId, BigInt(entry.sequenceNumber)) ?? latestByUser.get(e.userId);
+    const decisionId =
+      e.decisionId ?? latestBefore(e.userId, BigInt(entry.sequenceNumber)) ?? latestByUser.get(e.userId);
     if (decisionId !== undefined && unsettled.has(decisionId)) {
       fail(BigInt(entry.sequenceNumber));
       continue;
