@@ -11,7 +11,7 @@
  * Unlike DynamoDB, every read is strongly consistent; callers that tolerate eventual consistency are still correct.
  */
 import type { marshallOptions } from '@aws-sdk/util-dynamodb';
-import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
+import { encodeStats } from '../../core/bandit/stats.ts';
 import type {
   ActiveModel,
   ApiKeyRecord,
@@ -24,7 +24,7 @@ import type {
 import { VersionConflictError } from '../../core/errors.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
-import { decisionPointSettingsSchema } from '../../core/schemas.ts';
+import { toAction, toActive, toApiKey, toBase, toDecisionPoint, toStats } from '../dynamodb/state-items.ts';
 import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
 
 /** The DynamoDB adapter's options for its conditional puts. */
@@ -295,86 +295,4 @@ export class MemoryStateStore implements StateStore {
       .sort(bySk)
       .map((sk) => fromStored(partition.get(sk)!));
   }
-}
-
-// The readers below mirror the DynamoDB adapter's, field for field: same defaults, same explicit undefineds.
-
-function toDecisionPoint(item: Record<string, unknown>): DecisionPoint {
-  return {
-    decisionPoint: String(item.decisionPoint),
-    // Stored settings are re-parsed so items written by an older version get today's defaults.
-    settings: decisionPointSettingsSchema.parse(item.settings),
-    createdAt: Number(item.createdAt),
-    updatedAt: Number(item.updatedAt),
-    version: Number(item.version),
-  };
-}
-
-function toAction(item: Record<string, unknown>): CatalogAction {
-  return {
-    decisionPoint: String(item.decisionPoint),
-    actionId: String(item.actionId),
-    features: (item.features ?? {}) as CatalogAction['features'],
-    metadata: item.metadata as CatalogAction['metadata'],
-    status: item.status === 'retired' ? 'retired' : 'live',
-    startsAt: item.startsAt === undefined ? undefined : Number(item.startsAt),
-    endsAt: item.endsAt === undefined ? undefined : Number(item.endsAt),
-    eligibility: item.eligibility as CatalogAction['eligibility'],
-    trafficCapWhileNew: item.trafficCapWhileNew as CatalogAction['trafficCapWhileNew'],
-    createdAt: Number(item.createdAt),
-    updatedAt: Number(item.updatedAt),
-    version: Number(item.version),
-  };
-}
-
-function toStats(item: Record<string, unknown>): StatsItem {
-  const counters = (item.counters ?? {}) as Record<string, unknown>;
-  return {
-    decisionPoint: String(item.decisionPoint),
-    objective: String(item.objective),
-    actionId: String(item.actionId),
-    bucket: Number(item.bucket ?? 0),
-    partition: Number(item.partition),
-    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
-    counters: { rewardEvents: Number(counters.rewardEvents ?? 0), lateEvents: Number(counters.lateEvents ?? 0) },
-    highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,
-    version: Number(item.version),
-    updatedAt: Number(item.updatedAt),
-    lastLearnedAt: Number(item.lastLearnedAt ?? 0),
-  };
-}
-
-function toBase(item: Record<string, unknown>): BaseModelStats {
-  return {
-    decisionPoint: String(item.decisionPoint),
-    version: String(item.version),
-    objective: String(item.objective),
-    actionId: String(item.actionId),
-    stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
-    updatedAt: Number(item.updatedAt),
-  };
-}
-
-function toActive(item: Record<string, unknown>): ActiveModel {
-  return {
-    decisionPoint: String(item.decisionPoint),
-    version: String(item.activeVersion),
-    cutoffBucket: Number(item.cutoffBucket),
-    promotedAt: Number(item.promotedAt),
-    history: (item.history ?? []) as ActiveModel['history'],
-    itemVersion: Number(item.version),
-    updatedAt: Number(item.updatedAt),
-  };
-}
-
-function toApiKey(item: Record<string, unknown>): ApiKeyRecord {
-  return {
-    keyId: String(item.keyId),
-    hash: String(item.hash),
-    name: String(item.name ?? ''),
-    scopes: (item.scopes ?? []) as ApiKeyRecord['scopes'],
-    decisionPoints: item.decisionPoints as string[] | undefined,
-    createdAt: Number(item.createdAt),
-    revokedAt: item.revokedAt === undefined ? undefined : Number(item.revokedAt),
-  };
 }
