@@ -5,7 +5,7 @@
  * few minutes on a 2-core machine; `--full` uses the sizes the issues name (60 s load test, 100,000-event fault
  * harness). A benchmark that fails is reported as failed, not skipped silently.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { machine } from './lib/stats.ts';
 
 const full = process.argv.includes('--full');
@@ -44,6 +44,15 @@ const sections: Section[] = [
         '',
         'Statistics writes scale with (actions × batches), not with events. dynalite is a single-threaded emulator: absolute',
         "figures are the emulator's, the ratio to the plain-write baseline is the comparable number.",
+        '',
+        'Many concurrent writers on the same hot items (16 shards applying batches of 250 at once, every decision on one of 3 actions):',
+        '',
+        '| writer partitions per action | records | records/s | statistics writes | conflict retries | redelivered batches | impressions expected / stored |',
+        '|---:|---:|---:|---:|---:|---:|---:|',
+        ...r.concurrent.map(
+          (c: any) =>
+            `| ${c.partitions} | ${c.records} | ${f(c.recordsPerSecond, 0)} | ${c.statsWrites} | ${c.conflictRetries} | ${c.redeliveries} | ${c.impressionsExpected} / ${c.impressionsStored} |`,
+        ),
       ].join('\n');
     },
   },
@@ -240,7 +249,22 @@ for (const s of sections) {
   out.push(`## ${s.title}\n\n${body}`);
 }
 
-if (!only) {
+if (only) {
+  // Refresh just these sections of BENCHMARKS.md, keeping the others as they were measured.
+  const file = new URL('../BENCHMARKS.md', import.meta.url);
+  if (existsSync(file)) {
+    let doc = readFileSync(file, 'utf8');
+    for (const section of out) {
+      const title = section.slice(0, section.indexOf('\n'));
+      const at = doc.indexOf(`${title}\n`);
+      if (at < 0) continue;
+      const next = doc.indexOf('\n## ', at + title.length);
+      doc = `${doc.slice(0, at)}${section}\n${next < 0 ? '' : doc.slice(next)}`;
+    }
+    writeFileSync(file, doc);
+    process.stderr.write('bench: updated those sections of BENCHMARKS.md\n');
+  }
+} else {
   const header = [
     '# Benchmarks',
     '',
