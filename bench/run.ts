@@ -57,23 +57,12 @@ const sections: Section[] = [
     },
   },
   {
-    name: 'http',
-    title: 'Local stack under load (engine in a child process, autocannon in this one)',
-    module: './engine/http.bench.ts',
+    name: 'delay',
+    title: 'Feedback to serving delay (local stack, engine in its own process)',
+    module: './engine/feedback-delay.bench.ts',
     run: async (m) => {
-      const r = await m.runHttpBench({ seconds: full ? 60 : 10 });
-      const row = (name: string, x: any) =>
-        `| ${name} | ${x.requests} | ${f(x.perSecond)} | ${x.p50} | ${x.p99} | ${x.p999} | ${x.errors} | ${x.non2xx} |`;
-      return [
-        `${r.seconds} s of sustained decisions (8 connections) and feedback (2 connections) on ${r.actions} actions; handlers and updater run in one local process, the emulators in another.`,
-        '',
-        '| endpoint | requests | req/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|',
-        row('POST /v1/decisions', r.decisions),
-        row('POST /v1/events', r.events),
-        '',
-        `Feedback to serving (POST /v1/events → the serving model's reward count moves), ${r.feedbackDelayMs.n} samples, refresh ${r.modelRefreshMs} ms: p50 ${f(r.feedbackDelayMs.p50, 0)} ms, p95 ${f(r.feedbackDelayMs.p95, 0)} ms, max ${f(r.feedbackDelayMs.max, 0)} ms.`,
-      ].join('\n');
+      const r = await m.runFeedbackDelayBench({ samples: 30 });
+      return `POST /v1/events → the serving model's reward count for the chosen action moves, ${r.samples} samples, model refresh ${r.modelRefreshMs} ms: p50 ${f(r.p50, 0)} ms, p95 ${f(r.p95, 0)} ms, max ${f(r.max, 0)} ms. The bound is the refresh interval plus the stream poll (50 ms) and the updater's work.`;
     },
   },
   {

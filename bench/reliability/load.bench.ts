@@ -7,12 +7,8 @@
  * `NBA_EMULATORS_IN_PROCESS=1`), autocannon in this one.
  * Run directly: `npx tsx bench/reliability/load.bench.ts [--seconds 60]`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { startEngineProcess } from '../lib/engine-process.ts';
 
 export interface EndpointFigures {
   requests: number;
@@ -45,32 +41,6 @@ const KEY = 'load-bench-key';
 const DP = 'load';
 const USERS = 500;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startEngine(port: number, dataDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-    env: { ...process.env, PORT: String(port), NBA_API_KEY: KEY, NBA_DATA_DIR: dataDir, NBA_LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`engine exited with ${code}`)));
-  });
-  return child;
-}
-
 const figures = (r: autocannon.Result): EndpointFigures => ({
   requests: r.requests.total,
   perSecond: r.requests.average,
@@ -85,10 +55,8 @@ const figures = (r: autocannon.Result): EndpointFigures => ({
 export async function runLoadBench(opts: { seconds?: number; actions?: number } = {}): Promise<LoadBenchResult> {
   const seconds = opts.seconds ?? 60;
   const actions = opts.actions ?? 20;
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'nba-load-'));
-  const engine = await startEngine(port, dataDir);
-  const url = `http://127.0.0.1:${port}`;
+  const engine = await startEngineProcess(KEY);
+  const url = engine.url;
   const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
   const call = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(`${url}${path}`, {
@@ -166,9 +134,7 @@ export async function runLoadBench(opts: { seconds?: number; actions?: number } 
       zeroErrors,
     };
   } finally {
-    engine.kill('SIGINT');
-    await new Promise((r) => engine.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+    await engine.stop();
   }
 }
 
