@@ -1,8 +1,9 @@
 /**
- * Readers from stored state-table items (unmarshalled) to domain entities. Shared by the DynamoDB adapter and the
- * in-memory one, which keeps items in DynamoDB's format: one reading of stored data, so the two cannot drift.
+ * The state table's item layout: keys, writers (domain entity → item) and readers (unmarshalled item → entity).
+ * Shared by the DynamoDB adapter and the in-memory one, which keeps items in DynamoDB's format, so the two cannot
+ * drift.
  */
-import { decodeStats } from '../../core/bandit/stats.ts';
+import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
 import type {
   ActiveModel,
   ApiKeyRecord,
@@ -10,8 +11,81 @@ import type {
   CatalogAction,
   DecisionPoint,
   StatsItem,
+  StatsKey,
 } from '../../core/domain.ts';
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
+
+export const dpPk = (dp: string) => `DP#${dp}`;
+export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
+  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
+
+export function decisionPointItem(item: DecisionPoint): Record<string, unknown> {
+  return {
+    pk: dpPk(item.decisionPoint),
+    sk: 'CONFIG',
+    type: 'dp',
+    decisionPoint: item.decisionPoint,
+    settings: item.settings,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+    version: item.version,
+  };
+}
+
+export function actionItem(item: CatalogAction): Record<string, unknown> {
+  return {
+    pk: dpPk(item.decisionPoint),
+    sk: `ACTION#${item.actionId}`,
+    type: 'action',
+    decisionPoint: item.decisionPoint,
+    actionId: item.actionId,
+    features: item.features,
+    ...(item.metadata ? { metadata: item.metadata } : {}),
+    status: item.status,
+    ...(item.startsAt !== undefined ? { startsAt: item.startsAt } : {}),
+    ...(item.endsAt !== undefined ? { endsAt: item.endsAt } : {}),
+    ...(item.eligibility ? { eligibility: item.eligibility } : {}),
+    ...(item.trafficCapWhileNew ? { trafficCapWhileNew: item.trafficCapWhileNew } : {}),
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+    version: item.version,
+  };
+}
+
+export function statsItem(item: StatsItem): Record<string, unknown> {
+  return {
+    pk: dpPk(item.decisionPoint),
+    sk: statsSk(item),
+    type: 'stats',
+    decisionPoint: item.decisionPoint,
+    objective: item.objective,
+    actionId: item.actionId,
+    bucket: item.bucket,
+    partition: item.partition,
+    stats: encodeStats(item.stats),
+    dim: item.stats.sxr.length,
+    counters: item.counters,
+    highWaterMarks: item.highWaterMarks,
+    version: item.version,
+    updatedAt: item.updatedAt,
+    lastLearnedAt: item.lastLearnedAt,
+  };
+}
+
+export function activeModelItem(item: ActiveModel): Record<string, unknown> {
+  return {
+    pk: dpPk(item.decisionPoint),
+    sk: 'ACTIVE',
+    type: 'active',
+    decisionPoint: item.decisionPoint,
+    activeVersion: item.version,
+    cutoffBucket: item.cutoffBucket,
+    promotedAt: item.promotedAt,
+    history: item.history,
+    version: item.itemVersion,
+    updatedAt: item.updatedAt,
+  };
+}
 
 export function toDecisionPoint(item: Record<string, unknown>): DecisionPoint {
   return {

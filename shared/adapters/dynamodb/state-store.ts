@@ -39,7 +39,20 @@ import { VersionConflictError } from '../../core/errors.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
 
-import { toAction, toActive, toApiKey, toBase, toDecisionPoint, toStats } from './state-items.ts';
+import {
+  actionItem,
+  activeModelItem,
+  decisionPointItem,
+  dpPk,
+  statsItem,
+  statsSk,
+  toAction,
+  toActive,
+  toApiKey,
+  toBase,
+  toDecisionPoint,
+  toStats,
+} from './state-items.ts';
 
 export const STATE_INDEX_BY_UPDATED_AT = 'byUpdatedAt';
 
@@ -48,12 +61,9 @@ const CREATE_ONLY = 'attribute_not_exists(pk)';
 /** Replacing an item: it must still be the version we read (no lost update between read and write). */
 const SAME_VERSION = '#version = :expected';
 
-const dpPk = (dp: string) => `DP#${dp}`;
 /** Sorts a decision point's run summaries by start time (ISO-8601 sorts as text). */
 const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) =>
   `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
-const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
-  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
 export class DynamoStateStore implements StateStore {
   constructor(
@@ -67,19 +77,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putDecisionPoint(item: DecisionPoint, expectedVersion: number | undefined): Promise<void> {
-    await this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: 'CONFIG',
-        type: 'dp',
-        decisionPoint: item.decisionPoint,
-        settings: item.settings,
-        createdAt: item.createdAt,
-        updatedAt: item.updatedAt,
-        version: item.version,
-      },
-      expectedVersion,
-    );
+    await this.conditionalPut(decisionPointItem(item), expectedVersion);
     // The registry entry is idempotent (same content for the same decision point), so it needs no condition.
     await this.client.send(
       new PutItemCommand({
@@ -101,26 +99,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void> {
-    await this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: `ACTION#${item.actionId}`,
-        type: 'action',
-        decisionPoint: item.decisionPoint,
-        actionId: item.actionId,
-        features: item.features,
-        ...(item.metadata ? { metadata: item.metadata } : {}),
-        status: item.status,
-        ...(item.startsAt !== undefined ? { startsAt: item.startsAt } : {}),
-        ...(item.endsAt !== undefined ? { endsAt: item.endsAt } : {}),
-        ...(item.eligibility ? { eligibility: item.eligibility } : {}),
-        ...(item.trafficCapWhileNew ? { trafficCapWhileNew: item.trafficCapWhileNew } : {}),
-        createdAt: item.createdAt,
-        updatedAt: item.updatedAt,
-        version: item.version,
-      },
-      expectedVersion,
-    );
+    await this.conditionalPut(actionItem(item), expectedVersion);
   }
 
   async listActions(decisionPoint: string): Promise<CatalogAction[]> {
@@ -154,26 +133,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void> {
-    await this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: statsSk(item),
-        type: 'stats',
-        decisionPoint: item.decisionPoint,
-        objective: item.objective,
-        actionId: item.actionId,
-        bucket: item.bucket,
-        partition: item.partition,
-        stats: encodeStats(item.stats),
-        dim: item.stats.sxr.length,
-        counters: item.counters,
-        highWaterMarks: item.highWaterMarks,
-        version: item.version,
-        updatedAt: item.updatedAt,
-        lastLearnedAt: item.lastLearnedAt,
-      },
-      expectedVersion,
-    );
+    await this.conditionalPut(statsItem(item), expectedVersion);
   }
 
   async listStats(decisionPoint: string): Promise<StatsItem[]> {
@@ -209,21 +169,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void> {
-    await this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: 'ACTIVE',
-        type: 'active',
-        decisionPoint: item.decisionPoint,
-        activeVersion: item.version,
-        cutoffBucket: item.cutoffBucket,
-        promotedAt: item.promotedAt,
-        history: item.history,
-        version: item.itemVersion,
-        updatedAt: item.updatedAt,
-      },
-      expectedItemVersion,
-    );
+    await this.conditionalPut(activeModelItem(item), expectedItemVersion);
   }
 
   async putEvaluation(record: EvaluationRecord): Promise<void> {

@@ -24,18 +24,28 @@ import type {
 import { VersionConflictError } from '../../core/errors.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
-import { toAction, toActive, toApiKey, toBase, toDecisionPoint, toStats } from '../dynamodb/state-items.ts';
+import {
+  actionItem,
+  activeModelItem,
+  decisionPointItem,
+  dpPk,
+  statsItem,
+  statsSk,
+  toAction,
+  toActive,
+  toApiKey,
+  toBase,
+  toDecisionPoint,
+  toStats,
+} from '../dynamodb/state-items.ts';
 import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
 
 /** The DynamoDB adapter's options for its conditional puts. */
 const CONDITIONAL_PUT: marshallOptions = { removeUndefinedValues: true, convertClassInstanceToMap: false };
 const KEYS = ['pk', 'sk'] as const;
 
-const dpPk = (dp: string) => `DP#${dp}`;
 const evalSk = (r: Pick<EvaluationRecord, 'startedAt' | 'runId'>) =>
   `EVAL#${new Date(r.startedAt).toISOString()}#${r.runId}`;
-const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
-  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
 /** DynamoDB orders string sort keys by their UTF-8 bytes; for the ASCII keys of this table that is code-unit order. */
 const bySk = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -50,19 +60,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async putDecisionPoint(item: DecisionPoint, expectedVersion: number | undefined): Promise<void> {
-    this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: 'CONFIG',
-        type: 'dp',
-        decisionPoint: item.decisionPoint,
-        settings: item.settings,
-        createdAt: item.createdAt,
-        updatedAt: item.updatedAt,
-        version: item.version,
-      },
-      expectedVersion,
-    );
+    this.conditionalPut(decisionPointItem(item), expectedVersion);
     // The registry entry is idempotent (same content for the same decision point), so it needs no condition.
     this.put(toStored({ pk: 'DPINDEX', sk: item.decisionPoint, updatedAt: item.updatedAt }, KEYS));
   }
@@ -79,26 +77,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void> {
-    this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: `ACTION#${item.actionId}`,
-        type: 'action',
-        decisionPoint: item.decisionPoint,
-        actionId: item.actionId,
-        features: item.features,
-        ...(item.metadata ? { metadata: item.metadata } : {}),
-        status: item.status,
-        ...(item.startsAt !== undefined ? { startsAt: item.startsAt } : {}),
-        ...(item.endsAt !== undefined ? { endsAt: item.endsAt } : {}),
-        ...(item.eligibility ? { eligibility: item.eligibility } : {}),
-        ...(item.trafficCapWhileNew ? { trafficCapWhileNew: item.trafficCapWhileNew } : {}),
-        createdAt: item.createdAt,
-        updatedAt: item.updatedAt,
-        version: item.version,
-      },
-      expectedVersion,
-    );
+    this.conditionalPut(actionItem(item), expectedVersion);
   }
 
   async listActions(decisionPoint: string): Promise<CatalogAction[]> {
@@ -139,26 +118,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void> {
-    this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: statsSk(item),
-        type: 'stats',
-        decisionPoint: item.decisionPoint,
-        objective: item.objective,
-        actionId: item.actionId,
-        bucket: item.bucket,
-        partition: item.partition,
-        stats: encodeStats(item.stats),
-        dim: item.stats.sxr.length,
-        counters: item.counters,
-        highWaterMarks: item.highWaterMarks,
-        version: item.version,
-        updatedAt: item.updatedAt,
-        lastLearnedAt: item.lastLearnedAt,
-      },
-      expectedVersion,
-    );
+    this.conditionalPut(statsItem(item), expectedVersion);
   }
 
   async listStats(decisionPoint: string): Promise<StatsItem[]> {
@@ -194,21 +154,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async putActiveModel(item: ActiveModel, expectedItemVersion: number | undefined): Promise<void> {
-    this.conditionalPut(
-      {
-        pk: dpPk(item.decisionPoint),
-        sk: 'ACTIVE',
-        type: 'active',
-        decisionPoint: item.decisionPoint,
-        activeVersion: item.version,
-        cutoffBucket: item.cutoffBucket,
-        promotedAt: item.promotedAt,
-        history: item.history,
-        version: item.itemVersion,
-        updatedAt: item.updatedAt,
-      },
-      expectedItemVersion,
-    );
+    this.conditionalPut(activeModelItem(item), expectedItemVersion);
   }
 
   async putEvaluation(record: EvaluationRecord): Promise<void> {
