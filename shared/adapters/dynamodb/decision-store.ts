@@ -16,18 +16,14 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { StoredDecision } from '../../core/domain.ts';
 import type { DecisionStore } from '../../core/ports.ts';
+import { CLAIMS_PER_UPDATE, NO_STAGE, toDecision, userKey } from './decision-items.ts';
 
 /** A decision id is written once: a redelivered decision record must not replace the entry (or its events). */
 const FIRST_WRITER_WINS = 'attribute_not_exists(decisionId)';
 /** The latest-decision pointer only moves forward in time, whatever order updaters apply it in. */
 const ONLY_LATER = 'attribute_not_exists(#at) OR #at < :at';
-/** Marks "no stage before this move" (DynamoDB cannot store undefined). */
-const NO_STAGE = '\u0000none';
 
-const userKey = (userId: string) => `USER#${userId}`;
 const BATCH_GET_LIMIT = 100;
-/** Claims per UpdateItem: ~50 characters of expression each keeps well inside DynamoDB's 4 KB expression limit. */
-export const CLAIMS_PER_UPDATE = 40;
 
 export class DynamoDecisionStore implements DecisionStore {
   constructor(
@@ -229,24 +225,6 @@ export class DynamoDecisionStore implements DecisionStore {
     }
     return items;
   }
-}
-
-function toDecision(item: Record<string, unknown>): StoredDecision {
-  return {
-    decisionId: String(item.decisionId),
-    decisionPoint: String(item.decisionPoint),
-    userId: String(item.userId),
-    at: Number(item.at),
-    chosen: item.chosen as string[],
-    chosenFeatures: item.chosenFeatures as number[][],
-    x: item.x as number[],
-    propensity: Number(item.propensity),
-    modelVersion: String(item.modelVersion),
-    attributionWindowSeconds: Number(item.attributionWindowSeconds),
-    rewards: (item.rewards ?? {}) as Record<string, number>,
-    objectives: (item.objectives ?? []) as StoredDecision['objectives'],
-    claim: String(item.claim),
-  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

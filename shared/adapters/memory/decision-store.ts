@@ -12,13 +12,10 @@
  */
 import type { StoredDecision } from '../../core/domain.ts';
 import type { DecisionStore } from '../../core/ports.ts';
-import { CLAIMS_PER_UPDATE } from '../dynamodb/decision-store.ts';
+import { CLAIMS_PER_UPDATE, NO_STAGE, toDecision, userKey } from '../dynamodb/decision-items.ts';
 import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
 
-/** Marks "no stage before this move" (the DynamoDB adapter's marker: DynamoDB cannot store undefined). */
-const NO_STAGE = '\u0000none';
 const KEYS = ['decisionId'] as const;
-const userKey = (userId: string) => `USER#${userId}`;
 
 /** DynamoDB's limit on the length of any expression string. */
 export const MAX_EXPRESSION_BYTES = 4096;
@@ -168,22 +165,4 @@ export class MemoryDecisionStore implements DecisionStore {
     }
     return items;
   }
-}
-
-function toDecision(item: Record<string, unknown>): StoredDecision {
-  return {
-    decisionId: String(item.decisionId),
-    decisionPoint: String(item.decisionPoint),
-    userId: String(item.userId),
-    at: Number(item.at),
-    chosen: item.chosen as string[],
-    chosenFeatures: item.chosenFeatures as number[][],
-    x: item.x as number[],
-    propensity: Number(item.propensity),
-    modelVersion: String(item.modelVersion),
-    attributionWindowSeconds: Number(item.attributionWindowSeconds),
-    rewards: (item.rewards ?? {}) as Record<string, number>,
-    objectives: (item.objectives ?? []) as StoredDecision['objectives'],
-    claim: String(item.claim),
-  };
 }
