@@ -8,8 +8,6 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -24,10 +22,9 @@ import {
   type KinesisClient,
   ResourceInUseException as StreamInUse,
 } from '@aws-sdk/client-kinesis';
-import dynalite from 'dynalite';
-import kinesalite from 'kinesalite';
 import { createDynamoClient, createKinesisClient } from '../shared/adapters/aws-clients.ts';
 import { STATE_INDEX_BY_UPDATED_AT } from '../shared/adapters/dynamodb/state-store.ts';
+import { startEmulatorServers } from './emulator-servers.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
@@ -111,22 +108,8 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
 }
 
 async function startInProcess(dataDir: string | undefined): Promise<Running> {
-  const dyn: Server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
-  });
-  const kin: Server = kinesalite({
-    createStreamMs: 0,
-    deleteStreamMs: 0,
-    updateStreamMs: 0,
-    shardLimit: 100,
-    ...(dataDir ? { path: join(dataDir, 'kinesis') } : {}),
-  });
-  const dynPort = await listen(dyn);
-  const kinPort = await listen(kin);
-  return { dynPort, kinPort, stop: () => Promise.all([close(dyn), close(kin)]).then(() => undefined) };
+  const servers = await startEmulatorServers(dataDir);
+  return { dynPort: servers.dynamoPort, kinPort: servers.kinesisPort, stop: servers.close };
 }
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
@@ -254,18 +237,4 @@ export function tableDefinitions(r: LocalResources): CreateTableCommandInput[] {
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
     },
   ];
-}
-
-function listen(server: Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.closeAllConnections?.();
-    server.close(() => resolve());
-  });
 }
