@@ -21,7 +21,7 @@ import { CatalogService } from '../shared/app/catalog/catalog.ts';
 import { DecisionService } from '../shared/app/decide/decide.ts';
 import { ModelCache } from '../shared/app/decide/model-cache.ts';
 import { ingestEvents } from '../shared/app/ingest/ingest-events.ts';
-import { applyBatch, type BatchOutcome } from '../shared/app/learn/apply-batch.ts';
+import { applyBatch, type BatchOutcome, emptyOutcome } from '../shared/app/learn/apply-batch.ts';
 import { encodeFeatures } from '../shared/core/features/encode.ts';
 import { createRng } from '../shared/core/random.ts';
 import type {
@@ -73,21 +73,7 @@ export class EngineHarness {
   now: number;
   /** Decisions made so far. */
   decided = 0;
-  readonly totals: UpdaterTotals = {
-    batches: 0,
-    decisions: 0,
-    duplicateDecisions: 0,
-    rewards: 0,
-    ignoredEvents: 0,
-    duplicateEvents: 0,
-    lateEvents: 0,
-    stageChanges: 0,
-    unattributedEvents: 0,
-    deadLettered: 0,
-    statsWrites: 0,
-    alreadyApplied: 0,
-    conflictRetries: 0,
-  };
+  readonly totals: UpdaterTotals = (({ failedFrom: _, ...counts }) => ({ batches: 0, ...counts }))(emptyOutcome());
   private readonly msPerDecision: number;
   private readonly deliverEvery: number;
   private readonly statsPartitions: number;

@@ -86,9 +86,9 @@ interface Pending {
 
 const CONCURRENCY = 16;
 
-export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBatchDeps): Promise<BatchOutcome> {
-  const now = deps.now ?? Date.now;
-  const outcome: BatchOutcome = {
+/** An outcome with every count at zero (also the starting point of callers that sum outcomes). */
+export function emptyOutcome(): BatchOutcome {
+  return {
     failedFrom: undefined,
     decisions: 0,
     duplicateDecisions: 0,
@@ -103,6 +103,11 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
     alreadyApplied: 0,
     conflictRetries: 0,
   };
+}
+
+export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBatchDeps): Promise<BatchOutcome> {
+  const now = deps.now ?? Date.now;
+  const outcome = emptyOutcome();
   let lowestFailure: bigint | undefined;
   const fail = (seq: bigint) => {
     if (lowestFailure === undefined || seq < lowestFailure) lowestFailure = seq;
