@@ -9,7 +9,6 @@
 import { createReadStream } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { loadModelPolicy } from '../shared/app/retrain/model-policy.ts';
@@ -29,6 +28,7 @@ import {
   type TargetPolicy,
 } from '../shared/core/evaluation/index.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 import { createProgressLine } from './lib/progress.ts';
 
 const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|model:VERSION [options]
@@ -44,11 +44,6 @@ const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|mo
   --seed N             seeds the cross-fitting folds and the lower bound's split (default 0)
   --reward-min A, --reward-max B
                        known reward bounds (default: declared by the format, else observed)`;
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: { write(s: string): boolean; isTTY?: boolean };
-}
 
 interface Parsed {
   log: string;
@@ -240,10 +235,7 @@ export function reportTable(report: EvaluationReport, logName: string, format: L
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can drive it in-process. */
-export async function runEvaluate(
-  argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runEvaluate(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const args = parse(argv);
     if (args === 'help') {
@@ -264,20 +256,8 @@ export async function runEvaluate(
     );
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`evaluate: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof EvaluationError) {
-      streams.stderr.write(`evaluate: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`evaluate: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('evaluate', USAGE, error, streams, (e) => e instanceof EvaluationError);
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runEvaluate(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runEvaluate(argv));

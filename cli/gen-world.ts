@@ -10,11 +10,11 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SimError } from '../sim/errors.ts';
-import { createProgress, type ProgressStream } from '../sim/progress.ts';
+import { createProgress } from '../sim/progress.ts';
 import { DEFAULT_HISTORY_ROUNDS, World, type WorldOptions } from '../sim/world.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run gen-world -- --seed N --rounds N --out DIR [options]
 
@@ -27,11 +27,6 @@ const USAGE = `usage: npm run gen-world -- --seed N --rounds N --out DIR [option
   --history-rounds N   logged history lines (default 10000)
   --delay-share P      share of rounds whose reward arrives late (default 0.3)
   --max-delay N        largest delay in rounds (default 200)`;
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: ProgressStream;
-}
 
 function parse(argv: readonly string[]): { out: string; world: WorldOptions } | 'help' {
   const v = parseCliArgs(argv, {
@@ -88,10 +83,7 @@ async function writeLines(path: string, items: Iterable<unknown>, onLine: (n: nu
   return n;
 }
 
-export async function runGenWorld(
-  argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runGenWorld(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const args = parse(argv);
     if (args === 'help') {
@@ -119,20 +111,8 @@ export async function runGenWorld(
     );
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`gen-world: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof SimError) {
-      streams.stderr.write(`gen-world: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`gen-world: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('gen-world', USAGE, error, streams, (e) => e instanceof SimError);
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runGenWorld(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runGenWorld(argv));

@@ -12,7 +12,6 @@
 import { createReadStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
@@ -30,6 +29,7 @@ import {
 } from '../shared/core/evaluation/index.ts';
 import { decisionPointIdSchema } from '../shared/core/schemas.ts';
 import { parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
 
@@ -40,11 +40,6 @@ const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
   --action-dim M         the decision point's actionDim (default 8)
   --window-seconds S     attribution window recorded with each decision (default 3600)
   --end ISO, --days N    jsonl only: spread the decisions over N days (default 7) ending at END (default today 00:00Z)`;
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: { write(s: string): boolean };
-}
 
 function blobStoreFor(lake: string): BlobStore {
   const s3 = /^s3:\/\/([^/]+)\/?$/.exec(lake);
@@ -70,10 +65,7 @@ async function obdTimestamps(path: string): Promise<number[]> {
   return out;
 }
 
-export async function runImport(
-  argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runImport(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const v = parseCliArgsWithFile(argv);
     if (v === 'help') {
@@ -134,16 +126,7 @@ export async function runImport(
     );
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`import: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof EvaluationError || error instanceof RetrainError) {
-      streams.stderr.write(`import: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`import: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('import', USAGE, error, streams, (e) => e instanceof EvaluationError || e instanceof RetrainError);
   }
 }
 
@@ -202,7 +185,4 @@ function parseCliArgsWithFile(argv: readonly string[]) {
   };
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runImport(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runImport(argv));

@@ -12,13 +12,13 @@
  * Exit codes: 0 done, 2 bad arguments or input, 1 anything unexpected (e.g. AWS unreachable).
  */
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type Emulators, startEmulators } from '../local/emulators.ts';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { ApiKeyService, type ApiKeyView } from '../shared/app/keys/keys.ts';
 import { EngineError } from '../shared/core/errors.ts';
 import { parseCliArgs, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run keys -- create --name NAME --scopes SCOPES [--decision-points DPS] [options]
        npm run keys -- list [options]
@@ -31,11 +31,6 @@ const USAGE = `usage: npm run keys -- create --name NAME --scopes SCOPES [--deci
   --region R               AWS region of --table (default: from the environment)
   --data-dir DIR           local data folder (default: NBA_DATA_DIR or .local-data)
   --json                   print JSON instead of text`;
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: { write(s: string): boolean };
-}
 
 const list = (v: string | undefined) =>
   v === undefined
@@ -134,21 +129,8 @@ export async function runKeys(argv: readonly string[], streams: CliStreams = pro
       await close();
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`keys: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
-    // Validation (400) and unknown key (404): the input is at fault, said in the engine's own words.
-    if (error instanceof EngineError && error.status < 500) {
-      streams.stderr.write(`keys: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`keys: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('keys', USAGE, error, streams, (e) => e instanceof EngineError && e.status < 500);
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runKeys(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runKeys(argv));

@@ -9,13 +9,14 @@
  */
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { SimError } from '../sim/errors.ts';
 import { type ObdReplayReport, replayObd } from '../sim/obd.ts';
 import { isPolicyName, POLICY_NAMES } from '../sim/policies.ts';
 import type { Proportion } from '../sim/replay.ts';
 import { type LoadedSettings, loadSettings, parseSettings } from '../sim/settings.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run replay-obd -- [options]
 
@@ -37,11 +38,6 @@ export function defaultObdDir(env: Record<string, string | undefined> = process.
   return env.OBD_DIR !== undefined && env.OBD_DIR !== ''
     ? resolve(env.OBD_DIR)
     : resolve(REPO_ROOT, '../shared/data/obd-men');
-}
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: { write(s: string): boolean };
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
@@ -85,7 +81,7 @@ async function settingsFor(path: string | undefined): Promise<LoadedSettings> {
 
 export async function runReplayObd(
   argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
+  streams: CliStreams = processStreams(),
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   try {
@@ -121,20 +117,8 @@ export async function runReplayObd(
     streams.stdout.write(v.json ? `${JSON.stringify({ dir, ...report })}\n` : reportTable(report, dir));
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`replay-obd: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof SimError) {
-      streams.stderr.write(`replay-obd: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`replay-obd: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('replay-obd', USAGE, error, streams, (e) => e instanceof SimError);
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runReplayObd(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runReplayObd(argv));

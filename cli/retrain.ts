@@ -10,11 +10,11 @@
  * Exit codes: 0 the run completed (promoted or rejected), 1 the run failed, 2 bad arguments.
  */
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { openLocalState, runLocalRetrain } from '../local/retrain.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run retrain -- --decision-point X [options]
 
@@ -28,15 +28,7 @@ const USAGE = `usage: npm run retrain -- --decision-point X [options]
   --force              promote despite the statistical gate (never with incomplete data)
   --json               print the run's final context as JSON`;
 
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: { write(s: string): boolean };
-}
-
-export async function runRetrainCli(
-  argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runRetrainCli(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   let input: RunInput;
   let dataDir: string;
   let json: boolean;
@@ -125,7 +117,4 @@ export async function runRetrainCli(
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runRetrainCli(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runRetrainCli(argv));

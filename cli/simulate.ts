@@ -9,16 +9,16 @@
  */
 import { access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SimError, StackError } from '../sim/errors.ts';
 import { type HistoryLine, type Numbered, parseHistoryLine, parseOnlineLine, readJsonLines } from '../sim/formats.ts';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../sim/policies.ts';
-import { createProgress, type ProgressStream } from '../sim/progress.ts';
+import { createProgress } from '../sim/progress.ts';
 import { defaultSettings, type LoadedSettings, loadSettings } from '../sim/settings.ts';
 import { type SimulationResult, simulateStream } from '../sim/simulate.ts';
 import { StackClient, simulateThroughStack, stackSettings } from '../sim/stack.ts';
 import { warmStart } from '../sim/warm-start.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run simulate -- --online FILE [options]
 
@@ -35,11 +35,6 @@ const USAGE = `usage: npm run simulate -- --online FILE [options]
   --api-key KEY                 its API key (required with --through-stack)
   --decision-point ID           decision point to create there (default sim)
   --max-rounds N                stop after N rounds (default 2000 through the stack, unlimited otherwise)`;
-
-export interface CliStreams {
-  readonly stdout: { write(s: string): boolean };
-  readonly stderr: ProgressStream;
-}
 
 interface Parsed {
   online: string;
@@ -177,10 +172,7 @@ export function resultJson(r: SimulationResult): Record<string, unknown> {
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can drive it in-process. */
-export async function runSimulate(
-  argv: readonly string[],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function runSimulate(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const args = parse(argv);
     if (args === 'help') {
@@ -245,24 +237,12 @@ export async function runSimulate(
     streams.stdout.write(args.json ? `${JSON.stringify(resultJson(result))}\n` : resultTable(result));
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      streams.stderr.write(`simulate: ${error.message}\n${USAGE}\n`);
-      return 2;
-    }
     if (error instanceof StackError) {
       streams.stderr.write(`simulate: the engine failed: ${error.message}\n`);
       return 1;
     }
-    if (error instanceof SimError) {
-      streams.stderr.write(`simulate: ${error.message}\n`);
-      return 2;
-    }
-    streams.stderr.write(`simulate: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
-    return 1;
+    return failWith('simulate', USAGE, error, streams, (e) => e instanceof SimError);
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await runSimulate(process.argv.slice(2));
-}
+await runIfEntry(import.meta.url, (argv) => runSimulate(argv));
