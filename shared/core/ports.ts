@@ -13,6 +13,7 @@ import type {
   StatsKey,
   StoredDecision,
 } from './domain.ts';
+import type { EventClaim, UserJoinState } from './feedback/join.ts';
 import type { EvaluationRecord } from './retrain/evaluation-record.ts';
 import type { DecisionRecord, EventRecord } from './schemas.ts';
 
@@ -55,6 +56,18 @@ export interface StateStore {
   listApiKeys(): Promise<ApiKeyRecord[]>;
 }
 
+/** A user's join state as stored, with the item version its conditional writes check. */
+export interface StoredUser {
+  userId: string;
+  state: UserJoinState;
+  /** Undefined for an item written before versions existed (or not at all). */
+  version: number | undefined;
+}
+
+/**
+ * The join index (the decisions table): decisions, users' join state and event claims. Every write that can race is
+ * conditional, and each says which rule of docs/ARCHITECTURE.md §3–4 it keeps.
+ */
 export interface DecisionStore {
   /**
    * Stores the decision unless one with the same id exists; returns what is stored afterwards. The caller compares
@@ -63,33 +76,26 @@ export interface DecisionStore {
   claimDecision(decision: StoredDecision): Promise<StoredDecision>;
   getDecisions(decisionIds: readonly string[]): Promise<Map<string, StoredDecision>>;
   /**
-   * Records, for each event id not yet recorded on the decision, the claim (`shardId/sequenceNumber`) of the record
-   * carrying it; returns the claims stored afterwards for those ids. Atomic per decision.
-   */
-  claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>>;
-  /**
-   * Like claimEvents, for "this decision reached objective k" (counted once per decision and objective by the intent
-   * models). Returns the claims stored afterwards.
+   * Records, for each objective not yet reached by the decision, the claim of the event that reached it; returns the
+   * claims stored afterwards (the intent models count "reached" once per decision and objective).
    */
   claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>>;
-  /**
-   * Moves the user to `stage` if `at` is later than the stage's last change; idempotent per `claim` (a redelivered
-   * record gets the same answer). `previous` is the stage before this move; `moved` false for a stale event.
-   */
-  moveStage(
-    userId: string,
-    stage: string,
-    at: number,
-    claim: string,
-  ): Promise<{ moved: boolean; previous: string | undefined }>;
+  /** Users' join state (absent users are missing from the map). */
+  getUsers(userIds: readonly string[]): Promise<Map<string, StoredUser>>;
+  /** Replaces the user's state if the stored version is `expectedVersion`; throws VersionConflictError. */
+  putUser(user: StoredUser, expectedVersion: number | undefined): Promise<void>;
   getUserStage(userId: string): Promise<string | undefined>;
-  /** Remembers the user's latest decision, for events that name no decision. Keeps the later one. */
-  setLatestDecision(userId: string, decisionId: string, at: number): Promise<void>;
-  getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>>;
+  /** Stored event claims of these (userId, eventId) pairs, keyed by `pairKey`. */
+  getEventClaims(pairs: readonly { userId: string; eventId: string }[]): Promise<Map<string, EventClaim>>;
+  /** Stores the claim unless the pair has one (first writer wins); returns the claim stored afterwards. */
+  claimEvent(claim: EventClaim): Promise<EventClaim>;
 }
 
 export interface DeadLetterStore {
+  /** Writes the entries (an entry with an existing id replaces it: redelivered records land on the same entry). */
   put(entries: readonly DeadLetter[]): Promise<void>;
+  /** Deletes entries by id (a held event applied at last); absent ids are fine. */
+  remove(ids: readonly string[]): Promise<void>;
   list(limit: number): Promise<DeadLetter[]>;
 }
 

@@ -230,6 +230,11 @@ export const feedbackEventSchema = z
     eventId: eventIdSchema,
     userId: userIdSchema,
     decisionId: z.string().min(1).max(64).optional(),
+    /**
+     * The decision point the event is about: without `decisionId` it answers the user's latest decision there; with
+     * it, the decision must belong to it.
+     */
+    decisionPoint: decisionPointIdSchema.optional(),
     /** Which of the decision's chosen actions the event is about; defaults to the slot-1 action. */
     actionId: actionIdSchema.optional(),
     type: eventTypeSchema,

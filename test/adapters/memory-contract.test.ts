@@ -14,8 +14,9 @@ import { MemoryEventStream, shardIndexOf } from '../../shared/adapters/memory/ev
 import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
 import { applyBatch, type BatchOutcome } from '../../shared/app/learn/apply-batch.ts';
 import { type ActionStats, addObservation, addReward, emptyStats, statsEqual } from '../../shared/core/bandit/stats.ts';
-import type { CatalogAction, DecisionPoint, StatsItem, StoredDecision } from '../../shared/core/domain.ts';
+import type { CatalogAction, DeadLetter, DecisionPoint, StatsItem, StoredDecision } from '../../shared/core/domain.ts';
 import { VersionConflictError } from '../../shared/core/errors.ts';
+import { type EventClaim, pairKey, type UserJoinState } from '../../shared/core/feedback/join.ts';
 import type { DeadLetterStore, DecisionStore, StateStore } from '../../shared/core/ports.ts';
 import { createRng } from '../../shared/core/random.ts';
 import type { EvaluationRecord } from '../../shared/core/retrain/evaluation-record.ts';
@@ -329,77 +330,120 @@ describe.each(implementations)('$name DecisionStore', ({ stores }) => {
     expect(found.get(id)).toEqual(first);
   });
 
-  it('keeps the first claim of each event id, separately for events and reached objectives', async () => {
+  it('keeps the first claim of each reached objective, and only on a decision that exists', async () => {
     const { decisions } = stores();
     const id = uniqueName('d');
     await decisions.claimDecision(decision(id, 'u1', 'c0'));
-    expect(await decisions.claimEvents(id, new Map([['e1', 'c1']]))).toEqual(new Map([['e1', 'c1']]));
+    expect(await decisions.claimReached(id, new Map([['buy', 'c1']]))).toEqual(new Map([['buy', 'c1']]));
     expect(
-      await decisions.claimEvents(
+      await decisions.claimReached(
         id,
         new Map([
-          ['e1', 'c2'],
-          ['e2', 'c2'],
+          ['buy', 'c2'],
+          ['life', 'c2'],
         ]),
       ),
     ).toEqual(
       new Map([
-        ['e1', 'c1'],
-        ['e2', 'c2'],
+        ['buy', 'c1'],
+        ['life', 'c2'],
       ]),
     );
-    expect(await decisions.claimReached(id, new Map([['e1', 'c3']]))).toEqual(new Map([['e1', 'c3']]));
-    expect(await decisions.claimEvents(uniqueName('none'), new Map())).toEqual(new Map());
-    await expect(decisions.claimEvents(uniqueName('none'), new Map([['e', 'c']]))).rejects.toMatchObject({
-      name: 'ConditionalCheckFailedException',
-    });
+    expect(await decisions.claimReached(uniqueName('none'), new Map())).toEqual(new Map());
     await expect(decisions.claimReached(uniqueName('none'), new Map([['k', 'c']]))).rejects.toMatchObject({
       name: 'ConditionalCheckFailedException',
     });
   });
 
-  it('moves a stage only forward in event time and gives a redelivered record the same answer', async () => {
+  it('keeps the first claim of an event, whatever a later record says', async () => {
     const { decisions } = stores();
-    const user = uniqueName('u');
-    expect(await decisions.getUserStage(user)).toBeUndefined();
-    expect(await decisions.moveStage(user, 'lead', T0 + 10, 's/1')).toEqual({ moved: true, previous: undefined });
-    expect(await decisions.moveStage(user, 'customer', T0 + 20, 's/2')).toEqual({ moved: true, previous: 'lead' });
-    expect(await decisions.moveStage(user, 'prospect', T0 + 15, 's/3')).toEqual({ moved: false, previous: undefined });
-    expect(await decisions.moveStage(user, 'loyal', T0 + 20, 's/4')).toEqual({ moved: false, previous: undefined });
-    expect(await decisions.moveStage(user, 'customer', T0 + 20, 's/2')).toEqual({ moved: true, previous: 'lead' });
-    expect(await decisions.getUserStage(user)).toBe('customer');
+    const userId = uniqueName('u');
+    const first = { userId, eventId: 'e1', claim: 's/1', decisionId: 'd1', move: { from: undefined, to: 'lead' } };
+    expect(await decisions.claimEvent(first)).toEqual(first);
+    expect(await decisions.claimEvent({ userId, eventId: 'e1', claim: 's/2', decisionId: 'd2' })).toEqual(first);
+    const held = { userId, eventId: 'e2', claim: 's/3', decisionId: 'd3', move: undefined, by: 's/9' };
+    await decisions.claimEvent(held);
+    // Ids that would collide if the key were a plain concatenation stay apart.
+    await decisions.claimEvent({ userId: `${userId}e`, eventId: '1', claim: 's/4' });
+    const found = await decisions.getEventClaims([
+      { userId, eventId: 'e1' },
+      { userId, eventId: 'e2' },
+      { userId, eventId: 'e3' },
+      { userId: `${userId}e`, eventId: '1' },
+    ]);
+    expect(found).toEqual(
+      new Map<string, EventClaim>([
+        [pairKey(userId, 'e1'), first],
+        [pairKey(userId, 'e2'), held],
+        [
+          pairKey(`${userId}e`, '1'),
+          { userId: `${userId}e`, eventId: '1', claim: 's/4', decisionId: undefined, move: undefined, by: undefined },
+        ],
+      ]),
+    );
   });
 
-  it('moves the latest-decision pointer only forward, beside the stage on the same user item', async () => {
+  it('replaces a user only at the version it read, and serves the stage the decisions path reads', async () => {
     const { decisions } = stores();
-    const [u1, u2, u3] = [uniqueName('u'), uniqueName('u'), uniqueName('u')];
-    await decisions.setLatestDecision(u1, 'd2', T0 + 2);
-    await decisions.setLatestDecision(u1, 'd1', T0 + 1);
-    await decisions.setLatestDecision(u1, 'd2b', T0 + 2);
-    await decisions.moveStage(u1, 'lead', T0, 'c');
-    await decisions.moveStage(u2, 'lead', T0, 'c');
-    const latest = await decisions.getLatestDecisions([u1, u2, u3, u1]);
-    // A user item holding only a stage has no pointer.
-    expect(latest).toEqual(new Map([[u1, 'd2']]));
-    expect(await decisions.getUserStage(u1)).toBe('lead');
+    const userId = uniqueName('u');
+    expect(await decisions.getUsers([userId])).toEqual(new Map());
+    expect(await decisions.getUserStage(userId)).toBeUndefined();
+    const state: UserJoinState = {
+      recent: [{ decisionId: 'd1', decisionPoint: 'dp', at: T0 }],
+      stage: 'lead',
+      stageAt: T0 + 5,
+      held: [
+        {
+          claim: 's/7',
+          record: eventRecord({ eventId: 'e1', userId, decisionId: 'd9', type: 'click' }),
+          applied: { by: 's/8', outcome: 'counted', move: undefined },
+        },
+      ],
+      through: { s: '8' },
+    };
+    await decisions.putUser({ userId, state, version: undefined }, undefined);
+    await expect(decisions.putUser({ userId, state, version: undefined }, undefined)).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
+    expect(await decisions.getUsers([userId, userId, uniqueName('u')])).toEqual(
+      new Map([[userId, { userId, state, version: 1 }]]),
+    );
+    await decisions.putUser({ userId, state: { ...state, stage: 'customer' }, version: 1 }, 1);
+    await expect(decisions.putUser({ userId, state, version: 1 }, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await decisions.getUserStage(userId)).toBe('customer');
   });
 });
 
 describe.each(implementations)('$name DeadLetterStore', ({ stores }) => {
+  const letter = (id: string, at: number, status: 'dead' | 'held' = 'dead'): DeadLetter => ({
+    id,
+    status,
+    code: status === 'held' ? 'held' : 'malformed',
+    reason: 'not JSON',
+    data: '{',
+    at,
+  });
   it('stores a redelivered poison record once and refuses a batch naming one record twice', async () => {
     const { deadLetters } = stores();
     const id = `${uniqueName('shard')}/1`;
-    await deadLetters.put([{ id, reason: 'not JSON', data: '{', at: T0 }]);
-    await deadLetters.put([{ id, reason: 'not JSON', data: '{', at: T0 + 1 }]);
+    await deadLetters.put([letter(id, T0, 'held')]);
+    await deadLetters.put([letter(id, T0 + 1)]);
     const mine = (await deadLetters.list(1000)).filter((d) => d.id === id);
-    expect(mine).toEqual([{ id, reason: 'not JSON', data: '{', at: T0 + 1 }]);
+    expect(mine).toEqual([letter(id, T0 + 1)]);
     const dup = `${uniqueName('shard')}/2`;
-    await expect(
-      deadLetters.put([
-        { id: dup, reason: 'r', data: '', at: T0 },
-        { id: dup, reason: 'r', data: '', at: T0 },
-      ]),
-    ).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(deadLetters.put([letter(dup, T0), letter(dup, T0)])).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+  });
+
+  it('removes entries by id, absent ones included', async () => {
+    const { deadLetters } = stores();
+    const [a, b] = [`${uniqueName('shard')}/1`, `${uniqueName('shard')}/2`];
+    await deadLetters.put([letter(a, T0, 'held'), letter(b, T0, 'held')]);
+    await deadLetters.remove([a, `${uniqueName('shard')}/3`]);
+    const ids = new Set((await deadLetters.list(100_000)).map((d) => d.id));
+    expect(ids.has(a)).toBe(false);
+    expect(ids.has(b)).toBe(true);
   });
 });
 
@@ -418,13 +462,17 @@ describe('memory and DynamoDB adapters answer random operation sequences identic
     fc.record({ op: fc.constant('claimDecision'), d: fc.nat(3), u: fc.nat(2), c: fc.nat(3) }),
     fc.record({ op: fc.constant('getDecisions'), ids: fc.array(fc.nat(4), { maxLength: 3 }) }),
     fc.record({
-      op: fc.constantFrom('claimEvents', 'claimReached'),
+      op: fc.constant('claimReached'),
       d: fc.nat(4),
       claims: fc.array(fc.tuple(fc.nat(3), fc.nat(5)), { maxLength: 3 }),
     }),
-    fc.record({ op: fc.constant('moveStage'), u: fc.nat(2), s: fc.nat(3), t: fc.nat(4), c: fc.nat(3) }),
-    fc.record({ op: fc.constant('setLatestDecision'), u: fc.nat(2), d: fc.nat(3), t: fc.nat(4) }),
-    fc.record({ op: fc.constant('getLatestDecisions'), us: fc.array(fc.nat(3), { maxLength: 3 }) }),
+    fc.record({ op: fc.constant('claimEvent'), u: fc.nat(2), e: fc.nat(3), c: fc.nat(3), d: fc.option(fc.nat(3)) }),
+    fc.record({
+      op: fc.constant('getEventClaims'),
+      pairs: fc.array(fc.tuple(fc.nat(2), fc.nat(3)), { maxLength: 4 }),
+    }),
+    fc.record({ op: fc.constant('putUser'), u: fc.nat(2), v: fc.option(fc.nat(3)), s: fc.nat(3), r: fc.nat(4) }),
+    fc.record({ op: fc.constant('getUsers'), us: fc.array(fc.nat(3), { maxLength: 3 }) }),
     fc.record({ op: fc.constant('getUserStage'), u: fc.nat(3) }),
   );
 
@@ -444,15 +492,38 @@ describe('memory and DynamoDB adapters answer random operation sequences identic
                     return s.claimDecision(decision(d(o.d), u(o.u), `c${o.c}`));
                   case 'getDecisions':
                     return s.getDecisions(o.ids.map(d));
-                  case 'claimEvents':
                   case 'claimReached':
-                    return s[o.op](d(o.d), new Map(o.claims.map(([e, c]) => [`e${e}`, `c${c}`])));
-                  case 'moveStage':
-                    return s.moveStage(u(o.u), `s${o.s}`, T0 + o.t, `c${o.c}`);
-                  case 'setLatestDecision':
-                    return s.setLatestDecision(u(o.u), d(o.d), T0 + o.t);
-                  case 'getLatestDecisions':
-                    return s.getLatestDecisions(o.us.map(u));
+                    return s.claimReached(d(o.d), new Map(o.claims.map(([k, c]) => [`k${k}`, `c${c}`])));
+                  case 'claimEvent':
+                    return s.claimEvent({
+                      userId: u(o.u),
+                      eventId: `e${o.e}`,
+                      claim: `c${o.c}`,
+                      decisionId: o.d === null ? undefined : d(o.d),
+                    });
+                  case 'getEventClaims':
+                    return s.getEventClaims(o.pairs.map(([x, e]) => ({ userId: u(x), eventId: `e${e}` })));
+                  case 'putUser':
+                    return s.putUser(
+                      {
+                        userId: u(o.u),
+                        state: {
+                          recent: Array.from({ length: o.r }, (_, i) => ({
+                            decisionId: d(i),
+                            decisionPoint: 'dp',
+                            at: T0 + i,
+                          })),
+                          stage: `s${o.s}`,
+                          stageAt: T0 + o.s,
+                          held: [],
+                          through: { shard: String(o.r) },
+                        },
+                        version: undefined,
+                      },
+                      o.v ?? undefined,
+                    );
+                  case 'getUsers':
+                    return s.getUsers(o.us.map(u));
                   case 'getUserStage':
                     return s.getUserStage(u(o.u));
                 }
@@ -654,15 +725,8 @@ describe('MemoryEventStream against the Kinesis adapter on kinesalite', () => {
 });
 
 describe('DynamoDB limits dynalite does not enforce (memory adapters only)', () => {
-  it('claims any number of events in chunks that each fit DynamoDB’s 4 KB expression limit', async () => {
-    const decisions = new MemoryDecisionStore();
-    await decisions.claimDecision(decision('d', 'u', 'c'));
-    const claims = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`e${i}`, 'c'] as const));
-    await expect(decisions.claimEvents('d', claims(250))).resolves.toHaveProperty('size', 250);
-  });
-
-  // DynamoDB caps an expression at 4 KB (~83 claims); the adapters claim a decision's events in chunks, so a decision
-  // answered by many distinct events in one batch is still learned in full.
+  // DynamoDB caps an expression at 4 KB and an item at 400 KB: a decision answered by many distinct events in one
+  // batch is still learned in full (each event claim is its own item).
   it('learns every event of a decision answered by 100 distinct events in one batch', async () => {
     const s = memoryStores();
     const payloads = [

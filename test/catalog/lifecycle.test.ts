@@ -235,7 +235,14 @@ describe('schedules and rules on the decision path', () => {
       eligibility: [{ attribute: 'stage', op: 'in', values: ['trial'] }],
     });
     const user = uniqueName('user');
-    await s.decisions.moveStage(user, 'trial', clock.now, 'claim-1');
+    await s.decisions.putUser(
+      {
+        userId: user,
+        state: { recent: [], stage: 'trial', stageAt: clock.now, held: [], through: {} },
+        version: undefined,
+      },
+      undefined,
+    );
     const b = container(clock);
     expect(await b.ranked(dp, { userId: user })).toEqual(['general', 'trial-tip']);
     expect(await b.ranked(dp, { userId: uniqueName('stranger') })).toEqual(['general']);

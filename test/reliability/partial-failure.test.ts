@@ -88,8 +88,8 @@ describe('a failure in the middle of a batch, redelivered from the reported sequ
   it('keeps the impression of a decision whose claim failed while a later decision updated the same item', async () => {
     await expectSameAsCleanRun(
       (dp) => [
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: 'u2', chosen: 'a' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: `${dp}-u1`, chosen: 'a' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: `${dp}-u2`, chosen: 'a' }),
       ],
       (dp) =>
         deps({
@@ -105,17 +105,17 @@ describe('a failure in the middle of a batch, redelivered from the reported sequ
   it('keeps the reward of an event whose claim failed while a later event rewarded the same item', async () => {
     await expectSameAsCleanRun(
       (dp) => [
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: 'u2', chosen: 'a' }),
-        eventRecord({ eventId: 'e1', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }),
-        eventRecord({ eventId: 'e2', userId: 'u2', decisionId: `${dp}-2`, type: 'click' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: `${dp}-u1`, chosen: 'a' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: `${dp}-u2`, chosen: 'a' }),
+        eventRecord({ eventId: 'e1', userId: `${dp}-u1`, decisionId: `${dp}-1`, type: 'click' }),
+        eventRecord({ eventId: 'e2', userId: `${dp}-u2`, decisionId: `${dp}-2`, type: 'click' }),
       ],
-      (dp) =>
+      () =>
         deps({
           decisions: failingOnce<DecisionStore>(
             s.decisions,
-            'claimEvents',
-            ((id: string) => id === `${dp}-1`) as never,
+            'claimEvent',
+            ((c: { eventId: string }) => c.eventId === 'e1') as never,
           ),
         }),
     );
@@ -124,10 +124,10 @@ describe('a failure in the middle of a batch, redelivered from the reported sequ
   it('keeps everything after a poison record whose dead letter could not be stored', async () => {
     await expectSameAsCleanRun(
       (dp) => [
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: 'u1', chosen: 'a' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: `${dp}-u1`, chosen: 'a' }),
         'not json',
-        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: 'u2', chosen: 'a' }),
-        eventRecord({ eventId: 'e1', userId: 'u1', decisionId: `${dp}-1`, type: 'click' }),
+        decisionRecord({ decisionPoint: dp, decisionId: `${dp}-2`, userId: `${dp}-u2`, chosen: 'a' }),
+        eventRecord({ eventId: 'e1', userId: `${dp}-u1`, decisionId: `${dp}-1`, type: 'click' }),
       ],
       () => deps({ deadLetters: failingOnce<DeadLetterStore>(s.deadLetters, 'put', (() => true) as never) }),
     );

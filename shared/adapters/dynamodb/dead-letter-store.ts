@@ -2,7 +2,7 @@
  * DynamoDB implementation of the DeadLetterStore port: poison stream records with the reason they were refused.
  * Keyed by `shardId/sequenceNumber`, so a redelivered poison record lands on the same entry.
  */
-import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DeadLetter } from '../../core/domain.ts';
 import type { DeadLetterStore } from '../../core/ports.ts';
@@ -16,16 +16,24 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     private readonly tableName: string,
   ) {}
 
-  async put(entries: readonly DeadLetter[]): Promise<void> {
-    for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) {
-      let pending = entries.slice(i, i + BATCH_WRITE_LIMIT).map((e) => ({ PutRequest: { Item: marshall(e) } }));
+  put(entries: readonly DeadLetter[]): Promise<void> {
+    return this.batchWrite(entries.map((e) => ({ PutRequest: { Item: marshall(e) } })));
+  }
+
+  remove(ids: readonly string[]): Promise<void> {
+    return this.batchWrite(ids.map((id) => ({ DeleteRequest: { Key: marshall({ id }) } })));
+  }
+
+  private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+      let pending = requests.slice(i, i + BATCH_WRITE_LIMIT);
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 8)
           throw new Error(`BatchWriteItem left ${pending.length} dead letters unprocessed after retries`);
         if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
         const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }));
         // Unprocessed items are retried: a poison record must end up here, never vanish.
-        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+        pending = out.UnprocessedItems?.[this.tableName] ?? [];
       }
     }
   }

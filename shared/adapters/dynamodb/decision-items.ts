@@ -1,14 +1,19 @@
 /**
- * The decisions table's item layout, shared by the DynamoDB and in-memory adapters: decision items keyed by id, user
- * items under `USER#{userId}` (latest decision, lifecycle stage), and the reader from a stored item to a decision.
+ * The decisions table's item layout, shared by the DynamoDB and in-memory adapters. One partition key,
+ * `decisionId`, holds three kinds of item:
+ * - `{decisionId}`: a decision (what feedback needs to become a reward), with the claim of the record that created it
+ *   and `reached` (objective → claim of the event that first reached it);
+ * - `USER#{userId}`: the user's join state (recent decisions, stage, held events, `through`) and its `version`;
+ * - `EVENT#{length of userId}:{userId}{eventId}`: the claim of the first accepted record of an event (F3). The length
+ *   prefix keeps the key unambiguous whatever characters the ids contain.
  */
 import type { StoredDecision } from '../../core/domain.ts';
+import type { EventClaim, HeldEvent, UserJoinState } from '../../core/feedback/join.ts';
+import type { StoredUser } from '../../core/ports.ts';
+import { eventRecordSchema } from '../../core/schemas.ts';
 
 export const userKey = (userId: string) => `USER#${userId}`;
-/** Marks "no stage before this move" (DynamoDB cannot store undefined). */
-export const NO_STAGE = '\u0000none';
-/** Claims per UpdateItem: ~50 characters of expression each keeps well inside DynamoDB's 4 KB expression limit. */
-export const CLAIMS_PER_UPDATE = 40;
+export const eventKey = (userId: string, eventId: string) => `EVENT#${userId.length}:${userId}${eventId}`;
 
 export function toDecision(item: Record<string, unknown>): StoredDecision {
   return {
@@ -25,5 +30,100 @@ export function toDecision(item: Record<string, unknown>): StoredDecision {
     rewards: (item.rewards ?? {}) as Record<string, number>,
     objectives: (item.objectives ?? []) as StoredDecision['objectives'],
     claim: String(item.claim),
+  };
+}
+
+/** The user item's attributes (no undefined values: both adapters store exactly this). */
+export function userAttributes(user: StoredUser, version: number, expiresAt: number): Record<string, unknown> {
+  const s = user.state;
+  return {
+    decisionId: userKey(user.userId),
+    recent: s.recent.map((r) => ({ id: r.decisionId, dp: r.decisionPoint, at: r.at })),
+    ...(s.stage !== undefined ? { stage: s.stage, stageAt: s.stageAt ?? 0 } : {}),
+    held: s.held.map(heldAttributes),
+    through: s.through,
+    version,
+    expiresAt,
+  };
+}
+
+function heldAttributes(h: HeldEvent): Record<string, unknown> {
+  return {
+    claim: h.claim,
+    data: JSON.stringify(h.record),
+    ...(h.applied
+      ? {
+          applied: {
+            by: h.applied.by,
+            outcome: h.applied.outcome,
+            ...(h.applied.move ? { move: moveAttributes(h.applied.move) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+const moveAttributes = (m: { from: string | undefined; to: string }) => ({
+  to: m.to,
+  ...(m.from !== undefined ? { from: m.from } : {}),
+});
+const toMove = (m: unknown) => {
+  const o = m as { from?: string; to: string } | undefined;
+  return o ? { from: o.from, to: String(o.to) } : undefined;
+};
+
+/** Reads a user item; items from before the join state existed (a `latest` pointer) read as an empty history. */
+export function toUser(item: Record<string, unknown>): StoredUser {
+  const recent = (Array.isArray(item.recent) ? item.recent : []) as { id: string; dp: string; at: number }[];
+  const held = (Array.isArray(item.held) ? item.held : []) as {
+    claim: string;
+    data: string;
+    applied?: { by: string; outcome: string; move?: unknown };
+  }[];
+  const state: UserJoinState = {
+    recent: recent.map((r) => ({ decisionId: String(r.id), decisionPoint: String(r.dp), at: Number(r.at) })),
+    stage: typeof item.stage === 'string' ? item.stage : undefined,
+    stageAt: typeof item.stageAt === 'number' ? item.stageAt : undefined,
+    held: held.map((h) => ({
+      claim: String(h.claim),
+      record: eventRecordSchema.parse(JSON.parse(h.data)),
+      applied: h.applied
+        ? {
+            by: String(h.applied.by),
+            outcome: h.applied.outcome as NonNullable<HeldEvent['applied']>['outcome'],
+            move: toMove(h.applied.move),
+          }
+        : undefined,
+    })),
+    through: (item.through ?? {}) as Record<string, string>,
+  };
+  return {
+    userId: String(item.decisionId).slice('USER#'.length),
+    state,
+    version: typeof item.version === 'number' ? item.version : undefined,
+  };
+}
+
+export function claimAttributes(c: EventClaim, expiresAt: number): Record<string, unknown> {
+  return {
+    decisionId: eventKey(c.userId, c.eventId),
+    userId: c.userId,
+    eventId: c.eventId,
+    claim: c.claim,
+    ...(c.decisionId !== undefined ? { joined: c.decisionId } : {}),
+    ...(c.move ? { move: moveAttributes(c.move) } : {}),
+    ...(c.by !== undefined ? { by: c.by } : {}),
+    expiresAt,
+  };
+}
+
+export function toClaim(item: Record<string, unknown>): EventClaim {
+  return {
+    userId: String(item.userId),
+    eventId: String(item.eventId),
+    claim: String(item.claim),
+    decisionId: typeof item.joined === 'string' ? item.joined : undefined,
+    move: toMove(item.move),
+    by: typeof item.by === 'string' ? item.by : undefined,
   };
 }

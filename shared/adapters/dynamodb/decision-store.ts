@@ -1,7 +1,6 @@
 /**
- * DynamoDB implementation of the DecisionStore port: the join index that turns feedback into rewards.
- * Items: `{decisionId}` → a decision with the map `events` (eventId → claim of the stream record that carried it
- * first); `USER#{userId}` → the user's latest decision, for events that name no decision.
+ * DynamoDB implementation of the DecisionStore port: the join index that turns feedback into rewards (item layout in
+ * `decision-items.ts`). Every write is a single-item conditional write; none needs a transaction.
  */
 import {
   type AttributeValue,
@@ -15,13 +14,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { StoredDecision } from '../../core/domain.ts';
-import type { DecisionStore } from '../../core/ports.ts';
-import { CLAIMS_PER_UPDATE, NO_STAGE, toDecision, userKey } from './decision-items.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import { type EventClaim, pairKey } from '../../core/feedback/join.ts';
+import type { DecisionStore, StoredUser } from '../../core/ports.ts';
+import { claimAttributes, eventKey, toClaim, toDecision, toUser, userAttributes, userKey } from './decision-items.ts';
 
-/** A decision id is written once: a redelivered decision record must not replace the entry (or its events). */
+/** F1/F3: a decision or an event claim is written once; a later record must not replace it. */
 const FIRST_WRITER_WINS = 'attribute_not_exists(decisionId)';
-/** The latest-decision pointer only moves forward in time, whatever order updaters apply it in. */
-const ONLY_LATER = 'attribute_not_exists(#at) OR #at < :at';
+/** The user item is a prefix of the user's records: only the writer that read this version may extend it. */
+const SAME_VERSION = '#version = :expected';
+const NEW_OR_UNVERSIONED = 'attribute_not_exists(#version)';
 
 const BATCH_GET_LIMIT = 100;
 
@@ -40,7 +42,6 @@ export class DynamoDecisionStore implements DecisionStore {
           TableName: this.tableName,
           Item: marshall({
             ...decision,
-            events: {},
             reached: {},
             expiresAt: Math.floor(decision.at / 1000) + decision.attributionWindowSeconds + this.retentionSeconds,
           }),
@@ -71,53 +72,6 @@ export class DynamoDecisionStore implements DecisionStore {
     return found;
   }
 
-  claimEvents(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
-    return this.claimInMap(decisionId, 'events', claims);
-  }
-
-  claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
-    return this.claimInMap(decisionId, 'reached', claims);
-  }
-
-  async moveStage(
-    userId: string,
-    stage: string,
-    at: number,
-    claim: string,
-  ): Promise<{ moved: boolean; previous: string | undefined }> {
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ decisionId: userKey(userId) }),
-          // prevStage keeps the stage this move replaced, and stageClaim the record that made it, so a redelivery of
-          // the same record can recognise its own move and compute the same reward.
-          UpdateExpression: 'SET prevStage = if_not_exists(stage, :none), stage = :s, stageAt = :t, stageClaim = :c',
-          // Stage changes are applied in event-time order: an older event than the current stage is stale.
-          ConditionExpression: 'attribute_not_exists(stageAt) OR stageAt < :t',
-          ExpressionAttributeValues: marshall({ ':none': NO_STAGE, ':s': stage, ':t': at, ':c': claim }),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const prev = out.Attributes ? unmarshall(out.Attributes).prevStage : NO_STAGE;
-      return { moved: true, previous: prev === NO_STAGE ? undefined : String(prev) };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const got = await this.client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ decisionId: userKey(userId) }),
-          ConsistentRead: true,
-        }),
-      );
-      const item = got.Item ? unmarshall(got.Item) : undefined;
-      if (item?.stageClaim === claim) {
-        return { moved: true, previous: item.prevStage === NO_STAGE ? undefined : String(item.prevStage) };
-      }
-      return { moved: false, previous: undefined };
-    }
-  }
-
   async getUserStage(userId: string): Promise<string | undefined> {
     const got = await this.client.send(
       new GetItemCommand({
@@ -130,75 +84,105 @@ export class DynamoDecisionStore implements DecisionStore {
     return typeof stage === 'string' ? stage : undefined;
   }
 
-  private async claimInMap(
-    decisionId: string,
-    attribute: 'events' | 'reached',
-    claims: ReadonlyMap<string, string>,
-  ): Promise<Map<string, string>> {
+  async claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {
     const result = new Map<string, string>();
-    const all = [...claims];
-    // DynamoDB caps an expression at 4 KB: claim in chunks. Each claim is independent (its own if_not_exists), so
-    // chunking keeps the semantics; a crash between chunks is repaired by the redelivery, which claims again.
-    for (let start = 0; start < all.length; start += CLAIMS_PER_UPDATE) {
-      const chunk = all.slice(start, start + CLAIMS_PER_UPDATE);
-      const names: Record<string, string> = { '#events': attribute };
-      const values: Record<string, string> = {};
-      const sets = chunk.map(([eventId, claim], i) => {
-        names[`#e${i}`] = eventId;
-        values[`:c${i}`] = claim;
-        // if_not_exists keeps the first claim: a duplicate event (same id, another record) does not take it over.
-        return `#events.#e${i} = if_not_exists(#events.#e${i}, :c${i})`;
-      });
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ decisionId }),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          // The decision must exist: callers only claim events for decisions they have read.
-          ConditionExpression: 'attribute_exists(decisionId)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshall(values),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const stored = (out.Attributes ? unmarshall(out.Attributes)[attribute] : {}) as Record<string, string>;
-      for (const [eventId] of chunk) {
-        const claim = stored[eventId];
-        if (claim !== undefined) result.set(eventId, claim);
-      }
+    if (claims.size === 0) return result;
+    const names: Record<string, string> = { '#reached': 'reached' };
+    const values: Record<string, string> = {};
+    // At most one claim per objective (≤ 10 per decision point): far inside DynamoDB's 4 KB expression limit.
+    const sets = [...claims].map(([objective, claim], i) => {
+      names[`#o${i}`] = objective;
+      values[`:c${i}`] = claim;
+      // F5: if_not_exists keeps the first event that reached the objective; a later one does not take it over.
+      return `#reached.#o${i} = if_not_exists(#reached.#o${i}, :c${i})`;
+    });
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ decisionId }),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        // The decision must exist: callers only claim for decisions they have read.
+        ConditionExpression: 'attribute_exists(decisionId)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: marshall(values),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const stored = (out.Attributes ? unmarshall(out.Attributes).reached : {}) as Record<string, string>;
+    for (const objective of claims.keys()) {
+      const claim = stored[objective];
+      if (claim !== undefined) result.set(objective, claim);
     }
     return result;
   }
 
-  async setLatestDecision(userId: string, decisionId: string, at: number): Promise<void> {
+  async getUsers(userIds: readonly string[]): Promise<Map<string, StoredUser>> {
+    const found = new Map<string, StoredUser>();
+    for (const item of await this.batchGet(userIds.map(userKey))) {
+      const user = toUser(item);
+      found.set(user.userId, user);
+    }
+    return found;
+  }
+
+  async putUser(user: StoredUser, expectedVersion: number | undefined): Promise<void> {
+    const version = (expectedVersion ?? 0) + 1;
     try {
-      // An update, not a put: the same item holds the user's lifecycle stage.
       await this.client.send(
-        new UpdateItemCommand({
+        new PutItemCommand({
           TableName: this.tableName,
-          Key: marshall({ decisionId: userKey(userId) }),
-          UpdateExpression: 'SET latest = :d, #at = :at, expiresAt = :exp',
-          ConditionExpression: ONLY_LATER,
-          ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: marshall({
-            ':d': decisionId,
-            ':at': at,
-            ':exp': Math.floor(at / 1000) + this.retentionSeconds,
-          }),
+          Item: marshall(userAttributes(user, version, this.expiry())),
+          ConditionExpression: expectedVersion === undefined ? NEW_OR_UNVERSIONED : SAME_VERSION,
+          ExpressionAttributeNames: { '#version': 'version' },
+          ...(expectedVersion === undefined
+            ? {}
+            : { ExpressionAttributeValues: marshall({ ':expected': expectedVersion }) }),
         }),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new VersionConflictError(`user item changed since version ${expectedVersion}`, undefined, { cause: err });
+      }
+      throw err;
     }
   }
 
-  async getLatestDecisions(userIds: readonly string[]): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    for (const item of await this.batchGet(userIds.map(userKey))) {
-      // A user item that only holds a stage has no latest decision.
-      if (typeof item.latest === 'string') found.set(String(item.decisionId).slice('USER#'.length), item.latest);
+  async getEventClaims(pairs: readonly { userId: string; eventId: string }[]): Promise<Map<string, EventClaim>> {
+    const found = new Map<string, EventClaim>();
+    for (const item of await this.batchGet(pairs.map((p) => eventKey(p.userId, p.eventId)))) {
+      const c = toClaim(item);
+      found.set(pairKey(c.userId, c.eventId), c);
     }
     return found;
+  }
+
+  async claimEvent(claim: EventClaim): Promise<EventClaim> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(claimAttributes(claim, this.expiry())),
+          ConditionExpression: FIRST_WRITER_WINS,
+        }),
+      );
+      return claim;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId: eventKey(claim.userId, claim.eventId) }),
+          ConsistentRead: true,
+        }),
+      );
+      if (!out.Item) throw err;
+      return toClaim(unmarshall(out.Item));
+    }
+  }
+
+  /** TTL for user items and event claims, from now: cleanup only, never relied on. */
+  private expiry(): number {
+    return Math.floor(Date.now() / 1000) + this.retentionSeconds;
   }
 
   private async batchGet(keys: readonly string[]): Promise<Record<string, unknown>[]> {

@@ -24,6 +24,14 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     }
   }
 
+  async remove(ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += BATCH_WRITE_LIMIT) {
+      const chunk = ids.slice(i, i + BATCH_WRITE_LIMIT);
+      if (new Set(chunk).size !== chunk.length) throw validationError('Provided list of item keys contains duplicates');
+      for (const id of chunk) this.table.delete(id);
+    }
+  }
+
   async list(limit: number): Promise<DeadLetter[]> {
     if (!(Number.isInteger(limit) && limit >= 1)) throw validationError(`Limit must be an integer >= 1, got ${limit}`);
     return [...this.table.values()].slice(0, limit).map((a) => fromStored(a) as unknown as DeadLetter);

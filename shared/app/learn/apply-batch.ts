@@ -1,37 +1,43 @@
 /**
  * Where feedback is applied: one batch of stream records (all from one Kinesis shard, in sequence order) becomes
- * updates of the per-action bandit statistics, exactly once per decision and per event.
+ * updates of the per-action bandit statistics, meeting the specification of docs/ARCHITECTURE.md §3 (rules F1–F7)
+ * exactly once, without transactions (§4 says how). A batch runs in phases that share one state (`FeedbackBatch`):
  *
- * Exactly once, without transactions (DynamoDB emulators have none, and the real limits would cap batch size):
- * 1. Each record has a claim `shardId/sequenceNumber`. A decision entry in the join index stores the claim of the record
- *    that created it, and an event id stores the claim of the first record that carried it (if_not_exists). A record
- *    counts only if the stored claim is its own, so duplicates (client retries, producer retries) count once, and a
- *    redelivered record still recognises itself after a crash.
- * 2. Each statistics item stores, per shard, the highest sequence number already included (its high-water mark), in
- *    the same conditional write as the statistics. Contributions at or below it are skipped, so overlapping
- *    redelivered batches change nothing twice; the write is conditional on the item version, so two updaters racing
- *    on one item lose no update (the loser re-reads and re-applies).
- * 3. If anything fails, the batch reports the lowest sequence number whose effects are not all committed; Lambda (or
- *    the local poller) redelivers from there, and steps 1–2 make the overlap harmless.
- * Writes scale with the actions and decisions touched, not with the events: contributions are summed per item.
+ * 1. parse: records that are not valid JSON or not a known record are dead letters (`malformed`);
+ * 2. join: the pure fold of `core/feedback/join.ts` over the batch, against the users, decisions and event claims it
+ *    asks for (read in rounds until it has all it needs);
+ * 3. write: per record, what makes its result durable and recognisable when redelivered: decision items (first
+ *    writer wins), event claims (first writer wins), dead letters and held events;
+ * 4. users: each user's item becomes the state after the user's records up to the first one whose writes failed;
+ * 5. credit: rewards (`rewardsForEvent`) and intent labels (first reaching event, claimed on the decision) become
+ *    contributions to statistics items;
+ * 6. statistics: one conditional read-modify-write per touched item, below the lowest failure (`statistics.ts`).
+ *
+ * If anything fails, the batch reports the lowest sequence number whose effects are not all committed; Lambda (or
+ * the local poller) redelivers from there, and every phase recognises what an earlier attempt already did.
  */
-import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
 import {
-  bucketOf,
   DEFAULT_OBJECTIVE,
   type DeadLetter,
   INTENT_ACTION,
   intentObjective,
-  type StatsItem,
-  type StatsKey,
   type StoredDecision,
 } from '../../core/domain.ts';
-import { VersionConflictError } from '../../core/errors.ts';
-import { murmur3_32 } from '../../core/features/encode.ts';
-import { eventTime, rewardsForEvent, type StageMove } from '../../core/feedback/reward.ts';
-import type { DeadLetterStore, DecisionStore, StateStore } from '../../core/ports.ts';
+import {
+  type Application,
+  claimOf,
+  type EventClaim,
+  type JoinInput,
+  type JoinResult,
+  joinBatch,
+  type Outcome,
+  pairKey,
+} from '../../core/feedback/join.ts';
+import { rewardsForEvent } from '../../core/feedback/reward.ts';
+import type { DeadLetterStore, DecisionStore, StateStore, StoredUser } from '../../core/ports.ts';
 import { type DecisionRecord, describeZodError, type EventRecord, streamRecordSchema } from '../../core/schemas.ts';
 import { settleLimit } from '../concurrency.ts';
+import { StatisticsWriter } from './statistics.ts';
 
 export interface StreamEntry {
   shardId: string;
@@ -55,6 +61,10 @@ export interface BatchOutcome {
   stageChanges: number;
   /** Stage events with no decision to reward (the stage still moved). */
   unattributedEvents: number;
+  /** Events that wait for their decision's record (F2a). */
+  heldEvents: number;
+  /** Held events applied when their decision's record arrived. */
+  heldApplied: number;
   deadLettered: number;
   statsWrites: number;
   /** Contributions skipped because the item already included them (redelivery). */
@@ -74,18 +84,6 @@ export interface ApplyBatchDeps {
   maxConflictRetries?: number;
 }
 
-type Contribution =
-  | { seq: bigint; kind: 'impression'; x: number[] }
-  | { seq: bigint; kind: 'reward'; x: number[]; reward: number }
-  | { seq: bigint; kind: 'late' };
-
-interface Pending {
-  key: StatsKey;
-  contributions: Contribution[];
-}
-
-const CONCURRENCY = 16;
-
 /** An outcome with every count at zero (also the starting point of callers that sum outcomes). */
 export function emptyOutcome(): BatchOutcome {
   return {
@@ -98,6 +96,8 @@ export function emptyOutcome(): BatchOutcome {
     lateEvents: 0,
     stageChanges: 0,
     unattributedEvents: 0,
+    heldEvents: 0,
+    heldApplied: 0,
     deadLettered: 0,
     statsWrites: 0,
     alreadyApplied: 0,
@@ -106,420 +106,436 @@ export function emptyOutcome(): BatchOutcome {
 }
 
 export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBatchDeps): Promise<BatchOutcome> {
-  const now = deps.now ?? Date.now;
-  const outcome = emptyOutcome();
-  let lowestFailure: bigint | undefined;
-  const fail = (seq: bigint) => {
-    if (lowestFailure === undefined || seq < lowestFailure) lowestFailure = seq;
-  };
+  const batch = new FeedbackBatch(entries, deps);
+  await batch.run();
+  return batch.outcome;
+}
 
-  // 1. Parse. Poison records go to the dead-letter store with their reason and do not block the shard.
-  const deadLetters: DeadLetter[] = [];
-  const decisionRecords: { entry: StreamEntry; record: DecisionRecord }[] = [];
-  const eventRecords: { entry: StreamEntry; record: EventRecord }[] = [];
-  for (const entry of entries) {
-    let json: unknown;
-    try {
-      json = JSON.parse(entry.data);
-    } catch {
-      deadLetters.push(dead(entry, 'malformed record: not JSON', now()));
-      continue;
-    }
-    const parsed = streamRecordSchema.safeParse(json);
-    if (!parsed.success) {
-      deadLetters.push(dead(entry, `malformed record: ${describeZodError(parsed.error)}`, now()));
-      continue;
-    }
-    if (parsed.data.kind === 'decision') decisionRecords.push({ entry, record: parsed.data });
-    else eventRecords.push({ entry, record: parsed.data });
-  }
+const CONCURRENCY = 16;
+/** Read rounds before the join gives up (each round fetches everything the previous fold reported missing). */
+const MAX_READ_ROUNDS = 5;
 
-  const partitionOf = (shardId: string) => (murmur3_32(shardId, 0) >>> 0) % Math.max(1, deps.statsPartitions);
-  const pending = new Map<string, Pending>();
-  const contribute = (
-    dp: string,
-    objective: string,
-    actionId: string,
-    decisionAt: number,
-    shardId: string,
-    c: Contribution,
-  ) => {
-    const key: StatsKey = {
-      decisionPoint: dp,
-      objective,
-      actionId,
-      bucket: bucketOf(decisionAt),
-      partition: partitionOf(shardId),
-    };
-    const id = `${dp}\u0000${objective}\u0000${actionId}\u0000${key.bucket}\u0000${key.partition}`;
-    let p = pending.get(id);
-    if (!p) {
-      p = { key, contributions: [] };
-      pending.set(id, p);
-    }
-    p.contributions.push(c);
-  };
+interface Parsed {
+  entry: StreamEntry;
+  seq: bigint;
+  input: JoinInput;
+}
 
-  // 2. Decisions: claim the join-index entry; only the creating record counts the impressions.
-  const known = new Map<string, StoredDecision>();
-  // Decisions of this batch whose entry could not be written: their events must wait for the redelivery, not be
-  // mistaken for events of an unknown decision.
-  const unsettled = new Set<string>();
-  const batchLatest = new Map<string, DecisionRecord>();
-  for (const { record } of decisionRecords) {
-    const seen = batchLatest.get(record.userId);
-    if (!seen || seen.at <= record.at) batchLatest.set(record.userId, record);
-  }
-  const decisionsByUser = new Map<string, { seq: bigint; record: DecisionRecord }[]>();
-  for (const { entry, record } of decisionRecords) {
-    const list = decisionsByUser.get(record.userId) ?? [];
-    list.push({ seq: BigInt(entry.sequenceNumber), record });
-    decisionsByUser.set(record.userId, list);
-  }
-  /** The user's latest decision among this batch's records that come before `seq` (an event answers the past). */
-  const latestBefore = (userId: string, seq: bigint): string | undefined => {
-    let best: DecisionRecord | undefined;
-    for (const d of decisionsByUser.get(userId) ?? []) {
-      if (d.seq < seq && (!best || best.at <= d.record.at)) best = d.record;
-    }
-    return best?.decisionId;
-  };
-  const claimed = await settleLimit(decisionRecords, CONCURRENCY, async ({ entry, record }) => {
-    const stored = await deps.decisions.claimDecision(toStored(record, claimOf(entry)));
-    // Only a user's latest decision in the batch can become their latest overall: one pointer write per user.
-    if (batchLatest.get(record.userId) === record) {
-      await deps.decisions.setLatestDecision(record.userId, record.decisionId, record.at);
-    }
-    return stored;
-  });
-  claimed.forEach((result, i) => {
-    const { entry, record } = decisionRecords[i]!;
-    const seq = BigInt(entry.sequenceNumber);
-    if (result.status === 'rejected') {
-      unsettled.add(record.decisionId);
-      fail(seq);
-      return;
-    }
-    known.set(record.decisionId, result.value);
-    if (result.value.claim !== claimOf(entry)) {
-      outcome.duplicateDecisions++;
-      return;
-    }
-    outcome.decisions++;
-    const impression: Contribution = { seq, kind: 'impression', x: record.x };
-    for (const actionId of record.chosen) {
-      // Every bandit of the decision point learns the impression: the global one and one per objective.
-      contribute(record.decisionPoint, DEFAULT_OBJECTIVE, actionId, record.at, entry.shardId, impression);
-      for (const o of record.objectives)
-        contribute(record.decisionPoint, o.name, actionId, record.at, entry.shardId, impression);
-    }
-    // Intent models learn per decision (the user's outcome), not per action.
-    for (const o of record.objectives) {
-      contribute(record.decisionPoint, intentObjective(o.name), INTENT_ACTION, record.at, entry.shardId, impression);
-    }
-  });
+/** One batch through the phases; each phase records failures by sequence number and the next ones respect them. */
+class FeedbackBatch {
+  readonly outcome = emptyOutcome();
+  private readonly now: () => number;
+  private lowestFailure: bigint | undefined;
+  private readonly parsed: Parsed[] = [];
+  /** Dead letters of unparseable records (they have no place in the join). */
+  private readonly malformed: DeadLetter[] = [];
+  private joined: JoinResult | undefined;
+  /** Indexes (into `parsed`) of records whose writes failed. */
+  private readonly failed = new Set<number>();
+  private readonly users = new Map<string, StoredUser | null>();
+  private readonly decisions = new Map<string, StoredDecision | null>();
+  private readonly claims = new Map<string, EventClaim | null>();
+  private readonly statistics: StatisticsWriter;
 
-  // 3. Events: find the decision each answers (by id, else the user's latest), then claim the event ids.
-  const needIds = new Set<string>();
-  const needUsers = new Set<string>();
-  for (const { record } of eventRecords) {
-    if (record.event.decisionId) {
-      if (!known.has(record.event.decisionId)) needIds.add(record.event.decisionId);
-    } else needUsers.add(record.event.userId);
-  }
-  let latestByUser = new Map<string, string>();
-  try {
-    latestByUser = await deps.decisions.getLatestDecisions([...needUsers]);
-    for (const id of latestByUser.values()) if (!known.has(id)) needIds.add(id);
-    for (const [id, d] of await deps.decisions.getDecisions([...needIds])) known.set(id, d);
-  } catch {
-    for (const { entry } of eventRecords) fail(BigInt(entry.sequenceNumber));
-    eventRecords.length = 0;
+  constructor(
+    private readonly entries: readonly StreamEntry[],
+    private readonly deps: ApplyBatchDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.statistics = new StatisticsWriter(deps.state, {
+      shardId: entries[0]?.shardId ?? '',
+      partitions: deps.statsPartitions,
+      now: this.now,
+      maxConflictRetries: deps.maxConflictRetries ?? 20,
+    });
   }
 
-  interface Joined {
-    entry: StreamEntry;
-    record: EventRecord;
-    decision: StoredDecision | undefined;
-    move?: StageMove;
-  }
-  const joined: Joined[] = [];
-  for (const { entry, record } of eventRecords) {
-    const e = record.event;
-    const decisionId =
-      e.decisionId ?? latestBefore(e.userId, BigInt(entry.sequenceNumber)) ?? latestByUser.get(e.userId);
-    if (decisionId !== undefined && unsettled.has(decisionId)) {
-      fail(BigInt(entry.sequenceNumber));
-      continue;
-    }
-    let decision = decisionId === undefined ? undefined : known.get(decisionId);
-    // The stored pointer may already name a decision made after this event (written by this very batch, or by an
-    // earlier attempt of it): an event never answers a later decision.
-    if (decision && !e.decisionId && decision.at > eventTime(e, record.receivedAt)) decision = undefined;
-    if (!decision) {
-      // A stage change still moves the user without a decision to reward; any other event is unattributable.
-      if (e.type === 'stage' && !e.decisionId) {
-        joined.push({ entry, record, decision: undefined });
-        continue;
-      }
-      deadLetters.push(
-        dead(
-          entry,
-          e.decisionId ? `unknown decision ${e.decisionId}` : `no decision found for user of event ${e.eventId}`,
-          now(),
-        ),
+  async run(): Promise<void> {
+    this.parse();
+    if (await this.join()) {
+      await this.write();
+      await this.commitUsers();
+      await this.credit();
+    } else {
+      // Nothing is known about the join: the malformed records alone can still be dead-lettered.
+      await this.putDeadLetters(
+        this.malformed.map((d) => ({ entry: d, seq: BigInt(d.id.slice(d.id.indexOf('/') + 1)) })),
       );
-      continue;
     }
-    if (decision.userId !== e.userId) {
-      deadLetters.push(dead(entry, `event ${e.eventId}: userId does not match decision ${decision.decisionId}`, now()));
-      continue;
-    }
-    if (e.actionId !== undefined && !decision.chosen.includes(e.actionId)) {
-      deadLetters.push(
-        dead(
-          entry,
-          `event ${e.eventId}: action ${e.actionId} was not chosen in decision ${decision.decisionId}`,
-          now(),
-        ),
-      );
-      continue;
-    }
-    joined.push({ entry, record, decision });
+    const written = await this.statistics.apply(this.lowestFailure, (seq) => this.fail(seq));
+    this.outcome.statsWrites += written.statsWrites;
+    this.outcome.alreadyApplied += written.alreadyApplied;
+    this.outcome.conflictRetries += written.conflictRetries;
+    this.outcome.failedFrom = this.lowestFailure?.toString();
   }
 
-  // Stage changes move the user's stage in event-time order, one user at a time in stream order.
-  const stageByUser = new Map<string, Joined[]>();
-  for (const j of joined) {
-    if (j.record.event.type !== 'stage') continue;
-    const list = stageByUser.get(j.record.event.userId) ?? [];
-    list.push(j);
-    stageByUser.set(j.record.event.userId, list);
-  }
-  const blocked = new Set<Joined>();
-  await settleLimit([...stageByUser.values()], CONCURRENCY, async (list) => {
-    for (const j of list) {
-      try {
-        const e = j.record.event;
-        const moved = await deps.decisions.moveStage(
-          e.userId,
-          e.stage!,
-          eventTime(e, j.record.receivedAt),
-          claimOf(j.entry),
-        );
-        if (moved.moved) {
-          j.move = { from: moved.previous, to: e.stage! };
-          outcome.stageChanges++;
-        }
-      } catch {
-        fail(BigInt(j.entry.sequenceNumber));
-        blocked.add(j);
-      }
-    }
-  });
-
-  const byDecision = new Map<string, Joined[]>();
-  for (const j of joined) {
-    if (blocked.has(j)) continue;
-    if (!j.decision) {
-      outcome.unattributedEvents++;
-      continue;
-    }
-    const list = byDecision.get(j.decision.decisionId) ?? [];
-    list.push(j);
-    byDecision.set(j.decision.decisionId, list);
+  private fail(seq: bigint): void {
+    if (this.lowestFailure === undefined || seq < this.lowestFailure) this.lowestFailure = seq;
   }
 
-  const decisionIds = [...byDecision.keys()];
-  const claims = await settleLimit(decisionIds, CONCURRENCY, (decisionId) => {
-    const want = new Map<string, string>();
-    // Within a batch the first record carrying an event id is the one that may claim it.
-    for (const { entry, record } of byDecision.get(decisionId)!) {
-      if (!want.has(record.event.eventId)) want.set(record.event.eventId, claimOf(entry));
-    }
-    return deps.decisions.claimEvents(decisionId, want);
-  });
-  /** Per decision: objective → the first canonical event that reached it (the intent models count it once). */
-  const reaching = new Map<string, Map<string, Joined>>();
-  claims.forEach((result, i) => {
-    const decisionId = decisionIds[i]!;
-    const items = byDecision.get(decisionId)!;
-    if (result.status === 'rejected') {
-      for (const { entry } of items) fail(BigInt(entry.sequenceNumber));
-      return;
-    }
-    const decision = known.get(decisionId)!;
-    for (const j of items) {
-      const { entry, record } = j;
+  private failIndex(i: number): void {
+    this.failed.add(i);
+    this.fail(this.parsed[i]!.seq);
+  }
+
+  // 1. Parse.
+  private parse(): void {
+    for (const entry of this.entries) {
       const seq = BigInt(entry.sequenceNumber);
-      if (result.value.get(record.event.eventId) !== claimOf(entry)) {
-        outcome.duplicateEvents++;
+      let json: unknown;
+      try {
+        json = JSON.parse(entry.data);
+      } catch {
+        this.malformed.push(dead(entry, 'malformed', 'malformed record: not JSON', this.now()));
         continue;
       }
-      const actionId = record.event.actionId ?? decision.chosen[0]!;
-      const at = eventTime(record.event, record.receivedAt);
-      const r = rewardsForEvent(decision, record.event, at, j.move);
-      if (r.late) {
-        outcome.lateEvents++;
-        contribute(decision.decisionPoint, DEFAULT_OBJECTIVE, actionId, decision.at, entry.shardId, {
-          seq,
-          kind: 'late',
-        });
+      const parsed = streamRecordSchema.safeParse(json);
+      if (!parsed.success) {
+        this.malformed.push(
+          dead(entry, 'malformed', `malformed record: ${describeZodError(parsed.error)}`, this.now()),
+        );
         continue;
       }
-      if (r.global === undefined && r.perObjective.size === 0) {
-        outcome.ignoredEvents++;
-        continue;
+      const pos = { shardId: entry.shardId, seq };
+      const input: JoinInput =
+        parsed.data.kind === 'decision'
+          ? { pos, record: { kind: 'decision', decision: toStored(parsed.data) } }
+          : { pos, record: { kind: 'event', record: parsed.data } };
+      this.parsed.push({ entry, seq, input });
+    }
+  }
+
+  // 2. Join: fold, fetch what the fold found missing, fold again.
+  private async join(): Promise<boolean> {
+    const users = new Set<string>();
+    const decisions = new Set<string>();
+    const claims = new Map<string, { userId: string; eventId: string }>();
+    for (const { input } of this.parsed) {
+      if (input.record.kind === 'decision') {
+        users.add(input.record.decision.userId);
+        decisions.add(input.record.decision.decisionId);
+      } else {
+        const e = input.record.record.event;
+        users.add(e.userId);
+        if (e.decisionId !== undefined) decisions.add(e.decisionId);
+        claims.set(pairKey(e.userId, e.eventId), { userId: e.userId, eventId: e.eventId });
       }
-      outcome.rewards++;
-      if (r.global !== undefined) {
-        contribute(decision.decisionPoint, DEFAULT_OBJECTIVE, actionId, decision.at, entry.shardId, {
-          seq,
-          kind: 'reward',
-          x: decision.x,
-          reward: r.global,
-        });
+    }
+    for (let round = 0; round < MAX_READ_ROUNDS; round++) {
+      try {
+        await this.fetch(users, decisions, claims);
+      } catch {
+        break;
       }
-      for (const [objective, reward] of r.perObjective) {
-        contribute(decision.decisionPoint, objective, actionId, decision.at, entry.shardId, {
-          seq,
-          kind: 'reward',
-          x: decision.x,
-          reward,
-        });
-        if (reward > 0) {
-          const m = reaching.get(decisionId) ?? new Map<string, Joined>();
-          if (!m.has(objective)) m.set(objective, j);
-          reaching.set(decisionId, m);
+      const result = joinBatch(
+        this.parsed.map((p) => p.input),
+        {
+          user: (id) => {
+            const u = this.users.get(id);
+            return u === undefined ? undefined : (u?.state ?? null);
+          },
+          decision: (id) => this.decisions.get(id),
+          claim: (userId, eventId) => this.claims.get(pairKey(userId, eventId)),
+        },
+      );
+      const m = result.missing;
+      if (m.users.size === 0 && m.decisions.size === 0 && m.claims.size === 0) {
+        this.joined = result;
+        return true;
+      }
+      users.clear();
+      decisions.clear();
+      claims.clear();
+      for (const id of m.users) users.add(id);
+      for (const id of m.decisions) decisions.add(id);
+      for (const [k, v] of m.claims) claims.set(k, v);
+    }
+    for (let i = 0; i < this.parsed.length; i++) this.failIndex(i);
+    return false;
+  }
+
+  private async fetch(
+    users: ReadonlySet<string>,
+    decisions: ReadonlySet<string>,
+    claims: ReadonlyMap<string, { userId: string; eventId: string }>,
+  ): Promise<void> {
+    const wantUsers = [...users].filter((id) => !this.users.has(id));
+    const wantDecisions = [...decisions].filter((id) => !this.decisions.has(id));
+    const wantClaims = [...claims].filter(([k]) => !this.claims.has(k));
+    const [u, d, c] = await Promise.all([
+      this.deps.decisions.getUsers(wantUsers),
+      this.deps.decisions.getDecisions(wantDecisions),
+      this.deps.decisions.getEventClaims(wantClaims.map(([, v]) => v)),
+    ]);
+    for (const id of wantUsers) this.users.set(id, u.get(id) ?? null);
+    for (const id of wantDecisions) this.decisions.set(id, d.get(id) ?? null);
+    for (const [k] of wantClaims) this.claims.set(k, c.get(k) ?? null);
+  }
+
+  private get result(): JoinResult {
+    if (!this.joined) throw new Error('the join has not run');
+    return this.joined;
+  }
+
+  // 3. Write what makes each record's result durable.
+  private async write(): Promise<void> {
+    const { outcomes, newClaims } = this.result;
+    // Held events applied (or refused) later in this same batch need no "held" entry.
+    const resolvedHere = new Set<string>();
+    for (const o of outcomes) {
+      if (o.kind !== 'decision') continue;
+      for (const a of o.applications) resolvedHere.add(a.claim);
+      for (const r of o.refusedHeld) resolvedHere.add(r.held.claim);
+      for (const h of o.duplicateHeld) resolvedHere.add(h.claim);
+    }
+    const puts: { entry: DeadLetter; index: number }[] = [];
+    const removes: { id: string; index: number }[] = [];
+    const claimWrites = (i: number, apps: readonly Application[]) =>
+      apps
+        .filter((a) => a.fresh)
+        .map((a) => ({ index: i, claim: newClaims.get(pairKey(a.record.event.userId, a.record.event.eventId))! }));
+
+    const tasks: { index: number; run: () => Promise<void> }[] = [];
+    outcomes.forEach((o, i) => {
+      const { entry } = this.parsed[i]!;
+      switch (o.kind) {
+        case 'decision': {
+          if (!o.fresh) return;
+          const writes = claimWrites(i, o.applications);
+          tasks.push({
+            index: i,
+            run: async () => {
+              const stored = await this.deps.decisions.claimDecision(o.decision);
+              if (stored.claim !== o.decision.claim) {
+                throw new Error(`decision ${o.decision.decisionId} was created by ${stored.claim} meanwhile`);
+              }
+              for (const w of writes) await this.writeClaim(w.claim);
+            },
+          });
+          for (const r of o.refusedHeld) {
+            puts.push({ index: i, entry: heldDead(r.held.claim, r.held.record, r.code, this.now()) });
+          }
+          for (const a of o.applications) removes.push({ index: i, id: a.claim });
+          for (const h of o.duplicateHeld) removes.push({ index: i, id: h.claim });
+          return;
         }
+        case 'event': {
+          const writes = claimWrites(i, [o.application]);
+          if (writes.length > 0) tasks.push({ index: i, run: () => this.writeClaim(writes[0]!.claim) });
+          return;
+        }
+        case 'held':
+          if (!resolvedHere.has(claimOf(this.parsed[i]!.input.pos))) {
+            puts.push({
+              index: i,
+              entry: {
+                id: claimOf(this.parsed[i]!.input.pos),
+                status: 'held',
+                code: 'held',
+                reason: `waiting for decision ${o.decisionId}`,
+                data: entry.data.slice(0, 64 * 1024),
+                at: this.now(),
+              },
+            });
+          }
+          return;
+        case 'dead':
+          puts.push({ index: i, entry: dead(entry, o.code, o.message, this.now()) });
+          return;
+        default:
+          return;
+      }
+    });
+    const settled = await settleLimit(tasks, CONCURRENCY, (t) => t.run());
+    settled.forEach((r, k) => {
+      if (r.status === 'rejected') this.failIndex(tasks[k]!.index);
+    });
+    const malformed = this.malformed.map((d) => ({ entry: d, seq: BigInt(d.id.slice(d.id.indexOf('/') + 1)) }));
+    const parsedPuts = puts.map((p) => ({ entry: p.entry, seq: this.parsed[p.index]!.seq, index: p.index }));
+    await this.putDeadLetters([...malformed, ...parsedPuts]);
+    if (removes.length > 0) {
+      try {
+        await this.deps.deadLetters.remove([...new Set(removes.map((r) => r.id))]);
+      } catch {
+        for (const r of removes) this.failIndex(r.index);
       }
     }
-  });
+  }
 
-  // "Reached objective k" is claimed once per decision: the intent model's label flips from 0 to 1 exactly once.
-  const reachIds = [...reaching.keys()];
-  const reached = await settleLimit(reachIds, CONCURRENCY, (decisionId) => {
-    const want = new Map<string, string>();
-    for (const [objective, j] of reaching.get(decisionId)!) want.set(objective, claimOf(j.entry));
-    return deps.decisions.claimReached(decisionId, want);
-  });
-  reached.forEach((result, i) => {
-    const decisionId = reachIds[i]!;
-    const decision = known.get(decisionId)!;
-    for (const [objective, j] of reaching.get(decisionId)!) {
-      const seq = BigInt(j.entry.sequenceNumber);
-      if (result.status === 'rejected') {
-        fail(seq);
-        continue;
-      }
-      if (result.value.get(objective) !== claimOf(j.entry)) continue;
-      contribute(decision.decisionPoint, intentObjective(objective), INTENT_ACTION, decision.at, j.entry.shardId, {
-        seq,
-        kind: 'reward',
-        x: decision.x,
-        reward: 1,
-      });
+  /** F3: the claim must end up being this record's; anything else means another writer got there first. */
+  private async writeClaim(claim: EventClaim): Promise<void> {
+    const stored = await this.deps.decisions.claimEvent(claim);
+    if (stored.claim !== claim.claim) {
+      throw new Error(`event ${claim.eventId} was claimed by ${stored.claim} meanwhile`);
     }
-  });
+  }
 
-  // 4. Dead letters first: a poison record must be stored before the batch may move past it.
-  if (deadLetters.length > 0) {
+  /** A poison record must be stored before the batch may move past it. */
+  private async putDeadLetters(entries: readonly { entry: DeadLetter; seq: bigint; index?: number }[]): Promise<void> {
+    if (entries.length === 0) return;
     try {
-      await deps.deadLetters.put(deadLetters);
-      outcome.deadLettered = deadLetters.length;
+      await this.deps.deadLetters.put(entries.map((e) => e.entry));
+      this.outcome.deadLettered += entries.filter((e) => e.entry.status === 'dead').length;
     } catch {
-      for (const d of deadLetters) fail(BigInt(d.id.slice(d.id.indexOf('/') + 1)));
+      for (const e of entries) {
+        if (e.index !== undefined) this.failIndex(e.index);
+        else this.fail(e.seq);
+      }
     }
   }
 
-  // 5. Statistics: one conditional read-modify-write per touched item.
-  // Only contributions below the lowest failure are written. A write moves the item's high-water mark to its highest
-  // contribution, and the mark stands for every record of the shard up to it: a later record's contribution written
-  // now would make the redelivery skip the failed record's own contribution to the same item, losing it.
-  if (lowestFailure !== undefined) {
-    const below = lowestFailure;
-    for (const [id, p] of pending) {
-      p.contributions = p.contributions.filter((c) => c.seq < below);
-      if (p.contributions.length === 0) pending.delete(id);
+  // 4. Each user's item: the state after the user's records up to the first one whose writes failed.
+  private async commitUsers(): Promise<void> {
+    const { userAfter } = this.result;
+    const byUser = new Map<string, number[]>();
+    this.parsed.forEach((p, i) => {
+      if (userAfter[i] === undefined) return;
+      const userId =
+        p.input.record.kind === 'decision' ? p.input.record.decision.userId : p.input.record.record.event.userId;
+      const list = byUser.get(userId) ?? [];
+      list.push(i);
+      byUser.set(userId, list);
+    });
+    const commits = [...byUser].flatMap(([userId, indexes]) => {
+      const firstFailed = indexes.findIndex((i) => this.failed.has(i));
+      const prefix = firstFailed < 0 ? indexes : indexes.slice(0, firstFailed);
+      if (prefix.length === 0) return [];
+      return [{ userId, first: indexes[0]!, state: userAfter[prefix[prefix.length - 1]!]! }];
+    });
+    const settled = await settleLimit(commits, CONCURRENCY, (c) =>
+      this.deps.decisions.putUser(
+        { userId: c.userId, state: c.state, version: undefined },
+        this.users.get(c.userId)?.version,
+      ),
+    );
+    settled.forEach((r, k) => {
+      // Nothing of this user's batch is committed: redeliver from the user's first record.
+      if (r.status === 'rejected') this.failIndex(commits[k]!.first);
+    });
+  }
+
+  // 5. Credit: contributions of decisions and counted events; intent labels claimed on the decision.
+  private async credit(): Promise<void> {
+    /** decision → objective → every counted event of this batch that reached it, in stream order. */
+    const reaching = new Map<string, Map<string, { claim: string; seq: bigint; decision: StoredDecision }[]>>();
+    this.result.outcomes.forEach((o, i) => {
+      if (this.failed.has(i)) return;
+      const { seq, input } = this.parsed[i]!;
+      this.count(o, input);
+      const credit = (a: Application) => {
+        for (const objective of this.creditApplication(a, seq)) {
+          const d = a.decision!;
+          const byObjective = reaching.get(d.decisionId) ?? new Map();
+          byObjective.set(objective, [...(byObjective.get(objective) ?? []), { claim: a.claim, seq, decision: d }]);
+          reaching.set(d.decisionId, byObjective);
+        }
+      };
+      if (o.kind === 'decision') {
+        this.statistics.impressions(o.decision, seq);
+        for (const a of o.applications) credit(a);
+      } else if (o.kind === 'event') credit(o.application);
+    });
+
+    // F5: "reached objective k" is claimed once per decision. The first reaching event claims it; whichever event
+    // holds the claim (perhaps a later one, if the first failed in an earlier attempt) contributes the label, so it
+    // is learned exactly once.
+    const ids = [...reaching.keys()];
+    const settled = await settleLimit(ids, CONCURRENCY, (decisionId) => {
+      const want = new Map<string, string>();
+      for (const [objective, candidates] of reaching.get(decisionId)!) want.set(objective, candidates[0]!.claim);
+      return this.deps.decisions.claimReached(decisionId, want);
+    });
+    settled.forEach((result, k) => {
+      for (const [objective, candidates] of reaching.get(ids[k]!)!) {
+        if (result.status === 'rejected') {
+          for (const c of candidates) this.fail(c.seq);
+          continue;
+        }
+        const holder = candidates.find((c) => c.claim === result.value.get(objective));
+        if (!holder) continue;
+        this.statistics.contribute(holder.decision, intentObjective(objective), INTENT_ACTION, holder.seq, {
+          kind: 'reward',
+          x: holder.decision.x,
+          reward: 1,
+        });
+      }
+    });
+  }
+
+  /** F4 for one counted event: its rewards as contributions at `seq`; returns the objectives it reached. */
+  private creditApplication(a: Application, seq: bigint): string[] {
+    if (a.move && a.fresh) this.outcome.stageChanges++;
+    const d = a.decision;
+    if (!d) {
+      if (a.fresh) this.outcome.unattributedEvents++;
+      return [];
+    }
+    const e = a.record.event;
+    const actionId = e.actionId ?? d.chosen[0]!;
+    const r = rewardsForEvent(d, e, a.t, a.move);
+    if (r.late) {
+      if (a.fresh) this.outcome.lateEvents++;
+      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'late', d: d.x.length });
+      return [];
+    }
+    if (r.global === undefined && r.perObjective.size === 0) {
+      if (a.fresh) this.outcome.ignoredEvents++;
+      return [];
+    }
+    if (a.fresh) this.outcome.rewards++;
+    if (r.global !== undefined) {
+      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'reward', x: d.x, reward: r.global });
+    }
+    const reached: string[] = [];
+    for (const [objective, reward] of r.perObjective) {
+      this.statistics.contribute(d, objective, actionId, seq, { kind: 'reward', x: d.x, reward });
+      if (reward > 0) reached.push(objective);
+    }
+    return reached;
+  }
+
+  private count(o: Outcome, input: JoinInput): void {
+    const out = this.outcome;
+    switch (o.kind) {
+      case 'decision':
+        if (o.fresh) {
+          out.decisions++;
+          out.heldApplied += o.applications.length;
+          out.duplicateEvents += o.duplicateHeld.length;
+        }
+        return;
+      case 'duplicate':
+        if (input.record.kind === 'decision') out.duplicateDecisions++;
+        else out.duplicateEvents++;
+        return;
+      case 'held':
+        out.heldEvents++;
+        return;
+      default:
+        return;
     }
   }
-  const shardId = entries[0]?.shardId ?? '';
-  const items = [...pending.values()];
-  const written = await settleLimit(items, CONCURRENCY, (p) => applyToItem(p, shardId, deps, now));
-  written.forEach((result, i) => {
-    const p = items[i]!;
-    if (result.status === 'rejected') {
-      for (const c of p.contributions) fail(c.seq);
-      return;
-    }
-    outcome.statsWrites += result.value.wrote ? 1 : 0;
-    outcome.alreadyApplied += result.value.skipped;
-    outcome.conflictRetries += result.value.retries;
-  });
-
-  outcome.failedFrom = lowestFailure === undefined ? undefined : lowestFailure.toString();
-  return outcome;
 }
 
-async function applyToItem(
-  p: Pending,
-  shardId: string,
-  deps: ApplyBatchDeps,
-  now: () => number,
-): Promise<{ wrote: boolean; skipped: number; retries: number }> {
-  const maxRetries = deps.maxConflictRetries ?? 20;
-  for (let attempt = 0; ; attempt++) {
-    const current = await deps.state.getStats(p.key);
-    const mark = current?.highWaterMarks[shardId];
-    const applied = mark === undefined ? -1n : BigInt(mark);
-    const fresh = p.contributions.filter((c) => c.seq > applied);
-    if (fresh.length === 0) return { wrote: false, skipped: p.contributions.length, retries: attempt };
-    const d = dimensionOf(fresh, current?.stats);
-    const stats: ActionStats = current ? current.stats : emptyStats(d);
-    const counters = { ...(current?.counters ?? { rewardEvents: 0, lateEvents: 0 }) };
-    let top = applied;
-    for (const c of fresh) {
-      if (c.seq > top) top = c.seq;
-      if (c.kind === 'impression') addObservation(stats, Float64Array.from(c.x), 0);
-      else if (c.kind === 'reward') {
-        addReward(stats, Float64Array.from(c.x), c.reward);
-        counters.rewardEvents++;
-      } else counters.lateEvents++;
-    }
-    const t = now();
-    const next: StatsItem = {
-      ...p.key,
-      stats,
-      counters,
-      highWaterMarks: { ...(current?.highWaterMarks ?? {}), [shardId]: top.toString() },
-      version: (current?.version ?? 0) + 1,
-      updatedAt: t,
-      lastLearnedAt: t,
-    };
-    try {
-      await deps.state.putStats(next, current?.version);
-      return { wrote: true, skipped: p.contributions.length - fresh.length, retries: attempt };
-    } catch (err) {
-      if (!(err instanceof VersionConflictError) || attempt >= maxRetries) throw err;
-      // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
-    }
-  }
+const claimString = (entry: StreamEntry) => `${entry.shardId}/${entry.sequenceNumber}`;
+
+function dead(entry: StreamEntry, code: string, reason: string, at: number): DeadLetter {
+  return { id: claimString(entry), status: 'dead', code, reason, data: entry.data.slice(0, 64 * 1024), at };
 }
 
-function dimensionOf(contributions: Contribution[], existing: ActionStats | undefined): number {
-  if (existing) return existing.sxr.length;
-  for (const c of contributions) if (c.kind !== 'late') return c.x.length;
-  return 0;
+/** A held event refused when its decision arrived (F2c): its "held" entry becomes a dead letter. */
+function heldDead(claim: string, record: EventRecord, code: string, at: number): DeadLetter {
+  return {
+    id: claim,
+    status: 'dead',
+    code,
+    reason: `event ${record.event.eventId}: refused when decision ${record.event.decisionId} arrived (${code})`,
+    data: JSON.stringify(record).slice(0, 64 * 1024),
+    at,
+  };
 }
 
-const claimOf = (entry: StreamEntry) => `${entry.shardId}/${entry.sequenceNumber}`;
-
-function dead(entry: StreamEntry, reason: string, at: number): DeadLetter {
-  return { id: claimOf(entry), reason, data: entry.data.slice(0, 64 * 1024), at };
-}
-
-function toStored(r: DecisionRecord, claim: string): StoredDecision {
+function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
   return {
     decisionId: r.decisionId,
     decisionPoint: r.decisionPoint,
@@ -533,6 +549,5 @@ function toStored(r: DecisionRecord, claim: string): StoredDecision {
     attributionWindowSeconds: r.attributionWindowSeconds,
     rewards: r.rewards,
     objectives: r.objectives,
-    claim,
   };
 }

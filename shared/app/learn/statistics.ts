@@ -1,0 +1,154 @@
+/**
+ * The last phase of a batch: contributions (impressions, rewards, late events) summed per statistics item and
+ * written with one conditional read-modify-write per item.
+ *
+ * Each statistics item stores, per shard, the highest sequence number whose contributions it includes (its
+ * high-water mark), in the same conditional write as the statistics: contributions at or below it are skipped, so
+ * an overlapping redelivered batch changes nothing twice, and the write is conditional on the item version, so two
+ * updaters racing on one item lose no update (the loser re-reads and re-applies). Only contributions below the
+ * batch's lowest failure are written: a mark moved past a failed record would make its redelivery skip the record's
+ * own contribution to the same item.
+ */
+import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
+import {
+  bucketOf,
+  DEFAULT_OBJECTIVE,
+  INTENT_ACTION,
+  intentObjective,
+  type StatsItem,
+  type StatsKey,
+  type StoredDecision,
+} from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
+import { murmur3_32 } from '../../core/features/encode.ts';
+import type { StateStore } from '../../core/ports.ts';
+import { settleLimit } from '../concurrency.ts';
+
+export type Contribution =
+  | { kind: 'impression'; x: number[] }
+  | { kind: 'reward'; x: number[]; reward: number }
+  /** A late event: counted on the action; `d` lets it create the item when nothing else has. */
+  | { kind: 'late'; d: number };
+
+interface Pending {
+  key: StatsKey;
+  contributions: (Contribution & { seq: bigint })[];
+}
+
+export interface StatisticsWriterOptions {
+  /** The shard every contribution of this batch comes from. */
+  shardId: string;
+  /** Writer partitions per action: the shard's hash picks one. */
+  partitions: number;
+  now: () => number;
+  maxConflictRetries: number;
+}
+
+const CONCURRENCY = 16;
+
+export class StatisticsWriter {
+  private readonly pending = new Map<string, Pending>();
+  private readonly partition: number;
+
+  constructor(
+    private readonly state: StateStore,
+    private readonly opts: StatisticsWriterOptions,
+  ) {
+    this.partition = (murmur3_32(opts.shardId, 0) >>> 0) % Math.max(1, opts.partitions);
+  }
+
+  /** F1: one impression of each chosen action in every policy, one intent observation per objective. */
+  impressions(d: StoredDecision, seq: bigint): void {
+    const c: Contribution = { kind: 'impression', x: d.x };
+    for (const actionId of d.chosen) {
+      this.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, c);
+      for (const o of d.objectives) this.contribute(d, o.name, actionId, seq, c);
+    }
+    for (const o of d.objectives) this.contribute(d, intentObjective(o.name), INTENT_ACTION, seq, c);
+  }
+
+  /** Adds a contribution of the record at `seq` to the item of the decision's day. */
+  contribute(d: StoredDecision, objective: string, actionId: string, seq: bigint, c: Contribution): void {
+    const key: StatsKey = {
+      decisionPoint: d.decisionPoint,
+      objective,
+      actionId,
+      bucket: bucketOf(d.at),
+      partition: this.partition,
+    };
+    const id = `${key.decisionPoint}\u0000${objective}\u0000${actionId}\u0000${key.bucket}`;
+    let p = this.pending.get(id);
+    if (!p) {
+      p = { key, contributions: [] };
+      this.pending.set(id, p);
+    }
+    p.contributions.push({ ...c, seq });
+  }
+
+  /** Writes every item's contributions below `lowestFailure`; reports items it could not write through `fail`. */
+  async apply(
+    lowestFailure: bigint | undefined,
+    fail: (seq: bigint) => void,
+  ): Promise<{ statsWrites: number; alreadyApplied: number; conflictRetries: number }> {
+    const items = [...this.pending.values()]
+      .map((p) => ({
+        key: p.key,
+        contributions: p.contributions.filter((c) => lowestFailure === undefined || c.seq < lowestFailure),
+      }))
+      .filter((p) => p.contributions.length > 0);
+    const totals = { statsWrites: 0, alreadyApplied: 0, conflictRetries: 0 };
+    const written = await settleLimit(items, CONCURRENCY, (p) => this.applyToItem(p));
+    written.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        for (const c of items[i]!.contributions) fail(c.seq);
+        return;
+      }
+      totals.statsWrites += result.value.wrote ? 1 : 0;
+      totals.alreadyApplied += result.value.skipped;
+      totals.conflictRetries += result.value.retries;
+    });
+    return totals;
+  }
+
+  private async applyToItem(p: Pending): Promise<{ wrote: boolean; skipped: number; retries: number }> {
+    const shardId = this.opts.shardId;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.state.getStats(p.key);
+      const mark = current?.highWaterMarks[shardId];
+      const applied = mark === undefined ? -1n : BigInt(mark);
+      const fresh = p.contributions.filter((c) => c.seq > applied);
+      if (fresh.length === 0) return { wrote: false, skipped: p.contributions.length, retries: attempt };
+      const stats: ActionStats = current ? current.stats : emptyStats(dimensionOf(fresh[0]!));
+      const counters = { ...(current?.counters ?? { rewardEvents: 0, lateEvents: 0 }) };
+      let top = applied;
+      for (const c of fresh) {
+        if (c.seq > top) top = c.seq;
+        if (c.kind === 'impression') addObservation(stats, Float64Array.from(c.x), 0);
+        else if (c.kind === 'reward') {
+          addReward(stats, Float64Array.from(c.x), c.reward);
+          counters.rewardEvents++;
+        } else counters.lateEvents++;
+      }
+      const t = this.opts.now();
+      const next: StatsItem = {
+        ...p.key,
+        stats,
+        counters,
+        highWaterMarks: { ...(current?.highWaterMarks ?? {}), [shardId]: top.toString() },
+        version: (current?.version ?? 0) + 1,
+        updatedAt: t,
+        lastLearnedAt: t,
+      };
+      try {
+        await this.state.putStats(next, current?.version);
+        return { wrote: true, skipped: p.contributions.length - fresh.length, retries: attempt };
+      } catch (err) {
+        if (!(err instanceof VersionConflictError) || attempt >= this.opts.maxConflictRetries) throw err;
+        // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      }
+    }
+  }
+}
+
+const dimensionOf = (c: Contribution): number => (c.kind === 'late' ? c.d : c.x.length);

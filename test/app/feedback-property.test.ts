@@ -1,0 +1,87 @@
+/**
+ * The feedback property (docs/ARCHITECTURE.md §3, F7): for random traffic delivered with random batch cuts,
+ * redeliveries, partial failures, crashes, racing updaters and a reshard, what the updater stored equals what the
+ * reference (`test/support/feedback-reference.ts`, written from the specification) says must be learned. Runs on the
+ * in-memory adapters (held to the DynamoDB adapters by the contract test); `npm run bench` runs it on the emulators
+ * at size.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryDeadLetterStore } from '../../shared/adapters/memory/dead-letter-store.ts';
+import { MemoryDecisionStore } from '../../shared/adapters/memory/decision-store.ts';
+import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
+import { type ApplyBatchDeps, applyBatch } from '../../shared/app/learn/apply-batch.ts';
+import { createRng } from '../../shared/core/random.ts';
+import { compareWithReference } from '../support/feedback-compare.ts';
+import { referenceFeedback } from '../support/feedback-reference.ts';
+import { type DeliveryOptions, deliver, generateTraffic, shardTraffic } from '../support/feedback-traffic.ts';
+
+async function run(seed: number, records: number, delivery: DeliveryOptions, reshard: boolean) {
+  const rng = createRng(seed);
+  const traffic = generateTraffic(rng, { records, users: 2 + rng.int(5) });
+  const stream = shardTraffic(traffic, 2, reshard ? Math.floor(records / 2) : undefined);
+  const deps: ApplyBatchDeps = {
+    state: new MemoryStateStore(),
+    decisions: new MemoryDecisionStore(),
+    deadLetters: new MemoryDeadLetterStore(),
+    statsPartitions: 2,
+  };
+  const counts = await deliver(stream, applyBatch, deps, rng, delivery);
+  const { diffs } = await compareWithReference(traffic, stream.byShard, deps, referenceFeedback(traffic.records));
+  return { diffs, counts, traffic };
+}
+
+const calm: DeliveryOptions = { maxBatch: 1000, failBefore: 0, failAfter: 0, crash: 0, race: 0, redeliver: 0 };
+const rough: DeliveryOptions = {
+  maxBatch: 12,
+  failBefore: 0.02,
+  failAfter: 0.02,
+  crash: 0.05,
+  race: 0.1,
+  redeliver: 0.1,
+};
+
+describe('feedback is learned exactly once, as the specification says', () => {
+  it('one delivery of the whole stream ends in the reference state', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (seed) => {
+        const { diffs } = await run(seed, 80, calm, false);
+        expect(diffs).toEqual([]);
+      }),
+      { numRuns: Number(process.env.FEEDBACK_RUNS ?? 150) },
+    );
+  });
+
+  it('batch cuts, redeliveries, failures, crashes, racing updaters and a reshard change nothing', async () => {
+    const totals = { invocations: 0, partialFailures: 0, crashes: 0, races: 0, redeliveries: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.boolean(), async (seed, reshard) => {
+        const { diffs, counts } = await run(seed, 80, rough, reshard);
+        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += counts[k];
+        expect(diffs).toEqual([]);
+      }),
+      { numRuns: Number(process.env.FEEDBACK_RUNS ?? 150) },
+    );
+    // The faults did happen, in numbers (so the property was tested under them).
+    expect(totals.partialFailures).toBeGreaterThan(100);
+    expect(totals.crashes).toBeGreaterThan(50);
+    expect(totals.races).toBeGreaterThan(100);
+    expect(totals.redeliveries).toBeGreaterThan(50);
+  });
+
+  it('the traffic exercises every rule: held, refused, duplicates, late, stage moves and intent labels', () => {
+    const rng = createRng(1);
+    const traffic = generateTraffic(rng, { records: 3000, users: 6 });
+    const ref = referenceFeedback(traffic.records);
+    const codes = new Set(ref.dead.values());
+    expect([...codes].sort()).toEqual(
+      ['action-not-chosen', 'another-user', 'malformed', 'no-decision', 'other-decision-point'].sort(),
+    );
+    expect(ref.held.size).toBeGreaterThan(0);
+    const late = [...ref.stats.values()].reduce((s, x) => s + x.lateEvents, 0);
+    const intent = [...ref.stats.keys()].filter((k) => k.includes('|intent:') && ref.stats.get(k)!.rewardEvents > 0);
+    expect(late).toBeGreaterThan(0);
+    expect(intent.length).toBeGreaterThan(0);
+    expect(ref.stages.size).toBeGreaterThan(0);
+  });
+});
