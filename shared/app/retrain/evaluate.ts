@@ -224,6 +224,42 @@ export interface Evaluation {
   warnings: string[];
 }
 
+/**
+ * The two policies the gate compares, each its model's serving policy, over one action list: the catalog, every
+ * action either model has statistics for, and every candidate of the slice.
+ */
+export function gatePolicies(
+  run: RunParams,
+  model: OfflineModel,
+  rounds: readonly HoldoutRound[],
+  current: CurrentModelInput,
+): { candidate: TargetPolicy; current: TargetPolicy; warnings: string[] } {
+  const warnings: string[] = [];
+  const candidateStats = new Map([...model.objectives].map(([name, o]) => [name, o.evaluation] as const));
+  const currentStatsByObjective = currentStats(run, current);
+  if (current.active && current.active.cutoffBucket > run.holdoutFromBucket) {
+    warnings.push(
+      `the active model ${current.active.version} was trained on days of the held-out slice: its estimate is ` +
+        'optimistic, which only makes the gate harder to pass',
+    );
+  }
+  // Intent models' statistics name no action (`*`): only the posteriors' objectives say which actions exist.
+  const mentioned = new Set<string>();
+  for (const stats of [candidateStats, currentStatsByObjective]) {
+    for (const objective of [DEFAULT_OBJECTIVE, ...run.objectives.map((o) => o.name)]) {
+      for (const id of stats.get(objective)?.keys() ?? []) mentioned.add(id);
+    }
+  }
+  for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
+  const actions = universe(run, current.catalog, model.features, mentioned);
+  const settings = servingSettings(run);
+  return {
+    candidate: servingTargetPolicy('candidate', servingModelOf(run, actions, candidateStats), settings),
+    current: servingTargetPolicy('current', servingModelOf(run, actions, currentStatsByObjective), settings),
+    warnings,
+  };
+}
+
 /** Pure core of the evaluation and the gate. */
 export function evaluateCandidate(
   ctx: RunContext,
@@ -234,24 +270,8 @@ export function evaluateCandidate(
   const { run } = ctx;
   const reasons: string[] = [];
   const warnings: string[] = [];
-  const candidateStats = new Map([...model.objectives].map(([name, o]) => [name, o.evaluation] as const));
-  const currentStatsByObjective = currentStats(run, current);
-  if (current.active && current.active.cutoffBucket > run.holdoutFromBucket) {
-    warnings.push(
-      `the active model ${current.active.version} was trained on days of the held-out slice: its estimate is ` +
-        'optimistic, which only makes the gate harder to pass',
-    );
-  }
-
-  // Every posterior knows the actions any of them has statistics for (intent models have none), and the slice's.
-  const mentioned = new Set<string>();
-  for (const stats of [candidateStats, currentStatsByObjective]) {
-    for (const objective of [DEFAULT_OBJECTIVE, ...run.objectives.map((o) => o.name)]) {
-      for (const id of stats.get(objective)?.keys() ?? []) mentioned.add(id);
-    }
-  }
-  for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
-  const actions = universe(run, current.catalog, model.features, mentioned);
+  const policies = gatePolicies(run, model, rounds, current);
+  warnings.push(...policies.warnings);
 
   if (ctx.reduce && ctx.reduce.missingItems.length > 0) {
     reasons.push(
@@ -282,11 +302,8 @@ export function evaluateCandidate(
   } else {
     const data = toLogged(rounds);
     const options = { delta: run.delta, seed: 0 };
-    const settings = servingSettings(run);
-    const policy = (name: string, stats: StatsByObjective) =>
-      servingTargetPolicy(name, servingModelOf(run, actions, stats), settings);
-    candidate = evaluatePolicy(data, policy('candidate', candidateStats), options);
-    cur = evaluatePolicy(data, policy('current', currentStatsByObjective), options);
+    candidate = evaluatePolicy(data, policies.candidate, options);
+    cur = evaluatePolicy(data, policies.current, options);
     logging = evaluatePolicy(data, loggingPolicy, options);
     for (const w of candidate.warnings) warnings.push(`candidate: ${w}`);
     if (rounds.length < run.minEvalRounds) {
