@@ -3,8 +3,8 @@
  * under the serving policy (the global posterior, the weighted combination of the objectives' posteriors, or the
  * intent-selected objective's posterior: core/policy/serving-policy.ts), Thompson sampling with an exploration floor
  * picks one action per slot, and the exact slot-1 probability of every candidate is computed (the chosen one's is the
- * logged propensity). The decision is
- * written to the stream before the answer goes out, so every served decision is in the log.
+ * logged propensity). The decision is written to the stream before the answer goes out, so every served decision is
+ * in the log.
  */
 import { randomUUID } from 'node:crypto';
 import { selectThompson } from '../../core/bandit/thompson.ts';
