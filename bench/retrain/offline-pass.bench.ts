@@ -104,6 +104,8 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     actionDim: ACTION_DIM,
     priors: { ...DEFAULT_PRIORS },
     exploration: { epsilon: 0.05, scale: 1 },
+    objectives: [],
+    combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,
     lakeDelaySeconds: input.lakeDelaySeconds,
     maxEvalRounds: input.maxEvalRounds,

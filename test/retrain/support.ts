@@ -24,6 +24,8 @@ export function runParams(over: Partial<RunParams> = {}): RunParams {
     actionDim: 2,
     priors: { ...DEFAULT_PRIORS },
     exploration: { epsilon: 0.05, scale: 1 },
+    objectives: [],
+    combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,
     lakeDelaySeconds: 900,
     maxEvalRounds: 20_000,

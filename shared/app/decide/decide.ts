@@ -1,22 +1,23 @@
 /**
  * Where a decision is made: candidates resolved against the live catalog, the context encoded, every candidate scored
- * against the cached posterior, Thompson sampling with an exploration floor picks one action per slot, and the exact
- * slot-1 probability of every candidate is computed (the chosen one's is the logged propensity). The decision is
- * written to the stream before the answer goes out, so every served decision is in the log.
+ * under the serving policy (the global posterior, the weighted combination of the objectives' posteriors, or the
+ * intent-selected objective's posterior: core/policy/serving-policy.ts), Thompson sampling with an exploration floor
+ * picks one action per slot, and the exact slot-1 probability of every candidate is computed (the chosen one's is the
+ * logged propensity). The decision is written to the stream before the answer goes out, so every served decision is
+ * in the log.
  */
 import { randomUUID } from 'node:crypto';
-import { scoreInto } from '../../core/bandit/score.ts';
-import { argmaxProbabilities, selectThompson } from '../../core/bandit/thompson.ts';
+import { selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
-import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { ServingScores, scoreServingPolicy } from '../../core/policy/serving-policy.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
 import type { DecisionRecord, DecisionRequest } from '../../core/schemas.ts';
 import { type ResilientDecisionResponse, uniformFallback } from '../resilience/fallback.ts';
 import { DecisionGuard, type DecisionResilience } from '../resilience/guard.ts';
-import type { ModelCache, ServingModel } from './model-cache.ts';
+import type { ModelCache } from './model-cache.ts';
 
 export interface DecideDeps {
   models: ModelCache;
@@ -31,11 +32,7 @@ export interface DecideDeps {
 }
 
 export class DecisionService {
-  private mean = new Float64Array(64);
-  private sd = new Float64Array(64);
-  private probs = new Float64Array(64);
-  private partMean = new Float64Array(64);
-  private partSd = new Float64Array(64);
+  private readonly scores = new ServingScores();
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly guard: DecisionGuard;
@@ -90,24 +87,19 @@ export class DecisionService {
     const count = candidates.length;
     if (count === 0) throw new UnprocessableError(`decision point ${req.decisionPoint} has no eligible candidate`);
 
-    if (this.mean.length < count) {
-      const size = Math.max(count, this.mean.length * 2);
-      this.mean = new Float64Array(size);
-      this.sd = new Float64Array(size);
-      this.probs = new Float64Array(size);
-    }
     const context = usesStages && stage !== undefined ? { ...req.context, [STAGE_FEATURE]: stage } : req.context;
     const x = encodeFeatures(context, settings.contextDim);
-    const servedBy = this.scoreCandidates(model, x, candidates, count);
+    // The serving policy (see core/policy/serving-policy.ts): the same function the promotion gate evaluates.
+    const scores = this.scores;
+    const servedBy = scoreServingPolicy(model, settings, x, candidates, scores);
     const slots = Math.min(req.slots, count);
-    const chosenPos = selectThompson(this.mean, this.sd, count, this.deps.rng, settings.exploration.epsilon, slots);
-    argmaxProbabilities(this.mean, this.sd, count, settings.exploration.epsilon, this.probs);
+    const chosenPos = selectThompson(scores.mean, scores.sd, count, this.deps.rng, settings.exploration.epsilon, slots);
 
     const chosen = Array.from(chosenPos.subarray(0, slots), (p) => post.ids[candidates[p]!]!);
     const ranking = Array.from({ length: count }, (_, p) => ({
       actionId: post.ids[candidates[p]!]!,
-      score: this.mean[p]!,
-      probability: this.probs[p]!,
+      score: scores.mean[p]!,
+      probability: scores.probability[p]!,
     })).sort((a, b) => b.probability - a.probability || b.score - a.score);
 
     const record: DecisionRecord = {
@@ -122,7 +114,7 @@ export class DecisionService {
       candidates: Array.from(candidates, (i) => post.ids[i]!),
       chosen,
       chosenFeatures: Array.from(chosenPos.subarray(0, slots), (p) => Array.from(model.features[candidates[p]!]!)),
-      propensity: this.probs[chosenPos[0]!]!,
+      propensity: scores.probability[chosenPos[0]!]!,
       modelVersion: model.version,
       attributionWindowSeconds: settings.attributionWindowSeconds,
       rewards: settings.rewards,
@@ -140,56 +132,6 @@ export class DecisionService {
     const response = { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
     const logged = await this.guard.log(record, () => this.deps.stream.put([record]), left);
     return logged === 'deferred' ? { ...response, decisionLog: 'deferred' } : response;
-  }
-
-  /**
-   * Fills `mean`/`sd` with each candidate's score distribution under the serving policy and says which policy it is.
-   * - no objectives: the global posterior;
-   * - `weighted`: Σ_k w_k × (objective k's score), independent posteriors, so mean Σ w_k μ_k and variance Σ w_k² σ_k²;
-   * - `intent`: the objective with the highest P(reach k | x) × value_k among those with enough outcomes, else the
-   *   global policy. The selector is deterministic given x, so the logged propensity is that of the served policy.
-   */
-  private scoreCandidates(model: ServingModel, x: Float64Array, candidates: Int32Array, count: number): string {
-    const { settings } = model.decisionPoint;
-    const scale = settings.exploration.scale;
-    const objectives = settings.objectives;
-    if (objectives.length === 0) {
-      scoreInto(model.posterior, x, candidates, scale, this.mean, this.sd);
-      return DEFAULT_OBJECTIVE;
-    }
-    if (settings.combine.mode === 'intent') {
-      let best: string | undefined;
-      let bestValue = Number.NEGATIVE_INFINITY;
-      for (const o of objectives) {
-        const intent = model.intent.get(o.name);
-        if (!intent || intent.outcomes < settings.combine.minOutcomes) continue;
-        let p = 0;
-        for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
-        const value = Math.min(1, Math.max(0, p)) * intent.valuePerOutcome * o.weight;
-        if (value > bestValue) {
-          bestValue = value;
-          best = o.name;
-        }
-      }
-      const served = best ?? DEFAULT_OBJECTIVE;
-      scoreInto(model.posteriors.get(served)!, x, candidates, scale, this.mean, this.sd);
-      return served;
-    }
-    this.mean.fill(0, 0, count);
-    this.sd.fill(0, 0, count);
-    if (this.partMean.length < this.mean.length) {
-      this.partMean = new Float64Array(this.mean.length);
-      this.partSd = new Float64Array(this.mean.length);
-    }
-    for (const o of objectives) {
-      scoreInto(model.posteriors.get(o.name)!, x, candidates, scale, this.partMean, this.partSd);
-      for (let i = 0; i < count; i++) {
-        this.mean[i]! += o.weight * this.partMean[i]!;
-        this.sd[i]! += o.weight * o.weight * this.partSd[i]! * this.partSd[i]!;
-      }
-    }
-    for (let i = 0; i < count; i++) this.sd[i] = Math.sqrt(this.sd[i]!);
-    return 'weighted';
   }
 
   private async userStage(userId: string, left: () => number): Promise<string | undefined> {

@@ -8,8 +8,7 @@
  * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
-import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../../core/bandit/linalg.ts';
-import { buildPosterior, type HybridPosterior } from '../../core/bandit/posterior.ts';
+import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
 import { sameFeatures } from '../../core/catalog/features.ts';
 import {
@@ -19,20 +18,28 @@ import {
   DEFAULT_OBJECTIVE,
   type DecisionPoint,
   INTENT_ACTION,
+  intentObjective,
   type StatsItem,
 } from '../../core/domain.ts';
 import { DependencyError, NotFoundError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import {
+  buildServingPolicyModel,
+  type IntentModel,
+  type ServingPolicyModel,
+} from '../../core/policy/serving-policy.ts';
 import type { StateStore } from '../../core/ports.ts';
 
-export interface ServingModel {
+export type { IntentModel } from '../../core/policy/serving-policy.ts';
+
+export interface ServingModel extends ServingPolicyModel {
   decisionPoint: DecisionPoint;
   /** The global policy's posterior (objective `default`). */
   posterior: HybridPosterior;
   /** One posterior per objective, `default` included, all over the same action list. */
-  posteriors: Map<string, HybridPosterior>;
+  posteriors: ReadonlyMap<string, HybridPosterior>;
   /** Intent model per configured objective. */
-  intent: Map<string, IntentModel>;
+  intent: ReadonlyMap<string, IntentModel>;
   /** Live catalog actions, as indexes into the posterior, in catalog order. */
   live: Int32Array;
   /** Encoded features of every posterior action (aligned with posterior ids). */
@@ -198,25 +205,14 @@ function withCatalog(model: ServingModel, actions: ReadonlyMap<string, CatalogAc
   return { ...model, catalog, live, version: model.version.replace(/\.\d+(\.\d+)$/, `.${catalogVersion}$1`) };
 }
 
-/** One objective's intent model: P(the user reaches the objective within its window | context). */
-export interface IntentModel {
-  /** Ridge weights of a linear probability model on the encoded context (d). */
-  weights: Float64Array;
-  /** Decisions that reached the objective (labels 1). */
-  outcomes: number;
-  /** Decisions observed (labels 0 or 1). */
-  decisions: number;
-  /** Mean objective value per decision that reached it: the value_k of P_k × value_k. */
-  valuePerOutcome: number;
-}
-
 type Summed = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number };
 
 /**
  * Serving statistics per objective and action = the active offline model's (if any) + the online statistics of every
  * bucket from its cutoff on. Buckets before the cutoff are what the offline model was trained on, so they are left out.
- * One hybrid posterior is built per objective (the global `default` one included) over the same action list, so a
- * candidate index means the same action in all of them; intent models are fitted from their statistics.
+ * The posteriors (one per objective, the global `default` one included, over the same action list, so a candidate
+ * index means the same action in all of them) and the intent models come from buildServingPolicyModel, which the
+ * retraining evaluation uses too.
  */
 function build(
   dp: DecisionPoint,
@@ -270,30 +266,18 @@ function build(
   // Retired actions stay in the posterior: their history still teaches the shared (feature) part of the model.
   const catalog = [...actions.values()].sort((a, b) => (a.actionId < b.actionId ? -1 : 1));
   const features = catalog.map((a) => encodeFeatures(a.features, m));
-  const posteriors = new Map<string, HybridPosterior>();
-  for (const objective of objectives) {
-    const table = byObjective.get(objective)!;
-    posteriors.set(
-      objective,
-      buildPosterior(
-        { d, m },
-        priors,
-        catalog.map((a, i) => ({ id: a.actionId, features: features[i]!, stats: table.get(a.actionId)?.stats })),
-      ),
-    );
+  const stats = new Map<string, Map<string, ActionStats>>();
+  for (const [objective, table] of byObjective) {
+    stats.set(objective, new Map([...table].map(([id, s]) => [id, s.stats])));
   }
-  const intent = new Map<string, IntentModel>();
-  for (const o of dp.settings.objectives) {
-    const s = intents.get(o.name);
-    let total = 0;
-    for (const a of byObjective.get(o.name)!.values()) total += a.stats.sumR;
-    intent.set(o.name, {
-      weights: s ? ridge(s.stats, priors.lambdaShared) : new Float64Array(d),
-      outcomes: s?.stats.sumR ?? 0,
-      decisions: s?.stats.n ?? 0,
-      valuePerOutcome: s && s.stats.sumR > 0 ? total / s.stats.sumR : 0,
-    });
-  }
+  for (const [objective, s] of intents) stats.set(intentObjective(objective), new Map([[INTENT_ACTION, s.stats]]));
+  const { posteriors, intent } = buildServingPolicyModel(
+    { d, m },
+    priors,
+    catalog.map((a, i) => ({ id: a.actionId, features: features[i]! })),
+    dp.settings.objectives,
+    stats,
+  );
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
   return {
     decisionPoint: dp,
@@ -308,13 +292,4 @@ function build(
     version: `${active ? active.version : 'online'}+${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
     builtAt: now,
   };
-}
-
-/** Ridge solution (λI + Σxxᵀ)⁻¹ Σxr of one statistics item (intent models use the shared prior λs: they are decision-point wide, not per action). */
-function ridge(s: ActionStats, lambda: number): Float64Array {
-  const d = s.sxr.length;
-  const a = unpackSymmetric(s.sxx, d, new Float64Array(d * d));
-  for (let i = 0; i < d; i++) a[i * d + i]! += lambda;
-  choleskyInPlace(a, d);
-  return choleskySolveInPlace(a, d, Float64Array.from(s.sxr));
 }

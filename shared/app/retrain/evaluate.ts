@@ -2,25 +2,37 @@
  * The evaluate step: off-policy evaluation of the candidate against the current model on the held-out slice (the
  * most recent days before the cutoff), and the promotion gate.
  *
- * Both policies are evaluated as the engine would serve them: Thompson sampling with the decision point's
- * exploration settings, whose exact slot-1 probabilities over each logged decision's candidates come from
- * buildPosterior + scoreInto + argmaxProbabilities. Both are trained only on data from before the slice:
- * - candidate: the fit's `evaluation` statistics (days < holdoutFromBucket);
- * - current: what serves now, restricted the same way: the active offline model's statistics plus the online
- *   statistics of days in [its cutoff, holdoutFromBucket); without an active model, the online statistics of days
- *   before the slice. If the active model was itself trained on the slice, its estimate is optimistic and the
+ * **What is evaluated.** Each model as it would serve: the decision point's serving policy
+ * (core/policy/serving-policy.ts, the function `decide` draws from and takes its logged propensity from), with a
+ * model built from that model's statistics per objective by the code the serving model cache uses
+ * (buildServingPolicyModel: one posterior per objective, `default` included, and each objective's intent model), under
+ * the decision point's objectives, combine mode and exploration settings as planned for the run. So:
+ * - no objectives: Thompson sampling over the global (`default`) posterior;
+ * - `weighted`: Thompson sampling over Σ_k w_k × (objective k's score);
+ * - `intent`: for each held-out decision, the objective its intent models select for the logged (encoded) context, or
+ *   the global posterior while no objective has `minOutcomes` outcomes, then Thompson sampling over that objective;
+ * each with the exploration floor ε, as exact slot-1 probabilities over the decision's logged candidates. Both models
+ * are trained only on data from before the slice:
+ * - candidate: the fit's `evaluation` statistics (days < holdoutFromBucket) of every objective, `intent:k` included;
+ * - current: what serves now, restricted the same way, per objective: the active offline model's statistics plus the
+ *   online statistics of days in [its cutoff, holdoutFromBucket); without an active model, the online statistics of
+ *   days before the slice. If the active model was itself trained on the slice, its estimate is optimistic and the
  *   report says so (the gate is then only harder to pass).
+ *
+ * **Reward.** A held-out round's reward is what its decision's slot-1 action earned for the global (`default`)
+ * policy, as map-partition.ts joins it: without objectives, its events' `rewards`; with objectives, Σ_k w_k × r_k,
+ * each objective within its own attribution window. That weighted objective value is what every combine mode serves
+ * for (`weighted` scores it directly; `intent` serves each user the objective with the largest expected weighted
+ * contribution P(reach k | x) × value_k × w_k), so estimates and the gate are in its units. Stage moves are not valued
+ * offline yet: the gate refuses promotion while the training data hold any.
  *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
  * estimated value (recommended estimator, doubly robust when propensities exist) − tolerance, the slice has at
  * least `minEvalRounds` decisions, and no data are missing (failed map items, incomplete lake days). `force`
  * overrides the statistical part of the gate only.
  */
-import { buildPosterior, type HybridPosterior, type PosteriorAction } from '../../core/bandit/posterior.ts';
-import { scoreInto } from '../../core/bandit/score.ts';
 import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
-import { argmaxProbabilities } from '../../core/bandit/thompson.ts';
-import { type CatalogAction, DEFAULT_OBJECTIVE } from '../../core/domain.ts';
+import { type BaseModelStats, type CatalogAction, DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import {
   type EvaluationReport,
   evaluatePolicy,
@@ -30,7 +42,15 @@ import {
   type TargetPolicy,
 } from '../../core/evaluation/index.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
-import type { StateStore } from '../../core/ports.ts';
+import {
+  buildServingPolicyModel,
+  type ServingPolicyModel,
+  type ServingPolicySettings,
+  ServingScores,
+  type StatsByObjective,
+  scoreServingPolicy,
+} from '../../core/policy/serving-policy.ts';
+import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { decodeAggregate, type HoldoutRound } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
 import { decodeModel, type OfflineModel } from './fit.ts';
@@ -39,36 +59,50 @@ import type { BlobStore } from './ports.ts';
 import type { PolicySummary, RunContext, RunParams } from './run-context.ts';
 
 /**
- * The engine's serving policy over a posterior as an evaluation target: Thompson sampling with exploration floor ε,
- * slot-1 probabilities of each round's candidates. Rounds must carry the encoded context as a Float64Array.
+ * A model's serving policy as an evaluation target: for each round, the slot-1 probabilities
+ * {@link scoreServingPolicy} gives its candidates (by id) for its context. Rounds must carry the encoded context as a
+ * Float64Array; every candidate must be an action of the model.
  */
-export function thompsonPolicy(
+export function servingTargetPolicy(
   name: string,
-  post: HybridPosterior,
-  exploration: { epsilon: number; scale: number },
+  model: ServingPolicyModel,
+  settings: ServingPolicySettings,
 ): TargetPolicy {
+  const index = model.posteriors.get(DEFAULT_OBJECTIVE)?.index;
+  if (!index) throw new ArtifactError(`policy ${name} has no global posterior`);
+  const scores = new ServingScores();
   let idx = new Int32Array(64);
-  let mean = new Float64Array(64);
-  let sd = new Float64Array(64);
   return {
     name,
     distribution(round, out) {
       const k = round.candidates.length;
-      if (idx.length < k) {
-        idx = new Int32Array(2 * k);
-        mean = new Float64Array(2 * k);
-        sd = new Float64Array(2 * k);
-      }
+      if (idx.length < k) idx = new Int32Array(2 * k);
       for (let i = 0; i < k; i++) {
         const id = (round.candidates[i] as { id: string }).id;
-        const a = post.index.get(id);
+        const a = index.get(id);
         if (a === undefined) throw new ArtifactError(`policy ${name} does not know action ${id}`);
         idx[i] = a;
       }
-      scoreInto(post, round.context as Float64Array, idx.subarray(0, k), exploration.scale, mean, sd);
-      argmaxProbabilities(mean, sd, k, exploration.epsilon, out);
+      scoreServingPolicy(model, settings, round.context as Float64Array, idx.subarray(0, k), scores);
+      out.set(scores.probability.subarray(0, k));
     },
   };
+}
+
+/** The settings of the run's serving policy. */
+export const servingSettings = (run: Pick<RunParams, 'objectives' | 'combine' | 'exploration'>) => ({
+  objectives: run.objectives,
+  combine: run.combine,
+  exploration: run.exploration,
+});
+
+/** The serving policy's model of some statistics, over `actions` (the posteriors' action list, in that order). */
+export function servingModelOf(
+  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives'>,
+  actions: readonly { id: string; features: Float64Array }[],
+  stats: StatsByObjective,
+): ServingPolicyModel {
+  return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats);
 }
 
 /** The actions a posterior must know: the catalog, plus anything the statistics or the slice mention. */
@@ -87,15 +121,6 @@ function universe(
     out.set(id, f && f.length === run.actionDim ? Float64Array.from(f) : encodeFeatures({}, run.actionDim));
   }
   return [...out].sort((p, q) => (p[0] < q[0] ? -1 : 1)).map(([id, features]) => ({ id, features }));
-}
-
-export function posteriorOf(
-  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors'>,
-  actions: readonly { id: string; features: Float64Array }[],
-  stats: ReadonlyMap<string, ActionStats>,
-): HybridPosterior {
-  const input: PosteriorAction[] = actions.map((a) => ({ id: a.id, features: a.features, stats: stats.get(a.id) }));
-  return buildPosterior({ d: run.contextDim, m: run.actionDim }, run.priors, input);
 }
 
 function toLogged(rounds: readonly HoldoutRound[]): LoggedData {
@@ -126,12 +151,66 @@ function summarize(name: string, r: EvaluationReport | null): PolicySummary {
 
 export interface CurrentModelInput {
   catalog: readonly CatalogAction[];
-  /** Online statistics items (any bucket). */
+  /** Online statistics items (any objective and bucket). */
   online: readonly { objective: string; actionId: string; bucket: number; stats: ActionStats }[];
-  /** The active offline model's statistics, if one is active. */
-  active:
-    | { version: string; cutoffBucket: number; itemVersion: number; stats: ReadonlyMap<string, ActionStats> }
-    | undefined;
+  /** The active offline model's statistics per objective and action, if one is active. */
+  active: { version: string; cutoffBucket: number; itemVersion: number; stats: StatsByObjective } | undefined;
+}
+
+/** An offline model's stored statistics per objective and action (empty when no such version is stored). */
+export function baseStatsByObjective(base: readonly BaseModelStats[], version: string): StatsByObjective {
+  const stats = new Map<string, Map<string, ActionStats>>();
+  for (const b of base) {
+    if (b.version !== version) continue;
+    let table = stats.get(b.objective);
+    if (!table) {
+      table = new Map();
+      stats.set(b.objective, table);
+    }
+    table.set(b.actionId, b.stats);
+  }
+  return stats;
+}
+
+/** What serves now, as the state store holds it: the catalog, the online statistics and the active model's. */
+export function currentModelInput(state: DecisionPointChanges): CurrentModelInput {
+  const active = state.activeModel;
+  return {
+    catalog: state.actions,
+    online: state.stats,
+    active: active && { ...active, stats: baseStatsByObjective(state.baseStats, active.version) },
+  };
+}
+
+/**
+ * The current model's statistics per objective, restricted to days before the slice: the active model's plus the
+ * online statistics of days in [its cutoff, holdoutFromBucket) (all days before it without an active model).
+ */
+function currentStats(run: RunParams, current: CurrentModelInput): StatsByObjective {
+  const d = run.contextDim;
+  const out = new Map<string, Map<string, ActionStats>>();
+  const add = (objective: string, id: string, s: ActionStats) => {
+    if (s.sxr.length !== d) return;
+    let table = out.get(objective);
+    if (!table) {
+      table = new Map();
+      out.set(objective, table);
+    }
+    let t = table.get(id);
+    if (!t) {
+      t = emptyStats(d);
+      table.set(id, t);
+    }
+    mergeStats(t, s);
+  };
+  if (current.active) {
+    for (const [objective, table] of current.active.stats) for (const [id, s] of table) add(objective, id, s);
+  }
+  const from = current.active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
+  for (const s of current.online) {
+    if (s.bucket >= from && s.bucket < run.holdoutFromBucket) add(s.objective, s.actionId, s.stats);
+  }
+  return out;
 }
 
 export interface Evaluation {
@@ -145,6 +224,42 @@ export interface Evaluation {
   warnings: string[];
 }
 
+/**
+ * The two policies the gate compares, each its model's serving policy, over one action list: the catalog, every
+ * action either model has statistics for, and every candidate of the slice.
+ */
+export function gatePolicies(
+  run: RunParams,
+  model: OfflineModel,
+  rounds: readonly HoldoutRound[],
+  current: CurrentModelInput,
+): { candidate: TargetPolicy; current: TargetPolicy; warnings: string[] } {
+  const warnings: string[] = [];
+  const candidateStats = new Map([...model.objectives].map(([name, o]) => [name, o.evaluation] as const));
+  const currentStatsByObjective = currentStats(run, current);
+  if (current.active && current.active.cutoffBucket > run.holdoutFromBucket) {
+    warnings.push(
+      `the active model ${current.active.version} was trained on days of the held-out slice: its estimate is ` +
+        'optimistic, which only makes the gate harder to pass',
+    );
+  }
+  // Intent models' statistics name no action (`*`): only the posteriors' objectives say which actions exist.
+  const mentioned = new Set<string>();
+  for (const stats of [candidateStats, currentStatsByObjective]) {
+    for (const objective of [DEFAULT_OBJECTIVE, ...run.objectives.map((o) => o.name)]) {
+      for (const id of stats.get(objective)?.keys() ?? []) mentioned.add(id);
+    }
+  }
+  for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
+  const actions = universe(run, current.catalog, model.features, mentioned);
+  const settings = servingSettings(run);
+  return {
+    candidate: servingTargetPolicy('candidate', servingModelOf(run, actions, candidateStats), settings),
+    current: servingTargetPolicy('current', servingModelOf(run, actions, currentStatsByObjective), settings),
+    warnings,
+  };
+}
+
 /** Pure core of the evaluation and the gate. */
 export function evaluateCandidate(
   ctx: RunContext,
@@ -155,38 +270,8 @@ export function evaluateCandidate(
   const { run } = ctx;
   const reasons: string[] = [];
   const warnings: string[] = [];
-  const d = run.contextDim;
-  const H = run.holdoutFromBucket;
-
-  const candidateStats = model.objectives.get(DEFAULT_OBJECTIVE)?.evaluation ?? new Map<string, ActionStats>();
-  const currentStats = new Map<string, ActionStats>();
-  const add = (id: string, s: ActionStats) => {
-    let t = currentStats.get(id);
-    if (!t) {
-      t = emptyStats(d);
-      currentStats.set(id, t);
-    }
-    mergeStats(t, s);
-  };
-  const from = current.active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
-  if (current.active) {
-    for (const [id, s] of current.active.stats) if (s.sxr.length === d) add(id, s);
-    if (current.active.cutoffBucket > H) {
-      warnings.push(
-        `the active model ${current.active.version} was trained on days of the held-out slice: its estimate is ` +
-          'optimistic, which only makes the gate harder to pass',
-      );
-    }
-  }
-  for (const s of current.online) {
-    if (s.objective === DEFAULT_OBJECTIVE && s.bucket >= from && s.bucket < H && s.stats.sxr.length === d) {
-      add(s.actionId, s.stats);
-    }
-  }
-
-  const mentioned = new Set<string>([...candidateStats.keys(), ...currentStats.keys()]);
-  for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
-  const actions = universe(run, current.catalog, model.features, mentioned);
+  const policies = gatePolicies(run, model, rounds, current);
+  warnings.push(...policies.warnings);
 
   if (ctx.reduce && ctx.reduce.missingItems.length > 0) {
     reasons.push(
@@ -217,16 +302,8 @@ export function evaluateCandidate(
   } else {
     const data = toLogged(rounds);
     const options = { delta: run.delta, seed: 0 };
-    candidate = evaluatePolicy(
-      data,
-      thompsonPolicy('candidate', posteriorOf(run, actions, candidateStats), run.exploration),
-      options,
-    );
-    cur = evaluatePolicy(
-      data,
-      thompsonPolicy('current', posteriorOf(run, actions, currentStats), run.exploration),
-      options,
-    );
+    candidate = evaluatePolicy(data, policies.candidate, options);
+    cur = evaluatePolicy(data, policies.current, options);
     logging = evaluatePolicy(data, loggingPolicy, options);
     for (const w of candidate.warnings) warnings.push(`candidate: ${w}`);
     if (rounds.length < run.minEvalRounds) {
@@ -273,17 +350,7 @@ export async function evaluate(ctx: RunContext, deps: EvaluateDeps): Promise<Run
   const reduced = decodeAggregate(reducedBody, run.contextDim, ctx.reduce.key);
   const state = await deps.state.loadChanges(run.decisionPoint, 0);
   const active = state.activeModel;
-  const activeStats = new Map<string, ActionStats>();
-  if (active) {
-    for (const b of state.baseStats) {
-      if (b.version === active.version && b.objective === DEFAULT_OBJECTIVE) activeStats.set(b.actionId, b.stats);
-    }
-  }
-  const result = evaluateCandidate(ctx, model, reduced.holdout, {
-    catalog: state.actions,
-    online: state.stats,
-    active: active && { ...active, stats: activeStats },
-  });
+  const result = evaluateCandidate(ctx, model, reduced.holdout, currentModelInput(state));
   const key = evaluationKey(run);
   await deps.blobs.put(key, JSON.stringify({ ...result, activeVersion: active?.version ?? null }), 'application/json');
   return {

@@ -1,7 +1,9 @@
 /**
  * A stored offline model as an evaluation target (`npm run evaluate -- --target model:VERSION`): the model's base
- * statistics (no online statistics) under the decision point's priors and catalog, served the way the engine serves,
- * i.e. Thompson sampling with the decision point's exploration settings. `model:active` names the active model.
+ * statistics of every objective (no online statistics) under the decision point's priors and catalog, served the way
+ * the engine serves, i.e. the decision point's serving policy (core/policy/serving-policy.ts: the global posterior,
+ * the weighted combination or the intent-selected objective, Thompson sampling with its exploration settings), as
+ * the promotion gate evaluates it. `model:active` names the active model.
  *
  * A logged round's context is encoded with the engine's rule (`encodeFeatures`): named features are hashed, a dense
  * vector keeps its positions after the bias, exactly as `npm run import` encodes history.
@@ -11,7 +13,7 @@ import { TargetUnavailableError } from '../../core/evaluation/errors.ts';
 import type { Round, TargetPolicy } from '../../core/evaluation/types.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import type { StateStore } from '../../core/ports.ts';
-import { posteriorOf, thompsonPolicy } from './evaluate.ts';
+import { baseStatsByObjective, servingModelOf, servingSettings, servingTargetPolicy } from './evaluate.ts';
 
 export async function loadModelPolicy(
   state: StateStore,
@@ -23,21 +25,18 @@ export async function loadModelPolicy(
   if (!dp) throw new TargetUnavailableError(`decision point ${decisionPoint} does not exist`);
   const wanted = version === 'active' ? changes.activeModel?.version : version;
   if (wanted === undefined) throw new TargetUnavailableError(`decision point ${decisionPoint} has no active model`);
-  const stats = new Map(
-    changes.baseStats
-      .filter((b) => b.version === wanted && b.objective === DEFAULT_OBJECTIVE)
-      .map((b) => [b.actionId, b.stats] as const),
-  );
-  if (stats.size === 0) throw new TargetUnavailableError(`decision point ${decisionPoint} has no model ${wanted}`);
+  const stats = baseStatsByObjective(changes.baseStats, wanted);
+  const global = stats.get(DEFAULT_OBJECTIVE);
+  if (!global) throw new TargetUnavailableError(`decision point ${decisionPoint} has no model ${wanted}`);
   const s = dp.settings;
-  const dims = { contextDim: s.contextDim, actionDim: s.actionDim, priors: s.priors };
+  const run = { contextDim: s.contextDim, actionDim: s.actionDim, priors: s.priors, objectives: s.objectives };
   const known = new Map(changes.actions.map((a) => [a.actionId, encodeFeatures(a.features, s.actionDim)]));
   const build = (ids: Iterable<string>) => {
     for (const id of ids) if (!known.has(id)) known.set(id, encodeFeatures({}, s.actionDim));
     const actions = [...known].sort((p, q) => (p[0] < q[0] ? -1 : 1)).map(([id, features]) => ({ id, features }));
-    return thompsonPolicy(`model:${wanted}`, posteriorOf(dims, actions, stats), s.exploration);
+    return servingTargetPolicy(`model:${wanted}`, servingModelOf(run, actions, stats), servingSettings(s));
   };
-  let inner = build(stats.keys());
+  let inner = build(global.keys());
   const x = new Float64Array(s.contextDim);
   return {
     name: `model:${wanted}`,

@@ -125,6 +125,8 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     actionDim: s.actionDim,
     priors: s.priors,
     exploration: { epsilon: s.exploration.epsilon, scale: s.exploration.scale },
+    objectives: s.objectives.map((o) => ({ name: o.name, weight: o.weight })),
+    combine: s.combine,
     windowSeconds,
     lakeDelaySeconds: input.lakeDelaySeconds,
     maxEvalRounds: input.maxEvalRounds,

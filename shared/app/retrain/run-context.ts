@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { type PolicySummary, policySummarySchema } from '../../core/retrain/evaluation-record.ts';
 import { DEFAULT_CLIP } from '../../core/retrain/weighting.ts';
-import { decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
+import { combineSchema, decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
 
 /** What starts a run: the EventBridge schedule sends `{ "decisionPoint": "…" }`; an operator may set the rest. */
 export const runInputSchema = z.strictObject({
@@ -63,6 +63,12 @@ export const runParamsSchema = z.object({
   actionDim: z.number().int().min(1),
   priors: priorsSchema,
   exploration: z.object({ epsilon: z.number(), scale: z.number() }),
+  /**
+   * The decision point's objectives (name and weight) and how they combine: with exploration, what the serving policy
+   * needs (core/policy/serving-policy.ts), so the gate evaluates that policy. Defaults read a run planned before them.
+   */
+  objectives: z.array(z.object({ name: z.string(), weight: z.number() })).default([]),
+  combine: combineSchema.default(combineSchema.parse({})),
   /** Longest attribution window to read events for (seconds). */
   windowSeconds: z.number().int().positive(),
   lakeDelaySeconds: z.number().int().min(0),

@@ -1,0 +1,216 @@
+/**
+ * The serving policy of a decision point: the distribution its model puts on the first slot for one context and one
+ * candidate list. `decide` draws from it and logs the chosen action's probability as the propensity; the retraining
+ * gate evaluates it off-policy. Both call {@link scoreServingPolicy}, so the gate certifies the policy that serves.
+ *
+ * Every candidate a gets a Gaussian score s_a ~ N(μ_a, σ_a²), independent across candidates (each from
+ * `scoreInto`, i.e. posterior mean and exploration-scaled sampling sd):
+ * - no objectives: the global (`default`) posterior's score;
+ * - `weighted`: s_a = Σ_k w_k s_{k,a} over the objectives' posteriors, sampled independently, so μ_a = Σ_k w_k μ_{k,a}
+ *   and σ_a² = Σ_k w_k² σ_{k,a}². A sum of independent Gaussians is Gaussian, so this is the exact law of the
+ *   combination, not an approximation, and drawing s_a once is the same as drawing each term and adding;
+ * - `intent`: the score of one objective's posterior, k* = argmax_k clamp(xᵀβ_k, 0, 1) × v_k × w_k over the
+ *   objectives whose intent model has at least `minOutcomes` outcomes (first configured wins a tie), else `default`.
+ *   xᵀβ_k is the intent model's ridge mean, not a draw, so which posterior serves is a deterministic function of x.
+ *
+ * Slot 1 is uniform over the K candidates with probability ε, otherwise the argmax of one draw of every score, so
+ * p_a = (1 − ε) P(a = argmax_b s_b) + ε / K, from `argmaxProbabilities` (quadrature error about 1e-9). This is what
+ * `selectThompson` samples from, given the same means, sds and ε.
+ *
+ * Pure: no I/O, and the model is read, never changed. Output buffers are the caller's, reused across calls.
+ */
+import { InvalidArgumentError } from '../bandit/errors.ts';
+import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../bandit/linalg.ts';
+import { buildPosterior, type Dims, type HybridPosterior, type Priors } from '../bandit/posterior.ts';
+import { scoreInto } from '../bandit/score.ts';
+import type { ActionStats } from '../bandit/stats.ts';
+import { argmaxProbabilities } from '../bandit/thompson.ts';
+import { DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../domain.ts';
+
+/** What `decide` reports as `servedBy` / `objective` in weighted mode. */
+export const WEIGHTED = 'weighted';
+
+/** One objective's intent model: P(the user reaches the objective within its window | context). */
+export interface IntentModel {
+  /** Ridge weights of a linear probability model on the encoded context (d). */
+  weights: Float64Array;
+  /** Decisions that reached the objective (labels 1). */
+  outcomes: number;
+  /** Decisions observed (labels 0 or 1). */
+  decisions: number;
+  /** Mean objective value per decision that reached it: the value_k of P_k × value_k. */
+  valuePerOutcome: number;
+}
+
+/** The parts of a model the serving policy reads. */
+export interface ServingPolicyModel {
+  /** One posterior per objective, `default` included, all over the same action list (so an index means one action). */
+  posteriors: ReadonlyMap<string, HybridPosterior>;
+  /** Intent model per configured objective. */
+  intent: ReadonlyMap<string, IntentModel>;
+}
+
+/** The parts of a decision point's settings the serving policy reads. */
+export interface ServingPolicySettings {
+  objectives: readonly { name: string; weight: number }[];
+  combine: { mode: 'weighted' | 'intent'; minOutcomes: number };
+  exploration: { epsilon: number; scale: number };
+}
+
+/**
+ * Statistics per objective and action, as stored: objective k's bandit under `k`, the global policy under `default`,
+ * and k's intent model under objective `intent:k`, action `*`.
+ */
+export type StatsByObjective = ReadonlyMap<string, ReadonlyMap<string, ActionStats>>;
+
+/**
+ * The serving policy's model from statistics: one hybrid posterior per objective (`default` first) over `actions`
+ * in the order given, and each configured objective's intent model. Serving (the model cache) and the retraining
+ * evaluation build their models here, from their own statistics.
+ */
+export function buildServingPolicyModel(
+  dims: Dims,
+  priors: Priors,
+  actions: readonly { id: string; features: Float64Array }[],
+  objectives: readonly { name: string }[],
+  stats: StatsByObjective,
+): ServingPolicyModel {
+  const posteriors = new Map<string, HybridPosterior>();
+  for (const objective of [DEFAULT_OBJECTIVE, ...objectives.map((o) => o.name)]) {
+    const table = stats.get(objective);
+    posteriors.set(
+      objective,
+      buildPosterior(
+        dims,
+        priors,
+        actions.map((a) => ({ id: a.id, features: a.features, stats: table?.get(a.id) })),
+      ),
+    );
+  }
+  const intent = new Map<string, IntentModel>();
+  for (const o of objectives) {
+    let total = 0;
+    for (const s of stats.get(o.name)?.values() ?? []) total += s.sumR;
+    const reached = stats.get(intentObjective(o.name))?.get(INTENT_ACTION);
+    intent.set(o.name, intentModel(reached, total, priors.lambdaShared, dims.d));
+  }
+  return { posteriors, intent };
+}
+
+/**
+ * An objective's intent model from its `intent:k` statistics (label 1 per decision that reached k) and the objective's
+ * total reward over all actions: ridge weights under the shared prior λs (intent models are decision-point wide, not
+ * per action), and the value per outcome, total ÷ outcomes.
+ */
+export function intentModel(
+  reached: ActionStats | undefined,
+  objectiveRewardTotal: number,
+  lambda: number,
+  d: number,
+): IntentModel {
+  return {
+    weights: reached ? ridge(reached, lambda) : new Float64Array(d),
+    outcomes: reached?.sumR ?? 0,
+    decisions: reached?.n ?? 0,
+    valuePerOutcome: reached && reached.sumR > 0 ? objectiveRewardTotal / reached.sumR : 0,
+  };
+}
+
+/** Ridge solution (λI + Σxxᵀ)⁻¹ Σxr of one statistics item. */
+function ridge(s: ActionStats, lambda: number): Float64Array {
+  const d = s.sxr.length;
+  const a = unpackSymmetric(s.sxx, d, new Float64Array(d * d));
+  for (let i = 0; i < d; i++) a[i * d + i]! += lambda;
+  choleskyInPlace(a, d);
+  return choleskySolveInPlace(a, d, Float64Array.from(s.sxr));
+}
+
+/**
+ * Which posterior serves context x: `default` without objectives, {@link WEIGHTED} in weighted mode, else the
+ * intent-selected objective (or `default` while no objective's intent model has `minOutcomes` outcomes).
+ */
+export function servingObjective(model: ServingPolicyModel, settings: ServingPolicySettings, x: Float64Array): string {
+  const objectives = settings.objectives;
+  if (objectives.length === 0) return DEFAULT_OBJECTIVE;
+  if (settings.combine.mode === 'weighted') return WEIGHTED;
+  let best: string | undefined;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (const o of objectives) {
+    const intent = model.intent.get(o.name);
+    if (!intent || intent.outcomes < settings.combine.minOutcomes) continue;
+    let p = 0;
+    for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
+    const value = Math.min(1, Math.max(0, p)) * intent.valuePerOutcome * o.weight;
+    if (value > bestValue) {
+      bestValue = value;
+      best = o.name;
+    }
+  }
+  return best ?? DEFAULT_OBJECTIVE;
+}
+
+/** Output buffers of {@link scoreServingPolicy}, grown on demand and reused (no allocation per request). */
+export class ServingScores {
+  /** Mean of each candidate's score (position p ↔ candidates[p]). */
+  mean = new Float64Array(64);
+  /** Sampling standard deviation of each candidate's score. */
+  sd = new Float64Array(64);
+  /** Slot-1 probability of each candidate, ε floor included. */
+  probability = new Float64Array(64);
+  partMean = new Float64Array(64);
+  partSd = new Float64Array(64);
+
+  ensure(count: number): void {
+    if (this.mean.length >= count) return;
+    const size = Math.max(count, 2 * this.mean.length);
+    this.mean = new Float64Array(size);
+    this.sd = new Float64Array(size);
+    this.probability = new Float64Array(size);
+    this.partMean = new Float64Array(size);
+    this.partSd = new Float64Array(size);
+  }
+}
+
+/**
+ * Scores `candidates` (indexes into the model's posteriors) for context x under the serving policy: fills
+ * `out.mean`/`out.sd` with each candidate's score distribution and `out.probability` with its exact slot-1
+ * probability, for positions 0…candidates.length−1; returns which posterior served (see {@link servingObjective}).
+ */
+export function scoreServingPolicy(
+  model: ServingPolicyModel,
+  settings: ServingPolicySettings,
+  x: Float64Array,
+  candidates: Int32Array,
+  out: ServingScores,
+): string {
+  const count = candidates.length;
+  out.ensure(count);
+  const { mean, sd } = out;
+  const scale = settings.exploration.scale;
+  const served = servingObjective(model, settings, x);
+  if (served !== WEIGHTED) {
+    scoreInto(posteriorOf(model, served), x, candidates, scale, mean, sd);
+  } else {
+    mean.fill(0, 0, count);
+    sd.fill(0, 0, count);
+    const { partMean, partSd } = out;
+    for (const o of settings.objectives) {
+      scoreInto(posteriorOf(model, o.name), x, candidates, scale, partMean, partSd);
+      const w = o.weight;
+      for (let i = 0; i < count; i++) {
+        mean[i]! += w * partMean[i]!;
+        sd[i]! += w * w * partSd[i]! * partSd[i]!;
+      }
+    }
+    for (let i = 0; i < count; i++) sd[i] = Math.sqrt(sd[i]!);
+  }
+  argmaxProbabilities(mean, sd, count, settings.exploration.epsilon, out.probability);
+  return served;
+}
+
+function posteriorOf(model: ServingPolicyModel, objective: string): HybridPosterior {
+  const post = model.posteriors.get(objective);
+  // buildServingPolicyModel builds one per configured objective: a missing one is a programming error.
+  if (!post) throw new InvalidArgumentError(`the serving model has no posterior for objective ${objective}`);
+  return post;
+}
