@@ -175,7 +175,9 @@ export class NbaEngineStack extends Stack {
 
     this.stateTable.grantReadWriteData(this.adminFunction);
     this.decisionsTable.grantReadData(this.adminFunction);
-    this.deadLetterTable.grantReadData(this.adminFunction);
+    // Dead letters are listed and replayed: replay puts records back on the stream and marks them replayed.
+    this.deadLetterTable.grantReadWriteData(this.adminFunction);
+    this.eventStream.grantWrite(this.adminFunction);
 
     this.stateTable.grantReadWriteData(this.updaterFunction);
     this.decisionsTable.grantReadWriteData(this.updaterFunction);
@@ -290,7 +292,9 @@ export class NbaEngineStack extends Stack {
       collection.addResource('{proxy+}').addMethod('ANY', adminIntegration);
     }
     // Poison records the updater refused, with their reasons (read-only).
-    v1.addResource('dead-letters').addMethod('GET', adminIntegration);
+    const deadLetters = v1.addResource('dead-letters');
+    deadLetters.addMethod('GET', adminIntegration);
+    deadLetters.addResource('replay').addMethod('POST', adminIntegration);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });

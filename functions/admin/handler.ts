@@ -5,12 +5,13 @@ import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catal
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
 import { keyRoutes } from '../../shared/app/keys/routes.ts';
+import { listDeadLetters, replayDeadLetters } from '../../shared/app/learn/dead-letters.ts';
 import { retrainRoutes } from '../../shared/app/retrain/routes.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
-import { actionInputSchema } from '../../shared/core/schemas.ts';
-import { authenticator, deadLetterStore, modelCache, stateStore } from '../commons/clients.ts';
+import { actionInputSchema, deadLetterFilterSchema } from '../../shared/core/schemas.ts';
+import { authenticator, deadLetterStore, eventStream, modelCache, stateStore } from '../commons/clients.ts';
 
 const catalog = new CatalogService(stateStore, modelCache);
 const anyObject = z.record(z.string(), z.unknown());
@@ -130,10 +131,22 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/dead-letters',
     scope: 'admin',
-    handle: async ({ query }) => {
-      const limit = Math.min(1000, Math.max(1, Number(query.limit ?? 100) || 100));
-      return { status: 200, body: { deadLetters: await deadLetterStore.list(limit) } };
-    },
+    handle: async ({ query }) => ({
+      status: 200,
+      body: { deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')) },
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/dead-letters/replay',
+    scope: 'admin',
+    handle: async ({ body }) => ({
+      status: 200,
+      body: await replayDeadLetters(
+        { deadLetters: deadLetterStore, stream: eventStream },
+        parseWith(deadLetterFilterSchema, body ?? {}),
+      ),
+    }),
   },
   ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
 ];

@@ -148,11 +148,15 @@ export interface ApiKeyRecord {
 export interface DeadLetter {
   /** `shardId/sequenceNumber`: putting the same record twice writes the same entry once. */
   id: string;
-  /** `dead`: refused (F2c), replayable once its cause is gone; `held`: an event waiting for its decision (F2a). */
-  status: 'dead' | 'held';
+  /**
+   * `dead`: refused (F2c), replayable once its cause is gone; `held`: an event waiting for its decision (F2a);
+   * `replayed`: put back on the stream (`replayedAt`).
+   */
+  status: 'dead' | 'held' | 'replayed';
   /** Which rule refused it (`DeadCode`), or `held`. */
   code: string;
   reason: string;
   data: string;
   at: number;
+  replayedAt?: number | undefined;
 }

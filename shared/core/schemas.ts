@@ -311,6 +311,22 @@ export type EventRecord = z.infer<typeof eventRecordSchema>;
 export const streamRecordSchema = z.discriminatedUnion('kind', [decisionRecordSchema, eventRecordSchema]);
 export type StreamRecord = z.infer<typeof streamRecordSchema>;
 
+// ---------------------------------------------------------------------------------------------------------------
+// Dead letters
+
+/** Which dead letters to list or replay (`GET /v1/dead-letters` query, `POST /v1/dead-letters/replay` body). */
+export const deadLetterFilterSchema = z.strictObject({
+  /** Records that name this decision point (a decision's own, or an event's `decisionPoint`). */
+  decisionPoint: decisionPointIdSchema.optional(),
+  /** The rule that refused them (`no-decision`, `action-not-chosen`, …, `malformed`, or `held`). */
+  code: z
+    .string()
+    .regex(/^[a-z-]{1,32}$/, 'must be a rule code such as no-decision')
+    .optional(),
+  status: z.enum(['dead', 'held', 'replayed']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
 /** Renders a zod error as one line a client can act on: `context.age: must be a finite number; slots: ...`. */
 export function describeZodError(error: z.ZodError): string {
   return error.issues

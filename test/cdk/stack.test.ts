@@ -296,15 +296,15 @@ describe('NbaEngineStack', () => {
       }
     });
 
-    it('lets the admin function write the state table but only read the decision and dead-letter tables', () => {
-      expect(
-        allows(actionsOn(template, stack, stack.adminFunction, logicalId(stack, stack.stateTable)), 'dynamodb:PutItem'),
-      ).toBe(true);
-      for (const table of [stack.decisionsTable, stack.deadLetterTable]) {
-        const actions = actionsOn(template, stack, stack.adminFunction, logicalId(stack, table));
-        expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
-        for (const action of writes) expect(allows(actions, action), action).toBe(false);
+    it('lets the admin function write the state and dead-letter tables (replay marks entries) but only read decisions', () => {
+      for (const table of [stack.stateTable, stack.deadLetterTable]) {
+        expect(
+          allows(actionsOn(template, stack, stack.adminFunction, logicalId(stack, table)), 'dynamodb:PutItem'),
+        ).toBe(true);
       }
+      const actions = actionsOn(template, stack, stack.adminFunction, logicalId(stack, stack.decisionsTable));
+      expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
+      for (const action of writes) expect(allows(actions, action), action).toBe(false);
     });
 
     it('lets only the updater read the stream', () => {
@@ -328,6 +328,7 @@ describe('NbaEngineStack', () => {
           `ANY /v1/keys AWS_PROXY -> ${admin}`,
           `ANY /v1/keys/{proxy+} AWS_PROXY -> ${admin}`,
           `GET /v1/dead-letters AWS_PROXY -> ${admin}`,
+          `POST /v1/dead-letters/replay AWS_PROXY -> ${admin}`,
         ].sort(),
       );
     });

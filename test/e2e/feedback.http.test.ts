@@ -5,6 +5,7 @@
  * first decision's action (F2b, F3), and nothing may be dead-lettered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as deadLetters } from '../../cli/dead-letters.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
@@ -78,5 +79,43 @@ describe('feedback without a decisionId, as the README shows it', () => {
     const dead = await api.call('GET', '/v1/dead-letters');
     expect(dead.status).toBe(200);
     expect(dead.body.deadLetters).toEqual([]);
+  });
+
+  it('lists an event it cannot credit with its rule, and replays it through the CLI (refused again: still no decision)', async () => {
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await deadLetters([...args, '--url', stack.url, '--key', stack.apiKey], {
+        stdout: { write: (t: string) => ((out += t), true) },
+        stderr: { write: (t: string) => ((err += t), true) },
+      });
+      return { code, out, err };
+    };
+    const click = { eventId: 'orphan-1', userId: 'nobody-yet', type: 'click', decisionPoint: DP };
+    expect((await api.call('POST', '/v1/events', { events: [click] })).body.accepted).toBe(1);
+    await waitFor(
+      async () => (await api.call('GET', '/v1/dead-letters?code=no-decision')).body.deadLetters.length === 1,
+    );
+    const listed = await cli('list', '--decision-point', DP, '--reason', 'no-decision', '--json');
+    expect(listed.code).toBe(0);
+    const [letter] = JSON.parse(listed.out).deadLetters;
+    expect(letter).toMatchObject({ status: 'dead', code: 'no-decision' });
+    expect(letter.reason).toMatch(/orphan-1: the user has no decision in clicks at or before the event's time/);
+
+    const replayed = await cli('replay', '--decision-point', DP);
+    expect(replayed).toMatchObject({ code: 0, err: '' });
+    expect(replayed.out).toMatch(/replayed 1 record/);
+    // The user still has no decision before the click: the replayed record is refused again, as a new entry.
+    await waitFor(
+      async () => (await api.call('GET', '/v1/dead-letters?code=no-decision')).body.deadLetters.length === 2,
+    );
+    const statuses = (await api.call('GET', '/v1/dead-letters?code=no-decision')).body.deadLetters.map(
+      (d: { status: string }) => d.status,
+    );
+    expect(statuses.sort()).toEqual(['dead', 'replayed']);
+
+    const bad = await cli('list', '--status', 'gone');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/status/);
   });
 });

@@ -2,7 +2,13 @@
  * DynamoDB implementation of the DeadLetterStore port: poison stream records with the reason they were refused.
  * Keyed by `shardId/sequenceNumber`, so a redelivered poison record lands on the same entry.
  */
-import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  ScanCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DeadLetter } from '../../core/domain.ts';
 import type { DeadLetterStore } from '../../core/ports.ts';
@@ -17,7 +23,9 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   ) {}
 
   put(entries: readonly DeadLetter[]): Promise<void> {
-    return this.batchWrite(entries.map((e) => ({ PutRequest: { Item: marshall(e) } })));
+    return this.batchWrite(
+      entries.map((e) => ({ PutRequest: { Item: marshall(e, { removeUndefinedValues: true }) } })),
+    );
   }
 
   remove(ids: readonly string[]): Promise<void> {
@@ -38,8 +46,17 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     }
   }
 
+  /** Up to `limit` entries, in no particular order (a Scan, page by page). */
   async list(limit: number): Promise<DeadLetter[]> {
-    const out = await this.client.send(new ScanCommand({ TableName: this.tableName, Limit: limit }));
-    return (out.Items ?? []).map((i) => unmarshall(i) as DeadLetter);
+    const out: DeadLetter[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({ TableName: this.tableName, Limit: limit - out.length, ExclusiveStartKey: start }),
+      );
+      for (const item of page.Items ?? []) out.push(unmarshall(item) as DeadLetter);
+      start = page.LastEvaluatedKey;
+    } while (start && out.length < limit);
+    return out;
   }
 }

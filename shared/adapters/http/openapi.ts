@@ -7,6 +7,7 @@ import { createApiKeySchema } from '../../app/keys/keys.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import {
   actionInputSchema,
+  deadLetterFilterSchema,
   decisionPointSettingsSchema,
   decisionRequestSchema,
   decisionResponseSchema,
@@ -14,6 +15,12 @@ import {
 } from '../../core/schemas.ts';
 
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
+
+/** An object schema's fields as optional query parameters. */
+function queryParameters(s: z.ZodObject) {
+  const json = schema(s) as { properties?: Record<string, unknown> };
+  return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: false, schema: p }));
+}
 
 const errorBody = {
   type: 'object',
@@ -182,11 +189,18 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/dead-letters': {
         get: {
-          summary: 'Stream records the updater refused (malformed, unknown decision, …) with their reasons',
-          parameters: [
-            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-          ],
+          summary:
+            'Stream records the updater refused (with the rule and the reason) and events held for their decision, oldest first',
+          parameters: queryParameters(deadLetterFilterSchema),
           responses: { '200': { description: 'Dead letters' }, ...errors },
+        },
+      },
+      '/v1/dead-letters/replay': {
+        post: {
+          summary:
+            'Put matching dead letters back on the stream once their cause is gone; the updater counts each at most once',
+          requestBody: { required: false, ...json(schema(deadLetterFilterSchema)) },
+          responses: { '200': { description: '{ replayed, skipped: [{ id, why }] }' }, ...errors },
         },
       },
       '/v1/decision-points/{decisionPoint}/model': {

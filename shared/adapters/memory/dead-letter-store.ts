@@ -15,7 +15,9 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
 
   async put(entries: readonly DeadLetter[]): Promise<void> {
     for (let i = 0; i < entries.length; i += BATCH_WRITE_LIMIT) {
-      const chunk = entries.slice(i, i + BATCH_WRITE_LIMIT).map((e) => toStored({ ...e }, ['id']));
+      const chunk = entries
+        .slice(i, i + BATCH_WRITE_LIMIT)
+        .map((e) => toStored({ ...e }, ['id'], { removeUndefinedValues: true }));
       // BatchWriteItem validates the whole request before writing anything.
       if (new Set(chunk.map((a) => a.id!.S)).size !== chunk.length) {
         throw validationError('Provided list of item keys contains duplicates');

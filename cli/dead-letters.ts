@@ -1,0 +1,101 @@
+/**
+ * Dead letters from the command line, through the engine's admin API (so it works the same against `npm start` and
+ * a deployed stack):
+ *
+ *   npm run dead-letters -- list   [--decision-point DP] [--reason CODE] [--status dead|held|replayed] [--limit N]
+ *   npm run dead-letters -- replay [--decision-point DP] [--reason CODE] [--limit N]
+ *
+ * `replay` puts the matching dead letters back on the stream once their cause is gone (see
+ * `shared/app/learn/dead-letters.ts`); the updater's rules make a replay count at most once.
+ * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or
+ * local-dev-key). Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
+ */
+import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
+import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+
+const USAGE = `usage: npm run dead-letters -- list [filters] [options]
+       npm run dead-letters -- replay [filters] [options]
+
+  --decision-point DP   records that name this decision point
+  --reason CODE         the rule that refused them: malformed, no-decision, another-user, action-not-chosen,
+                        other-decision-point, held-full (or held)
+  --status S            list only: dead, held or replayed (replay takes dead ones)
+  --limit N             at most N entries (default 100)
+  --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
+  --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
+  --json                print JSON instead of text`;
+
+class RefusedError extends Error {}
+
+export async function main(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command !== 'list' && command !== 'replay') throw new UsageError(`unknown command ${command ?? '(none)'}`);
+    const v = parseCliArgs(rest, {
+      'decision-point': { type: 'string' },
+      reason: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (command === 'replay' && v.status !== undefined) throw new UsageError('--status goes with list');
+    const filter = {
+      ...(v['decision-point'] !== undefined ? { decisionPoint: v['decision-point'] } : {}),
+      ...(v.reason !== undefined ? { code: v.reason } : {}),
+      ...(v.status !== undefined ? { status: v.status } : {}),
+      ...(v.limit !== undefined ? { limit: parseNumberFlag('limit', v.limit, { integer: true, above: 0 }) } : {}),
+    };
+    const url = (v.url ?? process.env.NBA_API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
+    const key = v.key ?? process.env.NBA_API_KEY ?? 'local-dev-key';
+    const res =
+      command === 'list'
+        ? await fetch(
+            `${url}/v1/dead-letters?${new URLSearchParams(Object.entries(filter).map(([k, x]): [string, string] => [k, String(x)]))}`,
+            {
+              headers: { 'x-api-key': key },
+            },
+          )
+        : await fetch(`${url}/v1/dead-letters/replay`, {
+            method: 'POST',
+            headers: { 'x-api-key': key, 'content-type': 'application/json' },
+            body: JSON.stringify(filter),
+          });
+    const body = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) {
+      const error = body.error as { message?: string } | undefined;
+      throw new RefusedError(`the engine answered ${res.status}: ${error?.message ?? JSON.stringify(body)}`);
+    }
+    if (v.json) {
+      streams.stdout.write(`${JSON.stringify(body)}\n`);
+      return 0;
+    }
+    if (command === 'list') {
+      const letters = body.deadLetters as { id: string; status: string; code: string; reason: string; at: number }[];
+      for (const d of letters) {
+        streams.stdout.write(
+          `${new Date(d.at).toISOString()}  ${d.status.padEnd(8)} ${d.code.padEnd(20)} ${d.id}  ${d.reason}\n`,
+        );
+      }
+      streams.stdout.write(`${letters.length} dead letter${letters.length === 1 ? '' : 's'}\n`);
+    } else {
+      const r = body as { replayed: number; skipped: { id: string; why: string }[] };
+      for (const s of r.skipped) streams.stdout.write(`skipped ${s.id}: ${s.why}\n`);
+      streams.stdout.write(
+        `replayed ${r.replayed} record${r.replayed === 1 ? '' : 's'}; the updater applies them as any record (each counts at most once)\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof TypeError && /fetch failed/.test(error.message)) {
+      streams.stderr.write(
+        `dead-letters: cannot reach the engine (${(error.cause as Error)?.message ?? error.message}); is \`npm start\` running, or is --url right?\n`,
+      );
+      return 2;
+    }
+    return failWith('dead-letters', USAGE, error, streams, (e) => e instanceof RefusedError);
+  }
+}
+
+await runIfEntry(import.meta.url, main);
