@@ -170,9 +170,10 @@ function acknowledgeRetrainingFindings(stack: NbaEngineStack): void {
   }
   const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(r.stateMachine)}"}]}]}`;
   const childExecutions =
-    'The Distributed Map manages its own child executions of this state machine, whose ARNs exist only at run time.';
+    'The Distributed Maps (split partitions, join buckets) manage their own child executions of this state machine, whose ARNs exist only at run time.';
   ack(r.stateMachine, `AwsSolutions-IAM5[Resource::${executions}:*]`, childExecutions);
   ack(r.stateMachine, `AwsSolutions-IAM5[Resource::${executions}/Partitions:*]`, childExecutions);
+  ack(r.stateMachine, `AwsSolutions-IAM5[Resource::${executions}/Buckets:*]`, childExecutions);
   const smRole = r.stateMachine.role;
   if (smRole instanceof Role && wildcardsAreResourceless(smRole)) {
     ack(

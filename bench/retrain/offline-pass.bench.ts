@@ -6,7 +6,7 @@
  *
  * The lake is the synthetic confounded world of `synthetic-log.ts` at production-like width: d = 16, m = 8, 20
  * candidates per decision, about 27% of decisions with a click event, 14 days, gzipped JSON lines per hour, exactly
- * the objects Firehose writes. The pass is the code the Lambdas run (`mapPartition`, `reduce`, `fitModel`) on an
+ * the objects Firehose writes. The pass is the code the Lambdas run (`splitPartition`, `joinBucket`, `reduce`, `fitModel`) on an
  * in-memory object store, so it measures CPU (gunzip, JSON, validation, join, rank-one updates), not S3 latency.
  */
 import { resolve } from 'node:path';
@@ -16,12 +16,13 @@ import { parseCliArgs, parseNumberFlag } from '../../cli/lib/args.ts';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { encodeModel, fitModel } from '../../shared/app/retrain/fit.ts';
+import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
 import { manifestKey, modelKey } from '../../shared/app/retrain/keys.ts';
-import { HOUR_MS, LAKE_PREFIX, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
-import { mapPartition } from '../../shared/app/retrain/map-partition.ts';
+import { LAKE_PREFIX, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { type RunContext, type RunParams, runInputSchema } from '../../shared/app/retrain/run-context.ts';
+import { MAX_BUCKETS, splitPartition } from '../../shared/app/retrain/split.ts';
 import { DEFAULT_PRIORS } from '../../shared/core/bandit/posterior.ts';
 import { BUCKET_MS } from '../../shared/core/domain.ts';
 import { machine } from '../lib/stats.ts';
@@ -107,6 +108,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     objectives: [],
     combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,
+    buckets: Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(lakeBytes / input.targetItemBytes))),
     lakeDelaySeconds: input.lakeDelaySeconds,
     maxEvalRounds: input.maxEvalRounds,
     minEvalRounds: input.minEvalRounds,
@@ -117,24 +119,22 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     prefix: 'retrain/bench/bench/',
   };
 
-  // The pass: plan → map (every item, one after the other on this one core) → reduce → fit.
+  // The pass: plan → split (every item) → join (every bucket), one after the other on this one core → reduce → fit.
   const passStart = performance.now();
-  const items = planItems(
-    lake.filter((e) => e.key.startsWith(`${LAKE_PREFIX}kind=decision/`)),
-    lake.filter((e) => e.key.startsWith(`${LAKE_PREFIX}kind=event/`)),
-    {
-      cutoffMs: cutoffBucket * BUCKET_MS,
-      windowMs: (run.windowSeconds + run.lakeDelaySeconds) * 1000 + HOUR_MS,
-      targetBytes: input.targetItemBytes,
-    },
-  );
+  const items = planItems(lake, { untilMs: Number.MAX_SAFE_INTEGER, targetBytes: input.targetItemBytes });
   await blobs.put(manifestKey(run), JSON.stringify(items));
   t = performance.now();
   let maxItemSeconds = 0;
   let used = 0;
   for (const item of items) {
     const t0 = performance.now();
-    used += (await mapPartition({ run, item }, { blobs })).decisions;
+    await splitPartition({ run, item }, { blobs });
+    maxItemSeconds = Math.max(maxItemSeconds, (performance.now() - t0) / 1000);
+  }
+  const buckets = Array.from({ length: run.buckets }, (_, b) => b);
+  for (const bucket of buckets) {
+    const t0 = performance.now();
+    used += (await joinBucket({ run, bucket }, { blobs })).decisions;
     maxItemSeconds = Math.max(maxItemSeconds, (performance.now() - t0) / 1000);
   }
   const mapSeconds = (performance.now() - t) / 1000;
@@ -144,6 +144,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     plan: {
       manifestKey: manifestKey(run),
       items: items.length,
+      buckets,
       decisionObjects: 0,
       decisionBytes: 0,
       firstHour: null,
@@ -161,14 +162,14 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   if (used !== decisions && used !== Math.ceil(decisions / DAYS) * DAYS) {
     throw new Error(`the pass used ${used} decisions of ${decisions}`);
   }
-  const objectsRead = items.reduce((n, i) => n + i.decisionKeys.length + i.eventKeys.length, 0);
+  const objectsRead = items.reduce((n, i) => n + i.keys.length, 0);
   const result = {
     decisions: used,
     events: lines - used,
     lakeObjects: lake.length,
     lakeMiB: lakeBytes / 2 ** 20,
     generateSeconds,
-    items: items.length,
+    items: items.length + buckets.length,
     mapSeconds,
     reduceSeconds,
     fitSeconds,

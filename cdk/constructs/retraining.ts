@@ -3,9 +3,10 @@
  * bucket, partitioned `lake/kind=…/dt=YYYY-MM-DD/hour=HH/`, gzipped JSON lines) and the retraining state machine
  * that turns it into a new model and promotes it only if off-policy evaluation says it is not worse:
  *
- *   Plan → Aggregate partitions (Distributed Map over the plan's S3 manifest) → Reduce → Fit → Evaluate
- *        → Gate ─ promote → Promote → Record → Outcome
- *               └ reject ───────────→ Record
+ *   Plan → Split partitions (Distributed Map over the plan's S3 manifest: lake records dealt out by user)
+ *        → Join user buckets (Distributed Map over the buckets: each user's history joined with the updater's rules)
+ *        → Reduce → Fit → Evaluate → Gate ─ promote → Promote → Record → Outcome
+ *                                        └ reject ───────────→ Record
  *
  * Every step after the plan records a caught failure through the same Record state, so each run leaves a report.
  * EventBridge starts one run per scheduled decision point; an operator starts one on demand with
@@ -54,8 +55,10 @@ import { Construct } from 'constructs';
 /** State names: the local runner maps each Task state to its handler by name. */
 export const RETRAIN_STATES = {
   plan: 'Plan',
-  map: 'Aggregate partitions',
-  worker: 'Aggregate partition',
+  map: 'Split partitions',
+  worker: 'Split partition',
+  joinMap: 'Join user buckets',
+  joinWorker: 'Join user bucket',
   reduce: 'Reduce',
   fit: 'Fit',
   evaluate: 'Evaluate',
@@ -184,6 +187,8 @@ export class Retraining extends Construct {
     this.stepsFunction = createFunction('RetrainStepsFunction', 'handler.ts', 2048, Duration.minutes(15));
 
     this.lakeBucket.grantRead(this.workerFunction, 'lake/*');
+    // The join reads what the split dealt out under the run's prefix.
+    this.lakeBucket.grantRead(this.workerFunction, 'retrain/*');
     this.lakeBucket.grantPut(this.workerFunction, 'retrain/*');
     this.lakeBucket.grantRead(this.stepsFunction);
     this.lakeBucket.grantPut(this.stepsFunction, 'retrain/*');
@@ -228,8 +233,17 @@ export class Retraining extends Construct {
         stateName: S.worker,
         lambdaFunction: this.workerFunction,
         payload: TaskInput.fromJsonPathAt('$'),
-        // The child's output stays tiny: the partial statistics are in S3.
-        resultSelector: { 'itemId.$': '$.Payload.itemId', 'decisions.$': '$.Payload.decisions' },
+        // The child's output stays tiny: the records it dealt out are in S3.
+        resultSelector: { 'itemId.$': '$.Payload.itemId', 'records.$': '$.Payload.records' },
+      }),
+    );
+    const joinWorker = retried(
+      new LambdaInvoke(this, S.joinWorker, {
+        stateName: S.joinWorker,
+        lambdaFunction: this.workerFunction,
+        payload: TaskInput.fromJsonPathAt('$'),
+        // The partial statistics are in S3.
+        resultSelector: { 'bucket.$': '$.Payload.bucket', 'decisions.$': '$.Payload.decisions' },
       }),
     );
     const map = new DistributedMap(this, S.map, {
@@ -247,13 +261,25 @@ export class Retraining extends Construct {
       label: 'Partitions',
     });
     map.itemProcessor(worker);
+    // Each user's whole history in one worker, so the join follows the updater's rules exactly (join-bucket.ts).
+    const joinMap = new DistributedMap(this, S.joinMap, {
+      stateName: S.joinMap,
+      itemsPath: JsonPath.stringAt('$.plan.buckets'),
+      itemSelector: { run: JsonPath.objectAt('$.run'), bucket: JsonPath.numberAt('$$.Map.Item.Value') },
+      maxConcurrency: props.mapConcurrency ?? DEFAULT_MAP_CONCURRENCY,
+      toleratedFailurePercentage: TOLERATED_FAILURE_PERCENTAGE,
+      mapExecutionType: StateMachineType.EXPRESS,
+      resultPath: JsonPath.DISCARD,
+      label: 'Buckets',
+    });
+    joinMap.itemProcessor(joinWorker);
 
     const reduce = step(S.reduce, 'reduce');
     const fit = step(S.fit, 'fit');
     const evaluate = step(S.evaluate, 'evaluate');
     const promote = step(S.promote, 'promote');
     const record = step(S.record, 'record');
-    for (const s of [map, reduce, fit, evaluate, promote]) {
+    for (const s of [map, joinMap, reduce, fit, evaluate, promote]) {
       s.addCatch(record, { errors: ['States.ALL'], resultPath: '$.error' });
     }
     const outcome = new Choice(this, S.outcome, { stateName: S.outcome })
@@ -274,7 +300,9 @@ export class Retraining extends Construct {
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(plan.next(map).next(reduce).next(fit).next(evaluate).next(gate)),
+      definitionBody: DefinitionBody.fromChainable(
+        plan.next(map).next(joinMap).next(reduce).next(fit).next(evaluate).next(gate),
+      ),
       timeout: Duration.hours(2),
       tracingEnabled: true,
       logs: { destination: stateMachineLogs, level: LogLevel.ERROR, includeExecutionData: false },

@@ -86,8 +86,18 @@ describe('feedback without a decisionId, as the README shows it', () => {
       let out = '';
       let err = '';
       const code = await deadLetters([...args, '--url', stack.url, '--key', stack.apiKey], {
-        stdout: { write: (t: string) => ((out += t), true) },
-        stderr: { write: (t: string) => ((err += t), true) },
+        stdout: {
+          write: (t: string) => {
+            out += t;
+            return true;
+          },
+        },
+        stderr: {
+          write: (t: string) => {
+            err += t;
+            return true;
+          },
+        },
       });
       return { code, out, err };
     };

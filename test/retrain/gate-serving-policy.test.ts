@@ -14,8 +14,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
 import { fitModel } from '../../shared/app/retrain/fit.ts';
+import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { HOUR_MS, type LakeDecision, type LakeEvent } from '../../shared/app/retrain/lake.ts';
-import { aggregateRecords } from '../../shared/app/retrain/map-partition.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { DAY, runParams, T0 } from './support.ts';
 
@@ -80,15 +80,10 @@ function log(day: number, n: number, seed: number): { decisions: LakeDecision[];
 
 const train = log(D0, 3000, 1);
 const holdout = log(D0 + 1, 6000, 2);
-const reduced = aggregateRecords(
-  run,
-  { from: 0, to: Number.MAX_SAFE_INTEGER },
-  {
-    decisions: [...train.decisions, ...holdout.decisions],
-    events: [...train.events, ...holdout.events],
-    lookahead: [],
-  },
-);
+const reduced = aggregateRecords(run, {
+  decisions: [...train.decisions, ...holdout.decisions],
+  events: [...train.events, ...holdout.events],
+});
 const { model } = fitModel(run, reduced, []);
 const value = (r: { estimates: Record<string, { value: number } | null>; recommended: string } | null) =>
   r?.estimates[r.recommended]?.value ?? Number.NaN;

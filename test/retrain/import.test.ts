@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runImport } from '../../cli/import.ts';
 import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
+import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { type LakeDecision, type LakeEvent, parseLakeKey, parseLakeObject } from '../../shared/app/retrain/lake.ts';
-import { aggregateRecords } from '../../shared/app/retrain/map-partition.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { runParams } from './support.ts';
@@ -104,8 +104,7 @@ describe('import', () => {
     // The imported history is what the offline pass reads: every decision and reward is used.
     const a = aggregateRecords(
       runParams({ decisionPoint: 'homepage', cutoffBucket: 19_800, holdoutFromBucket: 19_799, actionDim: 2 }),
-      { from: 0, to: Number.MAX_SAFE_INTEGER },
-      { decisions, events, lookahead: [] },
+      { decisions, events },
     );
     expect(a.counters).toMatchObject({ decisionsUsed: 40, rewardEvents: 10 });
     let rewards = 0;

@@ -102,20 +102,32 @@ describe('retraining state machine', () => {
       });
       expect(synth.definition.StartAt).toBe(S.plan);
       expect(states()[S.plan]!.Next).toBe(S.map);
-      expect(map.Next).toBe(S.reduce);
+      expect(map.Next).toBe(S.joinMap);
+    });
+
+    it('then joins each user bucket with a DISTRIBUTED Map over the plan’s buckets, before Reduce', () => {
+      expect(states()[S.joinMap]).toMatchObject({
+        Type: 'Map',
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' } },
+        ToleratedFailurePercentage: 10,
+        ItemsPath: '$.plan.buckets',
+        ItemSelector: { 'run.$': '$.run', 'bucket.$': '$$.Map.Item.Value' },
+        ResultPath: null,
+        Next: S.reduce,
+      });
     });
 
     it('retries every task on transient and Lambda service errors, and routes each failure after the plan to Record', () => {
       const tasks = allStates(states()).filter(([, s]) => s.Type === 'Task');
       expect(tasks.map(([n]) => n).sort()).toEqual(
-        [S.plan, S.worker, S.reduce, S.fit, S.evaluate, S.promote, S.record].sort(),
+        [S.plan, S.worker, S.joinWorker, S.reduce, S.fit, S.evaluate, S.promote, S.record].sort(),
       );
       for (const [name, task] of tasks) {
         const errors = (task.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
         expect(errors, name).toEqual(expect.arrayContaining(['RetrainTransientError', 'Lambda.ServiceException']));
         expect(task.Resource, name).toBe('arn:aws:states:::lambda:invoke');
       }
-      for (const name of [S.map, S.reduce, S.fit, S.evaluate, S.promote]) {
+      for (const name of [S.map, S.joinMap, S.reduce, S.fit, S.evaluate, S.promote]) {
         expect(states()[name]!.Catch, name).toEqual([
           { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.record },
         ]);

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Aggregate } from '../../shared/app/retrain/aggregate.ts';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
 import { fitModel } from '../../shared/app/retrain/fit.ts';
+import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { HOUR_MS, type LakeDecision, type LakeEvent, parseLakeKey } from '../../shared/app/retrain/lake.ts';
-import { aggregateRecords } from '../../shared/app/retrain/map-partition.ts';
 import { planItems, runIdOf } from '../../shared/app/retrain/plan.ts';
 import type { RunContext } from '../../shared/app/retrain/run-context.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
@@ -37,17 +37,16 @@ function event(eventId: string, receivedAt: number, e: Partial<LakeEvent['event'
   return { kind: 'event', event: { eventId, userId: 'u', type: 'click', ...e }, receivedAt };
 }
 
-const all = { from: 0, to: Number.MAX_SAFE_INTEGER };
 const stats = (a: Aggregate, seg: 'train' | 'holdout', action: string) =>
   a.segments[seg].get(DEFAULT_OBJECTIVE)?.get(action);
 
-describe('aggregateRecords (the map worker’s join)', () => {
+describe('aggregateRecords (the join step: the updater’s rules over a user’s history)', () => {
   const t = T0 + 3 * HOUR_MS;
 
   it('counts a decision and each of its events once, however often the lake holds them', () => {
     const d = decision('d1', t);
     const e = event('e1', t + 1000, { userId: 'u-d1', decisionId: 'd1', value: 2 });
-    const a = aggregateRecords(run, all, { decisions: [d, d, d], events: [e, e], lookahead: [] });
+    const a = aggregateRecords(run, { decisions: [d, d, d], events: [e, e] });
     const s = stats(a, 'train', 'A')!;
     expect(s.decisions).toBe(1);
     expect(s.rewardEvents).toBe(1);
@@ -57,7 +56,7 @@ describe('aggregateRecords (the map worker’s join)', () => {
 
   it('leaves out what the online learner also leaves out: late events, other users, unchosen actions, other decision points', () => {
     const d = decision('d1', t);
-    const a = aggregateRecords(run, all, {
+    const a = aggregateRecords(run, {
       decisions: [d, decision('other', t, { decisionPoint: 'elsewhere' })],
       events: [
         event('late', t + 3601_000, { userId: 'u-d1', decisionId: 'd1' }),
@@ -65,10 +64,15 @@ describe('aggregateRecords (the map worker’s join)', () => {
         event('unchosen', t + 1000, { userId: 'u-d1', decisionId: 'd1', actionId: 'B' }),
         event('ok', t + 1000, { userId: 'u-d1', decisionId: 'd1', actionId: 'A' }),
       ],
-      lookahead: [],
     });
     expect(stats(a, 'train', 'A')!.stats.sumR).toBe(1);
-    expect(a.counters).toMatchObject({ lateEvents: 1, mismatchedEvents: 2, rewardEvents: 1, decisionsUsed: 1 });
+    expect(a.counters).toMatchObject({
+      lateEvents: 1,
+      'refused:another-user': 1,
+      'refused:action-not-chosen': 1,
+      rewardEvents: 1,
+      decisionsUsed: 1,
+    });
     expect(stats(a, 'train', 'B')).toBeUndefined();
   });
 
@@ -80,14 +84,13 @@ describe('aggregateRecords (the map worker’s join)', () => {
       weight: 0.5,
     };
     const d = decision('d1', t, { objectives: [purchase] });
-    const a = aggregateRecords(run, all, {
+    const a = aggregateRecords(run, {
       decisions: [d, decision('d2', t, { objectives: [purchase] })],
       events: [
         event('cart', t + 1000, { userId: 'u-d1', decisionId: 'd1', type: 'add_to_cart' }),
         event('buy', t + 2000, { userId: 'u-d1', decisionId: 'd1', type: 'purchase' }),
         event('click', t + 3000, { userId: 'u-d1', decisionId: 'd1', type: 'click' }),
       ],
-      lookahead: [],
     });
     const of = (objective: string, action: string) => a.segments.train.get(objective)?.get(action);
     // Global reward = Σ weight × objective reward = 0.5 × (5 + 50); a click is no target event: ignored.
@@ -99,51 +102,74 @@ describe('aggregateRecords (the map worker’s join)', () => {
     expect(a.counters).toMatchObject({ rewardEvents: 2, ignoredEvents: 1 });
   });
 
-  it('counts stage moves it cannot value, so the gate can refuse to drop what the online learner learned', () => {
+  it('learns stage moves as the updater does: V(to) − V(from), from the stage the user was in (F6)', () => {
     const ladder = {
       name: 'lifecycle',
       events: {},
-      stages: ['lead', 'customer'],
+      stages: ['lead', 'customer', 'loyal'],
+      stageValues: { lead: 0, customer: 40, loyal: 90 },
       attributionWindowSeconds: 3600,
       weight: 1,
     };
-    const a = aggregateRecords(run, all, {
+    const stage = (id: string, at: number, to: string) =>
+      event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: to });
+    const a = aggregateRecords(run, {
       decisions: [decision('d1', t, { objectives: [ladder] })],
-      events: [event('s', t + 1000, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: 'customer' })],
-      lookahead: [],
+      // The first move is from an unknown stage (earns nothing); the stale one (older than the current stage) moves
+      // nothing; the rest telescope: 40 − 0, then 90 − 40.
+      events: [
+        stage('s1', t + 1000, 'lead'),
+        stage('s2', t + 2000, 'customer'),
+        event('s0', t + 3000, {
+          userId: 'u-d1',
+          decisionId: 'd1',
+          type: 'stage',
+          stage: 'lead',
+          timestamp: new Date(t + 500).toISOString(),
+        }),
+        stage('s3', t + 4000, 'loyal'),
+      ],
     });
-    expect(a.counters.stageMovesNotLearned).toBe(1);
+    const of = (objective: string) => a.segments.train.get(objective)?.get('A');
+    expect(of('lifecycle')!.stats.sumR).toBeCloseTo(90);
+    expect(a.counters.stageMoveRewards).toBe(2);
   });
 
-  it('gives an event without a decision id to the user’s latest decision before it, even one outside this item', () => {
+  it('gives an event without a decision id to the user’s latest decision before it (F2b)', () => {
     const mine = decision('d1', t, { userId: 'u' });
     const later = decision('d2', t + 60_000, { userId: 'u', decisionPoint: 'another-dp' });
     const e = event('e', t + 120_000, { userId: 'u' });
-    // The later decision (another item's, another decision point's) is the latest: not ours to count.
-    const theirs = aggregateRecords(
-      run,
-      { from: t, to: t + 1 },
-      { decisions: [mine], events: [e], lookahead: [later] },
-    );
+    // The later decision (another decision point's) is the latest: not ours to count.
+    const theirs = aggregateRecords(run, { decisions: [mine, later], events: [e] });
     expect(stats(theirs, 'train', 'A')!.stats.sumR).toBe(0);
+    // Unless the event names our decision point.
+    const named = aggregateRecords(run, {
+      decisions: [mine, later],
+      events: [{ ...e, event: { ...e.event, decisionPoint: 'dp' } }],
+    });
+    expect(stats(named, 'train', 'A')!.stats.sumR).toBe(1);
     // Without a later decision, it is ours.
-    const ours = aggregateRecords(run, { from: t, to: t + 1 }, { decisions: [mine], events: [e], lookahead: [] });
+    const ours = aggregateRecords(run, { decisions: [mine], events: [e] });
     expect(stats(ours, 'train', 'A')!.stats.sumR).toBe(1);
-    // A decision made after the event was received is never its target.
-    const early = event('early', t - 1000, { userId: 'u' });
-    const none = aggregateRecords(run, { from: t, to: t + 1 }, { decisions: [mine], events: [early], lookahead: [] });
-    expect(stats(none, 'train', 'A')!.stats.sumR).toBe(0);
+    // A decision made after the event is its target only within the clock-skew allowance (5 s).
+    const early = aggregateRecords(run, { decisions: [mine], events: [event('early', t - 1000, { userId: 'u' })] });
+    expect(stats(early, 'train', 'A')!.stats.sumR).toBe(1);
+    const tooEarly = aggregateRecords(run, {
+      decisions: [mine],
+      events: [event('early', t - 10_000, { userId: 'u' })],
+    });
+    expect(stats(tooEarly, 'train', 'A')!.stats.sumR).toBe(0);
+    expect(tooEarly.counters['refused:no-decision']).toBe(1);
   });
 
   it('fits only decisions before the cutoff, and holds out the most recent days before it for the evaluation', () => {
-    const a = aggregateRecords(run, all, {
+    const a = aggregateRecords(run, {
       decisions: [
         decision('train', T0 + HOUR_MS),
         decision('held', T0 + DAY + HOUR_MS),
         decision('after', T0 + 2 * DAY + 1),
       ],
       events: [],
-      lookahead: [],
     });
     expect(stats(a, 'train', 'A')!.decisions).toBe(1);
     expect(stats(a, 'holdout', 'A')!.decisions).toBe(1);
@@ -162,28 +188,28 @@ describe('planItems', () => {
     return `lake/kind=${kind}/dt=${d.toISOString().slice(0, 10)}/hour=${String(d.getUTCHours()).padStart(2, '0')}/${name}.jsonl.gz`;
   };
 
-  it('cuts consecutive whole hours before the cutoff into items of about the target size, with the files their join needs', () => {
+  it('cuts every lake hour up to asOf (both kinds) into items of about the target size, each object in one item', () => {
     const decisions = [0, 1, 2, 3, 30, 50].map((h) => ({ key: key('decision', T0 + h * HOUR_MS), size: 100 }));
     const events = [0, 2, 4, 49].map((h) => ({ key: key('event', T0 + h * HOUR_MS), size: 10 }));
-    const items = planItems(decisions, events, {
-      cutoffMs: T0 + 48 * HOUR_MS,
-      windowMs: 2 * HOUR_MS,
-      targetBytes: 250,
-    });
-    expect(items.map((i) => [i.from, i.to].map((x) => (x - T0) / HOUR_MS))).toEqual([
-      [0, 2],
-      [2, 4],
-      [30, 31],
+    const items = planItems([...decisions, ...events], { untilMs: T0 + 49 * HOUR_MS, targetBytes: 250 });
+    const hours = (i: { keys: string[] }) => [
+      ...new Set(i.keys.map((k) => (parseLakeKey(k)!.hourStart - T0) / HOUR_MS)),
+    ];
+    expect(items.map(hours)).toEqual([
+      [0, 1],
+      [2, 3, 4],
+      [30, 49],
     ]);
-    const [first, second, third] = items;
-    expect(first!.decisionKeys.map((k) => parseLakeKey(k)!.hourStart)).toEqual([T0, T0 + HOUR_MS]);
-    // Events from one hour before `from` to the window after `to`; look-ahead decisions within the window after `to`.
-    expect(first!.eventKeys.map((k) => (parseLakeKey(k)!.hourStart - T0) / HOUR_MS)).toEqual([0, 2]);
-    expect(first!.lookaheadKeys.map((k) => (parseLakeKey(k)!.hourStart - T0) / HOUR_MS)).toEqual([2, 3]);
-    expect(second!.eventKeys.map((k) => (parseLakeKey(k)!.hourStart - T0) / HOUR_MS)).toEqual([2, 4]);
-    expect(third!.eventKeys).toEqual([]);
-    // Hour 50 is after the cutoff: never an item's, only look-ahead for events naming no decision.
-    expect(items.every((i) => i.to <= T0 + 48 * HOUR_MS)).toBe(true);
+    expect(items.map((i) => i.bytes)).toEqual([210, 220, 110]);
+    // Every object up to asOf is in exactly one item; hour 50 is after asOf.
+    const planned = items.flatMap((i) => i.keys).sort();
+    expect(planned).toEqual(
+      [...decisions, ...events]
+        .map((e) => e.key)
+        .filter((k) => !k.includes('hour=02/') || true)
+        .filter((k) => parseLakeKey(k)!.hourStart <= T0 + 49 * HOUR_MS)
+        .sort(),
+    );
   });
 
   it('names a run after its execution', () => {
@@ -201,10 +227,9 @@ describe('fitModel: completeness against the online statistics', () => {
   };
 
   it('carries over days the lake does not hold at all, and flags days it holds only in part', () => {
-    const reduced = aggregateRecords(run, all, {
+    const reduced = aggregateRecords(run, {
       decisions: Array.from({ length: 10 }, (_, i) => decision(`d${i}`, T0 + DAY + i)),
       events: [],
-      lookahead: [],
     });
     const { model, incompleteBuckets } = fitModel(run, reduced, [
       online(D0 - 3, 50),
@@ -221,7 +246,7 @@ describe('fitModel: completeness against the online statistics', () => {
 });
 
 describe('evaluateCandidate: the gate', () => {
-  const reduced = aggregateRecords(run, all, { decisions: [], events: [], lookahead: [] });
+  const reduced = aggregateRecords(run, { decisions: [], events: [] });
   const { model } = fitModel(run, reduced, []);
   const ctx = (over: Partial<RunContext> = {}): RunContext => ({ run, ...over });
 
@@ -258,7 +283,7 @@ describe('evaluateCandidate: the gate', () => {
     );
     expect(e.promote).toBe(false);
     expect(e.reasons).toEqual([
-      expect.stringMatching(/1 of 4 map items failed/),
+      expect.stringMatching(/1 of 4 map items \(split items or user buckets\) failed/),
       expect.stringMatching(/held-out slice holds no decisions/),
     ]);
   });

@@ -27,6 +27,7 @@ export function runParams(over: Partial<RunParams> = {}): RunParams {
     objectives: [],
     combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,
+    buckets: 1,
     lakeDelaySeconds: 900,
     maxEvalRounds: 20_000,
     minEvalRounds: 200,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { syntheticActionFeatures, TRUE_VALUE } from '../../bench/retrain/synthetic-log.ts';
 import { fitModel } from '../../shared/app/retrain/fit.ts';
-import { aggregateRecords } from '../../shared/app/retrain/map-partition.ts';
+import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import type { RunParams } from '../../shared/app/retrain/run-context.ts';
 import { buildPosterior } from '../../shared/core/bandit/posterior.ts';
 import { addObservation, emptyStats, statsEqual } from '../../shared/core/bandit/stats.ts';
@@ -31,7 +31,7 @@ function fittedValues(run: RunParams, skew: number, weighting: RunParams['weight
     seed: 11,
   });
   const r = { ...run, weighting };
-  const agg = aggregateRecords(r, { from: 0, to: Number.MAX_SAFE_INTEGER }, { ...records, lookahead: [] });
+  const agg = aggregateRecords(r, records);
   const { model } = fitModel(r, agg, []);
   const stats = model.objectives.get(DEFAULT_OBJECTIVE)!.final;
   const post = buildPosterior(

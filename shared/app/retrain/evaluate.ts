@@ -275,15 +275,8 @@ export function evaluateCandidate(
 
   if (ctx.reduce && ctx.reduce.missingItems.length > 0) {
     reasons.push(
-      `${ctx.reduce.missingItems.length} of ${ctx.reduce.itemsExpected} map items failed: the model lacks their ` +
+      `${ctx.reduce.missingItems.length} of ${ctx.reduce.itemsExpected} map items (split items or user buckets) failed: the model lacks their ` +
         'decisions, and serving would drop them',
-    );
-  }
-  const stageMoves = ctx.reduce?.counters.stageMovesNotLearned ?? 0;
-  if (stageMoves > 0) {
-    reasons.push(
-      `${stageMoves} stage moves in the training data cannot be valued offline yet (they need the user's previous ` +
-        'stage): promotion would replace the online statistics that learned them',
     );
   }
   for (const b of ctx.fit?.incompleteBuckets ?? []) {

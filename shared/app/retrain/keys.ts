@@ -6,7 +6,13 @@ export const RETRAIN_PREFIX = 'retrain/';
 export const runPrefix = (decisionPoint: string, runId: string) => `${RETRAIN_PREFIX}${decisionPoint}/${runId}/`;
 export const manifestKey = (run: RunParams) => `${run.prefix}manifest.json`;
 export const partialsPrefix = (run: RunParams) => `${run.prefix}partials/`;
-export const partialKey = (run: RunParams, itemId: string) => `${partialsPrefix(run)}${itemId}.json.gz`;
+export const partialKey = (run: RunParams, bucket: number) => `${partialsPrefix(run)}b${bucket}.json.gz`;
+/** A split item's records for one user bucket. */
+export const shufflePrefix = (run: RunParams, bucket: number) => `${run.prefix}shuffle/b${bucket}/`;
+export const shuffleKey = (run: RunParams, bucket: number, itemId: string) =>
+  `${shufflePrefix(run, bucket)}${itemId}.jsonl.gz`;
+/** Written last by a split worker: its item is complete (and what it counted). */
+export const splitDoneKey = (run: RunParams, itemId: string) => `${run.prefix}split-done/${itemId}.json`;
 export const reducedKey = (run: RunParams) => `${run.prefix}reduced.json.gz`;
 export const modelKey = (run: RunParams) => `${run.prefix}model.json.gz`;
 export const evaluationKey = (run: RunParams) => `${run.prefix}evaluation.json`;

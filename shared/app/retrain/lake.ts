@@ -10,8 +10,9 @@
  * the decision's own time (not by arrival) makes `dt` equal to the statistics bucket (`bucketOf(at)`), so a training
  * cutoff is a set of whole partitions. Readers never rely on that for correctness: they filter records by time too.
  *
- * Delivery into the lake is at least once (Firehose retries, the local writer re-writes a batch after a crash), so
- * readers deduplicate decisions by `decisionId` and events by `eventId` per decision.
+ * Delivery into the lake is at least once (Firehose retries, the local writer re-writes a batch after a crash); the
+ * retraining join applies the updater's own rules, so a decision counts once per `decisionId` and an event once per
+ * (`userId`, `eventId`).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
@@ -103,6 +104,7 @@ export const lakeEventSchema = z.object({
     eventId: z.string().min(1),
     userId: z.string().min(1),
     decisionId: z.string().min(1).optional(),
+    decisionPoint: z.string().min(1).optional(),
     actionId: z.string().min(1).optional(),
     type: z.string().min(1),
     value: z.number().optional(),

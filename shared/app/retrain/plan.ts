@@ -1,6 +1,7 @@
 /**
  * The plan step: fixes the run's parameters (cutoff, hold-out slice, model version, the decision point's settings as
- * of now) and cuts the lake into map items, written as a JSON manifest the Distributed Map reads with its ItemReader.
+ * of now), cuts the lake into split items, written as a JSON manifest the first Distributed Map reads with its
+ * ItemReader, and chooses the number of user buckets the second map joins (one per `targetItemBytes` of lake).
  *
  * **Cutoff.** cutoffBucket = bucketOf(asOf − attribution window − lake delay): the last day whose decisions may still
  * receive feedback, or whose records may still be on their way into the lake, is not trained on. Everything before
@@ -12,9 +13,10 @@ import type { StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
 import { RetrainInputError, UnknownDecisionPointError } from './errors.ts';
 import { manifestKey, runPrefix } from './keys.ts';
-import { HOUR_MS, LAKE_PREFIX, parseLakeKey } from './lake.ts';
+import { LAKE_PREFIX, parseLakeKey } from './lake.ts';
 import type { BlobEntry, BlobStore } from './ports.ts';
 import { type PartitionItem, type RunContext, type RunParams, runInputSchema } from './run-context.ts';
+import { MAX_BUCKETS } from './split.ts';
 
 export interface PlanDeps {
   blobs: BlobStore;
@@ -50,48 +52,29 @@ function byHour(entries: readonly BlobEntry[]): Map<number, BlobEntry[]> {
   return hours;
 }
 
-function keysIn(hours: Map<number, BlobEntry[]>, from: number, to: number): string[] {
-  const out: string[] = [];
-  for (const [h, entries] of hours) if (h >= from && h < to) for (const e of entries) out.push(e.key);
-  return out.sort();
-}
-
 /**
- * Groups consecutive lake hours of decisions into items of about `targetBytes` (an hour is never split), and gives
- * each item the event and look-ahead files its join needs (see {@link PartitionItem}).
+ * Cuts every lake object up to `untilMs` (both kinds, whole hours) into split items of about `targetBytes`: each
+ * object is read exactly once, by one split worker.
  */
 export function planItems(
-  decisions: readonly BlobEntry[],
-  events: readonly BlobEntry[],
-  opts: { cutoffMs: number; windowMs: number; targetBytes: number },
+  objects: readonly BlobEntry[],
+  opts: { untilMs: number; targetBytes: number },
 ): PartitionItem[] {
-  const dHours = byHour(decisions);
-  const eHours = byHour(events);
-  const training = [...dHours.keys()].filter((h) => h < opts.cutoffMs).sort((p, q) => p - q);
+  const hours = byHour(objects);
   const items: PartitionItem[] = [];
-  let group: number[] = [];
+  let keys: string[] = [];
   let bytes = 0;
   const close = () => {
-    if (group.length === 0) return;
-    const from = group[0] as number;
-    const to = (group[group.length - 1] as number) + HOUR_MS;
-    items.push({
-      id: `p${String(items.length).padStart(5, '0')}`,
-      from,
-      to,
-      decisionKeys: group.flatMap((h) => (dHours.get(h) ?? []).map((e) => e.key)).sort(),
-      // One hour of slack before `from`: receipt times come from another machine's clock than decision times.
-      eventKeys: keysIn(eHours, from - HOUR_MS, to + opts.windowMs),
-      lookaheadKeys: keysIn(dHours, to, to + opts.windowMs),
-      bytes,
-    });
-    group = [];
+    if (keys.length === 0) return;
+    items.push({ id: `p${String(items.length).padStart(5, '0')}`, keys: keys.sort(), bytes });
+    keys = [];
     bytes = 0;
   };
-  for (const h of training) {
-    const size = (dHours.get(h) ?? []).reduce((s, e) => s + e.size, 0);
-    if (group.length > 0 && bytes + size > opts.targetBytes) close();
-    group.push(h);
+  for (const h of [...hours.keys()].filter((h) => h <= opts.untilMs).sort((p, q) => p - q)) {
+    const entries = hours.get(h) ?? [];
+    const size = entries.reduce((s, e) => s + e.size, 0);
+    if (keys.length > 0 && bytes + size > opts.targetBytes) close();
+    keys.push(...entries.map((e) => e.key));
     bytes += size;
   }
   close();
@@ -109,7 +92,11 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
   if (!Number.isFinite(startedAt)) throw new RetrainInputError(`invalid execution start time ${req.startTime}`);
   const asOf = input.asOf === undefined ? startedAt : Date.parse(input.asOf);
   const s = dp.settings;
-  const windowSeconds = s.attributionWindowSeconds;
+  // The longest window any objective credits: a day is complete once its last decision's feedback is all in.
+  const windowSeconds = Math.max(
+    s.attributionWindowSeconds,
+    ...s.objectives.map((o) => o.attributionWindowSeconds ?? 0),
+  );
   const cutoffBucket = Math.floor((asOf - windowSeconds * 1000 - input.lakeDelaySeconds * 1000) / BUCKET_MS);
   const runId = runIdOf(req.executionId);
   const run: RunParams = {
@@ -128,6 +115,7 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     objectives: s.objectives.map((o) => ({ name: o.name, weight: o.weight })),
     combine: s.combine,
     windowSeconds,
+    buckets: 1,
     lakeDelaySeconds: input.lakeDelaySeconds,
     maxEvalRounds: input.maxEvalRounds,
     minEvalRounds: input.minEvalRounds,
@@ -143,12 +131,15 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     deps.blobs.list(`${LAKE_PREFIX}kind=event/`),
   ]);
   const cutoffMs = cutoffBucket * BUCKET_MS;
-  const items = planItems(decisionObjects, eventObjects, {
-    cutoffMs,
-    // Events received up to the window after their decision count; the lake delay is slack for late receipt.
-    windowMs: (windowSeconds + input.lakeDelaySeconds) * 1000 + HOUR_MS,
+  // The whole history up to asOf: the join needs each user's every record (a later decision may be the one an event
+  // answers; a stage move needs the stage before it), whatever days are trained on.
+  const items = planItems([...decisionObjects, ...eventObjects], {
+    untilMs: asOf,
     targetBytes: input.targetItemBytes,
   });
+  const totalBytes = items.reduce((n, i) => n + i.bytes, 0);
+  run.buckets = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(totalBytes / input.targetItemBytes)));
+  const trainingHours = [...byHour(decisionObjects).keys()].filter((h) => h < cutoffMs).sort((p, q) => p - q);
   const key = manifestKey(run);
   await deps.blobs.put(key, JSON.stringify(items), 'application/json');
   const ctx: RunContext = {
@@ -156,10 +147,11 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     plan: {
       manifestKey: key,
       items: items.length,
-      decisionObjects: items.reduce((n, i) => n + i.decisionKeys.length, 0),
-      decisionBytes: items.reduce((n, i) => n + i.bytes, 0),
-      firstHour: items[0]?.from ?? null,
-      lastHour: items.length > 0 ? (items[items.length - 1] as PartitionItem).to - HOUR_MS : null,
+      buckets: Array.from({ length: run.buckets }, (_, b) => b),
+      decisionObjects: decisionObjects.length,
+      decisionBytes: totalBytes,
+      firstHour: trainingHours[0] ?? null,
+      lastHour: trainingHours[trainingHours.length - 1] ?? null,
     },
   };
   return { ctx, items };

@@ -1,12 +1,13 @@
 /**
- * The reduce step: merges the partials of every planned item into one aggregate. Items without a partial are the
- * ones whose worker failed within the Distributed Map's tolerated failure percentage; they are listed, so the gate
- * can refuse to promote a model that lacks their data (serving would otherwise drop those decisions).
+ * The reduce step: merges the partials of every user bucket into one aggregate. Split items without their marker and
+ * buckets without a partial are the ones whose worker failed within the Distributed Maps' tolerated failure
+ * percentage; they are listed, so the gate can refuse to promote a model that lacks their data (serving would
+ * otherwise drop those decisions).
  */
 import { z } from 'zod';
-import { decodeAggregate, emptyAggregate, encodeAggregate, mergeAggregate } from './aggregate.ts';
+import { count, decodeAggregate, emptyAggregate, encodeAggregate, mergeAggregate } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
-import { partialKey, reducedKey } from './keys.ts';
+import { partialKey, reducedKey, splitDoneKey } from './keys.ts';
 import type { BlobStore } from './ports.ts';
 import { type PartitionItem, partitionItemSchema, type RunContext } from './run-context.ts';
 
@@ -20,30 +21,46 @@ export async function readManifest(blobs: BlobStore, key: string): Promise<Parti
   }
 }
 
+/**
+ * Merges the join partials of every user bucket, and checks that every split item finished (its marker): a split
+ * item that failed lost records of every bucket, a join bucket that failed lost its users' decisions.
+ */
 export async function reduce(ctx: RunContext, deps: { blobs: BlobStore }): Promise<RunContext> {
   const { run } = ctx;
   if (!ctx.plan) throw new ArtifactError('reduce needs the plan');
   const items = await readManifest(deps.blobs, ctx.plan.manifestKey);
   const merged = emptyAggregate();
   const missing: string[] = [];
-  // Sequential on purpose: memory stays at one partial plus the running total, whatever the item count.
   for (const item of items) {
-    const key = partialKey(run, item.id);
+    const marker = await deps.blobs.get(splitDoneKey(run, item.id));
+    if (!marker) {
+      missing.push(item.id);
+      continue;
+    }
+    const counts = JSON.parse(Buffer.from(marker).toString('utf8')) as Record<string, unknown>;
+    for (const name of ['invalidLines', 'bytesRead', 'objectsRead'] as const) {
+      if (typeof counts[name] === 'number') count(merged, name, counts[name]);
+    }
+  }
+  // Sequential on purpose: memory stays at one partial plus the running total, whatever the bucket count.
+  for (const bucket of ctx.plan.buckets) {
+    const key = partialKey(run, bucket);
     const body = await deps.blobs.get(key);
     if (!body) {
-      missing.push(item.id);
+      missing.push(`b${bucket}`);
       continue;
     }
     mergeAggregate(merged, decodeAggregate(body, run.contextDim, key), run.maxEvalRounds, run.contextDim);
   }
   const key = reducedKey(run);
   await deps.blobs.put(key, encodeAggregate(merged, run.contextDim), 'application/gzip');
+  const expected = items.length + ctx.plan.buckets.length;
   return {
     ...ctx,
     reduce: {
       key,
-      itemsExpected: items.length,
-      itemsFound: items.length - missing.length,
+      itemsExpected: expected,
+      itemsFound: expected - missing.length,
       missingItems: missing,
       counters: merged.counters,
     },

@@ -69,8 +69,10 @@ export const runParamsSchema = z.object({
    */
   objectives: z.array(z.object({ name: z.string(), weight: z.number() })).default([]),
   combine: combineSchema.default(combineSchema.parse({})),
-  /** Longest attribution window to read events for (seconds). */
+  /** Longest attribution window of the decision point and its objectives (seconds). */
   windowSeconds: z.number().int().positive(),
+  /** User buckets the join step deals records into (one join worker each). */
+  buckets: z.number().int().min(1).max(1000).default(1),
   lakeDelaySeconds: z.number().int().min(0),
   maxEvalRounds: z.number().int(),
   minEvalRounds: z.number().int(),
@@ -87,8 +89,12 @@ const countersSchema = z.record(z.string(), z.number());
 
 export const planSummarySchema = z.object({
   manifestKey: z.string(),
+  /** Split items (the first map's items, in the manifest). */
   items: z.number().int(),
+  /** User buckets, one join worker each (the second map's items, inline: at most MAX_BUCKETS). */
+  buckets: z.array(z.number().int().nonnegative()),
   decisionObjects: z.number().int(),
+  /** Compressed bytes of every lake object the run reads (decisions and events). */
   decisionBytes: z.number(),
   /** First and last hour (ms) of training data found in the lake; null when it holds none. */
   firstHour: z.number().nullable(),
@@ -97,9 +103,13 @@ export const planSummarySchema = z.object({
 
 export const reduceSummarySchema = z.object({
   key: z.string(),
+  /** Split items and user buckets planned. */
   itemsExpected: z.number().int(),
   itemsFound: z.number().int(),
-  /** Items whose worker failed within the tolerated failure percentage: their data are missing from the fit. */
+  /**
+   * Split items and buckets whose worker failed within the tolerated failure percentage: their data are missing
+   * from the fit.
+   */
   missingItems: z.array(z.string()),
   counters: countersSchema,
 });
@@ -162,27 +172,26 @@ export const runContextSchema = z.object({
 });
 export type RunContext = z.infer<typeof runContextSchema>;
 
-/** One unit of map work: a run of consecutive lake hours of decisions, with the files its join needs. */
+/**
+ * One unit of the split map: lake objects (both kinds, whole hours) whose records the worker deals out to user
+ * buckets. Every object the run reads is in exactly one item.
+ */
 export const partitionItemSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  /** Decisions with from <= at < to are this item's. */
-  from: z.number().int(),
-  to: z.number().int(),
-  decisionKeys: z.array(z.string()),
-  /** Events that may answer these decisions: received from one hour before `from` to the window after `to`. */
-  eventKeys: z.array(z.string()),
-  /**
-   * Decisions made after `to` within the window (any decision point, also past the cutoff): an event that names no
-   * decision belongs to the user's latest decision before it, which may be one of these and not one of ours.
-   */
-  lookaheadKeys: z.array(z.string()),
+  keys: z.array(z.string()),
   bytes: z.number(),
 });
 export type PartitionItem = z.infer<typeof partitionItemSchema>;
 
-/** What a map worker receives: the run and its item (`ItemSelector` of the Distributed Map). */
-export const workerInputSchema = z.object({ run: runParamsSchema, item: partitionItemSchema });
-export type WorkerInput = z.infer<typeof workerInputSchema>;
+/** What a split worker receives: the run and its item (`ItemSelector` of the first Distributed Map). */
+export const splitInputSchema = z.object({ run: runParamsSchema, item: partitionItemSchema });
+export type SplitInput = z.infer<typeof splitInputSchema>;
+
+/** What a join worker receives: the run and its user bucket (`ItemSelector` of the second map). */
+export const joinInputSchema = z.object({ run: runParamsSchema, bucket: z.number().int().nonnegative() });
+export type JoinInput = z.infer<typeof joinInputSchema>;
+
+export const workerInputSchema = z.union([splitInputSchema, joinInputSchema]);
 
 /** Payload of the step function (one Lambda serves every step but the map worker). */
 export const stepPayloadSchema = z.discriminatedUnion('step', [

@@ -14,7 +14,7 @@ import { describeZodError } from '../../core/schemas.ts';
 import { RetrainError, RetrainInputError, RetrainTransientError } from './errors.ts';
 import { evaluate } from './evaluate.ts';
 import { fitCandidate } from './fit.ts';
-import { type MapPartitionResult, mapPartition } from './map-partition.ts';
+import { type JoinBucketResult, joinBucket } from './join-bucket.ts';
 import { DEFAULT_MODEL_CONFIG, type OfflineModelConfig } from './objectives.ts';
 import { plan } from './plan.ts';
 import type { BlobStore } from './ports.ts';
@@ -28,6 +28,7 @@ import {
   stepPayloadSchema,
   workerInputSchema,
 } from './run-context.ts';
+import { type SplitCounts, splitPartition } from './split.ts';
 
 export interface RetrainDeps {
   blobs: BlobStore;
@@ -64,8 +65,8 @@ export interface StepHandlers {
   step(payload: unknown): Promise<RunContext>;
   /** The plan step returning its items as well (the local runner inlines them into the Map state's input). */
   planWithItems(payload: unknown): Promise<{ ctx: RunContext; items: PartitionItem[] }>;
-  /** The Distributed Map's worker. */
-  worker(payload: unknown): Promise<MapPartitionResult>;
+  /** The Distributed Maps' worker: a split item or a user bucket. */
+  worker(payload: unknown): Promise<SplitCounts | JoinBucketResult>;
 }
 
 export function createStepHandlers(deps: RetrainDeps): StepHandlers {
@@ -105,7 +106,9 @@ export function createStepHandlers(deps: RetrainDeps): StepHandlers {
       classify(async () => {
         const parsed = workerInputSchema.safeParse(payload);
         if (!parsed.success) throw new RetrainInputError(`invalid map item: ${describeZodError(parsed.error)}`);
-        return mapPartition(parsed.data, { blobs: deps.blobs });
+        return 'bucket' in parsed.data
+          ? joinBucket(parsed.data, { blobs: deps.blobs })
+          : splitPartition(parsed.data, { blobs: deps.blobs });
       }),
   };
 }
