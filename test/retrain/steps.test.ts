@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Aggregate } from '../../shared/app/retrain/aggregate.ts';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
-import { fitModel } from '../../shared/app/retrain/fit.ts';
+import { estimatedStageValues, fitModel } from '../../shared/app/retrain/fit.ts';
 import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { HOUR_MS, type LakeDecision, type LakeEvent, parseLakeKey } from '../../shared/app/retrain/lake.ts';
 import { planItems, runIdOf } from '../../shared/app/retrain/plan.ts';
@@ -135,6 +135,41 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
     expect(a.counters.stageMoveRewards).toBe(2);
   });
 
+  it('estimates stage values from the users’ histories: target value strictly after entering a stage (F6)', () => {
+    const ladder = {
+      name: 'lifecycle',
+      events: { purchase: 50 },
+      stages: ['lead', 'customer', 'loyal'],
+      attributionWindowSeconds: 3600,
+      weight: 1,
+    };
+    const r = runParams({
+      ...run,
+      asOf: t + DAY,
+      objectives: [{ name: 'lifecycle', weight: 1, stages: ladder.stages, events: ladder.events, windowSeconds: 3600 }],
+    });
+    const move = (id: string, at: number, to: string) =>
+      event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: to });
+    const buy = (id: string, at: number) => event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'purchase' });
+    const a = aggregateRecords(r, {
+      decisions: [decision('d1', t, { objectives: [ladder] })],
+      events: [
+        move('m1', t + 1000, 'lead'),
+        move('m2', t + 2000, 'customer'),
+        buy('p1', t + 2000),
+        buy('p2', t + 3000),
+        move('m3', t + 4000, 'loyal'),
+      ],
+    });
+    // lead (t+1 s): both purchases follow within the hour; customer (t+2 s): only the later one (the one at the same
+    // instant made the customer: it is the event's own reward); loyal: nothing after.
+    expect(estimatedStageValues(r, a).lifecycle).toEqual({
+      lead: { value: 100, visits: 1, standardError: null },
+      customer: { value: 50, visits: 1, standardError: null },
+      loyal: { value: 0, visits: 1, standardError: null },
+    });
+  });
+
   it('gives an event without a decision id to the user’s latest decision before it (F2b)', () => {
     const mine = decision('d1', t, { userId: 'u' });
     const later = decision('d2', t + 60_000, { userId: 'u', decisionPoint: 'another-dp' });
@@ -263,6 +298,7 @@ describe('evaluateCandidate: the gate', () => {
           holdoutDecisions: 0,
           carriedOverBuckets: [],
           incompleteBuckets: [{ bucket: D0, lake: 1, online: 2 }],
+          stageValues: {},
         },
       },
       model,

@@ -23,6 +23,7 @@ import {
   intentObjective,
   type StoredDecision,
 } from '../../core/domain.ts';
+import { VersionConflictError } from '../../core/errors.ts';
 import {
   type Application,
   claimOf,
@@ -105,11 +106,26 @@ export function emptyOutcome(): BatchOutcome {
   };
 }
 
+/**
+ * Applies one batch. A user item written by another updater meanwhile (a racing invocation on the same shard) makes
+ * the batch run again at once, from the stored state: what the other updater committed is then recognised as
+ * included, and the rest applies. Without that, two updaters on one shard would keep failing each other's batches.
+ */
 export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBatchDeps): Promise<BatchOutcome> {
-  const batch = new FeedbackBatch(entries, deps);
-  await batch.run();
-  return batch.outcome;
+  const total = emptyOutcome();
+  for (let attempt = 0; ; attempt++) {
+    const batch = new FeedbackBatch(entries, deps);
+    await batch.run();
+    const { failedFrom: _, ...counts } = batch.outcome;
+    for (const [k, v] of Object.entries(counts)) total[k as Exclude<keyof BatchOutcome, 'failedFrom'>] += v;
+    total.failedFrom = batch.outcome.failedFrom;
+    if (batch.outcome.failedFrom === undefined || !batch.lostUserRace || attempt >= MAX_USER_RACE_RERUNS) return total;
+    await new Promise((r) => setTimeout(r, 5 + Math.random() * 45));
+  }
 }
+
+/** Reruns of a batch after another updater wrote one of its users (each rerun skips what that updater did). */
+const MAX_USER_RACE_RERUNS = 3;
 
 const CONCURRENCY = 16;
 /** Read rounds before the join gives up (each round fetches everything the previous fold reported missing). */
@@ -124,6 +140,8 @@ interface Parsed {
 /** One batch through the phases; each phase records failures by sequence number and the next ones respect them. */
 class FeedbackBatch {
   readonly outcome = emptyOutcome();
+  /** A user item changed between this batch's read and its write (another updater on the same shard). */
+  lostUserRace = false;
   private readonly now: () => number;
   private lowestFailure: bigint | undefined;
   private readonly parsed: Parsed[] = [];
@@ -409,8 +427,10 @@ class FeedbackBatch {
       ),
     );
     settled.forEach((r, k) => {
+      if (r.status !== 'rejected') return;
       // Nothing of this user's batch is committed: redeliver from the user's first record.
-      if (r.status === 'rejected') this.failIndex(commits[k]!.first);
+      if (r.reason instanceof VersionConflictError) this.lostUserRace = true;
+      this.failIndex(commits[k]!.first);
     });
   }
 

@@ -8,6 +8,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
+import { mergeStageVisitSums, type StageVisitSums } from '../../core/feedback/stage-values.ts';
 import { emptyWeighted, mergeWeighted, type WeightedStats } from '../../core/retrain/weighting.ts';
 import { ArtifactError } from './errors.ts';
 
@@ -35,6 +36,8 @@ export interface Aggregate {
   holdout: HoldoutRound[];
   /** Encoded features of actions as logged with their decisions (for actions the catalog no longer describes). */
   features: Map<string, number[]>;
+  /** Per objective with a stage ladder: visit sums of its stages (`stageVisitSums`), to estimate stage values. */
+  stageVisits: Map<string, StageVisitSums>;
   counters: Record<string, number>;
 }
 
@@ -44,6 +47,7 @@ export function emptyAggregate(): Aggregate {
     impressions: new Map(),
     holdout: [],
     features: new Map(),
+    stageVisits: new Map(),
     counters: {},
   };
 }
@@ -90,6 +94,11 @@ export function mergeAggregate(into: Aggregate, from: Aggregate, cap: number, d:
   for (const [b, n] of from.impressions) into.impressions.set(b, (into.impressions.get(b) ?? 0) + n);
   into.holdout = capRounds([...into.holdout, ...from.holdout], cap);
   for (const [id, f] of from.features) if (!into.features.has(id)) into.features.set(id, f);
+  for (const [objective, sums] of from.stageVisits) {
+    const acc = into.stageVisits.get(objective) ?? {};
+    mergeStageVisitSums(acc, sums);
+    into.stageVisits.set(objective, acc);
+  }
   for (const [k, v] of Object.entries(from.counters)) count(into, k, v);
 }
 
@@ -122,6 +131,7 @@ const aggregateFileSchema = z.object({
   impressions: z.record(z.string(), z.number()),
   holdout: z.array(holdoutRoundSchema),
   features: z.record(z.string(), z.array(z.number())),
+  stageVisits: z.record(z.string(), z.record(z.string(), z.tuple([z.number(), z.number(), z.number()]))).default({}),
   counters: z.record(z.string(), z.number()),
 });
 
@@ -145,6 +155,7 @@ export function encodeAggregate(a: Aggregate, d: number): Uint8Array {
     impressions: Object.fromEntries([...a.impressions].map(([b, n]) => [String(b), n])),
     holdout: a.holdout,
     features: Object.fromEntries(a.features),
+    stageVisits: Object.fromEntries(a.stageVisits),
     counters: a.counters,
   };
   return gzipSync(JSON.stringify(file));
@@ -172,6 +183,7 @@ export function decodeAggregate(bytes: Uint8Array, d: number, what: string): Agg
   for (const [b, n] of Object.entries(parsed.impressions)) a.impressions.set(Number(b), n);
   a.holdout = parsed.holdout;
   for (const [id, f] of Object.entries(parsed.features)) a.features.set(id, f);
+  for (const [objective, sums] of Object.entries(parsed.stageVisits)) a.stageVisits.set(objective, sums);
   a.counters = parsed.counters;
   return a;
 }

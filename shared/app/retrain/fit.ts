@@ -12,10 +12,12 @@
  * from the online statistics as they are ("carried over"), so promotion drops nothing. A day the lake has only in
  * part is an incomplete lake: the day is listed and the gate refuses promotion.
  */
+
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { type ActionStats, decodeStats, emptyStats, encodeStats, mergeStats } from '../../core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
+import { stageValuesFromSums } from '../../core/feedback/stage-values.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { effectiveSize, emptyWeighted, finalizeWeighted, mergeWeighted } from '../../core/retrain/weighting.ts';
 import { type Aggregate, decodeAggregate } from './aggregate.ts';
@@ -243,6 +245,29 @@ export async function fitCandidate(ctx: RunContext, deps: FitDeps): Promise<RunC
       holdoutDecisions: held,
       carriedOverBuckets: model.carriedOverBuckets,
       incompleteBuckets,
+      stageValues: estimatedStageValues(run, reduced),
     },
   };
+}
+
+/** Stage values of each objective with a ladder, from the users' histories the join step summed (F6 convention). */
+export function estimatedStageValues(
+  run: RunParams,
+  reduced: Aggregate,
+): Record<string, Record<string, { value: number; visits: number; standardError: number | null }>> {
+  const out: Record<string, Record<string, { value: number; visits: number; standardError: number | null }>> = {};
+  for (const o of run.objectives) {
+    if (!o.stages) continue;
+    const est = stageValuesFromSums(o.stages, reduced.stageVisits.get(o.name) ?? {});
+    out[o.name] = Object.fromEntries(
+      o.stages.map((stage) => {
+        const se = est.standardErrors[stage]!;
+        return [
+          stage,
+          { value: est.values[stage]!, visits: est.visits[stage]!, standardError: Number.isFinite(se) ? se : null },
+        ];
+      }),
+    );
+  }
+  return out;
 }

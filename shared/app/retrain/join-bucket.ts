@@ -25,6 +25,7 @@ import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective 
 import { murmur3_32 } from '../../core/features/encode.ts';
 import { type Application, CLOCK_SKEW_MS, type JoinInput, joinBatch } from '../../core/feedback/join.ts';
 import { rewardsForEvent } from '../../core/feedback/reward.ts';
+import { stageVisitSums } from '../../core/feedback/stage-values.ts';
 import { addWeighted, decisionWeight } from '../../core/retrain/weighting.ts';
 import type { EventRecord } from '../../core/schemas.ts';
 import { mapLimit } from '../concurrency.ts';
@@ -63,11 +64,20 @@ export function lakeOrder(a: ShuffledRecord, b: ShuffledRecord): number {
   return a.t - b.t || a.k - b.k || (a.o < b.o ? -1 : a.o > b.o ? 1 : 0) || a.l - b.l;
 }
 
+/** What a user's counted events were, for stage values: the stage moves and the target events, with their times. */
+export interface UserHistory {
+  moves: { t: number; stage: string }[];
+  events: { t: number; type: string; value: number | undefined }[];
+}
+
 /**
  * Joins records (any users, any order: they are sorted here) with the updater's rules; returns every decision
- * created, with what it learned, and counts what happened to the rest in `counters`.
+ * created, with what it learned, and each user's counted history; counts what happened to the rest in `counters`.
  */
-export function joinLake(records: ShuffledRecord[], counters: Record<string, number>): JoinedDecision[] {
+export function joinLake(
+  records: ShuffledRecord[],
+  counters: Record<string, number>,
+): { decisions: JoinedDecision[]; users: Map<string, UserHistory> } {
   const bump = (name: string, by = 1) => {
     counters[name] = (counters[name] ?? 0) + by;
   };
@@ -98,7 +108,13 @@ export function joinLake(records: ShuffledRecord[], counters: Record<string, num
   }
   const { outcomes } = joinBatch(inputs, { user: () => null, decision: () => null, claim: () => null });
   const joined = new Map<string, JoinedDecision>();
+  const users = new Map<string, UserHistory>();
   const credit = (a: Application) => {
+    const e0 = a.record.event;
+    const h = users.get(e0.userId) ?? { moves: [], events: [] };
+    users.set(e0.userId, h);
+    if (a.move) h.moves.push({ t: a.t, stage: a.move.to });
+    else if (e0.type !== 'stage') h.events.push({ t: a.t, type: e0.type, value: e0.value });
     const d = a.decision;
     if (!d) {
       bump('stageOnlyEvents');
@@ -175,16 +191,39 @@ export function joinLake(records: ShuffledRecord[], counters: Record<string, num
   });
   // Events that name a decision the lake never shows (the named decision never came, or came for another user).
   if (waiting.size > 0) bump('heldEvents', waiting.size);
-  return [...joined.values()];
+  return { decisions: [...joined.values()], users };
 }
 
-/** The importance-weighted aggregate of the run's decisions among `joined` (see the module header). */
+/**
+ * The importance-weighted aggregate of the run's decisions among `joined` (see the module header), and the stage
+ * visits of `users` for each of the run's objectives with a ladder: a user's trajectory is their stage moves and
+ * the objective's target events (value: the event's `value`, else the objective's), observed until `asOf`.
+ */
 export function aggregateJoined(
   run: RunParams,
-  joined: readonly JoinedDecision[],
+  { decisions: joined, users }: ReturnType<typeof joinLake>,
   counters: Record<string, number> = {},
 ): Aggregate {
   const a = emptyAggregate();
+  for (const o of run.objectives) {
+    if (!o.stages) continue;
+    const events = o.events ?? {};
+    const trajectories = [...users.values()]
+      .filter((h) => h.moves.length > 0)
+      .map((h) => ({
+        events: [
+          ...h.moves.map((m) => ({ at: m.t, stage: m.stage })),
+          ...h.events
+            .filter((e) => events[e.type] !== undefined)
+            .map((e) => ({ at: e.t, value: e.value ?? events[e.type]! })),
+        ],
+        observedUntil: run.asOf,
+      }));
+    a.stageVisits.set(
+      o.name,
+      stageVisitSums(o.stages, trajectories, { horizonMs: (o.windowSeconds ?? run.windowSeconds) * 1000 }),
+    );
+  }
   for (const [k, v] of Object.entries(counters)) count(a, k, v);
   const d = run.contextDim;
   const cutoffMs = run.cutoffBucket * BUCKET_MS;

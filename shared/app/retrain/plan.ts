@@ -112,7 +112,12 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     actionDim: s.actionDim,
     priors: s.priors,
     exploration: { epsilon: s.exploration.epsilon, scale: s.exploration.scale },
-    objectives: s.objectives.map((o) => ({ name: o.name, weight: o.weight })),
+    objectives: s.objectives.map((o) => ({
+      name: o.name,
+      weight: o.weight,
+      ...(o.stages ? { stages: o.stages, events: o.events } : {}),
+      windowSeconds: o.attributionWindowSeconds ?? s.attributionWindowSeconds,
+    })),
     combine: s.combine,
     windowSeconds,
     buckets: 1,

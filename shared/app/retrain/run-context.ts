@@ -67,7 +67,18 @@ export const runParamsSchema = z.object({
    * The decision point's objectives (name and weight) and how they combine: with exploration, what the serving policy
    * needs (core/policy/serving-policy.ts), so the gate evaluates that policy. Defaults read a run planned before them.
    */
-  objectives: z.array(z.object({ name: z.string(), weight: z.number() })).default([]),
+  objectives: z
+    .array(
+      z.object({
+        name: z.string(),
+        weight: z.number(),
+        /** For the stage values the join step estimates: the ladder, the target events and the window. */
+        stages: z.array(z.string()).optional(),
+        events: z.record(z.string(), z.number()).optional(),
+        windowSeconds: z.number().int().positive().optional(),
+      }),
+    )
+    .default([]),
   combine: combineSchema.default(combineSchema.parse({})),
   /** Longest attribution window of the decision point and its objectives (seconds). */
   windowSeconds: z.number().int().positive(),
@@ -124,6 +135,17 @@ export const fitSummarySchema = z.object({
   carriedOverBuckets: z.array(z.number().int()),
   /** Days where the lake holds fewer impressions than the online learner counted: promotion would drop data. */
   incompleteBuckets: z.array(z.object({ bucket: z.number().int(), lake: z.number(), online: z.number() })),
+  /**
+   * Per objective with a stage ladder: each stage's value estimated from the users' histories (target value after
+   * entering it, within the objective's window; `estimateStageValues`), with visits and standard error (null below two
+   * visits). Reported, not applied: the decision point's `stageValues` stay what the operator set.
+   */
+  stageValues: z
+    .record(
+      z.string(),
+      z.record(z.string(), z.object({ value: z.number(), visits: z.number(), standardError: z.number().nullable() })),
+    )
+    .default({}),
 });
 
 export const evaluationSummarySchema = z.object({

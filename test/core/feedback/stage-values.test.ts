@@ -4,8 +4,8 @@ import { createRng } from '../../../shared/core/random.ts';
 
 /**
  * A chain with a known answer. Each step is one hour. A prospect always becomes a lead after one step and earns
- * nothing. Each step as a lead: a purchase worth 10 with probability 0.5, then the user becomes a customer with
- * probability 0.5 (expected 2 steps as a lead). Customers earn nothing more.
+ * nothing. Each step as a lead: a purchase worth 10 with probability 0.5 a minute into the step, then the user becomes
+ * a customer with probability 0.5 (expected 2 steps as a lead). Customers earn nothing more.
  * So V(customer) = 0, V(lead) = 2 × 0.5 × 10 = 10, V(prospect) = V(lead) = 10.
  */
 function chain(seed: number, users: number): Trajectory[] {
@@ -18,7 +18,7 @@ function chain(seed: number, users: number): Trajectory[] {
     t += hour;
     events.push({ at: t, stage: 'lead' });
     for (;;) {
-      if (rng.next() < 0.5) events.push({ at: t, value: 10 });
+      if (rng.next() < 0.5) events.push({ at: t + 60_000, value: 10 });
       t += hour;
       if (rng.next() < 0.5) {
         events.push({ at: t, stage: 'customer' });
@@ -54,6 +54,22 @@ describe('estimateStageValues', () => {
     const est = estimateStageValues(['lead', 'customer'], [censored, full], { horizonMs: 10 * hour });
     expect(est.visits.lead).toBe(1);
     expect(est.values.lead).toBe(7);
+  });
+
+  it('counts what follows a stage change, not what happened at the same instant (it is the event’s own reward)', () => {
+    const hour = 3_600_000;
+    const t: Trajectory = {
+      events: [
+        { at: 0, stage: 'lead' },
+        { at: hour, value: 50 },
+        { at: hour, stage: 'customer' },
+        { at: 2 * hour, value: 20 },
+      ],
+      observedUntil: 100 * hour,
+    };
+    const est = estimateStageValues(['lead', 'customer'], [t]);
+    // The purchase that made the customer is in V(lead) (after entering lead), not in V(customer).
+    expect(est.values).toEqual({ lead: 70, customer: 20 });
   });
 
   it('falls back to configured values for stages never observed', () => {
