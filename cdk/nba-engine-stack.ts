@@ -178,6 +178,8 @@ export class NbaEngineStack extends Stack {
     // Dead letters are listed and replayed: replay puts records back on the stream and marks them replayed.
     this.deadLetterTable.grantReadWriteData(this.adminFunction);
     this.eventStream.grantWrite(this.adminFunction);
+    // Replaying a range the updater gave up on reads it back from the stream.
+    this.eventStream.grantRead(this.adminFunction);
 
     this.stateTable.grantReadWriteData(this.updaterFunction);
     this.decisionsTable.grantReadWriteData(this.updaterFunction);
@@ -295,6 +297,7 @@ export class NbaEngineStack extends Stack {
     const deadLetters = v1.addResource('dead-letters');
     deadLetters.addMethod('GET', adminIntegration);
     deadLetters.addResource('replay').addMethod('POST', adminIntegration);
+    deadLetters.addResource('replay-range').addMethod('POST', adminIntegration);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });

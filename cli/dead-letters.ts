@@ -4,9 +4,12 @@
  *
  *   npm run dead-letters -- list   [--decision-point DP] [--reason CODE] [--status dead|held|replayed] [--limit N]
  *   npm run dead-letters -- replay [--decision-point DP] [--reason CODE] [--limit N]
+ *   npm run dead-letters -- replay-range --shard SHARD --from SEQ --to SEQ
  *
- * `replay` puts the matching dead letters back on the stream once their cause is gone (see
- * `shared/app/learn/dead-letters.ts`); the updater's rules make a replay count at most once.
+ * `replay` puts the matching dead letters back on the stream once their cause is gone; `replay-range` puts back a
+ * batch the updater gave up on, as its on-failure queue names it (`KinesisBatchInfo`: shardId, startSequenceNumber,
+ * endSequenceNumber), within the stream's retention (see `shared/app/learn/dead-letters.ts`). The updater's rules
+ * make a replayed record count at most once.
  * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or
  * local-dev-key). Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
  */
@@ -15,12 +18,14 @@ import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/com
 
 const USAGE = `usage: npm run dead-letters -- list [filters] [options]
        npm run dead-letters -- replay [filters] [options]
+       npm run dead-letters -- replay-range --shard SHARD --from SEQ --to SEQ [options]
 
   --decision-point DP   records that name this decision point
   --reason CODE         the rule that refused them: malformed, no-decision, another-user, action-not-chosen,
                         other-decision-point, held-full (or held)
   --status S            list only: dead, held or replayed (replay takes dead ones)
   --limit N             at most N entries (default 100)
+  --shard, --from, --to replay-range: the shard and the first and last sequence numbers of the failed batch
   --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
   --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
   --json                print JSON instead of text`;
@@ -30,7 +35,9 @@ class RefusedError extends Error {}
 export async function main(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const [command, ...rest] = argv;
-    if (command !== 'list' && command !== 'replay') throw new UsageError(`unknown command ${command ?? '(none)'}`);
+    if (command !== 'list' && command !== 'replay' && command !== 'replay-range') {
+      throw new UsageError(`unknown command ${command ?? '(none)'}`);
+    }
     const v = parseCliArgs(rest, {
       'decision-point': { type: 'string' },
       reason: { type: 'string' },
@@ -39,7 +46,16 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       url: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean' },
+      shard: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
     });
+    if (command === 'replay-range' && (v.shard === undefined || v.from === undefined || v.to === undefined)) {
+      throw new UsageError('replay-range needs --shard, --from and --to');
+    }
+    if (command !== 'replay-range' && (v.shard ?? v.from ?? v.to) !== undefined) {
+      throw new UsageError('--shard, --from and --to go with replay-range');
+    }
     if (command === 'replay' && v.status !== undefined) throw new UsageError('--status goes with list');
     const filter = {
       ...(v['decision-point'] !== undefined ? { decisionPoint: v['decision-point'] } : {}),
@@ -57,10 +73,10 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
               headers: { 'x-api-key': key },
             },
           )
-        : await fetch(`${url}/v1/dead-letters/replay`, {
+        : await fetch(`${url}/v1/dead-letters/${command}`, {
             method: 'POST',
             headers: { 'x-api-key': key, 'content-type': 'application/json' },
-            body: JSON.stringify(filter),
+            body: JSON.stringify(command === 'replay' ? filter : { shardId: v.shard, from: v.from, to: v.to }),
           });
     const body = (await res.json()) as Record<string, unknown>;
     if (!res.ok) {

@@ -5,13 +5,20 @@ import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catal
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
 import { keyRoutes } from '../../shared/app/keys/routes.ts';
-import { listDeadLetters, replayDeadLetters } from '../../shared/app/learn/dead-letters.ts';
+import { listDeadLetters, replayDeadLetters, replayStreamRange } from '../../shared/app/learn/dead-letters.ts';
 import { retrainRoutes } from '../../shared/app/retrain/routes.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
-import { actionInputSchema, deadLetterFilterSchema } from '../../shared/core/schemas.ts';
-import { authenticator, deadLetterStore, eventStream, modelCache, stateStore } from '../commons/clients.ts';
+import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
+import {
+  authenticator,
+  deadLetterStore,
+  eventStream,
+  modelCache,
+  stateStore,
+  streamRangeReader,
+} from '../commons/clients.ts';
 
 const catalog = new CatalogService(stateStore, modelCache);
 const anyObject = z.record(z.string(), z.unknown());
@@ -134,6 +141,18 @@ export const adminRoutes: Route[] = [
     handle: async ({ query }) => ({
       status: 200,
       body: { deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')) },
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/dead-letters/replay-range',
+    scope: 'admin',
+    handle: async ({ body }) => ({
+      status: 200,
+      body: await replayStreamRange(
+        { reader: streamRangeReader, stream: eventStream },
+        parseWith(streamRangeSchema, body),
+      ),
     }),
   },
   {

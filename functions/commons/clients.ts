@@ -6,7 +6,7 @@ import { createDynamoClient, createKinesisClient } from '../../shared/adapters/a
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
-import { KinesisEventStream } from '../../shared/adapters/kinesis/event-stream.ts';
+import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { log } from '../../shared/adapters/log.ts';
 import { tracer } from '../../shared/adapters/observability.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
@@ -25,6 +25,7 @@ export const stateStore = new DynamoStateStore(dynamo, env.STATE_TABLE);
 export const decisionStore = new DynamoDecisionStore(dynamo, env.DECISIONS_TABLE);
 export const deadLetterStore = new DynamoDeadLetterStore(dynamo, env.DEADLETTER_TABLE);
 export const eventStream = new KinesisEventStream(kinesis, env.STREAM_NAME);
+export const streamRangeReader = new KinesisStreamRangeReader(kinesis, env.STREAM_NAME);
 export const authenticator = new ApiKeyAuthenticator(stateStore, Date.now, {
   limits: { ratePerSecond: env.KEY_RATE_LIMIT_RPS, burst: env.KEY_RATE_LIMIT_BURST },
   onThrottled,

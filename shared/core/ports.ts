@@ -99,6 +99,11 @@ export interface DeadLetterStore {
   list(limit: number): Promise<DeadLetter[]>;
 }
 
+/** Reads the payloads of one shard's records from `from` to `to` (inclusive sequence numbers), at most `limit`. */
+export interface StreamRangeReader {
+  read(range: { shardId: string; from: string; to: string }, limit: number): Promise<string[]>;
+}
+
 /** The stream every decision and feedback event goes through (Kinesis). Partitioned by user. */
 export interface EventStream {
   /** Puts records; returns the indexes of those that could not be put after retries. */

@@ -327,6 +327,17 @@ export const deadLetterFilterSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 
+/** A range of one shard the updater gave up on, as its on-failure destination names it (`KinesisBatchInfo`). */
+export const streamRangeSchema = z
+  .strictObject({
+    shardId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be a shard id such as shardId-000000000000'),
+    /** `startSequenceNumber` of the failed batch. */
+    from: z.string().regex(/^\d{1,128}$/, 'must be a sequence number (digits)'),
+    /** `endSequenceNumber` of the failed batch. */
+    to: z.string().regex(/^\d{1,128}$/, 'must be a sequence number (digits)'),
+  })
+  .refine((r) => BigInt(r.from) <= BigInt(r.to), { path: ['to'], message: 'must not be before from' });
+
 /** Renders a zod error as one line a client can act on: `context.age: must be a finite number; slots: ...`. */
 export function describeZodError(error: z.ZodError): string {
   return error.issues

@@ -307,10 +307,13 @@ describe('NbaEngineStack', () => {
       for (const action of writes) expect(allows(actions, action), action).toBe(false);
     });
 
-    it('lets only the updater read the stream', () => {
+    it('lets the updater and the admin function (replaying a failed range) read the stream, no request function', () => {
       const streamId = logicalId(stack, stack.eventStream);
       expect(allows(actionsOn(template, stack, stack.updaterFunction, streamId), 'kinesis:GetRecords')).toBe(true);
-      expect(allows(actionsOn(template, stack, stack.adminFunction, streamId), 'kinesis:GetRecords')).toBe(false);
+      expect(allows(actionsOn(template, stack, stack.adminFunction, streamId), 'kinesis:GetRecords')).toBe(true);
+      for (const fn of [stack.decisionsFunction, stack.eventsFunction]) {
+        expect(allows(actionsOn(template, stack, fn, streamId), 'kinesis:GetRecords')).toBe(false);
+      }
     });
   });
 
@@ -329,6 +332,7 @@ describe('NbaEngineStack', () => {
           `ANY /v1/keys/{proxy+} AWS_PROXY -> ${admin}`,
           `GET /v1/dead-letters AWS_PROXY -> ${admin}`,
           `POST /v1/dead-letters/replay AWS_PROXY -> ${admin}`,
+          `POST /v1/dead-letters/replay-range AWS_PROXY -> ${admin}`,
         ].sort(),
       );
     });

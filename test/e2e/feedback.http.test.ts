@@ -127,5 +127,11 @@ describe('feedback without a decisionId, as the README shows it', () => {
     const bad = await cli('list', '--status', 'gone');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/status/);
+    const backwards = await cli('replay-range', '--shard', 'shardId-000000000000', '--from', '9', '--to', '1');
+    expect(backwards.code).toBe(2);
+    expect(backwards.err).toMatch(/to: must not be before from/);
+    const missing = await cli('replay-range', '--shard', 'shardId-000000000000');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/needs --shard, --from and --to/);
   });
 });

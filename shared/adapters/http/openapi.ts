@@ -12,6 +12,7 @@ import {
   decisionRequestSchema,
   decisionResponseSchema,
   feedbackEventSchema,
+  streamRangeSchema,
 } from '../../core/schemas.ts';
 
 const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
@@ -193,6 +194,14 @@ export function openApiDocument(): Record<string, unknown> {
             'Stream records the updater refused (with the rule and the reason) and events held for their decision, oldest first',
           parameters: queryParameters(deadLetterFilterSchema),
           responses: { '200': { description: 'Dead letters' }, ...errors },
+        },
+      },
+      '/v1/dead-letters/replay-range': {
+        post: {
+          summary:
+            'Put a shard range the updater gave up on (its on-failure queue names shard and sequence numbers) back on the stream',
+          requestBody: { required: true, ...json(schema(streamRangeSchema)) },
+          responses: { '200': { description: '{ replayed, skipped: [{ id, why }] }' }, ...errors },
         },
       },
       '/v1/dead-letters/replay': {

@@ -3,8 +3,14 @@
  * feedback land on one shard in the order they were accepted: the updater always sees a decision before the events
  * that answer it.
  */
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import type { EventStream } from '../../core/ports.ts';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
+import type { EventStream, StreamRangeReader } from '../../core/ports.ts';
 import type { DecisionRecord, EventRecord } from '../../core/schemas.ts';
 
 const PUT_RECORDS_LIMIT = 500;
@@ -57,3 +63,44 @@ function partitionKey(r: DecisionRecord | EventRecord): string {
 
 const backoff = (attempt: number) =>
   new Promise<void>((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt * (0.5 + Math.random()))));
+
+/**
+ * Reads a range of one shard back (`StreamRangeReader`): what the updater's on-failure destination names when a
+ * batch was given up (shard id, first and last sequence number), so the range can be replayed within the stream's
+ * retention.
+ */
+export class KinesisStreamRangeReader implements StreamRangeReader {
+  constructor(
+    private readonly client: KinesisClient,
+    private readonly streamName: string,
+  ) {}
+
+  async read(range: { shardId: string; from: string; to: string }, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    const last = BigInt(range.to);
+    const decoder = new TextDecoder();
+    let iterator = (
+      await this.client.send(
+        new GetShardIteratorCommand({
+          StreamName: this.streamName,
+          ShardId: range.shardId,
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: range.from,
+        }),
+      )
+    ).ShardIterator;
+    // An empty page is not the end of a shard (Kinesis may return none before the next records); stop past `to`.
+    for (let emptyPages = 0; iterator && out.length < limit && emptyPages < 5; ) {
+      const page = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      const records = page.Records ?? [];
+      emptyPages = records.length === 0 ? emptyPages + 1 : 0;
+      for (const r of records) {
+        if (BigInt(r.SequenceNumber!) > last) return out;
+        out.push(decoder.decode(r.Data));
+        if (out.length >= limit) return out;
+      }
+      iterator = page.NextShardIterator;
+    }
+    return out;
+  }
+}

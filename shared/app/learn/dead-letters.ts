@@ -9,8 +9,8 @@
 
 import type { z } from 'zod';
 import type { DeadLetter } from '../../core/domain.ts';
-import type { DeadLetterStore, EventStream } from '../../core/ports.ts';
-import { type deadLetterFilterSchema, streamRecordSchema } from '../../core/schemas.ts';
+import type { DeadLetterStore, EventStream, StreamRangeReader } from '../../core/ports.ts';
+import { type deadLetterFilterSchema, type StreamRecord, streamRecordSchema } from '../../core/schemas.ts';
 
 export type DeadLetterFilter = z.output<typeof deadLetterFilterSchema>;
 
@@ -40,6 +40,9 @@ export async function listDeadLetters(store: DeadLetterStore, filter: DeadLetter
     .slice(0, limit);
 }
 
+/** Records a replay of a stream range puts back at most (Lambda's on-failure batches are at most 10,000). */
+export const MAX_RANGE_RECORDS = 10_000;
+
 export interface ReplayResult {
   replayed: number;
   skipped: { id: string; why: string }[];
@@ -56,7 +59,7 @@ export async function replayDeadLetters(
   const now = deps.now ?? Date.now;
   const selected = await listDeadLetters(deps.deadLetters, { status: 'dead', ...filter });
   const skipped: ReplayResult['skipped'] = [];
-  const ready: { letter: DeadLetter; record: ReturnType<typeof streamRecordSchema.parse> }[] = [];
+  const ready: { letter: DeadLetter; record: StreamRecord }[] = [];
   for (const letter of selected) {
     if (letter.status === 'replayed') {
       skipped.push({ id: letter.id, why: 'already replayed' });
@@ -85,4 +88,34 @@ export async function replayDeadLetters(
     await deps.deadLetters.put(done.map((r) => ({ ...r.letter, status: 'replayed' as const, replayedAt: now() })));
   }
   return { replayed: done.length, skipped };
+}
+
+/**
+ * Puts a range of one shard back on the stream: the batch the updater's event source mapping gave up on (its
+ * on-failure destination, an SQS queue, names the shard and the first and last sequence numbers). The records keep
+ * their content, so the rules count each at most once; records that are not valid are skipped (the updater had
+ * dead-lettered them anyway).
+ */
+export async function replayStreamRange(
+  deps: { reader: StreamRangeReader; stream: EventStream },
+  range: { shardId: string; from: string; to: string },
+): Promise<ReplayResult> {
+  const skipped: ReplayResult['skipped'] = [];
+  const records: StreamRecord[] = [];
+  const payloads = await deps.reader.read(range, MAX_RANGE_RECORDS);
+  payloads.forEach((data, i) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      skipped.push({ id: `${range.shardId}/+${i}`, why: 'not JSON' });
+      return;
+    }
+    const parsed = streamRecordSchema.safeParse(json);
+    if (parsed.success) records.push(parsed.data);
+    else skipped.push({ id: `${range.shardId}/+${i}`, why: 'not a valid record' });
+  });
+  const failed = records.length === 0 ? [] : await deps.stream.put(records);
+  for (const i of failed) skipped.push({ id: `${range.shardId}/+${i}`, why: 'the stream refused it; try again' });
+  return { replayed: records.length - failed.length, skipped };
 }
