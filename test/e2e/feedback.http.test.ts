@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as deadLetters } from '../../cli/dead-letters.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { runCli } from '../support/cli.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -82,25 +83,7 @@ describe('feedback without a decisionId, as the README shows it', () => {
   });
 
   it('lists an event it cannot credit with its rule, and replays it through the CLI (refused again: still no decision)', async () => {
-    const cli = async (...args: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await deadLetters([...args, '--url', stack.url, '--key', stack.apiKey], {
-        stdout: {
-          write: (t: string) => {
-            out += t;
-            return true;
-          },
-        },
-        stderr: {
-          write: (t: string) => {
-            err += t;
-            return true;
-          },
-        },
-      });
-      return { code, out, err };
-    };
+    const cli = (...args: string[]) => runCli(deadLetters, [...args, '--url', stack.url, '--key', stack.apiKey]);
     const click = { eventId: 'orphan-1', userId: 'nobody-yet', type: 'click', decisionPoint: DP };
     expect((await api.call('POST', '/v1/events', { events: [click] })).body.accepted).toBe(1);
     await waitFor(

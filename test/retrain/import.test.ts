@@ -9,27 +9,10 @@ import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { type LakeDecision, type LakeEvent, parseLakeKey, parseLakeObject } from '../../shared/app/retrain/lake.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { runCli } from '../support/cli.ts';
 import { runParams } from './support.ts';
 
-async function run(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runImport(argv, {
-    stdout: {
-      write: (s: string) => {
-        out += s;
-        return true;
-      },
-    },
-    stderr: {
-      write: (s: string) => {
-        err += s;
-        return true;
-      },
-    },
-  });
-  return { code, out, err };
-}
+const run = (...argv: string[]) => runCli(runImport, argv);
 
 async function readLake(root: string) {
   const blobs = new FsBlobStore(root);

@@ -1,4 +1,5 @@
 /** `npm run evaluate -- --target model:VERSION`: a stored offline model evaluated off-policy on a logged history. */
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
+import { runCli } from '../support/cli.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
 
 describe('evaluate --target model:VERSION', () => {
@@ -96,35 +98,17 @@ describe('evaluate --target model:VERSION', () => {
   });
 
   async function evaluate(target: string) {
-    let out = '';
-    let err = '';
-    const code = await runEvaluate(
-      [
-        '--log',
-        log,
-        '--target',
-        target,
-        '--decision-point',
-        dp,
-        '--table',
-        stores.emulators.resources.stateTable,
-        '--json',
-      ],
-      {
-        stdout: {
-          write: (s: string) => {
-            out += s;
-            return true;
-          },
-        },
-        stderr: {
-          write: (s: string) => {
-            err += s;
-            return true;
-          },
-        },
-      },
-    );
+    const { code, out, err } = await runCli(runEvaluate, [
+      '--log',
+      log,
+      '--target',
+      target,
+      '--decision-point',
+      dp,
+      '--table',
+      stores.emulators.resources.stateTable,
+      '--json',
+    ]);
     return {
       code,
       err,

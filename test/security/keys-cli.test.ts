@@ -3,6 +3,7 @@
  * with --table (here dynalite stands in for AWS through AWS_ENDPOINT_URL_DYNAMODB), the secret shown once only, and
  * the exit codes a script can rely on.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,33 +12,9 @@ import { runKeys } from '../../cli/keys.ts';
 import { type Emulators, LOCAL_CREDENTIALS, startEmulators } from '../../local/emulators.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
+import { captureStreams } from '../support/cli.ts';
 
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    streams: {
-      stdout: {
-        write: (s: string) => {
-          out += s;
-          return true;
-        },
-      },
-      stderr: {
-        write: (s: string) => {
-          err += s;
-          return true;
-        },
-      },
-    },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
+const capture = captureStreams;
 
 async function keys(args: string[]) {
   const c = capture();
