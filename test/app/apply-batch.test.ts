@@ -351,3 +351,28 @@ describe('applyBatch joins events without a decision id to the past only', () =>
     expect(stats.get('b')!.stats.sumR).toBe(0);
   });
 });
+
+describe('applyBatch creates a statistics item from a late event alone', () => {
+  it('counts a late event on a shard whose writer partition has no item yet (after a reshard), instead of failing forever', async () => {
+    const dp = uniqueName();
+    const at = 1_700_000_000_000;
+    const user = `${dp}-u`;
+    const d = decisionRecord({
+      decisionPoint: dp,
+      decisionId: `${dp}-1`,
+      userId: user,
+      chosen: 'a',
+      at,
+      windowSeconds: 60,
+    });
+    // The decision was learned on the parent shard; the late event arrives on the child, another writer partition.
+    await applyBatch(entries('shard-parent', [d]), deps({ statsPartitions: 64 }));
+    const late = eventRecord({ eventId: 'late', userId: user, decisionId: `${dp}-1`, type: 'click' }, at + 120_000);
+    const out = await applyBatch(entries('shard-child', [late]), deps({ statsPartitions: 64 }));
+    expect(out).toMatchObject({ failedFrom: undefined, lateEvents: 1, rewards: 0 });
+    const items = await s.state.listStats(dp);
+    expect(new Set(items.map((i) => i.partition)).size).toBe(2);
+    expect(items.reduce((n, i) => n + i.counters.lateEvents, 0)).toBe(1);
+    expect(items.reduce((n, i) => n + i.stats.n, 0)).toBe(1);
+  });
+});
