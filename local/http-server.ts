@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { LIMITS } from '../shared/core/schemas.ts';
 
+/** API Gateway's limit on the request line and headers together (REST APIs). */
+const MAX_REQUEST_LINE_AND_HEADERS = 10_240;
+
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 export interface ApiRoutes {
@@ -29,7 +32,7 @@ export async function startHttpServer(
   port: number,
   host = '127.0.0.1',
 ): Promise<{ server: Server; url: string }> {
-  const server = createServer(async (req, res) => {
+  const server = createServer({ maxHeaderSize: MAX_REQUEST_LINE_AND_HEADERS }, async (req, res) => {
     const reply = (r: APIGatewayProxyResult) => {
       res.writeHead(r.statusCode, {
         ...(r.headers as Record<string, string>),
@@ -85,6 +88,20 @@ export async function startHttpServer(
         body: JSON.stringify({ error: { code: 'internal_error', message: 'internal error' } }),
       });
     }
+  });
+  // API Gateway refuses a request whose request line and headers exceed 10,240 bytes; Node's own limit is larger and
+  // answers without a body. Same limit here, answered like every other refusal: a 4xx naming the problem.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: 'request_too_large', message: `request line and headers exceed ${MAX_REQUEST_LINE_AND_HEADERS} bytes` }
+        : { code: 'bad_request', message: 'malformed HTTP request' },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

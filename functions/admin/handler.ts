@@ -1,12 +1,12 @@
 /** Decision points, their catalog and model summary: thin routes over CatalogService. */
 import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
+import { keyRoutes } from '../../shared/adapters/http/key-routes.ts';
+import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
-import { keyRoutes } from '../../shared/app/keys/routes.ts';
 import { listDeadLetters, replayDeadLetters, replayStreamRange } from '../../shared/app/learn/dead-letters.ts';
-import { retrainRoutes } from '../../shared/app/retrain/routes.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';

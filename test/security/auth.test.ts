@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import type { Route } from '../../shared/adapters/http/api.ts';
+import { keyRoutes } from '../../shared/adapters/http/key-routes.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
-import { keyRoutes } from '../../shared/app/keys/routes.ts';
 import { type Api, apiClient } from '../support/http.ts';
 import { type StateSnapshot, snapshot } from './snapshot.ts';
 

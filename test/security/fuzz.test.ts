@@ -1,7 +1,8 @@
 /**
  * Bad input, fuzzed: fast-check generates malformed requests for every endpoint (a valid request broken in one to
  * three places: wrong types, lengths, counts and ranges, NaN/Infinity/1e400, unknown fields, missing fields, invalid
- * JSON and bytes, wrong content type, oversize bodies, malformed paths and methods) and sends them, 25 at a time,
+ * JSON and bytes, wrong content type, oversize bodies, malformed paths and methods, and path parameters of every
+ * length and alphabet on every route of the OpenAPI description) and sends them, 25 at a time,
  * through the local HTTP server with an admin key, so validation is the only thing that can stop them.
  * Every one must get a 4xx with a clear message, none a 5xx, and afterwards every table item and every stream record
  * must be as before. `NBA_FUZZ_REQUESTS` sets the count (default 10,000, the issue's number).
@@ -9,6 +10,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { openApiDocument } from '../../shared/adapters/http/openapi.ts';
 import { apiClient } from '../support/http.ts';
 import { snapshot } from './snapshot.ts';
 
@@ -509,6 +511,55 @@ const pathRequest = fc
     }),
   );
 
+/**
+ * Every route with path parameters, from the API description: each parameter gets a value of any length (0 to 3,000
+ * characters) from any alphabet (the id alphabets, ASCII, any Unicode), percent-encoded as a client would send it.
+ * A mutating route gets a body it must refuse, so that a valid-looking parameter still changes nothing; values that
+ * name what the test seeded (`home`, `a`, the admin key) are left out for the same reason.
+ */
+const parameterRoutes = Object.entries(openApiDocument().paths as Record<string, Record<string, unknown>>)
+  .filter(([path]) => path.includes('{'))
+  .flatMap(([path, ops]) =>
+    Object.keys(ops)
+      .filter((m) => ['get', 'put', 'post', 'delete'].includes(m))
+      .map((m) => [m.toUpperCase(), path] as const),
+  );
+const refusedBody: Record<string, string> = {
+  'PUT /v1/decision-points/{decisionPoint}': '{"contextDim":0}',
+  'PUT /v1/decision-points/{decisionPoint}/actions/{actionId}': '{"features":1}',
+  'POST /v1/decision-points/{decisionPoint}/actions:batch': '{"actions":[]}',
+  'POST /v1/decision-points/{decisionPoint}/model:rollback': '{"from":""}',
+};
+const seeded = new Set(['home', 'a', 'b', 'c', 'local-admin']);
+const idUnit = fc.constantFrom(...'abcXYZ019._:-'.split(''));
+const anyParameter = fc
+  .oneof(
+    fc.string({ maxLength: 200, unit: idUnit }),
+    fc.integer({ min: 60, max: 3000 }).chain((n) => fc.string({ minLength: n, maxLength: n, unit: idUnit })),
+    fc.string({ maxLength: 100, unit: 'binary-ascii' }),
+    fc.string({ maxLength: 100, unit: 'binary' }),
+    fc.string({ maxLength: 40, unit: 'grapheme' }),
+    fc.integer({ min: 100, max: 3000 }).map((n) => 'é'.repeat(n)),
+  )
+  // An empty value is not a parameter: the path then names another route (e.g. the list at `…/decision-points/`).
+  .filter((v) => v.length > 0 && !seeded.has(v));
+const pathParameterRequest = fc
+  .constantFrom(...parameterRoutes)
+  .chain(([method, template]) => {
+    const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+    return fc.tuple(
+      fc.constant([method, template] as const),
+      fc.array(anyParameter, { minLength: names.length, maxLength: names.length }),
+    );
+  })
+  .map(([[method, template], values]): FuzzRequest => {
+    let i = 0;
+    const path = template.replace(/\{\w+\}/g, () => encodeURIComponent(values[i++]!));
+    const body =
+      refusedBody[`${method} ${template}`] ?? (method === 'PUT' || method === 'POST' ? '{"__":1}' : undefined);
+    return { what: 'path parameter', method, path, ...(body ? { body, contentType: 'application/json' } : {}) };
+  });
+
 const malformedRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
   { arbitrary: decisionRequest, weight: 30 },
   { arbitrary: eventsRequest, weight: 20 },
@@ -520,6 +571,7 @@ const malformedRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
   { arbitrary: contentTypeRequest, weight: 3 },
   { arbitrary: oversizeRequest, weight: 1 },
   { arbitrary: pathRequest, weight: 6 },
+  { arbitrary: pathParameterRequest, weight: 10 },
 );
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -552,6 +604,32 @@ const isClear = (m: unknown) =>
   typeof m === 'string' &&
   m.length >= 8 &&
   !/\n\s+at |\.ts:\d|TypeError|ReferenceError|Cannot read prop|undefined is not/.test(m);
+
+describe('path parameters', () => {
+  it('answers 400 naming the parameter for a 3,000-character or ill-formed value on every route, changing nothing', async () => {
+    const before = await snapshot(stack);
+    for (const [method, template] of parameterRoutes) {
+      for (const name of [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!)) {
+        for (const bad of ['x'.repeat(3000), 'a b', '😀']) {
+          const path = template.replace(/\{(\w+)\}/g, (_, n: string) =>
+            encodeURIComponent(n === name ? bad : n === 'decisionPoint' ? 'home' : 'a'),
+          );
+          const body =
+            refusedBody[`${method} ${template}`] ?? (method === 'PUT' || method === 'POST' ? '{}' : undefined);
+          const o = await send({
+            what: 'path parameter',
+            method,
+            path,
+            ...(body ? { body, contentType: 'application/json' } : {}),
+          });
+          expect(o.status, `${method} ${template} with ${name}=${bad.slice(0, 10)}`).toBe(400);
+          expect(o.message).toMatch(new RegExp(`path parameter ${name}\\b`));
+        }
+      }
+    }
+    expect(await snapshot(stack)).toEqual(before);
+  });
+});
 
 describe(`${TOTAL} malformed requests through the local HTTP server`, () => {
   it('each gets a 4xx with a clear message, none a 5xx, and the state is unchanged', async () => {

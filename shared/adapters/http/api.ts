@@ -9,6 +9,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
+import { keyIdSchema } from '../../app/keys/keys.ts';
 import { TooManyRequestsError } from '../../app/rate-limit.ts';
 import type { ApiKeyScope } from '../../core/domain.ts';
 import {
@@ -19,7 +20,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from '../../core/errors.ts';
-import { describeZodError, LIMITS } from '../../core/schemas.ts';
+import { actionIdSchema, decisionPointIdSchema, describeZodError, LIMITS } from '../../core/schemas.ts';
 import { log } from '../log.ts';
 import { logger, metrics, tracer } from '../observability.ts';
 
@@ -43,6 +44,18 @@ export interface Route {
   handle: (req: RouteRequest) => Promise<RouteResponse>;
 }
 
+/**
+ * The one schema of every path parameter any route may declare. Path parameters become store keys (DynamoDB refuses
+ * a partition key over 2,048 bytes with a 500-worthy error), so each is validated here, before the request is
+ * authenticated (which reads the store) and before any route runs. A route naming a parameter that is not listed
+ * here fails when the handler is built, not on a request.
+ */
+export const PATH_PARAMETERS: Record<string, z.ZodType<string>> = {
+  decisionPoint: decisionPointIdSchema,
+  actionId: actionIdSchema,
+  keyId: keyIdSchema,
+};
+
 interface CompiledRoute extends Route {
   regex: RegExp;
   names: string[];
@@ -51,10 +64,24 @@ interface CompiledRoute extends Route {
 function compile(route: Route): CompiledRoute {
   const names: string[] = [];
   const pattern = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!PATH_PARAMETERS[name]) throw new Error(`route ${route.method} ${route.path}: no schema for {${name}}`);
     names.push(name);
     return '([^/]+)';
   });
   return { ...route, regex: new RegExp(`^${pattern}/?$`), names };
+}
+
+/** Decodes and validates one path parameter: a 400 naming the parameter and the rule it breaks. */
+function pathParameter(raw: string, name: string): string {
+  const value = decodePathSegment(raw, name);
+  const parsed = PATH_PARAMETERS[name]!.safeParse(value);
+  if (!parsed.success) {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}… (${value.length} characters)` : value;
+    throw new ValidationError(
+      `invalid path parameter ${name} ${JSON.stringify(shown)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
 }
 
 /** Parses a value with a schema, turning failures into a 400 that names every problem. */
@@ -76,7 +103,7 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     const match = route.regex.exec(path)!;
     const params: Record<string, string> = {};
     route.names.forEach((name, i) => {
-      params[name] = decodePathSegment(match[i + 1]!, name);
+      params[name] = pathParameter(match[i + 1]!, name);
     });
     const headers = lowerCaseHeaders(event.headers);
     // Authenticate before reading the body: an unauthenticated request changes nothing and learns nothing.

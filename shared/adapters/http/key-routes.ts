@@ -2,10 +2,10 @@
  * `/v1/keys` on the admin API. Managing keys needs an admin key that is not restricted to decision points: a
  * restricted admin could otherwise mint an unrestricted key and escape its restriction.
  */
-import type { Route } from '../../adapters/http/api.ts';
+import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
+import type { ApiKeyService } from '../../app/keys/keys.ts';
 import { ForbiddenError } from '../../core/errors.ts';
-import type { ApiKeyAuthenticator, Principal } from '../auth.ts';
-import type { ApiKeyService } from './keys.ts';
+import type { Route } from './api.ts';
 
 function requireUnrestricted(principal: Principal): void {
   if (principal.decisionPoints) {

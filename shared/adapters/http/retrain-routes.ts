@@ -7,12 +7,12 @@
  *   where their full reports (JSON and HTML) are stored.
  */
 import { z } from 'zod';
-import { parseWith, type Route } from '../../adapters/http/api.ts';
+import { NothingToRollBackError } from '../../app/retrain/errors.ts';
+import { rollbackModel } from '../../app/retrain/promote.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 import type { EvaluationRecord } from '../../core/retrain/evaluation-record.ts';
-import { NothingToRollBackError } from './errors.ts';
-import { rollbackModel } from './promote.ts';
+import { parseWith, type Route } from './api.ts';
 
 const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 const rollbackBody = z.strictObject({ from: z.string().min(1).max(128).optional() });
