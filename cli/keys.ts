@@ -12,7 +12,9 @@
  * Exit codes: 0 done, 2 bad arguments or input, 1 anything unexpected (e.g. AWS unreachable).
  */
 import { resolve } from 'node:path';
-import { type Emulators, startEmulators } from '../local/emulators.ts';
+import type { Emulators } from '../local/emulators.ts';
+import { startEmulatorsWithResources } from '../local/twin/resources.ts';
+import { physicalName, type TwinPlan } from '../local/twin/template.ts';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { ApiKeyService, type ApiKeyView } from '../shared/app/keys/keys.ts';
@@ -53,15 +55,16 @@ async function openStore(v: {
   if (v.region !== undefined) throw new UsageError('--region goes with --table');
   const dataDir = resolve(v['data-dir'] ?? process.env.NBA_DATA_DIR ?? '.local-data');
   let emulators: Emulators;
+  let plan: TwinPlan;
   try {
-    emulators = await startEmulators({ dataDir });
+    ({ emulators, plan } = await startEmulatorsWithResources({ dataDir }));
   } catch (cause) {
     throw new UsageError(
       `cannot open the local data in ${dataDir} (${(cause as Error).message}); if the engine is running, stop it or use its admin API (POST /v1/keys)`,
     );
   }
   return {
-    store: new DynamoStateStore(emulators.dynamo, emulators.resources.stateTable),
+    store: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     close: () => emulators.close(),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Starts the real-protocol AWS emulators (dynalite for DynamoDB, kinesalite for Kinesis) on free loopback ports and
- * creates the tables and the stream exactly as the CDK stack defines them.
+ * Starts the real-protocol AWS emulators (dynalite for DynamoDB, kinesalite for Kinesis) on free loopback ports, with
+ * administrative clients (not subject to any role). The tables and streams are created from the synthesised template
+ * by the twin (local/twin/resources.ts), never declared here.
  *
  * By default the emulators run in a child process (`emulator-process.ts`): they are single-threaded JavaScript, and in
  * the process of the handlers and the updater they took half of its CPU, capping local throughput. `inProcess: true`
@@ -10,54 +11,27 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CreateTableCommand,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-  ResourceInUseException,
-} from '@aws-sdk/client-dynamodb';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  ResourceInUseException as StreamInUse,
-} from '@aws-sdk/client-kinesis';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { createDynamoClient, createKinesisClient } from '../shared/adapters/aws-clients.ts';
-import { STATE_INDEX_BY_UPDATED_AT } from '../shared/adapters/dynamodb/state-store.ts';
 import { startEmulatorServers } from './emulator-servers.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
-
-export interface LocalResources {
-  stateTable: string;
-  decisionsTable: string;
-  deadLetterTable: string;
-  streamName: string;
-  shardCount: number;
-}
-
-export const DEFAULT_RESOURCES: LocalResources = {
-  stateTable: 'nba-state',
-  decisionsTable: 'nba-decisions',
-  deadLetterTable: 'nba-deadletters',
-  streamName: 'nba-events',
-  shardCount: 2,
-};
 
 export interface Emulators {
   dynamoEndpoint: string;
   kinesisEndpoint: string;
   dynamo: DynamoDBClient;
   kinesis: KinesisClient;
-  resources: LocalResources;
+  /** Why the emulators stopped, if they did (they open their data lazily: a held data folder fails on first use). */
+  failure(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 export interface EmulatorOptions {
   /** Persists both emulators' LevelDB files there; without it, everything lives in memory. */
   dataDir?: string;
-  resources?: LocalResources;
   /** Run the emulators in this process instead of a child process (default: `NBA_EMULATORS_IN_PROCESS=1`). */
   inProcess?: boolean;
 }
@@ -71,7 +45,6 @@ interface Running {
 }
 
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
-  const resources = opts.resources ?? DEFAULT_RESOURCES;
   if (opts.dataDir) {
     mkdirSync(join(opts.dataDir, 'dynamodb'), { recursive: true });
     mkdirSync(join(opts.dataDir, 'kinesis'), { recursive: true });
@@ -83,22 +56,12 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = createDynamoClient({ ...common, dynamoEndpoint });
   const kinesis = createKinesisClient({ ...common, kinesisEndpoint });
-  try {
-    await createResources(dynamo, kinesis, resources);
-  } catch (err) {
-    // The emulators open their data lazily: a data folder that another process holds fails here, not at start.
-    const why = await running.failure?.();
-    dynamo.destroy();
-    kinesis.destroy();
-    await running.stop();
-    throw why ? new Error(`the emulators stopped: ${why}`, { cause: err }) : err;
-  }
   return {
     dynamoEndpoint,
     kinesisEndpoint,
     dynamo,
     kinesis,
-    resources,
+    failure: async () => running.failure?.(),
     async close() {
       dynamo.destroy();
       kinesis.destroy();
@@ -172,69 +135,4 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
       clearTimeout(timeout);
     },
   };
-}
-
-async function createResources(
-  dynamo: DynamoDBClient,
-  kinesis: KinesisClient,
-  resources: LocalResources,
-): Promise<void> {
-  for (const t of tableDefinitions(resources)) {
-    try {
-      await dynamo.send(new CreateTableCommand(t));
-    } catch (err) {
-      if (!(err instanceof ResourceInUseException)) throw err;
-    }
-  }
-  try {
-    await kinesis.send(new CreateStreamCommand({ StreamName: resources.streamName, ShardCount: resources.shardCount }));
-  } catch (err) {
-    if (!(err instanceof StreamInUse)) throw err;
-  }
-  for (let i = 0; i < 100; i++) {
-    const s = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: resources.streamName }));
-    if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The tables as the CDK stack declares them (keys, index), for the emulator. */
-export function tableDefinitions(r: LocalResources): CreateTableCommandInput[] {
-  return [
-    {
-      TableName: r.stateTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'updatedAt', AttributeType: 'N' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      LocalSecondaryIndexes: [
-        {
-          IndexName: STATE_INDEX_BY_UPDATED_AT,
-          KeySchema: [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'updatedAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    },
-    {
-      TableName: r.decisionsTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'decisionId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'decisionId', KeyType: 'HASH' }],
-    },
-    {
-      TableName: r.deadLetterTable,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-    },
-  ];
 }

@@ -15,7 +15,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { writeLakeBatch } from '../shared/app/retrain/lake.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
-import { KinesisPoller } from './kinesis-poller.ts';
+import { KinesisPoller } from './twin/event-source-mapping.ts';
 
 export interface LakeWriterOptions {
   /** Where this consumer keeps its per-shard checkpoints; in memory when absent (stream and lake start over). */

@@ -31,6 +31,9 @@ import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/ste
 import type { StateStore } from '../shared/core/ports.ts';
 import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
 import { LOCAL_ENDPOINTS_FILE } from './stack.ts';
+import { defaultSynthesis } from './twin/assembly.ts';
+import { createResources } from './twin/resources.ts';
+import { physicalName } from './twin/template.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -259,9 +262,11 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
       return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
     }
   }
+  const { plan } = defaultSynthesis();
   const emulators = await startEmulators({ dataDir });
+  await createResources(plan, emulators);
   return {
-    state: new DynamoStateStore(emulators.dynamo, emulators.resources.stateTable),
+    state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     close: () => emulators.close(),
   };
 }

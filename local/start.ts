@@ -26,6 +26,8 @@ const stack = await startLocalStack({
   port,
   dataDir,
   apiKey,
+  // As CloudWatch would show it for a deployed function: the API answers 500, the reason is here.
+  onDenied: (c) => console.error(`AccessDenied: ${c.principal} may not ${c.action} on ${c.resource}`),
   poller: {
     checkpoints,
     onCheckpoint: (shardId, seq) => {
@@ -58,10 +60,16 @@ async function shutdown() {
   if (stopping) return;
   stopping = true;
   clearInterval(timer);
-  await stack.stop();
+  let code = 0;
+  try {
+    await stack.stop();
+  } catch (err) {
+    console.error(String(err));
+    code = 1;
+  }
   saveCheckpoints();
   console.log('stopped');
-  process.exit(0);
+  process.exit(code);
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);

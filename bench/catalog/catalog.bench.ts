@@ -14,7 +14,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { startEmulators } from '../../local/emulators.ts';
+import { startEmulatorsWithResources } from '../../local/twin/resources.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { CatalogService } from '../../shared/app/catalog/catalog.ts';
 import { mapLimit } from '../../shared/app/concurrency.ts';
@@ -64,9 +65,9 @@ export async function runCatalogBench(opts: { quick?: boolean; actions?: number 
   const partitions = 4;
   const refreshes = opts.quick ? 10 : 40;
   const decisions = opts.quick ? 1000 : 5000;
-  const emu = await startEmulators();
+  const { emulators: emu, plan } = await startEmulatorsWithResources();
   try {
-    const store = new DynamoStateStore(emu.dynamo, emu.resources.stateTable);
+    const store = new DynamoStateStore(emu.dynamo, physicalName(plan, 'StateTable'));
     // Items are written "an hour ago" so a refresh's skew-margin window re-reads only what each step changes.
     const clock = { now: Date.now() - 3_600_000 };
     const admin = new CatalogService(store, new ModelCache(store, { refreshMs: 0 }), () => clock.now);

@@ -5,7 +5,8 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { startEmulators } from '../../local/emulators.ts';
+import { startEmulatorsWithResources } from '../../local/twin/resources.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
@@ -92,12 +93,11 @@ export function generateStream(n: number, seed = 1, actions = 20, d = 16): Strea
 export async function runUpdaterBench(opts: { events?: number; batchSize?: number } = {}): Promise<UpdaterBenchResult> {
   const n = opts.events ?? 20_000;
   const batchSize = opts.batchSize ?? 1000;
-  const emu = await startEmulators();
-  const r = emu.resources;
+  const { emulators: emu, plan } = await startEmulatorsWithResources();
   const deps = {
-    state: new DynamoStateStore(emu.dynamo, r.stateTable),
-    decisions: new DynamoDecisionStore(emu.dynamo, r.decisionsTable),
-    deadLetters: new DynamoDeadLetterStore(emu.dynamo, r.deadLetterTable),
+    state: new DynamoStateStore(emu.dynamo, physicalName(plan, 'StateTable')),
+    decisions: new DynamoDecisionStore(emu.dynamo, physicalName(plan, 'DecisionsTable')),
+    deadLetters: new DynamoDeadLetterStore(emu.dynamo, physicalName(plan, 'DeadLetterTable')),
     statsPartitions: 4,
   };
   try {
@@ -125,7 +125,7 @@ export async function runUpdaterBench(opts: { events?: number; batchSize?: numbe
           const i = next++;
           await emu.dynamo.send(
             new PutItemCommand({
-              TableName: r.deadLetterTable,
+              TableName: physicalName(plan, 'DeadLetterTable'),
               Item: marshall({ id: `baseline-${i}`, data: stream[i]!.data }),
             }),
           );

@@ -1,7 +1,7 @@
 /**
- * The replay harness: the real updater handler (`functions/updater/handler.ts`, its real DynamoDB adapters and SDK
- * client) consumes a Kinesis stream (kinesalite) of feedback through the local event source mapping
- * (`local/kinesis-poller.ts`: Lambda's batches, redelivery from the lowest reported failure, the whole batch again
+ * The replay harness: the real updater function (`functions/updater/handler.ts` as the synthesised template configures
+ * it, with its real DynamoDB adapters and an SDK client under its role) consumes a Kinesis stream (kinesalite) of
+ * feedback through the local event source mapping (`local/twin/event-source-mapping.ts`: Lambda's batches, redelivery from the lowest reported failure, the whole batch again
  * after a crash), while faults are injected into its DynamoDB client (see `faults.ts`). A second updater consumes half
  * of the shards at the same time with another batch size, so those records are delivered at least twice,
  * concurrently, in overlapping batches, and both updaters write the same statistics items (writer partitions are
@@ -11,7 +11,6 @@
  * the statistics, the users' stages, and the dead letters (every refused record with its rule, every held event),
  * and nothing else.
  *
- * One run per process: the handler's module reads its environment once, like a Lambda container.
  * Run directly: `npx tsx bench/reliability/replay.ts [--events N]`.
  */
 import { spawn } from 'node:child_process';
@@ -23,8 +22,13 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { DEFAULT_RESOURCES, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.ts';
-import { KinesisPoller } from '../../local/kinesis-poller.ts';
+import { createHandler as createUpdater } from '../../functions/updater/handler.ts';
+import type { Emulators } from '../../local/emulators.ts';
+import { KinesisPoller } from '../../local/twin/event-source-mapping.ts';
+import { principalOf, twinClients } from '../../local/twin/functions.ts';
+import { IamLedger } from '../../local/twin/iam-enforcement.ts';
+import { startEmulatorsWithResources } from '../../local/twin/resources.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
@@ -93,24 +97,24 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
   const plan: FaultPlan = { ...DEFAULT_PLAN, ...opts.faults };
   const workload = generateWorkload({ events, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
 
-  const resources = { ...DEFAULT_RESOURCES, streamName: 'nba-replay', shardCount: shards };
-  const emu = await startEmulators({ resources });
+  const { emulators: emu, plan: twin } = await startEmulatorsWithResources({
+    synth: { context: { shardCount: shards } },
+  });
+  const resources = {
+    stateTable: physicalName(twin, 'StateTable'),
+    decisionsTable: physicalName(twin, 'DecisionsTable'),
+    deadLetterTable: physicalName(twin, 'DeadLetterTable'),
+    streamName: physicalName(twin, 'EventStream'),
+  };
+  process.env.NBA_LOG_LEVEL ??= 'silent';
+  const spec = twin.functions.find((f) => f.name === 'UpdaterFunction')!;
+  const ledger = new IamLedger();
+  const clients = twinClients(emu, principalOf(spec), ledger, new Map(twin.tables.map((t) => [t.name, t])));
   try {
-    Object.assign(process.env, {
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: emu.dynamoEndpoint,
-      AWS_ENDPOINT_URL_KINESIS: emu.kinesisEndpoint,
-      STATE_TABLE: resources.stateTable,
-      DECISIONS_TABLE: resources.decisionsTable,
-      DEADLETTER_TABLE: resources.deadLetterTable,
-      STREAM_NAME: resources.streamName,
-      STATS_PARTITIONS: String(opts.statsPartitions ?? 2),
+    const updater = createUpdater({
+      environment: { ...spec.environment, STATS_PARTITIONS: String(opts.statsPartitions ?? 2) },
+      clients,
     });
-    process.env.NBA_LOG_LEVEL ??= 'silent';
-    const clients = await import('../../functions/commons/clients.ts');
-    const updater = await import('../../functions/updater/handler.ts');
     const faults = new FaultInjector(plan);
     faults.install(clients.dynamo, resources.stateTable);
 
@@ -212,6 +216,11 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
       workload.reference,
     );
 
+    if (ledger.denied.length > 0) {
+      throw new Error(
+        `the updater's role denied: ${ledger.denied.map((d) => `${d.action} on ${d.resource}`).join(', ')}`,
+      );
+    }
     const perShard = new Map<string, number>();
     for (const p of placed) perShard.set(p.shardId, (perShard.get(p.shardId) ?? 0) + 1);
     return {
@@ -230,6 +239,7 @@ export async function runReplay(opts: ReplayOptions = {}): Promise<ReplayReport>
         seconds,
     };
   } finally {
+    clients.destroy();
     await emu.close();
   }
 }
@@ -253,11 +263,7 @@ interface Placed {
   seq: string;
 }
 
-async function putAll(
-  kinesis: Awaited<ReturnType<typeof startEmulators>>['kinesis'],
-  streamName: string,
-  workload: Workload,
-): Promise<Placed[]> {
+async function putAll(kinesis: Emulators['kinesis'], streamName: string, workload: Workload): Promise<Placed[]> {
   const placed: Placed[] = [];
   const records = workload.records;
   for (let i = 0; i < records.length; i += 500) {

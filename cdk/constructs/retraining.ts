@@ -29,7 +29,7 @@ import {
   S3Bucket,
 } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import {
@@ -51,6 +51,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
+import { engineFunction } from './engine-function.ts';
 
 /** State names: the local runner maps each Task state to its handler by name. */
 export const RETRAIN_STATES = {
@@ -164,7 +165,7 @@ export class Retraining extends Construct {
       POWERTOOLS_SERVICE_NAME: 'nba-engine',
     };
     const createFunction = (fid: string, entry: string, memorySize: number, timeout: Duration) =>
-      new NodejsFunction(this, fid, {
+      engineFunction(this, fid, {
         entry: join(props.projectRoot, 'functions', 'retrain', entry),
         handler: 'handler',
         projectRoot: props.projectRoot,

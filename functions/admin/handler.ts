@@ -11,16 +11,9 @@ import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
-import {
-  authenticator,
-  deadLetterStore,
-  eventStream,
-  modelCache,
-  stateStore,
-  streamRangeReader,
-} from '../commons/clients.ts';
+import { createEngine, type Engine, readEngineConfig } from '../commons/engine.ts';
+import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
-const catalog = new CatalogService(stateStore, modelCache);
 const anyObject = z.record(z.string(), z.unknown());
 const listQuery = z.strictObject({
   status: z.enum(LIFECYCLE_STATUSES).optional(),
@@ -37,7 +30,7 @@ const dpView = (d: DecisionPoint) => ({
 });
 const iso = (ms: number) => new Date(ms).toISOString();
 /** `status` is the lifecycle status now: live, scheduled (before startsAt), expired (from endsAt on) or retired. */
-const actionView = (a: CatalogAction) => ({
+const actionView = (catalog: CatalogService, a: CatalogAction) => ({
   actionId: a.actionId,
   status: catalog.statusOf(a),
   features: a.features,
@@ -51,126 +44,140 @@ const actionView = (a: CatalogAction) => ({
   updatedAt: new Date(a.updatedAt).toISOString(),
 });
 
-export const adminRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/decision-points',
-    scope: 'admin',
-    handle: async () => ({ status: 200, body: { decisionPoints: (await catalog.listDecisionPoints()).map(dpView) } }),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/decision-points/{decisionPoint}',
-    scope: 'admin',
-    handle: async ({ params, body }) => {
-      const r = await catalog.putDecisionPoint(params.decisionPoint!, parseWith(anyObject, body));
-      return { status: r.created ? 201 : 200, body: dpView(r.decisionPoint) };
+/** The admin API's routes over an engine (the `/v1/keys` routes included). */
+export function adminRoutes(engine: Engine): Route[] {
+  const { stateStore, modelCache, deadLetterStore, eventStream, streamRangeReader, authenticator } = engine;
+  const catalog = new CatalogService(stateStore, modelCache);
+  const view = (a: CatalogAction) => actionView(catalog, a);
+  return [
+    {
+      method: 'GET',
+      path: '/v1/decision-points',
+      scope: 'admin',
+      handle: async () => ({ status: 200, body: { decisionPoints: (await catalog.listDecisionPoints()).map(dpView) } }),
     },
-  },
-  {
-    method: 'GET',
-    path: '/v1/decision-points/{decisionPoint}',
-    scope: 'admin',
-    handle: async ({ params }) => ({
-      status: 200,
-      body: dpView(await catalog.getDecisionPoint(params.decisionPoint!)),
-    }),
-  },
-  {
-    method: 'GET',
-    path: '/v1/decision-points/{decisionPoint}/actions',
-    scope: 'admin',
-    handle: async ({ params, query }) => {
-      const actions = await catalog.listActions(params.decisionPoint!, parseWith(listQuery, query, 'query'));
-      return { status: 200, body: { actions: actions.map(actionView) } };
+    {
+      method: 'PUT',
+      path: '/v1/decision-points/{decisionPoint}',
+      scope: 'admin',
+      handle: async ({ params, body }) => {
+        const r = await catalog.putDecisionPoint(params.decisionPoint!, parseWith(anyObject, body));
+        return { status: r.created ? 201 : 200, body: dpView(r.decisionPoint) };
+      },
     },
-  },
-  {
-    // Google-style custom method: the colon is a literal in the path (API Gateway passes it through {proxy+}).
-    method: 'POST',
-    path: '/v1/decision-points/{decisionPoint}/actions:batch',
-    scope: 'admin',
-    handle: async ({ params, body }) => {
-      const { actions } = parseWith(importBody, body);
-      const r = await catalog.importActions(params.decisionPoint!, actions);
-      if (r.rejected === actions.length) {
-        const reasons = r.results.map((x) => `actions[${x.index}]: ${x.error}`).slice(0, 10);
-        throw new ValidationError(`no valid action: ${reasons.join('; ')}`);
-      }
-      const applied = r.created + r.updated + r.unchanged;
-      return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r };
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}',
+      scope: 'admin',
+      handle: async ({ params }) => ({
+        status: 200,
+        body: dpView(await catalog.getDecisionPoint(params.decisionPoint!)),
+      }),
     },
-  },
-  {
-    method: 'PUT',
-    path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
-    scope: 'admin',
-    handle: async ({ params, body }) => {
-      const r = await catalog.putAction(params.decisionPoint!, params.actionId!, parseWith(actionInputSchema, body));
-      return { status: r.created ? 201 : 200, body: actionView(r.action) };
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/actions',
+      scope: 'admin',
+      handle: async ({ params, query }) => {
+        const actions = await catalog.listActions(params.decisionPoint!, parseWith(listQuery, query, 'query'));
+        return { status: 200, body: { actions: actions.map(view) } };
+      },
     },
-  },
-  {
-    method: 'GET',
-    path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
-    scope: 'admin',
-    handle: async ({ params }) => {
-      const { action, learned } = await catalog.explainAction(params.decisionPoint!, params.actionId!);
-      return { status: 200, body: { ...actionView(action), learned } };
+    {
+      // Google-style custom method: the colon is a literal in the path (API Gateway passes it through {proxy+}).
+      method: 'POST',
+      path: '/v1/decision-points/{decisionPoint}/actions:batch',
+      scope: 'admin',
+      handle: async ({ params, body }) => {
+        const { actions } = parseWith(importBody, body);
+        const r = await catalog.importActions(params.decisionPoint!, actions);
+        if (r.rejected === actions.length) {
+          const reasons = r.results.map((x) => `actions[${x.index}]: ${x.error}`).slice(0, 10);
+          throw new ValidationError(`no valid action: ${reasons.join('; ')}`);
+        }
+        const applied = r.created + r.updated + r.unchanged;
+        return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r };
+      },
     },
-  },
-  {
-    method: 'DELETE',
-    path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
-    scope: 'admin',
-    handle: async ({ params }) => ({
-      status: 200,
-      body: actionView(await catalog.retireAction(params.decisionPoint!, params.actionId!)),
-    }),
-  },
-  {
-    method: 'GET',
-    path: '/v1/decision-points/{decisionPoint}/model',
-    scope: 'admin',
-    handle: async ({ params }) => ({ status: 200, body: summarizeModel(await modelCache.get(params.decisionPoint!)) }),
-  },
-  {
-    method: 'GET',
-    path: '/v1/dead-letters',
-    scope: 'admin',
-    handle: async ({ query }) => ({
-      status: 200,
-      body: { deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')) },
-    }),
-  },
-  {
-    method: 'POST',
-    path: '/v1/dead-letters/replay-range',
-    scope: 'admin',
-    handle: async ({ body }) => ({
-      status: 200,
-      body: await replayStreamRange(
-        { reader: streamRangeReader, stream: eventStream },
-        parseWith(streamRangeSchema, body),
-      ),
-    }),
-  },
-  {
-    method: 'POST',
-    path: '/v1/dead-letters/replay',
-    scope: 'admin',
-    handle: async ({ body }) => ({
-      status: 200,
-      body: await replayDeadLetters(
-        { deadLetters: deadLetterStore, stream: eventStream },
-        parseWith(deadLetterFilterSchema, body ?? {}),
-      ),
-    }),
-  },
-  ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
-];
+    {
+      method: 'PUT',
+      path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
+      scope: 'admin',
+      handle: async ({ params, body }) => {
+        const r = await catalog.putAction(params.decisionPoint!, params.actionId!, parseWith(actionInputSchema, body));
+        return { status: r.created ? 201 : 200, body: view(r.action) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
+      scope: 'admin',
+      handle: async ({ params }) => {
+        const { action, learned } = await catalog.explainAction(params.decisionPoint!, params.actionId!);
+        return { status: 200, body: { ...view(action), learned } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
+      scope: 'admin',
+      handle: async ({ params }) => ({
+        status: 200,
+        body: view(await catalog.retireAction(params.decisionPoint!, params.actionId!)),
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/model',
+      scope: 'admin',
+      handle: async ({ params }) => ({
+        status: 200,
+        body: summarizeModel(await modelCache.get(params.decisionPoint!)),
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/dead-letters',
+      scope: 'admin',
+      handle: async ({ query }) => ({
+        status: 200,
+        body: {
+          deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')),
+        },
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/dead-letters/replay-range',
+      scope: 'admin',
+      handle: async ({ body }) => ({
+        status: 200,
+        body: await replayStreamRange(
+          { reader: streamRangeReader, stream: eventStream },
+          parseWith(streamRangeSchema, body),
+        ),
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/dead-letters/replay',
+      scope: 'admin',
+      handle: async ({ body }) => ({
+        status: 200,
+        body: await replayDeadLetters(
+          { deadLetters: deadLetterStore, stream: eventStream },
+          parseWith(deadLetterFilterSchema, body ?? {}),
+        ),
+      }),
+    },
+    ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
+    ...keyRoutes(new ApiKeyService(stateStore), authenticator),
+  ];
+}
 
-export const handler = createApiHandler(
-  [...adminRoutes, ...keyRoutes(new ApiKeyService(stateStore), authenticator)],
-  authenticator,
-);
+export function createHandler(runtime: FunctionRuntime) {
+  const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  return { handler: createApiHandler(adminRoutes(engine), engine.authenticator), engine };
+}
+
+export const handler = lambdaHandler(createHandler);

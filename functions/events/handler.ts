@@ -3,25 +3,32 @@ import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
 import { ingestEvents } from '../../shared/app/ingest/ingest-events.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { feedbackRequestSchema } from '../../shared/core/schemas.ts';
-import { authenticator, eventStream } from '../commons/clients.ts';
+import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
-export const handler = createApiHandler(
-  [
-    {
-      method: 'POST',
-      path: '/v1/events',
-      scope: 'feedback',
-      handle: async ({ body }) => {
-        const { events } = parseWith(feedbackRequestSchema, body);
-        const result = await ingestEvents(events, { stream: eventStream });
-        if (result.accepted === 0 && result.failed === 0) {
-          throw new ValidationError(
-            `no valid event: ${result.results.map((r) => (r.status === 'rejected' ? `events[${r.index}]: ${r.error}` : '')).join('; ')}`,
-          );
-        }
-        return { status: result.failed > 0 && result.accepted === 0 ? 503 : 202, body: result };
+export function createHandler(runtime: FunctionRuntime) {
+  const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  const handler = createApiHandler(
+    [
+      {
+        method: 'POST',
+        path: '/v1/events',
+        scope: 'feedback',
+        handle: async ({ body }) => {
+          const { events } = parseWith(feedbackRequestSchema, body);
+          const result = await ingestEvents(events, { stream: engine.eventStream });
+          if (result.accepted === 0 && result.failed === 0) {
+            throw new ValidationError(
+              `no valid event: ${result.results.map((r) => (r.status === 'rejected' ? `events[${r.index}]: ${r.error}` : '')).join('; ')}`,
+            );
+          }
+          return { status: result.failed > 0 && result.accepted === 0 ? 503 : 202, body: result };
+        },
       },
-    },
-  ],
-  authenticator,
-);
+    ],
+    engine.authenticator,
+  );
+  return { handler, engine };
+}
+
+export const handler = lambdaHandler(createHandler);

@@ -5,7 +5,8 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { log } from '../../shared/adapters/log.ts';
 import { applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
-import { deadLetterStore, decisionStore, env, stateStore } from '../commons/clients.ts';
+import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 export function toEntries(event: KinesisStreamEvent): StreamEntry[] {
   return event.Records.map((r) => ({
@@ -17,13 +18,19 @@ export function toEntries(event: KinesisStreamEvent): StreamEntry[] {
   }));
 }
 
-export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-  const outcome = await applyBatch(toEntries(event), {
-    state: stateStore,
-    decisions: decisionStore,
-    deadLetters: deadLetterStore,
-    statsPartitions: env.STATS_PARTITIONS,
-  });
-  log.info('batch applied', { records: event.Records.length, ...outcome });
-  return { batchItemFailures: outcome.failedFrom ? [{ itemIdentifier: outcome.failedFrom }] : [] };
-};
+export function createHandler(runtime: FunctionRuntime) {
+  const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const outcome = await applyBatch(toEntries(event), {
+      state: engine.stateStore,
+      decisions: engine.decisionStore,
+      deadLetters: engine.deadLetterStore,
+      statsPartitions: engine.config.STATS_PARTITIONS,
+    });
+    log.info('batch applied', { records: event.Records.length, ...outcome });
+    return { batchItemFailures: outcome.failedFrom ? [{ itemIdentifier: outcome.failedFrom }] : [] };
+  };
+  return { handler, engine };
+}
+
+export const handler = lambdaHandler(createHandler);

@@ -7,6 +7,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { physicalName } from '../../local/twin/template.ts';
 import { KinesisEventStream } from '../../shared/adapters/kinesis/event-stream.ts';
 import { MemoryDeadLetterStore } from '../../shared/adapters/memory/dead-letter-store.ts';
 import { MemoryDecisionStore } from '../../shared/adapters/memory/decision-store.ts';
@@ -685,17 +686,18 @@ describe('the updater core over memory and DynamoDB adapters', () => {
 
 describe('MemoryEventStream against the Kinesis adapter on kinesalite', () => {
   it('puts each user on the same shard as Kinesis, in order, and redelivers from a failed record', async () => {
-    const { kinesis, resources } = dyn.emulators;
+    const { kinesis } = dyn.emulators;
+    const streamName = physicalName(dyn.plan, 'EventStream');
     const records = Array.from({ length: 120 }, (_, i) =>
       eventRecord({ eventId: `e${i}`, userId: `user-${i % 37}`, type: 'click' }, T0 + i),
     );
-    await new KinesisEventStream(kinesis, resources.streamName).put(records);
+    await new KinesisEventStream(kinesis, streamName).put(records);
     const onKinesis = new Map<string, string[]>();
-    const shards = await kinesis.send(new ListShardsCommand({ StreamName: resources.streamName }));
+    const shards = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
     for (const shard of shards.Shards ?? []) {
       const it = await kinesis.send(
         new GetShardIteratorCommand({
-          StreamName: resources.streamName,
+          StreamName: streamName,
           ShardId: shard.ShardId!,
           ShardIteratorType: 'TRIM_HORIZON',
         }),
@@ -706,7 +708,10 @@ describe('MemoryEventStream against the Kinesis adapter on kinesalite', () => {
         (out.Records ?? []).map((r) => new TextDecoder().decode(r.Data)),
       );
     }
-    const memory = new MemoryEventStream({ shardCount: resources.shardCount, now: () => T0 });
+    const memory = new MemoryEventStream({
+      shardCount: dyn.plan.streams.find((x) => x.name === streamName)!.shardCount,
+      now: () => T0,
+    });
     expect(await memory.put(records)).toEqual([]);
     const onMemory = new Map(memory.shardIds.map((id) => [id, memory.poll(id, 10_000).map((e) => e.data)]));
     expect(onMemory).toEqual(onKinesis);

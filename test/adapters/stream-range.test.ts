@@ -5,6 +5,7 @@
  */
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { physicalName } from '../../local/twin/template.ts';
 import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { MemoryDeadLetterStore } from '../../shared/adapters/memory/dead-letter-store.ts';
 import { MemoryDecisionStore } from '../../shared/adapters/memory/decision-store.ts';
@@ -23,10 +24,11 @@ afterAll(async () => {
 });
 
 async function readShard(shardId: string): Promise<StreamEntry[]> {
-  const { kinesis, resources } = s.emulators;
+  const { kinesis } = s.emulators;
+  const streamName = physicalName(s.plan, 'EventStream');
   const it = await kinesis.send(
     new GetShardIteratorCommand({
-      StreamName: resources.streamName,
+      StreamName: streamName,
       ShardId: shardId,
       ShardIteratorType: 'TRIM_HORIZON',
     }),
@@ -42,16 +44,17 @@ async function readShard(shardId: string): Promise<StreamEntry[]> {
 
 describe('replaying a stream range', () => {
   it('reads exactly the range back, and the replayed records count once', async () => {
-    const { kinesis, resources } = s.emulators;
+    const { kinesis } = s.emulators;
+    const streamName = physicalName(s.plan, 'EventStream');
     const user = uniqueName('user');
     const dp = uniqueName('dp');
-    const stream = new KinesisEventStream(kinesis, resources.streamName);
+    const stream = new KinesisEventStream(kinesis, streamName);
     await stream.put([
       decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: user, chosen: 'a' }),
       eventRecord({ eventId: 'click-1', userId: user, type: 'click', decisionId: `${dp}-1` }),
       eventRecord({ eventId: 'click-2', userId: user, type: 'click', decisionId: `${dp}-1`, value: 3 }),
     ]);
-    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: resources.streamName }))).Shards ?? [];
+    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
     let shardId = '';
     let mine: StreamEntry[] = [];
     for (const shard of shards) {
@@ -72,7 +75,7 @@ describe('replaying a stream range', () => {
     // The updater applied the first two records, then gave up on the range [2nd, 3rd].
     await applyBatch(mine.slice(0, 2), deps);
     const range = { shardId, from: mine[1]!.sequenceNumber, to: mine[2]!.sequenceNumber };
-    const reader = new KinesisStreamRangeReader(kinesis, resources.streamName);
+    const reader = new KinesisStreamRangeReader(kinesis, streamName);
     expect(await reader.read(range, 100)).toEqual([mine[1]!.data, mine[2]!.data]);
 
     expect(await replayStreamRange({ reader, stream }, range)).toEqual({ replayed: 2, skipped: [] });

@@ -11,7 +11,7 @@ const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'catalog-key', modelRefreshMs: 100 });
+  stack = await startLocalStack({ apiKey: 'catalog-key', context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, stack.apiKey);
   expect((await api.call('PUT', DP, { contextDim: 8, actionDim: 8, rewards: { buy: 1 } })).status).toBe(201);
 });

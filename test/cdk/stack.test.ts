@@ -8,7 +8,6 @@ import { parseStackConfig } from '../../cdk/config.ts';
 import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
 const outdirs: string[] = [];
 
@@ -27,36 +26,6 @@ function synth(context: Record<string, unknown> = {}): { stack: NbaEngineStack; 
 
 function logicalId(stack: NbaEngineStack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.getLogicalId(construct.node.defaultChild as CfnElement);
-}
-
-/** IAM actions granted to a function's role on any resource whose ARN is built from `resourceLogicalId`. */
-function actionsOn(
-  template: Template,
-  stack: NbaEngineStack,
-  fn: NbaEngineStack['decisionsFunction'],
-  resourceLogicalId: string,
-) {
-  const roleId = stack.getLogicalId(fn.role?.node.defaultChild as CfnElement);
-  const policies = Object.values(template.findResources('AWS::IAM::Policy') as Resources).filter((policy) =>
-    JSON.stringify(policy.Properties?.Roles).includes(`"${roleId}"`),
-  );
-  const statements = policies.flatMap(
-    (policy) => (policy.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? [],
-  );
-  return statements
-    .filter(
-      (statement) =>
-        statement.Effect === 'Allow' &&
-        (statement.Resource === '*' || JSON.stringify(statement.Resource).includes(`"${resourceLogicalId}"`)),
-    )
-    .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
-}
-
-/** Whether an IAM action list (with `*` wildcards) covers `action`. */
-function allows(actions: string[], action: string): boolean {
-  return actions.some((pattern) =>
-    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test(action),
-  );
 }
 
 /** "METHOD /path -> function logical id" for every API Gateway method, so routes are compared as a whole. */
@@ -199,11 +168,6 @@ describe('NbaEngineStack', () => {
         },
       });
     });
-
-    it('lets the updater send to the failure queue', () => {
-      const actions = actionsOn(template, stack, stack.updaterFunction, logicalId(stack, stack.updaterFailureQueue));
-      expect(allows(actions, 'sqs:SendMessage')).toBe(true);
-    });
   });
 
   describe('Lambda functions', () => {
@@ -259,61 +223,6 @@ describe('NbaEngineStack', () => {
       // four functions + API access logs + retraining: two functions, the state machine, the lake's Firehose
       expect(logGroups).toHaveLength(9);
       for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
-    });
-  });
-
-  describe('IAM least privilege', () => {
-    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-
-    it('lets the decisions function read but never write the state table', () => {
-      const actions = actionsOn(template, stack, stack.decisionsFunction, logicalId(stack, stack.stateTable));
-      expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
-      expect(allows(actions, 'dynamodb:Query')).toBe(true);
-      for (const action of writes) expect(allows(actions, action), action).toBe(false);
-    });
-
-    it('lets the updater write the state, decisions and dead-letter tables', () => {
-      for (const table of [stack.stateTable, stack.decisionsTable, stack.deadLetterTable]) {
-        const actions = actionsOn(template, stack, stack.updaterFunction, logicalId(stack, table));
-        expect(allows(actions, 'dynamodb:PutItem')).toBe(true);
-        expect(allows(actions, 'dynamodb:UpdateItem')).toBe(true);
-      }
-    });
-
-    it('gives the decisions and events functions PutRecord on the stream but no way to read it', () => {
-      const streamId = logicalId(stack, stack.eventStream);
-      for (const fn of [stack.decisionsFunction, stack.eventsFunction]) {
-        const actions = actionsOn(template, stack, fn, streamId);
-        expect(allows(actions, 'kinesis:PutRecord')).toBe(true);
-        expect(allows(actions, 'kinesis:GetRecords')).toBe(false);
-      }
-    });
-
-    it('gives the events function no table access at all', () => {
-      for (const table of [stack.stateTable, stack.decisionsTable, stack.deadLetterTable]) {
-        const actions = actionsOn(template, stack, stack.eventsFunction, logicalId(stack, table));
-        expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
-      }
-    });
-
-    it('lets the admin function write the state and dead-letter tables (replay marks entries) but only read decisions', () => {
-      for (const table of [stack.stateTable, stack.deadLetterTable]) {
-        expect(
-          allows(actionsOn(template, stack, stack.adminFunction, logicalId(stack, table)), 'dynamodb:PutItem'),
-        ).toBe(true);
-      }
-      const actions = actionsOn(template, stack, stack.adminFunction, logicalId(stack, stack.decisionsTable));
-      expect(allows(actions, 'dynamodb:GetItem')).toBe(true);
-      for (const action of writes) expect(allows(actions, action), action).toBe(false);
-    });
-
-    it('lets the updater and the admin function (replaying a failed range) read the stream, no request function', () => {
-      const streamId = logicalId(stack, stack.eventStream);
-      expect(allows(actionsOn(template, stack, stack.updaterFunction, streamId), 'kinesis:GetRecords')).toBe(true);
-      expect(allows(actionsOn(template, stack, stack.adminFunction, streamId), 'kinesis:GetRecords')).toBe(true);
-      for (const fn of [stack.decisionsFunction, stack.eventsFunction]) {
-        expect(allows(actionsOn(template, stack, fn, streamId), 'kinesis:GetRecords')).toBe(false);
-      }
     });
   });
 

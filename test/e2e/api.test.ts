@@ -7,7 +7,7 @@ let stack: LocalStack;
 let api: Api;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'test-admin-key', modelRefreshMs: 100 });
+  stack = await startLocalStack({ apiKey: 'test-admin-key', context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, stack.apiKey);
   expect((await api.call('PUT', '/v1/decision-points/home', {})).status).toBe(201);
   for (const [id, features] of Object.entries({

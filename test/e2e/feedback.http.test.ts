@@ -17,7 +17,7 @@ const DP = 'clicks';
 const USERS = 40;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'test-admin-key', modelRefreshMs: 100 });
+  stack = await startLocalStack({ apiKey: 'test-admin-key', context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, stack.apiKey);
   expect((await api.call('PUT', `/v1/decision-points/${DP}`, { rewards: { click: 1 } })).status).toBe(201);
   for (const id of ['a', 'b', 'c']) {

@@ -8,7 +8,7 @@ let stack: LocalStack;
 let api: Api;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'loop-key', modelRefreshMs: 100 });
+  stack = await startLocalStack({ apiKey: 'loop-key', context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, stack.apiKey);
   await api.call('PUT', '/v1/decision-points/loop', { rewards: { click: 1 }, attributionWindowSeconds: 600 });
   for (const id of ['shoes', 'shirts', 'socks']) {

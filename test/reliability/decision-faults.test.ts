@@ -1,6 +1,6 @@
 /**
  * The decision API under dependency faults, over HTTP through the local stack, with faults injected into the very
- * SDK clients the decisions handler uses (middleware on `functions/commons/clients.ts`): the model store (DynamoDB
+ * SDK clients the twin gave the decisions function (middleware on its own clients): the model store (DynamoDB
  * Query of the refresh) failing or slow, the decision log (Kinesis PutRecords) failing or slow. Budget 300 ms.
  *
  * Expected: never a 5xx for what the engine can absorb; answers within the budget from the last good model, or the
@@ -9,13 +9,13 @@
  */
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../functions/commons/engine.ts';
+import type { Degradations } from '../../functions/commons/observability.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
 const BUDGET_MS = 300;
-process.env.DECISION_BUDGET_MS = String(BUDGET_MS);
-process.env.MODEL_WAIT_MS = '100';
 
 type Fault = undefined | 'fail' | { delayMs: number };
 const faults: { query: Fault; putRecords: Fault } = { query: undefined, putRecords: undefined };
@@ -23,10 +23,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let stack: LocalStack;
 let api: Api;
-let degradations: typeof import('../../functions/commons/observability.ts').degradations;
+let degradations: Degradations;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'faults-key', modelRefreshMs: 50 });
+  // The budget and model wait as variables of the decisions function, on a copy of the stack: set as a deployment
+  // would set them.
+  stack = await startLocalStack({
+    apiKey: 'faults-key',
+    context: { modelRefreshMs: 50 },
+    customize: (s) => {
+      s.decisionsFunction.addEnvironment('DECISION_BUDGET_MS', String(BUDGET_MS));
+      s.decisionsFunction.addEnvironment('MODEL_WAIT_MS', '100');
+    },
+  });
   api = apiClient(stack.url, stack.apiKey);
   for (const dp of ['home', 'cold']) {
     expect((await api.call('PUT', `/v1/decision-points/${dp}`, {})).status).toBe(201);
@@ -36,8 +45,10 @@ beforeAll(async () => {
       ).toBe(201);
     }
   }
-  const clients = await import('../../functions/commons/clients.ts');
-  degradations = (await import('../../functions/commons/observability.ts')).degradations;
+  const decisions = stack.functions.get('DecisionsFunction')!;
+  const engine = decisions.instance.engine as Engine;
+  degradations = engine.observability.degradations;
+  const { clients } = engine;
   const inject =
     (fault: () => Fault, error: () => Error) =>
     (next: (args: unknown) => Promise<unknown>) =>

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LakeWriter } from '../../local/lake-writer.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { KinesisEventStream } from '../../shared/adapters/kinesis/event-stream.ts';
 import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
 import { decodeLakeObject, parseLakeObject } from '../../shared/app/retrain/lake.ts';
@@ -30,17 +31,16 @@ describe('LakeWriter', () => {
     stores = await startTestStores();
     dir = mkdtempSync(join(tmpdir(), 'nba-lake-writer-'));
     blobs = new FsBlobStore(dir);
-    const { kinesis, resources } = stores.emulators;
-    const stream = new KinesisEventStream(kinesis, resources.streamName);
+    const stream = new KinesisEventStream(stores.emulators.kinesis, physicalName(stores.plan, 'EventStream'));
     const failed = await stream.put([
       decisionRecord({ decisionId: 'd1', userId: 'u1', chosen: 'A', at: T }),
       decisionRecord({ decisionId: 'd2', userId: 'u2', chosen: 'B', at: T + 26 * 3_600_000 }),
       eventRecord({ eventId: 'e1', userId: 'u1', decisionId: 'd1', type: 'click' }, T + 40 * 60_000),
     ]);
     expect(failed).toEqual([]);
-    await kinesis.send(
+    await stores.emulators.kinesis.send(
       new PutRecordCommand({
-        StreamName: resources.streamName,
+        StreamName: physicalName(stores.plan, 'EventStream'),
         PartitionKey: 'x',
         Data: new TextEncoder().encode('not json'),
       }),
@@ -53,7 +53,7 @@ describe('LakeWriter', () => {
   });
 
   it('writes each record, gzipped, under the partition of its own time, and unreadable ones under lake-errors/', async () => {
-    const writer = new LakeWriter(stores.emulators.kinesis, stores.emulators.resources.streamName, blobs, {
+    const writer = new LakeWriter(stores.emulators.kinesis, physicalName(stores.plan, 'EventStream'), blobs, {
       checkpointFile: join(dir, 'checkpoints.json'),
       pollIntervalMs: 20,
     });
@@ -85,7 +85,7 @@ describe('LakeWriter', () => {
 
   it('resumes after its checkpoints, and a redelivered batch replaces its objects instead of duplicating them', async () => {
     const before = (await blobs.list('')).map((e) => e.key).sort();
-    const resumed = new LakeWriter(stores.emulators.kinesis, stores.emulators.resources.streamName, blobs, {
+    const resumed = new LakeWriter(stores.emulators.kinesis, physicalName(stores.plan, 'EventStream'), blobs, {
       checkpointFile: join(dir, 'checkpoints.json'),
       pollIntervalMs: 20,
     });
@@ -95,7 +95,7 @@ describe('LakeWriter', () => {
     expect(resumed.counters.batches).toBe(0);
 
     // A writer that lost its checkpoints (crash before saving them) reads everything again: same objects.
-    const replay = new LakeWriter(stores.emulators.kinesis, stores.emulators.resources.streamName, blobs, {
+    const replay = new LakeWriter(stores.emulators.kinesis, physicalName(stores.plan, 'EventStream'), blobs, {
       pollIntervalMs: 20,
     });
     await replay.start();

@@ -23,7 +23,7 @@ describe('local stack: lake and retraining routes', () => {
   beforeAll(async () => {
     process.env.NBA_LOG_LEVEL ??= 'silent';
     lakeDir = mkdtempSync(join(tmpdir(), 'nba-stack-lake-'));
-    stack = await startLocalStack({ apiKey: 'test-admin-key', modelRefreshMs: 0, lakeDir });
+    stack = await startLocalStack({ apiKey: 'test-admin-key', context: { modelRefreshMs: 0 }, lakeDir });
     api = apiClient(stack.url, 'test-admin-key');
     expect((await api.call('PUT', `/v1/decision-points/${dp}`, { contextDim: 4, actionDim: 2 })).status).toBe(201);
     for (const id of ['A', 'B']) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEvaluate } from '../../cli/evaluate.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { createRng } from '../../shared/core/random.ts';
@@ -106,7 +107,7 @@ describe('evaluate --target model:VERSION', () => {
       '--decision-point',
       dp,
       '--table',
-      stores.emulators.resources.stateTable,
+      physicalName(stores.plan, 'StateTable'),
       '--json',
     ]);
     return {

@@ -20,7 +20,7 @@ const PER_RUN = 25;
 
 let stack: LocalStack;
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'fuzz-admin-key', modelRefreshMs: 100 });
+  stack = await startLocalStack({ apiKey: 'fuzz-admin-key', context: { modelRefreshMs: 100 } });
   const admin = apiClient(stack.url, stack.apiKey);
   expect((await admin.call('PUT', '/v1/decision-points/home', { rewards: { click: 1 } })).status).toBe(201);
   for (const id of ['a', 'b', 'c']) {

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKeys } from '../../cli/keys.ts';
 import { type Emulators, LOCAL_CREDENTIALS, startEmulators } from '../../local/emulators.ts';
+import { startEmulatorsWithResources } from '../../local/twin/resources.ts';
+import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { captureStreams } from '../support/cli.ts';
@@ -58,9 +60,9 @@ describe('npm run keys, on the local data folder', () => {
     expect(listed.out).not.toContain(key.secret);
 
     // The stored record authenticates the secret (and only it), with its scopes.
-    const emu = await startEmulators({ dataDir: dir });
+    const { emulators: emu, plan } = await startEmulatorsWithResources({ dataDir: dir });
     try {
-      const auth = new ApiKeyAuthenticator(new DynamoStateStore(emu.dynamo, emu.resources.stateTable));
+      const auth = new ApiKeyAuthenticator(new DynamoStateStore(emu.dynamo, physicalName(plan, 'StateTable')));
       await expect(auth.authenticate(key.secret, 'decide', 'home')).resolves.toMatchObject({ keyId: key.keyId });
       await expect(auth.authenticate(key.secret, 'admin')).rejects.toThrow(/lacks the admin scope/);
     } finally {
@@ -108,9 +110,10 @@ describe('npm run keys, on the local data folder', () => {
 
 describe('npm run keys -- --table, on a deployed state table', () => {
   let emu: Emulators;
+  let plan: TwinPlan;
   const saved = { ...process.env };
   beforeAll(async () => {
-    emu = await startEmulators();
+    ({ emulators: emu, plan } = await startEmulatorsWithResources());
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_DYNAMODB: emu.dynamoEndpoint,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -123,7 +126,7 @@ describe('npm run keys -- --table, on a deployed state table', () => {
   });
 
   it('creates, lists and revokes keys in the table named', async () => {
-    const table = ['--table', emu.resources.stateTable, '--region', 'us-east-1'];
+    const table = ['--table', physicalName(plan, 'StateTable'), '--region', 'us-east-1'];
     const created = await keys(['create', '--name', 'prod admin', '--scopes', 'admin', ...table, '--json']);
     expect(created.code, created.err).toBe(0);
     const { keyId } = JSON.parse(created.out);
@@ -131,7 +134,7 @@ describe('npm run keys -- --table, on a deployed state table', () => {
     expect(listed.keys.map((k: { keyId: string }) => k.keyId)).toEqual([keyId]);
     expect(JSON.stringify(listed)).not.toMatch(/secret|hash/);
     expect((await keys(['revoke', keyId, ...table])).code).toBe(0);
-    const stored = await new DynamoStateStore(emu.dynamo, emu.resources.stateTable).listApiKeys();
+    const stored = await new DynamoStateStore(emu.dynamo, physicalName(plan, 'StateTable')).listApiKeys();
     expect(stored[0]!.revokedAt).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Everything the local stack persists, as one comparable value: every item of the three tables and every record on
- * the stream. "The request changed nothing" is then `expect(await snapshot()).toEqual(before)`.
+ * Everything the local stack persists, as one comparable value: every item of every table and every record on every
+ * stream of the template. "The request changed nothing" is then `expect(await snapshot()).toEqual(before)`.
  */
 import { createHash } from 'node:crypto';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -15,9 +15,9 @@ export interface StateSnapshot {
 }
 
 export async function snapshot(stack: LocalStack): Promise<StateSnapshot> {
-  const { dynamo, kinesis, resources } = stack.emulators;
+  const { dynamo, kinesis } = stack.emulators;
   const items: string[] = [];
-  for (const table of [resources.stateTable, resources.decisionsTable, resources.deadLetterTable]) {
+  for (const table of stack.plan.tables.map((t) => t.name)) {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await dynamo.send(
@@ -31,25 +31,31 @@ export async function snapshot(stack: LocalStack): Promise<StateSnapshot> {
     } while (start);
   }
   const streamRecords: Record<string, number> = {};
-  const shards = await kinesis.send(new ListShardsCommand({ StreamName: resources.streamName }));
-  for (const shard of shards.Shards ?? []) {
-    let it = (
-      await kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: resources.streamName,
-          ShardId: shard.ShardId!,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    let n = 0;
-    while (it) {
-      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
-      n += out.Records?.length ?? 0;
-      if ((out.Records?.length ?? 0) === 0) break;
-      it = out.NextShardIterator;
-    }
-    streamRecords[shard.ShardId!] = n;
+  for (const stream of stack.plan.streams) {
+    await countRecords(stream.name);
   }
   return { items: items.sort(), streamRecords };
+
+  async function countRecords(streamName: string) {
+    const shards = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+    for (const shard of shards.Shards ?? []) {
+      let it = (
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: streamName,
+            ShardId: shard.ShardId!,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      let n = 0;
+      while (it) {
+        const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+        n += out.Records?.length ?? 0;
+        if ((out.Records?.length ?? 0) === 0) break;
+        it = out.NextShardIterator;
+      }
+      streamRecords[`${streamName}/${shard.ShardId!}`] = n;
+    }
+  }
 }

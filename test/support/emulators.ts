@@ -1,12 +1,18 @@
-/** Starts the real-protocol emulators for one test file and gives it the DynamoDB adapters. */
-
+/**
+ * Starts the real-protocol emulators for one test file, with the tables and streams of the synthesised template, and
+ * gives it the DynamoDB adapters (administrative clients: no role applies).
+ */
 import { type Emulators, startEmulators } from '../../local/emulators.ts';
+import { defaultSynthesis } from '../../local/twin/assembly.ts';
+import { createResources } from '../../local/twin/resources.ts';
+import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 
 export interface TestStores {
   emulators: Emulators;
+  plan: TwinPlan;
   state: DynamoStateStore;
   decisions: DynamoDecisionStore;
   deadLetters: DynamoDeadLetterStore;
@@ -16,16 +22,18 @@ let counter = 0;
 
 export async function startTestStores(): Promise<TestStores> {
   const emulators = await startEmulators();
-  return storesFor(emulators);
+  const { plan } = defaultSynthesis();
+  await createResources(plan, emulators);
+  return storesFor(emulators, plan);
 }
 
-export function storesFor(emulators: Emulators): TestStores {
-  const r = emulators.resources;
+export function storesFor(emulators: Emulators, plan: TwinPlan): TestStores {
   return {
     emulators,
-    state: new DynamoStateStore(emulators.dynamo, r.stateTable),
-    decisions: new DynamoDecisionStore(emulators.dynamo, r.decisionsTable),
-    deadLetters: new DynamoDeadLetterStore(emulators.dynamo, r.deadLetterTable),
+    plan,
+    state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
+    decisions: new DynamoDecisionStore(emulators.dynamo, physicalName(plan, 'DecisionsTable')),
+    deadLetters: new DynamoDeadLetterStore(emulators.dynamo, physicalName(plan, 'DeadLetterTable')),
   };
 }
 

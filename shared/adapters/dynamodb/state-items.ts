@@ -16,6 +16,11 @@ import type {
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
 
 export const dpPk = (dp: string) => `DP#${dp}`;
+/**
+ * The one partition of every API key item (sort key: the key's hash). Only key items live there, which is what lets
+ * a role read them and nothing else (`dynamodb:LeadingKeys`, see the events function's grant in the CDK stack).
+ */
+export const API_KEY_PARTITION = 'KEY';
 export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 

@@ -40,6 +40,7 @@ import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
 
 import {
+  API_KEY_PARTITION,
   actionItem,
   activeModelItem,
   decisionPointItem,
@@ -203,7 +204,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const item = await this.get('KEY', hash);
+    const item = await this.get(API_KEY_PARTITION, hash);
     return item && toApiKey(item);
   }
 
@@ -212,7 +213,7 @@ export class DynamoStateStore implements StateStore {
       new PutItemCommand({
         TableName: this.tableName,
         Item: marshall(
-          { pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() },
+          { pk: API_KEY_PARTITION, sk: item.hash, type: 'key', ...item, updatedAt: Date.now() },
           { removeUndefinedValues: true },
         ),
       }),
@@ -220,7 +221,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return (await this.queryAll({ pk: 'KEY' })).map(toApiKey);
+    return (await this.queryAll({ pk: API_KEY_PARTITION })).map(toApiKey);
   }
 
   private async get(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {

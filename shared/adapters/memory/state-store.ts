@@ -25,6 +25,7 @@ import { VersionConflictError } from '../../core/errors.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { type EvaluationRecord, evaluationRecordSchema } from '../../core/retrain/evaluation-record.ts';
 import {
+  API_KEY_PARTITION,
   actionItem,
   activeModelItem,
   decisionPointItem,
@@ -183,20 +184,20 @@ export class MemoryStateStore implements StateStore {
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const item = this.get('KEY', hash);
+    const item = this.get(API_KEY_PARTITION, hash);
     return item && toApiKey(item);
   }
 
   async putApiKey(item: ApiKeyRecord): Promise<void> {
     this.put(
-      toStored({ pk: 'KEY', sk: item.hash, type: 'key', ...item, updatedAt: Date.now() }, KEYS, {
+      toStored({ pk: API_KEY_PARTITION, sk: item.hash, type: 'key', ...item, updatedAt: Date.now() }, KEYS, {
         removeUndefinedValues: true,
       }),
     );
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.query('KEY').map(toApiKey);
+    return this.query(API_KEY_PARTITION).map(toApiKey);
   }
 
   private get(pk: string, sk: string): Record<string, unknown> | undefined {

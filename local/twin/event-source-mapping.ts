@@ -1,25 +1,39 @@
 /**
- * Plays the part of Lambda's Kinesis event source mapping locally: one in-order consumer per shard, batches of up to
- * `batchSize` records delivered as a real KinesisStreamEvent, and Lambda's retry semantics: when the handler reports
- * `batchItemFailures`, the next delivery starts at the lowest failed sequence number (so batches overlap); when it
- * throws, the same batch is delivered again. After `maxRetries` failed deliveries the batch's metadata goes to the
- * on-failure handler and the consumer moves past it, like the on-failure destination in AWS.
+ * Plays the part of Lambda's Kinesis event source mapping locally, with the settings of the template's mapping
+ * (`mappingOptions`): one in-order consumer per shard; a batch is delivered as a real KinesisStreamEvent once it holds
+ * `batchSize` records or the batching window since its first record has passed; and Lambda's retry semantics:
+ * - with ReportBatchItemFailures, `batchItemFailures` in the result make the next delivery start at the lowest failed
+ *   sequence number (so batches overlap); without it, the result is ignored;
+ * - when the handler throws, the batch is delivered again, halved first while it holds more than one record if
+ *   BisectBatchOnFunctionError is set (a split does not use up a retry);
+ * - after `maxRetries` failed deliveries, or once the batch's first record is older than `maxRecordAgeSeconds`, the
+ *   batch's metadata goes to the on-failure handler (the on-failure destination in AWS) and the consumer moves on.
  */
 import {
   type _Record,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { EventSourceMappingSpec } from './template.ts';
 
 export type UpdaterHandler = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined>;
 
 export interface PollerOptions {
   batchSize?: number;
+  /** How long to gather records for a batch after its first one (MaximumBatchingWindowInSeconds). */
+  maxBatchingWindowMs?: number;
   pollIntervalMs?: number;
+  /** Failed deliveries before the batch is given up (MaximumRetryAttempts; -1 or absent: until it expires). */
   maxRetries?: number;
+  /** Records older than this are given up without delivery (MaximumRecordAgeInSeconds; -1 or absent: never). */
+  maxRecordAgeSeconds?: number;
+  bisectOnError?: boolean;
+  /** Whether `batchItemFailures` in the handler's result count (FunctionResponseTypes: ReportBatchItemFailures). */
+  reportBatchItemFailures?: boolean;
   /** Where each shard starts: after this sequence number, else at the trim horizon. */
   checkpoints?: Record<string, string>;
   onCheckpoint?: (shardId: string, sequenceNumber: string) => void;
@@ -29,7 +43,7 @@ export interface PollerOptions {
     lastSequenceNumber: string;
     attempts: number;
     error: string;
-  }) => void;
+  }) => void | Promise<void>;
   onBatch?: (info: { shardId: string; records: number; failedFrom: string | undefined }) => void;
   region?: string;
 }
@@ -74,20 +88,50 @@ export class KinesisPoller {
     return out.ShardIterator!;
   }
 
+  /** Reads up to `limit` records, waiting up to the batching window for more once the first has arrived. */
+  private async gather(it: string, limit: number): Promise<{ records: _Record[]; next: string | undefined }> {
+    const windowMs = this.options.maxBatchingWindowMs ?? 0;
+    const pollMs = this.options.pollIntervalMs ?? 100;
+    const records: _Record[] = [];
+    let next: string | undefined = it;
+    let firstAt = 0;
+    while (next && this.running) {
+      const out: GetRecordsCommandOutput = await this.client.send(
+        new GetRecordsCommand({ ShardIterator: next, Limit: limit - records.length }),
+      );
+      next = out.NextShardIterator;
+      if ((out.Records?.length ?? 0) > 0 && records.length === 0) firstAt = Date.now();
+      records.push(...(out.Records ?? []));
+      if (records.length === 0 || records.length >= limit) break;
+      const left = firstAt + windowMs - Date.now();
+      if (left <= 0) break;
+      if ((out.Records?.length ?? 0) === 0) await this.sleep(Math.min(pollMs, left));
+    }
+    return { records, next };
+  }
+
   private async consume(shardId: string): Promise<void> {
     const batchSize = this.options.batchSize ?? 1000;
     const pollMs = this.options.pollIntervalMs ?? 100;
-    const maxRetries = this.options.maxRetries ?? 10;
+    const maxRetries =
+      this.options.maxRetries === undefined || this.options.maxRetries < 0
+        ? Number.POSITIVE_INFINITY
+        : this.options.maxRetries;
+    const maxAgeMs =
+      this.options.maxRecordAgeSeconds === undefined || this.options.maxRecordAgeSeconds < 0
+        ? Number.POSITIVE_INFINITY
+        : this.options.maxRecordAgeSeconds * 1000;
     const checkpoint = this.options.checkpoints?.[shardId];
     let it: string | undefined;
     let attempts = 0;
+    let limit = batchSize;
     while (this.running) {
       try {
         it ??= await this.iterator(shardId, checkpoint ? { after: checkpoint } : {});
-        const out = await this.client.send(new GetRecordsCommand({ ShardIterator: it, Limit: batchSize }));
-        const records = out.Records ?? [];
+        const out = await this.gather(it, limit);
+        const records = out.records;
         if (records.length === 0) {
-          it = out.NextShardIterator;
+          it = out.next;
           await this.sleep(pollMs);
           continue;
         }
@@ -95,31 +139,47 @@ export class KinesisPoller {
         const last = records[records.length - 1]!.SequenceNumber!;
         let failedFrom: string | undefined;
         let error = '';
-        try {
-          const res = await this.handler(
-            toEvent(shardId, records, this.streamName, this.options.region ?? 'us-east-1'),
-          );
-          failedFrom = res?.batchItemFailures?.[0]?.itemIdentifier;
-          if (failedFrom !== undefined) {
-            // Lambda retries from the lowest failed sequence number reported.
-            for (const f of res!.batchItemFailures)
-              if (BigInt(f.itemIdentifier) < BigInt(failedFrom)) failedFrom = f.itemIdentifier;
-            error = 'partial batch failure';
-          }
-        } catch (err) {
+        let threw = false;
+        const age = Date.now() - (records[0]!.ApproximateArrivalTimestamp?.getTime() ?? Date.now());
+        if (age > maxAgeMs) {
           failedFrom = first;
-          error = err instanceof Error ? err.message : String(err);
+          error = `record older than ${maxAgeMs / 1000} s`;
+          attempts = maxRetries;
+        } else {
+          try {
+            const res = await this.handler(
+              toEvent(shardId, records, this.streamName, this.options.region ?? 'us-east-1'),
+            );
+            const failures = this.options.reportBatchItemFailures === false ? [] : (res?.batchItemFailures ?? []);
+            // Lambda retries from the lowest failed sequence number reported.
+            for (const f of failures) {
+              if (failedFrom === undefined || BigInt(f.itemIdentifier) < BigInt(failedFrom)) {
+                failedFrom = f.itemIdentifier;
+              }
+            }
+            if (failedFrom !== undefined) error = 'partial batch failure';
+          } catch (err) {
+            failedFrom = first;
+            threw = true;
+            error = err instanceof Error ? err.message : String(err);
+          }
         }
         this.options.onBatch?.({ shardId, records: records.length, failedFrom });
         if (failedFrom === undefined) {
           attempts = 0;
-          it = out.NextShardIterator;
+          limit = batchSize;
+          it = out.next;
           this.options.onCheckpoint?.(shardId, last);
+          continue;
+        }
+        if (threw && this.options.bisectOnError && records.length > 1) {
+          limit = Math.ceil(records.length / 2);
+          it = await this.iterator(shardId, { at: first });
           continue;
         }
         attempts++;
         if (attempts > maxRetries) {
-          this.options.onFailure?.({
+          await this.options.onFailure?.({
             shardId,
             firstSequenceNumber: failedFrom,
             lastSequenceNumber: last,
@@ -127,6 +187,7 @@ export class KinesisPoller {
             error,
           });
           attempts = 0;
+          limit = batchSize;
           it = await this.iterator(shardId, { after: last });
           this.options.onCheckpoint?.(shardId, last);
           continue;
@@ -182,5 +243,22 @@ export function toEvent(
       awsRegion: region,
       eventSourceARN: arn,
     })),
+  };
+}
+
+/** The poller settings of a template's event source mapping. */
+export function mappingOptions(spec: EventSourceMappingSpec): PollerOptions {
+  if (spec.parallelizationFactor !== 1) {
+    throw new Error(
+      `event source mapping ${spec.logicalId}: the twin runs one consumer per shard (ParallelizationFactor 1)`,
+    );
+  }
+  return {
+    batchSize: spec.batchSize,
+    maxBatchingWindowMs: spec.maxBatchingWindowMs,
+    maxRetries: spec.maximumRetryAttempts,
+    maxRecordAgeSeconds: spec.maximumRecordAgeSeconds,
+    bisectOnError: spec.bisectBatchOnFunctionError,
+    reportBatchItemFailures: spec.reportBatchItemFailures,
   };
 }

@@ -1,0 +1,95 @@
+/**
+ * The one composition root of the engine's functions (decisions, events, admin, updater): `createEngine(config,
+ * clients)` turns a validated configuration and the container's SDK clients into the adapters and services the
+ * handlers use. Each function module calls it from its `createHandler` (see runtime.ts); nothing here runs per request.
+ */
+import { z } from 'zod';
+import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
+import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
+import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
+import { log } from '../../shared/adapters/log.ts';
+import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
+import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import type { DecisionResilience } from '../../shared/app/resilience/guard.ts';
+import { createDecisionObservability, type DecisionObservability } from './observability.ts';
+import type { AwsClients } from './runtime.ts';
+
+/** The functions' configuration, validated once at cold start: a missing variable fails loudly, not per request. */
+export const engineConfigSchema = z.object({
+  STATE_TABLE: z.string().min(1),
+  DECISIONS_TABLE: z.string().min(1),
+  DEADLETTER_TABLE: z.string().min(1),
+  STREAM_NAME: z.string().min(1),
+  /** Bounded staleness of the decision container's model cache. */
+  MODEL_REFRESH_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
+  STATS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Latency budget of a decision for waiting on DynamoDB and Kinesis, after which it degrades (resilience/guard.ts). */
+  DECISION_BUDGET_MS: z.coerce.number().int().min(20).max(9000).default(300),
+  /** How long a decision waits for a model refresh when the last good model can answer instead. */
+  MODEL_WAIT_MS: z.coerce.number().int().min(0).max(9000).default(100),
+  /** Per-key request limit of one container (token bucket; see shared/app/rate-limit.ts for what it does not cover). */
+  KEY_RATE_LIMIT_RPS: z.coerce.number().positive().max(100_000).default(1000),
+  KEY_RATE_LIMIT_BURST: z.coerce.number().int().positive().max(200_000).default(2000),
+});
+export type EngineConfig = z.infer<typeof engineConfigSchema>;
+
+/** Parses a function's environment into its configuration, naming every missing or invalid variable. */
+export function readEngineConfig(environment: Readonly<Record<string, string | undefined>>): EngineConfig {
+  const parsed = engineConfigSchema.safeParse(environment);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+export interface Engine {
+  config: EngineConfig;
+  /** The clients the adapters use (harnesses add fault-injecting middleware to them). */
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis'>;
+  stateStore: DynamoStateStore;
+  decisionStore: DynamoDecisionStore;
+  deadLetterStore: DynamoDeadLetterStore;
+  eventStream: KinesisEventStream;
+  /** Reads a range of the stream back (replaying a batch the event source mapping gave up on). */
+  streamRangeReader: KinesisStreamRangeReader;
+  authenticator: ApiKeyAuthenticator;
+  modelCache: ModelCache;
+  /** The decision path's latency budget and fallbacks (see shared/app/resilience/guard.ts). */
+  decisionResilience: DecisionResilience;
+  /** What this container absorbed (metrics, logs and counters). */
+  observability: DecisionObservability;
+}
+
+export function createEngine(config: EngineConfig, clients: Pick<AwsClients, 'dynamo' | 'kinesis'>): Engine {
+  const observability = createDecisionObservability();
+  const stateStore = new DynamoStateStore(clients.dynamo, config.STATE_TABLE);
+  return {
+    config,
+    clients,
+    stateStore,
+    decisionStore: new DynamoDecisionStore(clients.dynamo, config.DECISIONS_TABLE),
+    deadLetterStore: new DynamoDeadLetterStore(clients.dynamo, config.DEADLETTER_TABLE),
+    eventStream: new KinesisEventStream(clients.kinesis, config.STREAM_NAME),
+    streamRangeReader: new KinesisStreamRangeReader(clients.kinesis, config.STREAM_NAME),
+    authenticator: new ApiKeyAuthenticator(stateStore, Date.now, {
+      limits: { ratePerSecond: config.KEY_RATE_LIMIT_RPS, burst: config.KEY_RATE_LIMIT_BURST },
+      onThrottled: observability.onThrottled,
+    }),
+    decisionResilience: {
+      budgetMs: config.DECISION_BUDGET_MS,
+      modelWaitMs: config.MODEL_WAIT_MS,
+      deferredLog: observability.deferredDecisionLog,
+      observer: observability.decisionObserver,
+    },
+    modelCache: new ModelCache(stateStore, {
+      refreshMs: config.MODEL_REFRESH_MS,
+      onRefreshError: (err, decisionPoint) =>
+        log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
+    }),
+    observability,
+  };
+}

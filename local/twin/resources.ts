@@ -1,0 +1,52 @@
+/** Creates the template's tables and streams in the emulators (idempotent: a persistent data dir keeps them). */
+import { CreateTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  ResourceInUseException as StreamInUse,
+} from '@aws-sdk/client-kinesis';
+import { type EmulatorOptions, type Emulators, startEmulators } from '../emulators.ts';
+import { defaultSynthesis, type SynthOptions, synthesize } from './assembly.ts';
+import type { TwinPlan } from './template.ts';
+
+export async function createResources(plan: TwinPlan, emulators: Emulators): Promise<void> {
+  try {
+    for (const t of plan.tables) {
+      try {
+        await emulators.dynamo.send(new CreateTableCommand(t.create));
+      } catch (err) {
+        if (!(err instanceof ResourceInUseException)) throw err;
+      }
+    }
+    for (const s of plan.streams) {
+      try {
+        await emulators.kinesis.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shardCount }));
+      } catch (err) {
+        if (!(err instanceof StreamInUse)) throw err;
+      }
+      for (let i = 0; i < 100; i++) {
+        const d = await emulators.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: s.name }));
+        if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  } catch (err) {
+    const why = await emulators.failure();
+    throw why ? new Error(`the emulators stopped: ${why}`, { cause: err }) : err;
+  }
+}
+
+/** The emulators with the resources of the template (cdk.json's, or `synth`'s), e.g. on a data folder. */
+export async function startEmulatorsWithResources(
+  opts: EmulatorOptions & { synth?: SynthOptions } = {},
+): Promise<{ emulators: Emulators; plan: TwinPlan }> {
+  const { plan } = opts.synth ? synthesize(opts.synth) : defaultSynthesis();
+  const emulators = await startEmulators(opts);
+  try {
+    await createResources(plan, emulators);
+  } catch (err) {
+    await emulators.close();
+    throw err;
+  }
+  return { emulators, plan };
+}
