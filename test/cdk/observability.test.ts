@@ -24,7 +24,8 @@ const outdirs: string[] = [];
 const newApp = () => {
   const outdir = mkdtempSync(join(tmpdir(), 'nba-obs-test-'));
   outdirs.push(outdir);
-  return new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  // Without CDK's CloudFormation validation (seconds per synth): test/cdk/nag.test.ts synthesises with it.
+  return new App({ outdir, builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
 };
 afterAll(() => {
   for (const d of outdirs) rmSync(d, { recursive: true, force: true });

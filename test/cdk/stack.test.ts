@@ -11,11 +11,18 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, unkn
 
 const outdirs: string[] = [];
 
-/** Synthesizes the stack without bundling, so the test needs neither esbuild runs nor Docker. */
+/**
+ * Synthesizes the stack without bundling, so the test needs neither esbuild runs nor Docker, and without CDK's
+ * CloudFormation validation (seconds per synth; test/cdk/nag.test.ts synthesises with it, as `cdk synth` does).
+ */
 function synth(context: Record<string, unknown> = {}): { stack: NbaEngineStack; template: Template } {
   const outdir = mkdtempSync(join(tmpdir(), 'nba-cdk-test-'));
   outdirs.push(outdir);
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const app = new App({
+    outdir,
+    builtinCloudFormationValidation: false,
+    context: { 'aws:cdk:bundling-stacks': [], ...context },
+  });
   const stack = new NbaEngineStack(
     app,
     'NbaEngine',
@@ -47,6 +54,8 @@ function routes(template: Template): string[] {
   });
 }
 
+// Least privilege is not asserted on the template here: the local twin enforces each function's role on every call
+// (test/twin/twin.e2e.test.ts and every e2e test), and `npm run iam-report` measures which grants are used.
 describe('NbaEngineStack', () => {
   let stack: NbaEngineStack;
   let template: Template;

@@ -7,7 +7,7 @@
  * - `claimReached`: the decision must exist (else DynamoDB's ConditionalCheckFailedException), and each objective
  *   keeps its first claim (`if_not_exists`);
  * - `putUser`: conditional on the item version (VersionConflictError).
- * See `test/adapters/memory-contract.test.ts`, which holds both implementations to the same assertions.
+ * See `test/adapters/memory-contract.emu.test.ts`, which holds both implementations to the same assertions.
  */
 import type { StoredDecision } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';

@@ -1,6 +1,6 @@
 /**
  * In-memory implementation of the StateStore port, for the simulator and fast tests. It keeps the DynamoDB adapter's
- * semantics exactly (`test/adapters/memory-contract.test.ts` runs the same assertions against both):
+ * semantics exactly (`test/adapters/memory-contract.emu.test.ts` runs the same assertions against both):
  * - the same items under the same keys (`DP#{dp}` / `CONFIG`, `ACTION#…`, `STATS#…`, `BASE#…`, `ACTIVE`, `EVAL#…`,
  *   `DPINDEX`, `KEY`), stored marshalled with the same options, so reads return fresh copies and the same shapes;
  * - every conditional write: create-only when no version is expected, else the stored version must be the expected
