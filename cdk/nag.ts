@@ -183,3 +183,39 @@ function acknowledgeRetrainingFindings(stack: NbaEngineStack): void {
     );
   }
 }
+
+/**
+ * Grants the end-to-end run never uses (see `npm run iam-report`), each kept for a reason; any other unused grant
+ * is a finding of the report, to be removed from the stack or justified here.
+ */
+export const UNUSED_GRANTS: readonly { function: RegExp; action: RegExp; resource?: RegExp; reason: string }[] = [
+  {
+    function: /./,
+    action: /^xray:/,
+    reason: 'active tracing uploads segments from the Lambda runtime; the twin does not trace',
+  },
+  {
+    function: /^UpdaterFunction$/,
+    action: /^kinesis:(DescribeStream|DescribeStreamSummary|ListStreams|SubscribeToShard|DescribeStreamConsumer)$/,
+    reason:
+      "KinesisEventSource's read grant: Lambda's mapping describes the stream, and uses SubscribeToShard with enhanced fan-out; the twin's mapping only lists shards and reads",
+  },
+  {
+    function: /^UpdaterFunction$/,
+    action: /^sqs:/,
+    reason: 'the on-failure destination, written only for a batch given up after its retries (none in a passing run)',
+  },
+  {
+    function: /^UpdaterFunction$/,
+    action: /^dynamodb:UpdateItem$/,
+    resource: /DecisionsTable/,
+    reason:
+      "an objective's claim on a decision (decision points with objectives; covered in the emu tier by the feedback property and apply-batch tests)",
+  },
+  {
+    function: /^Retraining\//,
+    action: /./,
+    reason:
+      'the retraining functions run in the state machine (test/retrain/state-machine.emu.test.ts), not in the e2e run',
+  },
+];

@@ -171,12 +171,16 @@ export class NbaEngineStack extends Stack {
     // local twin enforces (every SDK call judged under these policies, refused like AWS) and `npm run iam-report`
     // measures (grants the end-to-end suite never used; unused ones must be justified in cdk/nag.ts). A new call is a
     // one-line change here, and without it the twin answers AccessDeniedException, as AWS would.
-    const grant = (fn: NodejsFunction, table: Table, ...actions: string[]) => table.grant(fn, ...actions);
+    const onItems = (fn: NodejsFunction, table: Table, ...actions: string[]) =>
+      fn.addToRolePolicy(new PolicyStatement({ actions, resources: [table.tableArn] }));
+    const onIndexes = (fn: NodejsFunction, table: Table, ...actions: string[]) =>
+      fn.addToRolePolicy(new PolicyStatement({ actions, resources: [`${table.tableArn}/index/*`] }));
 
     // Decisions: authenticate (key items), read the model (changed items through byUpdatedAt), a user's stage, and
     // append each decision to the stream.
-    grant(this.decisionsFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:Query');
-    grant(this.decisionsFunction, this.decisionsTable, 'dynamodb:GetItem');
+    onItems(this.decisionsFunction, this.stateTable, 'dynamodb:GetItem');
+    onIndexes(this.decisionsFunction, this.stateTable, 'dynamodb:Query');
+    onItems(this.decisionsFunction, this.decisionsTable, 'dynamodb:GetItem');
     this.eventStream.grant(this.decisionsFunction, 'kinesis:PutRecords');
 
     // Events: authenticate, then append. Its only read is the caller's key item, so that is all it may read: the
@@ -190,17 +194,20 @@ export class NbaEngineStack extends Stack {
     );
     this.eventStream.grant(this.eventsFunction, 'kinesis:PutRecords');
 
-    // Admin: the catalog, keys and model summaries in the state table; the dead letters, listed and replayed (replay
-    // puts records back on the stream and marks them replayed). No admin route reads the decisions table.
-    grant(this.adminFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
-    grant(this.adminFunction, this.deadLetterTable, 'dynamodb:Scan', 'dynamodb:BatchWriteItem');
+    // Admin: the catalog, keys, evaluations and model summaries in the state table; the dead letters, listed and
+    // replayed (replay puts records back on the stream and marks them replayed). No admin route reads the decisions
+    // table.
+    onItems(this.adminFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query');
+    onIndexes(this.adminFunction, this.stateTable, 'dynamodb:Query');
+    onItems(this.adminFunction, this.deadLetterTable, 'dynamodb:Scan', 'dynamodb:BatchWriteItem');
     this.eventStream.grant(this.adminFunction, 'kinesis:PutRecords');
     // Replaying a range the updater gave up on reads it back from the stream.
     this.eventStream.grant(this.adminFunction, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
 
-    // Updater: statistics, the decisions join index and user stages, and the records it sets aside.
-    grant(this.updaterFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
-    grant(
+    // Updater: statistics and decision-point settings; the decisions table's decisions, users and event claims; the
+    // records it sets aside.
+    onItems(this.updaterFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    onItems(
       this.updaterFunction,
       this.decisionsTable,
       'dynamodb:GetItem',
@@ -208,7 +215,7 @@ export class NbaEngineStack extends Stack {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     );
-    grant(this.updaterFunction, this.deadLetterTable, 'dynamodb:BatchWriteItem');
+    onItems(this.updaterFunction, this.deadLetterTable, 'dynamodb:BatchWriteItem');
 
     // Lambda sends only a pointer (shard, sequence-number range) here, not the records themselves: they have to be
     // re-read from the stream within its 7-day retention.

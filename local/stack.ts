@@ -227,8 +227,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       for (const f of byLogicalId.values()) f.destroy();
       for (const d of destroyers) d();
       await emulators.close();
-      writeUsage(plan, iam);
       const denied = iam.denied.slice(acknowledged);
+      writeUsage(plan, iam, denied);
       if (denied.length > 0) {
         throw new DeniedCallsError(
           `${denied.length} AWS call(s) denied by the functions' roles:\n${[

@@ -129,25 +129,32 @@ export function evaluate(policies: readonly PolicyDocument[], request: IamReques
   return allowed ? 'Allowed' : 'ImplicitlyDenied';
 }
 
-/** Every (action pattern, resource pattern) an Allow statement grants, with its conditions, for the report. */
+/** One (action pattern, resource pattern) an Allow statement grants, with the statement's conditions. */
 export interface Grant {
   action: string;
   resource: string;
-  condition: string | undefined;
+  condition: PolicyStatement['Condition'];
 }
 
 export function grantsOf(policies: readonly PolicyDocument[]): Grant[] {
   return policies.flatMap((p) =>
     list(p.Statement)
-      .filter((s) => s.Effect === 'Allow')
+      .filter((s) => s.Effect === 'Allow' && s.Action !== undefined && s.Resource !== undefined)
       .flatMap((s) =>
         list(s.Action).flatMap((action) =>
-          list(s.Resource).map((resource) => ({
-            action,
-            resource,
-            condition: s.Condition ? JSON.stringify(s.Condition) : undefined,
-          })),
+          list(s.Resource).map((resource) => ({ action, resource, condition: s.Condition })),
         ),
       ),
   );
+}
+
+/** Whether `request` is allowed by this one grant alone. */
+export function grantAllows(grant: Grant, request: IamRequest): boolean {
+  const statement: PolicyStatement = {
+    Effect: 'Allow',
+    Action: grant.action,
+    Resource: grant.resource,
+    ...(grant.condition ? { Condition: grant.condition } : {}),
+  };
+  return statementApplies(statement, request);
 }

@@ -12,13 +12,15 @@ export const USAGE_DIR_VARIABLE = 'NBA_IAM_USAGE_DIR';
 export interface UsageFile {
   stackName: string;
   calls: (IamCall & { count: number })[];
+  /** Denials no test acknowledged as provoked on purpose (each failed its test). */
+  unexpectedDenials: IamCall[];
 }
 
-export function writeUsage(plan: TwinPlan, ledger: IamLedger): void {
+export function writeUsage(plan: TwinPlan, ledger: IamLedger, unexpectedDenials: IamCall[]): void {
   const dir = process.env[USAGE_DIR_VARIABLE];
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  const file: UsageFile = { stackName: plan.stackName, calls: ledger.entries() };
+  const file: UsageFile = { stackName: plan.stackName, calls: ledger.entries(), unexpectedDenials };
   writeFileSync(
     join(dir, `usage-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`),
     JSON.stringify(file),

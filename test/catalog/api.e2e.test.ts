@@ -166,7 +166,7 @@ describe('explanations', () => {
       userId: 'buyer',
       candidates: ['bulk-1'],
     });
-    expect(d.body.chosen).toEqual(['bulk-1']);
+    expect(d.body.chosen, JSON.stringify(d.body)).toEqual(['bulk-1']);
     const e = await api.call('POST', '/v1/events', {
       events: [{ eventId: 'buy-1', userId: 'buyer', decisionId: d.body.decisionId, type: 'buy' }],
     });

@@ -138,6 +138,32 @@ describe('POST /v1/events', () => {
     });
   });
 
+  it('counts an event sent twice once (the same eventId is safe to resend)', async () => {
+    const d = await decide({ userId: 'dup', candidates: ['b'] });
+    const event = { eventId: 'ev-dup', userId: 'dup', decisionId: d.body.decisionId, type: 'click' };
+    expect((await api.call('POST', '/v1/events', { events: [event] })).status).toBe(202);
+    expect((await api.call('POST', '/v1/events', { events: [event] })).status).toBe(202);
+    // A later event marks when both copies have been through the updater.
+    const later = { ...event, eventId: 'ev-dup-later' };
+    expect((await api.call('POST', '/v1/events', { events: [later] })).status).toBe(202);
+    const rewards = async () =>
+      (await api.call('GET', '/v1/decision-points/home/model')).body.actions.find(
+        (a: { actionId: string }) => a.actionId === 'b',
+      ).rewardEvents;
+    await waitFor(async () => (await rewards()) >= 2);
+    expect(await rewards()).toBe(2);
+  });
+
+  it('shows an event for a decision it never saw among the dead letters, with the reason', async () => {
+    const event = { eventId: 'ev-orphan', userId: 'orphan', decisionId: 'no-such-decision', type: 'click' };
+    expect((await api.call('POST', '/v1/events', { events: [event] })).status).toBe(202);
+    await waitFor(async () => {
+      const r = await api.call('GET', '/v1/dead-letters');
+      expect(r.status).toBe(200);
+      return JSON.stringify(r.body.deadLetters).includes('no-such-decision');
+    });
+  });
+
   it('rejects a request with no valid event with 400', async () => {
     const r = await api.call('POST', '/v1/events', { events: [{ nope: 1 }] });
     expect(r.status).toBe(400);
