@@ -207,6 +207,13 @@ export const UNUSED_GRANTS: readonly { function: RegExp; action: RegExp; resourc
   },
   {
     function: /^UpdaterFunction$/,
+    action: /^dynamodb:GetItem$/,
+    resource: /DecisionsTable/,
+    reason:
+      'the read after a conditional write lost: the decision or event claim was already written by a redelivered batch or a racing updater (covered in the emu tier)',
+  },
+  {
+    function: /^UpdaterFunction$/,
     action: /^dynamodb:UpdateItem$/,
     resource: /DecisionsTable/,
     reason:

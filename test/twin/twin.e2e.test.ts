@@ -148,7 +148,7 @@ describe("each function under its own role (the twin's evidence for least privil
   });
 
   it('fails the stack when a denial nobody acknowledged happened', async () => {
-    const other = await startLocalStack({ apiKey: 'other-key' });
+    const other = await startLocalStack({ apiKey: 'other-key', reportIamUsage: false });
     const { dynamo } = (other.functions.get('EventsFunction')!.instance.engine as Engine).clients;
     await denial(
       dynamo.send(
