@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * Tests by tier, named by their file names:
  * - unit (`*.test.ts`): pure code, CDK templates, CLIs on files; no emulator may start (startEmulators refuses);
  * - emu (`*.emu.test.ts`): adapters and app code against the real-protocol emulators, in-process;
- * - e2e (`*.e2e.test.ts`): through the local twin of the synthesised stack, over HTTP, under each function's role.
+ * - http (`*.http.test.ts`): through the local twin of the synthesised stack, over HTTP, under each function's role.
  * `npm run test:unit` runs the first; `npm test` runs all three.
  */
 export default defineConfig({
@@ -19,12 +19,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.emu.test.ts', 'test/**/*.e2e.test.ts'],
+          exclude: ['test/**/*.emu.test.ts', 'test/**/*.http.test.ts'],
           env: { NBA_FORBID_EMULATORS: 'unit tier' },
         },
       },
       { extends: true, test: { name: 'emu', include: ['test/**/*.emu.test.ts'] } },
-      { extends: true, test: { name: 'e2e', include: ['test/**/*.e2e.test.ts'] } },
+      { extends: true, test: { name: 'http', include: ['test/**/*.http.test.ts'] } },
     ],
   },
 });

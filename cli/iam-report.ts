@@ -3,11 +3,11 @@
  * role from the template), collects every call each function made, and prints every grant beside the calls it
  * allowed, the grants nothing used (justified in cdk/nag.ts, or findings) and the calls denied.
  *
- *   npm run iam-report                     run the e2e tier, then report
+ *   npm run iam-report                     run the http (end-to-end) tier, then report
  *   npm run iam-report -- --usage DIR      report on the ledgers an earlier run left in DIR (NBA_IAM_USAGE_DIR)
  *   npm run iam-report -- --markdown       a Markdown table (docs/ARCHITECTURE.md holds one)
  *
- * Exit codes: 0 every grant used or justified and no call denied; 1 otherwise (or the e2e run failed); 2 bad arguments.
+ * Exit codes: 0 every grant used or justified and no call denied; 1 otherwise (or the end-to-end run failed); 2 bad arguments.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,14 +29,14 @@ export async function runIamReport(argv: readonly string[], streams: CliStreams 
     if (dir === undefined) {
       ran = mkdtempSync(join(tmpdir(), 'nba-iam-usage-'));
       dir = ran;
-      streams.stderr.write('iam-report: running the e2e tier (npx vitest run --project e2e)…\n');
-      const run = spawnSync('npx', ['vitest', 'run', '--project', 'e2e'], {
+      streams.stderr.write('iam-report: running the http tier (npx vitest run --project http)…\n');
+      const run = spawnSync('npx', ['vitest', 'run', '--project', 'http'], {
         cwd: PROJECT_ROOT,
         env: { ...process.env, [USAGE_DIR_VARIABLE]: dir, NBA_LOG_LEVEL: 'silent' },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
       if (run.status !== 0) {
-        streams.stderr.write('iam-report: the e2e run failed (see above); the report covers what it recorded\n');
+        streams.stderr.write('iam-report: the end-to-end run failed (see above); the report covers what it recorded\n');
       }
       if (run.status !== 0) process.exitCode = 1;
     }

@@ -45,11 +45,11 @@ interface Running {
 }
 
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
-  // The unit tier (vitest.config.ts) sets this: a test that needs emulators belongs to the emu or e2e tier.
+  // The unit tier (vitest.config.ts) sets this: a test that needs emulators belongs to the emu or http tier.
   const forbidden = process.env.NBA_FORBID_EMULATORS;
   if (forbidden) {
     throw new Error(
-      `no emulators in the ${forbidden}: name the test *.emu.test.ts, or *.e2e.test.ts if it uses the twin`,
+      `no emulators in the ${forbidden}: name the test *.emu.test.ts, or *.http.test.ts if it uses the twin`,
     );
   }
   if (opts.dataDir) {

@@ -55,7 +55,7 @@ function routes(template: Template): string[] {
 }
 
 // Least privilege is not asserted on the template here: the local twin enforces each function's role on every call
-// (test/twin/twin.e2e.test.ts and every e2e test), and `npm run iam-report` measures which grants are used.
+// (test/twin/twin.http.test.ts and every e2e test), and `npm run iam-report` measures which grants are used.
 describe('NbaEngineStack', () => {
   let stack: NbaEngineStack;
   let template: Template;
