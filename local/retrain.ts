@@ -30,10 +30,9 @@ import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts'
 import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
 import type { StateStore } from '../shared/core/ports.ts';
 import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
-import { LOCAL_ENDPOINTS_FILE } from './stack.ts';
 import { defaultSynthesis } from './twin/assembly.ts';
 import { createResources } from './twin/resources.ts';
-import { physicalName } from './twin/template.ts';
+import { physicalName, type TwinPlan } from './twin/template.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -234,6 +233,9 @@ export async function runLocalRetrain(
   }
 }
 
+/** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
+export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
+
 const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
 
 async function reachable(endpoint: string): Promise<boolean> {
@@ -269,4 +271,18 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     close: () => emulators.close(),
   };
+}
+
+/** The retraining definition of a synthesised template, as the twin read it (local/twin/template.ts). */
+export function retrainFromTemplate(template: { Resources: Resources }, plan: TwinPlan): SynthesizedRetrain {
+  const machine = plan.stateMachines[0];
+  const fn = (name: string) => plan.functions.find((f) => f.name === name)?.logicalId;
+  const steps = fn('Retraining/RetrainStepsFunction');
+  const worker = fn('Retraining/RetrainWorkerFunction');
+  if (!machine || !steps || !worker) throw new Error('the template has no retraining state machine and functions');
+  const text = resolveIntrinsics(
+    template.Resources[machine.logicalId]?.Properties?.DefinitionString,
+    template.Resources,
+  );
+  return { definition: JSON.parse(String(text)) as SynthesizedRetrain['definition'], functions: { steps, worker } };
 }

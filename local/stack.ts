@@ -19,8 +19,10 @@ import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
+import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
+import { LOCAL_ENDPOINTS_FILE, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
 import { type ApiRoute, startApiGateway } from './twin/api-gateway.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './twin/assembly.ts';
 import { KinesisPoller, mappingOptions, type PollerOptions } from './twin/event-source-mapping.ts';
@@ -29,10 +31,8 @@ import { type IamCall, IamLedger } from './twin/iam-enforcement.ts';
 import { evaluate } from './twin/iam-policy.ts';
 import { writeUsage } from './twin/iam-usage.ts';
 import { createResources } from './twin/resources.ts';
+import { TwinScheduler } from './twin/schedules.ts';
 import { physicalName, type TableSpec, type TwinPlan } from './twin/template.ts';
-
-/** Written into the data dir while a stack runs, so `npm run retrain` can reach its DynamoDB emulator. */
-export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
 export interface LocalStackOptions extends SynthOptions {
   /** HTTP port; 0 picks a free one. */
@@ -84,10 +84,22 @@ export interface LocalStack {
   iam: IamLedger;
   /** The lake writer and the folder it writes, when the stack writes a lake. */
   lake: { dir: string; writer: LakeWriter } | undefined;
+  /** The template's schedules (`fire` starts a rule's targets now) and the runs they started. */
+  schedules: TwinScheduler;
+  scheduledRuns: ScheduledRun[];
   /** Stops everything; throws if any call was denied (unless `acknowledgeDenied` took them). */
   stop(): Promise<void>;
   /** Returns and forgets the denied calls, for a test that provokes a denial on purpose. */
   acknowledgeDenied(): IamCall[];
+}
+
+/** A run a schedule started. */
+export interface ScheduledRun {
+  target: string;
+  input: string | undefined;
+  status: 'SUCCEEDED' | 'FAILED';
+  error: string | undefined;
+  states: string[];
 }
 
 export class DeniedCallsError extends Error {
@@ -95,7 +107,7 @@ export class DeniedCallsError extends Error {
 }
 
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
-  const { plan } = opts.context || opts.customize ? synthesize(opts) : defaultSynthesis();
+  const { template, plan } = opts.context || opts.customize ? synthesize(opts) : defaultSynthesis();
   const table = (name: string) => physicalName(plan, name);
   const emulators = await startEmulators(opts.dataDir ? { dataDir: opts.dataDir } : {});
   await createResources(plan, emulators);
@@ -196,6 +208,33 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writer.start();
     lake = { dir: lakeDir, writer };
   }
+  const runs: ScheduledRun[] = [];
+  const schedules = new TwinScheduler(
+    plan.schedules,
+    async (arn, input) => {
+      const machine = plan.stateMachines.find((m) => m.arn === arn);
+      if (!machine) throw new Error(`schedule target ${arn} is not a state machine of the stack`);
+      if (!lake) throw new Error('scheduled retraining needs the lake: start the stack with a lakeDir or dataDir');
+      // The steps run with the steps function's environment and DynamoDB under its role; the lake is the folder.
+      const steps = plan.functions.find((f) => f.name === 'Retraining/RetrainStepsFunction')!;
+      const clients = twinClients(endpoints, principalOf(steps), iam, tables);
+      try {
+        const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
+        const result = await runLocalRetrain(
+          JSON.parse(input ?? '{}') as RunInput,
+          { blobs: new FsBlobStore(lake.dir), state },
+          { synth: retrainFromTemplate(template, plan) },
+        );
+        runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
+      } finally {
+        clients.destroy();
+      }
+    },
+    (logicalId, error) =>
+      runs.push({ target: logicalId, input: undefined, status: 'FAILED', error: String(error), states: [] }),
+  );
+  schedules.begin();
+
   const endpointsFile = opts.dataDir ? join(opts.dataDir, LOCAL_ENDPOINTS_FILE) : undefined;
   if (endpointsFile) {
     writeFileSync(
@@ -216,12 +255,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     failures,
     iam,
     lake,
+    schedules,
+    scheduledRuns: runs,
     acknowledgeDenied() {
       const fresh = iam.denied.slice(acknowledged);
       acknowledged = iam.denied.length;
       return fresh;
     },
     async stop() {
+      schedules.stop();
       if (endpointsFile) rmSync(endpointsFile, { force: true });
       await lake?.writer.stop();
       for (const p of pollers) await p.stop();

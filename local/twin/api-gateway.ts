@@ -175,7 +175,10 @@ export async function startApiGateway(
   // API Gateway refuses a request whose request line and headers exceed 10,240 bytes; Node's own limit is larger and
   // answers without a body. Same limit here, answered like every other refusal: a 4xx naming the problem.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return;
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const body = JSON.stringify({
       error: tooLarge

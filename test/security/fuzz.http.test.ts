@@ -583,13 +583,23 @@ interface Outcome {
   message: unknown;
 }
 
+/** API Gateway's integration timeout: a request unanswered after it is a failure naming the request, not a hang. */
+const ANSWER_WITHIN_MS = 29_000;
+
 async function send(r: FuzzRequest): Promise<Outcome> {
-  const res = await fetch(`${stack.url}${r.path}`, {
-    method: r.method,
-    headers: { 'x-api-key': stack.apiKey, ...(r.contentType ? { 'content-type': r.contentType } : {}) },
-    ...(r.body !== undefined ? { body: r.body } : {}),
-  });
-  const text = await res.text();
+  let text: string;
+  let res: Response;
+  try {
+    res = await fetch(`${stack.url}${r.path}`, {
+      method: r.method,
+      headers: { 'x-api-key': stack.apiKey, ...(r.contentType ? { 'content-type': r.contentType } : {}) },
+      ...(r.body !== undefined ? { body: r.body } : {}),
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+    });
+    text = await res.text();
+  } catch (err) {
+    throw new Error(`${r.what}: ${r.method} ${r.path.slice(0, 200)} got no answer: ${String(err)}`);
+  }
   let parsed: { error?: { code?: unknown; message?: unknown } } | undefined;
   try {
     parsed = JSON.parse(text);

@@ -7,6 +7,8 @@
  *   table, no admin route reads the decisions table. A refused call is AWS's AccessDeniedException, and a stack that
  *   saw one fails when it stops.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
@@ -71,6 +73,34 @@ describe('a route, function, table and variable added to a copy of the CDK app',
       new ListShardsCommand({ StreamName: physicalName(stack.plan, 'EventStream') }),
     );
     expect(shards.Shards).toHaveLength(3);
+  });
+});
+
+describe('the schedule of the template', () => {
+  let stack: LocalStack;
+  let lakeDir: string;
+  beforeAll(async () => {
+    lakeDir = mkdtempSync(join(tmpdir(), 'nba-twin-lake-'));
+    // As `cdk deploy -c retrainDecisionPoints=home` would configure it.
+    stack = await startLocalStack({ apiKey: 'schedule-key', lakeDir, context: { retrainDecisionPoints: 'home' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(lakeDir, { recursive: true, force: true });
+  });
+
+  it("starts the retraining state machine with the rule's input, its steps under the steps function's role", async () => {
+    expect(stack.plan.schedules).toHaveLength(1);
+    const [rule] = stack.plan.schedules;
+    expect(stack.schedules.skipped).toEqual([]);
+    await stack.schedules.fire(rule!.logicalId);
+    expect(stack.scheduledRuns).toHaveLength(1);
+    const [run] = stack.scheduledRuns;
+    expect(JSON.parse(run!.input!)).toEqual({ decisionPoint: 'home' });
+    expect(run!.states[0]).toBe('Plan');
+    const steps = stack.iam.entries().filter((c) => c.principal === 'Retraining/RetrainStepsFunction');
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.every((c) => c.decision === 'Allowed')).toBe(true);
   });
 });
 
