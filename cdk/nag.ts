@@ -223,6 +223,6 @@ export const UNUSED_GRANTS: readonly { function: RegExp; action: RegExp; resourc
     function: /^Retraining\//,
     action: /./,
     reason:
-      'the retraining functions run in the state machine (test/retrain/state-machine.emu.test.ts), not in the e2e run',
+      "retraining: the twin's lake is a folder (no S3 calls), and the http tier fires the schedule on an empty lake (the run stops after the plan); full runs are tested in the emu tier (state-machine.emu.test.ts). The steps' DynamoDB grant is still CDK's grantReadWriteData, to be cut to its calls like the engine functions'",
   },
 ];
