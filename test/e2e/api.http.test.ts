@@ -1,5 +1,7 @@
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -168,6 +170,66 @@ describe('POST /v1/events', () => {
     const r = await api.call('POST', '/v1/events', { events: [{ nope: 1 }] });
     expect(r.status).toBe(400);
     expect((await api.call('POST', '/v1/events', { events: [] })).status).toBe(400);
+  });
+});
+
+describe('POST /v1/dead-letters/replay-range', () => {
+  /** Where a record whose data contains `marker` landed on the stream (read with the emulator's own client). */
+  async function locate(marker: string): Promise<{ shardId: string; seq: string } | undefined> {
+    const { kinesis } = stack.emulators;
+    const StreamName = physicalName(stack.plan, 'EventStream');
+    for (const shard of (await kinesis.send(new ListShardsCommand({ StreamName }))).Shards ?? []) {
+      const it = await kinesis.send(
+        new GetShardIteratorCommand({ StreamName, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
+      const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 10_000 }));
+      const hit = (out.Records ?? []).find((r) => Buffer.from(r.Data!).toString('utf8').includes(marker));
+      if (hit) return { shardId: shard.ShardId!, seq: hit.SequenceNumber! };
+    }
+    return undefined;
+  }
+
+  it('puts a range back on the stream, and a replayed event still counts once', async () => {
+    const d = await decide({ userId: 'replayer', candidates: ['a'] });
+    const event = { eventId: 'ev-replay', userId: 'replayer', decisionId: d.body.decisionId, type: 'click' };
+    expect((await api.call('POST', '/v1/events', { events: [event] })).status).toBe(202);
+    const rewards = async () =>
+      (await api.call('GET', '/v1/decision-points/home/model')).body.actions.find(
+        (a: { actionId: string }) => a.actionId === 'a',
+      ).rewardEvents as number;
+    const before = await (async () => {
+      let n = 0;
+      await waitFor(async () => {
+        n = await rewards();
+        return (await locate('ev-replay')) !== undefined && n >= 1;
+      });
+      return n;
+    })();
+    const at = (await locate('ev-replay'))!;
+    const r = await api.call('POST', '/v1/dead-letters/replay-range', {
+      shardId: at.shardId,
+      from: at.seq,
+      to: at.seq,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.replayed).toBe(1);
+    // A later event of the same user (same shard, so after the replayed copy) on another decision marks when the
+    // replayed copy has been through the updater.
+    const marker = await decide({ userId: 'replayer', candidates: ['b'] });
+    const rewardsOf = async (actionId: string) =>
+      (await api.call('GET', '/v1/decision-points/home/model')).body.actions.find(
+        (x: { actionId: string }) => x.actionId === actionId,
+      ).rewardEvents as number;
+    const markerBefore = await rewardsOf('b');
+    const later = {
+      eventId: 'ev-replay-marker',
+      userId: 'replayer',
+      decisionId: marker.body.decisionId,
+      type: 'click',
+    };
+    expect((await api.call('POST', '/v1/events', { events: [later] })).status).toBe(202);
+    await waitFor(async () => (await rewardsOf('b')) > markerBefore);
+    expect(await rewards()).toBe(before);
   });
 });
 
