@@ -215,7 +215,8 @@ export class NbaEngineStack extends Stack {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     );
-    onItems(this.updaterFunction, this.deadLetterTable, 'dynamodb:BatchWriteItem');
+    // PutItem: a held event's entry is written only if none exists (DeadLetterStore.hold).
+    onItems(this.updaterFunction, this.deadLetterTable, 'dynamodb:BatchWriteItem', 'dynamodb:PutItem');
 
     // Lambda sends only a pointer (shard, sequence-number range) here, not the records themselves: they have to be
     // re-read from the stream within its 7-day retention.

@@ -150,9 +150,10 @@ export interface DeadLetter {
   id: string;
   /**
    * `dead`: refused (F2c), replayable once its cause is gone; `held`: an event waiting for its decision (F2a);
+   * `applied`: a held event whose decision arrived (kept as a tombstone, see `DeadLetterStore.hold`);
    * `replayed`: put back on the stream (`replayedAt`).
    */
-  status: 'dead' | 'held' | 'replayed';
+  status: 'dead' | 'held' | 'applied' | 'replayed';
   /** Which rule refused it (`DeadCode`), or `held`. */
   code: string;
   reason: string;

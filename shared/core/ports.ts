@@ -94,8 +94,12 @@ export interface DecisionStore {
 export interface DeadLetterStore {
   /** Writes the entries (an entry with an existing id replaces it: redelivered records land on the same entry). */
   put(entries: readonly DeadLetter[]): Promise<void>;
-  /** Deletes entries by id (a held event applied at last); absent ids are fine. */
-  remove(ids: readonly string[]): Promise<void>;
+  /**
+   * Writes each entry only if no entry has its id. A held event's entry goes through here: an updater that holds the
+   * event again (a redelivery, a racing invocation) must never bring back an entry already resolved, which stays as
+   * an `applied` tombstone.
+   */
+  hold(entries: readonly DeadLetter[]): Promise<void>;
   list(limit: number): Promise<DeadLetter[]>;
 }
 

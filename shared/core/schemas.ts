@@ -323,7 +323,7 @@ export const deadLetterFilterSchema = z.strictObject({
     .string()
     .regex(/^[a-z-]{1,32}$/, 'must be a rule code such as no-decision')
     .optional(),
-  status: z.enum(['dead', 'held', 'replayed']).optional(),
+  status: z.enum(['dead', 'held', 'applied', 'replayed']).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 

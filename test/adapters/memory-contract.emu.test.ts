@@ -437,14 +437,16 @@ describe.each(implementations)('$name DeadLetterStore', ({ stores }) => {
     });
   });
 
-  it('removes entries by id, absent ones included', async () => {
+  it('holds an entry only where none exists, so a resolved one is never brought back', async () => {
     const { deadLetters } = stores();
     const [a, b] = [`${uniqueName('shard')}/1`, `${uniqueName('shard')}/2`];
-    await deadLetters.put([letter(a, T0, 'held'), letter(b, T0, 'held')]);
-    await deadLetters.remove([a, `${uniqueName('shard')}/3`]);
-    const ids = new Set((await deadLetters.list(100_000)).map((d) => d.id));
-    expect(ids.has(a)).toBe(false);
-    expect(ids.has(b)).toBe(true);
+    await deadLetters.hold([letter(a, T0, 'held'), letter(b, T0, 'held')]);
+    await deadLetters.put([{ ...letter(a, T0 + 1), status: 'applied', code: 'applied' }]);
+    // A late or racing updater holds both again: the tombstone stays, the held entry keeps its first time.
+    await deadLetters.hold([letter(a, T0 + 2, 'held'), letter(b, T0 + 2, 'held')]);
+    const mine = new Map((await deadLetters.list(100_000)).map((d) => [d.id, [d.status, d.at]]));
+    expect(mine.get(a)).toEqual(['applied', T0 + 1]);
+    expect(mine.get(b)).toEqual(['held', T0]);
   });
 });
 

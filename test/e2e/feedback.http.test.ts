@@ -107,6 +107,13 @@ describe('feedback without a decisionId, as the README shows it', () => {
     );
     expect(statuses.sort()).toEqual(['dead', 'replayed']);
 
+    // An event naming a decision the engine has not read (yet) waits for it, listed as held.
+    const early = { eventId: 'early-1', userId: 'reader-0', type: 'click', decisionId: 'not-logged-yet' };
+    expect((await api.call('POST', '/v1/events', { events: [early] })).body.accepted).toBe(1);
+    await waitFor(async () => (await api.call('GET', '/v1/dead-letters?status=held')).body.deadLetters.length === 1);
+    const [held] = (await api.call('GET', '/v1/dead-letters?status=held')).body.deadLetters;
+    expect(held).toMatchObject({ status: 'held', code: 'held', reason: 'waiting for decision not-logged-yet' });
+
     const bad = await cli('list', '--status', 'gone');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/status/);

@@ -1,11 +1,14 @@
 /**
- * DynamoDB implementation of the DeadLetterStore port: poison stream records with the reason they were refused.
- * Keyed by `shardId/sequenceNumber`, so a redelivered poison record lands on the same entry.
+ * DynamoDB implementation of the DeadLetterStore port: stream records the updater refused, with the rule and the
+ * reason, and events held for their decision. Keyed by `shardId/sequenceNumber`, so a redelivered record lands on
+ * the same entry.
  */
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
+  PutItemCommand,
   ScanCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -15,6 +18,8 @@ import type { DeadLetterStore } from '../../core/ports.ts';
 import { sleep } from './decision-store.ts';
 
 const BATCH_WRITE_LIMIT = 25;
+/** A held event's entry never replaces one that exists: resolved entries stay resolved. */
+const ONLY_NEW = 'attribute_not_exists(id)';
 
 export class DynamoDeadLetterStore implements DeadLetterStore {
   constructor(
@@ -28,8 +33,21 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     );
   }
 
-  remove(ids: readonly string[]): Promise<void> {
-    return this.batchWrite(ids.map((id) => ({ DeleteRequest: { Key: marshall({ id }) } })));
+  async hold(entries: readonly DeadLetter[]): Promise<void> {
+    // Rare (an event waiting for its decision), so one conditional put each; BatchWriteItem has no conditions.
+    for (const e of entries) {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: marshall(e, { removeUndefinedValues: true }),
+            ConditionExpression: ONLY_NEW,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
   }
 
   private async batchWrite(requests: readonly WriteRequest[]): Promise<void> {

@@ -26,11 +26,11 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  async remove(ids: readonly string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += BATCH_WRITE_LIMIT) {
-      const chunk = ids.slice(i, i + BATCH_WRITE_LIMIT);
-      if (new Set(chunk).size !== chunk.length) throw validationError('Provided list of item keys contains duplicates');
-      for (const id of chunk) this.table.delete(id);
+  async hold(entries: readonly DeadLetter[]): Promise<void> {
+    for (const e of entries) {
+      const attrs = toStored({ ...e }, ['id'], { removeUndefinedValues: true });
+      // A held event's entry never replaces one that exists: resolved entries stay resolved.
+      if (!this.table.has(e.id)) this.table.set(e.id, attrs);
     }
   }
 

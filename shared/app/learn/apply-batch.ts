@@ -307,7 +307,7 @@ class FeedbackBatch {
       for (const h of o.duplicateHeld) resolvedHere.add(h.claim);
     }
     const puts: { entry: DeadLetter; index: number }[] = [];
-    const removes: { id: string; index: number }[] = [];
+    const holds: { entry: DeadLetter; index: number }[] = [];
     const claimWrites = (i: number, apps: readonly Application[]) =>
       apps
         .filter((a) => a.fresh)
@@ -333,8 +333,10 @@ class FeedbackBatch {
           for (const r of o.refusedHeld) {
             puts.push({ index: i, entry: heldDead(r.held.claim, r.held.record, r.code, this.now()) });
           }
-          for (const a of o.applications) removes.push({ index: i, id: a.claim });
-          for (const h of o.duplicateHeld) removes.push({ index: i, id: h.claim });
+          // The held entries of applied (or duplicate) events become tombstones: resolved, and never held again.
+          for (const claim of [...o.applications, ...o.duplicateHeld].map((h) => h.claim)) {
+            puts.push({ index: i, entry: resolvedHold(claim, o.decision.decisionId, this.now()) });
+          }
           return;
         }
         case 'event': {
@@ -344,7 +346,7 @@ class FeedbackBatch {
         }
         case 'held':
           if (!resolvedHere.has(claimOf(this.parsed[i]!.input.pos))) {
-            puts.push({
+            holds.push({
               index: i,
               entry: {
                 id: claimOf(this.parsed[i]!.input.pos),
@@ -371,11 +373,11 @@ class FeedbackBatch {
     const malformed = this.malformed.map((d) => ({ entry: d, seq: BigInt(d.id.slice(d.id.indexOf('/') + 1)) }));
     const parsedPuts = puts.map((p) => ({ entry: p.entry, seq: this.parsed[p.index]!.seq, index: p.index }));
     await this.putDeadLetters([...malformed, ...parsedPuts]);
-    if (removes.length > 0) {
+    if (holds.length > 0) {
       try {
-        await this.deps.deadLetters.remove([...new Set(removes.map((r) => r.id))]);
+        await this.deps.deadLetters.hold(holds.map((h) => h.entry));
       } catch {
-        for (const r of removes) this.failIndex(r.index);
+        for (const h of holds) this.failIndex(h.index);
       }
     }
   }
@@ -541,6 +543,18 @@ const claimString = (entry: StreamEntry) => `${entry.shardId}/${entry.sequenceNu
 
 function dead(entry: StreamEntry, code: string, reason: string, at: number): DeadLetter {
   return { id: claimString(entry), status: 'dead', code, reason, data: entry.data.slice(0, 64 * 1024), at };
+}
+
+/** A held event applied when its decision arrived: its "held" entry becomes this tombstone. */
+function resolvedHold(claim: string, decisionId: string, at: number): DeadLetter {
+  return {
+    id: claim,
+    status: 'applied',
+    code: 'applied',
+    reason: `applied when decision ${decisionId} arrived`,
+    data: '',
+    at,
+  };
 }
 
 /** A held event refused when its decision arrived (F2c): its "held" entry becomes a dead letter. */

@@ -32,7 +32,8 @@ export async function listDeadLetters(store: DeadLetterStore, filter: DeadLetter
   return all
     .filter(
       (d) =>
-        (filter.status === undefined || d.status === filter.status) &&
+        // Tombstones of held events that were applied are listed only when asked for.
+        (filter.status === undefined ? d.status !== 'applied' : d.status === filter.status) &&
         (filter.code === undefined || d.code === filter.code) &&
         (filter.decisionPoint === undefined || namesDecisionPoint(d, filter.decisionPoint)),
     )
