@@ -88,9 +88,11 @@ export async function compareWithReference(
   }
 
   for (const user of traffic.users) {
-    const got = await stores.decisions.getUserStage(user);
-    const want = ref.stages.get(user);
-    if (got !== want) diffs.push(`stage of ${user}: ${got}, expected ${want}`);
+    for (const dp of traffic.decisionPoints) {
+      const got = await stores.decisions.getUserStage(user, dp);
+      const want = ref.stages.get(`${user}|${dp}`);
+      if (got !== want) diffs.push(`stage of ${user} in ${dp}: ${got}, expected ${want}`);
+    }
   }
 
   const claimOfIndex = new Map<number, string>();

@@ -77,7 +77,8 @@ export class DecisionService {
     const decisionId = this.newId();
     // The user's lifecycle stage, read once: for stage eligibility rules and, with stage ladders, as a context feature.
     const usesStages = settings.objectives.some((o) => o.stages !== undefined);
-    const stage = usesStages || readsStage(model) ? await this.userStage(req.userId, left) : undefined;
+    const stage =
+      usesStages || readsStage(model) ? await this.userStage(req.userId, req.decisionPoint, left) : undefined;
     candidates = eligibleCandidates(model, candidates, {
       context: req.context,
       stage,
@@ -126,6 +127,9 @@ export class DecisionService {
         attributionWindowSeconds: o.attributionWindowSeconds ?? settings.attributionWindowSeconds,
         weight: o.weight,
       })),
+      // F9: the value policy travels with the decision, so feedback is bounded by what held when it was made.
+      ...(settings.rewardBounds ? { rewardBounds: settings.rewardBounds } : {}),
+      ...(settings.acceptEventValues ? {} : { acceptEventValues: false }),
       servedBy,
       ...(stage === undefined ? {} : { stage }),
     };
@@ -134,12 +138,12 @@ export class DecisionService {
     return logged === 'deferred' ? { ...response, decisionLog: 'deferred' } : response;
   }
 
-  private async userStage(userId: string, left: () => number): Promise<string | undefined> {
+  private async userStage(userId: string, decisionPoint: string, left: () => number): Promise<string | undefined> {
     const users = this.deps.users;
     if (!users) return undefined;
     // Without the stage the decision is still sound: it is scored (and logged) without that feature. So a failed or
     // slow read (past the request's budget) is decided without it.
-    return this.guard.optional(() => users.getUserStage(userId), left);
+    return this.guard.optional(() => users.getUserStage(userId, decisionPoint), left);
   }
 }
 

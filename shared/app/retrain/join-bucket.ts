@@ -102,7 +102,13 @@ export function joinLake(
         bump('invalidLines');
         continue;
       }
-      const record = { kind: 'event', v: 1, event: e.data.event, receivedAt: e.data.receivedAt } as EventRecord;
+      const record = {
+        kind: 'event',
+        v: 1,
+        event: e.data.event,
+        receivedAt: e.data.receivedAt,
+        ...(e.data.scope ? { scope: e.data.scope } : {}),
+      } as EventRecord;
       inputs.push({ pos, record: { kind: 'event', record } });
     }
   }

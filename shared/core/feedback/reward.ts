@@ -117,3 +117,36 @@ export function rewardsForEvent(
   }
   return { late: !anyInWindow, perObjective, global };
 }
+
+/** The range a client's `value` must lie in when the settings declare none (F9). */
+export function defaultRewardBounds(decision: {
+  rewards: Readonly<Record<string, number>>;
+  objectives: readonly { events: Readonly<Record<string, number>> }[];
+}): { min: number; max: number } {
+  const configured = [
+    ...Object.values(decision.rewards),
+    ...decision.objectives.flatMap((o) => Object.values(o.events)),
+  ];
+  return { min: Math.min(0, ...configured), max: Math.max(1, ...configured) };
+}
+
+/** F9: why a client's `value` is refused for this decision (its settings when decided), or undefined if accepted. */
+export function refuseValue(
+  decision: {
+    rewards: Readonly<Record<string, number>>;
+    objectives: readonly { events: Readonly<Record<string, number>> }[];
+    rewardBounds?: { min: number; max: number } | undefined;
+    acceptEventValues?: boolean | undefined;
+  },
+  value: number | undefined,
+): { code: 'value-not-accepted' | 'value-out-of-range'; message: string } | undefined {
+  if (value === undefined) return undefined;
+  if (decision.acceptEventValues === false) {
+    return { code: 'value-not-accepted', message: 'this decision point does not accept event values' };
+  }
+  const b = decision.rewardBounds ?? defaultRewardBounds(decision);
+  if (value < b.min || value > b.max) {
+    return { code: 'value-out-of-range', message: `value ${value} is outside the reward range [${b.min}, ${b.max}]` };
+  }
+  return undefined;
+}
