@@ -78,6 +78,7 @@ export interface ReferenceResult {
     | 'value-not-accepted'
     | 'value-out-of-range'
     | 'no-decision'
+    | 'fallback-decision'
     | 'held-full'
   >;
   /** Record indexes of events still waiting for their decision. */
@@ -311,6 +312,11 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     const u = user(e.userId);
     // F3: once the pair has counted, any later record of it is a duplicate, whatever it says.
     if (pairs.has(`${e.userId}\u0000${e.eventId}`)) return;
+    // F2c: a fallback answer was never logged; feedback naming it cannot be learned (nor wait for it).
+    if (e.decisionId?.startsWith('fallback-')) {
+      out.dead.set(index, 'fallback-decision');
+      return;
+    }
     if (e.decisionId !== undefined) {
       const d = decisions.get(e.decisionId);
       if (!d) {

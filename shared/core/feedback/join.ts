@@ -25,6 +25,11 @@ export const RECENT_DECISIONS = 16;
 export const MAX_HELD_EVENTS = 16;
 /** Held events already applied, kept so a redelivered decision record re-derives what it credited. */
 export const MAX_APPLIED_HELD = 16;
+/**
+ * Decision ids the decisions function gives its uniform fallback answers (served while the model store is down): they
+ * are not logged, so feedback naming one can never be learned (F2c).
+ */
+export const FALLBACK_DECISION_PREFIX = 'fallback-';
 /** Shards whose position a user's state remembers (more than one only around a reshard). */
 const MAX_THROUGH_SHARDS = 4;
 
@@ -38,6 +43,7 @@ export type DeadCode =
   | 'value-not-accepted'
   | 'value-out-of-range'
   | 'no-decision'
+  | 'fallback-decision'
   | 'held-full';
 
 export interface Position {
@@ -300,6 +306,13 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         return { kind: 'held', decisionId: stored.decisionId! };
       }
       return { kind: 'event', application: fromClaim(stored, record, u) };
+    }
+    if (e.decisionId?.startsWith(FALLBACK_DECISION_PREFIX)) {
+      return {
+        kind: 'dead',
+        code: 'fallback-decision',
+        message: `event ${e.eventId}: decision ${e.decisionId} was a fallback answer (model store unavailable), never logged`,
+      };
     }
     if (e.decisionId !== undefined) {
       const d = decisionOf(e.decisionId);
