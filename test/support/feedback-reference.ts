@@ -227,7 +227,8 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     }
     if (!d) return;
     const actionId = e.actionId ?? d.chosen[0]!;
-    const inWindow = (seconds: number) => t <= d.at + seconds * 1000;
+    // F4: [at − S, at + W], both edges included.
+    const inWindow = (seconds: number) => t >= d.at - REF_CLOCK_SKEW_MS && t <= d.at + seconds * 1000;
     if (d.objectives.length === 0) {
       if (!inWindow(d.attributionWindowSeconds)) {
         slot(d, 'default', actionId).lateEvents += 1;

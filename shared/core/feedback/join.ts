@@ -15,10 +15,8 @@
  */
 import type { StoredDecision } from '../domain.ts';
 import type { EventRecord } from '../schemas.ts';
-import { eventTime, refuseValue, type StageMove } from './reward.ts';
+import { CLOCK_SKEW_MS, eventTime, refuseValue, type StageMove } from './reward.ts';
 
-/** Clock-skew allowance between the clocks that stamp decisions and events (F2b). */
-export const CLOCK_SKEW_MS = 5000;
 /** Decisions per user an event without `decisionId` can answer (F2b). */
 export const RECENT_DECISIONS = 16;
 /** Events per user that can wait for their decision at once; more are dead-lettered (`held-full`). */
