@@ -15,6 +15,7 @@
  */
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+import { EngineRefusedError, EngineUnreachableError, engineApi } from './lib/engine-api.ts';
 
 const USAGE = `usage: npm run dead-letters -- list [filters] [options]
        npm run dead-letters -- replay [filters] [options]
@@ -29,8 +30,6 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
   --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
   --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
   --json                print JSON instead of text`;
-
-class RefusedError extends Error {}
 
 export async function main(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
@@ -63,26 +62,17 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       ...(v.status !== undefined ? { status: v.status } : {}),
       ...(v.limit !== undefined ? { limit: parseNumberFlag('limit', v.limit, { integer: true, above: 0 }) } : {}),
     };
-    const url = (v.url ?? process.env.NBA_API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-    const key = v.key ?? process.env.NBA_API_KEY ?? 'local-dev-key';
-    const res =
+    const api = engineApi({ url: v.url, key: v.key });
+    const query = new URLSearchParams(Object.entries(filter).map(([k, x]): [string, string] => [k, String(x)]));
+    const body = (
       command === 'list'
-        ? await fetch(
-            `${url}/v1/dead-letters?${new URLSearchParams(Object.entries(filter).map(([k, x]): [string, string] => [k, String(x)]))}`,
-            {
-              headers: { 'x-api-key': key },
-            },
+        ? await api.call('GET', `/v1/dead-letters?${query}`)
+        : await api.call(
+            'POST',
+            `/v1/dead-letters/${command}`,
+            command === 'replay' ? filter : { shardId: v.shard, from: v.from, to: v.to },
           )
-        : await fetch(`${url}/v1/dead-letters/${command}`, {
-            method: 'POST',
-            headers: { 'x-api-key': key, 'content-type': 'application/json' },
-            body: JSON.stringify(command === 'replay' ? filter : { shardId: v.shard, from: v.from, to: v.to }),
-          });
-    const body = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) {
-      const error = body.error as { message?: string } | undefined;
-      throw new RefusedError(`the engine answered ${res.status}: ${error?.message ?? JSON.stringify(body)}`);
-    }
+    ) as Record<string, unknown>;
     if (v.json) {
       streams.stdout.write(`${JSON.stringify(body)}\n`);
       return 0;
@@ -104,13 +94,13 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
     }
     return 0;
   } catch (error) {
-    if (error instanceof TypeError && /fetch failed/.test(error.message)) {
-      streams.stderr.write(
-        `dead-letters: cannot reach the engine (${(error.cause as Error)?.message ?? error.message}); is \`npm start\` running, or is --url right?\n`,
-      );
-      return 2;
-    }
-    return failWith('dead-letters', USAGE, error, streams, (e) => e instanceof RefusedError);
+    return failWith(
+      'dead-letters',
+      USAGE,
+      error,
+      streams,
+      (e) => e instanceof EngineRefusedError || e instanceof EngineUnreachableError,
+    );
   }
 }
 

@@ -236,11 +236,27 @@ export async function runLocalRetrain(
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
 export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
-const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
+const endpointsSchema = z.object({
+  dynamoEndpoint: z.url(),
+  stateTable: z.string().min(1),
+  pid: z.number().int().optional(),
+});
 
-async function reachable(endpoint: string): Promise<boolean> {
+/** Whether the stack that wrote the endpoints file still runs (a busy machine may be slow to answer, not gone). */
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
   try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function reachable(endpoint: string, pid: number | undefined): Promise<boolean> {
+  if (alive(pid)) return true;
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(5000) });
     return true;
   } catch {
     return false;
@@ -255,7 +271,7 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
   if (existsSync(file)) {
     const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (e.success && (await reachable(e.data.dynamoEndpoint))) {
+    if (e.success && (await reachable(e.data.dynamoEndpoint, e.data.pid))) {
       const client = createDynamoClient({
         region: EMULATOR_REGION,
         credentials: LOCAL_CREDENTIALS,

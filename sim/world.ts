@@ -217,6 +217,8 @@ export function worldSettings(): DecisionPointSettingsInput {
     actionDim: 7,
     exploration: { epsilon: 0.02, scale: 0.25 },
     rewards: { ...WORLD_REWARDS },
+    // One round's reward is a click, a purchase or both (its history logs the sum): the range covers each.
+    rewardBounds: { min: 0, max: WORLD_REWARDS.click + WORLD_REWARDS.purchase },
     priors: { lambdaShared: 10, lambdaAction: 1000, noisePriorVariance: 0.25, noisePriorWeight: 10 },
   };
 }

@@ -35,9 +35,18 @@ export const eventTypeSchema = z
 export const finiteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
 
 export const featureValueSchema = z.union([finiteNumber, z.string().max(LIMITS.maxFeatureStringLength), z.boolean()]);
-export const featuresSchema = z
+/** Named features: numbers as they are, strings as categories, booleans as 1/0 (hashed into slots). */
+export const namedFeaturesSchema = z
   .record(z.string().min(1).max(LIMITS.maxFeatureKeyLength), featureValueSchema)
   .refine((o) => Object.keys(o).length <= LIMITS.maxFeatures, `at most ${LIMITS.maxFeatures} features`);
+/**
+ * Features, named or dense: an array of numbers is placed by position (element i in slot 1 + i), as the simulator,
+ * `import` and `evaluate` read histories. Both encode by the one rule of `core/features/encode.ts`.
+ */
+export const featuresSchema = z.union([
+  namedFeaturesSchema,
+  z.array(finiteNumber).max(LIMITS.maxFeatures, `at most ${LIMITS.maxFeatures} dense features`),
+]);
 export type Features = z.infer<typeof featuresSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------

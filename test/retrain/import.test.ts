@@ -12,7 +12,9 @@ import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { runCli } from '../support/cli.ts';
 import { runParams } from './support.ts';
 
-const run = (...argv: string[]) => runCli(runImport, argv);
+/** No engine answers at this URL: imports take their dimensions from the flags (as before a deployment). */
+const run = (...argv: string[]) => runCli(runImport, [...argv, '--url', 'http://127.0.0.1:9']);
+const offline = ['--context-dim', '16', '--action-dim', '8'];
 
 async function readLake(root: string) {
   const blobs = new FsBlobStore(root);
@@ -146,6 +148,7 @@ describe('import', () => {
       lake,
       '--decision-point',
       'obd-men',
+      ...offline,
     );
     expect(err).toBe('');
     expect(code).toBe(0);
@@ -185,5 +188,22 @@ describe('import', () => {
     const usage = await run(file);
     expect(usage.code).toBe(2);
     expect(usage.err).toMatch(/--format jsonl\|obd is required/);
+  });
+});
+
+describe('import without an engine to ask', () => {
+  it('needs both dimensions, and says so instead of guessing defaults the decision point may not have', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'nba-import-offline-'));
+    try {
+      const file = join(work, 'h.jsonl');
+      writeFileSync(file, '{"context":[1,2],"actions":[{"id":"a","features":[1]}],"chosen":"a","reward":1}\n');
+      const r = await runCli(runImport, ['--format', 'jsonl', file, '--lake', work, '--url', 'http://127.0.0.1:9']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('cannot reach the engine at http://127.0.0.1:9');
+      expect(r.err).toContain('give both --context-dim and --action-dim');
+      expect(await new FsBlobStore(work).list('lake/')).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

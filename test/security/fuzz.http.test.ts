@@ -111,9 +111,11 @@ const badFeatureValue = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }),
   tooLong(256),
 );
-/** A feature map (context, action features) that breaks a limit or a type. */
+/** Features (context, action features) that break a limit or a type: named values or a dense array of numbers. */
 const badFeatures = fc.oneof(
-  notObject,
+  fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.boolean(), fc.constant(null)),
+  fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null), fc.boolean()), { minLength: 1, maxLength: 3 }),
+  fc.integer({ min: 101, max: 160 }).map((n) => Array.from({ length: n }, (_, i) => i)),
   fc.integer({ min: 101, max: 160 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]))),
   fc.tuple(fc.oneof(fc.constant(''), tooLong(64)), fc.integer()).map(([k, v]) => ({ [k]: v })),
   fc

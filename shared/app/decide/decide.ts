@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
 import { UnprocessableError, ValidationError } from '../../core/errors.ts';
-import { encodeFeatures } from '../../core/features/encode.ts';
+import { encodeFeatures, FeatureEncodingError } from '../../core/features/encode.ts';
 import { FALLBACK_DECISION_PREFIX } from '../../core/feedback/join.ts';
 import { ServingScores, scoreServingPolicy } from '../../core/policy/serving-policy.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
@@ -81,8 +81,14 @@ export class DecisionService {
     const usesStages = settings.objectives.some((o) => o.stages !== undefined);
     const stage =
       usesStages || readsStage(model) ? await this.userStage(req.userId, req.decisionPoint, left) : undefined;
+    // Dense contexts have no names: the stage cannot join them, and eligibility rules see positions as "0", "1", ….
+    if (usesStages && Array.isArray(req.context)) {
+      throw new ValidationError(
+        `context: decision point ${req.decisionPoint} has stage ladders, so its context must be named features (the stage joins them); a dense array cannot carry it`,
+      );
+    }
     candidates = eligibleCandidates(model, candidates, {
-      context: req.context,
+      context: Array.isArray(req.context) ? Object.fromEntries(req.context.map((v, i) => [String(i), v])) : req.context,
       stage,
       now: this.now(),
       key: decisionId,
@@ -90,8 +96,17 @@ export class DecisionService {
     const count = candidates.length;
     if (count === 0) throw new UnprocessableError(`decision point ${req.decisionPoint} has no eligible candidate`);
 
-    const context = usesStages && stage !== undefined ? { ...req.context, [STAGE_FEATURE]: stage } : req.context;
-    const x = encodeFeatures(context, settings.contextDim);
+    const context =
+      usesStages && stage !== undefined && !Array.isArray(req.context)
+        ? { ...req.context, [STAGE_FEATURE]: stage }
+        : req.context;
+    let x: Float64Array;
+    try {
+      x = encodeFeatures(context, settings.contextDim);
+    } catch (err) {
+      if (err instanceof FeatureEncodingError) throw new ValidationError(`context: ${err.message}`);
+      throw err;
+    }
     // The serving policy (see core/policy/serving-policy.ts): the same function the promotion gate evaluates.
     const scores = this.scores;
     const servedBy = scoreServingPolicy(model, settings, x, candidates, scores);

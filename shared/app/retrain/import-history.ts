@@ -6,7 +6,8 @@
  * Each logged round becomes one decision record (context encoded with the decision point's dimensions, the logged
  * candidates, the chosen action, its propensity or 0 when none was logged) and, when its reward is not 0, one
  * feedback event of type `reward` whose `value` is the reward (the decision's `rewards` settings are empty, so an
- * event is worth its value). Ids are derived from the source and the round's position, and lake objects are named
+ * event is worth its value; the decision records the reward range the caller checked the history against and
+ * accepts values, since the history's rewards are values). A dense context is logged as the array it is. Ids are derived from the source and the round's position, and lake objects are named
  * after the source, so importing the same file twice replaces its objects instead of duplicating history.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +23,8 @@ export interface ImportOptions {
   contextDim: number;
   actionDim: number;
   attributionWindowSeconds: number;
+  /** The range the history's rewards lie in, recorded with each decision (F9: the join refuses values outside it). */
+  rewardBounds: { min: number; max: number };
   /** Identifies the source (e.g. a hash of the file): part of every id and object name. */
   sourceId: string;
   /** Decision time of round i (ms). */
@@ -84,7 +87,7 @@ export async function importHistory(data: LoggedData, blobs: BlobStore, o: Impor
     const decisionId = `${o.decisionPoint}-${o.sourceId}-${i}`;
     const userId = `import-${o.sourceId}-${i}`;
     const dense = vector(round.context);
-    const named = dense ? {} : (round.context as Record<string, number | string>);
+    const context = dense ?? (round.context as Record<string, number | string>);
     const p = round.propensity !== undefined && round.propensity > 0 ? round.propensity : 0;
     const parsed = decisionRecordSchema.safeParse({
       kind: 'decision',
@@ -93,9 +96,8 @@ export async function importHistory(data: LoggedData, blobs: BlobStore, o: Impor
       decisionPoint: o.decisionPoint,
       userId,
       at,
-      // A dense context has no names; its encoded vector `x` carries it.
-      context: named,
-      x: Array.from(encodeFeatures(dense ?? named, o.contextDim)),
+      context,
+      x: Array.from(encodeFeatures(context, o.contextDim)),
       candidates: round.candidates.map((c) => c.id),
       chosen: [chosen.id],
       chosenFeatures: [featuresOf(chosen)],
@@ -103,6 +105,8 @@ export async function importHistory(data: LoggedData, blobs: BlobStore, o: Impor
       modelVersion: 'imported',
       attributionWindowSeconds: o.attributionWindowSeconds,
       rewards: {},
+      rewardBounds: o.rewardBounds,
+      acceptEventValues: true,
     });
     if (!parsed.success) throw new RetrainInputError(`round ${i + 1}: ${describeZodError(parsed.error)}`);
     lines.push(JSON.stringify(parsed.data));
@@ -135,6 +139,38 @@ export async function importHistory(data: LoggedData, blobs: BlobStore, o: Impor
   }
   await flush();
   return summary;
+}
+
+/** The widths and reward range a history needs of the decision point it is imported into. */
+export interface HistoryShape {
+  /** Dense context length (the most of any round), or undefined when contexts are named. */
+  denseContext: number | undefined;
+  /** Dense action feature length (the most of any action), or undefined when named. */
+  denseAction: number | undefined;
+  rewards: { min: number; max: number } | undefined;
+  /** Each action's features as first logged (dense arrays or named values), in order of appearance. */
+  actions: Map<string, number[] | Record<string, number | string>>;
+}
+
+export function historyShape(data: LoggedData): HistoryShape {
+  let denseContext: number | undefined;
+  let denseAction: number | undefined;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  const actions = new Map<string, number[] | Record<string, number | string>>();
+  for (const r of data.rounds) {
+    const c = vector(r.context);
+    if (c) denseContext = Math.max(denseContext ?? 0, c.length);
+    for (const a of r.candidates) {
+      if (actions.has(a.id)) continue;
+      const f = vector(a.features);
+      if (f) denseAction = Math.max(denseAction ?? 0, f.length);
+      actions.set(a.id, f ?? { ...((a.features ?? {}) as Record<string, number | string>) });
+    }
+    min = Math.min(min, r.reward);
+    max = Math.max(max, r.reward);
+  }
+  return { denseContext, denseAction, rewards: data.rounds.length > 0 ? { min, max } : undefined, actions };
 }
 
 /** What estimates on this history can and cannot claim, in words for the operator. */

@@ -1,0 +1,69 @@
+/**
+ * The engine's admin API as the command-line tools reach it: one base URL (`--url`, else NBA_API_URL, else the local
+ * engine `npm start` runs) and one key (`--key`, else NBA_API_KEY, else the local key). A refused request is an
+ * {@link EngineRefusedError} carrying the engine's own message; no engine at the URL is an
+ * {@link EngineUnreachableError} that says how to start one.
+ */
+export const DEFAULT_ENGINE_URL = 'http://127.0.0.1:3000';
+export const DEFAULT_LOCAL_KEY = 'local-dev-key';
+
+/** The engine answered with an error status: the message is its own. */
+export class EngineRefusedError extends Error {
+  override readonly name = 'EngineRefusedError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Nothing answered at the URL. */
+export class EngineUnreachableError extends Error {
+  override readonly name = 'EngineUnreachableError';
+}
+
+export interface EngineApi {
+  readonly url: string;
+  /** Answers the parsed body of a 2xx; 404 gives `undefined` when `allowMissing`; other statuses throw. */
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { allowMissing?: boolean },
+  ): Promise<T | undefined>;
+}
+
+export function engineApi(flags: { url?: string | undefined; key?: string | undefined }): EngineApi {
+  const url = (flags.url ?? process.env.NBA_API_URL ?? DEFAULT_ENGINE_URL).replace(/\/$/, '');
+  const key = flags.key ?? process.env.NBA_API_KEY ?? DEFAULT_LOCAL_KEY;
+  return {
+    url,
+    async call(method, path, body, opts) {
+      let res: Response;
+      try {
+        res = await fetch(`${url}${path}`, {
+          method,
+          headers: { 'x-api-key': key, ...(body !== undefined && { 'content-type': 'application/json' }) },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+        throw new EngineUnreachableError(
+          `cannot reach the engine at ${url} (${cause}): is \`npm start\` running, or is --url (NBA_API_URL) right?`,
+        );
+      }
+      const text = await res.text();
+      const parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      if (res.status === 404 && opts?.allowMissing) return undefined;
+      if (!res.ok) {
+        const error = parsed.error as { message?: string } | undefined;
+        throw new EngineRefusedError(
+          res.status,
+          `the engine answered ${res.status} to ${method} ${path}: ${error?.message ?? text}`,
+        );
+      }
+      return parsed as never;
+    },
+  };
+}
