@@ -5,7 +5,7 @@
  * otherwise it opens the data dir itself.
  *
  *   npm run retrain -- --decision-point X [--data-dir .local-data] [--as-of ISO] [--weighting uniform|none]
- *                      [--clip 20] [--holdout-days 1] [--tolerance 0] [--force] [--json]
+ *                      [--clip 20] [--holdout-days 1 | --holdout-fraction F] [--tolerance 0] [--force] [--json]
  *
  * Exit codes: 0 the run completed (promoted or rejected), 1 the run failed, 2 bad arguments.
  */
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run retrain -- --decision-point X [options]
   --weighting W        uniform (importance-weighted, default) or none
   --clip C             largest importance weight (default 20)
   --holdout-days N     most recent days held out for the evaluation (default 1)
+  --holdout-fraction F hold out this share of the decisions instead (0 < F < 1), for a history of few days
   --tolerance T        promote if the lower bound >= current estimate - T (default 0)
   --force              promote despite the statistical gate (never with incomplete data)
   --json               print the run's final context as JSON`;
@@ -40,6 +41,7 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
       weighting: { type: 'string' },
       clip: { type: 'string' },
       'holdout-days': { type: 'string' },
+      'holdout-fraction': { type: 'string' },
       tolerance: { type: 'string' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -53,6 +55,9 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
     if (v.weighting !== undefined && v.weighting !== 'uniform' && v.weighting !== 'none') {
       throw new UsageError(`--weighting expects uniform or none, got "${v.weighting}"`);
     }
+    if (v['holdout-days'] !== undefined && v['holdout-fraction'] !== undefined) {
+      throw new UsageError('--holdout-days and --holdout-fraction exclude each other: hold out days or a share');
+    }
     const asOf = v['as-of'];
     if (asOf !== undefined && !Number.isFinite(Date.parse(asOf)))
       throw new UsageError(`--as-of expects an ISO-8601 time`);
@@ -63,6 +68,9 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
       ...(v.clip !== undefined && { clip: parseNumberFlag('clip', v.clip, { above: 0.999 }) }),
       ...(v['holdout-days'] !== undefined && {
         holdoutDays: parseNumberFlag('holdout-days', v['holdout-days'], { integer: true, above: 0, below: 91 }),
+      }),
+      ...(v['holdout-fraction'] !== undefined && {
+        holdoutFraction: parseNumberFlag('holdout-fraction', v['holdout-fraction'], { above: 0, below: 1 }),
       }),
       ...(v.tolerance !== undefined && { tolerance: parseNumberFlag('tolerance', v.tolerance, { above: -1e-12 }) }),
       force: v.force,
@@ -94,19 +102,24 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
     const e = ctx.evaluation;
     const day = (b: number) => new Date(b * 86_400_000).toISOString().slice(0, 10);
     const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toPrecision(4));
+    const outcome = ctx.report?.outcome ?? 'unknown';
+    const forced = e?.forced === true && ctx.promotion?.promoted === true;
     const lines = [
-      `retraining ${ctx.run.decisionPoint}: ${ctx.report?.outcome ?? 'unknown'} (model ${ctx.run.version})`,
+      `retraining ${ctx.run.decisionPoint}: ${outcome}${forced ? ' BY --force, past a gate it did not pass' : ''} (model ${ctx.run.version})`,
       `trained on decisions before ${day(ctx.run.cutoffBucket)}: ${ctx.fit?.trainDecisions ?? 0} + ` +
         `${ctx.fit?.holdoutDecisions ?? 0} held out (${ctx.plan?.items ?? 0} map items)`,
     ];
     if (e) {
-      for (const p of [e.candidate, e.current, e.logging]) {
+      const policies = [e.candidate, e.current, e.logging];
+      const width = Math.max(...policies.map((p) => p.name.length));
+      for (const p of policies) {
         lines.push(
-          `  ${p.name.padEnd(28)} ${p.estimator.padEnd(5)} ${fmt(p.estimate?.value)} ` +
+          `  ${p.name.padEnd(width)}  ${p.estimator.padEnd(5)} ${fmt(p.estimate?.value)} ` +
             `[${fmt(p.estimate?.lower)}, ${fmt(p.estimate?.upper)}]  lower bound ${fmt(p.lowerBound)}`,
         );
       }
-      for (const r of e.reasons) lines.push(`  why: ${r}`);
+      for (const r of e.reasons) lines.push(`  ${forced ? 'bypassed' : 'why'}: ${r}`);
+      for (const w of e.warnings) if (!w.startsWith('promotion forced despite')) lines.push(`  warning: ${w}`);
     }
     if (ctx.promotion?.reason) lines.push(`  why: ${ctx.promotion.reason}`);
     if (ctx.report) lines.push(`report: ${join(dataDir, ctx.report.htmlKey)}`);

@@ -102,6 +102,13 @@ export interface BaseModelStats {
 }
 
 /** Which offline model serves (absent: online statistics only, from the beginning). Kept with its predecessors. */
+/**
+ * The active-model version that means "no offline model": serving uses the online statistics of every day (cutoff 0).
+ * A rollback past the first promoted model writes it; a decision point that never promoted has no active model at all,
+ * which serves the same.
+ */
+export const ONLINE_ONLY_VERSION = 'online';
+
 export interface ActiveModel {
   decisionPoint: string;
   version: string;

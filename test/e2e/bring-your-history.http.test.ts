@@ -131,4 +131,49 @@ describe('bring your own history: import → actions → retrain → decide', ()
     expect(wide.status).toBe(400);
     expect(JSON.stringify(wide.body)).toContain('10 dense features do not fit in dim − 1 = 9 slots');
   }, 240_000);
+
+  it('trains a history of one day with a held-out share instead of days; --force cannot promote an empty model; as-of in the future is refused', async () => {
+    expect((await api.call('PUT', '/v1/decision-points/short', worldSettings())).status).toBe(201);
+    const imported = await runCli(runImport, importArgs('short', '--create-actions', '--days', '1'));
+    expect(imported.code).toBe(0);
+
+    // One day of history and the default hold-out of one day: nothing left to learn from, and the answer says what to do.
+    const byDay = await runCli(runRetrainCli, ['--decision-point', 'short', '--data-dir', dir]);
+    expect(byDay.code).toBe(0);
+    expect(byDay.out).toMatch(/^retraining short: rejected/);
+    expect(byDay.out).toContain('--holdout-fraction');
+
+    const share = 0.25;
+    const r = await runCli(runRetrainCli, [
+      '--decision-point',
+      'short',
+      '--data-dir',
+      dir,
+      '--holdout-fraction',
+      String(share),
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const run = JSON.parse(r.out) as {
+      fit: { trainDecisions: number; holdoutDecisions: number };
+      evaluation: { rounds: number; warnings: string[] };
+    };
+    expect(run.fit.trainDecisions + run.fit.holdoutDecisions).toBe(ROUNDS);
+    // A hash of the decision id picks the share: binomial, sd = sqrt(3000 · 0.25 · 0.75) ≈ 24, so ±5 sd is ±120.
+    expect(Math.abs(run.fit.holdoutDecisions - share * ROUNDS)).toBeLessThan(120);
+    expect(run.evaluation.rounds).toBe(run.fit.holdoutDecisions);
+    expect(run.evaluation.warnings.join(' ')).toContain('in-sample');
+
+    expect((await api.call('PUT', '/v1/decision-points/empty', {})).status).toBe(201);
+    const forced = await runCli(runRetrainCli, ['--decision-point', 'empty', '--data-dir', dir, '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toMatch(/^retraining empty: rejected/);
+    expect(forced.out).toContain('empty model, which no --force can promote');
+    expect((await api.call('GET', '/v1/decision-points/empty/evaluations')).body.activeVersion).toBeNull();
+
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    const future = await runCli(runRetrainCli, ['--decision-point', 'short', '--data-dir', dir, '--as-of', tomorrow]);
+    expect(future.code).toBe(1);
+    expect(future.err).toContain('after the run started: a run trains only on days whose feedback is complete');
+  }, 240_000);
 });

@@ -129,9 +129,20 @@ describe('local stack: lake and retraining routes', () => {
     const servedAfter = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(servedAfter.modelVersion).toMatch(/^m-old\+/);
 
+    // As the README prints it, without a body: past the first model, back to online-only serving.
+    const first = await fetch(`${stack.url}/v1/decision-points/${dp}/model:rollback`, {
+      method: 'POST',
+      headers: { 'x-api-key': 'test-admin-key' },
+    });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ version: 'online', rolledBack: 'm-old', remainingHistory: [] });
+    const online = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
+    expect(online.modelVersion).toMatch(/^online\+/);
+    expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations`)).body.activeVersion).toBe('online');
+
     const again = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, {});
     expect(again.status).toBe(409);
-    expect(again.body.error.message).toMatch(/no earlier model to roll back to/);
+    expect(again.body.error.message).toMatch(/already serves its online statistics only/);
     expect((await api.call('POST', '/v1/decision-points/nowhere/model:rollback', {})).status).toBe(404);
     expect((await api.call('GET', '/v1/decision-points/nowhere/evaluations')).status).toBe(404);
   });

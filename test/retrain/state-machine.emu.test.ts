@@ -400,6 +400,18 @@ describe('retraining state machine', () => {
       // Back to v1's base plus the online statistics from v1's cutoff (the 7 impressions of day D0+4).
       expect(after.stats.get('A')!.stats.n).toBeCloseTo(baseA.stats.n + 7, 9);
       expect(after.stats.get('A')!.stats.n).not.toBeCloseTo(before.stats.get('A')!.stats.n, 3);
+
+      // Past the first promoted model: online-only serving, i.e. no base and the online statistics of every day
+      // (1000 impressions of day D0+3 and 7 of D0+4, as written above), as before any promotion.
+      const online = (await stores.state.listStats(dp))
+        .filter((s) => s.actionId === 'A' && s.objective === DEFAULT_OBJECTIVE)
+        .reduce((n, s) => n + s.stats.n, 0);
+      expect(online).toBe(1007);
+      const back = await rollbackModel(stores.state, dp);
+      expect(back).toMatchObject({ rolledBack: v1, active: { version: 'online', cutoffBucket: 0, history: [] } });
+      const onlineOnly = await serving();
+      expect(onlineOnly.version.startsWith('online+')).toBe(true);
+      expect(onlineOnly.stats.get('A')!.stats.n).toBeCloseTo(online, 9);
       await expect(rollbackModel(stores.state, dp)).rejects.toBeInstanceOf(NothingToRollBackError);
     });
 
@@ -411,6 +423,7 @@ describe('retraining state machine', () => {
           `lake/kind=decision/dt=${iso(T0).slice(0, 10)}/hour=05/corrupt.jsonl.gz`,
           new Uint8Array([0x1f, 0x8b, 1, 2, 3]),
         );
+        const activeBefore = await stores.state.getActiveModel(dp);
         const r = await runLocalRetrain(
           { decisionPoint: dp, asOf: iso((D0 + 2) * DAY + 7_200_000) },
           { blobs: broken, state: stores.state },
@@ -422,7 +435,7 @@ describe('retraining state machine', () => {
         const [summary] = await stores.state.listEvaluations(dp, 1);
         expect(summary).toMatchObject({ runId: 'broken-lake', outcome: 'failed' });
         expect(summary!.reasons.join(' ')).toMatch(/the run failed: RetrainTransientError/);
-        expect(await stores.state.getActiveModel(dp)).toMatchObject({ version: v1 });
+        expect(await stores.state.getActiveModel(dp)).toEqual(activeBefore);
       } finally {
         rmSync(broken.root, { recursive: true, force: true });
       }

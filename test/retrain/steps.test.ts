@@ -320,8 +320,35 @@ describe('evaluateCandidate: the gate', () => {
     expect(e.promote).toBe(false);
     expect(e.reasons).toEqual([
       expect.stringMatching(/1 of 4 map items \(split items or user buckets\) failed/),
-      expect.stringMatching(/held-out slice holds no decisions/),
+      expect.stringMatching(/held-out slice .*holds no decisions: nothing can be certified.*--holdout-fraction/),
     ]);
+  });
+
+  it('never lets --force promote a candidate trained on no decisions', () => {
+    const fit = (trainDecisions: number, holdoutDecisions: number) => ({
+      key: 'k',
+      objectives: [],
+      actions: 0,
+      trainDecisions,
+      holdoutDecisions,
+      carriedOverBuckets: [],
+      incompleteBuckets: [],
+      stageValues: {},
+    });
+    const forced = (f: ReturnType<typeof fit>) =>
+      evaluateCandidate({ ...ctx(), run: { ...run, force: true }, fit: f }, model, [], {
+        catalog: [],
+        online: [],
+        active: undefined,
+      });
+    const empty = forced(fit(0, 0));
+    expect(empty.promote).toBe(false);
+    expect(empty.reasons.join(' ')).toContain('empty model, which no --force can promote');
+    // With data, --force does what it says (past a gate that found nothing held out), and says so.
+    const some = forced(fit(50, 0));
+    expect(some.promote).toBe(true);
+    expect(some.forced).toBe(true);
+    expect(some.warnings.join(' ')).toMatch(/promotion forced despite: the held-out slice/);
   });
 
   it('cannot certify a candidate on decisions without propensities', () => {

@@ -41,6 +41,8 @@ export interface Route {
   /** Path template such as `/v1/decision-points/{decisionPoint}/actions/{actionId}`. */
   path: string;
   scope: ApiKeyScope;
+  /** The body may be left out (an empty body is then `undefined`), for routes whose every field is optional. */
+  optionalBody?: boolean;
   handle: (req: RouteRequest) => Promise<RouteResponse>;
 }
 
@@ -113,7 +115,7 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     if (route.scope === 'admin' && principal.decisionPoints && params.decisionPoint === undefined) {
       throw new ForbiddenError('this API key is restricted to decision points; this route spans all of them');
     }
-    const body = parseBody(event, headers, route.method);
+    const body = parseBody(event, headers, route.method, route.optionalBody === true);
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
     const res = await route.handle({ params, query, body, principal });
@@ -163,10 +165,16 @@ function lowerCaseHeaders(h: APIGatewayProxyEvent['headers']): Record<string, st
   return out;
 }
 
-function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>, method: string): unknown {
+function parseBody(
+  event: APIGatewayProxyEvent,
+  headers: Record<string, string>,
+  method: string,
+  optional: boolean,
+): unknown {
   if (method === 'GET' || method === 'DELETE') return undefined;
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (optional && text.trim() === '') return undefined;
   if (Buffer.byteLength(text, 'utf8') > LIMITS.maxBodyBytes) {
     throw new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
   }

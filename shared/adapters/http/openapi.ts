@@ -162,7 +162,7 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [dpParam],
         post: {
           summary:
-            'Restore the previously active offline model; body `{}` or `{ "from": VERSION }` (a repeated request cannot roll back twice)',
+            'Restore the previously active offline model (past the first one: online-only serving); no body, `{}` or `{ "from": VERSION }` (a repeated request with `from` cannot roll back twice)',
           responses: { '200': { description: 'The model now active' }, '409': errors['400'], ...errors },
         },
       },

@@ -50,9 +50,10 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
       method: 'POST',
       path: '/v1/decision-points/{decisionPoint}/model:rollback',
       scope: 'admin',
+      optionalBody: true,
       handle: async ({ params, body }) => {
         const dp = params.decisionPoint!;
-        const { from } = parseWith(rollbackBody, body);
+        const { from } = parseWith(rollbackBody, body ?? {});
         await requireDecisionPoint(dp);
         if (from !== undefined) {
           const current = await deps.state.getActiveModel(dp);

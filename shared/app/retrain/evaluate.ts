@@ -272,6 +272,12 @@ export function evaluateCandidate(
   const warnings: string[] = [];
   const policies = gatePolicies(run, model, rounds, current);
   warnings.push(...policies.warnings);
+  if (run.holdoutFraction !== undefined) {
+    warnings.push(
+      `a share (${run.holdoutFraction}) of the decisions is held out, not whole days: the current model learned online ` +
+        'from the held-out decisions, so its estimate is in-sample (optimistic), which makes the gate stricter',
+    );
+  }
 
   if (ctx.reduce && ctx.reduce.missingItems.length > 0) {
     reasons.push(
@@ -285,13 +291,34 @@ export function evaluateCandidate(
         `the online learner counted ${b.online}: promotion would drop the difference`,
     );
   }
+  const trained = ctx.fit ? ctx.fit.trainDecisions + ctx.fit.holdoutDecisions : undefined;
+  if (trained === 0) {
+    reasons.push(
+      `the candidate was trained on no decisions (none in the lake before ${new Date(run.cutoffBucket * 86_400_000).toISOString().slice(0, 10)}, ` +
+        'the first day whose feedback is not complete yet): it is an empty model, which no --force can promote',
+    );
+  }
+  // Reasons no --force overrides: promoting would lose data or serve an empty model.
   const dataIncomplete = reasons.length > 0;
+  if (trained !== undefined && trained > 0 && ctx.fit?.trainDecisions === 0) {
+    reasons.push(
+      'every decision is in the held-out slice, none before it: the candidate under evaluation learned nothing, so ' +
+        'the comparison says nothing; with fewer days of history than --holdout-days + 1, hold out a share of the ' +
+        'decisions instead (--holdout-fraction 0.2, or holdoutFraction in the run input)',
+    );
+  }
 
   let candidate: EvaluationReport | null = null;
   let cur: EvaluationReport | null = null;
   let logging: EvaluationReport | null = null;
   if (rounds.length === 0) {
-    reasons.push('the held-out slice holds no decisions: nothing can be certified');
+    reasons.push(
+      run.holdoutFraction === undefined
+        ? `the held-out slice (days from ${new Date(run.holdoutFromBucket * 86_400_000).toISOString().slice(0, 10)} to ` +
+            'the cutoff) holds no decisions: nothing can be certified; with fewer days of history, hold out a share ' +
+            'of the decisions instead (--holdout-fraction 0.2, or holdoutFraction in the run input)'
+        : 'the held-out slice holds no decisions: nothing can be certified',
+    );
   } else {
     const data = toLogged(rounds);
     const options = { delta: run.delta, seed: 0 };

@@ -47,6 +47,19 @@ import type { ShuffledRecord } from './split.ts';
 
 /** Seed of the hash that ranks decisions for the held-out sample (fixed: the sample must not depend on the run). */
 export const HOLDOUT_HASH_SEED = 0x0b5e_4e11;
+/** Seed of the hash that puts a decision in a fraction hold-out (independent of the sampling rank above). */
+export const HOLDOUT_SHARE_SEED = 0x5ba2_e001;
+
+/** Whether a decision is in the evaluation slice: by day, or by a hash of its id when the run holds out a share. */
+export function heldOut(
+  run: Pick<RunParams, 'holdoutFromBucket' | 'holdoutFraction'>,
+  dec: { decisionId: string; at: number },
+): boolean {
+  if (run.holdoutFraction !== undefined) {
+    return murmur3_32(dec.decisionId, HOLDOUT_SHARE_SEED) / 2 ** 32 < run.holdoutFraction;
+  }
+  return dec.at >= run.holdoutFromBucket * BUCKET_MS;
+}
 
 /** What one decision learned from its feedback. */
 export interface JoinedDecision {
@@ -233,7 +246,6 @@ export function aggregateJoined(
   for (const [k, v] of Object.entries(counters)) count(a, k, v);
   const d = run.contextDim;
   const cutoffMs = run.cutoffBucket * BUCKET_MS;
-  const holdoutMs = run.holdoutFromBucket * BUCKET_MS;
   const rule = run.weighting;
   const holdout: HoldoutRound[] = [];
   const x = new Float64Array(d);
@@ -249,7 +261,7 @@ export function aggregateJoined(
       continue;
     }
     for (let i = 0; i < d; i++) x[i] = dec.x[i] as number;
-    const segment = dec.at >= holdoutMs ? 'holdout' : 'train';
+    const segment = heldOut(run, dec) ? 'holdout' : 'train';
     const w = decisionWeight(rule, dec.propensity > 0 ? dec.propensity : undefined, dec.candidates.length);
     for (const objective of [DEFAULT_OBJECTIVE, ...dec.objectives.map((o) => o.name)]) {
       const byAction = j.rewards.get(objective);

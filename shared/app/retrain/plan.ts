@@ -91,6 +91,12 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
   const startedAt = Date.parse(req.startTime);
   if (!Number.isFinite(startedAt)) throw new RetrainInputError(`invalid execution start time ${req.startTime}`);
   const asOf = input.asOf === undefined ? startedAt : Date.parse(input.asOf);
+  if (asOf > startedAt + 60_000) {
+    throw new RetrainInputError(
+      `asOf ${input.asOf} is after the run started: a run trains only on days whose feedback is complete. Today's ` +
+        'traffic is learned online already; retraining takes it once the day and its attribution window are over',
+    );
+  }
   const s = dp.settings;
   // The longest window any objective credits: a day is complete once its last decision's feedback is all in.
   const windowSeconds = Math.max(
@@ -106,7 +112,8 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     startedAt,
     asOf,
     cutoffBucket,
-    holdoutFromBucket: cutoffBucket - input.holdoutDays,
+    holdoutFromBucket: input.holdoutFraction === undefined ? cutoffBucket - input.holdoutDays : cutoffBucket,
+    ...(input.holdoutFraction !== undefined && { holdoutFraction: input.holdoutFraction }),
     weighting: input.weighting === 'none' ? { kind: 'none' } : { kind: 'uniform', clip: input.clip },
     contextDim: s.contextDim,
     actionDim: s.actionDim,

@@ -9,7 +9,7 @@
  * container refreshing incrementally (items changed since its last read) cannot miss an item written while it read.
  */
 import type { ActionStats } from '../../core/bandit/stats.ts';
-import type { ActiveModel, BaseModelStats } from '../../core/domain.ts';
+import { type ActiveModel, type BaseModelStats, ONLINE_ONLY_VERSION } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { ArtifactError, NothingToRollBackError } from './errors.ts';
@@ -112,7 +112,9 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
 /**
  * Restores the previous active model (the head of the history). Its base statistics are still stored, and the
  * online statistics from its cutoff on were never deleted, so serving returns exactly to what it was. The rolled-back
- * version leaves the history: a second rollback goes one further back.
+ * version leaves the history: a second rollback goes one further back. Rolling back the oldest model returns to
+ * online-only serving (the {@link ONLINE_ONLY_VERSION} marker: no base statistics, online statistics of every day),
+ * which is what the decision point served before its first promotion.
  */
 export async function rollbackModel(
   state: StateStore,
@@ -120,10 +122,13 @@ export async function rollbackModel(
   now: () => number = Date.now,
 ): Promise<{ active: ActiveModel; rolledBack: string }> {
   const current = await state.getActiveModel(decisionPoint);
-  const previous = current?.history[0];
-  if (!current || !previous) {
-    throw new NothingToRollBackError(`decision point ${decisionPoint} has no earlier model to roll back to`);
+  if (!current || (current.version === ONLINE_ONLY_VERSION && current.history.length === 0)) {
+    throw new NothingToRollBackError(
+      `decision point ${decisionPoint} already serves its online statistics only: there is no offline model to roll back`,
+    );
   }
+  // Past the first promoted model lies online-only serving: no base statistics, every online bucket.
+  const previous = current.history[0] ?? { version: ONLINE_ONLY_VERSION, cutoffBucket: 0, promotedAt: 0 };
   const t = now();
   const next: ActiveModel = {
     decisionPoint,

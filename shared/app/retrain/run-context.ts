@@ -20,6 +20,11 @@ export const runInputSchema = z.strictObject({
   clip: z.number().min(1).max(1e6).default(DEFAULT_CLIP),
   /** Most recent days before the cutoff held out to evaluate the candidate (then trained on before promotion). */
   holdoutDays: z.number().int().min(1).max(90).default(1),
+  /**
+   * Instead of days: hold out this share of the decisions before the cutoff, chosen by a hash of the decision id (for
+   * a history shorter than `holdoutDays` + 1 days, e.g. an import or a new deployment's first days).
+   */
+  holdoutFraction: z.number().gt(0).lt(1).optional(),
   /** The candidate may be promoted if its lower bound is at least the current model's estimate minus this. */
   tolerance: z.number().min(0).max(1e9).default(0),
   /** Error probability of the candidate's high-confidence lower bound. */
@@ -53,8 +58,10 @@ export const runParamsSchema = z.object({
   asOf: z.number().int(),
   /** First bucket NOT in the training data: the fit uses decisions with bucketOf(at) < cutoffBucket. */
   cutoffBucket: z.number().int(),
-  /** Decisions in [holdoutFromBucket, cutoffBucket) are the evaluation slice. */
+  /** Decisions in [holdoutFromBucket, cutoffBucket) are the evaluation slice (= cutoffBucket with a fraction). */
   holdoutFromBucket: z.number().int(),
+  /** When set, the evaluation slice is this share of the decisions before the cutoff, by hash of the decision id. */
+  holdoutFraction: z.number().gt(0).lt(1).optional(),
   weighting: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('uniform'), clip: z.number() }),
     z.object({ kind: z.literal('none') }),
