@@ -325,7 +325,7 @@ describe('evaluateCandidate: the gate', () => {
   });
 
   it('never lets --force promote a candidate trained on no decisions', () => {
-    const fit = (trainDecisions: number, holdoutDecisions: number) => ({
+    const fitOf = (trainDecisions: number, holdoutDecisions: number) => ({
       key: 'k',
       objectives: [],
       actions: 0,
@@ -335,17 +335,17 @@ describe('evaluateCandidate: the gate', () => {
       incompleteBuckets: [],
       stageValues: {},
     });
-    const forced = (f: ReturnType<typeof fit>) =>
+    const forced = (f: ReturnType<typeof fitOf>) =>
       evaluateCandidate({ ...ctx(), run: { ...run, force: true }, fit: f }, model, [], {
         catalog: [],
         online: [],
         active: undefined,
       });
-    const empty = forced(fit(0, 0));
+    const empty = forced(fitOf(0, 0));
     expect(empty.promote).toBe(false);
     expect(empty.reasons.join(' ')).toContain('empty model, which no --force can promote');
     // With data, --force does what it says (past a gate that found nothing held out), and says so.
-    const some = forced(fit(50, 0));
+    const some = forced(fitOf(50, 0));
     expect(some.promote).toBe(true);
     expect(some.forced).toBe(true);
     expect(some.warnings.join(' ')).toMatch(/promotion forced despite: the held-out slice/);
