@@ -6,7 +6,12 @@ import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
-import { listDeadLetters, replayDeadLetters, replayStreamRange } from '../../shared/app/learn/dead-letters.ts';
+import {
+  countDeadLetters,
+  listDeadLetters,
+  replayDeadLetters,
+  replayStreamRange,
+} from '../../shared/app/learn/dead-letters.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
@@ -130,10 +135,12 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/v1/decision-points/{decisionPoint}/model',
       scope: 'admin',
-      handle: async ({ params }) => ({
-        status: 200,
-        body: summarizeModel(await modelCache.get(params.decisionPoint!)),
-      }),
+      handle: async ({ params }) => {
+        const dp = params.decisionPoint!;
+        const summary = summarizeModel(await modelCache.get(dp));
+        // What this decision point's model did not learn, and why: dead letters attributed to it, by rule.
+        return { status: 200, body: { ...summary, deadLetters: await countDeadLetters(deadLetterStore, dp) } };
+      },
     },
     {
       method: 'GET',

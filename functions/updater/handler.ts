@@ -2,8 +2,11 @@
  * Kinesis consumer: hands the batch to applyBatch and reports partial failures the way Lambda expects, so a
  * redelivery starts at the lowest sequence number whose effects are not all committed.
  */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { log } from '../../shared/adapters/log.ts';
+import { METRIC, metrics } from '../../shared/adapters/observability.ts';
 import { applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
 import { createEngine, readEngineConfig } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
@@ -26,6 +29,16 @@ export function createHandler(runtime: FunctionRuntime) {
       decisions: engine.decisionStore,
       deadLetters: engine.deadLetterStore,
       statsPartitions: engine.config.STATS_PARTITIONS,
+      onDeadLettered: (entries) => {
+        const byReason = new Map<string, number>();
+        for (const e of entries) byReason.set(e.code, (byReason.get(e.code) ?? 0) + 1);
+        for (const [reason, n] of byReason) {
+          const m = metrics.singleMetric();
+          m.addDimension('reason', reason);
+          m.addMetric(METRIC.deadLettered, MetricUnit.Count, n);
+        }
+        log.warn('records dead-lettered', { byReason: Object.fromEntries(byReason) });
+      },
     });
     log.info('batch applied', { records: event.Records.length, ...outcome });
     return { batchItemFailures: outcome.failedFrom ? [{ itemIdentifier: outcome.failedFrom }] : [] };

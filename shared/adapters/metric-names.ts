@@ -22,4 +22,6 @@ export const METRIC = {
   decisionFallback: 'DecisionFallback',
   /** Requests refused by the per-key rate limiter. */
   throttledRequests: 'ThrottledRequests',
+  /** Accepted records the updater refused (dimension `reason`: the rule's code): learning that did not happen. */
+  deadLettered: 'DeadLetteredRecords',
 } as const;

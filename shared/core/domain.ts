@@ -170,4 +170,6 @@ export interface DeadLetter {
   data: string;
   at: number;
   replayedAt?: number | undefined;
+  /** Whose learning the record would have changed, when the updater knew it (the decision's, else the event's). */
+  decisionPoint?: string | undefined;
 }

@@ -3,7 +3,9 @@
  * per event. One bad event never blocks the others, and a rejected event changes nothing.
  *
  * What ingestion can check it checks (docs/ARCHITECTURE.md §3): an event naming a `decisionPoint` outside the key's
- * decision points is refused (F8), and so is a `value` that decision point does not accept (F9). Every accepted record
+ * decision points is refused (F8), and so are a decision point that does not exist, a `value` that decision point
+ * does not accept (F9) and a stage on none of its stage ladders (F6; for a key limited to some decision points, on
+ * none of theirs). Every 202 says which checks come later (`later`). Every accepted record
  * carries the key's decision points (`scope`), so the updater refuses any join outside them, and checks the value
  * against the settings recorded with the decision, for events that name no decision point.
  */
@@ -33,7 +35,7 @@ export interface IngestDeps {
 export async function ingestEvents(
   events: readonly unknown[],
   deps: IngestDeps,
-): Promise<{ accepted: number; rejected: number; failed: number; results: EventResult[] }> {
+): Promise<{ accepted: number; rejected: number; failed: number; results: EventResult[]; later?: string }> {
   const receivedAt = (deps.now ?? Date.now)();
   const results: EventResult[] = [];
   const records: EventRecord[] = [];
@@ -79,7 +81,13 @@ export async function ingestEvents(
     };
   }
   const count = (s: EventResult['status']) => results.filter((r) => r.status === s).length;
-  return { accepted: count('accepted'), rejected: count('rejected'), failed: count('failed'), results };
+  return {
+    accepted: count('accepted'),
+    rejected: count('rejected'),
+    failed: count('failed'),
+    results,
+    ...(count('accepted') > 0 && { later: LATER_CHECKS }),
+  };
 }
 
 /** F8 and F9 where the event names its decision point; the updater checks the rest. */
@@ -88,13 +96,43 @@ async function refuse(
   deps: IngestDeps,
 ): Promise<{ code: 'invalid' | 'forbidden'; error: string } | undefined> {
   const dp = e.decisionPoint;
-  if (dp === undefined) return undefined;
+  if (dp === undefined) {
+    // A stage event of a key limited to some decision points: its stage must be on one of their ladders.
+    if (e.type !== 'stage' || !deps.scope) return undefined;
+    const all = await Promise.all(deps.scope.map((d) => deps.settings(d)));
+    const known = all.some((s) => s?.objectives.some((o) => o.stages?.includes(e.stage!)));
+    return known
+      ? undefined
+      : { code: 'invalid', error: `stage: "${e.stage}" is in no stage ladder of this API key's decision points` };
+  }
   if (deps.scope && !deps.scope.includes(dp)) {
     return { code: 'forbidden', error: `decisionPoint: ${dp} is outside this API key's decision points` };
   }
-  if (e.value === undefined) return undefined;
   const settings = await deps.settings(dp);
   if (!settings) return { code: 'invalid', error: `decisionPoint: ${dp} does not exist` };
+  if (e.type === 'stage') {
+    const ladders = settings.objectives.filter((o) => o.stages !== undefined);
+    if (!ladders.some((o) => o.stages!.includes(e.stage!))) {
+      return {
+        code: 'invalid',
+        error:
+          ladders.length === 0
+            ? `stage: decision point ${dp} has no stage ladder (objectives[].stages), so no stage can be learned there`
+            : `stage: "${e.stage}" is in no stage ladder of decision point ${dp} (${ladders.map((o) => `${o.name}: ${o.stages!.join(' → ')}`).join('; ')})`,
+      };
+    }
+  }
   const why = refuseValue(settings, e.value);
   return why ? { code: 'invalid', error: `value: ${why.message} of decision point ${dp}` } : undefined;
 }
+
+/**
+ * What happens to an accepted event after this answer, told with every 202: the checks that need the decision it
+ * answers happen in the updater, and a refused event is a dead letter, not a silent loss.
+ */
+export const LATER_CHECKS =
+  'accepted means on the stream: the updater then joins each event to its decision (its decisionId, else the ' +
+  "user's latest decision in its decisionPoint) and refuses an event whose decision never arrives, belongs to " +
+  'another user or decision point, lies outside the key’s decision points, or did not choose its actionId, and a ' +
+  'value the decision’s settings refuse. A refused event is a dead letter with its reason: GET /v1/dead-letters, ' +
+  'counted by reason in GET /v1/decision-points/{dp}/model (deadLetters).';

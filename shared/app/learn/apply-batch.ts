@@ -83,6 +83,8 @@ export interface ApplyBatchDeps {
   now?: () => number;
   /** Maximum optimistic-concurrency retries per statistics item before the batch reports a failure. */
   maxConflictRetries?: number;
+  /** Told of the refused records once their dead letters are stored (the updater counts them by rule as a metric). */
+  onDeadLettered?: (entries: readonly DeadLetter[]) => void;
 }
 
 /** An outcome with every count at zero (also the starting point of callers that sum outcomes). */
@@ -331,7 +333,10 @@ class FeedbackBatch {
             },
           });
           for (const r of o.refusedHeld) {
-            puts.push({ index: i, entry: heldDead(r.held.claim, r.held.record, r.code, this.now()) });
+            puts.push({
+              index: i,
+              entry: heldDead(r.held.claim, r.held.record, r.code, this.now(), o.decision.decisionPoint),
+            });
           }
           // The held entries of applied (or duplicate) events become tombstones: resolved, and never held again.
           for (const claim of [...o.applications, ...o.duplicateHeld].map((h) => h.claim)) {
@@ -360,7 +365,7 @@ class FeedbackBatch {
           }
           return;
         case 'dead':
-          puts.push({ index: i, entry: dead(entry, o.code, o.message, this.now()) });
+          puts.push({ index: i, entry: dead(entry, o.code, o.message, this.now(), o.decisionPoint) });
           return;
         default:
           return;
@@ -395,7 +400,9 @@ class FeedbackBatch {
     if (entries.length === 0) return;
     try {
       await this.deps.deadLetters.put(entries.map((e) => e.entry));
-      this.outcome.deadLettered += entries.filter((e) => e.entry.status === 'dead').length;
+      const dead = entries.filter((e) => e.entry.status === 'dead').map((e) => e.entry);
+      this.outcome.deadLettered += dead.length;
+      if (dead.length > 0) this.deps.onDeadLettered?.(dead);
     } catch {
       for (const e of entries) {
         if (e.index !== undefined) this.failIndex(e.index);
@@ -541,8 +548,22 @@ class FeedbackBatch {
 
 const claimString = (entry: StreamEntry) => `${entry.shardId}/${entry.sequenceNumber}`;
 
-function dead(entry: StreamEntry, code: string, reason: string, at: number): DeadLetter {
-  return { id: claimString(entry), status: 'dead', code, reason, data: entry.data.slice(0, 64 * 1024), at };
+function dead(
+  entry: StreamEntry,
+  code: string,
+  reason: string,
+  at: number,
+  decisionPoint?: string | undefined,
+): DeadLetter {
+  return {
+    id: claimString(entry),
+    status: 'dead',
+    code,
+    reason,
+    data: entry.data.slice(0, 64 * 1024),
+    at,
+    ...(decisionPoint !== undefined && { decisionPoint }),
+  };
 }
 
 /** A held event applied when its decision arrived: its "held" entry becomes this tombstone. */
@@ -558,10 +579,11 @@ function resolvedHold(claim: string, decisionId: string, at: number): DeadLetter
 }
 
 /** A held event refused when its decision arrived (F2c): its "held" entry becomes a dead letter. */
-function heldDead(claim: string, record: EventRecord, code: string, at: number): DeadLetter {
+function heldDead(claim: string, record: EventRecord, code: string, at: number, decisionPoint: string): DeadLetter {
   return {
     id: claim,
     status: 'dead',
+    decisionPoint,
     code,
     reason: `event ${record.event.eventId}: refused when decision ${record.event.decisionId} arrived (${code})`,
     data: JSON.stringify(record).slice(0, 64 * 1024),

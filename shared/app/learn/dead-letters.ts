@@ -18,6 +18,7 @@ export type DeadLetterFilter = z.output<typeof deadLetterFilterSchema>;
 const MAX_DEAD_LETTERS = 10_000;
 
 function namesDecisionPoint(d: DeadLetter, decisionPoint: string): boolean {
+  if (d.decisionPoint !== undefined) return d.decisionPoint === decisionPoint;
   try {
     const r = JSON.parse(d.data) as { decisionPoint?: unknown; event?: { decisionPoint?: unknown } };
     return r.decisionPoint === decisionPoint || r.event?.decisionPoint === decisionPoint;
@@ -119,4 +120,25 @@ export async function replayStreamRange(
   const failed = records.length === 0 ? [] : await deps.stream.put(records);
   for (const i of failed) skipped.push({ id: `${range.shardId}/+${i}`, why: 'the stream refused it; try again' });
   return { replayed: records.length - failed.length, skipped };
+}
+
+/** Dead letters of a decision point by status and rule: what its model did not learn, and why (the model summary). */
+export interface DeadLetterCounts {
+  /** Refused records by rule (`code`), replayable once their cause is gone. */
+  dead: Record<string, number>;
+  /** Events waiting for their decision's record. */
+  held: number;
+  /** False when more entries exist than one look covers (the counts are then lower bounds). */
+  complete: boolean;
+}
+
+export async function countDeadLetters(store: DeadLetterStore, decisionPoint: string): Promise<DeadLetterCounts> {
+  const all = await store.list(MAX_DEAD_LETTERS + 1);
+  const out: DeadLetterCounts = { dead: {}, held: 0, complete: all.length <= MAX_DEAD_LETTERS };
+  for (const d of all.slice(0, MAX_DEAD_LETTERS)) {
+    if (!namesDecisionPoint(d, decisionPoint)) continue;
+    if (d.status === 'held') out.held++;
+    else if (d.status === 'dead') out.dead[d.code] = (out.dead[d.code] ?? 0) + 1;
+  }
+  return out;
 }

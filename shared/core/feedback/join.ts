@@ -123,7 +123,8 @@ export type Outcome =
   | { kind: 'event'; application: Application }
   | { kind: 'held'; decisionId: string }
   | { kind: 'duplicate' }
-  | { kind: 'dead'; code: DeadCode; message: string }
+  /** `decisionPoint`: whose learning the record would have changed, when known (the decision's, else the event's). */
+  | { kind: 'dead'; code: DeadCode; message: string; decisionPoint?: string | undefined }
   /** Already included and nothing to credit (a dead letter or a duplicate the first time). */
   | { kind: 'done' };
 
@@ -209,28 +210,34 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
     record: EventRecord,
     d: StoredDecision | undefined,
     by: string | undefined,
-  ): Application | { code: DeadCode; message: string } => {
+  ): Application | { code: DeadCode; message: string; decisionPoint?: string | undefined } => {
     const e = record.event;
     const scope = record.scope;
     // The order of the checks is part of the specification (docs/ARCHITECTURE.md §3).
     const dp = d?.decisionPoint ?? e.decisionPoint;
     if (dp !== undefined && scope !== undefined && !scope.includes(dp)) {
-      return { code: 'out-of-scope', message: `event ${e.eventId}: decision point ${dp} is outside its API key's` };
+      return {
+        code: 'out-of-scope',
+        message: `event ${e.eventId}: decision point ${dp} is outside its API key's`,
+        decisionPoint: dp,
+      };
     }
     if (d && e.actionId !== undefined && !d.chosen.includes(e.actionId)) {
       return {
         code: 'action-not-chosen',
         message: `event ${e.eventId}: action ${e.actionId} was not chosen in decision ${d.decisionId}`,
+        decisionPoint: dp,
       };
     }
     if (d && e.decisionPoint !== undefined && e.decisionPoint !== d.decisionPoint) {
       return {
         code: 'other-decision-point',
         message: `event ${e.eventId}: decision ${d.decisionId} belongs to decision point ${d.decisionPoint}, not ${e.decisionPoint}`,
+        decisionPoint: dp,
       };
     }
     const refused = d ? refuseValue(d, e.value) : undefined;
-    if (refused) return { code: refused.code, message: `event ${e.eventId}: ${refused.message}` };
+    if (refused) return { code: refused.code, message: `event ${e.eventId}: ${refused.message}`, decisionPoint: dp };
     // F6: a stage event concerns its decision point, else its decision's.
     if (e.type === 'stage' && dp === undefined) {
       return {
@@ -310,6 +317,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         kind: 'dead',
         code: 'fallback-decision',
         message: `event ${e.eventId}: decision ${e.decisionId} was a fallback answer (model store unavailable), never logged`,
+        decisionPoint: e.decisionPoint,
       };
     }
     if (e.decisionId !== undefined) {
@@ -321,6 +329,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
             kind: 'dead',
             code: 'held-full',
             message: `event ${e.eventId}: ${MAX_HELD_EVENTS} events of this user already wait for their decisions`,
+            decisionPoint: e.decisionPoint,
           };
         }
         u.held.push({ claim, record });
@@ -331,6 +340,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
           kind: 'dead',
           code: 'another-user',
           message: `event ${e.eventId}: decision ${d.decisionId} belongs to another user`,
+          decisionPoint: d.decisionPoint,
         };
       }
       const a = accept(u, claim, record, d, undefined);
@@ -343,6 +353,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         kind: 'dead',
         code: 'no-decision',
         message: `event ${e.eventId}: the user has no decision${e.decisionPoint ? ` in ${e.decisionPoint}` : ''} at or before the event's time`,
+        decisionPoint: e.decisionPoint,
       };
     }
     const d = picked ? (decisionOf(picked.decisionId) ?? undefined) : undefined;
@@ -352,6 +363,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         kind: 'dead',
         code: 'no-decision',
         message: `event ${e.eventId}: the user's decision ${picked.decisionId} is no longer stored`,
+        decisionPoint: picked.decisionPoint ?? e.decisionPoint,
       };
     }
     const a = accept(u, claim, record, d, undefined);
