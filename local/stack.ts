@@ -16,10 +16,14 @@ import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
+import { MemorySecretSource } from '../shared/adapters/memory/secret-source.ts';
+import { FileSecretSource } from '../shared/adapters/secrets/file-secret-source.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
+import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
 import { LOCAL_ENDPOINTS_FILE, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
@@ -30,7 +34,7 @@ import { principalOf, startFunction, type TwinFunction, twinClients } from './tw
 import { type IamCall, IamLedger } from './twin/iam-enforcement.ts';
 import { evaluate } from './twin/iam-policy.ts';
 import { writeUsage } from './twin/iam-usage.ts';
-import { createResources } from './twin/resources.ts';
+import { createResources, createSecrets } from './twin/resources.ts';
 import { TwinScheduler } from './twin/schedules.ts';
 import { physicalName, type TableSpec, type TwinPlan } from './twin/template.ts';
 
@@ -76,6 +80,11 @@ export interface LocalStack {
   functions: Map<string, TwinFunction>;
   /** Administrative access to the tables, by construct name of the table (`StateTable`, …); not subject to IAM. */
   stores: { state: DynamoStateStore; decisions: DynamoDecisionStore; deadLetters: DynamoDeadLetterStore };
+  /**
+   * The template's secrets, as the functions read them (not subject to IAM): generated once in `<dataDir>/secrets/`
+   * (readable by the owner only), or in memory, a stack's own, without a data folder.
+   */
+  secrets: SecretSource;
   /** Batches the local event source mappings delivered, by outcome. */
   counters: { batches: number; records: number; partialFailures: number; abandoned: number };
   /** Messages in the on-failure destinations. */
@@ -111,6 +120,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const table = (name: string) => physicalName(plan, name);
   const emulators = await startEmulators(opts.dataDir ? { dataDir: opts.dataDir } : {});
   await createResources(plan, emulators);
+  const secrets = opts.dataDir ? new FileSecretSource(join(opts.dataDir, 'secrets')) : new MemorySecretSource();
+  createSecrets(plan, secrets);
   const stores = {
     state: new DynamoStateStore(emulators.dynamo, table('StateTable')),
     decisions: new DynamoDecisionStore(emulators.dynamo, table('DecisionsTable')),
@@ -126,7 +137,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));
-  const endpoints = { dynamoEndpoint: emulators.dynamoEndpoint, kinesisEndpoint: emulators.kinesisEndpoint };
+  const endpoints = {
+    dynamoEndpoint: emulators.dynamoEndpoint,
+    kinesisEndpoint: emulators.kinesisEndpoint,
+    secrets,
+  };
   // The functions something invokes locally: API integrations and event source mappings.
   const invoked = new Set([
     ...plan.routes.map((r) => r.functionLogicalId),
@@ -220,9 +235,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       const clients = twinClients(endpoints, principalOf(steps), iam, tables);
       try {
         const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
+        const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
         const result = await runLocalRetrain(
           JSON.parse(input ?? '{}') as RunInput,
-          { blobs: new FsBlobStore(lake.dir), state },
+          { blobs: new FsBlobStore(lake.dir), state, erasures },
           { synth: retrainFromTemplate(template, plan) },
         );
         runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
@@ -251,6 +267,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     emulators,
     functions,
     stores,
+    secrets,
     counters,
     failures,
     iam,

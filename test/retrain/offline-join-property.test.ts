@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
-import { manifestKey } from '../../shared/app/retrain/keys.ts';
+import { erasuresKey, manifestKey } from '../../shared/app/retrain/keys.ts';
 import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
@@ -66,6 +66,7 @@ async function offlineDiffs(seed: number): Promise<string[]> {
     });
     const items = planItems(await blobs.list('lake/'), { untilMs: lastDay * DAY, targetBytes: 200 + rng.int(2000) });
     await blobs.put(manifestKey(run), JSON.stringify(items));
+    await blobs.put(erasuresKey(run), '{}');
     for (const item of items) await splitPartition({ run, item }, { blobs });
     const buckets = Array.from({ length: run.buckets }, (_, b) => b);
     for (const bucket of buckets) await joinBucket({ run, bucket }, { blobs });
@@ -78,6 +79,7 @@ async function offlineDiffs(seed: number): Promise<string[]> {
           buckets,
           decisionObjects: 0,
           decisionBytes: 0,
+          erasures: 0,
           firstHour: null,
           lastHour: null,
         },

@@ -1,6 +1,7 @@
 /**
  * The feedback API's core: validates each event on its own, puts the valid ones on the stream, and reports a result
- * per event. One bad event never blocks the others, and a rejected event changes nothing.
+ * per event. One bad event never blocks the others, and a rejected event changes nothing. A valid event's user id is
+ * replaced by its pseudonym before it goes on the stream (core/privacy.ts): nothing downstream sees the raw id.
  */
 import type { EventStream } from '../../core/ports.ts';
 import { describeZodError, type EventRecord, feedbackEventSchema } from '../../core/schemas.ts';
@@ -12,7 +13,7 @@ export type EventResult =
 
 export async function ingestEvents(
   events: readonly unknown[],
-  deps: { stream: EventStream; now?: () => number },
+  deps: { stream: EventStream; now?: () => number; pseudonymise: (userId: string) => string },
 ): Promise<{ accepted: number; rejected: number; failed: number; results: EventResult[] }> {
   const receivedAt = (deps.now ?? Date.now)();
   const results: EventResult[] = [];
@@ -32,7 +33,8 @@ export async function ingestEvents(
     }
     results.push({ index, eventId: parsed.data.eventId, status: 'accepted' });
     positions.push(index);
-    records.push({ kind: 'event', v: 1, event: parsed.data, receivedAt });
+    const event = { ...parsed.data, userId: deps.pseudonymise(parsed.data.userId) };
+    records.push({ kind: 'event', v: 1, event, receivedAt });
   });
   let failedIdx: number[] = [];
   if (records.length > 0) {
