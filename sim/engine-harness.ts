@@ -158,7 +158,12 @@ export class EngineHarness {
   async feedback(events: readonly (Omit<FeedbackEvent, 'eventId'> & { eventId?: string })[]): Promise<void> {
     const withIds = events.map((e) => ({ eventId: e.eventId ?? `e${++this.eventSeq}`, ...e }));
     // Simulated users are synthetic: their ids are kept as they are (the API pseudonymises real ones).
-    const out = await ingestEvents(withIds, { stream: this.stream, now: () => this.now, pseudonymise: (u) => u });
+    const out = await ingestEvents(withIds, {
+      stream: this.stream,
+      settings: async (dp) => (await this.state.getDecisionPoint(dp))?.settings,
+      now: () => this.now,
+      pseudonymise: (u) => u,
+    });
     if (out.accepted !== events.length) {
       const bad = out.results.find((r) => r.status !== 'accepted');
       throw new SimError(`feedback refused: ${bad && 'error' in bad ? bad.error : 'unknown'}`);

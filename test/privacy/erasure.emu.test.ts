@@ -109,7 +109,7 @@ describe('erasing a user', () => {
     expect(naming(await scan('StateTable'), alice)).toEqual([
       expect.objectContaining({ pk: 'ERASED', sk: alice, erasedAt, expiresAt: expect.any(Number) }),
     ]);
-    expect(await s.decisions.getUserStage(alice)).toBeUndefined();
+    expect(await s.decisions.getUserStage(alice, dp)).toBeUndefined();
   });
 
   it('is idempotent, and a later erasure moves the erasure time forward, never back', async () => {

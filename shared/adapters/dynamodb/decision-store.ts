@@ -24,6 +24,7 @@ import {
   DECISIONS_BY_USER_INDEX,
   EVENT_KEY_PREFIX,
   eventKey,
+  stageIn,
   toClaim,
   toDecision,
   toUser,
@@ -86,16 +87,17 @@ export class DynamoDecisionStore implements DecisionStore, UserDataEraser {
     return found;
   }
 
-  async getUserStage(userId: string): Promise<string | undefined> {
+  async getUserStage(userId: string, decisionPoint: string): Promise<string | undefined> {
     const got = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
         Key: marshall({ decisionId: userKey(userId) }),
-        ProjectionExpression: 'stage',
+        // Only this decision point's stage travels (the item also holds the user's join state).
+        ProjectionExpression: '#stages.#dp',
+        ExpressionAttributeNames: { '#stages': 'stages', '#dp': decisionPoint },
       }),
     );
-    const stage = got.Item ? unmarshall(got.Item).stage : undefined;
-    return typeof stage === 'string' ? stage : undefined;
+    return stageIn(got.Item ? unmarshall(got.Item) : undefined, decisionPoint);
   }
 
   async claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {

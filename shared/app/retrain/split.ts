@@ -13,7 +13,7 @@
  */
 import { bucketOf } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
-import { CLOCK_SKEW_MS } from '../../core/feedback/join.ts';
+import { CLOCK_SKEW_MS } from '../../core/feedback/reward.ts';
 import type { Erasure } from '../../core/ports.ts';
 import { mapLimit } from '../concurrency.ts';
 import { ArtifactError } from './errors.ts';
