@@ -26,7 +26,7 @@ import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
-import { LOCAL_ENDPOINTS_FILE, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
+import { LOCAL_ENDPOINTS_FILE, type LocalRetrainResult, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
 import { type ApiRoute, startApiGateway } from './twin/api-gateway.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './twin/assembly.ts';
 import { KinesisPoller, mappingOptions, type PollerOptions } from './twin/event-source-mapping.ts';
@@ -98,6 +98,11 @@ export interface LocalStack {
   /** The template's schedules (`fire` starts a rule's targets now) and the runs they started. */
   schedules: TwinScheduler;
   scheduledRuns: ScheduledRun[];
+  /**
+   * Runs the template's retraining state machine now, as its schedule would (the steps' DynamoDB calls under their
+   * role, the lake folder), on any input: a test's `asOf`, say.
+   */
+  retrain(input: RunInput, options?: { executionName?: string }): Promise<LocalRetrainResult>;
   /** Stops everything; throws if any call was denied (unless `acknowledgeDenied` took them). */
   stop(): Promise<void>;
   /** Returns and forgets the denied calls, for a test that provokes a denial on purpose. */
@@ -229,27 +234,31 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     lake = { dir: lakeDir, writer };
   }
   const runs: ScheduledRun[] = [];
+  const retrainSynth = retrainFromTemplate(template, plan);
+  const retrain: LocalStack['retrain'] = async (input, options = {}) => {
+    if (!lake) throw new Error('retraining needs the lake: start the stack with a lakeDir or dataDir');
+    // The steps run with the steps function's environment and DynamoDB under its role; the lake is the folder.
+    const steps = plan.functions.find((f) => f.name === 'Retraining/RetrainStepsFunction')!;
+    const clients = twinClients(endpoints, principalOf(steps), iam, tables);
+    try {
+      const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
+      const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
+      return await runLocalRetrain(
+        input,
+        { blobs: new FsBlobStore(lake.dir), state, erasures },
+        { ...options, synth: retrainSynth },
+      );
+    } finally {
+      clients.destroy();
+    }
+  };
   const schedules = new TwinScheduler(
     plan.schedules,
     async (arn, input) => {
       const machine = plan.stateMachines.find((m) => m.arn === arn);
       if (!machine) throw new Error(`schedule target ${arn} is not a state machine of the stack`);
-      if (!lake) throw new Error('scheduled retraining needs the lake: start the stack with a lakeDir or dataDir');
-      // The steps run with the steps function's environment and DynamoDB under its role; the lake is the folder.
-      const steps = plan.functions.find((f) => f.name === 'Retraining/RetrainStepsFunction')!;
-      const clients = twinClients(endpoints, principalOf(steps), iam, tables);
-      try {
-        const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
-        const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
-        const result = await runLocalRetrain(
-          JSON.parse(input ?? '{}') as RunInput,
-          { blobs: new FsBlobStore(lake.dir), state, erasures },
-          { synth: retrainFromTemplate(template, plan) },
-        );
-        runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
-      } finally {
-        clients.destroy();
-      }
+      const result = await retrain(JSON.parse(input ?? '{}') as RunInput);
+      runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
     },
     (logicalId, error) =>
       runs.push({ target: logicalId, input: undefined, status: 'FAILED', error: String(error), states: [] }),
@@ -279,6 +288,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     lake,
     schedules,
     scheduledRuns: runs,
+    retrain,
     acknowledgeDenied() {
       const fresh = iam.denied.slice(acknowledged);
       acknowledged = iam.denied.length;

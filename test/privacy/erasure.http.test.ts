@@ -12,11 +12,8 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocalRetrain } from '../../local/retrain.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { physicalName } from '../../local/twin/template.ts';
-import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
-import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 import { pseudonymOf } from '../support/privacy.ts';
 
@@ -115,7 +112,7 @@ async function visit(userId: string, tag: string): Promise<void> {
 describe('user ids and erasure', () => {
   let bobBefore: string[];
 
-  it('keeps no raw user id in any table, stream record or lake object: only the pseudonym', async () => {
+  it('keeps no raw user id in any table, stream record or lake object: only the pseudonym, in items that expire', async () => {
     await visit(ALICE, 'a');
     await visit(BOB, 'b');
     // The updater has applied everything (claims of both users' two counted clicks) and the lake has every record.
@@ -130,6 +127,22 @@ describe('user ids and erasure', () => {
     for (const raw of [ALICE, BOB, 'alice', 'bob/42']) expect(everywhere).not.toContain(raw);
     expect(everywhere).toContain(alice);
     expect(everywhere).toContain(bob);
+    // Each of those items expires (DynamoDB TTL, seconds), within the template's default retention: join items 90 days
+    // after their last write (decisions: after their attribution window, one hour here), dead letters after 30.
+    const nowS = Date.now() / 1000;
+    const expiries = (items: Record<string, unknown>[]) =>
+      [...naming(items, alice), ...naming(items, bob)].map((i) => i.expiresAt as number);
+    for (const [construct, days] of [
+      ['DecisionsTable', 90],
+      ['DeadLetterTable', 30],
+    ] as const) {
+      const e = expiries(await scan(construct));
+      expect(e.length).toBeGreaterThan(0);
+      for (const t of e) {
+        expect(t, construct).toBeGreaterThan(nowS + (days - 1) * 86_400);
+        expect(t, construct).toBeLessThan(nowS + days * 86_400 + 3_600 + 60);
+      }
+    }
     bobBefore = [...naming(await scan('DecisionsTable'), bob), ...naming(await scan('DeadLetterTable'), bob)]
       .map(keyOf)
       .sort();
@@ -192,14 +205,10 @@ describe('user ids and erasure', () => {
     expect(hersBefore.length).toBe(5);
     expect(decisionsKept.length).toBe(4);
 
-    const r = await runLocalRetrain(
-      // As of two days from now, so that today's decisions are before the cutoff and trained on.
+    // The template's state machine, its steps under their role, as the schedule runs it; as of two days from now,
+    // so that today's decisions are before the cutoff and trained on.
+    const r = await stack.retrain(
       { decisionPoint: DP, asOf: new Date(Date.now() + 2 * DAY).toISOString(), minEvalRounds: 1 },
-      {
-        blobs: new FsBlobStore(lakeDir),
-        state: stack.stores.state,
-        erasures: new DynamoErasureLog(stack.emulators.dynamo, physicalName(stack.plan, 'StateTable')),
-      },
       { executionName: 'after-erasure' },
     );
     expect(r.status, r.error).toBe('SUCCEEDED');
