@@ -93,6 +93,11 @@ function acknowledge(stack: NbaEngineStack): void {
   }
 
   ack(
+    stack.userPseudonymKey,
+    'AwsSolutions-SMG4',
+    'The secret is the HMAC key of user pseudonyms, not a credential: a new key gives every user a new pseudonym, which starts every history over and detaches recorded erasures from the lake. Changing it is a planned migration (README, Privacy and retention), never a schedule.',
+  );
+  ack(
     stack.updaterFailureQueue,
     'AwsSolutions-SQS3',
     "This queue is itself the dead-letter destination (the updater event source mapping's on-failure destination); a DLQ behind it would only move the same pointers.",

@@ -17,9 +17,11 @@ import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { Architecture, type IFunction, Runtime, StartingPosition, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type BundlingOptions, type NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { DECISIONS_BY_USER_INDEX } from '../shared/adapters/dynamodb/decision-items.ts';
 import { API_KEY_PARTITION, dpPk } from '../shared/adapters/dynamodb/state-items.ts';
 import type { StackConfig } from './config.ts';
 import { engineFunction } from './constructs/engine-function.ts';
@@ -62,6 +64,8 @@ export class NbaEngineStack extends Stack {
   readonly deadLetterTable: Table;
   readonly eventStream: Stream;
   readonly updaterFailureQueue: Queue;
+  /** The HMAC key that turns user ids into pseudonyms at the API (shared/core/privacy.ts). */
+  readonly userPseudonymKey: Secret;
   readonly decisionsFunction: NodejsFunction;
   readonly eventsFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
@@ -82,11 +86,16 @@ export class NbaEngineStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     } as const;
 
-    // Decision-point config, catalog actions, per-action bandit statistics and API key hashes.
+    const days = (n: number) => Duration.days(n);
+    const logRetention = props.logRetentionDays as RetentionDays;
+
+    // Decision-point config, catalog actions, per-action bandit statistics, API key hashes, and user erasures (the
+    // only items that expire: `expiresAt`, once the lake no longer holds the erased user's records).
     this.stateTable = new Table(this, 'StateTable', {
       ...tableDefaults,
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
     });
     this.stateTable.addLocalSecondaryIndex({
       indexName: STATE_BY_UPDATED_AT_INDEX,
@@ -101,11 +110,26 @@ export class NbaEngineStack extends Stack {
       partitionKey: { name: 'decisionId', type: AttributeType.STRING },
       timeToLiveAttribute: 'expiresAt',
     });
+    // Every decision and event claim of a user, for erasing them (DELETE /v1/users/{userId}): their keys are not
+    // derivable from the user's (a decision's is its id). Keys only, so each write adds one small index write.
+    this.decisionsTable.addGlobalSecondaryIndex({
+      indexName: DECISIONS_BY_USER_INDEX,
+      partitionKey: { name: 'userId', type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     // Records the updater could not apply, with the reason, so that none is dropped silently.
     this.deadLetterTable = new Table(this, 'DeadLetterTable', {
       ...tableDefaults,
       partitionKey: { name: 'id', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+    });
+
+    // Retained: a new key gives every user a new pseudonym, i.e. a new history (README, Privacy).
+    this.userPseudonymKey = new Secret(this, 'UserPseudonymKey', {
+      description: 'HMAC key of the user pseudonyms the API writes in place of user ids',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     this.eventStream = new Stream(this, 'EventStream', {
@@ -123,7 +147,11 @@ export class NbaEngineStack extends Stack {
       STREAM_NAME: this.eventStream.streamName,
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'nba-engine',
+      JOIN_RETENTION_DAYS: String(props.joinRetentionDays),
+      DEADLETTER_RETENTION_DAYS: String(props.deadLetterRetentionDays),
     };
+    // Only the API functions see user ids, so only they read the key.
+    const pseudonymKey = { USER_PSEUDONYM_SECRET: this.userPseudonymKey.secretArn };
 
     const createFunction = (
       id: string,
@@ -142,7 +170,7 @@ export class NbaEngineStack extends Stack {
         tracing: Tracing.ACTIVE,
         environment: { ...environment, ...options.environment },
         logGroup: new LogGroup(this, `${id}Logs`, {
-          retention: RetentionDays.ONE_MONTH,
+          retention: logRetention,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
         bundling,
@@ -151,16 +179,19 @@ export class NbaEngineStack extends Stack {
     this.decisionsFunction = createFunction('DecisionsFunction', 'decisions', {
       memorySize: 1024,
       timeout: Duration.seconds(10),
-      environment: { MODEL_REFRESH_MS: String(props.modelRefreshMs) },
+      environment: { MODEL_REFRESH_MS: String(props.modelRefreshMs), ...pseudonymKey },
     });
     this.eventsFunction = createFunction('EventsFunction', 'events', {
       memorySize: 512,
       timeout: Duration.seconds(10),
+      environment: pseudonymKey,
     });
     this.adminFunction = createFunction('AdminFunction', 'admin', {
       memorySize: 512,
       // API Gateway's own integration timeout is 29 s; a longer Lambda timeout would only burn time nobody awaits.
       timeout: Duration.seconds(29),
+      // An erasure is kept as long as the lake may hold the user's records (plus a week for S3's lifecycle lag).
+      environment: { ...pseudonymKey, ERASURE_RETENTION_DAYS: String(props.lakeRetentionDays + 7) },
     });
     this.updaterFunction = createFunction('UpdaterFunction', 'updater', {
       memorySize: 1024,
@@ -175,6 +206,13 @@ export class NbaEngineStack extends Stack {
       fn.addToRolePolicy(new PolicyStatement({ actions, resources: [table.tableArn] }));
     const onIndexes = (fn: NodejsFunction, table: Table, ...actions: string[]) =>
       fn.addToRolePolicy(new PolicyStatement({ actions, resources: [`${table.tableArn}/index/*`] }));
+    const readsPseudonymKey = (fn: NodejsFunction) =>
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.userPseudonymKey.secretArn],
+        }),
+      );
 
     // Decisions: authenticate (key items), read the model (changed items through byUpdatedAt), a user's stage, and
     // append each decision to the stream.
@@ -182,6 +220,7 @@ export class NbaEngineStack extends Stack {
     onIndexes(this.decisionsFunction, this.stateTable, 'dynamodb:Query');
     onItems(this.decisionsFunction, this.decisionsTable, 'dynamodb:GetItem');
     this.eventStream.grant(this.decisionsFunction, 'kinesis:PutRecords');
+    readsPseudonymKey(this.decisionsFunction);
 
     // Events: authenticate, check a named decision point's value policy (F9), then append. Its reads are the caller's
     // key item and decision points' items (their settings), so that is all it may read: the partition of API keys and
@@ -194,13 +233,23 @@ export class NbaEngineStack extends Stack {
       }),
     );
     this.eventStream.grant(this.eventsFunction, 'kinesis:PutRecords');
+    readsPseudonymKey(this.eventsFunction);
 
-    // Admin: the catalog, keys, evaluations and model summaries in the state table; the dead letters, listed and
-    // replayed (replay puts records back on the stream and marks them replayed). No admin route reads the decisions
-    // table.
+    // Admin: the catalog, keys, evaluations, model summaries and erasures in the state table; the dead letters, listed
+    // and replayed (replay puts records back on the stream and marks them replayed), and a user's deleted on erasure.
+    // Of the decisions table, erasure only: a user's items found through the byUser index, deleted one by one (no
+    // read, no write: the admin function can neither see nor forge what the updater joins).
     onItems(this.adminFunction, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query');
     onIndexes(this.adminFunction, this.stateTable, 'dynamodb:Query');
     onItems(this.adminFunction, this.deadLetterTable, 'dynamodb:Scan', 'dynamodb:BatchWriteItem');
+    this.adminFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.decisionsTable.tableArn}/index/${DECISIONS_BY_USER_INDEX}`],
+      }),
+    );
+    onItems(this.adminFunction, this.decisionsTable, 'dynamodb:DeleteItem');
+    readsPseudonymKey(this.adminFunction);
     this.eventStream.grant(this.adminFunction, 'kinesis:PutRecords');
     // Replaying a range the updater gave up on reads it back from the stream.
     this.eventStream.grant(this.adminFunction, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
@@ -256,11 +305,14 @@ export class NbaEngineStack extends Stack {
       projectRoot: repoRoot,
       depsLockFilePath: join(repoRoot, 'package-lock.json'),
       scheduledDecisionPoints: props.retrainDecisionPoints ?? [],
+      lakeRetention: days(props.lakeRetentionDays),
+      artifactRetention: days(props.retrainArtifactRetentionDays),
+      logRetention,
       ...(props.retrainSchedule !== undefined && { schedule: props.retrainSchedule }),
     });
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: RetentionDays.ONE_MONTH,
+      retention: logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -327,6 +379,8 @@ export class NbaEngineStack extends Stack {
       collection.addMethod('ANY', adminIntegration);
       collection.addResource('{proxy+}').addMethod('ANY', adminIntegration);
     }
+    // Erasure of a user's data (admin).
+    v1.addResource('users').addResource('{userId}').addMethod('DELETE', adminIntegration);
     // Poison records the updater refused, with their reasons (read-only).
     const deadLetters = v1.addResource('dead-letters');
     deadLetters.addMethod('GET', adminIntegration);

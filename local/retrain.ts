@@ -23,12 +23,13 @@ import { z } from 'zod';
 import { parseStackConfig } from '../cdk/config.ts';
 import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import type { OfflineModelConfig } from '../shared/app/retrain/objectives.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
 import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts';
 import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
-import type { StateStore } from '../shared/core/ports.ts';
+import type { ErasureLog, StateStore } from '../shared/core/ports.ts';
 import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
 import { defaultSynthesis } from './twin/assembly.ts';
 import { createResources } from './twin/resources.ts';
@@ -169,6 +170,7 @@ export function localTaskHandlers(
 export interface LocalRetrainDeps {
   blobs: BlobStore;
   state: StateStore;
+  erasures: ErasureLog;
   config?: OfflineModelConfig;
   now?: () => number;
 }
@@ -267,7 +269,9 @@ async function reachable(endpoint: string, pid: number | undefined): Promise<boo
  * The local state store: the running stack's DynamoDB emulator when `npm start` runs on this data dir (it writes
  * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
  */
-export async function openLocalState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
+export async function openLocalState(
+  dataDir: string,
+): Promise<{ state: StateStore; erasures: ErasureLog; close(): Promise<void> }> {
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
   if (existsSync(file)) {
     const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
@@ -277,7 +281,11 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
         credentials: LOCAL_CREDENTIALS,
         dynamoEndpoint: e.data.dynamoEndpoint,
       });
-      return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
+      return {
+        state: new DynamoStateStore(client, e.data.stateTable),
+        erasures: new DynamoErasureLog(client, e.data.stateTable),
+        close: async () => client.destroy(),
+      };
     }
   }
   const { plan } = defaultSynthesis();
@@ -285,6 +293,7 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
   await createResources(plan, emulators);
   return {
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
+    erasures: new DynamoErasureLog(emulators.dynamo, physicalName(plan, 'StateTable')),
     close: () => emulators.close(),
   };
 }

@@ -16,13 +16,17 @@ import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
+import { MemorySecretSource } from '../shared/adapters/memory/secret-source.ts';
+import { FileSecretSource } from '../shared/adapters/secrets/file-secret-source.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
+import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
-import { LOCAL_ENDPOINTS_FILE, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
+import { LOCAL_ENDPOINTS_FILE, type LocalRetrainResult, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
 import { type ApiRoute, startApiGateway } from './twin/api-gateway.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './twin/assembly.ts';
 import { KinesisPoller, mappingOptions, type PollerOptions } from './twin/event-source-mapping.ts';
@@ -30,7 +34,7 @@ import { principalOf, startFunction, type TwinFunction, twinClients } from './tw
 import { type IamCall, IamLedger } from './twin/iam-enforcement.ts';
 import { evaluate } from './twin/iam-policy.ts';
 import { writeUsage } from './twin/iam-usage.ts';
-import { createResources } from './twin/resources.ts';
+import { createResources, createSecrets } from './twin/resources.ts';
 import { TwinScheduler } from './twin/schedules.ts';
 import { physicalName, type TableSpec, type TwinPlan } from './twin/template.ts';
 
@@ -78,6 +82,11 @@ export interface LocalStack {
   functions: Map<string, TwinFunction>;
   /** Administrative access to the tables, by construct name of the table (`StateTable`, …); not subject to IAM. */
   stores: { state: DynamoStateStore; decisions: DynamoDecisionStore; deadLetters: DynamoDeadLetterStore };
+  /**
+   * The template's secrets, as the functions read them (not subject to IAM): generated once in `<dataDir>/secrets/`
+   * (readable by the owner only), or in memory, a stack's own, without a data folder.
+   */
+  secrets: SecretSource;
   /** Batches the local event source mappings delivered, by outcome. */
   counters: { batches: number; records: number; partialFailures: number; abandoned: number };
   /** Messages in the on-failure destinations. */
@@ -89,6 +98,11 @@ export interface LocalStack {
   /** The template's schedules (`fire` starts a rule's targets now) and the runs they started. */
   schedules: TwinScheduler;
   scheduledRuns: ScheduledRun[];
+  /**
+   * Runs the template's retraining state machine now, as its schedule would (the steps' DynamoDB calls under their
+   * role, the lake folder), on any input: a test's `asOf`, say.
+   */
+  retrain(input: RunInput, options?: { executionName?: string }): Promise<LocalRetrainResult>;
   /** Stops everything; throws if any call was denied (unless `acknowledgeDenied` took them). */
   stop(): Promise<void>;
   /** Returns and forgets the denied calls, for a test that provokes a denial on purpose. */
@@ -113,6 +127,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const table = (name: string) => physicalName(plan, name);
   const emulators = await startEmulators(opts.dataDir ? { dataDir: opts.dataDir } : {});
   await createResources(plan, emulators);
+  const secrets = opts.dataDir ? new FileSecretSource(join(opts.dataDir, 'secrets')) : new MemorySecretSource();
+  createSecrets(plan, secrets);
   const stores = {
     state: new DynamoStateStore(emulators.dynamo, table('StateTable')),
     decisions: new DynamoDecisionStore(emulators.dynamo, table('DecisionsTable')),
@@ -128,7 +144,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));
-  const endpoints = { dynamoEndpoint: emulators.dynamoEndpoint, kinesisEndpoint: emulators.kinesisEndpoint };
+  const endpoints = {
+    dynamoEndpoint: emulators.dynamoEndpoint,
+    kinesisEndpoint: emulators.kinesisEndpoint,
+    secrets,
+  };
   // The functions something invokes locally: API integrations and event source mappings.
   const invoked = new Set([
     ...plan.routes.map((r) => r.functionLogicalId),
@@ -214,26 +234,31 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     lake = { dir: lakeDir, writer };
   }
   const runs: ScheduledRun[] = [];
+  const retrainSynth = retrainFromTemplate(template, plan);
+  const retrain: LocalStack['retrain'] = async (input, options = {}) => {
+    if (!lake) throw new Error('retraining needs the lake: start the stack with a lakeDir or dataDir');
+    // The steps run with the steps function's environment and DynamoDB under its role; the lake is the folder.
+    const steps = plan.functions.find((f) => f.name === 'Retraining/RetrainStepsFunction')!;
+    const clients = twinClients(endpoints, principalOf(steps), iam, tables);
+    try {
+      const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
+      const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
+      return await runLocalRetrain(
+        input,
+        { blobs: new FsBlobStore(lake.dir), state, erasures },
+        { ...options, synth: retrainSynth },
+      );
+    } finally {
+      clients.destroy();
+    }
+  };
   const schedules = new TwinScheduler(
     plan.schedules,
     async (arn, input) => {
       const machine = plan.stateMachines.find((m) => m.arn === arn);
       if (!machine) throw new Error(`schedule target ${arn} is not a state machine of the stack`);
-      if (!lake) throw new Error('scheduled retraining needs the lake: start the stack with a lakeDir or dataDir');
-      // The steps run with the steps function's environment and DynamoDB under its role; the lake is the folder.
-      const steps = plan.functions.find((f) => f.name === 'Retraining/RetrainStepsFunction')!;
-      const clients = twinClients(endpoints, principalOf(steps), iam, tables);
-      try {
-        const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
-        const result = await runLocalRetrain(
-          JSON.parse(input ?? '{}') as RunInput,
-          { blobs: new FsBlobStore(lake.dir), state },
-          { synth: retrainFromTemplate(template, plan) },
-        );
-        runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
-      } finally {
-        clients.destroy();
-      }
+      const result = await retrain(JSON.parse(input ?? '{}') as RunInput);
+      runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
     },
     (logicalId, error) =>
       runs.push({ target: logicalId, input: undefined, status: 'FAILED', error: String(error), states: [] }),
@@ -256,12 +281,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     emulators,
     functions,
     stores,
+    secrets,
     counters,
     failures,
     iam,
     lake,
     schedules,
     scheduledRuns: runs,
+    retrain,
     acknowledgeDenied() {
       const fresh = iam.denied.slice(acknowledged);
       acknowledged = iam.denied.length;

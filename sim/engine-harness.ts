@@ -157,10 +157,12 @@ export class EngineHarness {
   /** Sends feedback events through the feedback API's core, received now. Event ids are generated when absent. */
   async feedback(events: readonly (Omit<FeedbackEvent, 'eventId'> & { eventId?: string })[]): Promise<void> {
     const withIds = events.map((e) => ({ eventId: e.eventId ?? `e${++this.eventSeq}`, ...e }));
+    // Simulated users are synthetic: their ids are kept as they are (the API pseudonymises real ones).
     const out = await ingestEvents(withIds, {
       stream: this.stream,
       settings: async (dp) => (await this.state.getDecisionPoint(dp))?.settings,
       now: () => this.now,
+      pseudonymise: (u) => u,
     });
     if (out.accepted !== events.length) {
       const bad = out.results.find((r) => r.status !== 'accepted');

@@ -17,7 +17,7 @@ import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { encodeModel, fitModel } from '../../shared/app/retrain/fit.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
-import { manifestKey, modelKey } from '../../shared/app/retrain/keys.ts';
+import { erasuresKey, manifestKey, modelKey } from '../../shared/app/retrain/keys.ts';
 import { LAKE_PREFIX, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
@@ -123,6 +123,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   const passStart = performance.now();
   const items = planItems(lake, { untilMs: Number.MAX_SAFE_INTEGER, targetBytes: input.targetItemBytes });
   await blobs.put(manifestKey(run), JSON.stringify(items));
+  await blobs.put(erasuresKey(run), '{}');
   t = performance.now();
   let maxItemSeconds = 0;
   let used = 0;
@@ -147,6 +148,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
       buckets,
       decisionObjects: 0,
       decisionBytes: 0,
+      erasures: 0,
       firstHour: null,
       lastHour: null,
     },

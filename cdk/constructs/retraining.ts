@@ -30,7 +30,7 @@ import {
 } from 'aws-cdk-lib/aws-kinesisfirehose';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import type { BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import {
   Choice,
@@ -101,6 +101,11 @@ export interface RetrainingProps {
   scheduledDecisionPoints: readonly string[];
   /** EventBridge schedule expression; default once a day. */
   schedule?: string;
+  /** How long the lake keeps records (`lake/`); retraining sees this much history. */
+  lakeRetention: Duration;
+  /** How long a run's artifacts are kept (`retrain/`, including the split's copies of lake records). */
+  artifactRetention: Duration;
+  logRetention: RetentionDays;
   mapConcurrency?: number;
 }
 
@@ -123,7 +128,8 @@ export class Retraining extends Construct {
         'the Firehose construct declares a CIDR mapping for VPC destinations; the lake destination does not use it',
     });
 
-    // The lake is the engine's only complete history (the stream keeps 7 days), so the bucket is retained.
+    // The lake is the engine's only complete history (the stream keeps 7 days), so the bucket is retained; what it
+    // holds expires (unversioned bucket: an expired object is gone). Firehose's failed deliveries hold whole records.
     this.lakeBucket = new Bucket(this, 'LakeBucket', {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -132,13 +138,16 @@ export class Retraining extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         { abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        { id: 'lake', prefix: 'lake/', expiration: props.lakeRetention },
+        { id: 'lake-errors', prefix: 'lake-errors/', expiration: props.lakeRetention },
         // Child-execution results of the map state: only useful while debugging a run.
         { prefix: 'retrain/map-results/', expiration: Duration.days(14) },
+        { id: 'retrain', prefix: 'retrain/', expiration: props.artifactRetention },
       ],
     });
 
     const firehoseLogs = new LogGroup(this, 'LakeDeliveryLogs', {
-      retention: RetentionDays.ONE_MONTH,
+      retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.deliveryStream = new DeliveryStream(this, 'LakeDelivery', {
@@ -177,7 +186,7 @@ export class Retraining extends Construct {
         tracing: Tracing.ACTIVE,
         environment,
         logGroup: new LogGroup(this, `${fid}Logs`, {
-          retention: RetentionDays.ONE_MONTH,
+          retention: props.logRetention,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
         bundling: props.bundling,
@@ -296,7 +305,7 @@ export class Retraining extends Construct {
       .otherwise(record);
 
     const stateMachineLogs = new LogGroup(this, 'StateMachineLogs', {
-      retention: RetentionDays.ONE_MONTH,
+      retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {

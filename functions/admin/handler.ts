@@ -12,11 +12,12 @@ import {
   replayDeadLetters,
   replayStreamRange,
 } from '../../shared/app/learn/dead-letters.ts';
+import { eraseUser } from '../../shared/app/privacy/erase-user.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
-import { createEngine, type Engine, readEngineConfig } from '../commons/engine.ts';
+import { createEngine, type Engine, readEngineConfig, requirePseudonyms } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 const anyObject = z.record(z.string(), z.unknown());
@@ -51,7 +52,9 @@ const actionView = (catalog: CatalogService, a: CatalogAction) => ({
 
 /** The admin API's routes over an engine (the `/v1/keys` routes included). */
 export function adminRoutes(engine: Engine): Route[] {
-  const { stateStore, modelCache, deadLetterStore, eventStream, streamRangeReader, authenticator } = engine;
+  const { stateStore, modelCache, deadLetterStore, decisionStore, eventStream, streamRangeReader, authenticator } =
+    engine;
+  const pseudonyms = requirePseudonyms(engine);
   const catalog = new CatalogService(stateStore, modelCache);
   const view = (a: CatalogAction) => actionView(catalog, a);
   return [
@@ -175,6 +178,19 @@ export function adminRoutes(engine: Engine): Route[] {
           { deadLetters: deadLetterStore, stream: eventStream },
           parseWith(deadLetterFilterSchema, body ?? {}),
         ),
+      }),
+    },
+    {
+      // Erases what the engine keeps about a user and has retraining ignore their history (shared/app/privacy/).
+      method: 'DELETE',
+      path: '/v1/users/{userId}',
+      scope: 'admin',
+      handle: async ({ params }) => ({
+        status: 200,
+        body: await eraseUser(await pseudonyms.of(params.userId!), {
+          erasures: engine.erasures,
+          stores: [decisionStore, deadLetterStore],
+        }),
       }),
     },
     ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),

@@ -6,11 +6,13 @@
 import { z } from 'zod';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { log } from '../../shared/adapters/log.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import { Pseudonymiser } from '../../shared/app/privacy/pseudonyms.ts';
 import type { DecisionResilience } from '../../shared/app/resilience/guard.ts';
 import { createDecisionObservability, type DecisionObservability } from './observability.ts';
 import type { AwsClients } from './runtime.ts';
@@ -32,6 +34,14 @@ export const engineConfigSchema = z.object({
   /** Per-key request limit of one container (token bucket; see shared/app/rate-limit.ts for what it does not cover). */
   KEY_RATE_LIMIT_RPS: z.coerce.number().positive().max(100_000).default(1000),
   KEY_RATE_LIMIT_BURST: z.coerce.number().int().positive().max(200_000).default(2000),
+  /** The secret holding the key of user pseudonyms (its ARN); only the API functions, which see user ids, have it. */
+  USER_PSEUDONYM_SECRET: z.string().min(1).optional(),
+  /** Days user items and event claims are kept after their last write (decisions: after their window); DynamoDB TTL. */
+  JOIN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** Days dead letters are kept after they are written (DynamoDB TTL). */
+  DEADLETTER_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Days an erasure is kept (as long as the lake may hold the erased user's records). */
+  ERASURE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3700).default(372),
 });
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 
@@ -49,7 +59,7 @@ export function readEngineConfig(environment: Readonly<Record<string, string | u
 export interface Engine {
   config: EngineConfig;
   /** The clients the adapters use (harnesses add fault-injecting middleware to them). */
-  clients: Pick<AwsClients, 'dynamo' | 'kinesis'>;
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets'>;
   stateStore: DynamoStateStore;
   decisionStore: DynamoDecisionStore;
   deadLetterStore: DynamoDeadLetterStore;
@@ -62,17 +72,43 @@ export interface Engine {
   decisionResilience: DecisionResilience;
   /** What this container absorbed (metrics, logs and counters). */
   observability: DecisionObservability;
+  /** User id → pseudonym, for the functions configured with the key's secret (the API functions). */
+  pseudonyms: Pseudonymiser | undefined;
+  /** Where erasures are recorded (the state table). */
+  erasures: DynamoErasureLog;
 }
 
-export function createEngine(config: EngineConfig, clients: Pick<AwsClients, 'dynamo' | 'kinesis'>): Engine {
+/**
+ * The engine's pseudonymiser, its key read at cold start so the first request need not wait for it. An API function
+ * without the key's secret fails at cold start, not per request.
+ */
+export function requirePseudonyms(engine: Engine): Pseudonymiser {
+  if (!engine.pseudonyms) throw new Error('invalid environment: USER_PSEUDONYM_SECRET: required by this function');
+  engine.pseudonyms.prefetch();
+  return engine.pseudonyms;
+}
+
+export function createEngine(
+  config: EngineConfig,
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets'>,
+): Engine {
   const observability = createDecisionObservability();
   const stateStore = new DynamoStateStore(clients.dynamo, config.STATE_TABLE);
+  const day = 86_400;
   return {
     config,
     clients,
     stateStore,
-    decisionStore: new DynamoDecisionStore(clients.dynamo, config.DECISIONS_TABLE),
-    deadLetterStore: new DynamoDeadLetterStore(clients.dynamo, config.DEADLETTER_TABLE),
+    decisionStore: new DynamoDecisionStore(clients.dynamo, config.DECISIONS_TABLE, config.JOIN_RETENTION_DAYS * day),
+    deadLetterStore: new DynamoDeadLetterStore(
+      clients.dynamo,
+      config.DEADLETTER_TABLE,
+      config.DEADLETTER_RETENTION_DAYS * day,
+    ),
+    pseudonyms: config.USER_PSEUDONYM_SECRET
+      ? new Pseudonymiser(clients.secrets, config.USER_PSEUDONYM_SECRET)
+      : undefined,
+    erasures: new DynamoErasureLog(clients.dynamo, config.STATE_TABLE, config.ERASURE_RETENTION_DAYS * day),
     eventStream: new KinesisEventStream(clients.kinesis, config.STREAM_NAME),
     streamRangeReader: new KinesisStreamRangeReader(clients.kinesis, config.STREAM_NAME),
     authenticator: new ApiKeyAuthenticator(stateStore, Date.now, {

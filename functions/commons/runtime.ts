@@ -11,6 +11,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import type { SecretSource } from '../../shared/core/ports.ts';
 import { awsClients } from './aws.ts';
 
 /** The SDK clients a function may use, created once per container. Created on first use: most functions need one. */
@@ -18,6 +19,8 @@ export interface AwsClients {
   readonly dynamo: DynamoDBClient;
   readonly kinesis: KinesisClient;
   readonly s3: S3Client;
+  /** Secrets Manager in AWS; the twin's local secrets (generated in the data folder) locally. */
+  readonly secrets: SecretSource;
 }
 
 export interface FunctionRuntime {
@@ -61,8 +64,11 @@ export function lazyClients(
     get s3() {
       return get('s3');
     },
+    get secrets() {
+      return get('secrets');
+    },
     destroy() {
-      for (const client of Object.values(made)) client.destroy();
+      for (const client of Object.values(made) as { destroy?: () => void }[]) client.destroy?.();
     },
   };
 }

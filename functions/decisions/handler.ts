@@ -4,11 +4,12 @@ import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
 import { createRng, cryptoRng } from '../../shared/core/random.ts';
 import { decisionRequestSchema } from '../../shared/core/schemas.ts';
-import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { createEngine, readEngineConfig, requirePseudonyms } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  const pseudonyms = requirePseudonyms(engine);
   const service = new DecisionService({
     models: engine.modelCache,
     stream: engine.eventStream,
@@ -27,7 +28,8 @@ export function createHandler(runtime: FunctionRuntime) {
           if (principal.decisionPoints && !principal.decisionPoints.includes(req.decisionPoint)) {
             throw new ForbiddenError(`this API key is not allowed for decision point ${req.decisionPoint}`);
           }
-          return { status: 200, body: await service.decide(req) };
+          // From here on the user is their pseudonym: the stage read, the decision record, the stream's partition key.
+          return { status: 200, body: await service.decide({ ...req, userId: await pseudonyms.of(req.userId) }) };
         },
       },
     ],

@@ -4,11 +4,12 @@ import { ingestEvents } from '../../shared/app/ingest/ingest-events.ts';
 import { SettingsCache } from '../../shared/app/ingest/settings-cache.ts';
 import { ForbiddenError, ValidationError } from '../../shared/core/errors.ts';
 import { feedbackRequestSchema } from '../../shared/core/schemas.ts';
-import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { createEngine, readEngineConfig, requirePseudonyms } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  const pseudonyms = requirePseudonyms(engine);
   const settings = new SettingsCache(engine.stateStore);
   const handler = createApiHandler(
     [
@@ -20,6 +21,7 @@ export function createHandler(runtime: FunctionRuntime) {
           const { events } = parseWith(feedbackRequestSchema, body);
           const result = await ingestEvents(events, {
             stream: engine.eventStream,
+            pseudonymise: await pseudonyms.mapper(),
             scope: principal.decisionPoints,
             settings: (dp) => settings.get(dp),
           });

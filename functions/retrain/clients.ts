@@ -5,6 +5,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { createDynamoClient } from '../../shared/adapters/aws-clients.ts';
+import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { S3BlobStore } from '../../shared/adapters/s3/blob-store.ts';
 import { createStepHandlers } from '../../shared/app/retrain/steps.ts';
@@ -23,7 +24,9 @@ if (!parsed.success) {
 }
 const env = parsed.data;
 
+const dynamo = createDynamoClient();
 export const retrainHandlers = createStepHandlers({
   blobs: new S3BlobStore(new S3Client({}), env.LAKE_BUCKET),
-  state: new DynamoStateStore(createDynamoClient(), env.STATE_TABLE),
+  state: new DynamoStateStore(dynamo, env.STATE_TABLE),
+  erasures: new DynamoErasureLog(dynamo, env.STATE_TABLE),
 });

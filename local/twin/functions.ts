@@ -11,8 +11,15 @@ import type { Context } from 'aws-lambda';
 import type { CreateHandler, FunctionInstance, LambdaHandler } from '../../functions/commons/runtime.ts';
 import { lazyClients } from '../../functions/commons/runtime.ts';
 import { createDynamoClient, createKinesisClient } from '../../shared/adapters/aws-clients.ts';
+import type { SecretSource } from '../../shared/core/ports.ts';
 import { PROJECT_ROOT } from './assembly.ts';
-import { enforceOnDynamo, enforceOnKinesis, type IamLedger, type Principal } from './iam-enforcement.ts';
+import {
+  enforceOnDynamo,
+  enforceOnKinesis,
+  enforceOnSecrets,
+  type IamLedger,
+  type Principal,
+} from './iam-enforcement.ts';
 import { type FunctionSpec, type TableSpec, TWIN_REGION, TwinTemplateError } from './template.ts';
 
 export const TWIN_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -20,6 +27,8 @@ export const TWIN_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local'
 export interface Endpoints {
   dynamoEndpoint: string;
   kinesisEndpoint: string;
+  /** The local secret store standing in for Secrets Manager (local/twin/resources.ts creates the template's secrets). */
+  secrets?: SecretSource;
 }
 
 export function principalOf(spec: FunctionSpec, suffix = ''): Principal {
@@ -56,6 +65,10 @@ export function twinClients(
       throw new TwinTemplateError(
         `${principal.name} asked for an S3 client: the twin has no S3 (the local lake is a folder, see local/lake-writer.ts)`,
       );
+    },
+    secrets: () => {
+      if (!endpoints.secrets) throw new TwinTemplateError(`${principal.name} asked for secrets: none were created`);
+      return enforceOnSecrets(endpoints.secrets, principal, ledger);
     },
   });
 }

@@ -11,10 +11,12 @@
  *   condition's partition key; none for a Scan). BatchGetItem and BatchWriteItem make one request per table.
  * - Kinesis actions on `stream/NAME`; GetRecords names no stream, so the stream is the one whose GetShardIterator or
  *   GetRecords answered with that iterator.
+ * - Secrets Manager's GetSecretValue on the secret's ARN (the local secret store stands in for the service).
  * A command this module cannot map is refused with an error naming it, never let through unjudged.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { SecretSource } from '../../shared/core/ports.ts';
 import { evaluate, type IamDecision, type IamRequest } from './iam-policy.ts';
 import { type PolicyDocument, type TableSpec, TWIN_ACCOUNT, TWIN_REGION } from './template.ts';
 
@@ -270,4 +272,22 @@ export function enforceOnKinesis(client: KinesisClient, principal: Principal, le
     { step: 'initialize', name: 'twinIamStreamMemory', priority: 'low' },
   );
   return client;
+}
+
+/** AWS's refusal of a Secrets Manager call, as the SDK raises it. */
+export class AccessDeniedException extends Error {
+  override readonly name = 'AccessDeniedException';
+}
+
+/** The local secret store, each read judged as Secrets Manager's GetSecretValue on the secret under the role. */
+export function enforceOnSecrets(source: SecretSource, principal: Principal, ledger: IamLedger): SecretSource {
+  return {
+    read: async (secretId) => {
+      const message = judge(principal, ledger, [
+        { action: 'secretsmanager:GetSecretValue', resource: secretId, context: {} },
+      ]);
+      if (message) throw new AccessDeniedException(message);
+      return source.read(secretId);
+    },
+  };
 }

@@ -1,4 +1,8 @@
-/** Creates the template's tables and streams in the emulators (idempotent: a persistent data dir keeps them). */
+/**
+ * Creates the template's tables and streams in the emulators, and its secrets in the local secret store (idempotent:
+ * a persistent data dir keeps them).
+ */
+import { randomInt } from 'node:crypto';
 import { CreateTableCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
@@ -7,7 +11,24 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { type EmulatorOptions, type Emulators, startEmulators } from '../emulators.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './assembly.ts';
-import type { TwinPlan } from './template.ts';
+import type { SecretSpec, TwinPlan } from './template.ts';
+
+/** Where the twin keeps secrets: a folder of the data dir (FileSecretSource) or memory (MemorySecretSource). */
+export interface LocalSecretStore {
+  ensure(secretId: string, generate: () => string): void;
+}
+
+/** A value as Secrets Manager would generate it for the secret (uniform over its alphabet, from the OS's RNG). */
+export function generateSecret(spec: SecretSpec): string {
+  if ('literal' in spec.value) return spec.value.literal;
+  const { length, alphabet } = spec.value.generate;
+  return Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+/** Each secret of the template, generated once: a persistent store keeps its value, so pseudonyms stay stable. */
+export function createSecrets(plan: TwinPlan, store: LocalSecretStore): void {
+  for (const spec of plan.secrets) store.ensure(spec.arn, () => generateSecret(spec));
+}
 
 export async function createResources(plan: TwinPlan, emulators: Emulators): Promise<void> {
   try {

@@ -128,6 +128,15 @@ export interface ScheduleSpec {
   targets: { arn: string; input: string | undefined }[];
 }
 
+/** A Secrets Manager secret: how its value is made (CloudFormation's `GenerateSecretString`, or a literal). */
+export interface SecretSpec {
+  logicalId: string;
+  constructName: string;
+  name: string;
+  arn: string;
+  value: { literal: string } | { generate: { length: number; alphabet: string } };
+}
+
 export interface DeliveryStreamSpec {
   logicalId: string;
   sourceStreamLogicalId: string;
@@ -145,6 +154,7 @@ export interface TwinPlan {
   stateMachines: StateMachineSpec[];
   schedules: ScheduleSpec[];
   deliveryStreams: DeliveryStreamSpec[];
+  secrets: SecretSpec[];
 }
 
 export class TwinTemplateError extends Error {
@@ -192,6 +202,8 @@ export class TemplateNames {
         return `arn:aws:firehose:${r}:${a}:deliverystream/${n}`;
       case 'AWS::Logs::LogGroup':
         return `arn:aws:logs:${r}:${a}:log-group:${n}:*`;
+      case 'AWS::SecretsManager::Secret':
+        return `arn:aws:secretsmanager:${r}:${a}:secret:${n}`;
       default:
         return `arn:aws:cloudformation:${r}:${a}:resource/${n}`;
     }
@@ -213,6 +225,7 @@ export class TemplateNames {
     switch (this.type(id)) {
       case 'AWS::StepFunctions::StateMachine':
       case 'AWS::SNS::Topic':
+      case 'AWS::SecretsManager::Secret':
         return this.arn(id);
       case 'AWS::SQS::Queue':
         return `https://sqs.${TWIN_REGION}.amazonaws.com/${TWIN_ACCOUNT}/${this.name(id)}`;
@@ -467,6 +480,14 @@ export function readTemplate(stackName: string, template: Template): TwinPlan {
     return sourceId && bucketId ? [{ logicalId: id, sourceStreamLogicalId: sourceId, bucketLogicalId: bucketId }] : [];
   });
 
+  const secrets: SecretSpec[] = ofType('AWS::SecretsManager::Secret').map(([id, r]) => ({
+    logicalId: id,
+    constructName: constructName(stackName, id, r),
+    name: names.name(id),
+    arn: names.arn(id),
+    value: secretValue(id, props(r)),
+  }));
+
   return {
     stackName,
     tables,
@@ -478,7 +499,45 @@ export function readTemplate(stackName: string, template: Template): TwinPlan {
     stateMachines,
     schedules,
     deliveryStreams,
+    secrets,
   };
+}
+
+/** Secrets Manager's default password length, and its punctuation (GetRandomPassword). */
+const SECRET_DEFAULT_LENGTH = 32;
+const SECRET_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+
+/** How the secret's value is made, as CloudFormation would make it; what the twin cannot reproduce is refused. */
+function secretValue(id: string, p: Record<string, unknown>): SecretSpec['value'] {
+  if (typeof p.SecretString === 'string') return { literal: p.SecretString };
+  const g = (p.GenerateSecretString ?? {}) as Record<string, unknown>;
+  const known = new Set([
+    'PasswordLength',
+    'ExcludePunctuation',
+    'ExcludeUppercase',
+    'ExcludeLowercase',
+    'ExcludeNumbers',
+    'ExcludeCharacters',
+    'IncludeSpace',
+  ]);
+  const unknown = Object.keys(g).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw new TwinTemplateError(`secret ${id}: the twin does not generate secrets with ${unknown.join(', ')}`);
+  }
+  const excluded = new Set(String(g.ExcludeCharacters ?? ''));
+  const alphabet = [
+    g.ExcludeUppercase === true ? '' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    g.ExcludeLowercase === true ? '' : 'abcdefghijklmnopqrstuvwxyz',
+    g.ExcludeNumbers === true ? '' : '0123456789',
+    g.ExcludePunctuation === true ? '' : SECRET_PUNCTUATION,
+    g.IncludeSpace === true ? ' ' : '',
+  ]
+    .join('')
+    .split('')
+    .filter((c) => !excluded.has(c))
+    .join('');
+  if (alphabet === '') throw new TwinTemplateError(`secret ${id}: every character is excluded`);
+  return { generate: { length: Number(g.PasswordLength ?? SECRET_DEFAULT_LENGTH), alphabet } };
 }
 
 /** API Gateway methods as `(method, resource path) → function`; only Lambda proxy integrations can be run locally. */

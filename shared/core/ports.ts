@@ -114,3 +114,29 @@ export interface EventStream {
   /** Puts records; returns the indexes of those that could not be put after retries. */
   put(records: readonly (DecisionRecord | EventRecord)[]): Promise<number[]>;
 }
+
+/** Where secrets are read: Secrets Manager in AWS, a file generated in the data folder locally. */
+export interface SecretSource {
+  /** The current value of the secret (`secretId`: its ARN, as the stack hands it to a function). */
+  read(secretId: string): Promise<string>;
+}
+
+/** That a user's data was erased, and when: retraining ignores their lake records up to `erasedAt`. */
+export interface Erasure {
+  /** The user's pseudonym (the only user id anything downstream of the API knows). */
+  userId: string;
+  erasedAt: number;
+}
+
+/** The erasures of users (DELETE /v1/users/{userId}), for as long as the lake may hold their records. */
+export interface ErasureLog {
+  /** Records the erasure; a later erasure of the same user moves `erasedAt` forward, never back. Returns the stored one. */
+  record(erasure: Erasure): Promise<Erasure>;
+  /** Every erasure still kept. */
+  list(): Promise<Erasure[]>;
+}
+
+/** Deletes every item a store holds about one user (by pseudonym); returns how many of each kind it deleted. */
+export interface UserDataEraser {
+  eraseUser(userId: string): Promise<Record<string, number>>;
+}

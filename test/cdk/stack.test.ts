@@ -251,6 +251,7 @@ describe('NbaEngineStack', () => {
           `GET /v1/dead-letters AWS_PROXY -> ${admin}`,
           `POST /v1/dead-letters/replay AWS_PROXY -> ${admin}`,
           `POST /v1/dead-letters/replay-range AWS_PROXY -> ${admin}`,
+          `DELETE /v1/users/{userId} AWS_PROXY -> ${admin}`,
         ].sort(),
       );
     });
@@ -318,6 +319,11 @@ describe('parseStackConfig', () => {
       stageName: 'prod',
       modelRefreshMs: 1000,
       manageApiGatewayCloudWatchRole: true,
+      lakeRetentionDays: 365,
+      retrainArtifactRetentionDays: 30,
+      deadLetterRetentionDays: 30,
+      joinRetentionDays: 90,
+      logRetentionDays: 30,
     });
   });
 
@@ -327,7 +333,18 @@ describe('parseStackConfig', () => {
     ['stageName', 'has space'],
     ['modelRefreshMs', '-1'],
     ['manageApiGatewayCloudWatchRole', 'yes'],
+    ['lakeRetentionDays', '0'],
+    ['deadLetterRetentionDays', 'forever'],
+    ['joinRetentionDays', '7'],
+    ['logRetentionDays', '31'],
   ])('rejects %s=%s', (key, value) => {
     expect(() => parseStackConfig((k) => (k === key ? value : undefined))).toThrow(/Invalid CDK context/);
+  });
+
+  it('rejects event claims kept no longer than dead letters (a late replay could count an event twice)', () => {
+    const context: Record<string, string> = { joinRetentionDays: '30', deadLetterRetentionDays: '30' };
+    expect(() => parseStackConfig((k) => context[k])).toThrow(/joinRetentionDays/);
+    context.joinRetentionDays = '31';
+    expect(parseStackConfig((k) => context[k])).toMatchObject({ joinRetentionDays: 31, deadLetterRetentionDays: 30 });
   });
 });

@@ -13,6 +13,7 @@ import { emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import type { EvaluationRecord } from '../../shared/core/retrain/evaluation-record.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
+import { pseudonymOf } from '../support/privacy.ts';
 
 describe('local stack: lake and retraining routes', () => {
   let stack: LocalStack;
@@ -38,10 +39,10 @@ describe('local stack: lake and retraining routes', () => {
     rmSync(lakeDir, { recursive: true, force: true });
   });
 
-  it('writes every decision served into the lake, next to the updater', async () => {
+  it('writes every decision served into the lake, next to the updater, under the user’s pseudonym', async () => {
     const res = await api.call('POST', '/v1/decisions', {
       decisionPoint: dp,
-      userId: 'u1',
+      userId: 'customer-4711@example.com',
       context: { device: 'mobile' },
     });
     expect(res.status).toBe(200);
@@ -49,7 +50,9 @@ describe('local stack: lake and retraining routes', () => {
     await waitFor(async () => (await blobs.list('lake/kind=decision/')).length > 0);
     const [entry] = await blobs.list('lake/kind=decision/');
     const [decision] = parseLakeObject((await blobs.get(entry!.key))!).decisions;
-    expect(decision).toMatchObject({ decisionId: res.body.decisionId, decisionPoint: dp, userId: 'u1' });
+    const pseudonym = await pseudonymOf(stack, 'customer-4711@example.com');
+    expect(decision).toMatchObject({ decisionId: res.body.decisionId, decisionPoint: dp, userId: pseudonym });
+    expect(JSON.stringify(decision)).not.toContain('customer-4711');
   });
 
   it('lists retraining runs newest first, and rolls the active model back; serving follows at once', async () => {

@@ -232,7 +232,7 @@ describe('retraining state machine', () => {
     const run = (i: RunInput, name: string, asOfDay: number): Promise<LocalRetrainResult> =>
       runLocalRetrain(
         { asOf: iso(asOfDay * DAY + 2 * 3_600_000), ...i },
-        { blobs, state: stores.state },
+        { blobs, state: stores.state, erasures: stores.erasures },
         { executionName: name, synth },
       );
     const writeDays = async (from: number, days: number, seed: number, store = blobs) => {
@@ -426,7 +426,7 @@ describe('retraining state machine', () => {
         const activeBefore = await stores.state.getActiveModel(dp);
         const r = await runLocalRetrain(
           { decisionPoint: dp, asOf: iso((D0 + 2) * DAY + 7_200_000) },
-          { blobs: broken, state: stores.state },
+          { blobs: broken, state: stores.state, erasures: stores.erasures },
           { executionName: 'broken-lake', synth },
         );
         expect(r.status).toBe('FAILED');

@@ -1,7 +1,6 @@
-/** Per-key rate limits (token bucket, 429 with Retry-After) and the log safety net that hashes user ids. */
+/** Per-key rate limits (token bucket, 429 with Retry-After); the log safety net is in test/privacy/. */
 import { describe, expect, it } from 'vitest';
 import { errorResponse } from '../../shared/adapters/http/api.ts';
-import { hashForLog, redact } from '../../shared/adapters/log.ts';
 import { ApiKeyAuthenticator, hashApiKey } from '../../shared/app/auth.ts';
 import { KeyRateLimiter, TooManyRequestsError } from '../../shared/app/rate-limit.ts';
 import type { ApiKeyRecord } from '../../shared/core/domain.ts';
@@ -44,25 +43,5 @@ describe('KeyRateLimiter', () => {
     });
     // An invalid key is refused before it can spend anyone's tokens.
     await expect(auth.authenticate('nba_wrong', 'decide')).rejects.toThrow(/invalid or revoked/);
-  });
-});
-
-describe('logs', () => {
-  it('hash every user-id field, at any depth, and keep everything else', () => {
-    const out = redact({
-      userId: 'alice',
-      n: 3,
-      nested: { events: [{ user_id: 'bob', type: 'click' }], user: 'carol' },
-    }) as never;
-    expect(out).toEqual({
-      userId: `hash:${hashForLog('alice')}`,
-      n: 3,
-      nested: {
-        events: [{ user_id: `hash:${hashForLog('bob')}`, type: 'click' }],
-        user: `hash:${hashForLog('carol')}`,
-      },
-    });
-    expect(JSON.stringify(out)).not.toMatch(/alice|bob|carol/);
-    expect(hashForLog('alice')).toMatch(/^[0-9a-f]{16}$/);
   });
 });

@@ -8,6 +8,7 @@ import { createResources } from '../../local/twin/resources.ts';
 import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
+import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 
 export interface TestStores {
@@ -16,6 +17,7 @@ export interface TestStores {
   state: DynamoStateStore;
   decisions: DynamoDecisionStore;
   deadLetters: DynamoDeadLetterStore;
+  erasures: DynamoErasureLog;
 }
 
 let counter = 0;
@@ -34,6 +36,7 @@ export function storesFor(emulators: Emulators, plan: TwinPlan): TestStores {
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     decisions: new DynamoDecisionStore(emulators.dynamo, physicalName(plan, 'DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, physicalName(plan, 'DeadLetterTable')),
+    erasures: new DynamoErasureLog(emulators.dynamo, physicalName(plan, 'StateTable')),
   };
 }
 

@@ -7,6 +7,7 @@
  *   its `version`;
  * - `EVENT#{length of userId}:{userId}{eventId}`: the claim of the first accepted record of an event (F3). The length
  *   prefix keeps the key unambiguous whatever characters the ids contain.
+ * Decisions and event claims carry `userId`, which the `byUser` index keys them by.
  */
 import type { StoredDecision } from '../../core/domain.ts';
 import type { EventClaim, HeldEvent, UserJoinState } from '../../core/feedback/join.ts';
@@ -14,7 +15,14 @@ import type { StoredUser } from '../../core/ports.ts';
 import { eventRecordSchema } from '../../core/schemas.ts';
 
 export const userKey = (userId: string) => `USER#${userId}`;
-export const eventKey = (userId: string, eventId: string) => `EVENT#${userId.length}:${userId}${eventId}`;
+/** Item keys starting so are event claims; every other item with a `userId` is a decision. */
+export const EVENT_KEY_PREFIX = 'EVENT#';
+/**
+ * Global secondary index of decisions and event claims by `userId` (keys only), for erasing a user's items. User items
+ * have no `userId` attribute: their key is derived from the user's (`userKey`).
+ */
+export const DECISIONS_BY_USER_INDEX = 'byUser';
+export const eventKey = (userId: string, eventId: string) => `${EVENT_KEY_PREFIX}${userId.length}:${userId}${eventId}`;
 
 export function toDecision(item: Record<string, unknown>): StoredDecision {
   return {

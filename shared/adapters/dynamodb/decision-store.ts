@@ -7,18 +7,22 @@ import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { StoredDecision } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import { type EventClaim, pairKey } from '../../core/feedback/join.ts';
-import type { DecisionStore, StoredUser } from '../../core/ports.ts';
+import type { DecisionStore, StoredUser, UserDataEraser } from '../../core/ports.ts';
 import {
   claimAttributes,
+  DECISIONS_BY_USER_INDEX,
+  EVENT_KEY_PREFIX,
   eventKey,
   stageIn,
   toClaim,
@@ -35,8 +39,10 @@ const SAME_VERSION = '#version = :expected';
 const NEW_OR_UNVERSIONED = 'attribute_not_exists(#version)';
 
 const BATCH_GET_LIMIT = 100;
+/** Deletes in flight at once while erasing a user (one request per item: the admin role may delete, not write). */
+const ERASE_CONCURRENCY = 16;
 
-export class DynamoDecisionStore implements DecisionStore {
+export class DynamoDecisionStore implements DecisionStore, UserDataEraser {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
@@ -187,6 +193,56 @@ export class DynamoDecisionStore implements DecisionStore {
       );
       if (!out.Item) throw err;
       return toClaim(unmarshall(out.Item));
+    }
+  }
+
+  /**
+   * Deletes the user's join items: every decision and event claim the `byUser` index lists (eventually consistent:
+   * an item written in the last moment may be missed, and a record still on the stream writes new ones), then the
+   * user item. Paged, so a user with any number of items is erased; idempotent, so a retry finishes the job.
+   */
+  async eraseUser(userId: string): Promise<{ decisions: number; eventClaims: number; users: number }> {
+    const deleted = { decisions: 0, eventClaims: 0, users: 0 };
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: DECISIONS_BY_USER_INDEX,
+          KeyConditionExpression: '#userId = :userId',
+          ExpressionAttributeNames: { '#userId': 'userId' },
+          ExpressionAttributeValues: marshall({ ':userId': userId }),
+          ExclusiveStartKey: start,
+        }),
+      );
+      const keys = (page.Items ?? []).map((item) => String(unmarshall(item).decisionId));
+      for (let i = 0; i < keys.length; i += ERASE_CONCURRENCY) {
+        await Promise.all(keys.slice(i, i + ERASE_CONCURRENCY).map((key) => this.deleteItem(key)));
+      }
+      for (const key of keys) {
+        if (key.startsWith(EVENT_KEY_PREFIX)) deleted.eventClaims++;
+        else deleted.decisions++;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    if (await this.deleteItem(userKey(userId))) deleted.users++;
+    return deleted;
+  }
+
+  /** Deletes one item; whether it existed (told by a condition, not by returning it: erasing reads nothing). */
+  private async deleteItem(decisionId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ decisionId }),
+          ConditionExpression: 'attribute_exists(decisionId)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
   }
 

@@ -13,6 +13,7 @@ import type {
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
+import type { Erasure } from '../../core/ports.ts';
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
 
 export const dpPk = (dp: string) => `DP#${dp}`;
@@ -171,3 +172,18 @@ export function toApiKey(item: Record<string, unknown>): ApiKeyRecord {
     revokedAt: item.revokedAt === undefined ? undefined : Number(item.revokedAt),
   };
 }
+
+/**
+ * The one partition of user erasures (sort key: the user's pseudonym). Read whole by the retraining's plan step;
+ * small, since each item expires (`expiresAt`) once the lake can no longer hold the user's records.
+ */
+export const ERASURE_PARTITION = 'ERASED';
+
+export function erasureItem(e: Erasure, expiresAt: number): Record<string, unknown> {
+  return { pk: ERASURE_PARTITION, sk: e.userId, type: 'erasure', userId: e.userId, erasedAt: e.erasedAt, expiresAt };
+}
+
+export const toErasure = (item: Record<string, unknown>): Erasure => ({
+  userId: String(item.userId),
+  erasedAt: Number(item.erasedAt),
+});

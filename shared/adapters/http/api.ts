@@ -20,7 +20,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from '../../core/errors.ts';
-import { actionIdSchema, decisionPointIdSchema, describeZodError, LIMITS } from '../../core/schemas.ts';
+import { actionIdSchema, decisionPointIdSchema, describeZodError, LIMITS, userIdSchema } from '../../core/schemas.ts';
 import { log } from '../log.ts';
 import { logger, metrics, tracer } from '../observability.ts';
 
@@ -56,6 +56,7 @@ export const PATH_PARAMETERS: Record<string, z.ZodType<string>> = {
   decisionPoint: decisionPointIdSchema,
   actionId: actionIdSchema,
   keyId: keyIdSchema,
+  userId: userIdSchema,
 };
 
 interface CompiledRoute extends Route {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { createApiKeySchema } from '../../app/keys/keys.ts';
+import { erasureResultSchema } from '../../app/privacy/erase-user.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import {
   actionInputSchema,
@@ -187,6 +188,17 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/keys/{keyId}': {
         parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
         delete: { summary: 'Revoke an API key', responses: { '200': { description: 'Revoked' }, ...errors } },
+      },
+      '/v1/users/{userId}': {
+        parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }],
+        delete: {
+          summary:
+            'Erase a user: their stage, decisions, event claims and dead letters are deleted, and retraining ignores their logged records up to now (admin scope, unrestricted key). Records sent later are a new history. Idempotent',
+          responses: {
+            '200': { description: 'What was erased', ...json(schema(erasureResultSchema, 'output')) },
+            ...errors,
+          },
+        },
       },
       '/v1/dead-letters': {
         get: {

@@ -1,6 +1,7 @@
 /**
  * The feedback API's core: validates each event on its own, puts the valid ones on the stream, and reports a result
- * per event. One bad event never blocks the others, and a rejected event changes nothing.
+ * per event. One bad event never blocks the others, and a rejected event changes nothing. A valid event's user id is
+ * replaced by its pseudonym before it goes on the stream (core/privacy.ts): nothing downstream sees the raw id.
  *
  * What ingestion can check it checks (docs/ARCHITECTURE.md §3): an event naming a `decisionPoint` outside the key's
  * decision points is refused (F8), and so are a decision point that does not exist, a `value` that decision point
@@ -30,6 +31,8 @@ export interface IngestDeps {
   /** A decision point's settings (cached by the caller), undefined when it does not exist. */
   settings: (decisionPoint: string) => Promise<DecisionPointSettings | undefined>;
   now?: () => number;
+  /** Replaces a user id by its pseudonym (core/privacy.ts) before the record goes on the stream. */
+  pseudonymise: (userId: string) => string;
 }
 
 export async function ingestEvents(
@@ -61,7 +64,8 @@ export async function ingestEvents(
     }
     results.push({ index, eventId: e.eventId, status: 'accepted' });
     positions.push(index);
-    records.push({ kind: 'event', v: 1, event: e, receivedAt, ...(deps.scope ? { scope: [...deps.scope] } : {}) });
+    const event = { ...e, userId: deps.pseudonymise(e.userId) };
+    records.push({ kind: 'event', v: 1, event, receivedAt, ...(deps.scope ? { scope: [...deps.scope] } : {}) });
   }
   let failedIdx: number[] = [];
   if (records.length > 0) {

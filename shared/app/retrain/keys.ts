@@ -5,6 +5,8 @@ export const RETRAIN_PREFIX = 'retrain/';
 
 export const runPrefix = (decisionPoint: string, runId: string) => `${RETRAIN_PREFIX}${decisionPoint}/${runId}/`;
 export const manifestKey = (run: RunParams) => `${run.prefix}manifest.json`;
+/** The users erased when the run was planned (pseudonym → erasure time), whose records the split drops. */
+export const erasuresKey = (run: RunParams) => `${run.prefix}erasures.json`;
 export const partialsPrefix = (run: RunParams) => `${run.prefix}partials/`;
 export const partialKey = (run: RunParams, bucket: number) => `${partialsPrefix(run)}b${bucket}.json.gz`;
 /** A split item's records for one user bucket. */

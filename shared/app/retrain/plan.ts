@@ -7,20 +7,24 @@
  * receive feedback, or whose records may still be on their way into the lake, is not trained on. Everything before
  * the cutoff is complete, so the offline model covers exactly the days < cutoffBucket and the serving model takes
  * the days ≥ cutoffBucket from the online statistics: nothing counted twice, nothing left out.
+ *
+ * **Erasures.** The users erased so far (pseudonym and time, `ErasureLog`) are written beside the manifest; the split
+ * step drops every record of theirs up to their erasure time (split.ts), so no later step ever sees them.
  */
 import { BUCKET_MS } from '../../core/domain.ts';
-import type { StateStore } from '../../core/ports.ts';
+import type { ErasureLog, StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
 import { RetrainInputError, UnknownDecisionPointError } from './errors.ts';
-import { manifestKey, runPrefix } from './keys.ts';
+import { erasuresKey, manifestKey, runPrefix } from './keys.ts';
 import { LAKE_PREFIX, parseLakeKey } from './lake.ts';
 import type { BlobEntry, BlobStore } from './ports.ts';
 import { type PartitionItem, type RunContext, type RunParams, runInputSchema } from './run-context.ts';
-import { MAX_BUCKETS } from './split.ts';
+import { erasuresFile, MAX_BUCKETS } from './split.ts';
 
 export interface PlanDeps {
   blobs: BlobStore;
   state: StateStore;
+  erasures: ErasureLog;
 }
 
 export interface PlanRequest {
@@ -152,6 +156,8 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
   const totalBytes = items.reduce((n, i) => n + i.bytes, 0);
   run.buckets = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(totalBytes / input.targetItemBytes)));
   const trainingHours = [...byHour(decisionObjects).keys()].filter((h) => h < cutoffMs).sort((p, q) => p - q);
+  const erased = await deps.erasures.list();
+  await deps.blobs.put(erasuresKey(run), JSON.stringify(erasuresFile(erased)), 'application/json');
   const key = manifestKey(run);
   await deps.blobs.put(key, JSON.stringify(items), 'application/json');
   const ctx: RunContext = {
@@ -162,6 +168,7 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
       buckets: Array.from({ length: run.buckets }, (_, b) => b),
       decisionObjects: decisionObjects.length,
       decisionBytes: totalBytes,
+      erasures: erased.length,
       firstHour: trainingHours[0] ?? null,
       lastHour: trainingHours[trainingHours.length - 1] ?? null,
     },

@@ -114,6 +114,8 @@ export const planSummarySchema = z.object({
   decisionObjects: z.number().int(),
   /** Compressed bytes of every lake object the run reads (decisions and events). */
   decisionBytes: z.number(),
+  /** Users erased when the run was planned: the split drops their records up to their erasure. */
+  erasures: z.number().int().default(0),
   /** First and last hour (ms) of training data found in the lake; null when it holds none. */
   firstHour: z.number().nullable(),
   lastHour: z.number().nullable(),

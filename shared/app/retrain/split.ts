@@ -3,12 +3,21 @@
  * bucket of its user, so that the join step sees each user's whole history in one place and can join it with the
  * updater's own rules (`join-bucket.ts`). A record keeps where it came from (object key, line), which orders records
  * of the same time the way the lake writer wrote them. A retried worker writes the same objects again.
+ *
+ * **Erased users.** A record of a user erased at time T (DELETE /v1/users/{userId}) whose own time (a decision's
+ * `at`, an event's `receivedAt`) is at or before T is dropped here, before anything of it is copied: the join, the
+ * fit and the evaluation never see it. A record after T is kept: it is the start of a new history. The impressions of
+ * the dropped decisions are counted per day (`erasedImpressions`), because the lake did hold them: the fit's
+ * completeness check must not mistake a deliberate exclusion for lost data, nor carry the day over from the online
+ * statistics (which would bring the user's contributions back).
  */
+import { bucketOf } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
 import { CLOCK_SKEW_MS } from '../../core/feedback/reward.ts';
+import type { Erasure } from '../../core/ports.ts';
 import { mapLimit } from '../concurrency.ts';
 import { ArtifactError } from './errors.ts';
-import { shuffleKey, splitDoneKey } from './keys.ts';
+import { erasuresKey, shuffleKey, splitDoneKey } from './keys.ts';
 import { decodeLakeObject, encodeLakeObject, recordTime } from './lake.ts';
 import type { BlobStore } from './ports.ts';
 import type { RunParams, SplitInput } from './run-context.ts';
@@ -42,6 +51,28 @@ export interface SplitCounts {
   invalidLines: number;
   bytesRead: number;
   objectsRead: number;
+  /** Records dropped because their user was erased after them. */
+  erasedRecords: number;
+  /** Day bucket → impressions (chosen slots) of the run's decisions among them, before the cutoff. */
+  erasedImpressions: Record<string, number>;
+}
+
+/** The erasures file the plan writes: pseudonym → erasure time (ms). */
+export type ErasuresFile = Record<string, number>;
+
+export const erasuresFile = (erasures: readonly Erasure[]): ErasuresFile =>
+  Object.fromEntries(erasures.map((e) => [e.userId, e.erasedAt]));
+
+async function readErasures(blobs: BlobStore, run: RunParams): Promise<Map<string, number>> {
+  const key = erasuresKey(run);
+  const body = await blobs.get(key);
+  // Without it the run cannot know whom to leave out: failing is the only safe answer.
+  if (!body) throw new ArtifactError(`erasures ${key} written by the plan is missing`);
+  try {
+    return new Map(Object.entries(JSON.parse(Buffer.from(body).toString('utf8')) as ErasuresFile));
+  } catch (cause) {
+    throw new ArtifactError(`erasures ${key} is unreadable`, { cause });
+  }
 }
 
 export async function splitPartition(
@@ -51,7 +82,18 @@ export async function splitPartition(
   const { run, item } = input;
   const buckets = bucketsOf(run);
   const out = new Map<number, string[]>();
-  const counts: SplitCounts = { itemId: item.id, records: 0, invalidLines: 0, bytesRead: 0, objectsRead: 0 };
+  const erased = await readErasures(deps.blobs, run);
+  const counts: SplitCounts = {
+    itemId: item.id,
+    records: 0,
+    invalidLines: 0,
+    bytesRead: 0,
+    objectsRead: 0,
+    erasedRecords: 0,
+    erasedImpressions: {},
+  };
+  // A decision's duplicates share its time, so its hour, so this item: counting ids once here counts them once.
+  const erasedDecisions = new Set<string>();
   await mapLimit(item.keys, deps.readConcurrency ?? 8, async (key) => {
     const body = await deps.blobs.get(key);
     // Listed by the plan moments ago: a missing object means the lake lost data, not a race worth hiding.
@@ -63,7 +105,15 @@ export async function splitPartition(
       .forEach((text, line) => {
         const trimmed = text.trim();
         if (trimmed === '') return;
-        let json: { kind?: unknown; userId?: unknown; event?: { userId?: unknown } };
+        let json: {
+          kind?: unknown;
+          userId?: unknown;
+          event?: { userId?: unknown };
+          decisionId?: unknown;
+          decisionPoint?: unknown;
+          at?: unknown;
+          chosen?: unknown;
+        };
         try {
           json = JSON.parse(trimmed);
         } catch {
@@ -75,6 +125,24 @@ export async function splitPartition(
           json?.kind === 'decision' || json?.kind === 'event' ? recordTime(json as { kind: string }) : undefined;
         if (typeof userId !== 'string' || t === undefined) {
           counts.invalidLines++;
+          return;
+        }
+        const erasedAt = erased.get(userId);
+        if (erasedAt !== undefined && t <= erasedAt) {
+          counts.erasedRecords++;
+          const { decisionId, decisionPoint, at, chosen } = json;
+          if (
+            json.kind === 'decision' &&
+            decisionPoint === run.decisionPoint &&
+            typeof at === 'number' &&
+            bucketOf(at) < run.cutoffBucket &&
+            Array.isArray(chosen) &&
+            !erasedDecisions.has(String(decisionId))
+          ) {
+            erasedDecisions.add(String(decisionId));
+            const day = String(bucketOf(at));
+            counts.erasedImpressions[day] = (counts.erasedImpressions[day] ?? 0) + chosen.length;
+          }
           return;
         }
         const shuffled: ShuffledRecord = {

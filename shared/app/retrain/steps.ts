@@ -9,7 +9,7 @@
  */
 import { BanditError } from '../../core/bandit/errors.ts';
 import { EvaluationError } from '../../core/evaluation/errors.ts';
-import type { StateStore } from '../../core/ports.ts';
+import type { ErasureLog, StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
 import { RetrainError, RetrainInputError, RetrainTransientError } from './errors.ts';
 import { evaluate } from './evaluate.ts';
@@ -33,6 +33,8 @@ import { type SplitCounts, splitPartition } from './split.ts';
 export interface RetrainDeps {
   blobs: BlobStore;
   state: StateStore;
+  /** The users erased (DELETE /v1/users/{userId}), whose records the run drops up to their erasure. */
+  erasures: ErasureLog;
   config?: OfflineModelConfig;
   now?: () => number;
 }
