@@ -147,6 +147,7 @@ export function taskFunctions(definition: SynthesizedRetrain['definition']): Map
 export function localTaskHandlers(
   synth: SynthesizedRetrain,
   handlers: StepHandlers,
+  startTime?: string,
 ): Record<string, (input: Json) => Promise<Json>> {
   const invoke = (fn: (payload: unknown) => Promise<unknown>) => async (input: Json) => {
     const payload = (input as { Payload?: unknown } | null)?.Payload;
@@ -154,8 +155,11 @@ export function localTaskHandlers(
   };
   const steps = async (payload: unknown) => {
     if ((payload as { step?: unknown } | null)?.step !== 'plan') return handlers.step(payload);
+    // The emulator stamps $$.Execution.StartTime with the real clock; a run of another day (`startTime`) gets its
+    // clock here, where the plan step reads it.
+    const planned = startTime === undefined ? payload : { ...(payload as object), startTime };
     // The plan step in AWS leaves the items in S3 for the ItemReader; here they travel inline for ItemsPath.
-    const { ctx, items } = await handlers.planWithItems(payload);
+    const { ctx, items } = await handlers.planWithItems(planned);
     return { ...ctx, plan: { ...ctx.plan, localItems: items } };
   };
   const out: Record<string, (input: Json) => Promise<Json>> = {};
@@ -204,7 +208,7 @@ export async function runLocalRetrain(
   const synth = opts.synth ?? retrainDefinition();
   const definition = localizeDefinition(synth.definition);
   const handlers = createStepHandlers(deps);
-  const taskResourceLocalHandlers = localTaskHandlers(synth, handlers);
+  const taskResourceLocalHandlers = localTaskHandlers(synth, handlers, opts.startTime?.toISOString());
   const retryIntervalOverrides = Object.fromEntries(Object.keys(taskResourceLocalHandlers).map((s) => [s, 0]));
   const startTime = opts.startTime ?? new Date(deps.now?.() ?? Date.now());
   const name = opts.executionName ?? `local-${startTime.toISOString().replace(/[:.]/g, '-')}`;

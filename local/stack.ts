@@ -102,7 +102,8 @@ export interface LocalStack {
    * Runs the template's retraining state machine now, as its schedule would (the steps' DynamoDB calls under their
    * role, the lake folder), on any input: a test's `asOf`, say.
    */
-  retrain(input: RunInput, options?: { executionName?: string }): Promise<LocalRetrainResult>;
+  /** `startTime`: when the run executes (default now), for a test that runs the retraining of a later day. */
+  retrain(input: RunInput, options?: { executionName?: string; startTime?: Date }): Promise<LocalRetrainResult>;
   /** Stops everything; throws if any call was denied (unless `acknowledgeDenied` took them). */
   stop(): Promise<void>;
   /** Returns and forgets the denied calls, for a test that provokes a denial on purpose. */
