@@ -373,6 +373,8 @@ export class NbaEngineStack extends Stack {
 
     const v1 = this.api.root.addResource('v1');
     v1.addResource('decisions').addMethod('POST', decisionsIntegration);
+    // Readiness for load balancers and newcomers: no API key (the function reads one item that does not exist).
+    v1.addResource('health').addMethod('GET', decisionsIntegration);
     v1.addResource('events').addMethod('POST', eventsIntegration);
     for (const adminPath of ['decision-points', 'keys']) {
       const collection = v1.addResource(adminPath);

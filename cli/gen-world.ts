@@ -2,7 +2,7 @@
  * Writes a seeded synthetic world for the simulator (see sim/world.ts): `config.json` (decision point settings),
  * `history.jsonl` (logged decisions of a skewed logging policy) and `online.jsonl` (rounds to play).
  *
- *   npm run gen-world -- --seed N --rounds N --out DIR [--actions 20] [--churn-every 5000] [--churn-count 3]
+ *   npm run gen-world -- --seed N --out DIR [--rounds 20000] [--actions 20] [--churn-every 5000] [--churn-count 3]
  *                        [--history-rounds 10000] [--delay-share 0.3] [--max-delay 200]
  *
  * Same options → byte-identical files. Exit codes: 0 done, 2 bad arguments, 1 anything unexpected.
@@ -16,10 +16,10 @@ import { DEFAULT_HISTORY_ROUNDS, World, type WorldOptions } from '../sim/world.t
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
-const USAGE = `usage: npm run gen-world -- --seed N --rounds N --out DIR [options]
+const USAGE = `usage: npm run gen-world -- --seed N --out DIR [options]
 
   --seed N             world seed (required)
-  --rounds N           online rounds (required)
+  --rounds N           online rounds (default 20000)
   --out DIR            output folder, created if missing (required)
   --actions N          live actions at any time (default 20)
   --churn-every N      rounds between churn events, 0 for none (default 5000)
@@ -42,15 +42,15 @@ function parse(argv: readonly string[]): { out: string; world: WorldOptions } | 
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (v.help) return 'help';
-  if (v.seed === undefined || v.rounds === undefined || v.out === undefined) {
-    throw new UsageError('--seed, --rounds and --out are required');
+  if (v.seed === undefined || v.out === undefined) {
+    throw new UsageError('--seed and --out are required');
   }
   const int = (flag: string, raw: string | undefined, min: number) =>
     raw === undefined ? undefined : parseNumberFlag(flag, raw, { integer: true, above: min - 1 });
   const share = v['delay-share'];
   const world: WorldOptions = {
     seed: parseNumberFlag('seed', v.seed, { integer: true, above: -1, below: 2 ** 32 }),
-    rounds: parseNumberFlag('rounds', v.rounds, { integer: true, above: -1 }),
+    rounds: v.rounds === undefined ? 20_000 : parseNumberFlag('rounds', v.rounds, { integer: true, above: -1 }),
     ...(v.actions !== undefined && { actions: int('actions', v.actions, 2) }),
     ...(v['churn-every'] !== undefined && { churnEvery: int('churn-every', v['churn-every'], 0) }),
     ...(v['churn-count'] !== undefined && { churnCount: int('churn-count', v['churn-count'], 0) }),

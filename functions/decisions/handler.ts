@@ -1,4 +1,7 @@
-/** POST /v1/decisions: thin handler over DecisionService. */
+/**
+ * POST /v1/decisions: thin handler over DecisionService. GET /v1/health: whether this engine can serve (its state
+ * table answers), without an API key and without telling anything about the data.
+ */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
@@ -30,6 +33,28 @@ export function createHandler(runtime: FunctionRuntime) {
           }
           // From here on the user is their pseudonym: the stage read, the decision record, the stream's partition key.
           return { status: 200, body: await service.decide({ ...req, userId: await pseudonyms.of(req.userId) }) };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/v1/health',
+        scope: 'decide',
+        public: true,
+        handle: async () => {
+          const started = Date.now();
+          try {
+            await engine.stateStore.getDecisionPoint('health-check');
+            return { status: 200, body: { status: 'ok', checks: { stateTable: 'ok' }, ms: Date.now() - started } };
+          } catch (error) {
+            return {
+              status: 503,
+              body: {
+                status: 'unavailable',
+                checks: { stateTable: (error as Error).name },
+                ms: Date.now() - started,
+              },
+            };
+          }
         },
       },
     ],

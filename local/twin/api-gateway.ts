@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { noRouteMessage } from '../../shared/adapters/http/api.ts';
 import { LIMITS } from '../../shared/core/schemas.ts';
 
 /** API Gateway's limit on the request line and headers together (REST APIs). */
@@ -124,7 +125,7 @@ export async function startApiGateway(
       if (match === undefined || match === 'no-method') {
         const [status, code, message] =
           match === undefined
-            ? [404, 'not_found', `no route for ${url.pathname}`]
+            ? [404, 'not_found', noRouteMessage(url.pathname)]
             : [405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}`];
         reply({
           statusCode: status,

@@ -41,6 +41,20 @@ describe('authentication', () => {
   });
 });
 
+describe('health and unknown paths', () => {
+  it('answers GET /v1/health without a key, and an unknown path with where the API is', async () => {
+    const anonymous = apiClient(stack.url, undefined);
+    const health = await anonymous.call('GET', '/v1/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', checks: { stateTable: 'ok' } });
+    // Public means this route only: everything else still needs a key.
+    expect((await anonymous.call('GET', '/v1/decision-points')).status).toBe(401);
+    const root = await anonymous.call('GET', '/');
+    expect(root.status).toBe(404);
+    expect(root.body.error.message).toContain('GET /v1/health');
+  });
+});
+
 describe('decision points and catalog', () => {
   it('creates a decision point from {} with every default filled in', async () => {
     const got = await api.call('GET', '/v1/decision-points/home');

@@ -36,6 +36,13 @@ export interface RouteResponse {
   body?: unknown;
 }
 
+/** What a request to a path no route serves is told (also by the local API Gateway twin). */
+export const noRouteMessage = (path: string) =>
+  `no route for ${path}: the API lives under /v1 (GET /v1/health answers without a key; every route is in docs/openapi.json)`;
+
+/** Who calls a public route: nobody in particular, with no scope. */
+const ANONYMOUS: Principal = { keyId: 'anonymous', scopes: [] };
+
 export interface Route {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** Path template such as `/v1/decision-points/{decisionPoint}/actions/{actionId}`. */
@@ -43,6 +50,8 @@ export interface Route {
   scope: ApiKeyScope;
   /** The body may be left out (an empty body is then `undefined`), for routes whose every field is optional. */
   optionalBody?: boolean;
+  /** Answered without an API key (the health check only: it reads nothing a caller could not know). */
+  public?: boolean;
   handle: (req: RouteRequest) => Promise<RouteResponse>;
 }
 
@@ -100,7 +109,7 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
   const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const path = event.path;
     const candidates = compiled.filter((r) => r.regex.test(path));
-    if (candidates.length === 0) throw new NotFoundError(`no route for ${path}`);
+    if (candidates.length === 0) throw new NotFoundError(noRouteMessage(path));
     const route = candidates.find((r) => r.method === event.httpMethod);
     if (!route) throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${path}`);
     const match = route.regex.exec(path)!;
@@ -110,7 +119,9 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     });
     const headers = lowerCaseHeaders(event.headers);
     // Authenticate before reading the body: an unauthenticated request changes nothing and learns nothing.
-    const principal = await auth.authenticate(headers['x-api-key'], route.scope, params.decisionPoint);
+    const principal = route.public
+      ? ANONYMOUS
+      : await auth.authenticate(headers['x-api-key'], route.scope, params.decisionPoint);
     // A key restricted to decision points administers only those: routes that span every decision point (lists,
     // dead letters, keys) would otherwise show or change what the restriction keeps it from.
     if (route.scope === 'admin' && principal.decisionPoints && params.decisionPoint === undefined) {

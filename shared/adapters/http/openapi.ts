@@ -93,6 +93,16 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/health': {
+        get: {
+          summary: 'Whether the engine can serve (its state table answers); no API key',
+          security: [],
+          responses: {
+            '200': { description: '{ "status": "ok", "checks": { "stateTable": "ok" } }' },
+            '503': { description: 'Not ready: the failing check is named' },
+          },
+        },
+      },
       '/v1/decision-points': {
         get: { summary: 'List decision points', responses: { '200': { description: 'Decision points' }, ...errors } },
       },
