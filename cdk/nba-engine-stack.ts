@@ -22,6 +22,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { API_KEY_PARTITION } from '../shared/adapters/dynamodb/state-items.ts';
 import type { StackConfig } from './config.ts';
+import { ApiProtection } from './constructs/api-protection.ts';
 import { engineFunction } from './constructs/engine-function.ts';
 import { Observability } from './constructs/observability.ts';
 import { Retraining } from './constructs/retraining.ts';
@@ -60,6 +61,7 @@ export class NbaEngineStack extends Stack {
   readonly stateTable: Table;
   readonly decisionsTable: Table;
   readonly deadLetterTable: Table;
+  readonly auditTable: Table;
   readonly eventStream: Stream;
   readonly updaterFailureQueue: Queue;
   readonly decisionsFunction: NodejsFunction;
@@ -67,13 +69,14 @@ export class NbaEngineStack extends Stack {
   readonly adminFunction: NodejsFunction;
   readonly updaterFunction: NodejsFunction;
   readonly api: RestApi;
+  readonly apiProtection: ApiProtection;
   readonly retraining: Retraining;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
     super(scope, id, props);
 
-    // Every table here holds data that cannot be rebuilt from elsewhere, so all three are retained when the stack
+    // Every table here holds data that cannot be rebuilt from elsewhere, so all four are retained when the stack
     // goes and can be restored to any second of the last 35 days.
     const tableDefaults = {
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -106,6 +109,15 @@ export class NbaEngineStack extends Stack {
     this.deadLetterTable = new Table(this, 'DeadLetterTable', {
       ...tableDefaults,
       partitionKey: { name: 'id', type: AttributeType.STRING },
+    });
+
+    // The audit trail: one entry per change (shared/core/audit.ts), written and listed by the admin function, and by
+    // the retraining when it promotes a model. Entries expire after `auditRetentionDays` (TTL: cleanup, not a rule).
+    this.auditTable = new Table(this, 'AuditTable', {
+      ...tableDefaults,
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
     });
 
     this.eventStream = new Stream(this, 'EventStream', {
@@ -161,6 +173,10 @@ export class NbaEngineStack extends Stack {
       memorySize: 512,
       // API Gateway's own integration timeout is 29 s; a longer Lambda timeout would only burn time nobody awaits.
       timeout: Duration.seconds(29),
+      environment: {
+        AUDIT_TABLE: this.auditTable.tableName,
+        AUDIT_RETENTION_DAYS: String(props.auditRetentionDays),
+      },
     });
     this.updaterFunction = createFunction('UpdaterFunction', 'updater', {
       memorySize: 1024,
@@ -203,6 +219,9 @@ export class NbaEngineStack extends Stack {
     this.eventStream.grant(this.adminFunction, 'kinesis:PutRecords');
     // Replaying a range the updater gave up on reads it back from the stream.
     this.eventStream.grant(this.adminFunction, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    // The audit trail: a pending entry before each change (PutItem, conditional), its outcome after (UpdateItem,
+    // conditional), and the listing (Query).
+    onItems(this.adminFunction, this.auditTable, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
 
     // Updater: statistics and decision-point settings; the decisions table's decisions, users and event claims; the
     // records it sets aside.
@@ -250,6 +269,7 @@ export class NbaEngineStack extends Stack {
     // The log lake and the offline retraining state machine (see cdk/constructs/retraining.ts).
     this.retraining = new Retraining(this, 'Retraining', {
       stateTable: this.stateTable,
+      audit: { table: this.auditTable, retentionDays: props.auditRetentionDays },
       eventStream: this.eventStream,
       bundling,
       projectRoot: repoRoot,
@@ -313,6 +333,14 @@ export class NbaEngineStack extends Stack {
     cfnApi.securityPolicy = 'SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09';
     cfnApi.endpointAccessMode = 'STRICT';
 
+    // Abuse by one caller must not starve the others: a web ACL with per-address and per-key rate rules and the AWS
+    // managed common rule set in front of the stage (cdk/constructs/api-protection.ts).
+    this.apiProtection = new ApiProtection(this, 'ApiProtection', {
+      stage: this.api.deploymentStage,
+      perKeyLimit: props.wafRateLimitPerKey,
+      perIpLimit: props.wafRateLimitPerIp,
+    });
+
     const integrate = (fn: IFunction) => new LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
     const decisionsIntegration = integrate(this.decisionsFunction);
     const eventsIntegration = integrate(this.eventsFunction);
@@ -331,11 +359,14 @@ export class NbaEngineStack extends Stack {
     deadLetters.addMethod('GET', adminIntegration);
     deadLetters.addResource('replay').addMethod('POST', adminIntegration);
     deadLetters.addResource('replay-range').addMethod('POST', adminIntegration);
+    // Every change made through the admin API or by the retraining (read-only).
+    v1.addResource('audit').addMethod('GET', adminIntegration);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
     new CfnOutput(this, 'DecisionsTableName', { value: this.decisionsTable.tableName });
     new CfnOutput(this, 'DeadLetterTableName', { value: this.deadLetterTable.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: this.auditTable.tableName });
     new CfnOutput(this, 'StreamName', { value: this.eventStream.streamName });
 
     // Alarms (to an SNS topic) and a dashboard: see cdk/constructs/observability.ts.
@@ -345,7 +376,7 @@ export class NbaEngineStack extends Stack {
       updaterFunction: this.updaterFunction,
       updaterLogGroup: this.updaterFunction.logGroup,
       updaterFailureQueue: this.updaterFailureQueue,
-      tables: [this.stateTable, this.decisionsTable, this.deadLetterTable],
+      tables: [this.stateTable, this.decisionsTable, this.deadLetterTable, this.auditTable],
       stream: this.eventStream,
       stateMachine: this.retraining.stateMachine,
     });

@@ -10,9 +10,11 @@
  * batch the updater gave up on, as its on-failure queue names it (`KinesisBatchInfo`: shardId, startSequenceNumber,
  * endSequenceNumber), within the stream's retention (see `shared/app/learn/dead-letters.ts`). The updater's rules
  * make a replayed record count at most once.
- * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or
- * local-dev-key). Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
+ * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or the
+ * key `npm start` stored in the data folder, NBA_DATA_DIR or .local-data: local/api-key.ts).
+ * Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
  */
+import { defaultApiKey } from '../local/api-key.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
@@ -27,7 +29,7 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
   --limit N             at most N entries (default 100)
   --shard, --from, --to replay-range: the shard and the first and last sequence numbers of the failed batch
   --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
-  --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
+  --key KEY             an admin API key (default NBA_API_KEY, or the one npm start stored in .local-data/api-key)
   --json                print JSON instead of text`;
 
 class RefusedError extends Error {}
@@ -64,7 +66,12 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       ...(v.limit !== undefined ? { limit: parseNumberFlag('limit', v.limit, { integer: true, above: 0 }) } : {}),
     };
     const url = (v.url ?? process.env.NBA_API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-    const key = v.key ?? process.env.NBA_API_KEY ?? 'local-dev-key';
+    const key = defaultApiKey(v.key);
+    if (key === undefined) {
+      throw new UsageError(
+        'no API key: pass --key, set NBA_API_KEY, or start the engine once (npm start) so that it stores one in .local-data/api-key',
+      );
+    }
     const res =
       command === 'list'
         ? await fetch(

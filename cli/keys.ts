@@ -1,7 +1,8 @@
 /**
  * API keys from the command line: create (prints the secret once), list (never secrets), revoke.
  *
- *   npm run keys -- create --name NAME --scopes decide,feedback[,admin] [--decision-points a,b] [--json]
+ *   npm run keys -- create --name NAME --scopes decide,feedback[,admin] [--decision-points a,b]
+ *                          [--expires-at ISO-8601] [--rate-limit RPS[/BURST]] [--json]
  *   npm run keys -- list [--json]
  *   npm run keys -- revoke KEY_ID [--json]
  *
@@ -29,6 +30,8 @@ const USAGE = `usage: npm run keys -- create --name NAME --scopes SCOPES [--deci
   --name NAME              who or what the key is for (shown in lists)
   --scopes SCOPES          comma-separated: decide, feedback, admin
   --decision-points DPS    comma-separated; the key works only for these decision points
+  --expires-at ISO         the key stops working then (ISO-8601 with an offset, e.g. 2027-01-01T00:00:00Z)
+  --rate-limit RPS[/BURST] the key's own request limit per container (default burst: twice RPS)
   --table NAME             the deployed state table (AWS); default: the local engine's data
   --region R               AWS region of --table (default: from the environment)
   --data-dir DIR           local data folder (default: NBA_DATA_DIR or .local-data)
@@ -69,10 +72,20 @@ async function openStore(v: {
   };
 }
 
+/** `20` or `20/40`: requests per second, and the burst (default twice the rate, at least 1). */
+function parseRateLimit(raw: string): { ratePerSecond: number; burst: number } {
+  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--rate-limit expects RPS or RPS/BURST, e.g. 20 or 20/40, got "${raw}"`);
+  const ratePerSecond = Number(m[1]);
+  return { ratePerSecond, burst: m[2] !== undefined ? Number(m[2]) : Math.max(1, Math.ceil(2 * ratePerSecond)) };
+}
+
 function text(k: ApiKeyView): string {
   const where = k.decisionPoints ? ` decision points: ${k.decisionPoints.join(',')}` : '';
   const revoked = k.revokedAt ? ` (revoked ${k.revokedAt})` : '';
-  return `${k.keyId}  ${k.status.padEnd(7)}  ${k.scopes.join(',').padEnd(22)} ${k.name}${where}  created ${k.createdAt}${revoked}\n`;
+  const expires = k.expiresAt && !k.revokedAt ? ` expires ${k.expiresAt}` : '';
+  const limit = k.rateLimit ? ` limit ${k.rateLimit.ratePerSecond}/s burst ${k.rateLimit.burst}` : '';
+  return `${k.keyId}  ${k.status.padEnd(7)}  ${k.scopes.join(',').padEnd(22)} ${k.name}${where}  created ${k.createdAt}${expires}${limit}${revoked}\n`;
 }
 
 export async function runKeys(argv: readonly string[], streams: CliStreams = process): Promise<number> {
@@ -91,14 +104,22 @@ export async function runKeys(argv: readonly string[], streams: CliStreams = pro
       name: { type: 'string' },
       scopes: { type: 'string' },
       'decision-points': { type: 'string' },
+      'expires-at': { type: 'string' },
+      'rate-limit': { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
     });
-    if (command !== 'create' && (v.name ?? v.scopes ?? v['decision-points']) !== undefined) {
-      throw new UsageError(`--name, --scopes and --decision-points belong to create, not ${command}`);
+    if (
+      command !== 'create' &&
+      (v.name ?? v.scopes ?? v['decision-points'] ?? v['expires-at'] ?? v['rate-limit']) !== undefined
+    ) {
+      throw new UsageError(
+        `--name, --scopes, --decision-points, --expires-at and --rate-limit belong to create, not ${command}`,
+      );
     }
+    const rateLimit = v['rate-limit'] === undefined ? undefined : parseRateLimit(v['rate-limit']);
     if (command === 'revoke' && keyId === undefined) throw new UsageError('revoke needs the KEY_ID to revoke');
     if (command === 'create' && (v.name === undefined || v.scopes === undefined)) {
       throw new UsageError('create needs --name and --scopes');
@@ -113,6 +134,8 @@ export async function runKeys(argv: readonly string[], streams: CliStreams = pro
           name: v.name,
           scopes: list(v.scopes),
           ...(decisionPoints ? { decisionPoints } : {}),
+          ...(v['expires-at'] !== undefined ? { expiresAt: v['expires-at'] } : {}),
+          ...(rateLimit ? { rateLimit } : {}),
         });
         if (v.json) streams.stdout.write(`${JSON.stringify({ ...key, secret })}\n`);
         else {

@@ -78,9 +78,9 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
   }
 
   process.env.NBA_LOG_LEVEL ??= 'silent';
-  const { state, close } = await openLocalState(dataDir);
+  const { state, audit, close } = await openLocalState(dataDir);
   try {
-    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state });
+    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state, audit });
     if (json) {
       streams.stdout.write(`${JSON.stringify({ status: result.status, error: result.error, ...result.output })}\n`);
       return result.status === 'SUCCEEDED' ? 0 : 1;

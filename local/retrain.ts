@@ -23,7 +23,9 @@ import { z } from 'zod';
 import { parseStackConfig } from '../cdk/config.ts';
 import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import type { OfflineModelConfig } from '../shared/app/retrain/objectives.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
 import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts';
@@ -169,6 +171,8 @@ export function localTaskHandlers(
 export interface LocalRetrainDeps {
   blobs: BlobStore;
   state: StateStore;
+  /** Where a promotion is recorded (as the steps function does in AWS). */
+  audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
 }
@@ -236,7 +240,11 @@ export async function runLocalRetrain(
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
 export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
-const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
+const endpointsSchema = z.object({
+  dynamoEndpoint: z.url(),
+  stateTable: z.string().min(1),
+  auditTable: z.string().min(1),
+});
 
 async function reachable(endpoint: string): Promise<boolean> {
   try {
@@ -248,10 +256,12 @@ async function reachable(endpoint: string): Promise<boolean> {
 }
 
 /**
- * The local state store: the running stack's DynamoDB emulator when `npm start` runs on this data dir (it writes
- * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
+ * The local state store and audit trail: the running stack's DynamoDB emulator when `npm start` runs on this data dir
+ * (it writes its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
  */
-export async function openLocalState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
+export async function openLocalState(
+  dataDir: string,
+): Promise<{ state: StateStore; audit: AuditTrail; close(): Promise<void> }> {
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
   if (existsSync(file)) {
     const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
@@ -261,7 +271,11 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
         credentials: LOCAL_CREDENTIALS,
         dynamoEndpoint: e.data.dynamoEndpoint,
       });
-      return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
+      return {
+        state: new DynamoStateStore(client, e.data.stateTable),
+        audit: new AuditTrail(new DynamoAuditLog(client, e.data.auditTable)),
+        close: async () => client.destroy(),
+      };
     }
   }
   const { plan } = defaultSynthesis();
@@ -269,6 +283,7 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
   await createResources(plan, emulators);
   return {
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
+    audit: new AuditTrail(new DynamoAuditLog(emulators.dynamo, physicalName(plan, 'AuditTable'))),
     close: () => emulators.close(),
   };
 }

@@ -14,10 +14,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
+import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
@@ -102,6 +104,32 @@ export interface ScheduledRun {
   states: string[];
 }
 
+/** The id of the admin key local mode seeds. */
+export const LOCAL_ADMIN_KEY_ID = 'local-admin';
+
+/**
+ * Seeds the admin key of local mode (stored hashed, like any key) and revokes every earlier one: a data folder that
+ * ran with another key (an older `local-dev-key`, a rotated NBA_API_KEY) must not keep accepting it. Its request
+ * limit is the stage's (1,000/s): it is the one key the tests and benchmarks drive the whole twin with.
+ */
+async function seedAdminKey(state: DynamoStateStore, apiKey: string): Promise<void> {
+  const hash = hashApiKey(apiKey);
+  const now = Date.now();
+  for (const k of await state.listApiKeys()) {
+    if (k.keyId === LOCAL_ADMIN_KEY_ID && k.hash !== hash && k.revokedAt === undefined) {
+      await state.putApiKey({ ...k, revokedAt: now });
+    }
+  }
+  await state.putApiKey({
+    keyId: LOCAL_ADMIN_KEY_ID,
+    hash,
+    name: 'local admin key (NBA_API_KEY or the data folder)',
+    scopes: ['admin', 'decide', 'feedback'],
+    createdAt: now,
+    rateLimit: { ratePerSecond: 1000, burst: 2000 },
+  });
+}
+
 export class DeniedCallsError extends Error {
   override readonly name = 'AccessDenied';
 }
@@ -116,13 +144,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     decisions: new DynamoDecisionStore(emulators.dynamo, table('DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, table('DeadLetterTable')),
   };
-  await stores.state.putApiKey({
-    keyId: 'local-admin',
-    hash: hashApiKey(opts.apiKey),
-    name: 'local admin key (NBA_API_KEY)',
-    scopes: ['admin', 'decide', 'feedback'],
-    createdAt: Date.now(),
-  });
+  await seedAdminKey(stores.state, opts.apiKey);
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));
@@ -220,9 +242,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       const clients = twinClients(endpoints, principalOf(steps), iam, tables);
       try {
         const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
+        const auditTable = steps.environment.AUDIT_TABLE;
+        const audit = auditTable ? new AuditTrail(new DynamoAuditLog(clients.dynamo, auditTable)) : undefined;
         const result = await runLocalRetrain(
           JSON.parse(input ?? '{}') as RunInput,
-          { blobs: new FsBlobStore(lake.dir), state },
+          { blobs: new FsBlobStore(lake.dir), state, audit },
           { synth: retrainFromTemplate(template, plan) },
         );
         runs.push({ target: arn, input, status: result.status, error: result.error, states: result.states });
@@ -239,7 +263,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   if (endpointsFile) {
     writeFileSync(
       endpointsFile,
-      JSON.stringify({ dynamoEndpoint: emulators.dynamoEndpoint, stateTable: table('StateTable'), pid: process.pid }),
+      JSON.stringify({
+        dynamoEndpoint: emulators.dynamoEndpoint,
+        stateTable: table('StateTable'),
+        auditTable: table('AuditTable'),
+        pid: process.pid,
+      }),
     );
   }
 

@@ -22,4 +22,6 @@ export const METRIC = {
   decisionFallback: 'DecisionFallback',
   /** Requests refused by the per-key rate limiter. */
   throttledRequests: 'ThrottledRequests',
+  /** Audit entries whose outcome could not be stored (they stay pending; the log line has the outcome). */
+  auditIncomplete: 'AuditIncomplete',
 } as const;

@@ -77,6 +77,22 @@ export const auditEntrySchema = z.strictObject({
 });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
+/** An entry as `GET /v1/audit` shows it: times as ISO-8601. */
+export const auditEntryViewSchema = auditEntrySchema.extend({
+  at: z.iso.datetime(),
+  settledAt: z.iso.datetime().optional(),
+});
+export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
+
+export function auditEntryView(e: AuditEntry): AuditEntryView {
+  const { settledAt, ...rest } = e;
+  return {
+    ...rest,
+    at: new Date(e.at).toISOString(),
+    ...(settledAt !== undefined ? { settledAt: new Date(settledAt).toISOString() } : {}),
+  };
+}
+
 /** The outcome added to a pending entry. */
 export interface AuditOutcome {
   status: number;

@@ -6,6 +6,7 @@ import { type Emulators, startEmulators } from '../../local/emulators.ts';
 import { defaultSynthesis } from '../../local/twin/assembly.ts';
 import { createResources } from '../../local/twin/resources.ts';
 import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
+import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
@@ -16,6 +17,7 @@ export interface TestStores {
   state: DynamoStateStore;
   decisions: DynamoDecisionStore;
   deadLetters: DynamoDeadLetterStore;
+  audit: DynamoAuditLog;
 }
 
 let counter = 0;
@@ -34,6 +36,7 @@ export function storesFor(emulators: Emulators, plan: TwinPlan): TestStores {
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     decisions: new DynamoDecisionStore(emulators.dynamo, physicalName(plan, 'DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, physicalName(plan, 'DeadLetterTable')),
+    audit: new DynamoAuditLog(emulators.dynamo, physicalName(plan, 'AuditTable')),
   };
 }
 

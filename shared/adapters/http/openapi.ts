@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { createApiKeySchema } from '../../app/keys/keys.ts';
+import { auditEntryViewSchema, auditQuerySchema } from '../../core/audit.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import {
   actionInputSchema,
@@ -187,6 +188,27 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/keys/{keyId}': {
         parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
         delete: { summary: 'Revoke an API key', responses: { '200': { description: 'Revoked' }, ...errors } },
+      },
+      '/v1/audit': {
+        get: {
+          summary:
+            'The audit trail: every change (keys, decision points, actions, promotion, rollback, replays, erasure) with the acting key, route, decision point, result and time, newest first; `next` continues as `after`',
+          parameters: queryParameters(auditQuerySchema),
+          responses: {
+            '200': {
+              description: 'Entries, newest first, and `next` when more may match',
+              ...json({
+                type: 'object',
+                properties: {
+                  entries: { type: 'array', items: schema(auditEntryViewSchema, 'output') },
+                  next: { type: 'string' },
+                },
+                required: ['entries'],
+              }),
+            },
+            ...errors,
+          },
+        },
       },
       '/v1/dead-letters': {
         get: {

@@ -50,6 +50,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
       method: 'POST',
       path: '/v1/decision-points/{decisionPoint}/model:rollback',
       scope: 'admin',
+      audit: { action: 'model.rollback' },
       handle: async ({ params, body }) => {
         const dp = params.decisionPoint!;
         const { from } = parseWith(rollbackBody, body);
@@ -75,6 +76,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
               rolledBack,
               remainingHistory: active.history.map((h) => h.version),
             },
+            audit: { target: active.version, detail: { rolledBack } },
           };
         } catch (err) {
           if (err instanceof NothingToRollBackError) throw new ConflictError(err.message, undefined, { cause: err });

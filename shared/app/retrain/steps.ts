@@ -11,6 +11,7 @@ import { BanditError } from '../../core/bandit/errors.ts';
 import { EvaluationError } from '../../core/evaluation/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import { RetrainError, RetrainInputError, RetrainTransientError } from './errors.ts';
 import { evaluate } from './evaluate.ts';
 import { fitCandidate } from './fit.ts';
@@ -33,6 +34,8 @@ import { type SplitCounts, splitPartition } from './split.ts';
 export interface RetrainDeps {
   blobs: BlobStore;
   state: StateStore;
+  /** Where promotions are recorded (shared/core/audit.ts). */
+  audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
 }
