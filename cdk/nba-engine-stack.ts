@@ -20,7 +20,7 @@ import { type BundlingOptions, type NodejsFunction, OutputFormat } from 'aws-cdk
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { API_KEY_PARTITION } from '../shared/adapters/dynamodb/state-items.ts';
+import { API_KEY_PARTITION, dpPk } from '../shared/adapters/dynamodb/state-items.ts';
 import type { StackConfig } from './config.ts';
 import { ApiProtection } from './constructs/api-protection.ts';
 import { engineFunction } from './constructs/engine-function.ts';
@@ -199,13 +199,14 @@ export class NbaEngineStack extends Stack {
     onItems(this.decisionsFunction, this.decisionsTable, 'dynamodb:GetItem');
     this.eventStream.grant(this.decisionsFunction, 'kinesis:PutRecords');
 
-    // Events: authenticate, then append. Its only read is the caller's key item, so that is all it may read: the
-    // partition of API keys, nothing of the model or the catalog.
+    // Events: authenticate, check a named decision point's value policy (F9), then append. Its reads are the caller's
+    // key item and decision points' items (their settings), so that is all it may read: the partition of API keys and
+    // the decision points' partitions, by key, nothing listed or queried.
     this.eventsFunction.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:GetItem'],
         resources: [this.stateTable.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [API_KEY_PARTITION] } },
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [API_KEY_PARTITION, `${dpPk('')}*`] } },
       }),
     );
     this.eventStream.grant(this.eventsFunction, 'kinesis:PutRecords');

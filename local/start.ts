@@ -5,6 +5,7 @@
  *   NBA_API_KEY   the admin API key to accept (default: a random key generated on the first start and kept in
  *                 `<data>/api-key`, see local/api-key.ts); any key an earlier start accepted is revoked
  *   NBA_DATA_DIR  where the emulators keep their data (default: .local-data)
+ *   NBA_SAMPLER_SEED  seeds the decisions' sampler (default: unseeded), so a session's decisions reproduce
  * It listens on 127.0.0.1 only, and refuses requests whose Host header names another server (DNS rebinding).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,11 @@ const keyOrigin =
     : stored.created
       ? `(generated now, stored in ${keyFile})`
       : `(stored in ${keyFile})`;
+const seed = process.env.NBA_SAMPLER_SEED;
+if (seed !== undefined && !/^\d{1,9}$/.test(seed)) {
+  console.error(`NBA_SAMPLER_SEED must be a whole number, got "${seed}"`);
+  process.exit(2);
+}
 const checkpointFile = join(dataDir, 'checkpoints.json');
 process.env.NBA_LOG_LEVEL ??= 'silent';
 
@@ -38,6 +44,7 @@ const stack = await startLocalStack({
   port,
   dataDir,
   apiKey,
+  ...(seed !== undefined ? { samplerSeed: Number(seed) } : {}),
   // As CloudWatch would show it for a deployed function: the API answers 500, the reason is here.
   onDenied: (c) => console.error(`AccessDenied: ${c.principal} may not ${c.action} on ${c.resource}`),
   poller: {

@@ -157,7 +157,11 @@ export class EngineHarness {
   /** Sends feedback events through the feedback API's core, received now. Event ids are generated when absent. */
   async feedback(events: readonly (Omit<FeedbackEvent, 'eventId'> & { eventId?: string })[]): Promise<void> {
     const withIds = events.map((e) => ({ eventId: e.eventId ?? `e${++this.eventSeq}`, ...e }));
-    const out = await ingestEvents(withIds, { stream: this.stream, now: () => this.now });
+    const out = await ingestEvents(withIds, {
+      stream: this.stream,
+      settings: async (dp) => (await this.state.getDecisionPoint(dp))?.settings,
+      now: () => this.now,
+    });
     if (out.accepted !== events.length) {
       const bad = out.results.find((r) => r.status !== 'accepted');
       throw new SimError(`feedback refused: ${bad && 'error' in bad ? bad.error : 'unknown'}`);

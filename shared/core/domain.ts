@@ -127,6 +127,9 @@ export interface StoredDecision {
   attributionWindowSeconds: number;
   rewards: Record<string, number>;
   objectives: ObjectiveSnapshot[];
+  /** The reward range and value policy when decided (F9); absent: the defaults from `rewards` and `objectives`. */
+  rewardBounds?: { min: number; max: number } | undefined;
+  acceptEventValues?: boolean | undefined;
   /** `shardId/sequenceNumber` of the stream record that created this entry: only that record counts the impression. */
   claim: string;
 }

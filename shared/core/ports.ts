@@ -85,7 +85,8 @@ export interface DecisionStore {
   getUsers(userIds: readonly string[]): Promise<Map<string, StoredUser>>;
   /** Replaces the user's state if the stored version is `expectedVersion`; throws VersionConflictError. */
   putUser(user: StoredUser, expectedVersion: number | undefined): Promise<void>;
-  getUserStage(userId: string): Promise<string | undefined>;
+  /** The user's lifecycle stage in a decision point (F6: stages are kept per decision point). */
+  getUserStage(userId: string, decisionPoint: string): Promise<string | undefined>;
   /** Stored event claims of these (userId, eventId) pairs, keyed by `pairKey`. */
   getEventClaims(pairs: readonly { userId: string; eventId: string }[]): Promise<Map<string, EventClaim>>;
   /** Stores the claim unless the pair has one (first writer wins); returns the claim stored afterwards. */

@@ -118,6 +118,10 @@ export const combineSchema = z.strictObject({
   minOutcomes: z.number().int().min(1).max(1e9).default(30),
 });
 
+export const rewardBoundsSchema = z
+  .strictObject({ min: finiteNumber, max: finiteNumber })
+  .refine((b) => b.min < b.max, { path: ['max'], message: 'must be greater than min' });
+
 export const decisionPointSettingsSchema = z
   .strictObject({
     description: z.string().max(1024).optional(),
@@ -139,6 +143,13 @@ export const decisionPointSettingsSchema = z
       .refine((o) => Object.keys(o).length <= 100, 'at most 100 event types')
       .default({}),
     priors: priorsSchema.default(priorsSchema.parse({})),
+    /**
+     * The range a client's event `value` must lie in (F9 of docs/ARCHITECTURE.md). Default: [min(0, smallest
+     * configured reward), max(1, largest configured reward)] over `rewards` and every objective's events.
+     */
+    rewardBounds: rewardBoundsSchema.optional(),
+    /** Whether events may carry their own `value` (overriding the configured reward) at all. */
+    acceptEventValues: z.boolean().default(true),
     /** Business objectives, each with its own bandit. Without any, `rewards` defines the one objective. */
     objectives: z.array(objectiveSchema).max(10).default([]),
     combine: combineSchema.default(combineSchema.parse({})),
@@ -292,6 +303,9 @@ export const decisionRecordSchema = z.strictObject({
       }),
     )
     .default([]),
+  /** The decision point's reward range and value policy when decided (F9); absent in older records: defaults. */
+  rewardBounds: z.strictObject({ min: z.number(), max: z.number() }).optional(),
+  acceptEventValues: z.boolean().optional(),
   /** Which policy served: `default`, `weighted` or an objective name (intent mode). */
   servedBy: z.string().default('default'),
   /** The user's lifecycle stage when decided, if known. */
@@ -305,6 +319,8 @@ export const eventRecordSchema = z.strictObject({
   event: feedbackEventSchema,
   /** Milliseconds since the epoch when the API accepted the event. */
   receivedAt: z.number().int().nonnegative(),
+  /** The decision points the sender's API key may use (F8); absent: all. */
+  scope: z.array(decisionPointIdSchema).max(1000).optional(),
 });
 export type EventRecord = z.infer<typeof eventRecordSchema>;
 

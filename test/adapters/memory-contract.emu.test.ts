@@ -388,11 +388,10 @@ describe.each(implementations)('$name DecisionStore', ({ stores }) => {
     const { decisions } = stores();
     const userId = uniqueName('u');
     expect(await decisions.getUsers([userId])).toEqual(new Map());
-    expect(await decisions.getUserStage(userId)).toBeUndefined();
+    expect(await decisions.getUserStage(userId, 'dp')).toBeUndefined();
     const state: UserJoinState = {
       recent: [{ decisionId: 'd1', decisionPoint: 'dp', at: T0 }],
-      stage: 'lead',
-      stageAt: T0 + 5,
+      stages: { dp: { stage: 'lead', at: T0 + 5 }, other: { stage: 'loyal', at: T0 } },
       held: [
         {
           claim: 's/7',
@@ -409,9 +408,15 @@ describe.each(implementations)('$name DecisionStore', ({ stores }) => {
     expect(await decisions.getUsers([userId, userId, uniqueName('u')])).toEqual(
       new Map([[userId, { userId, state, version: 1 }]]),
     );
-    await decisions.putUser({ userId, state: { ...state, stage: 'customer' }, version: 1 }, 1);
+    await decisions.putUser(
+      { userId, state: { ...state, stages: { ...state.stages, dp: { stage: 'customer', at: T0 + 9 } } }, version: 1 },
+      1,
+    );
     await expect(decisions.putUser({ userId, state, version: 1 }, 1)).rejects.toBeInstanceOf(VersionConflictError);
-    expect(await decisions.getUserStage(userId)).toBe('customer');
+    // Each decision point sees its own stage of the user (F6).
+    expect(await decisions.getUserStage(userId, 'dp')).toBe('customer');
+    expect(await decisions.getUserStage(userId, 'other')).toBe('loyal');
+    expect(await decisions.getUserStage(userId, 'third')).toBeUndefined();
   });
 });
 
@@ -516,8 +521,7 @@ describe('memory and DynamoDB adapters answer random operation sequences identic
                             decisionPoint: 'dp',
                             at: T0 + i,
                           })),
-                          stage: `s${o.s}`,
-                          stageAt: T0 + o.s,
+                          stages: { dp: { stage: `s${o.s}`, at: T0 + o.s } },
                           held: [],
                           through: { shard: String(o.r) },
                         },
@@ -528,7 +532,7 @@ describe('memory and DynamoDB adapters answer random operation sequences identic
                   case 'getUsers':
                     return s.getUsers(o.us.map(u));
                   case 'getUserStage':
-                    return s.getUserStage(u(o.u));
+                    return s.getUserStage(u(o.u), 'dp');
                 }
               }),
             );

@@ -50,7 +50,14 @@ describe('replaying a stream range', () => {
     const dp = uniqueName('dp');
     const stream = new KinesisEventStream(kinesis, streamName);
     await stream.put([
-      decisionRecord({ decisionPoint: dp, decisionId: `${dp}-1`, userId: user, chosen: 'a' }),
+      // Clicks are worth 1; a client may send up to 3 (the reward range, F9).
+      decisionRecord({
+        decisionPoint: dp,
+        decisionId: `${dp}-1`,
+        userId: user,
+        chosen: 'a',
+        rewards: { click: 1, bonus: 3 },
+      }),
       eventRecord({ eventId: 'click-1', userId: user, type: 'click', decisionId: `${dp}-1` }),
       eventRecord({ eventId: 'click-2', userId: user, type: 'click', decisionId: `${dp}-1`, value: 3 }),
     ]);

@@ -75,7 +75,17 @@ describe('feedback is learned exactly once, as the specification says', () => {
     const ref = referenceFeedback(traffic.records);
     const codes = new Set(ref.dead.values());
     expect([...codes].sort()).toEqual(
-      ['action-not-chosen', 'another-user', 'malformed', 'no-decision', 'other-decision-point'].sort(),
+      [
+        'action-not-chosen',
+        'another-user',
+        'fallback-decision',
+        'malformed',
+        'no-decision',
+        'other-decision-point',
+        'out-of-scope',
+        'value-not-accepted',
+        'value-out-of-range',
+      ].sort(),
     );
     expect(ref.held.size).toBeGreaterThan(0);
     const late = [...ref.stats.values()].reduce((s, x) => s + x.lateEvents, 0);

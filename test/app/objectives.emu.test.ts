@@ -71,9 +71,11 @@ describe('objectives in the updater', () => {
 
   it('keeps each user’s stage from out-of-order stage events and rewards moves by the change in stage value', async () => {
     const { engine, dp } = await setup({ objectives }, { a: { k: 'a' } });
+    // Stages are kept per decision point (F6): a stage event without a decision names its decision point.
     engine.event({
       eventId: 's0',
       userId: 'u2',
+      decisionPoint: dp,
       type: 'stage',
       stage: 'prospect',
       timestamp: new Date(engine.now - 10_000).toISOString(),
@@ -92,7 +94,7 @@ describe('objectives in the updater', () => {
     );
     const out = await engine.flush();
     expect(out.stageChanges).toBe(1); // the lead event is stale: the user is already a customer
-    expect(await s.decisions.getUserStage('u2')).toBe('customer');
+    expect(await s.decisions.getUserStage('u2', dp)).toBe('customer');
     const sums = await sumsByObjective(dp);
     expect(sums.get('lifecycle/a')!.sumR).toBe(20 - 0); // V(customer) − V(prospect)
     expect(sums.get('intent:lifecycle/*')!.sumR).toBe(1);

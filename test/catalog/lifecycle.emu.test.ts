@@ -238,7 +238,7 @@ describe('schedules and rules on the decision path', () => {
     await s.decisions.putUser(
       {
         userId: user,
-        state: { recent: [], stage: 'trial', stageAt: clock.now, held: [], through: {} },
+        state: { recent: [], stages: { [dp]: { stage: 'trial', at: clock.now } }, held: [], through: {} },
         version: undefined,
       },
       undefined,

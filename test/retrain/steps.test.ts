@@ -44,7 +44,7 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
   const t = T0 + 3 * HOUR_MS;
 
   it('counts a decision and each of its events once, however often the lake holds them', () => {
-    const d = decision('d1', t);
+    const d = decision('d1', t, { rewards: { click: 2 } });
     const e = event('e1', t + 1000, { userId: 'u-d1', decisionId: 'd1', value: 2 });
     const a = aggregateRecords(run, { decisions: [d, d, d], events: [e, e] });
     const s = stats(a, 'train', 'A')!;

@@ -20,9 +20,18 @@ const TOTAL = Number(process.env.NBA_FUZZ_REQUESTS ?? 10_000);
 const PER_RUN = 25;
 
 let stack: LocalStack;
+/** A feedback key restricted to decision point `home`: events naming another are out of its scope (F8). */
+let homeFeedbackKey = '';
 beforeAll(async () => {
   stack = await startLocalStack({ apiKey: 'fuzz-admin-key', context: { modelRefreshMs: 100 } });
   const admin = apiClient(stack.url, stack.apiKey);
+  const key = await admin.call('POST', '/v1/keys', {
+    name: 'home feedback',
+    scopes: ['feedback'],
+    decisionPoints: ['home'],
+  });
+  expect(key.status).toBe(201);
+  homeFeedbackKey = key.body.secret;
   expect((await admin.call('PUT', '/v1/decision-points/home', { rewards: { click: 1 } })).status).toBe(201);
   for (const id of ['a', 'b', 'c']) {
     expect(
@@ -169,6 +178,8 @@ interface FuzzRequest {
   body?: string | Uint8Array;
   contentType?: string;
   what: string;
+  /** Sent with this API key instead of the admin key. */
+  apiKey?: string;
 }
 const json =
   (what: string, method: string, path: string) =>
@@ -247,6 +258,34 @@ const eventsRequest = fc
     ),
   )
   .map(json('events', 'POST', '/v1/events'));
+
+/**
+ * Feedback the API can refuse from what it names (F8, F9): a value outside `home`'s reward range [0, 1] or for a
+ * decision point that does not exist, and, with a key restricted to `home`, events naming another decision point.
+ */
+const boundedEventsRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
+  fc
+    .record({
+      value: fc.oneof(
+        fc.double({ min: 1.0001, max: 1e9, noNaN: true }),
+        fc.double({ min: -1e9, max: -1e-6, noNaN: true }),
+      ),
+      dp: fc.constantFrom('home', 'nowhere'),
+    })
+    .map(({ value, dp }) => ({ events: [{ eventId: 'e1', userId: 'u1', type: 'click', decisionPoint: dp, value }] }))
+    .map(json('value outside the reward range', 'POST', '/v1/events')),
+  fc
+    .record({ dp: fc.constantFrom('other', 'elsewhere', 'nowhere'), n: fc.integer({ min: 1, max: 5 }) })
+    .map(({ dp, n }) => ({
+      events: Array.from({ length: n }, (_, i) => ({
+        eventId: `f${i}`,
+        userId: 'u1',
+        type: 'click',
+        decisionPoint: dp,
+      })),
+    }))
+    .map((body) => ({ ...json('foreign decision point', 'POST', '/v1/events')(body), apiKey: homeFeedbackKey })),
+);
 
 const settingsRequest = fc
   .tuple(
@@ -564,6 +603,7 @@ const pathParameterRequest = fc
 const malformedRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
   { arbitrary: decisionRequest, weight: 30 },
   { arbitrary: eventsRequest, weight: 20 },
+  { arbitrary: boundedEventsRequest, weight: 5 },
   { arbitrary: settingsRequest, weight: 10 },
   { arbitrary: actionRequest, weight: 10 },
   { arbitrary: batchRequest, weight: 5 },
@@ -593,7 +633,7 @@ async function send(r: FuzzRequest): Promise<Outcome> {
   try {
     res = await fetch(`${stack.url}${r.path}`, {
       method: r.method,
-      headers: { 'x-api-key': stack.apiKey, ...(r.contentType ? { 'content-type': r.contentType } : {}) },
+      headers: { 'x-api-key': r.apiKey ?? stack.apiKey, ...(r.contentType ? { 'content-type': r.contentType } : {}) },
       ...(r.body !== undefined ? { body: r.body } : {}),
       signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
     });

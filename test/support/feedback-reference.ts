@@ -35,6 +35,8 @@ interface RefDecision {
   attributionWindowSeconds: number;
   rewards: Record<string, number>;
   objectives: RefObjective[];
+  rewardBounds?: { min: number; max: number };
+  acceptEventValues?: boolean;
   /** Position in stream order, to break ties between decisions made at the same instant. */
   order: number;
 }
@@ -68,12 +70,22 @@ export interface ReferenceResult {
   /** Record index → the rule that refused it. */
   dead: Map<
     number,
-    'malformed' | 'another-user' | 'action-not-chosen' | 'other-decision-point' | 'no-decision' | 'held-full'
+    | 'malformed'
+    | 'another-user'
+    | 'out-of-scope'
+    | 'action-not-chosen'
+    | 'other-decision-point'
+    | 'value-not-accepted'
+    | 'value-out-of-range'
+    | 'no-decision'
+    | 'fallback-decision'
+    | 'held-full'
   >;
   /** Record indexes of events still waiting for their decision. */
   held: Set<number>;
   /** Events that counted (F3), by the index of the record that counted. */
   counted: Set<number>;
+  /** Key `${userId}|${decisionPoint}`: the user's stage in each decision point (F6). */
   stages: Map<string, string>;
 }
 
@@ -82,9 +94,9 @@ export const statsKey = (dp: string, objective: string, actionId: string, day: n
 
 interface UserState {
   decisions: RefDecision[];
-  stage?: string;
-  stageAt?: number;
-  held: { index: number; event: RefEvent; receivedAt: number }[];
+  /** Per decision point: the stage and when the user entered it. */
+  stages: Map<string, { stage: string; at: number }>;
+  held: { index: number; event: RefEvent; receivedAt: number; scope?: string[] }[];
 }
 
 /**
@@ -106,7 +118,7 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
   const user = (id: string): UserState => {
     let u = users.get(id);
     if (!u) {
-      u = { decisions: [], held: [] };
+      u = { decisions: [], stages: new Map(), held: [] };
       users.set(id, u);
     }
     return u;
@@ -153,10 +165,26 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     return o.stageValues?.[stage] ?? i;
   };
 
-  /** F3–F6 for an event that answers `d` (or no decision: a stage event alone), at the current point of the stream. */
-  const apply = (index: number, e: RefEvent, receivedAt: number, d: RefDecision | undefined) => {
+  /** F3–F9 for an event that answers `d` (or no decision: a stage event alone), at the current point of the stream. */
+  const apply = (
+    index: number,
+    e: RefEvent,
+    receivedAt: number,
+    d: RefDecision | undefined,
+    scope: string[] | undefined,
+  ) => {
     const pair = `${e.userId}\u0000${e.eventId}`;
     if (pairs.has(pair)) return; // F3: a duplicate changes nothing
+    const inScope = (dp: string) => scope === undefined || scope.includes(dp);
+    // The order of the checks (docs/ARCHITECTURE.md): scope, action, decision point, value.
+    if (d && !inScope(d.decisionPoint)) {
+      out.dead.set(index, 'out-of-scope');
+      return;
+    }
+    if (!d && e.decisionPoint !== undefined && !inScope(e.decisionPoint)) {
+      out.dead.set(index, 'out-of-scope');
+      return;
+    }
     if (d && e.actionId !== undefined && !d.chosen.includes(e.actionId)) {
       out.dead.set(index, 'action-not-chosen');
       return;
@@ -165,23 +193,42 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
       out.dead.set(index, 'other-decision-point');
       return;
     }
+    if (d && e.value !== undefined) {
+      if (d.acceptEventValues === false) {
+        out.dead.set(index, 'value-not-accepted');
+        return;
+      }
+      const configured = [...Object.values(d.rewards), ...d.objectives.flatMap((o) => Object.values(o.events))];
+      const bounds = d.rewardBounds ?? { min: Math.min(0, ...configured), max: Math.max(1, ...configured) };
+      if (e.value < bounds.min || e.value > bounds.max) {
+        out.dead.set(index, 'value-out-of-range');
+        return;
+      }
+    }
+    // F6: a stage event concerns its decision point, else its decision's; with neither it cannot count.
+    const stageDp = e.type === 'stage' ? (e.decisionPoint ?? d?.decisionPoint) : undefined;
+    if (e.type === 'stage' && stageDp === undefined) {
+      out.dead.set(index, 'no-decision');
+      return;
+    }
     pairs.add(pair);
     out.counted.add(index);
     const t = eventTime(e, receivedAt);
     const u = user(e.userId);
     let move: { from: string | undefined; to: string } | undefined;
-    if (e.type === 'stage') {
-      // F6: only a later stage event moves the user.
-      if (u.stageAt === undefined || t > u.stageAt) {
-        move = { from: u.stage, to: e.stage! };
-        u.stage = e.stage!;
-        u.stageAt = t;
-        out.stages.set(e.userId, e.stage!);
+    if (stageDp !== undefined) {
+      // F6: only a later stage event moves the user, in that decision point.
+      const current = u.stages.get(stageDp);
+      if (current === undefined || t > current.at) {
+        move = { from: current?.stage, to: e.stage! };
+        u.stages.set(stageDp, { stage: e.stage!, at: t });
+        out.stages.set(`${e.userId}|${stageDp}`, e.stage!);
       }
     }
     if (!d) return;
     const actionId = e.actionId ?? d.chosen[0]!;
-    const inWindow = (seconds: number) => t <= d.at + seconds * 1000;
+    // F4: [at − S, at + W], both edges included.
+    const inWindow = (seconds: number) => t >= d.at - REF_CLOCK_SKEW_MS && t <= d.at + seconds * 1000;
     if (d.objectives.length === 0) {
       if (!inWindow(d.attributionWindowSeconds)) {
         slot(d, 'default', actionId).lateEvents += 1;
@@ -252,7 +299,7 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
       u.held = u.held.filter((h) => h.event.decisionId !== d.decisionId);
       for (const h of waiting) {
         out.held.delete(h.index);
-        apply(h.index, h.event, h.receivedAt, d);
+        apply(h.index, h.event, h.receivedAt, d, h.scope);
       }
       return;
     }
@@ -262,9 +309,15 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     }
     const e = rec.event as RefEvent;
     const receivedAt = rec.receivedAt as number;
+    const scope = rec.scope as string[] | undefined;
     const u = user(e.userId);
     // F3: once the pair has counted, any later record of it is a duplicate, whatever it says.
     if (pairs.has(`${e.userId}\u0000${e.eventId}`)) return;
+    // F2c: a fallback answer was never logged; feedback naming it cannot be learned (nor wait for it).
+    if (e.decisionId?.startsWith('fallback-')) {
+      out.dead.set(index, 'fallback-decision');
+      return;
+    }
     if (e.decisionId !== undefined) {
       const d = decisions.get(e.decisionId);
       if (!d) {
@@ -272,7 +325,7 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
           out.dead.set(index, 'held-full');
           return;
         }
-        u.held.push({ index, event: e, receivedAt });
+        u.held.push({ index, event: e, receivedAt, ...(scope ? { scope } : {}) });
         out.held.add(index);
         return;
       }
@@ -280,7 +333,7 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
         out.dead.set(index, 'another-user');
         return;
       }
-      apply(index, e, receivedAt, d);
+      apply(index, e, receivedAt, d, scope);
       return;
     }
     // F2(b): the latest of the user's 16 most recent decisions read so far made at or before t(e), else the
@@ -289,7 +342,8 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     const recent = [...u.decisions]
       .sort((a, b) => a.at - b.at || a.order - b.order)
       .slice(-REF_RECENT_DECISIONS)
-      .filter((d) => e.decisionPoint === undefined || d.decisionPoint === e.decisionPoint);
+      .filter((d) => e.decisionPoint === undefined || d.decisionPoint === e.decisionPoint)
+      .filter((d) => scope === undefined || scope.includes(d.decisionPoint));
     let chosen: RefDecision | undefined;
     for (const d of recent) if (d.at <= t) chosen = d;
     if (!chosen) chosen = recent.find((d) => d.at > t && d.at <= t + REF_CLOCK_SKEW_MS);
@@ -297,7 +351,7 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
       out.dead.set(index, 'no-decision');
       return;
     }
-    apply(index, e, receivedAt, chosen);
+    apply(index, e, receivedAt, chosen, scope);
   });
   return out;
 }

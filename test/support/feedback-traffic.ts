@@ -25,6 +25,7 @@ export const T0 = 1_700_000_000_000;
 const D = 3;
 
 const DECISION_POINTS = {
+  // Default reward bounds [0, 5]; values accepted.
   shop: { rewards: { click: 1, purchase: 5 }, window: 60, objectives: [] as DecisionRecord['objectives'] },
   home: {
     rewards: {},
@@ -43,6 +44,15 @@ const DECISION_POINTS = {
   },
   plain: { rewards: {}, window: 30, objectives: [] as DecisionRecord['objectives'] },
 } as const;
+/** Reward settings recorded with each decision (F9): explicit bounds for `home`, no client values for `plain`. */
+const VALUE_SETTINGS: Record<
+  keyof typeof DECISION_POINTS,
+  Partial<Pick<DecisionRecord, 'rewardBounds' | 'acceptEventValues'>>
+> = {
+  shop: {},
+  home: { rewardBounds: { min: -10, max: 60 } },
+  plain: { acceptEventValues: false },
+};
 type Dp = keyof typeof DECISION_POINTS;
 const DPS = Object.keys(DECISION_POINTS) as Dp[];
 const ACTIONS = ['a0', 'a1', 'a2', 'a3'];
@@ -108,6 +118,7 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         attributionWindowSeconds: cfg.window,
         rewards: cfg.rewards,
         objectives: cfg.objectives,
+        ...VALUE_SETTINGS[dp],
         servedBy: 'default',
       };
       const list = decided.get(u) ?? [];
@@ -137,6 +148,8 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         }
       } else if (which < 0.52) {
         event.decisionId = `never-${nextEvent}`;
+      } else if (which < 0.53) {
+        event.decisionId = `fallback-${nextEvent}`;
       }
       if (rng.next() < 0.2) {
         const ref = named ?? mine[mine.length - 1];
@@ -148,8 +161,10 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
       }
       if (rng.next() < 0.3)
         event.timestamp = new Date(now - rng.int(40_000) + (rng.next() < 0.1 ? 60_000 : 0)).toISOString();
-      if (type !== 'stage' && rng.next() < 0.15) event.value = rng.int(7) - 1;
+      if (type !== 'stage' && rng.next() < 0.15) event.value = rng.next() < 0.7 ? rng.int(7) - 1 : rng.int(200) - 50;
       const record: EventRecord = { kind: 'event', v: 1, event, receivedAt: now };
+      // A key restricted to some decision points (F8).
+      if (rng.next() < 0.15) record.scope = DPS.filter(() => rng.next() < 0.5);
       if (cross) {
         crossUser.add(records.length);
         crossEvents.add(event.eventId);
@@ -164,7 +179,9 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
       const event = { ...original.event };
       if (rng.next() < 0.6) delete event.timestamp;
       if (crossEvents.has(event.eventId)) crossUser.add(records.length);
-      records.push(JSON.stringify({ kind: 'event', v: 1, event, receivedAt: now } satisfies EventRecord));
+      const retry: EventRecord = { kind: 'event', v: 1, event, receivedAt: now };
+      if (original.scope) retry.scope = original.scope;
+      records.push(JSON.stringify(retry));
       continue;
     }
     if (roll < 0.97 && records.length > 0) {

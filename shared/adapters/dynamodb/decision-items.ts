@@ -3,7 +3,8 @@
  * `decisionId`, holds three kinds of item:
  * - `{decisionId}`: a decision (what feedback needs to become a reward), with the claim of the record that created it
  *   and `reached` (objective → claim of the event that first reached it);
- * - `USER#{userId}`: the user's join state (recent decisions, stage, held events, `through`) and its `version`;
+ * - `USER#{userId}`: the user's join state (recent decisions, stage per decision point, held events, `through`) and
+ *   its `version`;
  * - `EVENT#{length of userId}:{userId}{eventId}`: the claim of the first accepted record of an event (F3). The length
  *   prefix keeps the key unambiguous whatever characters the ids contain.
  */
@@ -29,6 +30,8 @@ export function toDecision(item: Record<string, unknown>): StoredDecision {
     attributionWindowSeconds: Number(item.attributionWindowSeconds),
     rewards: (item.rewards ?? {}) as Record<string, number>,
     objectives: (item.objectives ?? []) as StoredDecision['objectives'],
+    ...(item.rewardBounds ? { rewardBounds: item.rewardBounds as { min: number; max: number } } : {}),
+    ...(typeof item.acceptEventValues === 'boolean' ? { acceptEventValues: item.acceptEventValues } : {}),
     claim: String(item.claim),
   };
 }
@@ -39,7 +42,7 @@ export function userAttributes(user: StoredUser, version: number, expiresAt: num
   return {
     decisionId: userKey(user.userId),
     recent: s.recent.map((r) => ({ id: r.decisionId, dp: r.decisionPoint, at: r.at })),
-    ...(s.stage !== undefined ? { stage: s.stage, stageAt: s.stageAt ?? 0 } : {}),
+    stages: s.stages,
     held: s.held.map(heldAttributes),
     through: s.through,
     version,
@@ -82,8 +85,8 @@ export function toUser(item: Record<string, unknown>): StoredUser {
   }[];
   const state: UserJoinState = {
     recent: recent.map((r) => ({ decisionId: String(r.id), decisionPoint: String(r.dp), at: Number(r.at) })),
-    stage: typeof item.stage === 'string' ? item.stage : undefined,
-    stageAt: typeof item.stageAt === 'number' ? item.stageAt : undefined,
+    // Items from before stages were kept per decision point (a global `stage`) read as no stage anywhere.
+    stages: (item.stages && typeof item.stages === 'object' ? item.stages : {}) as UserJoinState['stages'],
     held: held.map((h) => ({
       claim: String(h.claim),
       record: eventRecordSchema.parse(JSON.parse(h.data)),
@@ -102,6 +105,13 @@ export function toUser(item: Record<string, unknown>): StoredUser {
     state,
     version: typeof item.version === 'number' ? item.version : undefined,
   };
+}
+
+/** The user's stage in a decision point, from a (possibly projected) user item. */
+export function stageIn(item: Record<string, unknown> | undefined, decisionPoint: string): string | undefined {
+  const stages = item?.stages as Record<string, { stage?: unknown }> | undefined;
+  const stage = stages?.[decisionPoint]?.stage;
+  return typeof stage === 'string' ? stage : undefined;
 }
 
 export function claimAttributes(c: EventClaim, expiresAt: number): Record<string, unknown> {

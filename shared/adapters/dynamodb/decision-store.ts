@@ -17,7 +17,16 @@ import type { StoredDecision } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import { type EventClaim, pairKey } from '../../core/feedback/join.ts';
 import type { DecisionStore, StoredUser } from '../../core/ports.ts';
-import { claimAttributes, eventKey, toClaim, toDecision, toUser, userAttributes, userKey } from './decision-items.ts';
+import {
+  claimAttributes,
+  eventKey,
+  stageIn,
+  toClaim,
+  toDecision,
+  toUser,
+  userAttributes,
+  userKey,
+} from './decision-items.ts';
 
 /** F1/F3: a decision or an event claim is written once; a later record must not replace it. */
 const FIRST_WRITER_WINS = 'attribute_not_exists(decisionId)';
@@ -72,16 +81,17 @@ export class DynamoDecisionStore implements DecisionStore {
     return found;
   }
 
-  async getUserStage(userId: string): Promise<string | undefined> {
+  async getUserStage(userId: string, decisionPoint: string): Promise<string | undefined> {
     const got = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
         Key: marshall({ decisionId: userKey(userId) }),
-        ProjectionExpression: 'stage',
+        // Only this decision point's stage travels (the item also holds the user's join state).
+        ProjectionExpression: '#stages.#dp',
+        ExpressionAttributeNames: { '#stages': 'stages', '#dp': decisionPoint },
       }),
     );
-    const stage = got.Item ? unmarshall(got.Item).stage : undefined;
-    return typeof stage === 'string' ? stage : undefined;
+    return stageIn(got.Item ? unmarshall(got.Item) : undefined, decisionPoint);
   }
 
   async claimReached(decisionId: string, claims: ReadonlyMap<string, string>): Promise<Map<string, string>> {

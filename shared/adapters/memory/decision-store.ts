@@ -16,6 +16,7 @@ import type { DecisionStore, StoredUser } from '../../core/ports.ts';
 import {
   claimAttributes,
   eventKey,
+  stageIn,
   toClaim,
   toDecision,
   toUser,
@@ -84,12 +85,11 @@ export class MemoryDecisionStore implements DecisionStore {
     return result;
   }
 
-  async getUserStage(userId: string): Promise<string | undefined> {
+  async getUserStage(userId: string, decisionPoint: string): Promise<string | undefined> {
     const key = userKey(userId);
     checkKey('decisionId', key);
     const stored = this.table.get(key);
-    const stage = stored ? fromStored(stored).stage : undefined;
-    return typeof stage === 'string' ? stage : undefined;
+    return stageIn(stored ? fromStored(stored) : undefined, decisionPoint);
   }
 
   async getUsers(userIds: readonly string[]): Promise<Map<string, StoredUser>> {

@@ -11,6 +11,7 @@ import { selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
 import { UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { FALLBACK_DECISION_PREFIX } from '../../core/feedback/join.ts';
 import { ServingScores, scoreServingPolicy } from '../../core/policy/serving-policy.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
@@ -47,7 +48,8 @@ export class DecisionService {
     const left = this.guard.begin(this.deps.stream);
     const loaded = await this.guard.model(req, () => this.deps.models.get(req.decisionPoint), left);
     if (loaded.kind === 'fallback') {
-      return uniformFallback(req, loaded.candidates, this.deps.rng, this.newId(), loaded.reason);
+      const id = `${FALLBACK_DECISION_PREFIX}${this.newId()}`;
+      return uniformFallback(req, loaded.candidates, this.deps.rng, id, loaded.reason);
     }
     const model = loaded.model;
     const { settings } = model.decisionPoint;
@@ -77,7 +79,8 @@ export class DecisionService {
     const decisionId = this.newId();
     // The user's lifecycle stage, read once: for stage eligibility rules and, with stage ladders, as a context feature.
     const usesStages = settings.objectives.some((o) => o.stages !== undefined);
-    const stage = usesStages || readsStage(model) ? await this.userStage(req.userId, left) : undefined;
+    const stage =
+      usesStages || readsStage(model) ? await this.userStage(req.userId, req.decisionPoint, left) : undefined;
     candidates = eligibleCandidates(model, candidates, {
       context: req.context,
       stage,
@@ -126,6 +129,9 @@ export class DecisionService {
         attributionWindowSeconds: o.attributionWindowSeconds ?? settings.attributionWindowSeconds,
         weight: o.weight,
       })),
+      // F9: the value policy travels with the decision, so feedback is bounded by what held when it was made.
+      ...(settings.rewardBounds ? { rewardBounds: settings.rewardBounds } : {}),
+      ...(settings.acceptEventValues ? {} : { acceptEventValues: false }),
       servedBy,
       ...(stage === undefined ? {} : { stage }),
     };
@@ -134,12 +140,12 @@ export class DecisionService {
     return logged === 'deferred' ? { ...response, decisionLog: 'deferred' } : response;
   }
 
-  private async userStage(userId: string, left: () => number): Promise<string | undefined> {
+  private async userStage(userId: string, decisionPoint: string, left: () => number): Promise<string | undefined> {
     const users = this.deps.users;
     if (!users) return undefined;
     // Without the stage the decision is still sound: it is scored (and logged) without that feature. So a failed or
     // slow read (past the request's budget) is decided without it.
-    return this.guard.optional(() => users.getUserStage(userId), left);
+    return this.guard.optional(() => users.getUserStage(userId, decisionPoint), left);
   }
 }
 

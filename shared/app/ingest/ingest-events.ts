@@ -1,24 +1,44 @@
 /**
  * The feedback API's core: validates each event on its own, puts the valid ones on the stream, and reports a result
  * per event. One bad event never blocks the others, and a rejected event changes nothing.
+ *
+ * What ingestion can check it checks (docs/ARCHITECTURE.md §3): an event naming a `decisionPoint` outside the key's
+ * decision points is refused (F8), and so is a `value` that decision point does not accept (F9). Every accepted record
+ * carries the key's decision points (`scope`), so the updater refuses any join outside them, and checks the value
+ * against the settings recorded with the decision, for events that name no decision point.
  */
+import { refuseValue } from '../../core/feedback/reward.ts';
 import type { EventStream } from '../../core/ports.ts';
-import { describeZodError, type EventRecord, feedbackEventSchema } from '../../core/schemas.ts';
+import {
+  type DecisionPointSettings,
+  describeZodError,
+  type EventRecord,
+  feedbackEventSchema,
+} from '../../core/schemas.ts';
 
 export type EventResult =
   | { index: number; eventId: string; status: 'accepted' }
-  | { index: number; eventId?: string; status: 'rejected'; error: string }
+  | { index: number; eventId?: string; status: 'rejected'; error: string; code: 'invalid' | 'forbidden' }
   | { index: number; eventId: string; status: 'failed'; error: string };
+
+export interface IngestDeps {
+  stream: EventStream;
+  /** The decision points the caller's key may use; undefined: all. */
+  scope?: readonly string[] | undefined;
+  /** A decision point's settings (cached by the caller), undefined when it does not exist. */
+  settings: (decisionPoint: string) => Promise<DecisionPointSettings | undefined>;
+  now?: () => number;
+}
 
 export async function ingestEvents(
   events: readonly unknown[],
-  deps: { stream: EventStream; now?: () => number },
+  deps: IngestDeps,
 ): Promise<{ accepted: number; rejected: number; failed: number; results: EventResult[] }> {
   const receivedAt = (deps.now ?? Date.now)();
   const results: EventResult[] = [];
   const records: EventRecord[] = [];
   const positions: number[] = [];
-  events.forEach((raw, index) => {
+  for (const [index, raw] of events.entries()) {
     const parsed = feedbackEventSchema.safeParse(raw);
     if (!parsed.success) {
       const eventId = (raw as { eventId?: unknown } | null)?.eventId;
@@ -26,14 +46,21 @@ export async function ingestEvents(
         index,
         ...(typeof eventId === 'string' ? { eventId } : {}),
         status: 'rejected',
+        code: 'invalid',
         error: describeZodError(parsed.error),
       });
-      return;
+      continue;
     }
-    results.push({ index, eventId: parsed.data.eventId, status: 'accepted' });
+    const e = parsed.data;
+    const refused = await refuse(e, deps);
+    if (refused) {
+      results.push({ index, eventId: e.eventId, status: 'rejected', ...refused });
+      continue;
+    }
+    results.push({ index, eventId: e.eventId, status: 'accepted' });
     positions.push(index);
-    records.push({ kind: 'event', v: 1, event: parsed.data, receivedAt });
-  });
+    records.push({ kind: 'event', v: 1, event: e, receivedAt, ...(deps.scope ? { scope: [...deps.scope] } : {}) });
+  }
   let failedIdx: number[] = [];
   if (records.length > 0) {
     try {
@@ -53,4 +80,21 @@ export async function ingestEvents(
   }
   const count = (s: EventResult['status']) => results.filter((r) => r.status === s).length;
   return { accepted: count('accepted'), rejected: count('rejected'), failed: count('failed'), results };
+}
+
+/** F8 and F9 where the event names its decision point; the updater checks the rest. */
+async function refuse(
+  e: EventRecord['event'],
+  deps: IngestDeps,
+): Promise<{ code: 'invalid' | 'forbidden'; error: string } | undefined> {
+  const dp = e.decisionPoint;
+  if (dp === undefined) return undefined;
+  if (deps.scope && !deps.scope.includes(dp)) {
+    return { code: 'forbidden', error: `decisionPoint: ${dp} is outside this API key's decision points` };
+  }
+  if (e.value === undefined) return undefined;
+  const settings = await deps.settings(dp);
+  if (!settings) return { code: 'invalid', error: `decisionPoint: ${dp} does not exist` };
+  const why = refuseValue(settings, e.value);
+  return why ? { code: 'invalid', error: `value: ${why.message} of decision point ${dp}` } : undefined;
 }

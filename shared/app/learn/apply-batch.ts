@@ -583,5 +583,7 @@ function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
     attributionWindowSeconds: r.attributionWindowSeconds,
     rewards: r.rewards,
     objectives: r.objectives,
+    ...(r.rewardBounds ? { rewardBounds: r.rewardBounds } : {}),
+    ...(r.acceptEventValues === undefined ? {} : { acceptEventValues: r.acceptEventValues }),
   };
 }

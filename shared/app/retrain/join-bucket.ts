@@ -23,8 +23,8 @@
  */
 import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
-import { type Application, CLOCK_SKEW_MS, type JoinInput, joinBatch } from '../../core/feedback/join.ts';
-import { rewardsForEvent } from '../../core/feedback/reward.ts';
+import { type Application, type JoinInput, joinBatch } from '../../core/feedback/join.ts';
+import { CLOCK_SKEW_MS, rewardsForEvent } from '../../core/feedback/reward.ts';
 import { stageVisitSums } from '../../core/feedback/stage-values.ts';
 import { addWeighted, decisionWeight } from '../../core/retrain/weighting.ts';
 import type { EventRecord } from '../../core/schemas.ts';
@@ -102,7 +102,13 @@ export function joinLake(
         bump('invalidLines');
         continue;
       }
-      const record = { kind: 'event', v: 1, event: e.data.event, receivedAt: e.data.receivedAt } as EventRecord;
+      const record = {
+        kind: 'event',
+        v: 1,
+        event: e.data.event,
+        receivedAt: e.data.receivedAt,
+        ...(e.data.scope ? { scope: e.data.scope } : {}),
+      } as EventRecord;
       inputs.push({ pos, record: { kind: 'event', record } });
     }
   }

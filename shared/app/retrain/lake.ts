@@ -95,6 +95,9 @@ export const lakeDecisionSchema = z.object({
       }),
     )
     .default([]),
+  /** The reward range and value policy when decided (F9); absent in older records. */
+  rewardBounds: z.object({ min: z.number(), max: z.number() }).optional(),
+  acceptEventValues: z.boolean().optional(),
 });
 export type LakeDecision = z.infer<typeof lakeDecisionSchema>;
 
@@ -112,6 +115,8 @@ export const lakeEventSchema = z.object({
     stage: z.string().optional(),
   }),
   receivedAt: z.number().int().nonnegative(),
+  /** The decision points the sender's key may use (F8); absent: all. */
+  scope: z.array(z.string()).optional(),
 });
 export type LakeEvent = z.infer<typeof lakeEventSchema>;
 

@@ -15,16 +15,19 @@
  */
 import type { StoredDecision } from '../domain.ts';
 import type { EventRecord } from '../schemas.ts';
-import { eventTime, type StageMove } from './reward.ts';
+import { CLOCK_SKEW_MS, eventTime, refuseValue, type StageMove } from './reward.ts';
 
-/** Clock-skew allowance between the clocks that stamp decisions and events (F2b). */
-export const CLOCK_SKEW_MS = 5000;
 /** Decisions per user an event without `decisionId` can answer (F2b). */
 export const RECENT_DECISIONS = 16;
 /** Events per user that can wait for their decision at once; more are dead-lettered (`held-full`). */
 export const MAX_HELD_EVENTS = 16;
 /** Held events already applied, kept so a redelivered decision record re-derives what it credited. */
 export const MAX_APPLIED_HELD = 16;
+/**
+ * Decision ids the decisions function gives its uniform fallback answers (served while the model store is down): they
+ * are not logged, so feedback naming one can never be learned (F2c).
+ */
+export const FALLBACK_DECISION_PREFIX = 'fallback-';
 /** Shards whose position a user's state remembers (more than one only around a reshard). */
 const MAX_THROUGH_SHARDS = 4;
 
@@ -32,9 +35,13 @@ const MAX_THROUGH_SHARDS = 4;
 export type DeadCode =
   | 'malformed'
   | 'another-user'
+  | 'out-of-scope'
   | 'action-not-chosen'
   | 'other-decision-point'
+  | 'value-not-accepted'
+  | 'value-out-of-range'
   | 'no-decision'
+  | 'fallback-decision'
   | 'held-full';
 
 export interface Position {
@@ -53,6 +60,7 @@ export interface RecentDecision {
 export interface HeldEvent {
   /** Claim of the event's record. */
   claim: string;
+  /** The record, its `scope` included (checked when the decision arrives, F8). */
   record: EventRecord;
   /** Set once the decision's record arrived: which record applied it, and what came of it. */
   applied?: { by: string; outcome: 'counted' | 'duplicate' | DeadCode; move?: StageMove | undefined } | undefined;
@@ -62,14 +70,14 @@ export interface HeldEvent {
 export interface UserJoinState {
   /** At most RECENT_DECISIONS, ascending by time (ties in the order they were read). */
   recent: RecentDecision[];
-  stage?: string | undefined;
-  stageAt?: number | undefined;
+  /** Per decision point: the user's stage there and when they entered it (F6). */
+  stages: Record<string, { stage: string; at: number }>;
   held: HeldEvent[];
   /** Per shard, the sequence number of the last of the user's records this state includes. */
   through: Record<string, string>;
 }
 
-export const emptyUserState = (): UserJoinState => ({ recent: [], held: [], through: {} });
+export const emptyUserState = (): UserJoinState => ({ recent: [], stages: {}, held: [], through: {} });
 
 /** The first accepted record of (userId, eventId) and what it was joined to (F3). */
 export interface EventClaim {
@@ -194,7 +202,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
     return stored && isAfter(stored.claim, at) ? null : stored;
   };
 
-  /** F3–F6 for an event that answers `d` (undefined: a stage event alone), the first time it is considered. */
+  /** F3–F9 for an event that answers `d` (undefined: a stage event alone), the first time it is considered. */
   const accept = (
     u: UserJoinState,
     claim: string,
@@ -203,6 +211,12 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
     by: string | undefined,
   ): Application | { code: DeadCode; message: string } => {
     const e = record.event;
+    const scope = record.scope;
+    // The order of the checks is part of the specification (docs/ARCHITECTURE.md §3).
+    const dp = d?.decisionPoint ?? e.decisionPoint;
+    if (dp !== undefined && scope !== undefined && !scope.includes(dp)) {
+      return { code: 'out-of-scope', message: `event ${e.eventId}: decision point ${dp} is outside its API key's` };
+    }
     if (d && e.actionId !== undefined && !d.chosen.includes(e.actionId)) {
       return {
         code: 'action-not-chosen',
@@ -215,8 +229,17 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         message: `event ${e.eventId}: decision ${d.decisionId} belongs to decision point ${d.decisionPoint}, not ${e.decisionPoint}`,
       };
     }
+    const refused = d ? refuseValue(d, e.value) : undefined;
+    if (refused) return { code: refused.code, message: `event ${e.eventId}: ${refused.message}` };
+    // F6: a stage event concerns its decision point, else its decision's.
+    if (e.type === 'stage' && dp === undefined) {
+      return {
+        code: 'no-decision',
+        message: `event ${e.eventId}: a stage event needs a decisionPoint or a decision to say whose stage it is`,
+      };
+    }
     const t = eventTime(e, record.receivedAt);
-    const move = e.type === 'stage' ? moveStage(u, e.stage!, t) : undefined;
+    const move = e.type === 'stage' ? moveStage(u, dp!, e.stage!, t) : undefined;
     newClaims.set(pairKey(e.userId, e.eventId), {
       userId: e.userId,
       eventId: e.eventId,
@@ -232,10 +255,8 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
   const fromClaim = (c: EventClaim, record: EventRecord, replayMove: UserJoinState | undefined): Application => {
     const d = c.decisionId === undefined ? undefined : (decisionOf(c.decisionId) ?? undefined);
     const t = eventTime(record.event, record.receivedAt);
-    if (replayMove && c.move) {
-      replayMove.stage = c.move.to;
-      replayMove.stageAt = t;
-    }
+    const dp = d?.decisionPoint ?? record.event.decisionPoint;
+    if (replayMove && c.move && dp !== undefined) replayMove.stages[dp] = { stage: c.move.to, at: t };
     return { claim: c.claim, record, decision: d, move: c.move, t, fresh: false };
   };
 
@@ -284,6 +305,13 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
       }
       return { kind: 'event', application: fromClaim(stored, record, u) };
     }
+    if (e.decisionId?.startsWith(FALLBACK_DECISION_PREFIX)) {
+      return {
+        kind: 'dead',
+        code: 'fallback-decision',
+        message: `event ${e.eventId}: decision ${e.decisionId} was a fallback answer (model store unavailable), never logged`,
+      };
+    }
     if (e.decisionId !== undefined) {
       const d = decisionOf(e.decisionId);
       if (!d) {
@@ -309,7 +337,7 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
       return 'code' in a ? { kind: 'dead', ...a } : { kind: 'event', application: a };
     }
     // F2b: the user's latest decision at or before the event, else the earliest within the skew allowance after it.
-    const picked = pickRecent(u.recent, e.decisionPoint, eventTime(e, record.receivedAt));
+    const picked = pickRecent(u.recent, e.decisionPoint, eventTime(e, record.receivedAt), record.scope);
     if (!picked && e.type !== 'stage') {
       return {
         kind: 'dead',
@@ -405,24 +433,25 @@ export function pickRecent(
   recent: readonly RecentDecision[],
   decisionPoint: string | undefined,
   t: number,
+  scope?: readonly string[] | undefined,
 ): RecentDecision | undefined {
   let best: RecentDecision | undefined;
   let after: RecentDecision | undefined;
   for (const r of recent) {
     if (decisionPoint !== undefined && r.decisionPoint !== decisionPoint) continue;
+    if (scope !== undefined && !scope.includes(r.decisionPoint)) continue;
     if (r.at <= t) best = r;
     else if (!after && r.at <= t + CLOCK_SKEW_MS) after = r;
   }
   return best ?? after;
 }
 
-/** F6: moves the user if the event is later than the current stage; the move, or undefined for a stale event. */
-function moveStage(u: UserJoinState, stage: string, t: number): StageMove | undefined {
-  if (u.stageAt !== undefined && t <= u.stageAt) return undefined;
-  const move = { from: u.stage, to: stage };
-  u.stage = stage;
-  u.stageAt = t;
-  return move;
+/** F6: moves the user in `dp` if the event is later than their stage there; the move, or undefined when stale. */
+function moveStage(u: UserJoinState, dp: string, stage: string, t: number): StageMove | undefined {
+  const current = u.stages[dp];
+  if (current !== undefined && t <= current.at) return undefined;
+  u.stages[dp] = { stage, at: t };
+  return { from: current?.stage, to: stage };
 }
 
 function addRecent(u: UserJoinState, d: RecentDecision): void {
@@ -450,8 +479,7 @@ function setThrough(u: UserJoinState, pos: Position): void {
 export function cloneUserState(u: UserJoinState): UserJoinState {
   return {
     recent: u.recent.map((r) => ({ ...r })),
-    stage: u.stage,
-    stageAt: u.stageAt,
+    stages: Object.fromEntries(Object.entries(u.stages).map(([dp, st]) => [dp, { ...st }])),
     held: u.held.map((h) => ({ ...h, applied: h.applied ? { ...h.applied } : undefined })),
     through: { ...u.through },
   };
