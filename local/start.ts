@@ -18,7 +18,9 @@ const dataDir = resolve(process.env.NBA_DATA_DIR ?? '.local-data');
 const fromEnv = process.env.NBA_API_KEY;
 const stored = fromEnv === undefined ? ensureLocalApiKey(dataDir) : undefined;
 const apiKey = fromEnv ?? stored!.key;
-const keyFile = relative(process.cwd(), localApiKeyPath(dataDir)) || localApiKeyPath(dataDir);
+// Relative where that is shorter (the usual `.local-data/api-key`), else the absolute path.
+const keyPath = localApiKeyPath(dataDir);
+const keyFile = relative(process.cwd(), keyPath).startsWith('..') ? keyPath : relative(process.cwd(), keyPath);
 const keyOrigin =
   stored === undefined
     ? '(from NBA_API_KEY)'

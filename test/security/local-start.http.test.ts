@@ -1,0 +1,138 @@
+/**
+ * `npm start` is safe by default (README, "Run it locally"; local/api-key.ts), as a user meets it: the real
+ * `local/start.ts` in its own process on a fresh data folder, over HTTP.
+ * - Without NBA_API_KEY the first start generates a random key, prints it and stores it in `<data>/api-key`
+ *   (owner-only); no fixed key (the `local-dev-key` of older versions) is accepted.
+ * - A later start on the same folder reuses the stored key; the CLIs find it there without a flag.
+ * - NBA_API_KEY overrides it, and the key an earlier start accepted is then revoked.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as deadLetters } from '../../cli/dead-letters.ts';
+import type { CliStreams } from '../../cli/lib/command.ts';
+import { PROJECT_ROOT } from '../../local/twin/assembly.ts';
+import { apiClient } from '../support/http.ts';
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  key: string;
+  origin: string;
+  output: string;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'nba-start-'));
+const running = new Set<ChildProcess>();
+
+/** Runs `npm start`'s script on the test's data folder (any free port) and reads what it prints. */
+function start(env: Record<string, string> = {}): Promise<Started> {
+  const { NBA_API_KEY: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...inherited, PORT: '0', NBA_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('Press Ctrl-C to stop.')) return;
+      const url = /API {6}(http:\/\/\S+)/.exec(output)?.[1];
+      const key = /API key {2}(\S+) {2}\(([^)]*)\)/.exec(output);
+      if (!url || !key) return reject(new Error(`unexpected output:\n${output}`));
+      resolve({ child, url, key: key[1]!, origin: key[2]!, output });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.on('exit', (code) => reject(new Error(`npm start exited with ${code} before it was ready:\n${output}`)));
+  });
+}
+
+function stop(s: Started): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.child.exitCode !== null) return resolve();
+    s.child.on('exit', () => {
+      running.delete(s.child);
+      resolve();
+    });
+    s.child.kill('SIGINT');
+  });
+}
+
+afterAll(() => {
+  for (const c of running) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start without NBA_API_KEY', () => {
+  let first: Started;
+  beforeAll(async () => {
+    first = await start();
+  }, 120_000);
+
+  it('generates a random key, prints it, and stores it in the data folder, readable by its owner only', () => {
+    const file = join(dataDir, 'api-key');
+    expect(first.origin).toBe(`generated now, stored in ${file}`);
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.key);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(first.key).toMatch(/^nba_[A-Za-z0-9_-]{43}$/);
+    expect(first.output).toContain(`export NBA_API_KEY=${first.key}`);
+  });
+
+  it('accepts that key and no well-known one', async () => {
+    expect((await apiClient(first.url, first.key).call('GET', '/v1/decision-points/homepage')).status).toBe(200);
+    expect((await apiClient(first.url, 'local-dev-key').call('GET', '/v1/decision-points')).status).toBe(401);
+  });
+
+  it('lets the CLIs find the key in the data folder, with no flag and no NBA_API_KEY', async () => {
+    const saved = { ...process.env };
+    delete process.env.NBA_API_KEY;
+    process.env.NBA_DATA_DIR = dataDir;
+    process.env.NBA_API_URL = first.url;
+    try {
+      let out = '';
+      let err = '';
+      const streams: CliStreams = {
+        stdout: { write: (s) => ((out += s), true) },
+        stderr: { write: (s) => ((err += s), true) },
+      };
+      const code = await deadLetters(['list'], streams);
+      expect({ code, err }).toEqual({ code: 0, err: '' });
+      expect(out).toContain('0 dead letters');
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('reuses the stored key on the next start', async () => {
+    await stop(first);
+    const again = await start();
+    try {
+      expect(again.key).toBe(first.key);
+      expect(again.origin).toBe(`stored in ${join(dataDir, 'api-key')}`);
+      expect((await apiClient(again.url, first.key).call('GET', '/v1/decision-points')).status).toBe(200);
+    } finally {
+      await stop(again);
+    }
+  }, 120_000);
+
+  it('takes NBA_API_KEY instead when set, and then refuses the key an earlier start accepted', async () => {
+    const chosen = await start({ NBA_API_KEY: 'chosen-by-the-operator-0123456789' });
+    try {
+      expect(chosen.key).toBe('chosen-by-the-operator-0123456789');
+      expect(chosen.origin).toBe('from NBA_API_KEY');
+      expect((await apiClient(chosen.url, chosen.key).call('GET', '/v1/decision-points')).status).toBe(200);
+      expect((await apiClient(chosen.url, first.key).call('GET', '/v1/decision-points')).status).toBe(401);
+      // The stored key stays, for a start without NBA_API_KEY.
+      expect(readFileSync(join(dataDir, 'api-key'), 'utf8').trim()).toBe(first.key);
+    } finally {
+      await stop(chosen);
+    }
+  }, 120_000);
+});
