@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as deadLetters } from '../../cli/dead-letters.ts';
-import type { CliStreams } from '../../cli/lib/command.ts';
 import { PROJECT_ROOT } from '../../local/twin/assembly.ts';
+import { captureStreams } from '../support/cli.ts';
 import { apiClient } from '../support/http.ts';
 
 interface Started {
@@ -96,15 +96,10 @@ describe('npm start without NBA_API_KEY', () => {
     process.env.NBA_DATA_DIR = dataDir;
     process.env.NBA_API_URL = first.url;
     try {
-      let out = '';
-      let err = '';
-      const streams: CliStreams = {
-        stdout: { write: (s) => ((out += s), true) },
-        stderr: { write: (s) => ((err += s), true) },
-      };
-      const code = await deadLetters(['list'], streams);
-      expect({ code, err }).toEqual({ code: 0, err: '' });
-      expect(out).toContain('0 dead letters');
+      const c = captureStreams();
+      const code = await deadLetters(['list'], c.streams);
+      expect({ code, err: c.err }).toEqual({ code: 0, err: '' });
+      expect(c.out).toContain('0 dead letters');
     } finally {
       process.env = saved;
     }
