@@ -11,6 +11,7 @@
  * does not allow is refused with AWS's AccessDeniedException, and `stop()` fails while any such refusal is unread, so
  * a test that provokes one fails even when the API hid it behind a 5xx.
  */
+import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -112,14 +113,31 @@ export const LOCAL_ADMIN_KEY_ID = 'local-admin';
 /**
  * Seeds the admin key of local mode (stored hashed, like any key) and revokes every earlier one: a data folder that
  * ran with another key (an older `local-dev-key`, a rotated NBA_API_KEY) must not keep accepting it. Its request
- * limit is the stage's (1,000/s): it is the one key the tests and benchmarks drive the whole twin with.
+ * limit is the stage's (1,000/s): it is the one key the tests and benchmarks drive the whole twin with. A revocation,
+ * and a key this folder did not accept before, are key changes like any other: in the audit trail, made by
+ * `local-start` (shared/core/audit.ts, A1).
  */
-async function seedAdminKey(state: DynamoStateStore, apiKey: string): Promise<void> {
+async function seedAdminKey(state: DynamoStateStore, audit: AuditTrail, apiKey: string): Promise<void> {
   const hash = hashApiKey(apiKey);
   const now = Date.now();
+  const change = (action: 'key.create' | 'key.revoke', status: number) =>
+    audit.record(
+      {
+        id: `local-start.${randomUUID()}`,
+        system: 'local-start',
+        action,
+        route: 'npm start',
+        target: LOCAL_ADMIN_KEY_ID,
+      },
+      { status },
+    );
+  let known = false;
   for (const k of await state.listApiKeys()) {
-    if (k.keyId === LOCAL_ADMIN_KEY_ID && k.hash !== hash && k.revokedAt === undefined) {
+    if (k.keyId !== LOCAL_ADMIN_KEY_ID || k.revokedAt !== undefined) continue;
+    if (k.hash === hash) known = true;
+    else {
       await state.putApiKey({ ...k, revokedAt: now });
+      await change('key.revoke', 200);
     }
   }
   await state.putApiKey({
@@ -130,6 +148,7 @@ async function seedAdminKey(state: DynamoStateStore, apiKey: string): Promise<vo
     createdAt: now,
     rateLimit: { ratePerSecond: 1000, burst: 2000 },
   });
+  if (!known) await change('key.create', 201);
 }
 
 export class DeniedCallsError extends Error {
@@ -146,7 +165,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     decisions: new DynamoDecisionStore(emulators.dynamo, table('DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, table('DeadLetterTable')),
   };
-  await seedAdminKey(stores.state, opts.apiKey);
+  await seedAdminKey(
+    stores.state,
+    new AuditTrail(new DynamoAuditLog(emulators.dynamo, table('AuditTable'))),
+    opts.apiKey,
+  );
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));

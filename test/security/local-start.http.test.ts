@@ -4,7 +4,7 @@
  * - Without NBA_API_KEY the first start generates a random key, prints it and stores it in `<data>/api-key`
  *   (owner-only); no fixed key (the `local-dev-key` of older versions) is accepted.
  * - A later start on the same folder reuses the stored key; the CLIs find it there without a flag.
- * - NBA_API_KEY overrides it, and the key an earlier start accepted is then revoked.
+ * - NBA_API_KEY overrides it, and the key an earlier start accepted is then revoked (in the audit trail).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -126,6 +126,14 @@ describe('npm start without NBA_API_KEY', () => {
       expect((await apiClient(chosen.url, first.key).call('GET', '/v1/decision-points')).status).toBe(401);
       // The stored key stays, for a start without NBA_API_KEY.
       expect(readFileSync(join(dataDir, 'api-key'), 'utf8').trim()).toBe(first.key);
+      // Both key changes are in the audit trail, made by the start (the restart with the same key changed nothing).
+      const audit = await apiClient(chosen.url, chosen.key).call('GET', '/v1/audit?action=key.revoke');
+      expect(audit.body.entries.map((e: Record<string, unknown>) => [e.system, e.target, e.result])).toEqual([
+        ['local-start', 'local-admin', 'ok'],
+      ]);
+      const created = await apiClient(chosen.url, chosen.key).call('GET', '/v1/audit?action=key.create');
+      expect(created.body.entries).toHaveLength(2);
+      expect(JSON.stringify([audit.body, created.body])).not.toContain(first.key);
     } finally {
       await stop(chosen);
     }
