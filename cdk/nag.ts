@@ -76,7 +76,7 @@ function acknowledge(stack: NbaEngineStack): void {
     ack(
       role,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      "The AWS-managed basic execution policy grants logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents on any log group of the account, which is what Lambda's runtime uses to write a function's logs. Each function here logs to its own explicit log group with a retention, created by the stack, so CreateLogGroup is never used. Kept as AWS documents it for Lambda; a hand-written policy scoped to the function's own log group would be narrower (not done yet).",
+      "The AWS-managed basic execution policy grants logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents on every log group of the account (Resource *). These are write-only: the role can create a log group and append to any, but not read, change the retention of, or delete one. Lambda's runtime calls them to deliver the function's output; each function here logs to its own log group, created by the stack with a retention, so CreateLogGroup is never called in practice (it would only create an empty group). Kept because it is the policy AWS documents and maintains for this purpose; scoping it to the function's own log group would mean hand-building every role CDK creates.",
     );
     if (wildcardsAreResourceless(role)) {
       ack(

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStackConfig } from '../../cdk/config.ts';
 import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import { PROJECT_ROOT } from '../../local/twin/assembly.ts';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
@@ -204,6 +205,12 @@ describe('NbaEngineStack', () => {
 
     it('creates only the four engine functions and the two retraining functions (no hidden custom-resource functions)', () => {
       template.resourceCountIs('AWS::Lambda::Function', 6);
+    });
+
+    it('runs every function on the major of the pinned Node toolchain (package.json, test/toolchain.test.ts)', () => {
+      const pin: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).devDependencies.node;
+      const runtimes = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Runtime);
+      expect(new Set(runtimes)).toEqual(new Set([`nodejs${pin.split('.')[0]}.x`]));
     });
 
     it.each(Object.entries(expected))(
