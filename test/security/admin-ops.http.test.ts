@@ -49,6 +49,13 @@ describe('GET /v1/audit', () => {
     expect((await admin.call('PUT', '/v1/decision-points/shop', {})).status).toBe(201);
     expect((await admin.call('PUT', '/v1/decision-points/shop/actions/a1', { features: { x: 1 } })).status).toBe(201);
     expect((await admin.call('DELETE', '/v1/decision-points/shop/actions/a1')).status).toBe(200);
+    const imported = await admin.call('POST', '/v1/decision-points/shop/actions:batch', {
+      actions: [
+        { actionId: 'b1', features: { x: 2 } },
+        { actionId: 'b2', features: 'not an object' },
+      ],
+    });
+    expect(imported.body).toMatchObject({ created: 1, rejected: 1 });
     const created = await admin.call('POST', '/v1/keys', { name: 'ops', scopes: ['admin'] });
     expect(created.status).toBe(201);
     secret = created.body.secret;
@@ -121,6 +128,14 @@ describe('GET /v1/audit', () => {
         status: 201,
       },
       {
+        action: 'actions.import',
+        keyId: 'local-admin',
+        route: 'POST /v1/decision-points/{decisionPoint}/actions:batch',
+        decisionPoint: 'shop',
+        result: 'ok',
+        status: 200,
+      },
+      {
         action: 'action.retire',
         keyId: 'local-admin',
         route: 'DELETE /v1/decision-points/{decisionPoint}/actions/{actionId}',
@@ -151,7 +166,8 @@ describe('GET /v1/audit', () => {
     expect(times).toEqual([...times].sort((a, b) => b - a));
     expect(Math.min(...times)).toBeGreaterThanOrEqual(Date.parse(since));
     for (const e of r.body.entries) expect(Date.parse(e.settledAt)).toBeGreaterThanOrEqual(Date.parse(e.at));
-    expect(r.body.entries[7].detail).toEqual({ version: 1 });
+    expect(r.body.entries[8].detail).toEqual({ version: 1 });
+    expect(r.body.entries[6].detail).toEqual({ created: 1, updated: 0, unchanged: 0, rejected: 1, failed: 0 });
   });
 
   it('never holds a secret: not the created key’s secret, not its hash, not the caller’s key', async () => {
@@ -167,6 +183,7 @@ describe('GET /v1/audit', () => {
     expect(await actions('decisionPoint=shop')).toEqual([
       'model.rollback',
       'decision-point.put',
+      'actions.import',
       'action.retire',
       'action.put',
       'decision-point.put',
