@@ -43,6 +43,10 @@ describe('npm run keys, on the local data folder', () => {
       'decide,feedback',
       '--decision-points',
       'home',
+      '--expires-at',
+      '2099-01-01T00:00:00Z',
+      '--rate-limit',
+      '20',
       '--data-dir',
       dir,
       '--json',
@@ -53,6 +57,8 @@ describe('npm run keys, on the local data folder', () => {
       name: 'ci',
       scopes: ['decide', 'feedback'],
       decisionPoints: ['home'],
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      rateLimit: { ratePerSecond: 20, burst: 40 },
       status: 'active',
     });
 
@@ -127,6 +133,15 @@ describe('npm run keys, on the local data folder', () => {
       [['revoke', 'key_0000000000000000', '--data-dir', dir], /does not exist/],
       [['list', '--region', 'eu-west-1', '--data-dir', dir], /--region goes with --table/],
       [['list', '--audit-table', 'A', '--data-dir', dir], /--audit-table goes with --table/],
+      [
+        ['create', '--name', 'x', '--scopes', 'admin', '--rate-limit', 'fast', '--data-dir', dir],
+        /--rate-limit expects/,
+      ],
+      [
+        ['create', '--name', 'x', '--scopes', 'admin', '--expires-at', '2020-01-01T00:00:00Z', '--data-dir', dir],
+        /must be in the future/,
+      ],
+      [['list', '--expires-at', '2099-01-01T00:00:00Z'], /belong to create/],
       [['create', '--name', 'x', '--scopes', 'admin', '--table', 'T'], /needs --audit-table/],
       [['revoke', 'key_0000000000000000', '--table', 'T'], /needs --audit-table/],
     ] as const) {
