@@ -30,6 +30,14 @@ export const StackConfigSchema = z
     manageApiGatewayCloudWatchRole: z
       .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
       .default(true),
+    /**
+     * The web ACL's rate rules (cdk/constructs/api-protection.ts): requests one API key, and one source address, may
+     * send in any 5 minutes. Per key, 60,000 is 200/s on average, a fifth of the stage throttle (1,000/s).
+     */
+    wafRateLimitPerKey: z.coerce.number().int().min(10).max(2_000_000_000).default(60_000),
+    wafRateLimitPerIp: z.coerce.number().int().min(10).max(2_000_000_000).default(120_000),
+    /** Days audit entries are kept (the audit table's TTL). */
+    auditRetentionDays: z.coerce.number().int().min(1).max(3650).default(365),
     /** EventBridge schedule expression of the offline retraining runs; default `rate(1 day)`. */
     retrainSchedule: z.string().min(1).optional(),
     /** Decision points retrained on that schedule (comma-separated with `-c`); any other retrains on demand only. */

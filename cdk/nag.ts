@@ -76,7 +76,7 @@ function acknowledge(stack: NbaEngineStack): void {
     ack(
       role,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'The AWS-managed basic execution policy allows only creating log streams and putting log events; each function logs to its own explicit log group with a retention.',
+      "The AWS-managed basic execution policy grants logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents on every log group of the account (Resource *). These are write-only: the role can create a log group and append to any, but not read, change the retention of, or delete one. Lambda's runtime calls them to deliver the function's output; each function here logs to its own log group, created by the stack with a retention, so CreateLogGroup is never called in practice (it would only create an empty group). Kept because it is the policy AWS documents and maintains for this purpose; scoping it to the function's own log group would mean hand-building every role CDK creates.",
     );
     if (wildcardsAreResourceless(role)) {
       ack(
@@ -118,11 +118,6 @@ function acknowledge(stack: NbaEngineStack): void {
     stack.api,
     'AwsSolutions-COG4',
     'Callers are machines holding engine API keys (see APIG4), not users of a Cognito user pool.',
-  );
-  ack(
-    stack.api,
-    'AwsSolutions-APIG3',
-    'No WAF web ACL by default (a recurring cost per deployment): the stage throttles all traffic and the functions limit each key; associate a web ACL per deployment when the API faces the open internet at scale.',
   );
   ack(
     stack.api,

@@ -24,6 +24,7 @@ import type { Construct } from 'constructs';
 import { DECISIONS_BY_USER_INDEX } from '../shared/adapters/dynamodb/decision-items.ts';
 import { API_KEY_PARTITION, dpPk } from '../shared/adapters/dynamodb/state-items.ts';
 import type { StackConfig } from './config.ts';
+import { ApiProtection } from './constructs/api-protection.ts';
 import { engineFunction } from './constructs/engine-function.ts';
 import { Observability } from './constructs/observability.ts';
 import { Retraining } from './constructs/retraining.ts';
@@ -62,6 +63,7 @@ export class NbaEngineStack extends Stack {
   readonly stateTable: Table;
   readonly decisionsTable: Table;
   readonly deadLetterTable: Table;
+  readonly auditTable: Table;
   readonly eventStream: Stream;
   readonly updaterFailureQueue: Queue;
   /** The HMAC key that turns user ids into pseudonyms at the API (shared/core/privacy.ts). */
@@ -71,13 +73,14 @@ export class NbaEngineStack extends Stack {
   readonly adminFunction: NodejsFunction;
   readonly updaterFunction: NodejsFunction;
   readonly api: RestApi;
+  readonly apiProtection: ApiProtection;
   readonly retraining: Retraining;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
     super(scope, id, props);
 
-    // Every table here holds data that cannot be rebuilt from elsewhere, so all three are retained when the stack
+    // Every table here holds data that cannot be rebuilt from elsewhere, so all four are retained when the stack
     // goes and can be restored to any second of the last 35 days.
     const tableDefaults = {
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -130,6 +133,15 @@ export class NbaEngineStack extends Stack {
       description: 'HMAC key of the user pseudonyms the API writes in place of user ids',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // The audit trail: one entry per change (shared/core/audit.ts), written and listed by the admin function, and by
+    // the retraining when it promotes a model. Entries expire after `auditRetentionDays` (TTL: cleanup, not a rule).
+    this.auditTable = new Table(this, 'AuditTable', {
+      ...tableDefaults,
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
     });
 
     this.eventStream = new Stream(this, 'EventStream', {
@@ -190,8 +202,13 @@ export class NbaEngineStack extends Stack {
       memorySize: 512,
       // API Gateway's own integration timeout is 29 s; a longer Lambda timeout would only burn time nobody awaits.
       timeout: Duration.seconds(29),
-      // An erasure is kept as long as the lake may hold the user's records (plus a week for S3's lifecycle lag).
-      environment: { ...pseudonymKey, ERASURE_RETENTION_DAYS: String(props.lakeRetentionDays + 7) },
+      environment: {
+        ...pseudonymKey,
+        // An erasure is kept as long as the lake may hold the user's records (plus a week for S3's lifecycle lag).
+        ERASURE_RETENTION_DAYS: String(props.lakeRetentionDays + 7),
+        AUDIT_TABLE: this.auditTable.tableName,
+        AUDIT_RETENTION_DAYS: String(props.auditRetentionDays),
+      },
     });
     this.updaterFunction = createFunction('UpdaterFunction', 'updater', {
       memorySize: 1024,
@@ -253,6 +270,9 @@ export class NbaEngineStack extends Stack {
     this.eventStream.grant(this.adminFunction, 'kinesis:PutRecords');
     // Replaying a range the updater gave up on reads it back from the stream.
     this.eventStream.grant(this.adminFunction, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    // The audit trail: a pending entry before each change (PutItem, conditional), its outcome after (UpdateItem,
+    // conditional), and the listing (Query).
+    onItems(this.adminFunction, this.auditTable, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
 
     // Updater: statistics and decision-point settings; the decisions table's decisions, users and event claims; the
     // records it sets aside.
@@ -300,6 +320,7 @@ export class NbaEngineStack extends Stack {
     // The log lake and the offline retraining state machine (see cdk/constructs/retraining.ts).
     this.retraining = new Retraining(this, 'Retraining', {
       stateTable: this.stateTable,
+      audit: { table: this.auditTable, retentionDays: props.auditRetentionDays },
       eventStream: this.eventStream,
       bundling,
       projectRoot: repoRoot,
@@ -366,6 +387,14 @@ export class NbaEngineStack extends Stack {
     cfnApi.securityPolicy = 'SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09';
     cfnApi.endpointAccessMode = 'STRICT';
 
+    // Abuse by one caller must not starve the others: a web ACL with per-address and per-key rate rules and the AWS
+    // managed common rule set in front of the stage (cdk/constructs/api-protection.ts).
+    this.apiProtection = new ApiProtection(this, 'ApiProtection', {
+      stage: this.api.deploymentStage,
+      perKeyLimit: props.wafRateLimitPerKey,
+      perIpLimit: props.wafRateLimitPerIp,
+    });
+
     const integrate = (fn: IFunction) => new LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
     const decisionsIntegration = integrate(this.decisionsFunction);
     const eventsIntegration = integrate(this.eventsFunction);
@@ -388,11 +417,14 @@ export class NbaEngineStack extends Stack {
     deadLetters.addMethod('GET', adminIntegration);
     deadLetters.addResource('replay').addMethod('POST', adminIntegration);
     deadLetters.addResource('replay-range').addMethod('POST', adminIntegration);
+    // Every change made through the admin API or by the retraining (read-only).
+    v1.addResource('audit').addMethod('GET', adminIntegration);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the deployed stage' });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
     new CfnOutput(this, 'DecisionsTableName', { value: this.decisionsTable.tableName });
     new CfnOutput(this, 'DeadLetterTableName', { value: this.deadLetterTable.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: this.auditTable.tableName });
     new CfnOutput(this, 'StreamName', { value: this.eventStream.streamName });
 
     // Alarms (to an SNS topic) and a dashboard: see cdk/constructs/observability.ts.
@@ -402,7 +434,7 @@ export class NbaEngineStack extends Stack {
       updaterFunction: this.updaterFunction,
       updaterLogGroup: this.updaterFunction.logGroup,
       updaterFailureQueue: this.updaterFailureQueue,
-      tables: [this.stateTable, this.decisionsTable, this.deadLetterTable],
+      tables: [this.stateTable, this.decisionsTable, this.deadLetterTable, this.auditTable],
       stream: this.eventStream,
       stateMachine: this.retraining.stateMachine,
     });

@@ -10,8 +10,9 @@
  * batch the updater gave up on, as its on-failure queue names it (`KinesisBatchInfo`: shardId, startSequenceNumber,
  * endSequenceNumber), within the stream's retention (see `shared/app/learn/dead-letters.ts`). The updater's rules
  * make a replayed record count at most once.
- * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or
- * local-dev-key). Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
+ * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or the
+ * key `npm start` stored in the data folder, NBA_DATA_DIR or .local-data: local/api-key.ts).
+ * Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
  */
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
@@ -28,7 +29,7 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
   --limit N             at most N entries (default 100)
   --shard, --from, --to replay-range: the shard and the first and last sequence numbers of the failed batch
   --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
-  --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
+  --key KEY             an admin API key (default NBA_API_KEY, or the one npm start stored in .local-data/api-key)
   --json                print JSON instead of text`;
 
 export async function main(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {

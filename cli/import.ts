@@ -57,7 +57,7 @@ const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
   --create-actions       create the history's actions (with its features) in the decision point's catalog
   --url URL              the engine's API, asked for the decision point's settings (default NBA_API_URL or
                          http://127.0.0.1:3000)
-  --key KEY              an admin API key (default NBA_API_KEY or local-dev-key)
+  --key KEY              an admin API key (default NBA_API_KEY, else .local-data/api-key)
   --context-dim N        only if the decision point does not exist yet (default: from the history, else 16)
   --action-dim M         only if the decision point does not exist yet (default: from the history, else 8)
   --window-seconds S     only if the decision point does not exist yet (default 3600)

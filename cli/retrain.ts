@@ -86,9 +86,9 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
   }
 
   process.env.NBA_LOG_LEVEL ??= 'silent';
-  const { state, erasures, close } = await openLocalState(dataDir);
+  const { state, erasures, audit, close } = await openLocalState(dataDir);
   try {
-    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state, erasures });
+    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state, erasures, audit });
     if (json) {
       streams.stdout.write(`${JSON.stringify({ status: result.status, error: result.error, ...result.output })}\n`);
       return result.status === 'SUCCEEDED' ? 0 : 1;

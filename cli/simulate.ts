@@ -3,12 +3,14 @@
  *
  *   npm run simulate -- --online FILE [--history FILE] [--decision-point-config FILE] [--policy NAME] [--seed N]
  *                       [--refresh N] [--json]
- *   npm run simulate -- --online FILE --through-stack URL --api-key KEY [--decision-point ID] [--max-rounds N]
+ *   npm run simulate -- --online FILE --through-stack URL [--api-key KEY] [--decision-point ID] [--max-rounds N]
  *
  * Exit codes: 0 done, 2 bad arguments or malformed input, 1 anything unexpected (including engine failures).
  */
+
 import { access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { defaultApiKey } from '../local/api-key.ts';
 import { SimError, StackError } from '../sim/errors.ts';
 import { type HistoryLine, type Numbered, parseHistoryLine, parseOnlineLine, readJsonLines } from '../sim/formats.ts';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../sim/policies.ts';
@@ -32,7 +34,7 @@ const USAGE = `usage: npm run simulate -- --online FILE [options]
   --json                        print one JSON object instead of a table
 
   --through-stack URL           drive a running engine over HTTP instead of the in-process core
-  --api-key KEY                 its API key (required with --through-stack)
+  --api-key KEY                 its API key (default NBA_API_KEY, or the one npm start stored in the data folder)
   --decision-point ID           decision point to create there (default sim)
   --max-rounds N                stop after N rounds (default 2000 through the stack, unlimited otherwise)`;
 
@@ -75,8 +77,12 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   let stack: Parsed['stack'];
   if (url !== undefined) {
     if (!/^https?:\/\//.test(url)) throw new UsageError(`--through-stack expects an http(s) URL, got "${url}"`);
-    const apiKey = v['api-key'];
-    if (apiKey === undefined) throw new UsageError('--through-stack needs --api-key');
+    const apiKey = defaultApiKey(v['api-key']);
+    if (apiKey === undefined) {
+      throw new UsageError(
+        '--through-stack needs an API key: --api-key, NBA_API_KEY, or the one `npm start` stored in .local-data/api-key',
+      );
+    }
     if (v.history !== undefined) {
       throw new UsageError('--history cannot be used with --through-stack: the API cannot load weighted statistics');
     }

@@ -23,8 +23,10 @@ import { z } from 'zod';
 import { parseStackConfig } from '../cdk/config.ts';
 import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
+import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import type { OfflineModelConfig } from '../shared/app/retrain/objectives.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
 import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts';
@@ -175,6 +177,8 @@ export interface LocalRetrainDeps {
   blobs: BlobStore;
   state: StateStore;
   erasures: ErasureLog;
+  /** Where a promotion is recorded (as the steps function does in AWS). */
+  audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
 }
@@ -246,6 +250,7 @@ const endpointsSchema = z.object({
   dynamoEndpoint: z.url(),
   stateTable: z.string().min(1),
   pid: z.number().int().optional(),
+  auditTable: z.string().min(1),
 });
 
 /** Whether the stack that wrote the endpoints file still runs (a busy machine may be slow to answer, not gone). */
@@ -270,12 +275,12 @@ async function reachable(endpoint: string, pid: number | undefined): Promise<boo
 }
 
 /**
- * The local state store: the running stack's DynamoDB emulator when `npm start` runs on this data dir (it writes
- * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
+ * The local state store and audit trail: the running stack's DynamoDB emulator when `npm start` runs on this data dir
+ * (it writes its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
  */
 export async function openLocalState(
   dataDir: string,
-): Promise<{ state: StateStore; erasures: ErasureLog; close(): Promise<void> }> {
+): Promise<{ state: StateStore; erasures: ErasureLog; audit: AuditTrail; close(): Promise<void> }> {
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
   if (existsSync(file)) {
     const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
@@ -288,6 +293,7 @@ export async function openLocalState(
       return {
         state: new DynamoStateStore(client, e.data.stateTable),
         erasures: new DynamoErasureLog(client, e.data.stateTable),
+        audit: new AuditTrail(new DynamoAuditLog(client, e.data.auditTable)),
         close: async () => client.destroy(),
       };
     }
@@ -298,6 +304,7 @@ export async function openLocalState(
   return {
     state: new DynamoStateStore(emulators.dynamo, physicalName(plan, 'StateTable')),
     erasures: new DynamoErasureLog(emulators.dynamo, physicalName(plan, 'StateTable')),
+    audit: new AuditTrail(new DynamoAuditLog(emulators.dynamo, physicalName(plan, 'AuditTable'))),
     close: () => emulators.close(),
   };
 }

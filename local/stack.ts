@@ -11,9 +11,11 @@
  * does not allow is refused with AWS's AccessDeniedException, and `stop()` fails while any such refusal is unread, so
  * a test that provokes one fails even when the API hid it behind a 5xx.
  */
+import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
@@ -21,6 +23,7 @@ import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { MemorySecretSource } from '../shared/adapters/memory/secret-source.ts';
 import { FileSecretSource } from '../shared/adapters/secrets/file-secret-source.ts';
+import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import type { SecretSource } from '../shared/core/ports.ts';
@@ -119,6 +122,50 @@ export interface ScheduledRun {
   states: string[];
 }
 
+/** The id of the admin key local mode seeds. */
+export const LOCAL_ADMIN_KEY_ID = 'local-admin';
+
+/**
+ * Seeds the admin key of local mode (stored hashed, like any key) and revokes every earlier one: a data folder that
+ * ran with another key (an older `local-dev-key`, a rotated NBA_API_KEY) must not keep accepting it. Its request
+ * limit is the stage's (1,000/s): it is the one key the tests and benchmarks drive the whole twin with. A revocation,
+ * and a key this folder did not accept before, are key changes like any other: in the audit trail, made by
+ * `local-start` (shared/core/audit.ts, A1).
+ */
+async function seedAdminKey(state: DynamoStateStore, audit: AuditTrail, apiKey: string): Promise<void> {
+  const hash = hashApiKey(apiKey);
+  const now = Date.now();
+  const change = (action: 'key.create' | 'key.revoke', status: number) =>
+    audit.record(
+      {
+        id: `local-start.${randomUUID()}`,
+        system: 'local-start',
+        action,
+        route: 'npm start',
+        target: LOCAL_ADMIN_KEY_ID,
+      },
+      { status },
+    );
+  let known = false;
+  for (const k of await state.listApiKeys()) {
+    if (k.keyId !== LOCAL_ADMIN_KEY_ID || k.revokedAt !== undefined) continue;
+    if (k.hash === hash) known = true;
+    else {
+      await state.putApiKey({ ...k, revokedAt: now });
+      await change('key.revoke', 200);
+    }
+  }
+  await state.putApiKey({
+    keyId: LOCAL_ADMIN_KEY_ID,
+    hash,
+    name: 'local admin key (NBA_API_KEY or the data folder)',
+    scopes: ['admin', 'decide', 'feedback'],
+    createdAt: now,
+    rateLimit: { ratePerSecond: 1000, burst: 2000 },
+  });
+  if (!known) await change('key.create', 201);
+}
+
 export class DeniedCallsError extends Error {
   override readonly name = 'AccessDenied';
 }
@@ -135,13 +182,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     decisions: new DynamoDecisionStore(emulators.dynamo, table('DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, table('DeadLetterTable')),
   };
-  await stores.state.putApiKey({
-    keyId: 'local-admin',
-    hash: hashApiKey(opts.apiKey),
-    name: 'local admin key (NBA_API_KEY)',
-    scopes: ['admin', 'decide', 'feedback'],
-    createdAt: Date.now(),
-  });
+  await seedAdminKey(
+    stores.state,
+    new AuditTrail(new DynamoAuditLog(emulators.dynamo, table('AuditTable'))),
+    opts.apiKey,
+  );
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));
@@ -244,9 +289,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     try {
       const state = new DynamoStateStore(clients.dynamo, steps.environment.STATE_TABLE!);
       const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
+      const auditTable = steps.environment.AUDIT_TABLE;
+      const audit = auditTable ? new AuditTrail(new DynamoAuditLog(clients.dynamo, auditTable)) : undefined;
       return await runLocalRetrain(
         input,
-        { blobs: new FsBlobStore(lake.dir), state, erasures },
+        { blobs: new FsBlobStore(lake.dir), state, erasures, audit },
         { ...options, synth: retrainSynth },
       );
     } finally {
@@ -270,7 +317,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   if (endpointsFile) {
     writeFileSync(
       endpointsFile,
-      JSON.stringify({ dynamoEndpoint: emulators.dynamoEndpoint, stateTable: table('StateTable'), pid: process.pid }),
+      JSON.stringify({
+        dynamoEndpoint: emulators.dynamoEndpoint,
+        stateTable: table('StateTable'),
+        auditTable: table('AuditTable'),
+        pid: process.pid,
+      }),
     );
   }
 

@@ -2,17 +2,31 @@
  * `npm start`: runs the whole engine locally on embedded defaults, seeds a demo decision point, prints where to reach
  * it, and shuts down cleanly on Ctrl-C. Data persists under `.local-data/` (delete the folder to start over).
  *   PORT          HTTP port (default 3000)
- *   NBA_API_KEY   the API key to accept (default: `local-dev-key`)
+ *   NBA_API_KEY   the admin API key to accept (default: a random key generated on the first start and kept in
+ *                 `<data>/api-key`, see local/api-key.ts); any key an earlier start accepted is revoked
  *   NBA_DATA_DIR  where the emulators keep their data (default: .local-data)
  *   NBA_SAMPLER_SEED  seeds the decisions' sampler (default: unseeded), so a session's decisions reproduce
+ * It listens on 127.0.0.1 only, and refuses requests whose Host header names another server (DNS rebinding).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { ensureLocalApiKey, localApiKeyPath } from './api-key.ts';
 import { startLocalStack } from './stack.ts';
 
 const port = Number(process.env.PORT ?? 3000);
-const apiKey = process.env.NBA_API_KEY ?? 'local-dev-key';
 const dataDir = resolve(process.env.NBA_DATA_DIR ?? '.local-data');
+const fromEnv = process.env.NBA_API_KEY;
+const stored = fromEnv === undefined ? ensureLocalApiKey(dataDir) : undefined;
+const apiKey = fromEnv ?? stored!.key;
+// Relative where that is shorter (the usual `.local-data/api-key`), else the absolute path.
+const keyPath = localApiKeyPath(dataDir);
+const keyFile = relative(process.cwd(), keyPath).startsWith('..') ? keyPath : relative(process.cwd(), keyPath);
+const keyOrigin =
+  stored === undefined
+    ? '(from NBA_API_KEY)'
+    : stored.created
+      ? `(generated now, stored in ${keyFile})`
+      : `(stored in ${keyFile})`;
 const seed = process.env.NBA_SAMPLER_SEED;
 if (seed !== undefined && !/^\d{1,9}$/.test(seed)) {
   console.error(`NBA_SAMPLER_SEED must be a whole number, got "${seed}"`);
@@ -52,12 +66,13 @@ await seedDemo(stack.url, apiKey);
 console.log(`
 NBA engine running locally
   API      ${stack.url}
-  API key  ${apiKey}          (header: x-api-key)
+  API key  ${apiKey}  ${keyOrigin} (header: x-api-key)
   data     ${dataDir}
   demo     decision point "homepage" with 4 actions
 
 Try:
-  curl -s -X POST ${stack.url}/v1/decisions -H "x-api-key: ${apiKey}" -H 'content-type: application/json' \\
+  export NBA_API_KEY=${apiKey}
+  curl -s -X POST ${stack.url}/v1/decisions -H "x-api-key: $NBA_API_KEY" -H 'content-type: application/json' \\
     -d '{"decisionPoint":"homepage","userId":"u1","context":{"segment":"new","device":"mobile"}}'
 
 Press Ctrl-C to stop.`);

@@ -8,7 +8,7 @@
  * Records the updater dead-letters are counted from its structured `batch applied` log line by a metric filter, so
  * the updater needs no metrics code of its own.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -204,6 +204,12 @@ export class Observability extends Construct {
       'Decision log entries were dropped (container buffer full or entries too old): those decisions will never be learned from.',
     );
     alarm(
+      'AuditIncomplete',
+      engine(METRIC.auditIncomplete),
+      1,
+      "A change was made but its audit entry's outcome could not be stored: the entry stays pending in the audit table; the admin function's log has the outcome (message 'audit outcome not recorded').",
+    );
+    alarm(
       'DecisionFallback',
       engine(METRIC.decisionFallback),
       1,
@@ -239,11 +245,18 @@ export class Observability extends Construct {
       description: 'Encrypts the NBA engine alarm topic',
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Only on behalf of this account's alarms (confused deputy): CloudWatch sends the alarm's account and ARN with its
+    // KMS calls, unlike services (EventBridge) whose calls carry neither.
+    const stack = Stack.of(this);
     key.addToResourcePolicy(
       new PolicyStatement({
         principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+        },
       }),
     );
     return new Topic(this, 'AlarmTopic', { displayName: 'NBA engine alarms', masterKey: key, enforceSSL: true });

@@ -18,6 +18,7 @@ import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Validations } from 'aw
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import {
   AppendDelimiterToRecordProcessor,
@@ -92,6 +93,8 @@ export const LAKE_ERROR_PREFIX = 'lake-errors/!{firehose:error-output-type}/dt=!
 
 export interface RetrainingProps {
   stateTable: ITable;
+  /** Where promotions are recorded (the audit trail), with the days entries are kept. */
+  audit?: { table: ITable; retentionDays: number };
   eventStream: IStream;
   /** esbuild settings shared with the engine's functions. */
   bundling: BundlingOptions;
@@ -195,6 +198,14 @@ export class Retraining extends Construct {
     // the 5-minute limit of the express child executions that run it.
     this.workerFunction = createFunction('RetrainWorkerFunction', 'worker.ts', 1769, Duration.minutes(4));
     this.stepsFunction = createFunction('RetrainStepsFunction', 'handler.ts', 2048, Duration.minutes(15));
+    if (props.audit) {
+      this.stepsFunction.addEnvironment('AUDIT_TABLE', props.audit.table.tableName);
+      this.stepsFunction.addEnvironment('AUDIT_RETENTION_DAYS', String(props.audit.retentionDays));
+      // The promote step appends one entry per promotion (a conditional put, see shared/core/audit.ts).
+      this.stepsFunction.addToRolePolicy(
+        new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.audit.table.tableArn] }),
+      );
+    }
 
     this.lakeBucket.grantRead(this.workerFunction, 'lake/*');
     // The join reads what the split dealt out under the run's prefix.

@@ -1,11 +1,13 @@
 /**
  * The engine's admin API as the command-line tools reach it: one base URL (`--url`, else NBA_API_URL, else the local
- * engine `npm start` runs) and one key (`--key`, else NBA_API_KEY, else the local key). A refused request is an
+ * engine `npm start` runs) and one key (`--key`, else NBA_API_KEY, else the key `npm start` stored in the data folder). A refused request is an
  * {@link EngineRefusedError} carrying the engine's own message; no engine at the URL is an
  * {@link EngineUnreachableError} that says how to start one.
  */
+import { defaultApiKey } from '../../local/api-key.ts';
+import { UsageError } from './args.ts';
+
 export const DEFAULT_ENGINE_URL = 'http://127.0.0.1:3000';
-export const DEFAULT_LOCAL_KEY = 'local-dev-key';
 
 /** The engine answered with an error status: the message is its own. */
 export class EngineRefusedError extends Error {
@@ -36,7 +38,12 @@ export interface EngineApi {
 
 export function engineApi(flags: { url?: string | undefined; key?: string | undefined }): EngineApi {
   const url = (flags.url ?? process.env.NBA_API_URL ?? DEFAULT_ENGINE_URL).replace(/\/$/, '');
-  const key = flags.key ?? process.env.NBA_API_KEY ?? DEFAULT_LOCAL_KEY;
+  const key = defaultApiKey(flags.key);
+  if (key === undefined) {
+    throw new UsageError(
+      'no API key: pass --key, set NBA_API_KEY, or start the engine once (npm start) so that it stores one in .local-data/api-key',
+    );
+  }
   return {
     url,
     async call(method, path, body, opts) {

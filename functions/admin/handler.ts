@@ -1,6 +1,7 @@
 /** Decision points, their catalog and model summary: thin routes over CatalogService. */
 import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
+import { auditRoutes } from '../../shared/adapters/http/audit-routes.ts';
 import { keyRoutes } from '../../shared/adapters/http/key-routes.ts';
 import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
@@ -50,11 +51,12 @@ const actionView = (catalog: CatalogService, a: CatalogAction) => ({
   updatedAt: new Date(a.updatedAt).toISOString(),
 });
 
-/** The admin API's routes over an engine (the `/v1/keys` routes included). */
+/** The admin API's routes over an engine (the `/v1/keys` and `/v1/audit` routes included). */
 export function adminRoutes(engine: Engine): Route[] {
   const { stateStore, modelCache, deadLetterStore, decisionStore, eventStream, streamRangeReader, authenticator } =
     engine;
   const pseudonyms = requirePseudonyms(engine);
+  const audit = requireAudit(engine);
   const catalog = new CatalogService(stateStore, modelCache);
   const view = (a: CatalogAction) => actionView(catalog, a);
   return [
@@ -68,9 +70,14 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'PUT',
       path: '/v1/decision-points/{decisionPoint}',
       scope: 'admin',
+      audit: { action: 'decision-point.put' },
       handle: async ({ params, body }) => {
         const r = await catalog.putDecisionPoint(params.decisionPoint!, parseWith(anyObject, body));
-        return { status: r.created ? 201 : 200, body: dpView(r.decisionPoint) };
+        return {
+          status: r.created ? 201 : 200,
+          body: dpView(r.decisionPoint),
+          audit: { detail: { version: r.decisionPoint.version } },
+        };
       },
     },
     {
@@ -96,6 +103,7 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'POST',
       path: '/v1/decision-points/{decisionPoint}/actions:batch',
       scope: 'admin',
+      audit: { action: 'actions.import' },
       handle: async ({ params, body }) => {
         const { actions } = parseWith(importBody, body);
         const r = await catalog.importActions(params.decisionPoint!, actions);
@@ -104,16 +112,26 @@ export function adminRoutes(engine: Engine): Route[] {
           throw new ValidationError(`no valid action: ${reasons.join('; ')}`);
         }
         const applied = r.created + r.updated + r.unchanged;
-        return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r };
+        const { created, updated, unchanged, rejected, failed } = r;
+        return {
+          status: r.failed > 0 && applied === 0 ? 503 : 200,
+          body: r,
+          audit: { detail: { created, updated, unchanged, rejected, failed } },
+        };
       },
     },
     {
       method: 'PUT',
       path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
       scope: 'admin',
+      audit: { action: 'action.put', target: (p) => p.actionId },
       handle: async ({ params, body }) => {
         const r = await catalog.putAction(params.decisionPoint!, params.actionId!, parseWith(actionInputSchema, body));
-        return { status: r.created ? 201 : 200, body: view(r.action) };
+        return {
+          status: r.created ? 201 : 200,
+          body: view(r.action),
+          audit: { detail: { version: r.action.version } },
+        };
       },
     },
     {
@@ -129,6 +147,7 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'DELETE',
       path: '/v1/decision-points/{decisionPoint}/actions/{actionId}',
       scope: 'admin',
+      audit: { action: 'action.retire', target: (p) => p.actionId },
       handle: async ({ params }) => ({
         status: 200,
         body: view(await catalog.retireAction(params.decisionPoint!, params.actionId!)),
@@ -160,47 +179,66 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'POST',
       path: '/v1/dead-letters/replay-range',
       scope: 'admin',
-      handle: async ({ body }) => ({
-        status: 200,
-        body: await replayStreamRange(
-          { reader: streamRangeReader, stream: eventStream },
-          parseWith(streamRangeSchema, body),
-        ),
-      }),
+      audit: { action: 'dead-letters.replay-range' },
+      handle: async ({ body }) => {
+        const range = parseWith(streamRangeSchema, body);
+        const r = await replayStreamRange({ reader: streamRangeReader, stream: eventStream }, range);
+        return {
+          status: 200,
+          body: r,
+          audit: {
+            target: `${range.shardId}/${range.from}-${range.to}`,
+            detail: { replayed: r.replayed, skipped: r.skipped.length },
+          },
+        };
+      },
     },
     {
       method: 'POST',
       path: '/v1/dead-letters/replay',
       scope: 'admin',
-      handle: async ({ body }) => ({
-        status: 200,
-        body: await replayDeadLetters(
-          { deadLetters: deadLetterStore, stream: eventStream },
-          parseWith(deadLetterFilterSchema, body ?? {}),
-        ),
-      }),
+      audit: { action: 'dead-letters.replay' },
+      handle: async ({ body }) => {
+        const filter = parseWith(deadLetterFilterSchema, body ?? {});
+        const r = await replayDeadLetters({ deadLetters: deadLetterStore, stream: eventStream }, filter);
+        const detail: Record<string, string | number> = { replayed: r.replayed, skipped: r.skipped.length };
+        if (filter.decisionPoint !== undefined) detail.decisionPoint = filter.decisionPoint;
+        if (filter.code !== undefined) detail.code = filter.code;
+        return { status: 200, body: r, audit: { detail } };
+      },
     },
     {
       // Erases what the engine keeps about a user and has retraining ignore their history (shared/app/privacy/).
       method: 'DELETE',
       path: '/v1/users/{userId}',
       scope: 'admin',
-      handle: async ({ params }) => ({
-        status: 200,
-        body: await eraseUser(await pseudonyms.of(params.userId!), {
-          erasures: engine.erasures,
-          stores: [decisionStore, deadLetterStore],
-        }),
-      }),
+      // The entry names the user by pseudonym only: the audit trail must not keep what the erasure removes.
+      audit: { action: 'user.erase' },
+      handle: async ({ params }) => {
+        const userId = await pseudonyms.of(params.userId!);
+        return {
+          status: 200,
+          body: await eraseUser(userId, { erasures: engine.erasures, stores: [decisionStore, deadLetterStore] }),
+          audit: { target: userId },
+        };
+      },
     },
     ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
     ...keyRoutes(new ApiKeyService(stateStore), authenticator),
+    ...auditRoutes(audit),
   ];
+}
+
+/** Every change the admin API makes is audited, so it does not start without its audit trail. */
+function requireAudit(engine: Engine) {
+  if (!engine.audit) throw new Error('invalid environment: AUDIT_TABLE: the admin function records every change there');
+  return engine.audit;
 }
 
 export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
-  return { handler: createApiHandler(adminRoutes(engine), engine.authenticator), engine };
+  const handler = createApiHandler(adminRoutes(engine), engine.authenticator, { audit: requireAudit(engine) });
+  return { handler, engine };
 }
 
 export const handler = lambdaHandler(createHandler);

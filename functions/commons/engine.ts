@@ -3,13 +3,18 @@
  * clients)` turns a validated configuration and the container's SDK clients into the adapters and services the
  * handlers use. Each function module calls it from its `createHandler` (see runtime.ts); nothing here runs per request.
  */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
+import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { log } from '../../shared/adapters/log.ts';
+import { METRIC, metrics } from '../../shared/adapters/observability.ts';
+import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { Pseudonymiser } from '../../shared/app/privacy/pseudonyms.ts';
@@ -23,6 +28,10 @@ export const engineConfigSchema = z.object({
   DECISIONS_TABLE: z.string().min(1),
   DEADLETTER_TABLE: z.string().min(1),
   STREAM_NAME: z.string().min(1),
+  /** The audit trail's table (the admin function's; see shared/core/audit.ts). */
+  AUDIT_TABLE: z.string().min(1).optional(),
+  /** How long audit entries are kept (the table's TTL). */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   /** Bounded staleness of the decision container's model cache. */
   MODEL_REFRESH_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
@@ -31,9 +40,6 @@ export const engineConfigSchema = z.object({
   DECISION_BUDGET_MS: z.coerce.number().int().min(20).max(9000).default(300),
   /** How long a decision waits for a model refresh when the last good model can answer instead. */
   MODEL_WAIT_MS: z.coerce.number().int().min(0).max(9000).default(100),
-  /** Per-key request limit of one container (token bucket; see shared/app/rate-limit.ts for what it does not cover). */
-  KEY_RATE_LIMIT_RPS: z.coerce.number().positive().max(100_000).default(1000),
-  KEY_RATE_LIMIT_BURST: z.coerce.number().int().positive().max(200_000).default(2000),
   /** The secret holding the key of user pseudonyms (its ARN); only the API functions, which see user ids, have it. */
   USER_PSEUDONYM_SECRET: z.string().min(1).optional(),
   /** Days user items and event claims are kept after their last write (decisions: after their window); DynamoDB TTL. */
@@ -42,6 +48,13 @@ export const engineConfigSchema = z.object({
   DEADLETTER_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Days an erasure is kept (as long as the lake may hold the erased user's records). */
   ERASURE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3700).default(372),
+  /**
+   * Per-key request limit of one container for keys without their own `rateLimit` (token bucket; see
+   * shared/app/rate-limit.ts for what it does not cover): a tenth of the stage throttle (1,000/s), so one key's loop
+   * cannot take a container from everyone else.
+   */
+  KEY_RATE_LIMIT_RPS: z.coerce.number().positive().max(100_000).default(100),
+  KEY_RATE_LIMIT_BURST: z.coerce.number().int().positive().max(200_000).default(200),
 });
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 
@@ -67,6 +80,8 @@ export interface Engine {
   /** Reads a range of the stream back (replaying a batch the event source mapping gave up on). */
   streamRangeReader: KinesisStreamRangeReader;
   authenticator: ApiKeyAuthenticator;
+  /** The audit trail of changes, where the function has one (AUDIT_TABLE). */
+  audit: AuditTrail | undefined;
   modelCache: ModelCache;
   /** The decision path's latency budget and fallbacks (see shared/app/resilience/guard.ts). */
   decisionResilience: DecisionResilience;
@@ -115,6 +130,13 @@ export function createEngine(
       limits: { ratePerSecond: config.KEY_RATE_LIMIT_RPS, burst: config.KEY_RATE_LIMIT_BURST },
       onThrottled: observability.onThrottled,
     }),
+    audit:
+      config.AUDIT_TABLE === undefined
+        ? undefined
+        : new AuditTrail(new DynamoAuditLog(clients.dynamo, config.AUDIT_TABLE, config.AUDIT_RETENTION_DAYS), {
+            log: (level, message, fields) => log[level](message, fields),
+            onIncomplete: () => metrics.addMetric(METRIC.auditIncomplete, MetricUnit.Count, 1),
+          }),
     decisionResilience: {
       budgetMs: config.DECISION_BUDGET_MS,
       modelWaitMs: config.MODEL_WAIT_MS,

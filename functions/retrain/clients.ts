@@ -5,15 +5,21 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { createDynamoClient } from '../../shared/adapters/aws-clients.ts';
+import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
+import { log } from '../../shared/adapters/log.ts';
 import { S3BlobStore } from '../../shared/adapters/s3/blob-store.ts';
+import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { createStepHandlers } from '../../shared/app/retrain/steps.ts';
 
 const envSchema = z.object({
   STATE_TABLE: z.string().min(1),
   /** Bucket of the log lake and the retraining artifacts. */
   LAKE_BUCKET: z.string().min(1),
+  /** The audit trail, where promotions are recorded (the steps function's; the map worker promotes nothing). */
+  AUDIT_TABLE: z.string().min(1).optional(),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
 });
 
 const parsed = envSchema.safeParse(process.env);
@@ -29,4 +35,10 @@ export const retrainHandlers = createStepHandlers({
   blobs: new S3BlobStore(new S3Client({}), env.LAKE_BUCKET),
   state: new DynamoStateStore(dynamo, env.STATE_TABLE),
   erasures: new DynamoErasureLog(dynamo, env.STATE_TABLE),
+  audit:
+    env.AUDIT_TABLE === undefined
+      ? undefined
+      : new AuditTrail(new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS), {
+          log: (level, message, fields) => log[level](message, fields),
+        }),
 });

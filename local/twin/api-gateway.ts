@@ -6,6 +6,11 @@
  *
  * Where it differs: an unknown path answers 404 and a method the resource lacks 405, each with the engine's error
  * body, where API Gateway answers 403 `Missing Authentication Token`; the stage name is not part of the local URL.
+ *
+ * Like the deployed API, which answers only for its own host name, it answers only requests whose `Host` header names
+ * the address it listens on (`127.0.0.1:PORT`, or `localhost:PORT` on the loopback address); any other host gets 421
+ * with the engine's error body, before routing. A web page cannot then reach the local engine through a DNS name it
+ * controls that resolves to 127.0.0.1 (DNS rebinding): its requests carry that name.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -110,6 +115,8 @@ export async function startApiGateway(
   port: number,
   host = '127.0.0.1',
 ): Promise<{ server: Server; url: string }> {
+  // Filled once listening (the port may be picked by the system).
+  const allowedHosts = new Set<string>();
   const server = createServer({ maxHeaderSize: MAX_REQUEST_LINE_AND_HEADERS }, async (req, res) => {
     const reply = (r: APIGatewayProxyResult) => {
       res.writeHead(r.statusCode, {
@@ -119,6 +126,20 @@ export async function startApiGateway(
       res.end(r.body);
     };
     try {
+      const host = (req.headers.host ?? '').toLowerCase();
+      if (!allowedHosts.has(host)) {
+        reply({
+          statusCode: 421,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            error: {
+              code: 'misdirected_request',
+              message: `this server answers only for ${[...allowedHosts].join(' or ')}; Host ${JSON.stringify(req.headers.host ?? '')} is refused (DNS rebinding protection)`,
+            },
+          }),
+        });
+        return;
+      }
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method ?? 'GET';
       const match = route(routes, method, url.pathname);
@@ -199,7 +220,18 @@ export async function startApiGateway(
     server.listen(port, host, () => resolve());
   });
   const { port: actual } = server.address() as AddressInfo;
+  for (const h of hostNames(host)) {
+    allowedHosts.add(`${h}:${actual}`);
+    if (actual === 80) allowedHosts.add(h);
+  }
   return { server, url: `http://${host}:${actual}` };
+}
+
+/** The names a client may use for the listening address in `Host`: the address, and `localhost` for loopback. */
+function hostNames(host: string): string[] {
+  if (host === '127.0.0.1') return ['127.0.0.1', 'localhost'];
+  if (host === '::1') return ['[::1]', 'localhost'];
+  return [host.toLowerCase()];
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {

@@ -24,4 +24,6 @@ export const METRIC = {
   throttledRequests: 'ThrottledRequests',
   /** Accepted records the updater refused (dimension `reason`: the rule's code): learning that did not happen. */
   deadLettered: 'DeadLetteredRecords',
+  /** Audit entries whose outcome could not be stored (they stay pending; the log line has the outcome). */
+  auditIncomplete: 'AuditIncomplete',
 } as const;

@@ -1,7 +1,9 @@
 /**
  * API key authentication. Keys are random secrets; only their SHA-256 is stored. A request's key is hashed, looked up
  * (cached per container: 60 s for known keys, 5 s for unknown ones), compared in constant time, and checked for
- * revocation, scope and decision-point restriction; then the key's request rate is limited (see `rate-limit.ts`).
+ * revocation, expiry (refused from `expiresAt` on, with a 401 naming it; checked against the clock on every request,
+ * so a cached key expires on time), scope and decision-point restriction; then the key's request rate is limited
+ * (its own `rateLimit` or the default, see `rate-limit.ts`).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord, ApiKeyScope } from '../core/domain.ts';
@@ -42,6 +44,9 @@ export class ApiKeyAuthenticator {
     if (!record || record.revokedAt !== undefined || !sameHash(record.hash, hash)) {
       throw new UnauthorizedError('invalid or revoked API key');
     }
+    if (record.expiresAt !== undefined && this.now() >= record.expiresAt) {
+      throw new UnauthorizedError(`this API key expired at ${new Date(record.expiresAt).toISOString()}`);
+    }
     if (!record.scopes.includes(scope) && !record.scopes.includes('admin')) {
       throw new ForbiddenError(`this API key lacks the ${scope} scope`);
     }
@@ -49,7 +54,7 @@ export class ApiKeyAuthenticator {
       throw new ForbiddenError(`this API key is not allowed for decision point ${decisionPoint}`);
     }
     try {
-      this.limiter?.take(record.keyId);
+      this.limiter?.take(record.keyId, record.rateLimit);
     } catch (err) {
       if (err instanceof TooManyRequestsError) this.onThrottled?.(record.keyId);
       throw err;

@@ -153,6 +153,10 @@ export interface ApiKeyRecord {
   decisionPoints?: string[] | undefined;
   createdAt: number;
   revokedAt?: number | undefined;
+  /** When set, the key is refused from this instant on (ms since the epoch). */
+  expiresAt?: number | undefined;
+  /** The key's own request limit per container; absent: the function's default (see shared/app/rate-limit.ts). */
+  rateLimit?: { ratePerSecond: number; burst: number } | undefined;
 }
 
 export interface DeadLetter {

@@ -2,6 +2,7 @@
  * Ports: the storage and messaging the core needs, as small interfaces. DynamoDB and Kinesis adapters implement them
  * (`shared/adapters/`); tests and the local mode use the same adapters against real-protocol emulators.
  */
+import type { AuditEntry, AuditOutcome, AuditPage, AuditQuery } from './audit.ts';
 import type {
   ActiveModel,
   ApiKeyRecord,
@@ -139,4 +140,20 @@ export interface ErasureLog {
 /** Deletes every item a store holds about one user (by pseudonym); returns how many of each kind it deleted. */
 export interface UserDataEraser {
   eraseUser(userId: string): Promise<Record<string, number>>;
+}
+
+/**
+ * The audit trail's store (rules A1–A5 in `audit.ts`). Entries are append-only: `append` writes an entry once (a
+ * retried write of the same entry changes nothing), `settle` sets a pending entry's outcome once.
+ */
+export interface AuditLog {
+  /** Writes the entry unless an entry with its key (`at`, `id`) exists, which is then left as it is. */
+  append(entry: AuditEntry): Promise<void>;
+  /**
+   * Records the outcome of the pending entry (`at`, `id`). Setting the outcome it already has is a no-op; an entry
+   * that does not exist or has another outcome is refused with AuditConflictError.
+   */
+  settle(key: Pick<AuditEntry, 'at' | 'id'>, outcome: AuditOutcome): Promise<void>;
+  /** Entries matching the query, newest first. */
+  list(query: AuditQuery): Promise<AuditPage>;
 }

@@ -53,6 +53,7 @@ describe('Observability alarms', () => {
     expect(Object.keys(stack.observability.alarms).sort()).toEqual(
       [
         'Api5xx',
+        'AuditIncomplete',
         'DeadLetteredRecords',
         'DecisionFallback',
         'DecisionLogDeferred',
@@ -174,7 +175,7 @@ describe('Observability alarms', () => {
     expect(m).toContain(`"Ref":"${id(stack.retraining.stateMachine)}"`);
   });
 
-  it('notifies a topic encrypted with a rotating key that CloudWatch may use, over TLS only', () => {
+  it('notifies a topic encrypted with a rotating key that CloudWatch may use for this account’s alarms only, over TLS only', () => {
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
@@ -184,6 +185,33 @@ describe('Observability alarms', () => {
             Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
           }),
         ]),
+      },
+    });
+    // No statement trusts CloudWatch without naming the account (and the alarms) it may act for.
+    const keys = Object.values(template.findResources('AWS::KMS::Key'));
+    const cloudWatch = keys.flatMap((k) =>
+      (k.Properties.KeyPolicy.Statement as { Principal?: { Service?: string }; Condition?: unknown }[]).filter(
+        (st) => st.Principal?.Service === 'cloudwatch.amazonaws.com',
+      ),
+    );
+    expect(cloudWatch).toHaveLength(1);
+    expect(cloudWatch[0]!.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:*',
+            ],
+          ],
+        },
       },
     });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
@@ -247,7 +275,7 @@ describe('Observability without a retraining state machine', () => {
       stream: new Stream(s, 'S'),
     });
     expect(obs.alarms.RetrainingFailures).toBeUndefined();
-    expect(Object.keys(obs.alarms)).toHaveLength(12);
+    expect(Object.keys(obs.alarms)).toHaveLength(13);
     const t = Template.fromStack(s);
     expect(JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'))).toContain('No retraining state machine');
   });

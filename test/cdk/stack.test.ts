@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStackConfig } from '../../cdk/config.ts';
 import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import { PROJECT_ROOT } from '../../local/twin/assembly.ts';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
@@ -69,8 +70,8 @@ describe('NbaEngineStack', () => {
   });
 
   describe('DynamoDB', () => {
-    it('creates exactly three on-demand tables with point-in-time recovery and KMS encryption, retained on delete', () => {
-      template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    it('creates exactly four on-demand tables with point-in-time recovery and KMS encryption, retained on delete', () => {
+      template.resourceCountIs('AWS::DynamoDB::Table', 4);
       const tables = template.findResources('AWS::DynamoDB::Table');
       for (const table of Object.values(tables)) {
         expect(table).toMatchObject({
@@ -115,6 +116,21 @@ describe('NbaEngineStack', () => {
     it('keys the dead-letter table by id', () => {
       expect(tableProperties(logicalId(stack, stack.deadLetterTable))).toMatchObject({
         KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      });
+    });
+
+    it('keeps the audit trail in its own table, keyed by pk/sk, its entries expiring through expiresAt', () => {
+      expect(tableProperties(logicalId(stack, stack.auditTable))).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+      const admin = template.toJSON().Resources[logicalId(stack, stack.adminFunction)].Properties;
+      expect(admin.Environment.Variables).toMatchObject({
+        AUDIT_TABLE: { Ref: logicalId(stack, stack.auditTable) },
+        AUDIT_RETENTION_DAYS: '365',
       });
     });
 
@@ -191,6 +207,12 @@ describe('NbaEngineStack', () => {
       template.resourceCountIs('AWS::Lambda::Function', 6);
     });
 
+    it('runs every function on the major of the pinned Node toolchain (package.json, test/toolchain.test.ts)', () => {
+      const pin: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).devDependencies.node;
+      const runtimes = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Runtime);
+      expect(new Set(runtimes)).toEqual(new Set([`nodejs${pin.split('.')[0]}.x`]));
+    });
+
     it.each(Object.entries(expected))(
       'runs %s on nodejs24.x arm64 with tracing and its memory/timeout',
       (name, sizing) => {
@@ -253,6 +275,7 @@ describe('NbaEngineStack', () => {
           `POST /v1/dead-letters/replay AWS_PROXY -> ${admin}`,
           `POST /v1/dead-letters/replay-range AWS_PROXY -> ${admin}`,
           `DELETE /v1/users/{userId} AWS_PROXY -> ${admin}`,
+          `GET /v1/audit AWS_PROXY -> ${admin}`,
         ].sort(),
       );
     });
@@ -299,6 +322,78 @@ describe('NbaEngineStack', () => {
       });
     });
 
+    describe('web ACL', () => {
+      const acl = () => Object.entries(template.findResources('AWS::WAFv2::WebACL'))[0]!;
+      const rule = (name: string) =>
+        (acl()[1].Properties.Rules as { Name: string; Statement: Record<string, unknown> }[]).find(
+          (r) => r.Name === name,
+        );
+
+      it('is associated with the API stage', () => {
+        template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+        template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+        const [aclId] = acl();
+        const stageId = logicalId(stack, stack.api.deploymentStage);
+        const [association] = Object.values(template.findResources('AWS::WAFv2::WebACLAssociation'));
+        expect(association!.Properties.WebACLArn).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+        // arn:…:apigateway:REGION::/restapis/API_ID/stages/prod
+        const arn = JSON.stringify(association!.Properties.ResourceArn);
+        expect(arn).toContain(`{"Ref":"${logicalId(stack, stack.api)}"}`);
+        expect(arn).toContain(`"/stages/",{"Ref":"${stageId}"}`);
+        expect(acl()[1].Properties).toMatchObject({ Scope: 'REGIONAL', DefaultAction: { Allow: {} } });
+      });
+
+      it('limits each API key and each source address over five minutes, the key well below the stage throttle', () => {
+        expect(rule('PerApiKeyRate')!.Statement).toEqual({
+          RateBasedStatement: {
+            Limit: 60_000,
+            EvaluationWindowSec: 300,
+            AggregateKeyType: 'CUSTOM_KEYS',
+            CustomKeys: [{ Header: { Name: 'x-api-key', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } }],
+          },
+        });
+        expect(rule('PerSourceIpRate')!.Statement).toEqual({
+          RateBasedStatement: { Limit: 120_000, EvaluationWindowSec: 300, AggregateKeyType: 'IP' },
+        });
+        // The stage throttle: 1,000 requests/s for all keys together. One key gets a fifth of it at most.
+        const stageRate = 1000;
+        expect(60_000 / 300).toBeLessThanOrEqual(stageRate / 5);
+        template.hasResourceProperties('AWS::ApiGateway::Stage', {
+          MethodSettings: [Match.objectLike({ ThrottlingRateLimit: stageRate })],
+        });
+        const limited = synth({ wafRateLimitPerKey: '3000', wafRateLimitPerIp: '9000' }).template;
+        const rules = Object.values(limited.findResources('AWS::WAFv2::WebACL'))[0]!.Properties.Rules;
+        expect(JSON.stringify(rules)).toContain('"Limit":3000');
+        expect(JSON.stringify(rules)).toContain('"Limit":9000');
+      });
+
+      it('answers a rate-limited caller 429 with the engine’s error body, and keeps no sample of its headers', () => {
+        for (const name of ['PerApiKeyRate', 'PerSourceIpRate']) {
+          expect(rule(name)).toMatchObject({
+            Action: { Block: { CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'tooManyRequests' } } },
+          });
+        }
+        const body = acl()[1].Properties.CustomResponseBodies.tooManyRequests;
+        expect(JSON.parse(body.Content)).toMatchObject({ error: { code: 'too_many_requests' } });
+        const rules = acl()[1].Properties.Rules as { VisibilityConfig: { SampledRequestsEnabled: boolean } }[];
+        for (const r of [...rules, acl()[1].Properties]) expect(r.VisibilityConfig.SampledRequestsEnabled).toBe(false);
+        template.resourceCountIs('AWS::WAFv2::LoggingConfiguration', 0);
+      });
+
+      it('applies the AWS managed common rule set, counting only its 8 KB body rule (the engine takes 256 KB)', () => {
+        expect(rule('AwsCommonRuleSet')).toMatchObject({
+          OverrideAction: { None: {} },
+          Statement: {
+            ManagedRuleGroupStatement: {
+              VendorName: 'AWS',
+              Name: 'AWSManagedRulesCommonRuleSet',
+              RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }],
+            },
+          },
+        });
+      });
+    });
+
     it('manages the account CloudWatch role by default, retained on delete, and can leave it to another stack', () => {
       template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
       synth({ manageApiGatewayCloudWatchRole: 'false' }).template.resourceCountIs('AWS::ApiGateway::Account', 0);
@@ -306,7 +401,14 @@ describe('NbaEngineStack', () => {
   });
 
   it('outputs the API URL, table names and stream name', () => {
-    for (const name of ['ApiUrl', 'StateTableName', 'DecisionsTableName', 'DeadLetterTableName', 'StreamName']) {
+    for (const name of [
+      'ApiUrl',
+      'StateTableName',
+      'DecisionsTableName',
+      'DeadLetterTableName',
+      'AuditTableName',
+      'StreamName',
+    ]) {
       template.hasOutput(name, {});
     }
     template.hasOutput('StreamName', { Value: { Ref: logicalId(stack, stack.eventStream) } });
@@ -325,6 +427,9 @@ describe('parseStackConfig', () => {
       deadLetterRetentionDays: 30,
       joinRetentionDays: 90,
       logRetentionDays: 30,
+      wafRateLimitPerKey: 60_000,
+      wafRateLimitPerIp: 120_000,
+      auditRetentionDays: 365,
     });
   });
 
@@ -338,6 +443,9 @@ describe('parseStackConfig', () => {
     ['deadLetterRetentionDays', 'forever'],
     ['joinRetentionDays', '7'],
     ['logRetentionDays', '31'],
+    ['wafRateLimitPerKey', '5'],
+    ['wafRateLimitPerIp', 'many'],
+    ['auditRetentionDays', '0'],
   ])('rejects %s=%s', (key, value) => {
     expect(() => parseStackConfig((k) => (k === key ? value : undefined))).toThrow(/Invalid CDK context/);
   });

@@ -148,5 +148,16 @@ describe('local stack: lake and retraining routes', () => {
     expect(again.body.error.message).toMatch(/already serves its online statistics only/);
     expect((await api.call('POST', '/v1/decision-points/nowhere/model:rollback', {})).status).toBe(404);
     expect((await api.call('GET', '/v1/decision-points/nowhere/evaluations')).status).toBe(404);
+
+    // Each rollback asked for is in the audit trail, done or refused (shared/core/audit.ts).
+    const audit = await api.call('GET', '/v1/audit?action=model.rollback');
+    expect(
+      audit.body.entries.map((e: Record<string, unknown>) => [e.decisionPoint, e.result, e.status, e.target, e.detail]),
+    ).toEqual([
+      ['nowhere', 'refused', 404, undefined, undefined],
+      [dp, 'refused', 409, undefined, undefined],
+      [dp, 'ok', 200, 'm-old', { rolledBack: 'm-new' }],
+      [dp, 'refused', 409, undefined, undefined],
+    ]);
   });
 });

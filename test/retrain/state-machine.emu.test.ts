@@ -22,6 +22,7 @@ import {
   type SynthesizedRetrain,
 } from '../../local/retrain.ts';
 import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
+import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { NothingToRollBackError } from '../../shared/app/retrain/errors.ts';
 import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
@@ -232,7 +233,7 @@ describe('retraining state machine', () => {
     const run = (i: RunInput, name: string, asOfDay: number): Promise<LocalRetrainResult> =>
       runLocalRetrain(
         { asOf: iso(asOfDay * DAY + 2 * 3_600_000), ...i },
-        { blobs, state: stores.state, erasures: stores.erasures },
+        { blobs, state: stores.state, erasures: stores.erasures, audit: new AuditTrail(stores.audit) },
         { executionName: name, synth },
       );
     const writeDays = async (from: number, days: number, seed: number, store = blobs) => {
@@ -341,6 +342,21 @@ describe('retraining state machine', () => {
       v1 = ctx.run.version;
       const active = await stores.state.getActiveModel(dp);
       expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, history: [] });
+      // The audit trail has the promotion (and only it: the rejected run changed nothing), made by the retraining.
+      expect((await stores.audit.list({ limit: 10, decisionPoint: dp })).entries).toEqual([
+        {
+          id: `retrain.${ctx.run.runId}`,
+          at: active!.promotedAt,
+          system: 'retraining',
+          action: 'model.promote',
+          route: 'retraining promote',
+          decisionPoint: dp,
+          target: v1,
+          result: 'ok',
+          status: 200,
+          settledAt: expect.any(Number),
+        },
+      ]);
       const base = (await stores.state.loadChanges(dp, 0)).baseStats.filter((b) => b.version === v1);
       expect(base.map((b) => `${b.objective}/${b.actionId}`).sort()).toEqual(['default/A', 'default/B']);
 
@@ -381,6 +397,9 @@ describe('retraining state machine', () => {
       const r = await run(input({ tolerance: 0.5 }), 'next-day', D0 + 5);
       expect(r.output?.report?.outcome).toBe('promoted');
       const v2 = r.output!.run.version;
+      expect((await stores.audit.list({ limit: 1, action: 'model.promote' })).entries).toMatchObject([
+        { target: v2, detail: { previousVersion: v1 }, result: 'ok' },
+      ]);
       expect(await stores.state.getActiveModel(dp)).toMatchObject({
         version: v2,
         cutoffBucket: D0 + 5,

@@ -1,7 +1,8 @@
 /**
  * `npm run keys`: create, list and revoke against the local data folder (the default) and against a state table named
  * with --table (here dynalite stands in for AWS through AWS_ENDPOINT_URL_DYNAMODB), the secret shown once only, and
- * the exit codes a script can rely on.
+ * the exit codes a script can rely on. Every create and revoke is in the audit trail, made by `keys-cli`, with no
+ * secret (shared/core/audit.ts, A1 and A4).
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { runKeys } from '../../cli/keys.ts';
 import { type Emulators, LOCAL_CREDENTIALS, startEmulators } from '../../local/emulators.ts';
 import { startEmulatorsWithResources } from '../../local/twin/resources.ts';
 import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
+import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { captureStreams } from '../support/cli.ts';
@@ -41,6 +43,10 @@ describe('npm run keys, on the local data folder', () => {
       'decide,feedback',
       '--decision-points',
       'home',
+      '--expires-at',
+      '2099-01-01T00:00:00Z',
+      '--rate-limit',
+      '20',
       '--data-dir',
       dir,
       '--json',
@@ -51,6 +57,8 @@ describe('npm run keys, on the local data folder', () => {
       name: 'ci',
       scopes: ['decide', 'feedback'],
       decisionPoints: ['home'],
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      rateLimit: { ratePerSecond: 20, burst: 40 },
       status: 'active',
     });
 
@@ -73,6 +81,43 @@ describe('npm run keys, on the local data folder', () => {
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.out)).toMatchObject({ keyId: key.keyId, status: 'revoked' });
     expect((await keys(['list', '--data-dir', dir])).out).toMatch(/revoked/);
+    // A refused change is recorded too.
+    expect((await keys(['revoke', 'key_0000000000000000', '--data-dir', dir])).code).toBe(2);
+
+    const { emulators: again, plan: p2 } = await startEmulatorsWithResources({ dataDir: dir });
+    try {
+      const { entries } = await new DynamoAuditLog(again.dynamo, physicalName(p2, 'AuditTable')).list({ limit: 10 });
+      expect(entries.map(({ id: _id, at: _at, settledAt: _s, ...e }) => e)).toEqual([
+        {
+          system: 'keys-cli',
+          action: 'key.revoke',
+          route: 'npm run keys revoke',
+          target: 'key_0000000000000000',
+          result: 'refused',
+          status: 404,
+          code: 'not_found',
+        },
+        {
+          system: 'keys-cli',
+          action: 'key.revoke',
+          route: 'npm run keys revoke',
+          target: key.keyId,
+          result: 'ok',
+          status: 200,
+        },
+        {
+          system: 'keys-cli',
+          action: 'key.create',
+          route: 'npm run keys create',
+          target: key.keyId,
+          result: 'ok',
+          status: 201,
+        },
+      ]);
+      expect(JSON.stringify(entries)).not.toContain(key.secret);
+    } finally {
+      await again.close();
+    }
   });
 
   it('exits 2 with a message for bad arguments, an invalid key or an unknown id', async () => {
@@ -87,6 +132,18 @@ describe('npm run keys, on the local data folder', () => {
       [['revoke'], /needs the KEY_ID/],
       [['revoke', 'key_0000000000000000', '--data-dir', dir], /does not exist/],
       [['list', '--region', 'eu-west-1', '--data-dir', dir], /--region goes with --table/],
+      [['list', '--audit-table', 'A', '--data-dir', dir], /--audit-table goes with --table/],
+      [
+        ['create', '--name', 'x', '--scopes', 'admin', '--rate-limit', 'fast', '--data-dir', dir],
+        /--rate-limit expects/,
+      ],
+      [
+        ['create', '--name', 'x', '--scopes', 'admin', '--expires-at', '2020-01-01T00:00:00Z', '--data-dir', dir],
+        /must be in the future/,
+      ],
+      [['list', '--expires-at', '2099-01-01T00:00:00Z'], /belong to create/],
+      [['create', '--name', 'x', '--scopes', 'admin', '--table', 'T'], /needs --audit-table/],
+      [['revoke', 'key_0000000000000000', '--table', 'T'], /needs --audit-table/],
     ] as const) {
       const r = await keys([...args]);
       expect(r.code, args.join(' ')).toBe(2);
@@ -125,16 +182,22 @@ describe('npm run keys -- --table, on a deployed state table', () => {
     await emu.close();
   });
 
-  it('creates, lists and revokes keys in the table named', async () => {
+  it('creates, lists and revokes keys in the table named, recording each change in the audit table named', async () => {
     const table = ['--table', physicalName(plan, 'StateTable'), '--region', 'us-east-1'];
-    const created = await keys(['create', '--name', 'prod admin', '--scopes', 'admin', ...table, '--json']);
+    const audit = ['--audit-table', physicalName(plan, 'AuditTable')];
+    const created = await keys(['create', '--name', 'prod admin', '--scopes', 'admin', ...table, ...audit, '--json']);
     expect(created.code, created.err).toBe(0);
     const { keyId } = JSON.parse(created.out);
     const listed = JSON.parse((await keys(['list', ...table, '--json'])).out);
     expect(listed.keys.map((k: { keyId: string }) => k.keyId)).toEqual([keyId]);
     expect(JSON.stringify(listed)).not.toMatch(/secret|hash/);
-    expect((await keys(['revoke', keyId, ...table])).code).toBe(0);
+    expect((await keys(['revoke', keyId, ...table, ...audit])).code).toBe(0);
     const stored = await new DynamoStateStore(emu.dynamo, physicalName(plan, 'StateTable')).listApiKeys();
     expect(stored[0]!.revokedAt).toBeGreaterThan(0);
+    const { entries } = await new DynamoAuditLog(emu.dynamo, physicalName(plan, 'AuditTable')).list({ limit: 10 });
+    expect(entries.map((e) => [e.system, e.action, e.target, e.result])).toEqual([
+      ['keys-cli', 'key.revoke', keyId, 'ok'],
+      ['keys-cli', 'key.create', keyId, 'ok'],
+    ]);
   });
 });

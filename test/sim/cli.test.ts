@@ -101,12 +101,23 @@ describe('gen-world and simulate CLIs', () => {
   it.each([
     [['--online', 'x.jsonl', '--policy', 'greedy'], '--policy expects one of'],
     [['--policy', 'uniform'], '--online FILE is required'],
-    [['--online', 'x.jsonl', '--through-stack', 'http://localhost:1'], '--through-stack needs --api-key'],
+    [['--online', 'x.jsonl', '--through-stack', 'http://localhost:1'], '--through-stack needs an API key'],
     [['--online', 'x.jsonl', '--refresh', '0'], '--refresh expects an integer'],
   ])('simulate rejects bad arguments: %j', async (argv, message) => {
-    const c = capture();
-    expect(await runSimulate(argv, c.streams)).toBe(2);
-    expect(c.err()).toContain(message);
+    // No key anywhere: not in the environment, none stored in the data folder `npm start` would use.
+    const saved = { key: process.env.NBA_API_KEY, dir: process.env.NBA_DATA_DIR };
+    delete process.env.NBA_API_KEY;
+    process.env.NBA_DATA_DIR = dir;
+    try {
+      const c = capture();
+      expect(await runSimulate(argv, c.streams)).toBe(2);
+      expect(c.err()).toContain(message);
+    } finally {
+      if (saved.key === undefined) delete process.env.NBA_API_KEY;
+      else process.env.NBA_API_KEY = saved.key;
+      if (saved.dir === undefined) delete process.env.NBA_DATA_DIR;
+      else process.env.NBA_DATA_DIR = saved.dir;
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { type Emulators, startEmulators } from '../../local/emulators.ts';
 import { defaultSynthesis } from '../../local/twin/assembly.ts';
 import { createResources } from '../../local/twin/resources.ts';
 import { physicalName, type TwinPlan } from '../../local/twin/template.ts';
+import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
@@ -18,6 +19,7 @@ export interface TestStores {
   decisions: DynamoDecisionStore;
   deadLetters: DynamoDeadLetterStore;
   erasures: DynamoErasureLog;
+  audit: DynamoAuditLog;
 }
 
 let counter = 0;
@@ -37,6 +39,7 @@ export function storesFor(emulators: Emulators, plan: TwinPlan): TestStores {
     decisions: new DynamoDecisionStore(emulators.dynamo, physicalName(plan, 'DecisionsTable')),
     deadLetters: new DynamoDeadLetterStore(emulators.dynamo, physicalName(plan, 'DeadLetterTable')),
     erasures: new DynamoErasureLog(emulators.dynamo, physicalName(plan, 'StateTable')),
+    audit: new DynamoAuditLog(emulators.dynamo, physicalName(plan, 'AuditTable')),
   };
 }
 

@@ -170,6 +170,8 @@ export function toApiKey(item: Record<string, unknown>): ApiKeyRecord {
     decisionPoints: item.decisionPoints as string[] | undefined,
     createdAt: Number(item.createdAt),
     revokedAt: item.revokedAt === undefined ? undefined : Number(item.revokedAt),
+    expiresAt: item.expiresAt === undefined ? undefined : Number(item.expiresAt),
+    rateLimit: item.rateLimit === undefined ? undefined : (item.rateLimit as ApiKeyRecord['rateLimit']),
   };
 }
 

@@ -1,16 +1,20 @@
 /**
- * The HTTP adapter shared by the API Lambdas: routing, body parsing with limits, API key authentication and the one
- * place where errors become HTTP responses. Handlers stay thin: parse, call the core, map the result.
- * A client never sees a stack trace or an internal message: unknown errors become a generic 500 and are logged.
+ * The HTTP adapter shared by the API Lambdas: routing, body parsing with limits, API key authentication, the audit
+ * trail of changes, and the one place where errors become HTTP responses. Handlers stay thin: parse, call the core,
+ * map the result. A client never sees a stack trace or an internal message: unknown errors become a generic 500 and
+ * are logged.
  */
+import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
+import type { AuditTrail } from '../../app/audit/audit-trail.ts';
 import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
 import { keyIdSchema } from '../../app/keys/keys.ts';
 import { TooManyRequestsError } from '../../app/rate-limit.ts';
+import type { AuditAction } from '../../core/audit.ts';
 import type { ApiKeyScope } from '../../core/domain.ts';
 import {
   EngineError,
@@ -34,6 +38,11 @@ export interface RouteRequest {
 export interface RouteResponse {
   status: number;
   body?: unknown;
+  /**
+   * What the audit entry of a change keeps from its answer: the target once known (a created key's id), and counts
+   * or versions. Never a secret, never a request body.
+   */
+  audit?: { target?: string; detail?: Record<string, string | number | boolean> };
 }
 
 /** What a request to a path no route serves is told (also by the local API Gateway twin). */
@@ -53,6 +62,23 @@ export interface Route {
   /** Answered without an API key (the health check only: it reads nothing a caller could not know). */
   public?: boolean;
   handle: (req: RouteRequest) => Promise<RouteResponse>;
+  /** How a change is recorded in the audit trail; required of every non-GET route of an audited API. */
+  audit?: RouteAudit;
+}
+
+/** How a route's change is recorded, besides the key, route, decision point, result and time (shared/core/audit.ts). */
+export interface RouteAudit {
+  action: AuditAction;
+  /** What the change applies to besides the decision point, from the path (an id; never a secret). */
+  target?: (params: Record<string, string>) => string | undefined;
+}
+
+export interface ApiHandlerOptions {
+  /**
+   * Records every change (rules A1–A5, shared/core/audit.ts): each route that is not a GET must say how (`audit`),
+   * or building the handler fails.
+   */
+  audit?: AuditTrail;
 }
 
 /**
@@ -103,8 +129,16 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what =
   return parsed.data;
 }
 
-export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthenticator) {
+export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthenticator, options: ApiHandlerOptions = {}) {
   const compiled = routes.map(compile);
+  const { audit } = options;
+  if (audit) {
+    for (const r of routes) {
+      if (r.method !== 'GET' && !r.audit) {
+        throw new Error(`route ${r.method} ${r.path} changes state but does not say how it is audited (Route.audit)`);
+      }
+    }
+  }
 
   const handle = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const path = event.path;
@@ -127,10 +161,34 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
     if (route.scope === 'admin' && principal.decisionPoints && params.decisionPoint === undefined) {
       throw new ForbiddenError('this API key is restricted to decision points; this route spans all of them');
     }
-    const body = parseBody(event, headers, route.method, route.optionalBody === true);
-    const query: Record<string, string> = {};
-    for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
-    const res = await route.handle({ params, query, body, principal });
+    // From here on the key may use the route: a change is recorded whatever its outcome (A1).
+    const run = async (): Promise<RouteResponse> => {
+      const body = parseBody(event, headers, route.method, route.optionalBody === true);
+      const query: Record<string, string> = {};
+      for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
+      return route.handle({ params, query, body, principal });
+    };
+    if (!audit || !route.audit) {
+      const res = await run();
+      return json(res.status, res.body);
+    }
+    // A2: the pending entry first (no entry, no change), the outcome after, whatever it is.
+    const pending = await audit.begin({
+      id: requestIdOf(event),
+      keyId: principal.keyId,
+      action: route.audit.action,
+      route: `${route.method} ${route.path}`,
+      decisionPoint: params.decisionPoint,
+      target: route.audit.target?.(params),
+    });
+    let res: RouteResponse;
+    try {
+      res = await run();
+    } catch (err) {
+      await audit.settle(pending, statusOf(err));
+      throw err;
+    }
+    await audit.settle(pending, { status: res.status, target: res.audit?.target, detail: res.audit?.detail });
     return json(res.status, res.body);
   };
 
@@ -217,6 +275,19 @@ export function json(status: number, body: unknown, headers: Record<string, stri
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
     body: body === undefined ? '' : JSON.stringify(body),
   };
+}
+
+/** The request's id (API Gateway's), which names its audit entry; a fresh one when it has none usable. */
+function requestIdOf(event: APIGatewayProxyEvent): string {
+  const id = event.requestContext?.requestId;
+  return typeof id === 'string' && /^[A-Za-z0-9._:/@-]{1,128}$/.test(id) ? id : randomUUID();
+}
+
+/** The status and code an error is answered with (see errorResponse). */
+function statusOf(error: unknown): { status: number; code: string } {
+  return error instanceof EngineError
+    ? { status: error.status, code: error.code }
+    : { status: 500, code: 'internal_error' };
 }
 
 /** The one mapping from errors to HTTP: typed engine errors keep their status and message; anything else is a 500. */

@@ -19,11 +19,13 @@ export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthent
       method: 'POST',
       path: '/v1/keys',
       scope: 'admin',
+      audit: { action: 'key.create' },
       handle: async ({ body, principal }) => {
         requireUnrestricted(principal);
         const { key, secret } = await keys.create(body);
-        // The only time the secret is shown: the response must not be cached anywhere (json() sets no-store).
-        return { status: 201, body: { ...key, secret } };
+        // The only time the secret is shown: the response must not be cached anywhere (json() sets no-store). The
+        // audit entry names the new key by id only.
+        return { status: 201, body: { ...key, secret }, audit: { target: key.keyId } };
       },
     },
     {
@@ -39,6 +41,7 @@ export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthent
       method: 'DELETE',
       path: '/v1/keys/{keyId}',
       scope: 'admin',
+      audit: { action: 'key.revoke', target: (p) => p.keyId },
       handle: async ({ params, principal }) => {
         requireUnrestricted(principal);
         const key = await keys.revoke(params.keyId!);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { createApiKeySchema } from '../../app/keys/keys.ts';
 import { erasureResultSchema } from '../../app/privacy/erase-user.ts';
+import { auditEntryViewSchema, auditQuerySchema } from '../../core/audit.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import {
   actionInputSchema,
@@ -206,6 +207,27 @@ export function openApiDocument(): Record<string, unknown> {
             'Erase a user: their stage, decisions, event claims and dead letters are deleted, and retraining ignores their logged records up to now (admin scope, unrestricted key). Records sent later are a new history. Idempotent',
           responses: {
             '200': { description: 'What was erased', ...json(schema(erasureResultSchema, 'output')) },
+            ...errors,
+          },
+        },
+      },
+      '/v1/audit': {
+        get: {
+          summary:
+            'The audit trail: every change (keys, decision points, actions, promotion, rollback, replays, erasure) with the acting key, route, decision point, result and time, newest first; `next` continues as `after`',
+          parameters: queryParameters(auditQuerySchema),
+          responses: {
+            '200': {
+              description: 'Entries, newest first, and `next` when more may match',
+              ...json({
+                type: 'object',
+                properties: {
+                  entries: { type: 'array', items: schema(auditEntryViewSchema, 'output') },
+                  next: { type: 'string' },
+                },
+                required: ['entries'],
+              }),
+            },
             ...errors,
           },
         },

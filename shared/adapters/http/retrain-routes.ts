@@ -51,6 +51,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
       path: '/v1/decision-points/{decisionPoint}/model:rollback',
       scope: 'admin',
       optionalBody: true,
+      audit: { action: 'model.rollback' },
       handle: async ({ params, body }) => {
         const dp = params.decisionPoint!;
         const { from } = parseWith(rollbackBody, body ?? {});
@@ -76,6 +77,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
               rolledBack,
               remainingHistory: active.history.map((h) => h.version),
             },
+            audit: { target: active.version, detail: { rolledBack } },
           };
         } catch (err) {
           if (err instanceof NothingToRollBackError) throw new ConflictError(err.message, undefined, { cause: err });

@@ -2,12 +2,17 @@
  * API key management: create (the secret is returned once and never stored), list (never secrets, never hashes),
  * revoke. Used by the admin API (`/v1/keys`) and the CLI (`npm run keys`), so both apply the same rules.
  *
+ * A key may carry an expiry (`expiresAt`, in the future when the key is created; from then on it is refused with a
+ * 401 naming the instant, and listed as `expired`) and its own request limit (`rateLimit`, per container; without
+ * one the function's default applies: see shared/app/rate-limit.ts).
+ *
  * A revoked key stays in the table with `revokedAt`, so a list shows who had access and until when. Containers cache
  * lookups (see `ApiKeyAuthenticator`): revocation takes effect at once in the container that revoked, and within
  * the positive cache TTL (60 s) everywhere else.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { instantMs, instantSchema } from '../../core/catalog/schedule.ts';
 import type { ApiKeyRecord, ApiKeyScope } from '../../core/domain.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
@@ -30,6 +35,15 @@ export const createApiKeySchema = z.strictObject({
     .refine((s) => new Set(s).size === s.length, 'scopes must be distinct'),
   /** Restricts the key to these decision points; absent: all of them. */
   decisionPoints: z.array(decisionPointIdSchema).min(1).max(100).optional(),
+  /** When the key stops working (ISO-8601 with an offset; must be in the future); absent: until revoked. */
+  expiresAt: instantSchema.optional(),
+  /** The key's request limit per container (token bucket); absent: the function's default. */
+  rateLimit: z
+    .strictObject({
+      ratePerSecond: z.number().positive().max(100_000),
+      burst: z.number().int().min(1).max(200_000),
+    })
+    .optional(),
 });
 export type CreateApiKeyInput = z.input<typeof createApiKeySchema>;
 
@@ -44,17 +58,23 @@ export interface ApiKeyView {
   decisionPoints?: string[];
   createdAt: string;
   revokedAt?: string;
-  status: 'active' | 'revoked';
+  expiresAt?: string;
+  rateLimit?: { ratePerSecond: number; burst: number };
+  /** At the time of the answer: revoked wins over expired. */
+  status: 'active' | 'revoked' | 'expired';
 }
 
-export const viewOf = (k: ApiKeyRecord): ApiKeyView => ({
+export const viewOf = (k: ApiKeyRecord, now: number): ApiKeyView => ({
   keyId: k.keyId,
   name: k.name,
   scopes: k.scopes,
   ...(k.decisionPoints ? { decisionPoints: k.decisionPoints } : {}),
   createdAt: new Date(k.createdAt).toISOString(),
   ...(k.revokedAt !== undefined ? { revokedAt: new Date(k.revokedAt).toISOString() } : {}),
-  status: k.revokedAt === undefined ? 'active' : 'revoked',
+  ...(k.expiresAt !== undefined ? { expiresAt: new Date(k.expiresAt).toISOString() } : {}),
+  ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}),
+  status:
+    k.revokedAt !== undefined ? 'revoked' : k.expiresAt !== undefined && now >= k.expiresAt ? 'expired' : 'active',
 });
 
 export class ApiKeyService {
@@ -67,6 +87,13 @@ export class ApiKeyService {
   async create(input: unknown): Promise<{ key: ApiKeyView; secret: string }> {
     const parsed = createApiKeySchema.safeParse(input);
     if (!parsed.success) throw new ValidationError(`invalid key: ${describeZodError(parsed.error)}`);
+    const now = this.now();
+    const expiresAt = parsed.data.expiresAt === undefined ? undefined : instantMs(parsed.data.expiresAt);
+    if (expiresAt !== undefined && expiresAt <= now) {
+      throw new ValidationError(
+        `invalid key: expiresAt: must be in the future (it is now ${new Date(now).toISOString()})`,
+      );
+    }
     const secret = generateApiKey();
     const record: ApiKeyRecord = {
       keyId: `key_${randomBytes(8).toString('hex')}`,
@@ -74,16 +101,19 @@ export class ApiKeyService {
       name: parsed.data.name,
       scopes: parsed.data.scopes,
       decisionPoints: parsed.data.decisionPoints,
-      createdAt: this.now(),
+      createdAt: now,
+      expiresAt,
+      rateLimit: parsed.data.rateLimit,
     };
     await this.store.putApiKey(record);
-    return { key: viewOf(record), secret };
+    return { key: viewOf(record, now), secret };
   }
 
   /** Every key, newest first. */
   async list(): Promise<ApiKeyView[]> {
     const keys = await this.store.listApiKeys();
-    return keys.sort((a, b) => b.createdAt - a.createdAt).map(viewOf);
+    const now = this.now();
+    return keys.sort((a, b) => b.createdAt - a.createdAt).map((k) => viewOf(k, now));
   }
 
   /** Revokes a key by id (idempotent: revoking a revoked key keeps the first revocation time). */
@@ -91,9 +121,10 @@ export class ApiKeyService {
     const id = keyIdSchema.safeParse(keyId);
     const record = id.success ? (await this.store.listApiKeys()).find((k) => k.keyId === keyId) : undefined;
     if (!record) throw new NotFoundError(`API key ${keyId} does not exist`);
-    if (record.revokedAt !== undefined) return viewOf(record);
-    const revoked: ApiKeyRecord = { ...record, revokedAt: this.now() };
+    const now = this.now();
+    if (record.revokedAt !== undefined) return viewOf(record, now);
+    const revoked: ApiKeyRecord = { ...record, revokedAt: now };
     await this.store.putApiKey(revoked);
-    return viewOf(revoked);
+    return viewOf(revoked, now);
   }
 }

@@ -12,6 +12,7 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type ActiveModel, type BaseModelStats, ONLINE_ONLY_VERSION } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import { ArtifactError, NothingToRollBackError } from './errors.ts';
 import { decodeModel } from './fit.ts';
 import type { BlobStore } from './ports.ts';
@@ -24,7 +25,27 @@ const BASE_WRITE_BATCH = 64;
 export interface PromoteDeps {
   blobs: BlobStore;
   state: StateStore;
+  /** Where a promotion is recorded (shared/core/audit.ts); the local runner's tests may leave it out. */
+  audit?: AuditTrail | undefined;
   now?: () => number;
+}
+
+/**
+ * Records the promotion in the audit trail, keyed by the run and the pointer's `promotedAt`: a retried step that finds
+ * the pointer already moved records the same entry again, which changes nothing.
+ */
+async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: ActiveModel, previous: string | null) {
+  await deps.audit?.record(
+    {
+      id: `retrain.${ctx.run.runId}`,
+      system: 'retraining',
+      action: 'model.promote',
+      route: 'retraining promote',
+      decisionPoint: ctx.run.decisionPoint,
+    },
+    { status: 200, target: active.version, detail: previous === null ? undefined : { previousVersion: previous } },
+    active.promotedAt,
+  );
 }
 
 export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunContext> {
@@ -44,6 +65,7 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
   });
   // A retry after a write whose answer was lost: the pointer is already ours.
   if (current?.version === run.version) {
+    await recordPromotion(ctx, deps, current, current.history[0]?.version ?? null);
     return {
       ...ctx,
       promotion: {
@@ -98,6 +120,7 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
     }
     throw err;
   }
+  await recordPromotion(ctx, deps, next, current?.version ?? null);
   return {
     ...ctx,
     promotion: {

@@ -11,6 +11,7 @@ import { BanditError } from '../../core/bandit/errors.ts';
 import { EvaluationError } from '../../core/evaluation/errors.ts';
 import type { ErasureLog, StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import { RetrainError, RetrainInputError, RetrainTransientError } from './errors.ts';
 import { evaluate } from './evaluate.ts';
 import { fitCandidate } from './fit.ts';
@@ -35,6 +36,8 @@ export interface RetrainDeps {
   state: StateStore;
   /** The users erased (DELETE /v1/users/{userId}), whose records the run drops up to their erasure. */
   erasures: ErasureLog;
+  /** Where promotions are recorded (shared/core/audit.ts). */
+  audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
 }
