@@ -5,7 +5,6 @@
  * {@link EngineUnreachableError} that says how to start one.
  */
 import { defaultApiKey } from '../../local/api-key.ts';
-import { UsageError } from './args.ts';
 
 export const DEFAULT_ENGINE_URL = 'http://127.0.0.1:3000';
 
@@ -39,14 +38,15 @@ export interface EngineApi {
 export function engineApi(flags: { url?: string | undefined; key?: string | undefined }): EngineApi {
   const url = (flags.url ?? process.env.NBA_API_URL ?? DEFAULT_ENGINE_URL).replace(/\/$/, '');
   const key = defaultApiKey(flags.key);
-  if (key === undefined) {
-    throw new UsageError(
-      'no API key: pass --key, set NBA_API_KEY, or start the engine once (npm start) so that it stores one in .local-data/api-key',
-    );
-  }
   return {
     url,
     async call(method, path, body, opts) {
+      // Without a key nothing can be asked: the same situation for a tool as no engine at all.
+      if (key === undefined) {
+        throw new EngineUnreachableError(
+          'no API key to ask the engine with: pass --key, set NBA_API_KEY, or start the engine once (npm start) so that it stores one in .local-data/api-key',
+        );
+      }
       let res: Response;
       try {
         res = await fetch(`${url}${path}`, {

@@ -66,7 +66,9 @@ describe('events that can never be learned', () => {
     expect(letters.body.deadLetters).toEqual([]);
   });
 
-  it('say on every 202 which checks come later, and are then counted by rule in the model summary', async () => {
+  it('say on every 202 which checks come later, and are then counted by rule in the model summary', {
+    timeout: 90_000,
+  }, async () => {
     const d = await api.call('POST', '/v1/decisions', { decisionPoint: 'plain', userId: 'u2' });
     expect(d.status).toBe(200);
     const chosen = (d.body.chosen as string[])[0]!;
@@ -97,7 +99,7 @@ describe('events that can never be learned', () => {
         m.deadLetters.held === 1 &&
         Object.values(m.deadLetters.dead as Record<string, number>).length === 3
       );
-    });
+    }, 60_000);
     const after = (await api.call('GET', '/v1/decision-points/plain/model')).body;
     expect(after.deadLetters).toEqual({
       dead: { 'action-not-chosen': 1, 'another-user': 1, 'no-decision': 1 },

@@ -197,7 +197,17 @@ describe('import without an engine to ask', () => {
     try {
       const file = join(work, 'h.jsonl');
       writeFileSync(file, '{"context":[1,2],"actions":[{"id":"a","features":[1]}],"chosen":"a","reward":1}\n');
-      const r = await runCli(runImport, ['--format', 'jsonl', file, '--lake', work, '--url', 'http://127.0.0.1:9']);
+      const r = await runCli(runImport, [
+        '--format',
+        'jsonl',
+        file,
+        '--lake',
+        work,
+        '--url',
+        'http://127.0.0.1:9',
+        '--key',
+        'k',
+      ]);
       expect(r.code).toBe(2);
       expect(r.err).toContain('cannot reach the engine at http://127.0.0.1:9');
       expect(r.err).toContain('give both --context-dim and --action-dim');

@@ -156,6 +156,7 @@ describe('local stack: lake and retraining routes', () => {
     ).toEqual([
       ['nowhere', 'refused', 404, undefined, undefined],
       [dp, 'refused', 409, undefined, undefined],
+      [dp, 'ok', 200, 'online', { rolledBack: 'm-old' }],
       [dp, 'ok', 200, 'm-old', { rolledBack: 'm-new' }],
       [dp, 'refused', 409, undefined, undefined],
     ]);
