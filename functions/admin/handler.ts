@@ -2,6 +2,18 @@
 import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
 import { keyRoutes } from '../../shared/adapters/http/key-routes.ts';
+import type {
+  actionDetailSchema,
+  actionListSchema,
+  actionViewSchema,
+  Body,
+  deadLetterListSchema,
+  decisionPointListSchema,
+  decisionPointViewSchema,
+  importAnswerSchema,
+  modelSummarySchema,
+  replayAnswerSchema,
+} from '../../shared/adapters/http/responses.ts';
 import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
@@ -21,7 +33,7 @@ const listQuery = z.strictObject({
 });
 const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
-const dpView = (d: DecisionPoint) => ({
+const dpView = (d: DecisionPoint): Body<typeof decisionPointViewSchema> => ({
   decisionPoint: d.decisionPoint,
   settings: d.settings,
   version: d.version,
@@ -30,7 +42,7 @@ const dpView = (d: DecisionPoint) => ({
 });
 const iso = (ms: number) => new Date(ms).toISOString();
 /** `status` is the lifecycle status now: live, scheduled (before startsAt), expired (from endsAt on) or retired. */
-const actionView = (catalog: CatalogService, a: CatalogAction) => ({
+const actionView = (catalog: CatalogService, a: CatalogAction): Body<typeof actionViewSchema> => ({
   actionId: a.actionId,
   status: catalog.statusOf(a),
   features: a.features,
@@ -54,7 +66,12 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/v1/decision-points',
       scope: 'admin',
-      handle: async () => ({ status: 200, body: { decisionPoints: (await catalog.listDecisionPoints()).map(dpView) } }),
+      handle: async () => ({
+        status: 200,
+        body: {
+          decisionPoints: (await catalog.listDecisionPoints()).map(dpView),
+        } satisfies Body<typeof decisionPointListSchema>,
+      }),
     },
     {
       method: 'PUT',
@@ -80,7 +97,7 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params, query }) => {
         const actions = await catalog.listActions(params.decisionPoint!, parseWith(listQuery, query, 'query'));
-        return { status: 200, body: { actions: actions.map(view) } };
+        return { status: 200, body: { actions: actions.map(view) } satisfies Body<typeof actionListSchema> };
       },
     },
     {
@@ -96,7 +113,7 @@ export function adminRoutes(engine: Engine): Route[] {
           throw new ValidationError(`no valid action: ${reasons.join('; ')}`);
         }
         const applied = r.created + r.updated + r.unchanged;
-        return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r };
+        return { status: r.failed > 0 && applied === 0 ? 503 : 200, body: r satisfies Body<typeof importAnswerSchema> };
       },
     },
     {
@@ -114,7 +131,7 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params }) => {
         const { action, learned } = await catalog.explainAction(params.decisionPoint!, params.actionId!);
-        return { status: 200, body: { ...view(action), learned } };
+        return { status: 200, body: { ...view(action), learned } satisfies Body<typeof actionDetailSchema> };
       },
     },
     {
@@ -132,7 +149,7 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params }) => ({
         status: 200,
-        body: summarizeModel(await modelCache.get(params.decisionPoint!)),
+        body: summarizeModel(await modelCache.get(params.decisionPoint!)) satisfies Body<typeof modelSummarySchema>,
       }),
     },
     {
@@ -143,7 +160,7 @@ export function adminRoutes(engine: Engine): Route[] {
         status: 200,
         body: {
           deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')),
-        },
+        } satisfies Body<typeof deadLetterListSchema>,
       }),
     },
     {
@@ -152,10 +169,10 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ body }) => ({
         status: 200,
-        body: await replayStreamRange(
+        body: (await replayStreamRange(
           { reader: streamRangeReader, stream: eventStream },
           parseWith(streamRangeSchema, body),
-        ),
+        )) satisfies Body<typeof replayAnswerSchema>,
       }),
     },
     {
@@ -164,10 +181,10 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ body }) => ({
         status: 200,
-        body: await replayDeadLetters(
+        body: (await replayDeadLetters(
           { deadLetters: deadLetterStore, stream: eventStream },
           parseWith(deadLetterFilterSchema, body ?? {}),
-        ),
+        )) satisfies Body<typeof replayAnswerSchema>,
       }),
     },
     ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),

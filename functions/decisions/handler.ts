@@ -1,5 +1,6 @@
 /** POST /v1/decisions: thin handler over DecisionService. */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
+import type { Body, decisionAnswerSchema } from '../../shared/adapters/http/responses.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
 import { cryptoRng } from '../../shared/core/random.ts';
@@ -27,7 +28,7 @@ export function createHandler(runtime: FunctionRuntime) {
           if (principal.decisionPoints && !principal.decisionPoints.includes(req.decisionPoint)) {
             throw new ForbiddenError(`this API key is not allowed for decision point ${req.decisionPoint}`);
           }
-          return { status: 200, body: await service.decide(req) };
+          return { status: 200, body: (await service.decide(req)) satisfies Body<typeof decisionAnswerSchema> };
         },
       },
     ],
