@@ -55,6 +55,8 @@ export interface LocalStackOptions extends SynthOptions {
   reportIamUsage?: boolean;
   /** Told of each call a function's role refuses, when it happens (`npm start` prints them). */
   onDenied?: (call: IamCall) => void;
+  /** Seeds the decisions' sampler (off by default): the same requests then get the same decisions, run after run. */
+  samplerSeed?: number;
 }
 
 /** A message the event source mapping left in its on-failure destination (what Lambda sends to SQS). */
@@ -134,7 +136,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   ]);
   const byLogicalId = new Map<string, TwinFunction>();
   for (const spec of plan.functions.filter((f) => invoked.has(f.logicalId))) {
-    byLogicalId.set(spec.logicalId, await startFunction(spec, endpoints, iam, tables));
+    byLogicalId.set(
+      spec.logicalId,
+      await startFunction(spec, endpoints, iam, tables, { samplerSeed: opts.samplerSeed }),
+    );
   }
   const functions = new Map([...byLogicalId.values()].map((f) => [f.spec.name, f]));
 

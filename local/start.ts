@@ -4,6 +4,7 @@
  *   PORT          HTTP port (default 3000)
  *   NBA_API_KEY   the API key to accept (default: `local-dev-key`)
  *   NBA_DATA_DIR  where the emulators keep their data (default: .local-data)
+ *   NBA_SAMPLER_SEED  seeds the decisions' sampler (default: unseeded), so a session's decisions reproduce
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,11 @@ import { startLocalStack } from './stack.ts';
 const port = Number(process.env.PORT ?? 3000);
 const apiKey = process.env.NBA_API_KEY ?? 'local-dev-key';
 const dataDir = resolve(process.env.NBA_DATA_DIR ?? '.local-data');
+const seed = process.env.NBA_SAMPLER_SEED;
+if (seed !== undefined && !/^\d{1,9}$/.test(seed)) {
+  console.error(`NBA_SAMPLER_SEED must be a whole number, got "${seed}"`);
+  process.exit(2);
+}
 const checkpointFile = join(dataDir, 'checkpoints.json');
 process.env.NBA_LOG_LEVEL ??= 'silent';
 
@@ -26,6 +32,7 @@ const stack = await startLocalStack({
   port,
   dataDir,
   apiKey,
+  ...(seed !== undefined ? { samplerSeed: Number(seed) } : {}),
   // As CloudWatch would show it for a deployed function: the API answers 500, the reason is here.
   onDenied: (c) => console.error(`AccessDenied: ${c.principal} may not ${c.action} on ${c.resource}`),
   poller: {

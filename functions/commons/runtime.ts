@@ -24,6 +24,11 @@ export interface FunctionRuntime {
   /** The function's environment variables, exactly as configured on the function. */
   environment: Readonly<Record<string, string | undefined>>;
   clients: AwsClients;
+  /**
+   * Local runs only (never set in AWS): seeds the decisions' sampler so a learning failure reproduces. Absent, the
+   * sampler is seeded from the OS, so exploration cannot be steered by a client.
+   */
+  samplerSeed?: number | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a handler's event and result types belong to its trigger

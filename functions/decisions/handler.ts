@@ -3,7 +3,7 @@ import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
 import type { Body, decisionAnswerSchema } from '../../shared/adapters/http/responses.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
-import { cryptoRng } from '../../shared/core/random.ts';
+import { createRng, cryptoRng } from '../../shared/core/random.ts';
 import { decisionRequestSchema } from '../../shared/core/schemas.ts';
 import { createEngine, readEngineConfig } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
@@ -14,7 +14,7 @@ export function createHandler(runtime: FunctionRuntime) {
     models: engine.modelCache,
     stream: engine.eventStream,
     users: engine.decisionStore,
-    rng: cryptoRng(),
+    rng: runtime.samplerSeed === undefined ? cryptoRng() : createRng(runtime.samplerSeed),
     resilience: engine.decisionResilience,
   });
   const handler = createApiHandler(

@@ -73,6 +73,7 @@ export async function startFunction(
   endpoints: Endpoints,
   ledger: IamLedger,
   tables: ReadonlyMap<string, TableSpec>,
+  local: { samplerSeed?: number | undefined } = {},
 ): Promise<TwinFunction> {
   if (!spec.entry) {
     throw new TwinTemplateError(
@@ -86,7 +87,11 @@ export async function startFunction(
     throw new TwinTemplateError(`${spec.entry} exports no createHandler(runtime) (see functions/commons/runtime.ts)`);
   }
   const clients = twinClients(endpoints, principalOf(spec), ledger, tables);
-  const instance = module.createHandler({ environment: { ...spec.environment }, clients });
+  const instance = module.createHandler({
+    environment: { ...spec.environment },
+    clients,
+    samplerSeed: local.samplerSeed,
+  });
   const timeoutMs = spec.timeoutSeconds * 1000;
   const invoke: LambdaHandler = async (event, context) => {
     const started = Date.now();

@@ -78,6 +78,7 @@ describe('feedback is learned exactly once, as the specification says', () => {
       [
         'action-not-chosen',
         'another-user',
+        'fallback-decision',
         'malformed',
         'no-decision',
         'other-decision-point',

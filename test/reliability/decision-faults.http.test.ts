@@ -145,6 +145,12 @@ describe('the model store (DynamoDB) failing or slow', () => {
     });
     expect(['a', 'b']).toContain(r.body.chosen[0]);
     expect(r.body.ranking.map((x: { probability: number }) => x.probability)).toEqual([0.5, 0.5]);
+    // A fallback answer is not logged: its id says so, and feedback on it is dead-lettered at once, not held.
+    expect(r.body.decisionId).toMatch(/^fallback-/);
+    const fb = await api.call('POST', '/v1/events', {
+      events: [{ eventId: 'on-fallback', userId: 'u1', decisionId: r.body.decisionId, type: 'click' }],
+    });
+    expect(fb.status).toBe(202);
     // Without candidates there is nothing to fall back on: 503, saying what would help.
     const none = await decide({ decisionPoint: 'cold' });
     expect(none.status).toBe(503);
@@ -161,6 +167,10 @@ describe('the model store (DynamoDB) failing or slow', () => {
     const healed = await decide({ decisionPoint: 'cold', candidates: ['a', 'b'] });
     expect(healed.status).toBe(200);
     expect(healed.body.fallback).toBeUndefined();
+    await waitFor(async () => {
+      const dead = await api.call('GET', '/v1/dead-letters?code=fallback-decision');
+      return dead.body.deadLetters.some((d: { reason: string }) => d.reason.includes('on-fallback'));
+    });
   });
 });
 

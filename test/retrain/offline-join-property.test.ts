@@ -15,7 +15,7 @@ import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { splitPartition } from '../../shared/app/retrain/split.ts';
 import { unpackSymmetric } from '../../shared/core/bandit/linalg.ts';
-import { CLOCK_SKEW_MS } from '../../shared/core/feedback/join.ts';
+import { CLOCK_SKEW_MS } from '../../shared/core/feedback/reward.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { type RefStats, referenceFeedback } from '../support/feedback-reference.ts';
 import { generateTraffic } from '../support/feedback-traffic.ts';

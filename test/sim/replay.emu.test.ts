@@ -135,10 +135,35 @@ describe('OBD replay', () => {
     const report = await replayObd(dir, { settings, seed: 3 });
     expect(report.items).toBe(2);
     expect(report.engine.rows).toBe(3);
-    expect(report.engine.matched).toBeGreaterThanOrEqual(0);
-    expect(report.engine.matched).toBeLessThanOrEqual(3);
     expect(report.loggedRandom).toEqual(wilson(1, 3));
     expect(report.loggedBts).toEqual(wilson(1, 2));
+  });
+
+  it('matches every row when the catalog has one item, and then reports the logged rate as its own', async () => {
+    const one = await mkdtemp(join(tmpdir(), 'sim-obd-one-'));
+    try {
+      for (const sub of ['random', 'bts']) {
+        await mkdir(join(one, sub));
+        await writeFile(join(one, sub, 'item_context.csv'), ',item_id,item_feature_0,item_feature_1\n0,0,-0.5,aa\n');
+      }
+      const rows = [
+        header,
+        '0,2019-11-24 00:00:01+00:00,0,1,1,1.0,u1,0.0,1.0',
+        '1,2019-11-24 00:00:02+00:00,0,2,0,1.0,u2,0.0,0.0',
+        '2,2019-11-24 00:00:03+00:00,0,3,1,1.0,u1,1.0,0.0',
+      ];
+      await writeFile(join(one, 'random', 'men.csv'), `${rows.join('\n')}\n`);
+      await writeFile(join(one, 'bts', 'men.csv'), `${rows.join('\n')}\n`);
+      const report = await replayObd(one, {
+        settings: decisionPointSettingsSchema.parse({ contextDim: 8, actionDim: 4 }),
+        seed: 3,
+      });
+      // One candidate: the engine can only pick the logged item, so every row counts with its logged click.
+      expect(report.engine.matched).toBe(3);
+      expect(report.engine.rate).toEqual(wilson(2, 3));
+    } finally {
+      await rm(one, { recursive: true, force: true });
+    }
   });
 
   it('the CLI reads OBD_DIR, prints JSON, and names a malformed row', async () => {

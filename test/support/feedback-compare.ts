@@ -24,18 +24,17 @@ export interface Tally {
   missingDeadLetters: number;
 }
 
-export async function compareWithReference(
-  traffic: Pick<Traffic, 'users' | 'decisionPoints' | 'crossUser'>,
-  byShard: Map<string, Pick<ShardedRecord, 'index' | 'shardId' | 'seq'>[]>,
-  stores: { state: StateStore; decisions: DecisionStore; deadLetters: DeadLetterStore },
+/** The statistics part of the comparison: per (decision point, objective, action, day), summed over partitions. */
+export async function compareStatistics(
+  state: StateStore,
+  decisionPoints: readonly string[],
   ref: ReferenceResult,
-): Promise<{ diffs: string[]; tally: Tally }> {
+): Promise<{ diffs: string[]; lost: number; double: number }> {
   const diffs: string[] = [];
-  const tally: Tally = { lost: 0, double: 0, wrongDeadLetters: 0, missingDeadLetters: 0 };
-
+  const tally = { lost: 0, double: 0 };
   const actual = new Map<string, RefStats>();
-  for (const dp of traffic.decisionPoints) {
-    for (const item of await stores.state.listStats(dp)) {
+  for (const dp of decisionPoints) {
+    for (const item of await state.listStats(dp)) {
       const key = statsKey(item.decisionPoint, item.objective, item.actionId, item.bucket);
       const d = item.stats.sxr.length;
       const dense = unpackSymmetric(item.stats.sxx, d, new Float64Array(d * d));
@@ -63,7 +62,8 @@ export async function compareWithReference(
       a.lateEvents += item.counters.lateEvents;
     }
   }
-  for (const key of new Set([...actual.keys(), ...ref.stats.keys()])) {
+  const wanted = [...ref.stats.keys()].filter((k) => decisionPoints.includes(k.slice(0, k.indexOf('|'))));
+  for (const key of new Set([...actual.keys(), ...wanted])) {
     const a = actual.get(key);
     const e = ref.stats.get(key);
     if (!a || !e) {
@@ -86,6 +86,23 @@ export async function compareWithReference(
     for (const [name, got, want] of fields)
       if (!close(got, want)) diffs.push(`${key} ${name}: ${got}, expected ${want}`);
   }
+
+  return { diffs, lost: tally.lost, double: tally.double };
+}
+
+export async function compareWithReference(
+  traffic: Pick<Traffic, 'users' | 'decisionPoints' | 'crossUser'>,
+  byShard: Map<string, Pick<ShardedRecord, 'index' | 'shardId' | 'seq'>[]>,
+  stores: { state: StateStore; decisions: DecisionStore; deadLetters: DeadLetterStore },
+  ref: ReferenceResult,
+): Promise<{ diffs: string[]; tally: Tally }> {
+  const diffs: string[] = [];
+  const tally: Tally = { lost: 0, double: 0, wrongDeadLetters: 0, missingDeadLetters: 0 };
+
+  const stats = await compareStatistics(stores.state, traffic.decisionPoints, ref);
+  diffs.push(...stats.diffs);
+  tally.lost += stats.lost;
+  tally.double += stats.double;
 
   for (const user of traffic.users) {
     for (const dp of traffic.decisionPoints) {

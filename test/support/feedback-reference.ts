@@ -78,6 +78,7 @@ export interface ReferenceResult {
     | 'value-not-accepted'
     | 'value-out-of-range'
     | 'no-decision'
+    | 'fallback-decision'
     | 'held-full'
   >;
   /** Record indexes of events still waiting for their decision. */
@@ -226,7 +227,8 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     }
     if (!d) return;
     const actionId = e.actionId ?? d.chosen[0]!;
-    const inWindow = (seconds: number) => t <= d.at + seconds * 1000;
+    // F4: [at − S, at + W], both edges included.
+    const inWindow = (seconds: number) => t >= d.at - REF_CLOCK_SKEW_MS && t <= d.at + seconds * 1000;
     if (d.objectives.length === 0) {
       if (!inWindow(d.attributionWindowSeconds)) {
         slot(d, 'default', actionId).lateEvents += 1;
@@ -311,6 +313,11 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     const u = user(e.userId);
     // F3: once the pair has counted, any later record of it is a duplicate, whatever it says.
     if (pairs.has(`${e.userId}\u0000${e.eventId}`)) return;
+    // F2c: a fallback answer was never logged; feedback naming it cannot be learned (nor wait for it).
+    if (e.decisionId?.startsWith('fallback-')) {
+      out.dead.set(index, 'fallback-decision');
+      return;
+    }
     if (e.decisionId !== undefined) {
       const d = decisions.get(e.decisionId);
       if (!d) {

@@ -148,6 +148,8 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         }
       } else if (which < 0.52) {
         event.decisionId = `never-${nextEvent}`;
+      } else if (which < 0.53) {
+        event.decisionId = `fallback-${nextEvent}`;
       }
       if (rng.next() < 0.2) {
         const ref = named ?? mine[mine.length - 1];

@@ -126,12 +126,14 @@ describe("each function under its own role (the twin's evidence for least privil
     await stack?.stop();
   });
 
-  it('lets the events function read API key items and nothing else of the state table', async () => {
+  it('lets the events function read API key and decision-point items (scope, reward bounds) and nothing else of the state table', async () => {
     const { dynamo } = engine('EventsFunction').clients;
     const key = { pk: { S: 'KEY' }, sk: { S: hashApiKey('roles-key') } };
     expect(await denial(dynamo.send(new GetItemCommand({ TableName: stateTable(), Key: key })))).toBe('allowed');
     const config = { pk: { S: 'DP#home' }, sk: { S: 'CONFIG' } };
-    expect(await denial(dynamo.send(new GetItemCommand({ TableName: stateTable(), Key: config })))).toBe(
+    expect(await denial(dynamo.send(new GetItemCommand({ TableName: stateTable(), Key: config })))).toBe('allowed');
+    const index = { pk: { S: 'DPINDEX' }, sk: { S: 'home' } };
+    expect(await denial(dynamo.send(new GetItemCommand({ TableName: stateTable(), Key: index })))).toBe(
       'AccessDeniedException',
     );
     const list = new QueryCommand({
@@ -184,7 +186,7 @@ describe("each function under its own role (the twin's evidence for least privil
       dynamo.send(
         new GetItemCommand({
           TableName: physicalName(other.plan, 'StateTable'),
-          Key: { pk: { S: 'DP#x' }, sk: { S: 'CONFIG' } },
+          Key: { pk: { S: 'DPINDEX' }, sk: { S: 'x' } },
         }),
       ),
     );

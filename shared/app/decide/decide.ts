@@ -11,6 +11,7 @@ import { selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
 import { UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { FALLBACK_DECISION_PREFIX } from '../../core/feedback/join.ts';
 import { ServingScores, scoreServingPolicy } from '../../core/policy/serving-policy.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
@@ -47,7 +48,8 @@ export class DecisionService {
     const left = this.guard.begin(this.deps.stream);
     const loaded = await this.guard.model(req, () => this.deps.models.get(req.decisionPoint), left);
     if (loaded.kind === 'fallback') {
-      return uniformFallback(req, loaded.candidates, this.deps.rng, this.newId(), loaded.reason);
+      const id = `${FALLBACK_DECISION_PREFIX}${this.newId()}`;
+      return uniformFallback(req, loaded.candidates, this.deps.rng, id, loaded.reason);
     }
     const model = loaded.model;
     const { settings } = model.decisionPoint;

@@ -3,10 +3,11 @@
  * unavailable: a uniformly random choice among the candidates the request names explicitly (after `exclude`).
  * Every candidate has probability 1/K; the response says `fallback: true` with the reason.
  *
- * It is not logged to the learning stream: without the decision point's settings (context dimension, rewards) there
- * is nothing the updater could learn from it, and a record without them would be poison. Feedback on a fallback
- * decision therefore ends in the dead-letter table as "unknown decision". Retired actions cannot be filtered out
- * either (the catalog is in the unavailable store): the caller's list is trusted.
+ * It is not logged to the learning stream: without the decision point's settings (context dimension, rewards) and
+ * catalog there is nothing the updater could learn from it, and a record without them would be poison. Its id says
+ * what it is (`fallback-…`), so feedback on it is dead-lettered at once (`fallback-decision`, docs/ARCHITECTURE.md
+ * F2c) instead of waiting for a decision that never comes. Retired actions cannot be filtered out either (the catalog
+ * is in the unavailable store): the caller's list is served as given.
  */
 import type { Rng } from '../../core/random.ts';
 import type { DecisionRequest, DecisionResponse } from '../../core/schemas.ts';

@@ -23,8 +23,8 @@
  */
 import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
-import { type Application, CLOCK_SKEW_MS, type JoinInput, joinBatch } from '../../core/feedback/join.ts';
-import { rewardsForEvent } from '../../core/feedback/reward.ts';
+import { type Application, type JoinInput, joinBatch } from '../../core/feedback/join.ts';
+import { CLOCK_SKEW_MS, rewardsForEvent } from '../../core/feedback/reward.ts';
 import { stageVisitSums } from '../../core/feedback/stage-values.ts';
 import { addWeighted, decisionWeight } from '../../core/retrain/weighting.ts';
 import type { EventRecord } from '../../core/schemas.ts';

@@ -5,7 +5,7 @@
  * of the same time the way the lake writer wrote them. A retried worker writes the same objects again.
  */
 import { murmur3_32 } from '../../core/features/encode.ts';
-import { CLOCK_SKEW_MS } from '../../core/feedback/join.ts';
+import { CLOCK_SKEW_MS } from '../../core/feedback/reward.ts';
 import { mapLimit } from '../concurrency.ts';
 import { ArtifactError } from './errors.ts';
 import { shuffleKey, splitDoneKey } from './keys.ts';

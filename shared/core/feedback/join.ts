@@ -15,16 +15,19 @@
  */
 import type { StoredDecision } from '../domain.ts';
 import type { EventRecord } from '../schemas.ts';
-import { eventTime, refuseValue, type StageMove } from './reward.ts';
+import { CLOCK_SKEW_MS, eventTime, refuseValue, type StageMove } from './reward.ts';
 
-/** Clock-skew allowance between the clocks that stamp decisions and events (F2b). */
-export const CLOCK_SKEW_MS = 5000;
 /** Decisions per user an event without `decisionId` can answer (F2b). */
 export const RECENT_DECISIONS = 16;
 /** Events per user that can wait for their decision at once; more are dead-lettered (`held-full`). */
 export const MAX_HELD_EVENTS = 16;
 /** Held events already applied, kept so a redelivered decision record re-derives what it credited. */
 export const MAX_APPLIED_HELD = 16;
+/**
+ * Decision ids the decisions function gives its uniform fallback answers (served while the model store is down): they
+ * are not logged, so feedback naming one can never be learned (F2c).
+ */
+export const FALLBACK_DECISION_PREFIX = 'fallback-';
 /** Shards whose position a user's state remembers (more than one only around a reshard). */
 const MAX_THROUGH_SHARDS = 4;
 
@@ -38,6 +41,7 @@ export type DeadCode =
   | 'value-not-accepted'
   | 'value-out-of-range'
   | 'no-decision'
+  | 'fallback-decision'
   | 'held-full';
 
 export interface Position {
@@ -300,6 +304,13 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
         return { kind: 'held', decisionId: stored.decisionId! };
       }
       return { kind: 'event', application: fromClaim(stored, record, u) };
+    }
+    if (e.decisionId?.startsWith(FALLBACK_DECISION_PREFIX)) {
+      return {
+        kind: 'dead',
+        code: 'fallback-decision',
+        message: `event ${e.eventId}: decision ${e.decisionId} was a fallback answer (model store unavailable), never logged`,
+      };
     }
     if (e.decisionId !== undefined) {
       const d = decisionOf(e.decisionId);

@@ -7,9 +7,10 @@
  *   reward sums), never to its impression count. So an action that gets no reward has already learned "0", and a
  *   reward that arrives within the window moves it to r: after the window closes, the state is exactly that of one
  *   observation with the total reward, with no timer, sweeper or TTL involved.
- * - An event counts if it happened within the decision point's attribution window after the decision. Event time is
- *   the event's `timestamp`, capped at the time the API received it (a client cannot date an event in the future).
- *   Later events are counted as late (visible per action) and not learned from.
+ * - An event counts if it happened within the decision point's attribution window after the decision, the edge
+ *   included, and not before it (beyond the clock-skew allowance S). Event time is the event's `timestamp`, capped at
+ *   the time the API received it (a client cannot date an event in the future). Events outside the window are
+ *   counted as late (visible per action) and not learned from.
  * - With no reward settings, any event is worth 1; with settings, an event type not listed is worth nothing and is
  *   ignored; an event's own `value` overrides the configured amount.
  */
@@ -30,10 +31,14 @@ export function eventTime(event: FeedbackEvent, receivedAt: number): number {
   return Math.min(Date.parse(event.timestamp), receivedAt);
 }
 
+/** Clock-skew allowance between the clocks that stamp decisions and events (F2b, F4). */
+export const CLOCK_SKEW_MS = 5000;
+
 export type Attribution = 'in-window' | 'late';
 
+/** F4: an event at `at` is in a decision's window [decisionAt − S, decisionAt + window], both edges included. */
 export function attribute(decisionAt: number, windowSeconds: number, at: number): Attribution {
-  return at <= decisionAt + windowSeconds * 1000 ? 'in-window' : 'late';
+  return at >= decisionAt - CLOCK_SKEW_MS && at <= decisionAt + windowSeconds * 1000 ? 'in-window' : 'late';
 }
 
 /** An objective as recorded with a decision (see DecisionRecord.objectives). */

@@ -43,16 +43,26 @@ describe('rewardsForEvent with objectives', () => {
     expect(late.late).toBe(true);
   });
 
-  it('rewards a stage move by the change in stage value, and out-of-order moves telescope to the same total', () => {
-    const up = rewardsForEvent(decision, ev('stage', { stage: 'customer' }), 1000, { from: 'lead', to: 'customer' });
-    expect(up.perObjective.get('lifecycle')).toBe(20 - 1); // lead keeps its ladder position 1
-    // prospect → lead → customer, seen in order, sums to V(customer) − V(prospect)
-    const a = rewardsForEvent(decision, ev('stage'), 1, { from: 'prospect', to: 'lead' }).global!;
-    const b = rewardsForEvent(decision, ev('stage'), 2, { from: 'lead', to: 'customer' }).global!;
-    // The customer event arrives first, the lead event after it is stale and moves nothing.
-    const direct = rewardsForEvent(decision, ev('stage'), 2, { from: 'prospect', to: 'customer' }).global!;
-    expect(a + b).toBe(direct);
-    expect(rewardsForEvent(decision, ev('stage'), 3, { from: 'loyal', to: 'lead' }).global).toBe(1 - 40);
+  it('rewards a stage move by the change in stage value (configured, else the ladder position)', () => {
+    // V: prospect 0 and lead 1 (ladder positions), customer 20, loyal 40 (configured); weight 1.
+    const move = (from: string, to: string) => rewardsForEvent(decision, ev('stage'), 1000, { from, to });
+    expect(move('lead', 'customer').perObjective.get('lifecycle')).toBe(19);
+    expect(move('prospect', 'lead').global).toBe(1);
+    expect(move('lead', 'customer').global).toBe(19);
+    // In order the two moves earn 1 + 19 = 20; the customer event first, the lead event is stale (no move): 20.
+    expect(move('prospect', 'customer').global).toBe(20);
+    expect(move('loyal', 'lead').global).toBe(-39);
+  });
+
+  it('counts an event inside [decision − S, decision + window], both edges included (F4)', () => {
+    const plain = { at: 100_000, attributionWindowSeconds: 60, rewards: {}, objectives: [] };
+    const at = (t: number) => rewardsForEvent(plain, ev('click'), t);
+    expect(at(100_000 + 60_000).late).toBe(false);
+    expect(at(100_000 + 60_001).late).toBe(true);
+    // Dated before its decision: only within the clock-skew allowance (5 s) can it be the decision's effect.
+    expect(at(100_000 - 5_000).late).toBe(false);
+    expect(at(100_000 - 5_001).late).toBe(true);
+    expect(at(100_000 - 5_001).global).toBeUndefined();
   });
 
   it('gives no stage reward when the previous stage is unknown', () => {
