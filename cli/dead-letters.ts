@@ -10,11 +10,12 @@
  * batch the updater gave up on, as its on-failure queue names it (`KinesisBatchInfo`: shardId, startSequenceNumber,
  * endSequenceNumber), within the stream's retention (see `shared/app/learn/dead-letters.ts`). The updater's rules
  * make a replayed record count at most once.
- * Where: `--url` (default NBA_API_URL or http://127.0.0.1:3000) with an admin key (`--key`, default NBA_API_KEY or
+ * Where: `--url` (default NBA_API_URL, else http://127.0.0.1:$PORT as `npm start` uses it) with an admin key (`--key`, default NBA_API_KEY or
  * local-dev-key). Exit codes: 0 done, 2 bad arguments or a refused request, 1 anything unexpected.
  */
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+import { localApiKey, localApiUrl } from './lib/local.ts';
 
 const USAGE = `usage: npm run dead-letters -- list [filters] [options]
        npm run dead-letters -- replay [filters] [options]
@@ -26,7 +27,7 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
   --status S            list only: dead, held or replayed (replay takes dead ones)
   --limit N             at most N entries (default 100)
   --shard, --from, --to replay-range: the shard and the first and last sequence numbers of the failed batch
-  --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
+  --url URL             the engine's API (default NBA_API_URL, else http://127.0.0.1:$PORT, PORT default 3000)
   --key KEY             an admin API key (default NBA_API_KEY or local-dev-key)
   --json                print JSON instead of text`;
 
@@ -63,8 +64,8 @@ export async function main(argv: readonly string[], streams: CliStreams = proces
       ...(v.status !== undefined ? { status: v.status } : {}),
       ...(v.limit !== undefined ? { limit: parseNumberFlag('limit', v.limit, { integer: true, above: 0 }) } : {}),
     };
-    const url = (v.url ?? process.env.NBA_API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-    const key = v.key ?? process.env.NBA_API_KEY ?? 'local-dev-key';
+    const url = (v.url ?? process.env.NBA_API_URL ?? localApiUrl()).replace(/\/$/, '');
+    const key = v.key ?? localApiKey();
     const res =
       command === 'list'
         ? await fetch(

@@ -30,12 +30,13 @@ import {
 import { decisionPointIdSchema } from '../shared/core/schemas.ts';
 import { parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
 
   --format jsonl|obd     simulator --history JSONL, or an Open Bandit Dataset CSV (item_context.csv beside it)
   --decision-point DP    decision point the history belongs to (default: imported)
-  --lake DIR|s3://B      where the lake lives: a folder holding lake/ (default .local-data) or an S3 bucket
+  --lake DIR|s3://B      where the lake lives: a folder holding lake/ (default NBA_DATA_DIR or .local-data) or an S3 bucket
   --context-dim N        the decision point's contextDim (default 16)
   --action-dim M         the decision point's actionDim (default 8)
   --window-seconds S     attribution window recorded with each decision (default 3600)
@@ -167,7 +168,7 @@ function parseCliArgsWithFile(argv: readonly string[]) {
     file: positional[0] as string,
     format: v.format,
     decisionPoint: dp.data,
-    lake: v.lake ?? '.local-data',
+    lake: v.lake ?? localDataDir(),
     contextDim:
       v['context-dim'] === undefined
         ? 16

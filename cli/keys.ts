@@ -21,6 +21,7 @@ import { ApiKeyService, type ApiKeyView } from '../shared/app/keys/keys.ts';
 import { EngineError } from '../shared/core/errors.ts';
 import { parseCliArgs, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, runIfEntry } from './lib/command.ts';
+import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run keys -- create --name NAME --scopes SCOPES [--decision-points DPS] [options]
        npm run keys -- list [options]
@@ -53,7 +54,7 @@ async function openStore(v: {
     return { store: new DynamoStateStore(client, v.table), close: async () => client.destroy() };
   }
   if (v.region !== undefined) throw new UsageError('--region goes with --table');
-  const dataDir = resolve(v['data-dir'] ?? process.env.NBA_DATA_DIR ?? '.local-data');
+  const dataDir = resolve(v['data-dir'] ?? localDataDir());
   let emulators: Emulators;
   let plan: TwinPlan;
   try {

@@ -236,11 +236,28 @@ export async function runLocalRetrain(
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
 export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
-const endpointsSchema = z.object({ dynamoEndpoint: z.url(), stateTable: z.string().min(1) });
+const endpointsSchema = z.object({
+  dynamoEndpoint: z.url(),
+  stateTable: z.string().min(1),
+  pid: z.number().int().optional(),
+});
+
+/** Patience for a running engine's emulator: on a busy machine it may take seconds to answer. */
+const ENGINE_ANSWER_MS = 10_000;
 
 async function reachable(endpoint: string): Promise<boolean> {
   try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+    await fetch(endpoint, { signal: AbortSignal.timeout(ENGINE_ANSWER_MS) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function running(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
     return true;
   } catch {
     return false;
@@ -249,7 +266,8 @@ async function reachable(endpoint: string): Promise<boolean> {
 
 /**
  * The local state store: the running stack's DynamoDB emulator when `npm start` runs on this data dir (it writes
- * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`.
+ * its endpoint there), else the data dir's own emulator, started for the caller and closed by `close`. While the
+ * engine that wrote the endpoint runs, its files are locked: a slow answer must not send us to open them.
  */
 export async function openLocalState(dataDir: string): Promise<{ state: StateStore; close(): Promise<void> }> {
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
@@ -262,6 +280,11 @@ export async function openLocalState(dataDir: string): Promise<{ state: StateSto
         dynamoEndpoint: e.data.dynamoEndpoint,
       });
       return { state: new DynamoStateStore(client, e.data.stateTable), close: async () => client.destroy() };
+    }
+    if (e.success && running(e.data.pid)) {
+      throw new Error(
+        `the engine running on ${dataDir} (pid ${e.data.pid}) did not answer at ${e.data.dynamoEndpoint} within ${ENGINE_ANSWER_MS} ms; retry, or stop it`,
+      );
     }
   }
   const { plan } = defaultSynthesis();

@@ -78,3 +78,33 @@ export function responseProblem(method: string, path: string, status: number, bo
     .map((e) => `${e.instancePath || '(body)'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
   return `${where}: body does not match docs/openapi.json: ${errors.join('; ')}; body ${JSON.stringify(body)?.slice(0, 300)}`;
 }
+
+/**
+ * What is wrong with a body a successful call printed (curl without its status), or undefined when it matches one
+ * of the operation's documented 2xx answers.
+ */
+export function successBodyProblem(method: string, path: string, body: unknown): string | undefined {
+  const template = templateOf(path);
+  const operation = template
+    ? (apiDocument.paths[template]![method.toLowerCase()] as Operation | undefined)
+    : undefined;
+  if (!operation) return `${method} ${path}: no operation is documented`;
+  const problems: string[] = [];
+  for (const status of Object.keys(operation.responses).filter((s) => /^2\d\d$/.test(s))) {
+    const problem = responseProblem(method, path, Number(status), body);
+    if (problem === undefined) return undefined;
+    problems.push(problem);
+  }
+  return problems.join('\n') || `${method} ${template}: no 2xx answer is documented`;
+}
+
+/** What is wrong with a request body according to the operation's documented `requestBody`, or undefined. */
+export function requestProblem(method: string, template: string, body: unknown): string | undefined {
+  const pointer = `/paths/${escape(template)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`;
+  const validate = validatorFor(pointer);
+  if (validate(body)) return undefined;
+  return `${method} ${template} request: ${(validate.errors ?? [])
+    .slice(0, 5)
+    .map((e) => `${e.instancePath || '(body)'} ${e.message} ${JSON.stringify(e.params)}`)
+    .join('; ')}`;
+}

@@ -1,0 +1,9 @@
+/**
+ * Where the local engine is, as `npm start` was told (README, Quick start): its data folder (`NBA_DATA_DIR`, default
+ * `.local-data`), its port (`PORT`, default 3000) and its API key (`NBA_API_KEY`, default `local-dev-key`). Every tool
+ * that works on the local engine defaults to these, so the README's commands reach the engine `npm start` runs with
+ * the same variables.
+ */
+export const localDataDir = (): string => process.env.NBA_DATA_DIR ?? '.local-data';
+export const localApiUrl = (): string => `http://127.0.0.1:${process.env.PORT ?? 3000}`;
+export const localApiKey = (): string => process.env.NBA_API_KEY ?? 'local-dev-key';
