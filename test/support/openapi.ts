@@ -32,7 +32,7 @@ function validatorFor(pointer: string): ValidateFunction {
   }
   return v;
 }
-const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+const pointerEscape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** The path templates, most literal characters first, so `…/model:rollback` wins over a parameter. */
 const templates = Object.keys(apiDocument.paths)
@@ -69,7 +69,7 @@ export function responseProblem(method: string, path: string, status: number, bo
     if (!documented.content?.['application/json']) {
       return body === undefined || body === '' ? undefined : `${where}: documented without a body, got one`;
     }
-    pointer = `/paths/${escape(template!)}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
+    pointer = `/paths/${pointerEscape(template!)}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
   }
   const validate = validatorFor(pointer);
   if (validate(body)) return undefined;
@@ -100,7 +100,7 @@ export function successBodyProblem(method: string, path: string, body: unknown):
 
 /** What is wrong with a request body according to the operation's documented `requestBody`, or undefined. */
 export function requestProblem(method: string, template: string, body: unknown): string | undefined {
-  const pointer = `/paths/${escape(template)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`;
+  const pointer = `/paths/${pointerEscape(template)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`;
   const validate = validatorFor(pointer);
   if (validate(body)) return undefined;
   return `${method} ${template} request: ${(validate.errors ?? [])
