@@ -170,6 +170,7 @@ const checkpoint = () => {
 const plans: Record<string, Plan> = {
   'npm run test:unit': { skip: 'this test runs inside `npm test`; running the suite from itself would recurse' },
   'npm run test:http': { skip: 'this test runs inside `npm test`; running the suite from itself would recurse' },
+  'npm run test:readme': { skip: 'this is that tier; running it from itself would recurse' },
   'npm run bench': { skip: 'the benchmarks take minutes and rewrite BENCHMARKS.md; bench/ has its own checks' },
   'npm run dead-letters': { skip: 'names the tool; its commands (list, replay, replay-range) are run below' },
   'npm run keys -- create --name ops --scopes admin,decide,feedback --table <StateTableName> --region <region>': {
