@@ -28,7 +28,7 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
   --status S            list only: dead, held or replayed (replay takes dead ones)
   --limit N             at most N entries (default 100)
   --shard, --from, --to replay-range: the shard and the first and last sequence numbers of the failed batch
-  --url URL             the engine's API (default NBA_API_URL or http://127.0.0.1:3000)
+  --url URL             the engine's API (default NBA_API_URL, else http://127.0.0.1:$PORT, PORT default 3000)
   --key KEY             an admin API key (default NBA_API_KEY, or the one npm start stored in .local-data/api-key)
   --json                print JSON instead of text`;
 

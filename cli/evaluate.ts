@@ -29,6 +29,7 @@ import {
 } from '../shared/core/evaluation/index.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+import { localDataDir } from './lib/local.ts';
 import { createProgressLine } from './lib/progress.ts';
 
 const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|model:VERSION [options]
@@ -37,7 +38,7 @@ const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|mo
   --format jsonl|obd   default: obd for .csv, jsonl otherwise (OBD reads item_context.csv beside the log)
   --target SPEC        uniform | logging | model:VERSION (a stored offline model; model:active is the serving one)
   --decision-point DP  the decision point whose model a model target names
-  --data-dir DIR       local data holding the engine state (default .local-data), or
+  --data-dir DIR       local data holding the engine state (default NBA_DATA_DIR or .local-data), or
   --table NAME         the engine's state table in AWS (default credentials)
   --json               print one JSON object instead of a table
   --delta D            error probability of the high-confidence lower bound (default 0.05)
@@ -96,7 +97,7 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     seed: v.seed === undefined ? 0 : parseNumberFlag('seed', v.seed, { integer: true, above: -1, below: 2 ** 32 }),
     rewardRange,
     decisionPoint: v['decision-point'],
-    dataDir: v['data-dir'] ?? '.local-data',
+    dataDir: v['data-dir'] ?? localDataDir(),
     table: v.table,
   };
 }

@@ -48,15 +48,16 @@ import { decisionPointIdSchema } from '../shared/core/schemas.ts';
 import { parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 import { type EngineApi, EngineRefusedError, EngineUnreachableError, engineApi } from './lib/engine-api.ts';
+import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
 
   --format jsonl|obd     simulator --history JSONL, or an Open Bandit Dataset CSV (item_context.csv beside it)
   --decision-point DP    decision point the history belongs to (default: imported)
-  --lake DIR|s3://B      where the lake lives: a folder holding lake/ (default .local-data) or an S3 bucket
+  --lake DIR|s3://B      where the lake lives: a folder holding lake/ (default NBA_DATA_DIR or .local-data) or an S3 bucket
   --create-actions       create the history's actions (with its features) in the decision point's catalog
-  --url URL              the engine's API, asked for the decision point's settings (default NBA_API_URL or
-                         http://127.0.0.1:3000)
+  --url URL              the engine's API, asked for the decision point's settings (default NBA_API_URL, else
+                         http://127.0.0.1:$PORT)
   --key KEY              an admin API key (default NBA_API_KEY, else .local-data/api-key)
   --context-dim N        only if the decision point does not exist yet (default: from the history, else 16)
   --action-dim M         only if the decision point does not exist yet (default: from the history, else 8)
@@ -341,7 +342,7 @@ function parseCliArgsWithFile(argv: readonly string[]) {
     file: positional[0] as string,
     format: v.format,
     decisionPoint: dp.data,
-    lake: v.lake ?? '.local-data',
+    lake: v.lake ?? localDataDir(),
     createActions: v['create-actions'] === true,
     url: v.url,
     key: v.key,

@@ -30,6 +30,7 @@ import type { AuditAction } from '../shared/core/audit.ts';
 import { EngineError } from '../shared/core/errors.ts';
 import { parseCliArgs, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, runIfEntry } from './lib/command.ts';
+import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run keys -- create --name NAME --scopes SCOPES [--decision-points DPS] [options]
        npm run keys -- list [options]
@@ -75,7 +76,7 @@ async function openStore(v: {
   }
   if (v.region !== undefined) throw new UsageError('--region goes with --table');
   if (v['audit-table'] !== undefined) throw new UsageError('--audit-table goes with --table');
-  const dataDir = resolve(v['data-dir'] ?? process.env.NBA_DATA_DIR ?? '.local-data');
+  const dataDir = resolve(v['data-dir'] ?? localDataDir());
   let emulators: Emulators;
   let plan: TwinPlan;
   try {

@@ -15,11 +15,12 @@ import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, processStreams, runIfEntry } from './lib/command.ts';
+import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run retrain -- --decision-point X [options]
 
   --decision-point X   the decision point to retrain
-  --data-dir DIR       local data (lake/ and the emulators' files), default .local-data
+  --data-dir DIR       local data (lake/ and the emulators' files), default NBA_DATA_DIR or .local-data
   --as-of ISO          train as of this instant (default now)
   --weighting W        uniform (importance-weighted, default) or none
   --clip C             largest importance weight (default 20)
@@ -75,7 +76,7 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
       ...(v.tolerance !== undefined && { tolerance: parseNumberFlag('tolerance', v.tolerance, { above: -1e-12 }) }),
       force: v.force,
     };
-    dataDir = resolve(v['data-dir'] ?? '.local-data');
+    dataDir = resolve(v['data-dir'] ?? localDataDir());
     json = v.json;
   } catch (error) {
     if (error instanceof UsageError) {

@@ -249,12 +249,15 @@ export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 const endpointsSchema = z.object({
   dynamoEndpoint: z.url(),
   stateTable: z.string().min(1),
-  pid: z.number().int().optional(),
   auditTable: z.string().min(1),
+  pid: z.number().int().optional(),
 });
 
-/** Whether the stack that wrote the endpoints file still runs (a busy machine may be slow to answer, not gone). */
-function alive(pid: number | undefined): boolean {
+/** Patience for an engine whose process is gone from view but whose emulator may still answer (another host's pid). */
+const ENGINE_ANSWER_MS = 10_000;
+
+/** Whether the stack that wrote the endpoints file still runs: its files are then locked, whatever its speed. */
+function running(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
@@ -264,10 +267,9 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-async function reachable(endpoint: string, pid: number | undefined): Promise<boolean> {
-  if (alive(pid)) return true;
+async function reachable(endpoint: string): Promise<boolean> {
   try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(5000) });
+    await fetch(endpoint, { signal: AbortSignal.timeout(ENGINE_ANSWER_MS) });
     return true;
   } catch {
     return false;
@@ -284,7 +286,7 @@ export async function openLocalState(
   const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
   if (existsSync(file)) {
     const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (e.success && (await reachable(e.data.dynamoEndpoint, e.data.pid))) {
+    if (e.success && (running(e.data.pid) || (await reachable(e.data.dynamoEndpoint)))) {
       const client = createDynamoClient({
         region: EMULATOR_REGION,
         credentials: LOCAL_CREDENTIALS,
@@ -296,6 +298,11 @@ export async function openLocalState(
         audit: new AuditTrail(new DynamoAuditLog(client, e.data.auditTable)),
         close: async () => client.destroy(),
       };
+    }
+    if (e.success && running(e.data.pid)) {
+      throw new Error(
+        `the engine running on ${dataDir} (pid ${e.data.pid}) did not answer at ${e.data.dynamoEndpoint} within ${ENGINE_ANSWER_MS} ms; retry, or stop it`,
+      );
     }
   }
   const { plan } = defaultSynthesis();

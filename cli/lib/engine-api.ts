@@ -5,8 +5,7 @@
  * {@link EngineUnreachableError} that says how to start one.
  */
 import { defaultApiKey } from '../../local/api-key.ts';
-
-export const DEFAULT_ENGINE_URL = 'http://127.0.0.1:3000';
+import { localApiUrl } from './local.ts';
 
 /** The engine answered with an error status: the message is its own. */
 export class EngineRefusedError extends Error {
@@ -36,7 +35,7 @@ export interface EngineApi {
 }
 
 export function engineApi(flags: { url?: string | undefined; key?: string | undefined }): EngineApi {
-  const url = (flags.url ?? process.env.NBA_API_URL ?? DEFAULT_ENGINE_URL).replace(/\/$/, '');
+  const url = (flags.url ?? process.env.NBA_API_URL ?? localApiUrl()).replace(/\/$/, '');
   const key = defaultApiKey(flags.key);
   return {
     url,

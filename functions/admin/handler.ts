@@ -3,6 +3,18 @@ import { z } from 'zod';
 import { createApiHandler, parseWith, type Route } from '../../shared/adapters/http/api.ts';
 import { auditRoutes } from '../../shared/adapters/http/audit-routes.ts';
 import { keyRoutes } from '../../shared/adapters/http/key-routes.ts';
+import type {
+  actionDetailSchema,
+  actionListSchema,
+  actionViewSchema,
+  Body,
+  deadLetterListSchema,
+  decisionPointListSchema,
+  decisionPointViewSchema,
+  importAnswerSchema,
+  modelSummarySchema,
+  replayAnswerSchema,
+} from '../../shared/adapters/http/responses.ts';
 import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
@@ -28,7 +40,7 @@ const listQuery = z.strictObject({
 });
 const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
-const dpView = (d: DecisionPoint) => ({
+const dpView = (d: DecisionPoint): Body<typeof decisionPointViewSchema> => ({
   decisionPoint: d.decisionPoint,
   settings: d.settings,
   version: d.version,
@@ -37,7 +49,7 @@ const dpView = (d: DecisionPoint) => ({
 });
 const iso = (ms: number) => new Date(ms).toISOString();
 /** `status` is the lifecycle status now: live, scheduled (before startsAt), expired (from endsAt on) or retired. */
-const actionView = (catalog: CatalogService, a: CatalogAction) => ({
+const actionView = (catalog: CatalogService, a: CatalogAction): Body<typeof actionViewSchema> => ({
   actionId: a.actionId,
   status: catalog.statusOf(a),
   features: a.features,
@@ -64,7 +76,12 @@ export function adminRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/v1/decision-points',
       scope: 'admin',
-      handle: async () => ({ status: 200, body: { decisionPoints: (await catalog.listDecisionPoints()).map(dpView) } }),
+      handle: async () => ({
+        status: 200,
+        body: {
+          decisionPoints: (await catalog.listDecisionPoints()).map(dpView),
+        } satisfies Body<typeof decisionPointListSchema>,
+      }),
     },
     {
       method: 'PUT',
@@ -95,7 +112,7 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params, query }) => {
         const actions = await catalog.listActions(params.decisionPoint!, parseWith(listQuery, query, 'query'));
-        return { status: 200, body: { actions: actions.map(view) } };
+        return { status: 200, body: { actions: actions.map(view) } satisfies Body<typeof actionListSchema> };
       },
     },
     {
@@ -115,7 +132,7 @@ export function adminRoutes(engine: Engine): Route[] {
         const { created, updated, unchanged, rejected, failed } = r;
         return {
           status: r.failed > 0 && applied === 0 ? 503 : 200,
-          body: r,
+          body: r satisfies Body<typeof importAnswerSchema>,
           audit: { detail: { created, updated, unchanged, rejected, failed } },
         };
       },
@@ -140,7 +157,7 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params }) => {
         const { action, learned } = await catalog.explainAction(params.decisionPoint!, params.actionId!);
-        return { status: 200, body: { ...view(action), learned } };
+        return { status: 200, body: { ...view(action), learned } satisfies Body<typeof actionDetailSchema> };
       },
     },
     {
@@ -161,7 +178,13 @@ export function adminRoutes(engine: Engine): Route[] {
         const dp = params.decisionPoint!;
         const summary = summarizeModel(await modelCache.get(dp));
         // What this decision point's model did not learn, and why: dead letters attributed to it, by rule.
-        return { status: 200, body: { ...summary, deadLetters: await countDeadLetters(deadLetterStore, dp) } };
+        return {
+          status: 200,
+          body: {
+            ...summary,
+            deadLetters: await countDeadLetters(deadLetterStore, dp),
+          } satisfies Body<typeof modelSummarySchema>,
+        };
       },
     },
     {
@@ -172,7 +195,7 @@ export function adminRoutes(engine: Engine): Route[] {
         status: 200,
         body: {
           deadLetters: await listDeadLetters(deadLetterStore, parseWith(deadLetterFilterSchema, query, 'query')),
-        },
+        } satisfies Body<typeof deadLetterListSchema>,
       }),
     },
     {
@@ -185,7 +208,7 @@ export function adminRoutes(engine: Engine): Route[] {
         const r = await replayStreamRange({ reader: streamRangeReader, stream: eventStream }, range);
         return {
           status: 200,
-          body: r,
+          body: r satisfies Body<typeof replayAnswerSchema>,
           audit: {
             target: `${range.shardId}/${range.from}-${range.to}`,
             detail: { replayed: r.replayed, skipped: r.skipped.length },
@@ -204,7 +227,7 @@ export function adminRoutes(engine: Engine): Route[] {
         const detail: Record<string, string | number> = { replayed: r.replayed, skipped: r.skipped.length };
         if (filter.decisionPoint !== undefined) detail.decisionPoint = filter.decisionPoint;
         if (filter.code !== undefined) detail.code = filter.code;
-        return { status: 200, body: r, audit: { detail } };
+        return { status: 200, body: r satisfies Body<typeof replayAnswerSchema>, audit: { detail } };
       },
     },
     {

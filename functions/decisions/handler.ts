@@ -3,6 +3,7 @@
  * table answers), without an API key and without telling anything about the data.
  */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
+import type { Body, decisionAnswerSchema, healthAnswerSchema } from '../../shared/adapters/http/responses.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ForbiddenError } from '../../shared/core/errors.ts';
 import { createRng, cryptoRng } from '../../shared/core/random.ts';
@@ -44,7 +45,14 @@ export function createHandler(runtime: FunctionRuntime) {
           const started = Date.now();
           try {
             await engine.stateStore.getDecisionPoint('health-check');
-            return { status: 200, body: { status: 'ok', checks: { stateTable: 'ok' }, ms: Date.now() - started } };
+            return {
+              status: 200,
+              body: {
+                status: 'ok',
+                checks: { stateTable: 'ok' },
+                ms: Date.now() - started,
+              } satisfies Body<typeof healthAnswerSchema>,
+            };
           } catch (error) {
             return {
               status: 503,
@@ -52,7 +60,7 @@ export function createHandler(runtime: FunctionRuntime) {
                 status: 'unavailable',
                 checks: { stateTable: (error as Error).name },
                 ms: Date.now() - started,
-              },
+              } satisfies Body<typeof healthAnswerSchema>,
             };
           }
         },

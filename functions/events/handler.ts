@@ -1,5 +1,6 @@
 /** POST /v1/events: validates each event and puts the valid ones on the stream; 202 with a result per event. */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
+import type { Body, eventsAnswerSchema } from '../../shared/adapters/http/responses.ts';
 import { ingestEvents } from '../../shared/app/ingest/ingest-events.ts';
 import { SettingsCache } from '../../shared/app/ingest/settings-cache.ts';
 import { ForbiddenError, ValidationError } from '../../shared/core/errors.ts';
@@ -32,7 +33,10 @@ export function createHandler(runtime: FunctionRuntime) {
             if (rejected.every((r) => r.code === 'forbidden')) throw new ForbiddenError(message);
             throw new ValidationError(message);
           }
-          return { status: result.failed > 0 && result.accepted === 0 ? 503 : 202, body: result };
+          return {
+            status: result.failed > 0 && result.accepted === 0 ? 503 : 202,
+            body: result satisfies Body<typeof eventsAnswerSchema>,
+          };
         },
       },
     ],

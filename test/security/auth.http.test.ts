@@ -4,11 +4,11 @@
  * (every table item and every stream record compared before and after). Also the key lifecycle through `/v1/keys`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRoutes } from '../../functions/admin/handler.ts';
-import type { Engine } from '../../functions/commons/engine.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import type { Route } from '../../shared/adapters/http/api.ts';
 import { type Api, apiClient } from '../support/http.ts';
+import { apiDocument } from '../support/openapi.ts';
+import { readmeText } from '../support/readme.ts';
 import { type StateSnapshot, snapshot } from './snapshot.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -60,17 +60,44 @@ beforeAll(async () => {
   const revoked = await create('revoked', { name: 'revoked', scopes: ['admin', 'decide', 'feedback'] });
   expect((await admin.call('DELETE', `/v1/keys/${revoked.keyId}`)).status).toBe(200);
 
-  // The admin function's own routes, as the running twin assembled them.
-  const adminEngine = stack.functions.get('AdminFunction')!.instance.engine as Engine;
-  routes = [
-    { method: 'POST', path: '/v1/decisions', scope: 'decide' },
-    { method: 'POST', path: '/v1/events', scope: 'feedback' },
-    ...adminRoutes(adminEngine),
-  ];
+  // The routes from the API description, each with the scope the README's table says it needs (not the code's own
+  // route table): a route the code guards with another scope than documented fails below.
+  routes = documentedRoutes();
 });
 afterAll(async () => {
   await stack?.stop();
 });
+
+/** Every operation of docs/openapi.json with its scope from the README's table (`admin`: "every other route"). */
+function documentedRoutes(): Pick<Route, 'method' | 'path' | 'scope'>[] {
+  const table = new Map<string, Route['scope']>();
+  let others: Route['scope'] | undefined;
+  for (const [, scope, cell] of readmeText().matchAll(/^\| `(\w+)`\s*\| (.+?)\s*\|$/gm)) {
+    const named = [...cell!.matchAll(/`(GET|PUT|POST|DELETE) ([^`]+)`/g)];
+    if (named.length > 0) for (const [, m, p] of named) table.set(`${m} ${p}`, scope as Route['scope']);
+    else if (/every other route/.test(cell!)) others = scope as Route['scope'];
+  }
+  expect(others, 'the README names the scope of every other route').toBeDefined();
+  // Routes the document marks public (`security: []`) need no key; the README's table must say so in its `none` row.
+  const publicRow = readmeText().match(/^\| none\s*\| (.+?)\s*\|$/m)?.[1] ?? '';
+  const isPublic = (path: string, m: string) => {
+    const op = (item: unknown) => (item as Record<string, { security?: unknown[] }>)[m];
+    const open = op(apiDocument.paths[path as keyof typeof apiDocument.paths])?.security?.length === 0;
+    if (open)
+      expect(publicRow, `README lists ${m.toUpperCase()} ${path} as needing no key`).toContain(
+        `${m.toUpperCase()} ${path}`,
+      );
+    return open;
+  };
+  return Object.entries(apiDocument.paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((m) => ['get', 'put', 'post', 'delete'].includes(m) && !isPublic(path, m))
+      .map((m) => {
+        const method = m.toUpperCase() as Route['method'];
+        return { method, path, scope: table.get(`${method} ${path}`) ?? others! };
+      }),
+  );
+}
 
 /** Calls every route (but those `skip` selects: calls the key may make, which would change the state). */
 async function callAll(

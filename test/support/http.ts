@@ -1,4 +1,11 @@
-/** A tiny client for the local stack's HTTP API. */
+/**
+ * A tiny client for the local stack's HTTP API. Every answer is checked against docs/openapi.json (support/openapi.ts)
+ * before the test sees it: an undocumented status or a body that does not match its schema fails the call, so every
+ * HTTP test also checks that the document describes what the API does. `{ validate: false }` turns that off for a
+ * test that looks at something the document cannot describe.
+ */
+import { responseProblem } from './openapi.ts';
+
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
 type Json = any;
 
@@ -11,7 +18,7 @@ export interface Api {
   ): Promise<{ status: number; body: Json }>;
 }
 
-export function apiClient(url: string, apiKey: string | undefined): Api {
+export function apiClient(url: string, apiKey: string | undefined, opts: { validate?: boolean } = {}): Api {
   return {
     async call(method, path, body, headers = {}) {
       const res = await fetch(`${url}${path}`, {
@@ -29,6 +36,10 @@ export function apiClient(url: string, apiKey: string | undefined): Api {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
         // keep the text
+      }
+      if (opts.validate !== false) {
+        const problem = responseProblem(method, path, res.status, parsed);
+        if (problem) throw new Error(problem);
       }
       return { status: res.status, body: parsed };
     },

@@ -6,6 +6,7 @@ import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
 import type { ApiKeyService } from '../../app/keys/keys.ts';
 import { ForbiddenError } from '../../core/errors.ts';
 import type { Route } from './api.ts';
+import type { apiKeyListSchema, apiKeyViewSchema, Body, createdApiKeySchema } from './responses.ts';
 
 function requireUnrestricted(principal: Principal): void {
   if (principal.decisionPoints) {
@@ -25,7 +26,11 @@ export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthent
         const { key, secret } = await keys.create(body);
         // The only time the secret is shown: the response must not be cached anywhere (json() sets no-store). The
         // audit entry names the new key by id only.
-        return { status: 201, body: { ...key, secret }, audit: { target: key.keyId } };
+        return {
+          status: 201,
+          body: { ...key, secret } satisfies Body<typeof createdApiKeySchema>,
+          audit: { target: key.keyId },
+        };
       },
     },
     {
@@ -34,7 +39,7 @@ export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthent
       scope: 'admin',
       handle: async ({ principal }) => {
         requireUnrestricted(principal);
-        return { status: 200, body: { keys: await keys.list() } };
+        return { status: 200, body: { keys: await keys.list() } satisfies Body<typeof apiKeyListSchema> };
       },
     },
     {
@@ -47,7 +52,7 @@ export function keyRoutes(keys: ApiKeyService, authenticator: Pick<ApiKeyAuthent
         const key = await keys.revoke(params.keyId!);
         // This container stops accepting the key at once; others within their cache TTL.
         authenticator.invalidate();
-        return { status: 200, body: key };
+        return { status: 200, body: key satisfies Body<typeof apiKeyViewSchema> };
       },
     },
   ];

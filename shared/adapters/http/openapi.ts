@@ -12,12 +12,16 @@ import {
   deadLetterFilterSchema,
   decisionPointSettingsSchema,
   decisionRequestSchema,
-  decisionResponseSchema,
   feedbackEventSchema,
   streamRangeSchema,
 } from '../../core/schemas.ts';
+import * as bodies from './responses.ts';
 
-const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
+/** A schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect), without the `$schema` line that only a root may carry. */
+function schema(s: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' });
+  return rest;
+}
 
 /** An object schema's fields as optional query parameters. */
 function queryParameters(s: z.ZodObject) {
@@ -25,6 +29,7 @@ function queryParameters(s: z.ZodObject) {
   return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: false, schema: p }));
 }
 
+/** Every error: a code and a message for a person, nothing else (never a stack or an internal name). */
 const errorBody = {
   type: 'object',
   properties: {
@@ -32,20 +37,42 @@ const errorBody = {
       type: 'object',
       properties: { code: { type: 'string' }, message: { type: 'string' } },
       required: ['code', 'message'],
+      additionalProperties: false,
     },
   },
   required: ['error'],
+  additionalProperties: false,
 };
+const errorRef = { $ref: '#/components/schemas/Error' };
+const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
 const errors = Object.fromEntries(
   [
     ['400', 'Invalid request: the message names each problem; nothing was changed'],
     ['401', 'Missing or invalid API key'],
     ['403', 'The API key lacks the scope or decision point'],
     ['404', 'Not found'],
+    ['413', 'The request body is larger than the API accepts'],
+    ['429', 'The API key exceeded its rate limit; retry after the `Retry-After` header'],
     ['503', 'A dependency is unavailable; retry'],
-  ].map(([code, description]) => [code, { description, content: { 'application/json': { schema: errorBody } } }]),
+  ].map(([code, description]) => [code, { description, ...json(errorRef) }]),
 );
-const json = (s: unknown) => ({ content: { 'application/json': { schema: s } } });
+/** 409: the request conflicts with the current state (a version, a learned dimension, an active model). */
+const conflict = {
+  ...errors['400'],
+  description: 'Conflict with the current state: the message says which; nothing was changed',
+};
+/** The response bodies (responses.ts), each described once under `components.schemas`: `decisionAnswerSchema` → `DecisionAnswer`. */
+const bodyNames = new Map<z.ZodType, string>(
+  Object.entries(bodies).map(([name, s]) => [s, name.replace(/Schema$/, '').replace(/^./, (c) => c.toUpperCase())]),
+);
+const ref = (s: z.ZodType) => ({ $ref: `#/components/schemas/${bodyNames.get(s)}` });
+/** A response whose body is one of the response schemas. */
+const answer = (description: string, s: z.ZodType) => ({ description, ...json(ref(s)) });
+/** 503 with the per-item results when no item got through, or the error body when a dependency failed first. */
+const unavailableOr = (description: string, s: z.ZodType) => ({
+  description: `${description}; or ${errors['503']!.description.toLowerCase()}`,
+  ...json({ anyOf: [ref(s), errorRef] }),
+});
 const dpParam = { name: 'decisionPoint', in: 'path', required: true, schema: { type: 'string' } };
 const actionParam = { name: 'actionId', in: 'path', required: true, schema: { type: 'string' } };
 const batchItem = {
@@ -63,7 +90,13 @@ export function openApiDocument(): Record<string, unknown> {
       version: '1',
       description: 'Next-best-action decisions, feedback, and catalog administration.',
     },
-    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+    components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+      schemas: {
+        ...Object.fromEntries([...bodyNames].map(([s, name]) => [name, schema(s, 'output')])),
+        Error: errorBody,
+      },
+    },
     security: [{ apiKey: [] }],
     paths: {
       '/v1/decisions': {
@@ -71,7 +104,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Choose the next best action(s) for a user',
           requestBody: { required: true, ...json(schema(decisionRequestSchema)) },
           responses: {
-            '200': { description: 'The decision', ...json(schema(decisionResponseSchema, 'output')) },
+            '200': answer('The decision', bodies.decisionAnswerSchema),
             '422': errors['400'],
             ...errors,
           },
@@ -89,8 +122,15 @@ export function openApiDocument(): Record<string, unknown> {
             }),
           },
           responses: {
-            '202': { description: 'Per-event results: accepted, rejected (with the reason) or failed (retry)' },
+            '202': answer(
+              'Per-event results: accepted, rejected (with the reason) or failed (retry)',
+              bodies.eventsAnswerSchema,
+            ),
             ...errors,
+            '503': unavailableOr(
+              'No event was accepted: every valid event failed to reach the stream (retry them with the same eventId)',
+              bodies.eventsAnswerSchema,
+            ),
           },
         },
       },
@@ -99,24 +139,30 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Whether the engine can serve (its state table answers); no API key',
           security: [],
           responses: {
-            '200': { description: '{ "status": "ok", "checks": { "stateTable": "ok" } }' },
-            '503': { description: 'Not ready: the failing check is named' },
+            '200': answer('Ready', bodies.healthAnswerSchema),
+            '503': answer('Not ready: the failing check is named', bodies.healthAnswerSchema),
           },
         },
       },
       '/v1/decision-points': {
-        get: { summary: 'List decision points', responses: { '200': { description: 'Decision points' }, ...errors } },
+        get: {
+          summary: 'List decision points',
+          responses: { '200': answer('Decision points', bodies.decisionPointListSchema), ...errors },
+        },
       },
       '/v1/decision-points/{decisionPoint}': {
         parameters: [dpParam],
-        get: { summary: 'Read a decision point', responses: { '200': { description: 'Settings' }, ...errors } },
+        get: {
+          summary: 'Read a decision point',
+          responses: { '200': answer('Settings', bodies.decisionPointViewSchema), ...errors },
+        },
         put: {
           summary: 'Create or update a decision point; every setting is optional',
           requestBody: { required: true, ...json(schema(decisionPointSettingsSchema)) },
           responses: {
-            '200': { description: 'Updated' },
-            '201': { description: 'Created' },
-            '409': errors['400'],
+            '200': answer('Updated', bodies.decisionPointViewSchema),
+            '201': answer('Created', bodies.decisionPointViewSchema),
+            '409': conflict,
             ...errors,
           },
         },
@@ -129,7 +175,7 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...LIFECYCLE_STATUSES] } },
             { name: 'q', in: 'query', required: false, schema: { type: 'string' } },
           ],
-          responses: { '200': { description: 'Actions' }, ...errors },
+          responses: { '200': answer('Actions', bodies.actionListSchema), ...errors },
         },
       },
       '/v1/decision-points/{decisionPoint}/actions:batch': {
@@ -146,11 +192,15 @@ export function openApiDocument(): Record<string, unknown> {
             }),
           },
           responses: {
-            '200': {
-              description:
-                'Per-item results: created, updated, unchanged, rejected (with the reason) or failed (retry)',
-            },
+            '200': answer(
+              'Per-item results: created, updated, unchanged, rejected (with the reason) or failed (retry)',
+              bodies.importAnswerSchema,
+            ),
             ...errors,
+            '503': unavailableOr(
+              'No item was applied: every valid item failed to be written (retry them)',
+              bodies.importAnswerSchema,
+            ),
           },
         },
       },
@@ -158,16 +208,20 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [dpParam, actionParam],
         get: {
           summary: 'Read an action with what the model learned about it',
-          responses: { '200': { description: 'Action' }, ...errors },
+          responses: { '200': answer('Action', bodies.actionDetailSchema), ...errors },
         },
         put: {
           summary: 'Create or update an action (it serves from the next model refresh)',
           requestBody: { required: true, ...json(schema(actionInputSchema)) },
-          responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors },
+          responses: {
+            '200': answer('Updated', bodies.actionViewSchema),
+            '201': answer('Created', bodies.actionViewSchema),
+            ...errors,
+          },
         },
         delete: {
           summary: 'Retire an action (its statistics are kept)',
-          responses: { '200': { description: 'Retired' }, ...errors },
+          responses: { '200': answer('Retired', bodies.actionViewSchema), ...errors },
         },
       },
       '/v1/decision-points/{decisionPoint}/model:rollback': {
@@ -175,30 +229,37 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary:
             'Restore the previously active offline model (past the first one: online-only serving); no body, `{}` or `{ "from": VERSION }` (a repeated request with `from` cannot roll back twice)',
-          responses: { '200': { description: 'The model now active' }, '409': errors['400'], ...errors },
+          responses: {
+            '200': answer('The model now active', bodies.rollbackAnswerSchema),
+            '409': conflict,
+            ...errors,
+          },
         },
       },
       '/v1/decision-points/{decisionPoint}/evaluations': {
         parameters: [dpParam],
         get: {
           summary: 'Retraining runs: off-policy estimates, lower bounds and the promotion verdict',
-          responses: { '200': { description: 'Evaluations' }, ...errors },
+          responses: { '200': answer('Evaluations', bodies.evaluationListSchema), ...errors },
         },
       },
       '/v1/keys': {
         get: {
           summary: 'List API keys (never their secrets); admin scope',
-          responses: { '200': { description: 'Keys' }, ...errors },
+          responses: { '200': answer('Keys', bodies.apiKeyListSchema), ...errors },
         },
         post: {
           summary: 'Create an API key; the secret is returned once and only its SHA-256 is stored',
           requestBody: { required: true, ...json(schema(createApiKeySchema)) },
-          responses: { '201': { description: 'The new key with its secret' }, ...errors },
+          responses: { '201': answer('The new key with its secret', bodies.createdApiKeySchema), ...errors },
         },
       },
       '/v1/keys/{keyId}': {
         parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
-        delete: { summary: 'Revoke an API key', responses: { '200': { description: 'Revoked' }, ...errors } },
+        delete: {
+          summary: 'Revoke an API key',
+          responses: { '200': answer('Revoked', bodies.apiKeyViewSchema), ...errors },
+        },
       },
       '/v1/users/{userId}': {
         parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }],
@@ -237,7 +298,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             'Stream records the updater refused (with the rule and the reason) and events held for their decision, oldest first',
           parameters: queryParameters(deadLetterFilterSchema),
-          responses: { '200': { description: 'Dead letters' }, ...errors },
+          responses: { '200': answer('Dead letters', bodies.deadLetterListSchema), ...errors },
         },
       },
       '/v1/dead-letters/replay-range': {
@@ -245,7 +306,10 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             'Put a shard range the updater gave up on (its on-failure queue names shard and sequence numbers) back on the stream',
           requestBody: { required: true, ...json(schema(streamRangeSchema)) },
-          responses: { '200': { description: '{ replayed, skipped: [{ id, why }] }' }, ...errors },
+          responses: {
+            '200': answer('What was put back, and what was skipped and why', bodies.replayAnswerSchema),
+            ...errors,
+          },
         },
       },
       '/v1/dead-letters/replay': {
@@ -253,14 +317,17 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             'Put matching dead letters back on the stream once their cause is gone; the updater counts each at most once',
           requestBody: { required: false, ...json(schema(deadLetterFilterSchema)) },
-          responses: { '200': { description: '{ replayed, skipped: [{ id, why }] }' }, ...errors },
+          responses: {
+            '200': answer('What was put back, and what was skipped and why', bodies.replayAnswerSchema),
+            ...errors,
+          },
         },
       },
       '/v1/decision-points/{decisionPoint}/model': {
         parameters: [dpParam],
         get: {
           summary: 'Model summary: per action and objective, estimate, uncertainty, impressions, rewards',
-          responses: { '200': { description: 'Summary' }, ...errors },
+          responses: { '200': answer('Summary', bodies.modelSummarySchema), ...errors },
         },
       },
     },

@@ -13,13 +13,14 @@ import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 import type { EvaluationRecord } from '../../core/retrain/evaluation-record.ts';
 import { parseWith, type Route } from './api.ts';
+import type { Body, evaluationListSchema, evaluationViewSchema, rollbackAnswerSchema } from './responses.ts';
 
 const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 const rollbackBody = z.strictObject({ from: z.string().min(1).max(128).optional() });
 const day = (bucket: number) => new Date(bucket * 86_400_000).toISOString().slice(0, 10);
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const evaluationView = (e: EvaluationRecord) => ({
+const evaluationView = (e: EvaluationRecord): Body<typeof evaluationViewSchema> => ({
   runId: e.runId,
   version: e.version,
   outcome: e.outcome,
@@ -76,7 +77,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
               cutoffBucket: active.cutoffBucket,
               rolledBack,
               remainingHistory: active.history.map((h) => h.version),
-            },
+            } satisfies Body<typeof rollbackAnswerSchema>,
             audit: { target: active.version, detail: { rolledBack } },
           };
         } catch (err) {
@@ -99,7 +100,10 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
         ]);
         return {
           status: 200,
-          body: { activeVersion: active?.version ?? null, evaluations: evaluations.map(evaluationView) },
+          body: {
+            activeVersion: active?.version ?? null,
+            evaluations: evaluations.map(evaluationView),
+          } satisfies Body<typeof evaluationListSchema>,
         };
       },
     },

@@ -24,6 +24,7 @@ export class KinesisEventStream implements EventStream {
 
   async put(records: readonly (DecisionRecord | EventRecord)[]): Promise<number[]> {
     const failed: number[] = [];
+    let wroteSome = false;
     const encoder = new TextEncoder();
     for (let start = 0; start < records.length; start += PUT_RECORDS_LIMIT) {
       let pending = records.slice(start, start + PUT_RECORDS_LIMIT).map((r, i) => ({
@@ -38,12 +39,19 @@ export class KinesisEventStream implements EventStream {
           );
           results = out.Records ?? [];
         } catch (err) {
-          if (attempt >= MAX_ATTEMPTS) throw err;
+          if (attempt >= MAX_ATTEMPTS) {
+            // Once some records are on the stream, a failing retry must not make them look failed too: the caller
+            // reports each record's fate (an event the stream holds is `accepted`), so only these ones failed.
+            if (!wroteSome) throw err;
+            failed.push(...pending.map((p) => p.index));
+            break;
+          }
           await backoff(attempt);
           continue;
         }
         // PutRecords is not all-or-nothing: entries with an ErrorCode (throttling) are retried, never dropped.
         const retry = pending.filter((_, i) => results[i]?.ErrorCode !== undefined || results[i] === undefined);
+        if (retry.length < pending.length) wroteSome = true;
         if (retry.length === 0) break;
         if (attempt >= MAX_ATTEMPTS) {
           failed.push(...retry.map((p) => p.index));
