@@ -33,7 +33,8 @@ export function createHandler(runtime: FunctionRuntime) {
             throw new ForbiddenError(`this API key is not allowed for decision point ${req.decisionPoint}`);
           }
           // From here on the user is their pseudonym: the stage read, the decision record, the stream's partition key.
-          return { status: 200, body: await service.decide({ ...req, userId: await pseudonyms.of(req.userId) }) };
+          const decision = await service.decide({ ...req, userId: await pseudonyms.of(req.userId) });
+          return { status: 200, body: decision satisfies Body<typeof decisionAnswerSchema> };
         },
       },
       {
