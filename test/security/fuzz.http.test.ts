@@ -780,6 +780,7 @@ describe(`${TOTAL} malformed requests through the local HTTP server`, () => {
     const statuses = new Map<number, number>();
     const kinds = new Map<string, number>();
     let sent = 0;
+    let overBudget = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(malformedRequest, { minLength: PER_RUN, maxLength: PER_RUN }), async (requests) => {
         const outcomes = await Promise.all(requests.map(send));
@@ -789,6 +790,12 @@ describe(`${TOTAL} malformed requests through the local HTTP server`, () => {
           kinds.set(o.what, (kinds.get(o.what) ?? 0) + 1);
           // A request line near the server's 10 KB header limit may be refused as such first (431).
           const expected = [...(EXPECTED[o.what] ?? []), ...(requests[i]!.path.length > 9_000 ? [431] : [])];
+          // A decision the model store could not judge within the latency budget is a 503 naming that (README,
+          // "Under faults"), bad input or not: on a saturated machine the store can miss it. Counted, and bounded below.
+          if (o.status === 503 && o.code === 'dependency_unavailable' && requests[i]!.path === '/v1/decisions') {
+            overBudget++;
+            return;
+          }
           if (!expected.includes(o.status) || typeof o.code !== 'string' || !isClear(o.message)) {
             const r = requests[i]!;
             const body = typeof r.body === 'string' ? r.body.slice(0, 300) : r.body ? `<${r.body.length} bytes>` : '';
@@ -820,6 +827,8 @@ describe(`${TOTAL} malformed requests through the local HTTP server`, () => {
       `fuzz: ${sent} malformed requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; by kind ${JSON.stringify(Object.fromEntries(kinds))}`,
     );
     expect(sent).toBeGreaterThanOrEqual(TOTAL);
+    // Missing the budget is the exception a loaded machine allows, not a way of answering bad input.
+    expect(overBudget, 'decisions answered 503 over the latency budget').toBeLessThan(sent / 100);
     // Every malformed request an admin key may send to a changing route is audited (two conditional writes: the
     // pending entry and its refusal), about ten times the work of a request the API refuses before any write; on two
     // shared cores 10,000 of them take longer than ten minutes.
