@@ -10,6 +10,7 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { EventStream, StreamRangeReader } from '../../core/ports.ts';
 import type { DecisionRecord, EventRecord } from '../../core/schemas.ts';
 
@@ -87,16 +88,33 @@ export class KinesisStreamRangeReader implements StreamRangeReader {
     const out: string[] = [];
     const last = BigInt(range.to);
     const decoder = new TextDecoder();
-    let iterator = (
-      await this.client.send(
-        new GetShardIteratorCommand({
-          StreamName: this.streamName,
-          ShardId: range.shardId,
-          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
-          StartingSequenceNumber: range.from,
-        }),
-      )
-    ).ShardIterator;
+    let iterator: string | undefined;
+    try {
+      iterator = (
+        await this.client.send(
+          new GetShardIteratorCommand({
+            StreamName: this.streamName,
+            ShardId: range.shardId,
+            ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+            StartingSequenceNumber: range.from,
+          }),
+        )
+      ).ShardIterator;
+    } catch (err) {
+      // The caller's range, not the engine, is wrong: say which part (a 400 or 404, never a 500).
+      const name = (err as Error).name;
+      if (name === 'ResourceNotFoundException') {
+        throw new NotFoundError(`shardId: the stream has no shard ${range.shardId}`, undefined, { cause: err });
+      }
+      if (name === 'InvalidArgumentException') {
+        throw new ValidationError(
+          `from: ${range.from} is not a sequence number of shard ${range.shardId} still in the stream (${(err as Error).message})`,
+          undefined,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     // An empty page is not the end of a shard (Kinesis may return none before the next records); stop past `to`.
     for (let emptyPages = 0; iterator && out.length < limit && emptyPages < 5; ) {
       const page = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
