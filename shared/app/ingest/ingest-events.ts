@@ -135,8 +135,6 @@ async function refuse(
  * answers happen in the updater, and a refused event is a dead letter, not a silent loss.
  */
 export const LATER_CHECKS =
-  'accepted means on the stream: the updater then joins each event to its decision (its decisionId, else the ' +
-  "user's latest decision in its decisionPoint) and refuses an event whose decision never arrives, belongs to " +
-  'another user or decision point, lies outside the key’s decision points, or did not choose its actionId, and a ' +
-  'value the decision’s settings refuse. A refused event is a dead letter with its reason: GET /v1/dead-letters, ' +
-  'counted by reason in GET /v1/decision-points/{dp}/model (deadLetters).';
+  'the updater checks later that the event answers a decision of this user, in a decision point of this key, ' +
+  'that chose its actionId, and that the decision accepts its value; a refused event becomes a dead letter ' +
+  '(GET /v1/dead-letters; counted in GET /v1/decision-points/{dp}/model)';
