@@ -218,11 +218,32 @@ async function runCli(script: string, args: string[]): Promise<string> {
   });
 }
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  // Before anything runs: asking how to run the benchmarks must not start minutes of them.
+  console.log(
+    [
+      'usage: npm run bench [-- --full] [-- --only NAME[,NAME…]]',
+      '',
+      '  --full        the sizes the issues name (longer; default sizes finish in minutes on 2 cores)',
+      '  --only NAMES  run only these sections (comma-separated); the rest of BENCHMARKS.md is kept',
+      '',
+      'sections:',
+      ...sections.map((s) => `  ${s.name.padEnd(14)}${s.title}`),
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+const unknown = only ? [...only].filter((n) => !sections.some((s) => s.name === n)) : [];
+if (unknown.length > 0) {
+  console.error(`bench: unknown section ${unknown.join(', ')}; npm run bench -- --help lists them`);
+  process.exit(2);
+}
+
 const started = Date.now();
 const out: string[] = [];
 for (const s of sections) {
   if (only && !only.has(s.name)) continue;
-  process.stderr.write(`bench: ${s.name} …\n`);
+  process.stderr.write(`bench: ${s.name} (${s.title}) … started ${new Date().toISOString().slice(11, 19)}\n`);
   let body: string;
   if (!existsSync(new URL(s.module, import.meta.url))) body = `_not run: ${s.module} does not exist in this build_`;
   else {

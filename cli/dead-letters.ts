@@ -35,6 +35,10 @@ const USAGE = `usage: npm run dead-letters -- list [filters] [options]
 export async function main(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
     const [command, ...rest] = argv;
+    if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+      streams.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (command !== 'list' && command !== 'replay' && command !== 'replay-range') {
       throw new UsageError(`unknown command ${command ?? '(none)'}`);
     }

@@ -19,10 +19,19 @@ import { readUsage, USAGE_DIR_VARIABLE } from '../local/twin/iam-usage.ts';
 import { parseCliArgs } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
-const USAGE = 'usage: npm run iam-report [-- [--usage DIR] [--markdown]]';
+const USAGE = `usage: npm run iam-report [-- [--usage DIR] [--markdown]]
+
+  (no option)   runs the HTTP test tier under the twin's IAM enforcement, then reports every function's grants
+                beside the calls made under them; exit 1 on an unjustified grant or an unexpected denial
+  --usage DIR   report on the ledgers an earlier run left in DIR (NBA_IAM_USAGE_DIR) instead of running
+  --markdown    the report as the Markdown table of docs/ARCHITECTURE.md`;
 
 export async function runIamReport(argv: readonly string[], streams: CliStreams = processStreams()): Promise<number> {
   try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      streams.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     const v = parseCliArgs(argv, { usage: { type: 'string' }, markdown: { type: 'boolean', default: false } });
     let dir = v.usage;
     let ran: string | undefined;

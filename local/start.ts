@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ensureLocalApiKey, localApiKeyPath } from './api-key.ts';
 import { startLocalStack } from './stack.ts';
+import { startConflict } from './start-conflict.ts';
 
 const port = Number(process.env.PORT ?? 3000);
 const dataDir = resolve(process.env.NBA_DATA_DIR ?? '.local-data');
@@ -57,6 +58,11 @@ const stack = await startLocalStack({
     onFailure: (f) =>
       console.error(`updater gave up on ${f.shardId} ${f.firstSequenceNumber}..${f.lastSequenceNumber}: ${f.error}`),
   },
+}).catch((error: unknown) => {
+  const conflict = startConflict(error, { dataDir, port });
+  if (conflict === undefined) throw error;
+  console.error(`npm start: ${conflict}`);
+  process.exit(1);
 });
 const saveCheckpoints = () => writeFileSync(checkpointFile, JSON.stringify(checkpoints));
 const timer = setInterval(saveCheckpoints, 2000);

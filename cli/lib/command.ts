@@ -41,6 +41,14 @@ export function failWith(
 export async function runIfEntry(moduleUrl: string, main: (argv: readonly string[]) => Promise<number>): Promise<void> {
   const entry = process.argv[1];
   if (entry !== undefined && moduleUrl === pathToFileURL(resolve(entry)).href) {
+    // A reader that closed the pipe (`… --json | head`) wants no more: stop quietly, as Unix tools do, instead of
+    // dying on an unhandled EPIPE with a stack trace.
+    for (const stream of [process.stdout, process.stderr]) {
+      stream.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+        process.exit(process.exitCode ?? 0);
+      });
+    }
     process.exitCode = await main(process.argv.slice(2));
   }
 }

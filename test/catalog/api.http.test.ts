@@ -195,6 +195,14 @@ describe('retirement over HTTP', () => {
       candidates: ['bulk-1', 'basic'],
     });
     expect(named.body.chosen).toEqual(['basic']);
+    // Named alone, it is refused with the reason, not with a bare "no eligible candidate".
+    const alone = await api.call('POST', '/v1/decisions', {
+      decisionPoint: 'shop',
+      userId: 'u',
+      candidates: ['bulk-1'],
+    });
+    expect(alone.status).toBe(422);
+    expect(alone.body.error.message).toBe('decision point shop has no eligible candidate: bulk-1: retired');
     const back = await api.call('PUT', `${DP}/actions/bulk-1`, {
       features: { category: 'hats' },
       metadata: { title: 'Hat' },

@@ -224,7 +224,7 @@ describe('schedules and rules on the decision path', () => {
     expect(await b.ranked(dp, { context: { country: 'FR', age: 35 } })).toEqual(['general']);
     expect(await b.ranked(dp, { context: { age: 22 } })).toEqual(['general']);
     await expect(b.decide(dp, { candidates: ['fr-young'], context: { country: 'DE' } })).rejects.toThrow(
-      /no eligible candidate/,
+      'no eligible candidate: fr-young: its eligibility rules exclude this request',
     );
   });
 

@@ -119,7 +119,7 @@ describe('POST /v1/decisions', () => {
       [{ slots: 0 }, 400, /slots/],
       [{ extra: true }, 400, /extra/],
       [{ decisionPoint: 'missing' }, 404, /missing does not exist/],
-      [{ candidates: ['a'], exclude: ['a'] }, 422, /no eligible candidate/],
+      [{ candidates: ['a'], exclude: ['a'] }, 422, /no eligible candidate: every live action is excluded/],
       ['{"decisionPoint": ', 400, /not valid JSON/],
     ];
     for (const [body, status, message] of cases) {

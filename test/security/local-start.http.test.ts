@@ -139,3 +139,30 @@ describe('npm start without NBA_API_KEY', () => {
     }
   }, 120_000);
 });
+
+describe('a start that conflicts with a running engine', () => {
+  it('says which (the data folder or the port) and what to do, instead of a stack trace', async () => {
+    const running = await start();
+    const otherDir = mkdtempSync(join(tmpdir(), 'nba-start-other-'));
+    try {
+      const sameFolder = await start().then(
+        () => 'started',
+        (e: Error) => e.message,
+      );
+      expect(sameFolder).toContain(`npm start: another engine uses ${dataDir}`);
+      expect(sameFolder).toContain('NBA_DATA_DIR=');
+      expect(sameFolder).not.toMatch(/\n\s+at /);
+      const port = new URL(running.url).port;
+      const samePort = await start({ NBA_DATA_DIR: otherDir, PORT: port }).then(
+        () => 'started',
+        (e: Error) => e.message,
+      );
+      expect(samePort).toContain(`npm start: port ${port} is taken`);
+      expect(samePort).toContain('PORT=3001 npm start');
+      expect(samePort).not.toMatch(/\n\s+at /);
+    } finally {
+      await stop(running);
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { selectThompson } from '../../core/bandit/thompson.ts';
-import { eligibleCandidates, readsStage } from '../../core/catalog/eligible.ts';
+import { eligibleCandidates, readsStage, whyIneligible } from '../../core/catalog/eligible.ts';
 import { UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures, FeatureEncodingError } from '../../core/features/encode.ts';
 import { FALLBACK_DECISION_PREFIX } from '../../core/feedback/join.ts';
@@ -65,8 +65,9 @@ export class DecisionService {
         const i = post.index.get(id);
         const action = model.catalog.get(id);
         if (i === undefined || !action) throw new ValidationError(`candidates: unknown action ${id}`);
-        // A retired action is never served, even when a caller names it.
-        if (action.status === 'live') idx.push(i);
+        // A retired action is never served, even when a caller names it (eligibleCandidates leaves it out, and says
+        // why when nothing is left).
+        idx.push(i);
       }
       candidates = Int32Array.from(idx);
     } else candidates = model.live;
@@ -87,14 +88,23 @@ export class DecisionService {
         `context: decision point ${req.decisionPoint} has stage ladders, so its context must be named features (the stage joins them); a dense array cannot carry it`,
       );
     }
-    candidates = eligibleCandidates(model, candidates, {
+    const eligibility = {
       context: Array.isArray(req.context) ? Object.fromEntries(req.context.map((v, i) => [String(i), v])) : req.context,
       stage,
       now: this.now(),
       key: decisionId,
-    });
+    };
+    const asked = candidates;
+    candidates = eligibleCandidates(model, candidates, eligibility);
     const count = candidates.length;
-    if (count === 0) throw new UnprocessableError(`decision point ${req.decisionPoint} has no eligible candidate`);
+    if (count === 0) {
+      const why = [...asked.subarray(0, 5)].map((i) => whyIneligible(model, i, eligibility)).filter(Boolean);
+      throw new UnprocessableError(
+        asked.length === 0
+          ? `decision point ${req.decisionPoint} has no eligible candidate: ${req.exclude?.length ? 'every live action is excluded by the request' : `it has no live action (PUT one under /v1/decision-points/${req.decisionPoint}/actions)`}`
+          : `decision point ${req.decisionPoint} has no eligible candidate: ${why.join('; ')}${asked.length > 5 ? `; and ${asked.length - 5} more` : ''}`,
+      );
+    }
 
     const context =
       usesStages && stage !== undefined && !Array.isArray(req.context)

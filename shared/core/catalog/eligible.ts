@@ -122,3 +122,24 @@ export function eligibleCandidates(view: CatalogView, candidates: Int32Array, re
   }
   return out ? out.subarray(0, kept) : candidates;
 }
+
+/**
+ * Why one action (an index into the model's posterior) may not be served to this request, in words for the caller;
+ * undefined when it may. The same checks as {@link eligibleCandidates}, in the same order; only for the error path.
+ */
+export function whyIneligible(view: CatalogView, i: number, req: EligibilityRequest): string | undefined {
+  const p = prepareCatalog(view);
+  const id = p.ids[i]!;
+  const iso = (t: number) => new Date(t).toISOString();
+  if (p.retired[i] !== 0) {
+    return view.catalog.get(id)?.status === 'live' ? `${id}: its eligibility rules cannot be read` : `${id}: retired`;
+  }
+  if (req.now < p.startsAt[i]!) return `${id}: scheduled from ${iso(p.startsAt[i]!)}`;
+  if (req.now >= p.endsAt[i]!) return `${id}: its schedule ended ${iso(p.endsAt[i]!)}`;
+  if (p.rules[i] !== undefined && !rulesHold(p.rules[i]!, req))
+    return `${id}: its eligibility rules exclude this request`;
+  if (p.capShare[i] !== 1 && !capAdmits(req.key, id, p.capShare[i]!)) {
+    return `${id}: new, and this request is outside its traffic cap (${p.capShare[i]} of requests)`;
+  }
+  return undefined;
+}
