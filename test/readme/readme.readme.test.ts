@@ -176,9 +176,14 @@ const plans: Record<string, Plan> = {
   'npm run test:readme': { skip: 'this is that tier; running it from itself would recurse' },
   'npm run bench': { skip: 'the benchmarks take minutes and rewrite BENCHMARKS.md; bench/ has its own checks' },
   'npm run dead-letters': { skip: 'names the tool; its commands (list, replay, replay-range) are run below' },
-  'npm run keys -- create --name ops --scopes admin,decide,feedback --table <StateTableName> --region <region>': {
-    skip: 'needs a deployed stack and AWS credentials; the same command on local data is run below',
-  },
+  'npm run -s': { skip: 'names the flag; the command that uses it is run below' },
+  'npm run …': { skip: 'stands for any command (the Node pin applies to all)' },
+  'npm run keys': { skip: 'names the tool; its commands are run below' },
+  'npm run simulate -- --through-stack': { skip: 'names the mode; the simulate command below runs through the stack' },
+  'npm run keys -- create --name ops --scopes admin,decide,feedback --table <StateTableName>   --audit-table <AuditTableName> --region <region>':
+    {
+      skip: 'needs a deployed stack and AWS credentials; the same command on local data is run below',
+    },
   'npm run keys -- create|list|revoke …': {
     // On local data the tool opens the emulators' files itself, so it needs an engine that is not running there
     // (its usage says so): a data folder of its own.
