@@ -89,7 +89,19 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
   process.env.NBA_LOG_LEVEL ??= 'silent';
   const { state, erasures, audit, close } = await openLocalState(dataDir);
   try {
-    const result = await runLocalRetrain(input, { blobs: new FsBlobStore(dataDir), state, erasures, audit });
+    // Progress on stderr (stdout stays the result, pure JSON with --json): each step once, as the run reaches it.
+    const started = Date.now();
+    const seen = new Set<string>();
+    const onState = (name: string) => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      streams.stderr.write(`retrain: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    };
+    const result = await runLocalRetrain(
+      input,
+      { blobs: new FsBlobStore(dataDir), state, erasures, audit },
+      { onState },
+    );
     if (json) {
       streams.stdout.write(`${JSON.stringify({ status: result.status, error: result.error, ...result.output })}\n`);
       return result.status === 'SUCCEEDED' ? 0 : 1;

@@ -207,7 +207,13 @@ export function retrainDefinition(): SynthesizedRetrain {
 export async function runLocalRetrain(
   input: RunInput,
   deps: LocalRetrainDeps,
-  opts: { executionName?: string; startTime?: Date; synth?: SynthesizedRetrain } = {},
+  opts: {
+    executionName?: string;
+    startTime?: Date;
+    synth?: SynthesizedRetrain;
+    /** Told of each state the run enters (Map iterations included), for a progress line. */
+    onState?: (name: string) => void;
+  } = {},
 ): Promise<LocalRetrainResult> {
   const synth = opts.synth ?? retrainDefinition();
   const definition = localizeDefinition(synth.definition);
@@ -226,7 +232,10 @@ export async function runLocalRetrain(
   const retries: Record<string, number> = {};
   const logging = (async () => {
     for await (const e of execution.eventLogs) {
-      if (e.type === 'StateEntered') states.push(e.state.name);
+      if (e.type === 'StateEntered') {
+        states.push(e.state.name);
+        opts.onState?.(e.state.name);
+      }
       if (e.type === 'StateRetried') retries[e.state.name] = (retries[e.state.name] ?? 0) + 1;
     }
   })();

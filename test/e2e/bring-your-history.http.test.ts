@@ -105,6 +105,9 @@ describe('bring your own history: import → actions → retrain → decide', ()
 
     const retrain = await runCli(runRetrainCli, ['--decision-point', 'world', '--data-dir', dir, '--json']);
     expect(retrain.code).toBe(0);
+    // Progress on stderr, a line per step as the run reaches it; stdout stays one JSON document (parsed below).
+    const steps = retrain.err.split('\n').filter((l) => /^retrain: .+ \(\d+\.\d s\)$/.test(l));
+    expect(steps.length).toBeGreaterThanOrEqual(5);
     const run = JSON.parse(retrain.out) as {
       status: string;
       fit: { trainDecisions: number; holdoutDecisions: number };
