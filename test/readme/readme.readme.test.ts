@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 import { requestProblem, successBodyProblem } from '../support/openapi.ts';
-import { jsonBlocks, npmRunCommands, readmeText, shellCommands } from '../support/readme.ts';
+import { blockAfter, blockLines, jsonBlocks, npmRunCommands, readmeText, shellCommands } from '../support/readme.ts';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const OBD = resolve(ROOT, '../shared/data/obd-men');
@@ -101,8 +101,13 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 }, 30_000);
 
+/** "Bring your own history" is one flow (its files, its decision point): run whole, in order, by its own test below. */
+const HISTORY_BLOCK = blockAfter('### Bring your own history');
+const [historyFrom, historyTo] = blockLines(HISTORY_BLOCK);
+const inHistoryBlock = (line: number) => line >= historyFrom && line <= historyTo;
+
 describe('README: the API, with examples', () => {
-  const curls = shellCommands().filter((c) => c.command.startsWith('curl '));
+  const curls = shellCommands().filter((c) => c.command.startsWith('curl ') && !inHistoryBlock(c.line));
   const printed = jsonBlocks();
 
   it('prints curl examples for decisions, events, the model and the catalog', () => {
@@ -230,6 +235,13 @@ const plans: Record<string, Plan> = {
     check: (out) => expect(out).toMatch(/imported \d+ decisions/),
   },
   'npm run retrain -- --decision-point homepage': { run: () => 'npm run retrain -- --decision-point homepage' },
+  'npm run gen-world -- --seed 1 --rounds 1000 --out world': {
+    skip: 'run with its block ("Bring your own history") below',
+  },
+  'npm run import -- --format jsonl world/history.jsonl --decision-point world --create-actions': {
+    skip: 'run with its block ("Bring your own history") below',
+  },
+  'npm run retrain -- --decision-point world': { skip: 'run with its block ("Bring your own history") below' },
   'npm run retrain -- --decision-point world --holdout-fraction 0.2': {
     skip: 'test/e2e/bring-your-history.http.test.ts runs this flow on the local stack: a one-day imported history retrained with a held-out share',
   },
@@ -336,3 +348,32 @@ async function obdRetrainAndDecide() {
   expect(d.status).toBe(200);
   expect(actions.map((a) => a.actionId)).toContain(d.body.chosen[0]);
 }
+
+describe('README: bring your own history', () => {
+  it('runs as printed, command after command, and ends with a decision shaped like the history', async () => {
+    // The block writes `world/` where it runs: the repository root, as a user would from a fresh clone.
+    const world = join(ROOT, 'world');
+    expect(existsSync(world), 'a world/ folder is already in the checkout').toBe(false);
+    try {
+      const commands = shellCommands().filter((c) => inHistoryBlock(c.line));
+      expect(commands.map((c) => c.command.split(' ').slice(0, 3).join(' '))).toEqual([
+        'npm run gen-world',
+        'curl -s -X',
+        'npm run import',
+        'npm run retrain',
+        'curl -s -X',
+      ]);
+      let last = '';
+      for (const { command, line } of commands) {
+        const r = await sh(asPrinted(command), 300_000);
+        expect(r.code, `README line ${line}: ${command}\n${r.err.slice(-800)}`).toBe(0);
+        last = r.out;
+      }
+      const decision = JSON.parse(last) as { chosen: string[] };
+      expect(successBodyProblem('POST', '/v1/decisions', decision)).toBeUndefined();
+      expect(decision.chosen[0]).toMatch(/^a\d+$/);
+    } finally {
+      rmSync(world, { recursive: true, force: true });
+    }
+  }, 600_000);
+});

@@ -63,3 +63,14 @@ export function jsonBlocks(markdown = readmeText()): { value: unknown; line: num
     .filter((b) => b.lang === 'json')
     .map((b) => ({ value: JSON.parse(b.text.replace(/,\s*…/g, '')), line: b.line }));
 }
+
+/** The first code block after a heading (e.g. `### Bring your own history`): a flow the README prints as one. */
+export function blockAfter(heading: string, markdown = readmeText()): CodeBlock {
+  const at = markdown.split('\n').findIndex((l) => l.trim() === heading);
+  const block = codeBlocks(markdown).find((b) => b.line > at + 1);
+  if (at < 0 || !block) throw new Error(`README has no code block after ${heading}`);
+  return block;
+}
+
+/** The 1-based lines a block's commands are on (its body, between the fences). */
+export const blockLines = (b: CodeBlock): [number, number] => [b.line + 1, b.line + b.text.split('\n').length];
