@@ -7,10 +7,12 @@
  * Exit codes: 0 done, 2 bad arguments or malformed input, 1 anything unexpected.
  */
 import { createReadStream } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createDynamoClient } from '../shared/adapters/aws-clients.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
+import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
+import { sourceIdOf } from '../shared/app/retrain/import-history.ts';
 import { loadModelPolicy } from '../shared/app/retrain/model-policy.ts';
 import {
   EvaluationError,
@@ -108,6 +110,23 @@ async function readable(path: string, what: string): Promise<void> {
   } catch {
     throw new UsageError(`cannot read ${what} ${path}`);
   }
+}
+
+/**
+ * Whether this very log was imported into the local lake (`npm run import` names its objects after the file's bytes):
+ * a model retrained on that lake learned from these decisions, so its estimate on them is in-sample. The warning says
+ * so; undefined when the log is not in the lake.
+ */
+async function importedHere(args: Parsed): Promise<string | undefined> {
+  const source = sourceIdOf(await readFile(resolve(args.log)));
+  const lake = new FsBlobStore(resolve(args.dataDir));
+  const objects = await lake.list('lake/kind=decision/');
+  if (!objects.some((o) => o.key.includes(`import-${source}-`))) return undefined;
+  return (
+    `this log was imported into the lake of ${args.dataDir} (objects import-${source}-…): a model retrained since ` +
+    'learned from these very decisions, so its estimate here is in-sample (optimistic); evaluate it on decisions it ' +
+    "did not see (another log, or the retraining report's hold-out)"
+  );
 }
 
 /** The stored model `version` of `--decision-point`, read from the local data dir or from the AWS state table. */
@@ -247,11 +266,13 @@ export async function runEvaluate(argv: readonly string[], streams: CliStreams =
     const spec = parseTargetSpec(args.target);
     const target = spec.kind === 'model' ? await loadModelTarget(spec.version, args) : resolveTarget(spec);
     const data = await readLog(args, streams);
-    const report = evaluatePolicy(data, target, {
+    const evaluated = evaluatePolicy(data, target, {
       delta: args.delta,
       seed: args.seed,
       ...(args.rewardRange !== undefined && { rewardRange: args.rewardRange }),
     });
+    const inSample = spec.kind === 'model' && args.table === undefined ? await importedHere(args) : undefined;
+    const report = inSample ? { ...evaluated, warnings: [...evaluated.warnings, inSample] } : evaluated;
     streams.stdout.write(
       args.json ? `${JSON.stringify(reportJson(report))}\n` : reportTable(report, basename(args.log), args.format),
     );

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEvaluate } from '../../cli/evaluate.ts';
 import { runImport } from '../../cli/import.ts';
 import { runRetrainCli } from '../../cli/retrain.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
@@ -166,6 +167,32 @@ describe('bring your own history: import → actions → retrain → decide', ()
     expect(Math.abs(run.fit.holdoutDecisions - share * ROUNDS)).toBeLessThan(120);
     expect(run.evaluation.rounds).toBe(run.fit.holdoutDecisions);
     expect(run.evaluation.warnings.join(' ')).toContain('in-sample');
+
+    // Promoted (by the gate, or past it with --force), the model is then evaluated on the very log it learned from:
+    // the estimate comes with a warning that it is in-sample.
+    const promoted = await runCli(runRetrainCli, [
+      '--decision-point',
+      'short',
+      '--data-dir',
+      dir,
+      '--holdout-fraction',
+      String(share),
+      '--force',
+    ]);
+    expect(promoted.out).toMatch(/^retraining short: promoted/);
+    const evaluated = await runCli(runEvaluate, [
+      '--log',
+      historyFile,
+      '--target',
+      'model:active',
+      '--decision-point',
+      'short',
+      '--data-dir',
+      dir,
+      '--json',
+    ]);
+    expect(evaluated.code, evaluated.err).toBe(0);
+    expect((JSON.parse(evaluated.out) as { warnings: string[] }).warnings.join(' ')).toContain('in-sample');
 
     expect((await api.call('PUT', '/v1/decision-points/empty', {})).status).toBe(201);
     const forced = await runCli(runRetrainCli, ['--decision-point', 'empty', '--data-dir', dir, '--force']);
