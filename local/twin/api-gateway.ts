@@ -160,7 +160,12 @@ export async function startApiGateway(
         reply({
           statusCode: 413,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ error: { code: 'payload_too_large', message: 'request body too large' } }),
+          body: JSON.stringify({
+            error: {
+              code: 'payload_too_large',
+              message: `request body exceeds ${LIMITS.maxBodyBytes} bytes (the API's limit; send fewer events or actions per request)`,
+            },
+          }),
         });
         return;
       }

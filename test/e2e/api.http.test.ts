@@ -2,6 +2,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { physicalName } from '../../local/twin/template.ts';
+import { LIMITS } from '../../shared/core/schemas.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -52,6 +53,17 @@ describe('health and unknown paths', () => {
     const root = await anonymous.call('GET', '/');
     expect(root.status).toBe(404);
     expect(root.body.error.message).toContain('GET /v1/health');
+  });
+});
+
+describe('body limit', () => {
+  it('answers 413 naming the limit, whether the function or the gateway refuses the body', async () => {
+    for (const size of [LIMITS.maxBodyBytes + 100, LIMITS.maxBodyBytes * 5]) {
+      const body = JSON.stringify({ decisionPoint: 'home', userId: 'u1', context: { pad: 'x'.repeat(size) } });
+      const r = await api.call('POST', '/v1/decisions', body);
+      expect(r.status, `${size} bytes`).toBe(413);
+      expect(r.body.error.message).toContain(`exceeds ${LIMITS.maxBodyBytes} bytes`);
+    }
   });
 });
 

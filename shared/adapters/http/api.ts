@@ -246,7 +246,9 @@ function parseBody(
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (optional && text.trim() === '') return undefined;
   if (Buffer.byteLength(text, 'utf8') > LIMITS.maxBodyBytes) {
-    throw new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
+    throw new PayloadTooLargeError(
+      `request body exceeds ${LIMITS.maxBodyBytes} bytes (the API's limit; send fewer events or actions per request)`,
+    );
   }
   const type = headers['content-type'];
   if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) {
