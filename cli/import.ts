@@ -49,6 +49,7 @@ import { parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 import { type EngineApi, EngineRefusedError, EngineUnreachableError, engineApi } from './lib/engine-api.ts';
 import { localDataDir } from './lib/local.ts';
+import { createProgressLine } from './lib/progress.ts';
 
 const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
 
@@ -103,6 +104,10 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
     }
     let data: LoggedData;
     let timeOf: (i: number) => number;
+    // A line that updates itself on a terminal (nothing when piped): reading a large history takes a while.
+    const progress = createProgressLine(streams.stderr);
+    const onProgress = (p: { lines: number }) =>
+      progress.update(`reading ${basename(path)}: ${p.lines.toLocaleString('en-US')} lines`);
     if (v.format === 'obd') {
       const itemContext = join(dirname(path), 'item_context.csv');
       try {
@@ -115,17 +120,19 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
         itemContext: createReadStream(itemContext),
         logName: basename(path),
         itemContextName: 'item_context.csv',
+        onProgress,
       });
       const times = await obdTimestamps(path);
       if (times.length !== data.rounds.length) throw new UsageError('timestamp column and rows disagree');
       timeOf = (i) => times[i] as number;
     } else {
-      data = await readJsonlLog(createReadStream(path), { source: basename(path) });
+      data = await readJsonlLog(createReadStream(path), { source: basename(path), onProgress });
       const end = v.end ?? Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
       const span = v.days * BUCKET_MS;
       const n = Math.max(1, data.rounds.length);
       timeOf = (i) => end - span + (i * span) / n;
     }
+    progress.done();
     const shape = historyShape(data);
     const api = engineApi({ url: v.url, key: v.key });
     const target = await targetSettings(v, shape, api);
