@@ -62,7 +62,7 @@ const sections: Section[] = [
     module: './engine/feedback-delay.bench.ts',
     run: async (m) => {
       const r = await m.runFeedbackDelayBench({ samples: 30 });
-      return `POST /v1/events → the serving model's reward count for the chosen action moves, ${r.samples} samples, model refresh ${r.modelRefreshMs} ms: p50 ${f(r.p50, 0)} ms, p95 ${f(r.p95, 0)} ms, max ${f(r.max, 0)} ms. The bound is the refresh interval plus the stream poll (50 ms) and the updater's work.`;
+      return `POST /v1/events → the serving model's reward count for the chosen action moves, ${r.samples} samples, model refresh ${r.modelRefreshMs} ms: p50 ${f(r.p50, 0)} ms, p95 ${f(r.p95, 0)} ms, max ${f(r.max, 0)} ms. The bound is the updater's batching window (1 s: the template's MaximumBatchingWindowInSeconds, which the local twin honours since #11) plus the model refresh interval, the stream poll (50 ms) and the updater's work; the 1.0 s measured before #11 left the window out.`;
     },
   },
   {
