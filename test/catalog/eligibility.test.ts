@@ -141,3 +141,12 @@ describe('invalid rules are rejected with a message naming the rule', () => {
     expect(reject(wide)).toMatch(/at most 200 values across all rules \(got 300\)/);
   });
 });
+
+describe('a dense context', () => {
+  it('is read by position: context.0 is the first element, a missing position is absent', () => {
+    const rules = [compileRule({ attribute: 'context.1', op: 'range', gte: 0.5 } as EligibilityRule)];
+    expect(rulesHold(rules, { context: [0, 0.7] })).toBe(true);
+    expect(rulesHold(rules, { context: [0, 0.2] })).toBe(false);
+    expect(rulesHold(rules, { context: [0] })).toBe(false);
+  });
+});

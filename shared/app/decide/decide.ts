@@ -82,14 +82,15 @@ export class DecisionService {
     const usesStages = settings.objectives.some((o) => o.stages !== undefined);
     const stage =
       usesStages || readsStage(model) ? await this.userStage(req.userId, req.decisionPoint, left) : undefined;
-    // Dense contexts have no names: the stage cannot join them, and eligibility rules see positions as "0", "1", ….
+    // Dense contexts have no names: the stage cannot join them, and eligibility rules read positions as "0", "1", …
+    // (an array's own keys), with no copy on the decision path.
     if (usesStages && Array.isArray(req.context)) {
       throw new ValidationError(
         `context: decision point ${req.decisionPoint} has stage ladders, so its context must be named features (the stage joins them); a dense array cannot carry it`,
       );
     }
     const eligibility = {
-      context: Array.isArray(req.context) ? Object.fromEntries(req.context.map((v, i) => [String(i), v])) : req.context,
+      context: req.context,
       stage,
       now: this.now(),
       key: decisionId,

@@ -109,7 +109,8 @@ export const eligibilityRulesSchema = z
 
 /** What a rule reads from the request. */
 export interface RuleInput {
-  context: Readonly<Record<string, RuleValue>>;
+  /** Named features, or a dense array whose own keys are its positions ("0", "1", …): rules read both alike. */
+  context: Readonly<Record<string, RuleValue>> | readonly number[];
   stage?: string | undefined;
 }
 
@@ -161,7 +162,8 @@ export function compileRule(rule: EligibilityRule): CompiledRule {
 /** True when every rule holds for the request (an empty rule list always holds). */
 export function rulesHold(rules: readonly CompiledRule[], input: RuleInput): boolean {
   for (const r of rules) {
-    const value = r.onStage ? input.stage : Object.hasOwn(input.context, r.key) ? input.context[r.key] : undefined;
+    const context = input.context as Readonly<Record<string, RuleValue>>;
+    const value = r.onStage ? input.stage : Object.hasOwn(context, r.key) ? context[r.key] : undefined;
     if (!r.test(value)) return false;
   }
   return true;

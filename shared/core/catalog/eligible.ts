@@ -9,7 +9,7 @@
  * candidates are returned as they are, without a pass or an allocation.
  */
 import type { CatalogAction } from '../domain.ts';
-import { type CompiledRule, compileRule, type RuleValue, rulesHold } from './eligibility.ts';
+import { type CompiledRule, compileRule, type RuleInput, rulesHold } from './eligibility.ts';
 import { capAdmits, isNew } from './traffic-cap.ts';
 
 /** What the filter needs of a serving model: action ids and impressions by index, and the catalog entries. */
@@ -19,7 +19,7 @@ export interface CatalogView {
 }
 
 export interface EligibilityRequest {
-  context: Readonly<Record<string, RuleValue>>;
+  context: RuleInput['context'];
   /** The user's lifecycle stage when the decision knows it; rules on `stage` treat undefined as absent. */
   stage?: string | undefined;
   /** The request's clock, milliseconds since the epoch. */
