@@ -50,6 +50,10 @@ describe('bring your own history: import → actions → retrain → decide', ()
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** `npm run retrain` of a decision point on the test's data folder (the one the stack runs on). */
+  const retrain = (dp: string, ...extra: string[]) =>
+    runCli(runRetrainCli, ['--decision-point', dp, '--data-dir', dir, ...extra]);
+
   const importArgs = (dp: string, ...extra: string[]) => [
     '--format',
     'jsonl',
@@ -104,12 +108,12 @@ describe('bring your own history: import → actions → retrain → decide', ()
     expect(again.code).toBe(0);
     expect(again.out).toContain(`0 created, 0 updated, ${logged.size} already as logged`);
 
-    const retrain = await runCli(runRetrainCli, ['--decision-point', 'world', '--data-dir', dir, '--json']);
-    expect(retrain.code).toBe(0);
+    const trained = await retrain('world', '--json');
+    expect(trained.code).toBe(0);
     // Progress on stderr, a line per step as the run reaches it; stdout stays one JSON document (parsed below).
-    const steps = retrain.err.split('\n').filter((l) => /^retrain: .+ \(\d+\.\d s\)$/.test(l));
+    const steps = trained.err.split('\n').filter((l) => /^retrain: .+ \(\d+\.\d s\)$/.test(l));
     expect(steps.length).toBeGreaterThanOrEqual(5);
-    const run = JSON.parse(retrain.out) as {
+    const run = JSON.parse(trained.out) as {
       status: string;
       fit: { trainDecisions: number; holdoutDecisions: number };
       reduce: { counters: Record<string, number> };
@@ -142,21 +146,13 @@ describe('bring your own history: import → actions → retrain → decide', ()
     expect(imported.code).toBe(0);
 
     // One day of history and the default hold-out of one day: nothing left to learn from, and the answer says what to do.
-    const byDay = await runCli(runRetrainCli, ['--decision-point', 'short', '--data-dir', dir]);
+    const byDay = await retrain('short');
     expect(byDay.code).toBe(0);
     expect(byDay.out).toMatch(/^retraining short: rejected/);
     expect(byDay.out).toContain('--holdout-fraction');
 
     const share = 0.25;
-    const r = await runCli(runRetrainCli, [
-      '--decision-point',
-      'short',
-      '--data-dir',
-      dir,
-      '--holdout-fraction',
-      String(share),
-      '--json',
-    ]);
+    const r = await retrain('short', '--holdout-fraction', String(share), '--json');
     expect(r.code).toBe(0);
     const run = JSON.parse(r.out) as {
       fit: { trainDecisions: number; holdoutDecisions: number };
@@ -170,15 +166,7 @@ describe('bring your own history: import → actions → retrain → decide', ()
 
     // Promoted (by the gate, or past it with --force), the model is then evaluated on the very log it learned from:
     // the estimate comes with a warning that it is in-sample.
-    const promoted = await runCli(runRetrainCli, [
-      '--decision-point',
-      'short',
-      '--data-dir',
-      dir,
-      '--holdout-fraction',
-      String(share),
-      '--force',
-    ]);
+    const promoted = await retrain('short', '--holdout-fraction', String(share), '--force');
     expect(promoted.out).toMatch(/^retraining short: promoted/);
     const evaluated = await runCli(runEvaluate, [
       '--log',
@@ -195,14 +183,14 @@ describe('bring your own history: import → actions → retrain → decide', ()
     expect((JSON.parse(evaluated.out) as { warnings: string[] }).warnings.join(' ')).toContain('in-sample');
 
     expect((await api.call('PUT', '/v1/decision-points/empty', {})).status).toBe(201);
-    const forced = await runCli(runRetrainCli, ['--decision-point', 'empty', '--data-dir', dir, '--force']);
+    const forced = await retrain('empty', '--force');
     expect(forced.code).toBe(0);
     expect(forced.out).toMatch(/^retraining empty: rejected/);
     expect(forced.out).toContain('empty model, which no --force can promote');
     expect((await api.call('GET', '/v1/decision-points/empty/evaluations')).body.activeVersion).toBeNull();
 
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
-    const future = await runCli(runRetrainCli, ['--decision-point', 'short', '--data-dir', dir, '--as-of', tomorrow]);
+    const future = await retrain('short', '--as-of', tomorrow);
     expect(future.code).toBe(1);
     expect(future.err).toContain('after the run started: a run trains only on days whose feedback is complete');
   }, 240_000);
