@@ -69,7 +69,10 @@ export const runParamsSchema = z.object({
   contextDim: z.number().int().min(1),
   actionDim: z.number().int().min(1),
   priors: priorsSchema,
-  exploration: z.object({ epsilon: z.number(), scale: z.number() }),
+  /** ε left out: the serving policy's default schedule. */
+  exploration: z.object({ epsilon: z.number().optional(), scale: z.number() }),
+  /** Posteriors whose rewards are non-negative event values (see compoundEventObjectives in core/feedback/reward.ts). */
+  compoundEvents: z.array(z.string()).default([]),
   /**
    * The decision point's objectives (name and weight) and how they combine: with exploration, what the serving policy
    * needs (core/policy/serving-policy.ts), so the gate evaluates that policy. Defaults read a run planned before them.
