@@ -1,5 +1,5 @@
+import { createRng, shuffledIndices } from '../random.ts';
 import { InvalidOptionError } from './errors.ts';
-import { createRng, shuffledIndices } from './random.ts';
 import type { RewardRange } from './types.ts';
 
 /**

@@ -1,5 +1,5 @@
+import { createRng, shuffledIndices } from '../random.ts';
 import { InvalidOptionError } from './errors.ts';
-import { createRng, shuffledIndices } from './random.ts';
 import { solveSpd } from './stats.ts';
 import type { ActionId, Candidate, RewardModel, RewardRange, Round } from './types.ts';
 
