@@ -66,36 +66,3 @@ export function effectiveSampleSize(weights: ArrayLike<number>): number {
   }
   return s2 === 0 ? 0 : (s * s) / s2;
 }
-
-/**
- * Solves A x = b for a symmetric positive-definite A (row-major, dim × dim) by Cholesky, in place on copies.
- * Used for ridge regressions whose penalty keeps A positive definite.
- */
-export function solveSpd(a: Float64Array, b: Float64Array, dim: number): Float64Array {
-  const l = new Float64Array(dim * dim);
-  for (let i = 0; i < dim; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * dim + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * dim + k]! * l[j * dim + k]!;
-      if (i === j) {
-        if (!(s > 0)) throw new InvalidOptionError('ridge system is not positive definite');
-        l[i * dim + i] = Math.sqrt(s);
-      } else {
-        l[i * dim + j] = s / l[j * dim + j]!;
-      }
-    }
-  }
-  const y = new Float64Array(dim);
-  for (let i = 0; i < dim; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * dim + k]! * y[k]!;
-    y[i] = s / l[i * dim + i]!;
-  }
-  const x = new Float64Array(dim);
-  for (let i = dim - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < dim; k++) s -= l[k * dim + i]! * x[k]!;
-    x[i] = s / l[i * dim + i]!;
-  }
-  return x;
-}

@@ -15,7 +15,6 @@ import {
   type Round,
   type RoundTerms,
   snipsEstimate,
-  solveSpd,
   zFor,
 } from '../../../shared/core/evaluation/index.ts';
 
@@ -279,38 +278,6 @@ describe('numerics', () => {
       fc.property(fc.double({ min: 1e-6, max: 0.5, noNaN: true }), (p) => {
         expect(normalQuantile(p) + normalQuantile(1 - p)).toBeCloseTo(0, 6);
       }),
-    );
-  });
-
-  it('solveSpd solves symmetric positive-definite systems', () => {
-    fc.assert(
-      fc.property(
-        fc
-          .integer({ min: 1, max: 6 })
-          .chain((d) =>
-            fc.tuple(
-              fc.constant(d),
-              fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: d * d, maxLength: d * d }),
-              fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: d, maxLength: d }),
-            ),
-          ),
-        ([d, m, b]) => {
-          // A = MᵀM + I is symmetric positive definite.
-          const a = new Float64Array(d * d);
-          for (let i = 0; i < d; i++)
-            for (let j = 0; j < d; j++) {
-              let s = i === j ? 1 : 0;
-              for (let k = 0; k < d; k++) s += m[k * d + i]! * m[k * d + j]!;
-              a[i * d + j] = s;
-            }
-          const x = solveSpd(a, Float64Array.from(b), d);
-          for (let i = 0; i < d; i++) {
-            let s = 0;
-            for (let j = 0; j < d; j++) s += a[i * d + j]! * x[j]!;
-            expect(s).toBeCloseTo(b[i]!, 6);
-          }
-        },
-      ),
     );
   });
 });
