@@ -54,15 +54,3 @@ export function normalQuantile(p: number): number {
     (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1)
   );
 }
-
-/** Kish's effective sample size (Σw)² / Σw²: how many equally weighted rounds the weighted log is worth. */
-export function effectiveSampleSize(weights: ArrayLike<number>): number {
-  let s = 0;
-  let s2 = 0;
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
-    s += w;
-    s2 += w * w;
-  }
-  return s2 === 0 ? 0 : (s * s) / s2;
-}
