@@ -1,22 +1,21 @@
 import { InvalidOptionError } from './errors.ts';
 
-export function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i]!;
-  return xs.length === 0 ? Number.NaN : s / xs.length;
-}
-
-/** Unbiased sample variance (n − 1 denominator); 0 for fewer than two values. */
-export function sampleVariance(xs: ArrayLike<number>): number {
+/**
+ * Mean and unbiased sample variance (n − 1 denominator) of `xs`, in two passes for accuracy. The variance is 0 for
+ * fewer than two values; the mean of no values is NaN.
+ */
+export function meanAndVariance(xs: ArrayLike<number>): { mean: number; variance: number } {
   const n = xs.length;
-  if (n < 2) return 0;
-  const m = mean(xs);
   let s = 0;
+  for (let i = 0; i < n; i++) s += xs[i]!;
+  const mean = n === 0 ? Number.NaN : s / n;
+  if (n < 2) return { mean, variance: 0 };
+  let ss = 0;
   for (let i = 0; i < n; i++) {
-    const d = xs[i]! - m;
-    s += d * d;
+    const d = xs[i]! - mean;
+    ss += d * d;
   }
-  return s / (n - 1);
+  return { mean, variance: ss / (n - 1) };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   evaluatePolicy,
   ipsEstimate,
   loggingPolicy,
+  meanAndVariance,
   normalQuantile,
   policyFromFunction,
   type RewardModel,
@@ -251,6 +252,13 @@ describe('estimator properties', () => {
 });
 
 describe('numerics', () => {
+  it('meanAndVariance gives the mean and the n − 1 sample variance, 0 below two values', () => {
+    // 1, 2, 3, 4: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5, variance 5/3.
+    expect(meanAndVariance([1, 2, 3, 4])).toEqual({ mean: 2.5, variance: expect.closeTo(5 / 3, 12) });
+    expect(meanAndVariance([7])).toEqual({ mean: 7, variance: 0 });
+    expect(meanAndVariance([]).mean).toBeNaN();
+  });
+
   it('normalQuantile matches known quantiles and is antisymmetric', () => {
     expect(zFor(0.95)).toBeCloseTo(1.959963985, 8);
     expect(normalQuantile(0.995)).toBeCloseTo(2.575829304, 8);
