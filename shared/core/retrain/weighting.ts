@@ -25,8 +25,14 @@
  * therefore rescales each action's sums by n_eff / Σw = Σw / Σw²: the posterior mean (a ratio of weighted sums) is
  * unchanged, and the posterior variance reflects how much the weighted data really say.
  */
-import { symRank1Packed } from '../bandit/linalg.ts';
-import { type ActionStats, cloneStats, emptyStats, mergeStats, scaleStats } from '../bandit/stats.ts';
+import {
+  type ActionStats,
+  addWeightedObservation,
+  cloneStats,
+  emptyStats,
+  mergeStats,
+  scaleStats,
+} from '../bandit/stats.ts';
 import { effectiveSampleSize, importanceWeight } from '../importance.ts';
 
 export type WeightingRule = { kind: 'uniform'; clip: number } | { kind: 'none' };
@@ -76,8 +82,8 @@ export function emptyWeighted(d: number): WeightedStats {
 }
 
 /**
- * Adds one observation (context x, total reward r of the decision for this action) with weight w: n += w,
- * Σxxᵀ += w xxᵀ, Σxr += w x r, Σr += w r, Σr² += w r². With w = 1 this is exactly `addObservation` with the
+ * Adds one observation (context x, total reward r of the decision for this action) with weight w
+ * (`addWeightedObservation`: every sum gains w times one observation's). With w = 1 this is exactly `addObservation` with the
  * decision's total reward (the online path adds an impression with reward 0 and its rewards later, which gives the
  * same sums except Σr², which offline is the exact square of the decision's total).
  */
@@ -88,15 +94,8 @@ export function addWeighted(
   w: DecisionWeight,
   rewardEvents: number,
 ): void {
-  const st = s.stats;
   const wt = w.weight;
-  st.n += wt;
-  symRank1Packed(st.sxx, st.sxr.length, x, wt);
-  const wr = wt * r;
-  const sxr = st.sxr;
-  for (let i = 0; i < sxr.length; i++) sxr[i] = (sxr[i] as number) + (x[i] as number) * wr;
-  st.sumR += wr;
-  st.sumR2 += wr * r;
+  addWeightedObservation(s.stats, x, r, wt);
   s.sumW += wt;
   s.sumW2 += wt * wt;
   s.decisions += 1;
