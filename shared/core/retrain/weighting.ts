@@ -7,23 +7,20 @@
  * picked a", not "how good is a". Re-weighting every logged observation by π_target(a | x) / π_log(a | x) turns the
  * log into a sample of the target policy's data (Horvitz–Thompson), which removes that skew.
  *
- * **The rule.** The target is the uniform policy over the decision's logged candidates, so the weight of a decision
- * with K candidates whose slot-1 action was chosen with logged propensity p is
- *
- *   w = min(clip, (1/K) / p)   (core/importance.ts `importanceWeight` with π_target = 1/K),
- *
- * i.e. the data are re-weighted towards what uniform exploration would have collected: every action gets an unbiased
- * (up to clipping) picture of its reward over the whole context distribution. The weight applies to every chosen
- * slot of the decision (slots below the first have no logged propensity; using the decision's weight keeps a
- * decision's slots together). `clip` (default `DEFAULT_CLIP` of core/importance.ts, the rule's one home) bounds the variance: one decision can never
- * count for more than `clip` decisions; clipping trades a bias towards the logging policy for variance, and the
- * number of clipped decisions is reported. Decisions without a propensity (imported history that never logged one)
- * cannot be corrected and keep weight 1; they are counted so the report can say so. `none` disables weighting.
+ * **The rule** is the learning rule of core/importance.ts: the target is the uniform policy over the decision's
+ * logged candidates, so a decision with K candidates whose slot-1 action was logged with propensity p weighs
+ * w = min(clip, (1/K) / p), `clip` defaulting to its `DEFAULT_CLIP`. The data are thus re-weighted towards what
+ * uniform exploration would have collected: every action gets an unbiased (up to clipping) picture of its reward over
+ * the whole context distribution, and one decision never counts for more than `clip` decisions; the number of clipped
+ * decisions is reported. The weight applies to every chosen slot of the decision (slots below the first have no
+ * logged propensity; using the decision's weight keeps a decision's slots together). Decisions without a propensity
+ * (imported history that never logged one) cannot be corrected and keep weight 1; they are counted so the report can
+ * say so. `none` disables weighting.
  *
  * **Confidence is not inflated.** Σw would tell the posterior that a rarely chosen action was observed Σw times,
- * when its information is that of Kish's effective sample size n_eff = (Σw)² / Σw² (core/importance.ts). {@link finalizeWeighted}
- * therefore rescales each action's sums by n_eff / Σw = Σw / Σw²: the posterior mean (a ratio of weighted sums) is
- * unchanged, and the posterior variance reflects how much the weighted data really say.
+ * when its information is that of Kish's effective sample size n_eff = (Σw)² / Σw² (core/importance.ts).
+ * {@link finalizeWeighted} therefore rescales each action's sums by n_eff / Σw = Σw / Σw²: the posterior mean (a
+ * ratio of weighted sums) is unchanged, and the posterior variance reflects how much the weighted data really say.
  */
 import {
   type ActionStats,
@@ -83,9 +80,9 @@ export function emptyWeighted(d: number): WeightedStats {
 
 /**
  * Adds one observation (context x, total reward r of the decision for this action) with weight w
- * (`addWeightedObservation`: every sum gains w times one observation's). With w = 1 this is exactly `addObservation` with the
- * decision's total reward (the online path adds an impression with reward 0 and its rewards later, which gives the
- * same sums except Σr², which offline is the exact square of the decision's total).
+ * (`addWeightedObservation`: every sum gains w times one observation's). With w = 1 this is exactly
+ * `addObservation` with the decision's total reward (the online path adds an impression with reward 0 and its
+ * rewards later, which gives the same sums except Σr², which offline is the exact square of the decision's total).
  */
 export function addWeighted(
   s: WeightedStats,
