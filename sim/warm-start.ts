@@ -2,26 +2,32 @@
  * Warm start from logged decisions: per-action sufficient statistics in which each logged observation carries an
  * importance weight, so that a skewed logging policy's favourite actions do not dominate what is learned.
  *
- * The rule: a logged line with K candidates and propensity p (the logger's probability of the chosen action) adds
- * the chosen action's observation (x, r) with weight
+ * The rule is retraining's (core/importance.ts, core/retrain/weighting.ts), so a warm start learns from a history
+ * exactly what the offline retraining pipeline would: a logged line with K candidates and propensity p (the
+ * logger's probability of the chosen action) adds the chosen action's observation (x, r) with weight
  *
- *   w = min(maxWeight, 1 / (K · p)),   maxWeight = 1 by default.
+ *   w = min(maxWeight, 1 / (K · p)),   maxWeight = DEFAULT_CLIP by default,
  *
+ * and each action's weighted sums are then rescaled to their effective sample size (`finalizeWeighted`).
  * 1/(K·p) is the ratio of the uniform policy's probability of that choice to the logger's: reweighted, the sample
  * looks as if a uniform logger had collected it, so (i) the shared model is not fitted mostly to the logger's
  * favourite actions, and (ii) when the logger's choice depended on the context, each action's regression sees the
- * contexts in their natural proportions instead of the ones the logger steered to it. The cap at 1 keeps it honest:
- * an over-represented action's observations are discounted, but no observation counts as more than one, so the
- * posterior never claims more evidence than was collected (which would suppress exploration of rarely logged
- * actions). A uniform logger gets w = 1 everywhere, i.e. plain statistics.
- *
- * The weighted add is done with the core's own operations (a one-observation statistic, {@link scaleStats},
- * {@link mergeStats}), so the result is exactly what the offline retraining pipeline, which will own this step, must
- * produce. Pure: no I/O, deterministic.
+ * contexts in their natural proportions instead of the ones the logger steered to it. The rescaling keeps it honest:
+ * weights move each action's posterior mean, but its count is the effective sample size, never more than the
+ * observations collected, so rarely logged actions are still explored. A uniform logger gets w = 1 everywhere,
+ * i.e. plain statistics. Pure: no I/O, deterministic.
  */
-import { type ActionStats, addObservation, emptyStats, mergeStats, scaleStats } from '../shared/core/bandit/index.ts';
+import type { ActionStats } from '../shared/core/bandit/index.ts';
 import { encodeFeatures, FeatureEncodingError } from '../shared/core/features/encode.ts';
 import { eventReward } from '../shared/core/feedback/reward.ts';
+import { DEFAULT_CLIP } from '../shared/core/importance.ts';
+import {
+  addWeighted,
+  decisionWeight,
+  emptyWeighted,
+  finalizeWeighted,
+  type WeightedStats,
+} from '../shared/core/retrain/weighting.ts';
 import { SimFormatError, SimOptionError } from './errors.ts';
 import type { FeatureInput, HistoryLine, Numbered } from './formats.ts';
 
@@ -33,7 +39,7 @@ export interface WarmStartSettings {
 }
 
 export interface WarmStartOptions {
-  /** Largest weight of one observation (default 1: discount over-represented actions, never inflate rare ones). */
+  /** Largest weight of one observation (the clip; default retraining's `DEFAULT_CLIP`). */
   readonly maxWeight?: number;
   /** Names the file in error messages. */
   readonly source?: string;
@@ -50,7 +56,7 @@ export interface WarmStart {
   /** Every action that appears in the log (as a candidate or chosen), in order of first appearance. */
   readonly actions: readonly WarmStartAction[];
   readonly lines: number;
-  /** Σ w: the log's worth in observations after weighting. */
+  /** Σ over actions of the effective sample size: the log's worth in observations after weighting. */
   readonly totalWeight: number;
 }
 
@@ -76,8 +82,8 @@ export function outcomeReward(
 }
 
 /** The importance weight of one logged line (see the module documentation). */
-export function warmStartWeight(candidates: number, propensity: number, maxWeight = 1): number {
-  return Math.min(maxWeight, 1 / (candidates * propensity));
+export function warmStartWeight(candidates: number, propensity: number, maxWeight = DEFAULT_CLIP): number {
+  return decisionWeight({ kind: 'uniform', clip: maxWeight }, propensity, candidates).weight;
 }
 
 /** Builds importance-weighted per-action statistics from history lines (see the module documentation). */
@@ -86,17 +92,15 @@ export function warmStart(
   settings: WarmStartSettings,
   options: WarmStartOptions = {},
 ): WarmStart {
-  const maxWeight = options.maxWeight ?? 1;
+  const maxWeight = options.maxWeight ?? DEFAULT_CLIP;
   if (!(maxWeight > 0) || !Number.isFinite(maxWeight))
     throw new SimOptionError(`maxWeight must be > 0, got ${maxWeight}`);
   const source = options.source ?? 'history';
   const d = settings.contextDim;
-  const byId = new Map<string, WarmStartAction>();
-  const order: WarmStartAction[] = [];
+  const rule = { kind: 'uniform', clip: maxWeight } as const;
+  const byId = new Map<string, { id: string; features: FeatureInput; weighted: WeightedStats }>();
   const x = new Float64Array(d);
-  const one = emptyStats(d);
   let count = 0;
-  let totalWeight = 0;
   for (const { value: rec, line } of lines) {
     try {
       encodeFeatures(rec.context, d, x);
@@ -104,26 +108,24 @@ export function warmStart(
         if (byId.has(a.id)) continue;
         // Encoding here only validates that the features fit; the simulator encodes them once for good.
         encodeFeatures(a.features, settings.actionDim);
-        const entry = { id: a.id, features: a.features, stats: emptyStats(d) };
-        byId.set(a.id, entry);
-        order.push(entry);
+        byId.set(a.id, { id: a.id, features: a.features, weighted: emptyWeighted(d) });
       }
     } catch (cause) {
       if (cause instanceof FeatureEncodingError) throw new SimFormatError(source, line, cause.message, { cause });
       throw cause;
     }
     const r = outcomeReward(settings.rewards, rec.events, rec.reward);
-    const w = warmStartWeight(rec.actions.length, rec.propensity, maxWeight);
-    one.n = 0;
-    one.sumR = 0;
-    one.sumR2 = 0;
-    one.sxx.fill(0);
-    one.sxr.fill(0);
-    addObservation(one, x, r);
-    scaleStats(one, w);
-    mergeStats((byId.get(rec.chosen) as WarmStartAction).stats, one);
+    const w = decisionWeight(rule, rec.propensity, rec.actions.length);
+    addWeighted(byId.get(rec.chosen)!.weighted, x, r, w, 0);
     count++;
-    totalWeight += w;
   }
-  return { actions: order, lines: count, totalWeight };
+  // Map iteration follows insertion: the order of first appearance.
+  const actions = [...byId.values()].map(({ id, features, weighted }) => ({
+    id,
+    features,
+    stats: finalizeWeighted(weighted),
+  }));
+  let totalWeight = 0;
+  for (const a of actions) totalWeight += a.stats.n;
+  return { actions, lines: count, totalWeight };
 }
