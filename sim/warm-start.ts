@@ -5,7 +5,12 @@
  * The rule: a logged line with K candidates and propensity p (the logger's probability of the chosen action) adds
  * the chosen action's observation (x, r) with weight
  *
- *   w = min(maxWeight, 1 / (K · p)),   maxWeight = 1 by default.
+ *   w = min(maxWeight, 1 / (K · p)),   maxWeight = 1 by default,
+ *
+ * computed by the offline retraining's own rule (`decisionWeight` of `shared/core/retrain/weighting.ts`, the uniform
+ * target clipped at maxWeight), so the two cannot drift apart. Retraining clips at 20 instead and then rescales each
+ * action's sums to its effective sample size; the cap at 1 here reaches the same end (no inflated evidence) without
+ * the rescaling.
  *
  * 1/(K·p) is the ratio of the uniform policy's probability of that choice to the logger's: reweighted, the sample
  * looks as if a uniform logger had collected it, so (i) the shared model is not fitted mostly to the logger's
@@ -16,19 +21,21 @@
  * actions). A uniform logger gets w = 1 everywhere, i.e. plain statistics.
  *
  * The weighted add is done with the core's own operations (a one-observation statistic, {@link scaleStats},
- * {@link mergeStats}), so the result is exactly what the offline retraining pipeline, which will own this step, must
- * produce. Pure: no I/O, deterministic.
+ * {@link mergeStats}). A line's reward follows the simulator's one rule (`sim/outcome.ts`): its `events` scored with
+ * the reward mapping when one is configured, else its `reward`. Pure: no I/O, deterministic; lines are added one at a
+ * time ({@link WarmStartBuilder}), so a history of any size is read as a stream.
  */
 import { type ActionStats, addObservation, emptyStats, mergeStats, scaleStats } from '../shared/core/bandit/index.ts';
 import { encodeFeatures, FeatureEncodingError } from '../shared/core/features/encode.ts';
-import { eventReward } from '../shared/core/feedback/reward.ts';
+import { decisionWeight } from '../shared/core/retrain/weighting.ts';
 import { SimFormatError, SimOptionError } from './errors.ts';
 import type { FeatureInput, HistoryLine, Numbered } from './formats.ts';
+import { outcomeReward, rewardRuleNotice } from './outcome.ts';
 
 export interface WarmStartSettings {
   readonly contextDim: number;
   readonly actionDim: number;
-  /** Reward per event type (the decision point's `rewards`): a line's `events`, when present, are scored with it. */
+  /** Reward per event type (the decision point's `rewards`): when not empty, a line's `events` are scored with it. */
   readonly rewards: Readonly<Record<string, number>>;
 }
 
@@ -37,6 +44,8 @@ export interface WarmStartOptions {
   readonly maxWeight?: number;
   /** Names the file in error messages. */
   readonly source?: string;
+  /** Called once, at the first line with both `reward` and `events`, with the rule that decides which counts. */
+  readonly onNotice?: (message: string) => void;
 }
 
 export interface WarmStartAction {
@@ -54,66 +63,59 @@ export interface WarmStart {
   readonly totalWeight: number;
 }
 
-/**
- * The reward of a logged or simulated outcome under the decision point's reward settings: events are scored with
- * the engine's `eventReward` semantics (each type's count × its configured amount; with no settings, any event is
- * worth 1; an unlisted type is worth nothing); without events, the recorded reward stands.
- */
-export function outcomeReward(
-  rewards: Readonly<Record<string, number>>,
-  events: Readonly<Record<string, number>> | undefined,
-  reward: number,
-): number {
-  if (events === undefined) return reward;
-  let total = 0;
-  for (const type in events) {
-    const count = events[type] as number;
-    if (count === 0) continue;
-    const amount = eventReward(rewards, { eventId: 'sim', userId: 'sim', type });
-    if (amount !== undefined) total += count * amount;
-  }
-  return total;
-}
-
 /** The importance weight of one logged line (see the module documentation). */
 export function warmStartWeight(candidates: number, propensity: number, maxWeight = 1): number {
-  return Math.min(maxWeight, 1 / (candidates * propensity));
+  return decisionWeight({ kind: 'uniform', clip: maxWeight }, propensity, candidates).weight;
 }
 
-/** Builds importance-weighted per-action statistics from history lines (see the module documentation). */
-export function warmStart(
-  lines: Iterable<Numbered<HistoryLine>>,
-  settings: WarmStartSettings,
-  options: WarmStartOptions = {},
-): WarmStart {
-  const maxWeight = options.maxWeight ?? 1;
-  if (!(maxWeight > 0) || !Number.isFinite(maxWeight))
-    throw new SimOptionError(`maxWeight must be > 0, got ${maxWeight}`);
-  const source = options.source ?? 'history';
-  const d = settings.contextDim;
-  const byId = new Map<string, WarmStartAction>();
-  const order: WarmStartAction[] = [];
-  const x = new Float64Array(d);
-  const one = emptyStats(d);
-  let count = 0;
-  let totalWeight = 0;
-  for (const { value: rec, line } of lines) {
+/** Builds importance-weighted per-action statistics from history lines added one by one (see the module documentation). */
+export class WarmStartBuilder {
+  private readonly maxWeight: number;
+  private readonly source: string;
+  private readonly byId = new Map<string, WarmStartAction>();
+  private readonly order: WarmStartAction[] = [];
+  private readonly x: Float64Array;
+  private readonly one: ActionStats;
+  private count = 0;
+  private totalWeight = 0;
+  private onNotice: ((message: string) => void) | undefined;
+
+  constructor(
+    private readonly settings: WarmStartSettings,
+    options: WarmStartOptions = {},
+  ) {
+    this.maxWeight = options.maxWeight ?? 1;
+    if (!(this.maxWeight > 0) || !Number.isFinite(this.maxWeight))
+      throw new SimOptionError(`maxWeight must be > 0, got ${this.maxWeight}`);
+    this.source = options.source ?? 'history';
+    this.onNotice = options.onNotice;
+    this.x = new Float64Array(settings.contextDim);
+    this.one = emptyStats(settings.contextDim);
+  }
+
+  /** Adds one logged line (`line` names it in error messages). */
+  add(rec: HistoryLine, line: number): void {
+    const { settings, x, one } = this;
     try {
-      encodeFeatures(rec.context, d, x);
+      encodeFeatures(rec.context, settings.contextDim, x);
       for (const a of rec.actions) {
-        if (byId.has(a.id)) continue;
+        if (this.byId.has(a.id)) continue;
         // Encoding here only validates that the features fit; the simulator encodes them once for good.
         encodeFeatures(a.features, settings.actionDim);
-        const entry = { id: a.id, features: a.features, stats: emptyStats(d) };
-        byId.set(a.id, entry);
-        order.push(entry);
+        const entry = { id: a.id, features: a.features, stats: emptyStats(settings.contextDim) };
+        this.byId.set(a.id, entry);
+        this.order.push(entry);
       }
     } catch (cause) {
-      if (cause instanceof FeatureEncodingError) throw new SimFormatError(source, line, cause.message, { cause });
+      if (cause instanceof FeatureEncodingError) throw new SimFormatError(this.source, line, cause.message, { cause });
       throw cause;
     }
+    if (rec.events !== undefined && this.onNotice !== undefined) {
+      this.onNotice(rewardRuleNotice(settings.rewards, 'history lines', 'reward'));
+      this.onNotice = undefined;
+    }
     const r = outcomeReward(settings.rewards, rec.events, rec.reward);
-    const w = warmStartWeight(rec.actions.length, rec.propensity, maxWeight);
+    const w = warmStartWeight(rec.actions.length, rec.propensity, this.maxWeight);
     one.n = 0;
     one.sumR = 0;
     one.sumR2 = 0;
@@ -121,9 +123,34 @@ export function warmStart(
     one.sxr.fill(0);
     addObservation(one, x, r);
     scaleStats(one, w);
-    mergeStats((byId.get(rec.chosen) as WarmStartAction).stats, one);
-    count++;
-    totalWeight += w;
+    mergeStats((this.byId.get(rec.chosen) as WarmStartAction).stats, one);
+    this.count++;
+    this.totalWeight += w;
   }
-  return { actions: order, lines: count, totalWeight };
+
+  result(): WarmStart {
+    return { actions: this.order, lines: this.count, totalWeight: this.totalWeight };
+  }
+}
+
+/** Builds importance-weighted per-action statistics from history lines held in memory. */
+export function warmStart(
+  lines: Iterable<Numbered<HistoryLine>>,
+  settings: WarmStartSettings,
+  options: WarmStartOptions = {},
+): WarmStart {
+  const builder = new WarmStartBuilder(settings, options);
+  for (const { value, line } of lines) builder.add(value, line);
+  return builder.result();
+}
+
+/** The same from a stream of history lines (see `readJsonLines`): only the per-action statistics are kept. */
+export async function warmStartStream(
+  lines: AsyncIterable<Numbered<HistoryLine>>,
+  settings: WarmStartSettings,
+  options: WarmStartOptions = {},
+): Promise<WarmStart> {
+  const builder = new WarmStartBuilder(settings, options);
+  for await (const { value, line } of lines) builder.add(value, line);
+  return builder.result();
 }
