@@ -24,7 +24,8 @@ import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/com
 
 const USAGE = `usage: npm run simulate -- --online FILE [options]
 
-  --online FILE                 rounds to play, one JSON object per line (see sim/formats.ts)
+  --online FILE                 rounds to play, one JSON object per line (see sim/formats.ts); which of a
+                                round's rewards and events counts: sim/outcome.ts (said on stderr)
   --history FILE                logged decisions to warm-start from (importance-weighted, see sim/warm-start.ts)
   --decision-point-config FILE  decision point settings JSON (default: config.json beside --online if present,
                                 else the engine's defaults, with contextDim and actionDim taken from the data
