@@ -336,6 +336,8 @@ function isSoleTopLevelActions(text: string, at: number, from: number, to: numbe
   let found = false;
   for (let i = 0; i < text.length; i++) {
     if (i === from) {
+      // The usual case ends here: no other key, top level or not, can be spelled "actions" after the list.
+      if (text.indexOf('"actions"', to) < 0 && text.indexOf('\\', to) < 0) return found;
       i = to - 1;
       continue;
     }
