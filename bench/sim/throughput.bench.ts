@@ -9,9 +9,11 @@
  *    inferred), and the same rounds parsed into memory beforehand and run by the same core. The ratio file ÷ memory is
  *    what the reading path costs; 1.0 would be free.
  * 3. Peak resident memory of `npm run simulate` (a child process each, its own `maxRSS`) on two files of 100
- *    candidates each, one four times the other: flat means the file is streamed.
+ *    candidates each, one four times the other, and with `--history` files of gen-world's history (N and 4N lines):
+ *    flat means the files are streamed.
  *
  *   npx tsx bench/sim/throughput.bench.ts [--rounds 50000] [--churn-every 0] [--memory-rounds 10000]
+ *                                         [--history-lines 40000]
  *
  * Each timed figure is the median of 3 runs after a warm-up run, the file and in-memory runs interleaved so that
  * load from elsewhere on a shared machine hits both alike. Besides wall-clock rates, rounds per CPU-second of this
@@ -22,6 +24,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runGenWorld } from '../../cli/gen-world.ts';
 import { parseCliArgs, parseNumberFlag } from '../../cli/lib/args.ts';
 import { runSimulate } from '../../cli/simulate.ts';
 import { type OnlineRound, onlineLineParser, readJsonLines } from '../../sim/formats.ts';
@@ -39,6 +42,7 @@ export interface RateFigures {
 }
 
 export interface MemoryFigure {
+  /** Lines of the file measured (rounds, or history lines). */
   readonly rounds: number;
   readonly fileMiB: number;
   /** Peak resident set size of the simulate process. */
@@ -60,6 +64,8 @@ export interface ThroughputReport {
   readonly fromFile: RateFigures;
   /** Peak memory on two file sizes (100 candidates per round). */
   readonly memory: readonly MemoryFigure[];
+  /** Peak memory with `--history` files of two sizes (gen-world's history, 100 online rounds). */
+  readonly historyMemory: readonly MemoryFigure[];
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -83,11 +89,11 @@ async function simulateFile(path: string): Promise<{ roundsPerSecond: number; ro
   return JSON.parse(out.join('')) as { roundsPerSecond: number; rounds: number };
 }
 
-/** Peak RSS of `simulate` on `path`, measured in a child process of its own. */
-function peakRss(path: string): Promise<number> {
+/** Peak RSS of `simulate` with these arguments (and `--json`), measured in a child process of its own. */
+function peakRss(args: readonly string[]): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', self, '--peak-rss-of', path], {
+    const child = spawn(process.execPath, ['--import', 'tsx', self, '--peak-rss-of', JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let text = '';
@@ -103,11 +109,12 @@ function peakRss(path: string): Promise<number> {
 }
 
 export async function runThroughput(
-  opts: { rounds?: number; churnEvery?: number; memoryRounds?: number } = {},
+  opts: { rounds?: number; churnEvery?: number; memoryRounds?: number; historyLines?: number } = {},
 ): Promise<ThroughputReport> {
   const rounds = opts.rounds ?? 50_000;
   const churnEvery = opts.churnEvery ?? 0;
   const memoryRounds = opts.memoryRounds ?? 10_000;
+  const historyLines = opts.historyLines ?? 40_000;
   const world = generateWorld({ seed: 1, rounds, churnEvery, historyRounds: 0 });
   const { settings } = parseSettings(world.config, 'world settings');
   (globalThis as { gc?: () => void }).gc?.();
@@ -152,8 +159,19 @@ export async function runThroughput(
         contextFeatures: 9,
         seed: 2,
       });
-      memory.push({ rounds: n, fileMiB: size / 2 ** 20, peakMiB: (await peakRss(big)) / 2 ** 20 });
+      memory.push({ rounds: n, fileMiB: size / 2 ** 20, peakMiB: (await peakRss(['--online', big])) / 2 ** 20 });
       await rm(big);
+    }
+    const historyMemory: MemoryFigure[] = [];
+    for (const n of [historyLines, 4 * historyLines]) {
+      const out = join(dir, `history-${n}`);
+      const world = ['--seed', '1', '--rounds', '100', '--history-rounds', String(n), '--out', out];
+      await runGenWorld(world, { stdout: quiet, stderr: quiet });
+      const history = join(out, 'history.jsonl');
+      const size = (await stat(history)).size;
+      const peak = await peakRss(['--online', join(out, 'online.jsonl'), '--history', history]);
+      historyMemory.push({ rounds: n, fileMiB: size / 2 ** 20, peakMiB: peak / 2 ** 20 });
+      await rm(out, { recursive: true });
     }
     return {
       rounds,
@@ -165,6 +183,7 @@ export async function runThroughput(
       fileRoundsInMemory: rate(mem),
       fromFile: rate(disk),
       memory,
+      historyMemory,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -198,6 +217,12 @@ export function formatThroughput(r: ThroughputReport): string {
     '| rounds | file | peak RSS |',
     '|---:|---:|---:|',
     ...r.memory.map((m) => `| ${n0(m.rounds)} | ${m.fileMiB.toFixed(0)} MiB | ${m.peakMiB.toFixed(0)} MiB |`),
+    '',
+    'The same with a `--history` file (gen-world, 20 candidates with features per line; the warm start reads it as a stream):',
+    '',
+    '| history lines | file | peak RSS |',
+    '|---:|---:|---:|',
+    ...r.historyMemory.map((m) => `| ${n0(m.rounds)} | ${m.fileMiB.toFixed(0)} MiB | ${m.peakMiB.toFixed(0)} MiB |`),
   ].join('\n');
 }
 
@@ -207,13 +232,14 @@ if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).hre
     rounds: { type: 'string' },
     'churn-every': { type: 'string' },
     'memory-rounds': { type: 'string' },
+    'history-lines': { type: 'string' },
     'peak-rss-of': { type: 'string' },
   });
   const child = v['peak-rss-of'];
   if (child !== undefined) {
     // The child of the memory measurement: one simulation, then its own peak RSS in bytes on stdout.
-    await stat(child);
-    await runSimulate(['--online', child, '--json'], { stdout: quiet, stderr: quiet });
+    const code = await runSimulate([...(JSON.parse(child) as string[]), '--json'], { stdout: quiet, stderr: quiet });
+    if (code !== 0) process.exit(code);
     process.stdout.write(`${process.resourceUsage().maxRSS * 1024}\n`);
   } else {
     const int = (name: string, s: string | undefined) =>
@@ -221,10 +247,12 @@ if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).hre
     const rounds = int('rounds', v.rounds);
     const churnEvery = int('churn-every', v['churn-every']);
     const memoryRounds = int('memory-rounds', v['memory-rounds']);
+    const historyLines = int('history-lines', v['history-lines']);
     const r = await runThroughput({
       ...(rounds !== undefined && { rounds }),
       ...(churnEvery !== undefined && { churnEvery }),
       ...(memoryRounds !== undefined && { memoryRounds }),
+      ...(historyLines !== undefined && { historyLines }),
     });
     process.stdout.write(`${formatThroughput(r)}\n`);
   }

@@ -260,7 +260,7 @@ describe('the fast parser for files', () => {
           if (r.edited !== null) text = texts[r.edited]?.(text) ?? text;
           const got = outcome(() => parse(text, i + 1, 'f'));
           expect(got).toEqual(outcome(() => parseOnlineLine(text, i + 1, 'f')));
-          if ('value' in got) {
+          if (got.value !== undefined) {
             valid++;
             if (got.value.actions === previous) fast++;
             previous = got.value.actions;
