@@ -7,7 +7,11 @@
  * - online (`--online`): the rounds to play, in order;
  *   `{ t, context, actions: [{ id, features? }], rewards: { id: r }, events?: { id: { type: count } },
  *   expected?: { id: E[r] }, delay? }`. `rewards` holds the outcome each candidate would have had; the learner only
- *   ever sees its chosen action's.
+ *   ever sees its chosen action's (which of `rewards` and `events` counts: `sim/outcome.ts`).
+ *
+ * Files are read as streams ({@link readJsonLines}: memory bounded by a line and a chunk, whatever the file's size).
+ * Online files go through {@link onlineLineParser}, which gives exactly what {@link parseOnlineLine} gives but skips
+ * parsing and checking a candidate list that repeats the previous line's verbatim.
  *
  * Features are either an array (feature i → encoded slot 1 + i, no hashing) or an object of named values (hashed).
  * Every problem is reported as `FILE line N: <field> <what is wrong>`.
@@ -364,8 +368,8 @@ function isSoleTopLevelActions(text: string, at: number, from: number, to: numbe
 /**
  * A parser of online lines for one file, equivalent to {@link parseOnlineLine} line by line, but fast on files that
  * repeat their candidate list: when a line's top-level `"actions":` value is, character for character, the previous
- * line's, that part is neither parsed nor checked again, and the round gets the very same `actions` array (which
- * also lets the simulation skip resolving its candidates).
+ * line's, that part is neither parsed nor checked again, and the round gets the very same `actions` array (so the
+ * rounds share it: treat them as read-only).
  */
 export function onlineLineParser(): (text: string, line: number, source?: string) => OnlineRound {
   let knownText = '';

@@ -200,7 +200,6 @@ export class Simulation {
   readonly scoreboard = new Scoreboard();
   private lastT = Number.NEGATIVE_INFINITY;
   private prevIds: string[] = [];
-  private prevActions: OnlineRound['actions'] | undefined;
   private candidates = new Int32Array(0);
   private readonly due = new Map<number, Pending[]>();
   private readonly pool: Float64Array[] = [];
@@ -248,15 +247,10 @@ export class Simulation {
   /** Resolves the round's candidates, reusing last round's index array when the candidate list is unchanged. */
   private resolveCandidates(round: OnlineRound, line: number): Int32Array {
     const acts = round.actions;
-    // The file reader hands out the very same array while a file repeats its candidate list.
-    if (acts === this.prevActions) return this.candidates;
     const prev = this.prevIds;
     let same = acts.length === prev.length;
     for (let i = 0; same && i < acts.length; i++) same = (acts[i] as { id: string }).id === prev[i];
-    if (same) {
-      this.prevActions = acts;
-      return this.candidates;
-    }
+    if (same) return this.candidates;
     const out = new Int32Array(acts.length);
     const ids: string[] = new Array(acts.length);
     for (let i = 0; i < acts.length; i++) {
@@ -273,7 +267,6 @@ export class Simulation {
       ids[i] = a.id;
     }
     this.prevIds = ids;
-    this.prevActions = acts;
     this.candidates = out;
     return out;
   }
