@@ -87,21 +87,27 @@ interface Pending {
   reward: number;
 }
 
-/** A growable Float64Array of per-round values. */
+const SERIES_SHIFT = 16;
+const SERIES_CHUNK = 1 << SERIES_SHIFT;
+const SERIES_MASK = SERIES_CHUNK - 1;
+
+/**
+ * Per-round values in fixed chunks of 64 Ki values. The exact last-window figures and the curves need every round's
+ * value, so this is the one thing that grows with the input: 8 bytes per round and series (24 bytes per round when
+ * rounds carry `expected`, nothing otherwise), allocated a chunk at a time, never copied to grow.
+ */
 class Series {
-  data = new Float64Array(1024);
+  private readonly chunks: Float64Array[] = [];
   length = 0;
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(2 * this.data.length);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = v;
+    const i = this.length & SERIES_MASK;
+    if (i === 0) this.chunks.push(new Float64Array(SERIES_CHUNK));
+    (this.chunks[this.chunks.length - 1] as Float64Array)[i] = v;
+    this.length++;
   }
   mean(from: number, to: number): number {
     let s = 0;
-    for (let i = from; i < to; i++) s += this.data[i] as number;
+    for (let i = from; i < to; i++) s += (this.chunks[i >>> SERIES_SHIFT] as Float64Array)[i & SERIES_MASK] as number;
     return to > from ? s / (to - from) : Number.NaN;
   }
 }
