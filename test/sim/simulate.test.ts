@@ -50,6 +50,36 @@ describe('simulation', () => {
     expect(r.uniform?.lastWindowMeanExpectedReward).toBeCloseTo((0.4 + 0.5) / 2, 12);
   });
 
+  it('reports exact oracle and uniform figures over more rounds than one storage chunk (65,536)', () => {
+    const n = 70_001;
+    const e = (t: number) => (t % 7) / 10;
+    const actions = [
+      { id: 'a', features: [1] },
+      { id: 'b', features: [0] },
+    ];
+    function* rounds(): Generator<OnlineRound> {
+      for (let t = 0; t < n; t++)
+        yield { t, context: [1], actions, rewards: { a: 0, b: 0 }, expected: { a: e(t), b: 0.3 } };
+    }
+    const s = decisionPointSettingsSchema.parse({ contextDim: 2, actionDim: 2 });
+    const r = simulate(rounds(), { settings: s, policy: 'uniform' }).result();
+    let oracle = 0;
+    let oracleLast = 0;
+    let uniformLast = 0;
+    const from = Math.floor(0.8 * n);
+    for (let t = 0; t < n; t++) {
+      oracle += Math.max(e(t), 0.3);
+      if (t >= from) {
+        oracleLast += Math.max(e(t), 0.3);
+        uniformLast += (e(t) + 0.3) / 2;
+      }
+    }
+    expect(r.rounds).toBe(n);
+    expect(r.oracle?.meanExpectedReward).toBeCloseTo(oracle / n, 12);
+    expect(r.oracle?.lastWindowMeanExpectedReward).toBeCloseTo(oracleLast / (n - from), 12);
+    expect(r.uniform?.lastWindowMeanExpectedReward).toBeCloseTo(uniformLast / (n - from), 12);
+  });
+
   it('counts the impression at decision time and delivers a delayed reward k rounds later', () => {
     const calls: string[] = [];
     let round = 0;
