@@ -59,7 +59,7 @@ export interface PolicySettings {
   readonly contextDim: number;
   readonly actionDim: number;
   /** ε left out: the engine's default schedule (hybrid) or 0.05 (the disjoint baseline). */
-  readonly exploration: { readonly epsilon?: number | undefined; readonly scale: number };
+  readonly exploration: { readonly epsilon?: number | undefined; readonly scale?: number | undefined };
   /** Priors left out are learned by the hybrid (as in the engine) and fixed to textbook values by the baseline. */
   readonly priors: Readonly<PriorSettings>;
   /** Reward per event type (the compound-event model applies only while these are non-negative). */
@@ -304,7 +304,7 @@ class DisjointPolicy extends ThompsonPolicy {
       this.mean = new Float64Array(2 * candidates.length);
       this.sd = new Float64Array(2 * candidates.length);
     }
-    scoreInto(this.post!, x, candidates, this.ctx.settings.exploration.scale, this.mean, this.sd);
+    scoreInto(this.post!, x, candidates, this.ctx.settings.exploration.scale ?? 1, this.mean, this.sd);
     return { mean: this.mean, sd: this.sd, epsilon: this.ctx.settings.exploration.epsilon ?? 0.05 };
   }
 

@@ -73,8 +73,11 @@ export const explorationSchema = z.strictObject({
    * schedule that starts at 0.05 and decays to 0.01 as the model learns (core/policy/serving-policy.ts).
    */
   epsilon: z.number().min(0).max(1).optional(),
-  /** Multiplies the posterior variance used by Thompson sampling (0 = greedy on the posterior mean). */
-  scale: z.number().min(0).max(100).default(1),
+  /**
+   * Multiplies the posterior variance used by Thompson sampling (0 = greedy on the posterior mean). Left out: the
+   * scale the last promoted retraining run chose by off-policy evaluation, 1 before any.
+   */
+  scale: z.number().min(0).max(100).optional(),
 });
 
 export const stageNameSchema = z

@@ -242,7 +242,7 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
     model.posterior,
     round.context as Float64Array,
     idx,
-    model.decisionPoint.settings.exploration.scale,
+    model.decisionPoint.settings.exploration.scale ?? 1,
     mean,
     sd,
   );

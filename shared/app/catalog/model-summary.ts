@@ -11,7 +11,7 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
-import { explorationFloor } from '../../core/policy/serving-policy.ts';
+import { DEFAULT_EXPLORATION_SCALE, explorationFloor } from '../../core/policy/serving-policy.ts';
 import type { ServingModel } from '../decide/model-cache.ts';
 
 type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
@@ -57,6 +57,7 @@ export type SummarizedModel = Pick<
   statsByObjective?: ReadonlyMap<string, ReadonlyMap<string, Learned>>;
   /** Impressions the global posterior learned from (for the default ε schedule). */
   decisions?: number;
+  learned?: { scale?: number | undefined } | undefined;
   live?: Int32Array;
 };
 
@@ -92,7 +93,7 @@ function learnedSettings(model: SummarizedModel): LearnedSettings {
   return {
     exploration: {
       epsilon: exploration.epsilon ?? explorationFloor(model.decisions ?? 0, Math.max(1, live)),
-      scale: exploration.scale,
+      scale: exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE,
     },
     objectives,
   };

@@ -126,7 +126,7 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     priors: s.priors,
     exploration: {
       ...(s.exploration.epsilon !== undefined && { epsilon: s.exploration.epsilon }),
-      scale: s.exploration.scale,
+      ...(s.exploration.scale !== undefined && { scale: s.exploration.scale }),
     },
     compoundEvents: compoundEventObjectives(s),
     objectives: s.objectives.map((o) => ({

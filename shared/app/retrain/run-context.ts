@@ -70,7 +70,7 @@ export const runParamsSchema = z.object({
   actionDim: z.number().int().min(1),
   priors: priorsSchema,
   /** ε left out: the serving policy's default schedule. */
-  exploration: z.object({ epsilon: z.number().optional(), scale: z.number() }),
+  exploration: z.object({ epsilon: z.number().optional(), scale: z.number().optional() }),
   /** Posteriors whose rewards are non-negative event values (see compoundEventObjectives in core/feedback/reward.ts). */
   compoundEvents: z.array(z.string()).default([]),
   /**

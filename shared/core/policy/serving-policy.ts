@@ -56,6 +56,8 @@ export interface ServingPolicyModel {
   intent: ReadonlyMap<string, IntentModel>;
   /** Impressions the global posterior has learned from (Σ n): what the default ε schedule decays with. */
   decisions: number;
+  /** Settings a promoted retraining run chose offline, used where the decision point's settings leave them out. */
+  learned?: { scale?: number | undefined } | undefined;
   /** Per objective, the λs learned and the impressions they were learned on (absent in hand-made models). */
   fits?: ReadonlyMap<string, LearnedFit>;
 }
@@ -64,8 +66,11 @@ export interface ServingPolicyModel {
 export interface ServingPolicySettings {
   objectives: readonly { name: string; weight: number }[];
   combine: { mode: 'weighted' | 'intent'; minOutcomes: number };
-  exploration: { epsilon?: number | undefined; scale: number };
+  exploration: { epsilon?: number | undefined; scale?: number | undefined };
 }
+
+/** The Thompson scale while neither the settings nor a promoted retraining run give one: plain Thompson sampling. */
+export const DEFAULT_EXPLORATION_SCALE = 1;
 
 /** The default ε schedule's ceiling, floor and the impressions per candidate before it starts to decay. */
 export const EPSILON_SCHEDULE = Object.freeze({ max: 0.05, min: 0.01, perCandidate: 100 });
@@ -281,7 +286,7 @@ export function servingDistribution(
   const count = candidates.length;
   out.ensure(count);
   const { mean, sd } = out;
-  const scale = settings.exploration.scale;
+  const scale = settings.exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE;
   const served = servingObjective(model, settings, x);
   if (served !== WEIGHTED) {
     scoreInto(posteriorOf(model, served), x, candidates, scale, mean, sd);

@@ -80,7 +80,9 @@ function bruteForce(d: number, m: number, feats: Float64Array[], obs: Obs[], pri
   const denom = priors.noisePriorWeight + obs.length;
   const sigma2 = Math.max(
     1e-6 * priors.noisePriorVariance,
-    denom > 0 ? (priors.noisePriorWeight * priors.noisePriorVariance + sumR2 - explained) / denom : priors.noisePriorVariance,
+    denom > 0
+      ? (priors.noisePriorWeight * priors.noisePriorVariance + sumR2 - explained) / denom
+      : priors.noisePriorVariance,
   );
   return {
     sigma2,
