@@ -33,8 +33,10 @@ import { type Proportion, wilson } from '../../sim/replay.ts';
 import { parseSettings } from '../../sim/settings.ts';
 import { type SimulationSettings, simulate } from '../../sim/simulate.ts';
 import { warmStart } from '../../sim/warm-start.ts';
-import { generateWorld, type WorldOptions } from '../../sim/world.ts';
+import { generateWorld, type WorldOptions, worldSettings } from '../../sim/world.ts';
+import { machine } from '../lib/stats.ts';
 import { DATASET_NAMES, type DatasetName, loadDataset } from './datasets.ts';
+import { cpuSecondsSince } from './objectives.bench.ts';
 
 /**
  * Priors searched in the first stage, log-spaced over the range where the winners fell in trial runs (a narrower
@@ -126,12 +128,15 @@ export interface ProblemResult {
   readonly oracle: Figure | undefined;
   readonly configsTried: number;
   readonly seconds: number;
+  /** CPU time (user + system), comparable on a shared machine where wall time is not. */
+  readonly cpuSeconds: number;
   /** Set when the problem could not run (e.g. data not found). */
   readonly skipped?: string;
 }
 
 export interface QualityReport {
   readonly full: boolean;
+  readonly machine: string;
   readonly worldRounds: number;
   readonly defaultsUsed: string;
   readonly results: ProblemResult[];
@@ -203,7 +208,7 @@ function worldProblem(variant: (typeof WORLD_VARIANTS)[number], rounds: number):
     }
     return w;
   };
-  const probe = generateWorld({ seed: 0, rounds: 0, ...variant.options, historyRounds: 0 }).config;
+  const probe = worldSettings(variant.options);
   return {
     name: variant.name,
     group: 'world',
@@ -263,9 +268,12 @@ function edge(name: string, axis: readonly number[], v: number): string[] {
   return [];
 }
 
+/** The stage-1 candidate that leaves every learning setting at the schema's default. */
+const DEFAULT_PRIORS_LABEL = 'default priors';
+
 /** Candidates of stage 1: the default priors, then every grid point (exploration left at its default). */
 export function priorConfigs(): Config[] {
-  const out: Config[] = [{ label: 'default priors', raw: {}, edges: [] }];
+  const out: Config[] = [{ label: DEFAULT_PRIORS_LABEL, raw: {}, edges: [] }];
   const g = PRIOR_GRID;
   for (const lambdaShared of g.lambdaShared)
     for (const lambdaAction of g.lambdaAction)
@@ -296,15 +304,17 @@ export function explorationConfigs(best: Config): Config[] {
   return out;
 }
 
-/** Runs one problem: the grid search on the tuning seeds, then every reported policy on the report seeds. */
-async function runProblem(problem: Problem, tuneSeeds: number[], reportSeeds: number[]): Promise<ProblemResult> {
-  const started = performance.now();
-  const settingsOf = (raw: Record<string, unknown>) =>
-    parseSettings({ ...problem.data, ...raw }, `${problem.name} settings`).settings;
-  /** Mean over seeds; replay counts pool into one rate (clicks over matched rows of every seed). */
-  const over = async (settings: SimulationSettings, policy: PolicyName, seeds: number[]) => {
-    const runs: Played[] = [];
-    for (const seed of seeds) runs.push(await problem.play(settings, policy, seed));
+/** Several runs of one policy summarised: mean figures over seeds, or for a replay one rate pooled over them. */
+interface Summary {
+  readonly policy: Figure;
+  readonly oracle: Figure | undefined;
+  readonly uniform: Figure | undefined;
+  /** Replay problems: clicks over matched rows of every seed, with its Wilson interval. */
+  readonly pooled: Proportion | undefined;
+}
+
+function summarise(runs: readonly Played[]): Summary {
+  if (runs.length > 0 && runs.every((r) => r.counts !== undefined)) {
     const pool = (pick: (c: NonNullable<Played['counts']>) => Count): Proportion => {
       const counts = runs.map((r) => pick(r.counts as NonNullable<Played['counts']>));
       return wilson(
@@ -312,79 +322,116 @@ async function runProblem(problem: Problem, tuneSeeds: number[], reportSeeds: nu
         counts.reduce((s, c) => s + c.trials, 0),
       );
     };
-    if (runs.every((r) => r.counts !== undefined)) {
-      const policy = pool((c) => c.policy);
-      return {
-        policy: { all: policy.rate, last: Number.NaN },
-        oracle: undefined,
-        uniform: { all: pool((c) => c.uniform).rate, last: Number.NaN },
-        pooled: policy,
-      };
-    }
-    const avg = (pick: (p: Played) => Figure | undefined): Figure | undefined => {
-      const figs = runs.map(pick).filter((f): f is Figure => f !== undefined);
-      if (figs.length === 0) return undefined;
-      return {
-        all: figs.reduce((s, f) => s + f.all, 0) / figs.length,
-        last: figs.reduce((s, f) => s + f.last, 0) / figs.length,
-      };
-    };
+    const policy = pool((c) => c.policy);
     return {
-      policy: avg((p) => p.policy) as Figure,
-      oracle: avg((p) => p.oracle),
-      uniform: avg((p) => p.uniform),
-      pooled: undefined,
+      policy: { all: policy.rate, last: Number.NaN },
+      oracle: undefined,
+      uniform: { all: pool((c) => c.uniform).rate, last: Number.NaN },
+      pooled: policy,
+    };
+  }
+  const mean = (pick: (p: Played) => Figure | undefined): Figure | undefined => {
+    const figs = runs.map(pick).filter((f): f is Figure => f !== undefined);
+    if (figs.length === 0) return undefined;
+    return {
+      all: figs.reduce((s, f) => s + f.all, 0) / figs.length,
+      last: figs.reduce((s, f) => s + f.last, 0) / figs.length,
     };
   };
+  return {
+    policy: mean((p) => p.policy) as Figure,
+    oracle: mean((p) => p.oracle),
+    uniform: mean((p) => p.uniform),
+    pooled: undefined,
+  };
+}
 
-  let configsTried = 0;
-  const scores = new Map<string, number>();
-  const search = async (configs: Config[], start?: { config: Config; score: number }) => {
+interface Scored {
+  readonly config: Config;
+  /** Mean reward over all rounds on the tuning seeds. */
+  readonly score: number;
+}
+
+/** One problem's benchmark: the grid search on the tuning seeds, then every reported policy on the report seeds. */
+class ProblemRun {
+  private readonly started = performance.now();
+  private readonly cpu = process.cpuUsage();
+  private configsTried = 0;
+  /** Tuning-seed score by configuration label. */
+  private readonly scores = new Map<string, number>();
+
+  constructor(
+    private readonly problem: Problem,
+    private readonly tuneSeeds: number[],
+    private readonly reportSeeds: number[],
+  ) {}
+
+  /** The data's own settings plus `raw`, with the schema's defaults for everything else. */
+  private settingsOf(raw: Record<string, unknown>): SimulationSettings {
+    return parseSettings({ ...this.problem.data, ...raw }, `${this.problem.name} settings`).settings;
+  }
+
+  private async over(settings: SimulationSettings, policy: PolicyName, seeds: readonly number[]): Promise<Summary> {
+    const runs: Played[] = [];
+    for (const seed of seeds) runs.push(await this.problem.play(settings, policy, seed));
+    return summarise(runs);
+  }
+
+  /** The best of `configs` (or `start`, already scored) by mean reward on the tuning seeds. */
+  private async search(configs: readonly Config[], start?: Scored): Promise<Scored> {
     let best = start;
     for (const config of configs) {
-      configsTried++;
-      const score = (await over(settingsOf(config.raw), 'hybrid', tuneSeeds)).policy.all;
-      scores.set(config.label, score);
+      this.configsTried++;
+      const score = (await this.over(this.settingsOf(config.raw), 'hybrid', this.tuneSeeds)).policy.all;
+      this.scores.set(config.label, score);
       if (best === undefined || score > best.score) best = { config, score };
     }
-    return best as { config: Config; score: number };
-  };
-  const stage1 = await search(priorConfigs());
-  const stage2 = await search(explorationConfigs(stage1.config), {
-    config: { ...stage1.config, label: `${stage1.config.label}, default exploration` },
-    score: stage1.score,
-  });
-  const defaultsSettings = settingsOf({});
-  const tunedSettings = settingsOf(stage2.config.raw);
-  const defaultsOnTuning = scores.get('default priors') as number;
+    return best as Scored;
+  }
 
-  const defaults = await over(defaultsSettings, 'hybrid', reportSeeds);
-  const tuned = await over(tunedSettings, 'hybrid', reportSeeds);
-  const disjointDefaults = await over(defaultsSettings, 'lints-disjoint', reportSeeds);
-  const disjointTuned = await over(tunedSettings, 'lints-disjoint', reportSeeds);
-  const egreedy = await over(defaultsSettings, 'egreedy', reportSeeds);
-  problem.release?.();
-  return {
-    name: problem.name,
-    group: problem.group,
-    description: problem.description,
-    tuneSeeds,
-    reportSeeds,
-    defaults: defaults.policy,
-    tuned: tuned.policy,
-    tunedConfig: stage2.config.label,
-    tunedEdges: stage2.config.edges,
-    tunedOnTuningSeeds: stage2.score,
-    defaultsOnTuningSeeds: defaultsOnTuning,
-    ...(defaults.pooled && tuned.pooled && { replay: { defaults: defaults.pooled, tuned: tuned.pooled } }),
-    disjointDefaults: disjointDefaults.policy,
-    disjointTuned: disjointTuned.policy,
-    egreedy: egreedy.policy,
-    uniform: defaults.uniform,
-    oracle: problem.group === 'bake-off' ? { all: 1, last: 1 } : defaults.oracle,
-    configsTried,
-    seconds: (performance.now() - started) / 1000,
-  };
+  /** Priors first, at the default exploration; then exploration, with the best priors. */
+  private async tune(): Promise<Scored> {
+    const priors = await this.search(priorConfigs());
+    return this.search(explorationConfigs(priors.config), {
+      config: { ...priors.config, label: `${priors.config.label}, default exploration` },
+      score: priors.score,
+    });
+  }
+
+  async run(): Promise<ProblemResult> {
+    const { problem, reportSeeds } = this;
+    const best = await this.tune();
+    const defaultsSettings = this.settingsOf({});
+    const tunedSettings = this.settingsOf(best.config.raw);
+    const defaults = await this.over(defaultsSettings, 'hybrid', reportSeeds);
+    const tuned = await this.over(tunedSettings, 'hybrid', reportSeeds);
+    const disjointDefaults = await this.over(defaultsSettings, 'lints-disjoint', reportSeeds);
+    const disjointTuned = await this.over(tunedSettings, 'lints-disjoint', reportSeeds);
+    const egreedy = await this.over(defaultsSettings, 'egreedy', reportSeeds);
+    problem.release?.();
+    return {
+      name: problem.name,
+      group: problem.group,
+      description: problem.description,
+      tuneSeeds: this.tuneSeeds,
+      reportSeeds,
+      defaults: defaults.policy,
+      tuned: tuned.policy,
+      tunedConfig: best.config.label,
+      tunedEdges: best.config.edges,
+      tunedOnTuningSeeds: best.score,
+      defaultsOnTuningSeeds: this.scores.get(DEFAULT_PRIORS_LABEL) as number,
+      ...(defaults.pooled && tuned.pooled && { replay: { defaults: defaults.pooled, tuned: tuned.pooled } }),
+      disjointDefaults: disjointDefaults.policy,
+      disjointTuned: disjointTuned.policy,
+      egreedy: egreedy.policy,
+      uniform: defaults.uniform,
+      oracle: defaults.oracle,
+      configsTried: this.configsTried,
+      seconds: (performance.now() - this.started) / 1000,
+      cpuSeconds: cpuSecondsSince(this.cpu),
+    };
+  }
 }
 
 function skipped(name: string, group: Problem['group'], description: string, why: string): ProblemResult {
@@ -407,6 +454,7 @@ function skipped(name: string, group: Problem['group'], description: string, why
     oracle: undefined,
     configsTried: 0,
     seconds: 0,
+    cpuSeconds: 0,
     skipped: why,
   };
 }
@@ -432,7 +480,7 @@ export async function runQualityBench(opts: QualityOptions = {}): Promise<Qualit
   const results: ProblemResult[] = [];
   const run = async (problem: Problem, tune: number[], report: number[]) => {
     say(`quality: ${problem.name} …`);
-    const r = await runProblem(problem, tune, report);
+    const r = await new ProblemRun(problem, tune, report).run();
     say(
       `quality: ${problem.name}: ${r.seconds.toFixed(1)} s, defaults ÷ tuned ${(r.defaults.all / r.tuned.all).toFixed(3)}`,
     );
@@ -458,7 +506,7 @@ export async function runQualityBench(opts: QualityOptions = {}): Promise<Qualit
       );
     } else await run(obdProblem(dir), seeds(101, n.obd.tune), seeds(1, n.obd.report));
   }
-  return { full, worldRounds: rounds, defaultsUsed: describeDefaults(), results };
+  return { full, machine: machine(), worldRounds: rounds, defaultsUsed: describeDefaults(), results };
 }
 
 /** The schema's defaults as they were when the benchmark ran (they are meant to change). */
@@ -508,11 +556,13 @@ export function formatQualityBench(q: QualityReport): string {
       `| ${r.name} | ${value(r, r.defaults.all)} | ${value(r, r.tuned.all)} | ${value(r, r.disjointDefaults.all)} | ${value(r, r.disjointTuned.all)} | ${value(r, r.egreedy.all)} | ${value(r, r.uniform?.all)} | ${value(r, r.oracle?.all)} |`,
     );
     configs.push(
-      `| ${r.name} | ${r.tunedConfig}${r.tunedEdges.length > 0 ? ` (grid edge: ${r.tunedEdges.join(', ')})` : ''} | ${value(r, r.defaultsOnTuningSeeds)} | ${value(r, r.tunedOnTuningSeeds)} | ${r.tuneSeeds.join(', ')} | ${r.reportSeeds.join(', ')} | ${r.configsTried} | ${r.seconds.toFixed(0)} |`,
+      `| ${r.name} | ${r.tunedConfig}${r.tunedEdges.length > 0 ? ` (grid edge: ${r.tunedEdges.join(', ')})` : ''} | ${value(r, r.defaultsOnTuningSeeds)} | ${value(r, r.tunedOnTuningSeeds)} | ${r.tuneSeeds.join(', ')} | ${r.reportSeeds.join(', ')} | ${r.configsTried} | ${r.seconds.toFixed(0)} / ${r.cpuSeconds.toFixed(0)} |`,
     );
   }
   return [
-    `Defaults (\`parseSettings\` with only the data's dimensions and reward amounts; at this run ${q.defaultsUsed}) against the best configuration of a two-stage grid search (priors λs ∈ {${PRIOR_GRID.lambdaShared.join(', ')}} × λa ∈ {${PRIOR_GRID.lambdaAction.join(', ')}} × σ0² ∈ {${PRIOR_GRID.noisePriorVariance.join(', ')}}, then exploration scale ∈ {${EXPLORATION_GRID.scale.join(', ')}} × ε ∈ {${EXPLORATION_GRID.epsilon.join(', ')}} with the best priors), \`hybrid\` policy of the fast simulator (\`bench/sim/quality.bench.ts\`). The search picks on the tuning seeds; every figure below is from the report seeds (other worlds, shuffles and policy draws), so "tuned" has no selection bias and can fall below the defaults by chance. Worlds: mean expected reward per round (${q.worldRounds.toLocaleString('en-US')} rounds, 30% of rewards delayed up to 200 rounds); bake-off (Bietti, Agarwal and Langford 2018): accuracy, i.e. mean reward, each example a round; OBD: replay CTR of the matched rows, pooled over the report seeds. Figures are "all rounds / last 20%".`,
+    `Measured on ${q.machine} with \`npm run bench -- ${q.full ? '--full ' : ''}--only quality\` (the same as \`npx tsx bench/sim/quality.bench.ts${q.full ? ' --full' : ''}\`).`,
+    '',
+    `Defaults (\`parseSettings\` with only the data's dimensions and reward amounts; at this run ${q.defaultsUsed}) against the best configuration of a two-stage grid search (priors λs ∈ {${PRIOR_GRID.lambdaShared.join(', ')}} × λa ∈ {${PRIOR_GRID.lambdaAction.join(', ')}} × σ0² ∈ {${PRIOR_GRID.noisePriorVariance.join(', ')}}, then exploration scale ∈ {${EXPLORATION_GRID.scale.join(', ')}} × ε ∈ {${EXPLORATION_GRID.epsilon.join(', ')}} with the best priors; the defaults are candidates in both stages), \`hybrid\` policy of the fast simulator (\`bench/sim/quality.bench.ts\`). The search picks on the tuning seeds; every figure below is from the report seeds (other worlds, shuffles and policy draws), so "tuned" has no selection bias and can fall below the defaults by chance. Worlds: mean expected reward per round (${q.worldRounds.toLocaleString('en-US')} rounds, 30% of rewards delayed up to 200 rounds); bake-off (Bietti, Agarwal and Langford 2018): accuracy, i.e. mean reward, each example a round; OBD: replay CTR of the matched rows, pooled over the report seeds. Figures are "all rounds / last 20%".`,
     '',
     `Defaults within ${100 * TOLERANCE}% of the tuned reward (all rounds) on **${within} of ${measured}** problems.`,
     '',
@@ -529,7 +579,7 @@ export function formatQualityBench(q: QualityReport): string {
     '',
     'The configurations found, and the in-sample comparison on the tuning seeds (biased towards "tuned" by the selection):',
     '',
-    '| problem | tuned configuration | defaults (tuning seeds) | tuned (tuning seeds) | tuning seeds | report seeds | configurations tried | seconds |',
+    '| problem | tuned configuration | defaults (tuning seeds) | tuned (tuning seeds) | tuning seeds | report seeds | configurations tried | seconds (wall / CPU) |',
     '|---|---|---:|---:|---|---|---:|---:|',
     ...configs,
   ].join('\n');
