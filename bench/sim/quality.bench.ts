@@ -540,9 +540,8 @@ function findings(q: QualityReport): string {
     .filter((r) => r.replay === undefined && r.ratioPerSeed.length > 1)
     .map((r) => Math.max(...r.ratioPerSeed) - Math.min(...r.ratioPerSeed))
     .filter(Number.isFinite);
-  const everySeedShort = measured.filter(
-    (r) => r.replay === undefined && r.ratioPerSeed.length > 0 && r.ratioPerSeed.every((x) => x < 1 - TOLERANCE),
-  ).length;
+  const seeded = measured.filter((r) => r.replay === undefined && r.ratioPerSeed.length > 0);
+  const everySeedShort = seeded.filter((r) => r.ratioPerSeed.every((x) => x < 1 - TOLERANCE)).length;
   const leastExploring = measured.filter((r) => r.tunedEdges.includes('scale min')).length;
   const lowEpsilon = measured.filter((r) => r.tunedEdges.includes('ε min')).length;
   return [
@@ -550,7 +549,7 @@ function findings(q: QualityReport): string {
     spreads.length > 0
       ? `Across report seeds the ratio moves by up to ${f3(Math.max(...spreads))} on one problem (median ${f3(median(spreads))}), so a verdict within ${100 * TOLERANCE}% needs more seeds (\`--full\`) or rounds where the spread is that wide.`
       : '',
-    `On ${everySeedShort} of ${measured.length} problems every report seed on its own puts the defaults more than ${100 * TOLERANCE}% below tuned.`,
+    `On ${everySeedShort} of ${seeded.length} problems (the replay left out) every report seed on its own puts the defaults more than ${100 * TOLERANCE}% below tuned.`,
     `The winner's exploration scale is the grid's smallest (${EXPLORATION_GRID.scale[0]}) on ${leastExploring} of ${measured.length} problems, its ε the smallest (${EXPLORATION_GRID.epsilon[0]}) on ${lowEpsilon}.`,
   ]
     .filter((x) => x !== '')
