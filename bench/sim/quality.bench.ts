@@ -522,7 +522,8 @@ export async function runQualityBench(opts: QualityOptions = {}): Promise<Qualit
 /** The schema's defaults as they were when the benchmark ran (they are meant to change). */
 function describeDefaults(): string {
   const s = parseSettings({}, 'defaults').settings;
-  return `priors ${JSON.stringify(s.priors)}, exploration ${JSON.stringify(s.exploration)}`;
+  // A setting the schema leaves out is one the engine learns from the data: say so rather than print nothing.
+  return `priors ${JSON.stringify(s.priors)}, exploration ${JSON.stringify(s.exploration)} (a setting not listed is learned from the data)`;
 }
 
 const f3 = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(3) : '—');
