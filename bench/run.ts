@@ -6,6 +6,7 @@
  * harness). A benchmark that fails is reported as failed, not skipped silently.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { machine } from './lib/stats.ts';
 
 const full = process.argv.includes('--full');
@@ -128,20 +129,12 @@ sections.push(
     name: 'simspeed',
     title: 'Simulator speed (fast mode, 20 actions)',
     module: './sim/throughput.bench.ts',
-    run: async (m) => {
-      const r = await m.runThroughput({});
-      const rows = Object.entries(r.inMemory).map(
-        ([k, v]) => `| ${k} (in memory) | ${f(v as number, 0)} | ${f(r.inMemoryCpu[k] as number, 0)} |`,
-      );
-      return [
-        `${r.rounds} rounds, ${r.actions} actions, churn every ${r.churnEvery}.`,
+    run: async (m) =>
+      [
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only simspeed\` on ${machine()}, load average ${loadavg()[0]?.toFixed(1)} at the start (a shared machine: the same-process ratios are the comparable figures).`,
         '',
-        '| run | rounds/s (wall) | rounds per CPU-second |',
-        '|---|---:|---:|',
-        ...rows,
-        `| \`npm run simulate -- --json\` from a file (hybrid) | ${f(r.endToEnd, 0)} | ${f(r.endToEndCpu, 0)} |`,
-      ].join('\n');
-    },
+        m.formatThroughput(await m.runThroughput({})),
+      ].join('\n'),
   },
   {
     name: 'objectives',

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { openLocalState, runLocalRetrain } from '../local/retrain.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
+import { DEFAULT_CLIP } from '../shared/core/importance.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, processStreams, runIfEntry } from './lib/command.ts';
 import { localDataDir } from './lib/local.ts';
@@ -23,7 +24,7 @@ const USAGE = `usage: npm run retrain -- --decision-point X [options]
   --data-dir DIR       local data (lake/ and the emulators' files), default NBA_DATA_DIR or .local-data
   --as-of ISO          train as of this instant (default now)
   --weighting W        uniform (importance-weighted, default) or none
-  --clip C             largest importance weight (default 20)
+  --clip C             largest importance weight (default ${DEFAULT_CLIP})
   --holdout-days N     most recent days held out for the evaluation (default 1)
   --holdout-fraction F hold out this share of the decisions instead (0 < F < 1), for a history of few days
   --tolerance T        promote if the lower bound >= current estimate - T (default 0)

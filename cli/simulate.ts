@@ -12,22 +12,24 @@ import { access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultApiKey } from '../local/api-key.ts';
 import { SimError, StackError } from '../sim/errors.ts';
-import { type HistoryLine, type Numbered, parseHistoryLine, parseOnlineLine, readJsonLines } from '../sim/formats.ts';
+import { onlineLineParser, parseHistoryLine, parseOnlineLine, readJsonLines } from '../sim/formats.ts';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../sim/policies.ts';
 import { createProgress } from '../sim/progress.ts';
-import { defaultSettings, type LoadedSettings, loadSettings } from '../sim/settings.ts';
+import { denseShape, type FeatureSample, inferSettings, type LoadedSettings, loadSettings } from '../sim/settings.ts';
 import { type SimulationResult, simulateStream } from '../sim/simulate.ts';
 import { StackClient, simulateThroughStack, stackSettings } from '../sim/stack.ts';
-import { warmStart } from '../sim/warm-start.ts';
+import { warmStartStream } from '../sim/warm-start.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
 
 const USAGE = `usage: npm run simulate -- --online FILE [options]
 
-  --online FILE                 rounds to play, one JSON object per line (see sim/formats.ts)
+  --online FILE                 rounds to play, one JSON object per line (see sim/formats.ts); which of a
+                                round's rewards and events counts: sim/outcome.ts (said on stderr)
   --history FILE                logged decisions to warm-start from (importance-weighted, see sim/warm-start.ts)
   --decision-point-config FILE  decision point settings JSON (default: config.json beside --online if present,
-                                else the engine's defaults)
+                                else the engine's defaults, with contextDim and actionDim taken from the data
+                                when its features are dense arrays: length + 1)
   --policy NAME                 ${POLICY_NAMES.join(' | ')} (default hybrid)
   --seed N                      seeds the policy's randomness (default 0)
   --refresh N                   rounds between posterior rebuilds, like the serving cache's refresh (default 50)
@@ -119,6 +121,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Rounds (and history lines) whose features decide the dimensions when no settings file is given. */
+const PEEK_LINES = 100;
+
+async function peek(path: string, parse: (text: string, line: number, source: string) => FeatureSample) {
+  const out: FeatureSample[] = [];
+  for await (const { value } of readJsonLines(path, parse, { source: basename(path) })) {
+    out.push(value);
+    if (out.length >= PEEK_LINES) break;
+  }
+  return out;
+}
+
 async function settingsFor(args: Parsed, streams: CliStreams): Promise<LoadedSettings> {
   if (args.config !== undefined) return loadSettings(resolve(args.config));
   const beside = join(dirname(resolve(args.online)), 'config.json');
@@ -126,14 +140,14 @@ async function settingsFor(args: Parsed, streams: CliStreams): Promise<LoadedSet
     streams.stderr.write(`simulate: using decision point settings from ${beside}\n`);
     return loadSettings(beside);
   }
-  streams.stderr.write('simulate: no --decision-point-config and no config.json beside --online: engine defaults\n');
-  return defaultSettings();
-}
-
-async function readHistory(path: string): Promise<Numbered<HistoryLine>[]> {
-  const lines: Numbered<HistoryLine>[] = [];
-  for await (const l of readJsonLines(path, parseHistoryLine, { source: basename(path) })) lines.push(l);
-  return lines;
+  const samples = await peek(resolve(args.online), parseOnlineLine);
+  if (args.history !== undefined) samples.push(...(await peek(resolve(args.history), parseHistoryLine)));
+  const inferred = inferSettings(denseShape(samples));
+  const from = inferred.notes.length > 0 ? `; ${inferred.notes.join(', ')}` : '';
+  streams.stderr.write(
+    `simulate: no --decision-point-config and no config.json beside --online: engine defaults${from}\n`,
+  );
+  return inferred;
 }
 
 const fmt = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
@@ -191,14 +205,19 @@ export async function runSimulate(argv: readonly string[], streams: CliStreams =
       throw new UsageError(`cannot read --history ${args.history}`);
     }
     const { settings, raw } = await settingsFor(args, streams);
+    const notice = (message: string) => streams.stderr.write(`simulate: ${message}\n`);
     const ws =
       args.history === undefined
         ? undefined
-        : warmStart(await readHistory(resolve(args.history)), settings, { source: basename(args.history) });
+        : await warmStartStream(
+            readJsonLines(resolve(args.history), parseHistoryLine, { source: basename(args.history) }),
+            settings,
+            { source: basename(args.history), onNotice: notice },
+          );
 
     const progress = createProgress({ label: 'simulate', unit: 'rounds', stream: streams.stderr });
     let fraction = 0;
-    const lines = readJsonLines(online, parseOnlineLine, {
+    const lines = readJsonLines(online, onlineLineParser(), {
       source: basename(online),
       onProgress: (p) => {
         fraction = p.totalBytes > 0 ? p.bytes / p.totalBytes : 1;
@@ -216,6 +235,7 @@ export async function runSimulate(argv: readonly string[], streams: CliStreams =
           maxRounds,
           source: basename(online),
           onProgress: (n) => progress.update(n, Math.max(fraction, n / maxRounds)),
+          onNotice: notice,
         });
       } else {
         const limited = args.maxRounds;
@@ -234,6 +254,7 @@ export async function runSimulate(argv: readonly string[], streams: CliStreams =
           source: basename(online),
           ...(ws !== undefined && { warmStart: ws }),
           onProgress: (n) => progress.update(n, fraction),
+          onNotice: notice,
         });
         result = sim.result();
       }

@@ -3,39 +3,47 @@
  * time an impression with reward 0, later the reward (`impression` then `reward`), and the model-based ones only
  * see what they learned at their last refresh, as the serving cache does.
  *
- * - `hybrid` (default): the engine's own core: hybrid linear posterior ({@link buildPosterior}), {@link scoreInto},
- *   Thompson sampling with the ε floor ({@link selectThompson}); exploration scale, ε and priors from the decision
- *   point settings. The posterior covers every action ever seen (retired ones still teach the shared part, as in
- *   the engine).
+ * - `hybrid` (default): the engine's own serving policy: the model built by {@link buildServingPolicyModel} (priors
+ *   learned from the data unless the settings pin them, the compound-event noise model while every reward seen is
+ *   non-negative and the settings' event values are), scored by {@link scoreServingPolicy} and sampled by
+ *   {@link selectThompson} with the same ε. The posterior covers every action ever seen (retired ones still teach the
+ *   shared part, as in the engine).
  * - `lints-disjoint`: genuinely disjoint linear Thompson sampling: one Bayesian ridge regression per action on the
  *   context only, w_a ~ N(A_a⁻¹ Σ x r, σ² A_a⁻¹), A_a = λ I + Σ x xᵀ, with the same pooled noise estimate,
  *   exploration scale and ε as the hybrid. λ = 1/(1/λs + 1/λa) is the precision the hybrid's prior puts on an
  *   action's whole coefficient vector (shared plus own part, for a unit feature vector), so both start out equally
- *   uncertain about an action. Nothing is shared between actions, so a new action
+ *   uncertain about an action; priors the settings leave out take the textbook values λ = 1, s0² = 0.25, ν0 = 10 (this
+ *   baseline does not learn them), and ε left out is 0.05. Nothing is shared between actions, so a new action
  *   starts from w = 0 whatever its features say. (Collapsing the hybrid to actionDim = 1 was the alternative; it
  *   would keep a shared context model and so not be disjoint.)
  * - `egreedy`: ε-greedy on per-action mean reward, ε = 0.1, untried actions first; ignores context and features.
  * - `uniform`: uniformly random among the candidates.
  */
+
+import type { PriorSettings } from '../shared/core/bandit/hyperparameters.ts';
 import {
   type ActionStats,
   addObservation,
   addReward,
-  buildPosterior,
   choleskyInPlace,
   emptyStats,
   type HybridPosterior,
   inverseFromCholesky,
   MIN_NOISE_VARIANCE,
   mergeStats,
-  type PosteriorAction,
-  type Priors,
   packedSize,
   packSymmetric,
   scoreInto,
   selectThompson,
   unpackSymmetric,
 } from '../shared/core/bandit/index.ts';
+import { DEFAULT_OBJECTIVE } from '../shared/core/domain.ts';
+import {
+  buildServingPolicyModel,
+  type ServingPolicyModel,
+  ServingScores,
+  servingDistribution,
+} from '../shared/core/policy/serving-policy.ts';
 import type { Rng } from '../shared/core/random.ts';
 import type { ActionTable } from './actions.ts';
 
@@ -50,8 +58,12 @@ export function isPolicyName(s: string): s is PolicyName {
 export interface PolicySettings {
   readonly contextDim: number;
   readonly actionDim: number;
-  readonly exploration: { readonly epsilon: number; readonly scale: number };
-  readonly priors: Readonly<Priors>;
+  /** ε left out: the engine's default schedule (hybrid) or 0.05 (the disjoint baseline). */
+  readonly exploration: { readonly epsilon?: number | undefined; readonly scale?: number | undefined };
+  /** Priors left out are learned by the hybrid (as in the engine) and fixed to textbook values by the baseline. */
+  readonly priors: Readonly<PriorSettings>;
+  /** Reward per event type (the compound-event model applies only while these are non-negative). */
+  readonly rewards?: Readonly<Record<string, number>>;
 }
 
 export interface PolicyContext {
@@ -174,19 +186,23 @@ class EpsilonGreedyPolicy implements Policy {
   endRound(): void {}
 }
 
-/** Shared by the two Thompson-sampling policies: per-action statistics, refresh cadence, scoring buffers. */
+/** Shared by the two Thompson-sampling policies: per-action statistics, refresh cadence, selection. */
 abstract class ThompsonPolicy implements Policy {
   abstract readonly name: PolicyName;
   protected readonly stats: (ActionStats | undefined)[] = [];
-  protected post: HybridPosterior | undefined;
   private sinceBuild = 0;
-  private mean = new Float64Array(64);
-  private sd = new Float64Array(64);
+  private builtSize = -1;
   private readonly chosen = new Int32Array(1);
 
   constructor(protected readonly ctx: PolicyContext) {}
 
-  protected abstract build(): HybridPosterior;
+  /** Rebuilds the model from the statistics (the serving cache's refresh). */
+  protected abstract rebuild(): void;
+  /** Fills the candidates' score means and sds; returns the ε to select with. */
+  protected abstract score(
+    x: Float64Array,
+    candidates: Int32Array,
+  ): { mean: Float64Array; sd: Float64Array; epsilon: number };
 
   private statsOf(action: number): ActionStats {
     let s = this.stats[action];
@@ -203,22 +219,15 @@ abstract class ThompsonPolicy implements Policy {
   }
 
   choose(x: Float64Array, candidates: Int32Array): number {
-    const count = candidates.length;
-    let post = this.post;
     // A candidate the model has never seen forces a rebuild: the engine cannot serve an action before its model
     // knows it either.
-    if (post === undefined || post.size < this.ctx.actions.size) {
-      post = this.build();
-      this.post = post;
+    if (this.builtSize < this.ctx.actions.size) {
+      this.rebuild();
+      this.builtSize = this.ctx.actions.size;
       this.sinceBuild = 0;
     }
-    if (this.mean.length < count) {
-      this.mean = new Float64Array(2 * count);
-      this.sd = new Float64Array(2 * count);
-    }
-    const { epsilon, scale } = this.ctx.settings.exploration;
-    scoreInto(post, x, candidates, scale, this.mean, this.sd);
-    selectThompson(this.mean, this.sd, count, this.ctx.rng, epsilon, 1, this.chosen);
+    const s = this.score(x, candidates);
+    selectThompson(s.mean, s.sd, candidates.length, this.ctx.rng, s.epsilon, 1, this.chosen);
     return this.chosen[0] as number;
   }
 
@@ -231,35 +240,83 @@ abstract class ThompsonPolicy implements Policy {
   }
 
   endRound(): void {
-    if (++this.sinceBuild >= this.ctx.refresh) this.post = undefined;
+    if (++this.sinceBuild >= this.ctx.refresh) this.builtSize = -1;
   }
 }
 
 class HybridPolicy extends ThompsonPolicy {
   readonly name = 'hybrid';
+  private model: ServingPolicyModel | undefined;
+  private readonly scores = new ServingScores();
+  private negativeSeen = false;
+  private readonly servingSettings = {
+    objectives: [],
+    combine: { mode: 'weighted' as const, minOutcomes: 30 },
+    exploration: this.ctx.settings.exploration,
+  };
 
-  protected build(): HybridPosterior {
+  override reward(x: Float64Array, action: number, r: number): void {
+    if (r < 0) this.negativeSeen = true;
+    super.reward(x, action, r);
+  }
+
+  protected rebuild(): void {
     const table = this.ctx.actions;
-    const { contextDim: d, actionDim: m, priors } = this.ctx.settings;
-    const actions: PosteriorAction[] = new Array(table.size);
+    const { contextDim: d, actionDim: m, priors, rewards } = this.ctx.settings;
+    const actions = new Array<{ id: string; features: Float64Array }>(table.size);
+    const byId = new Map<string, ActionStats>();
     for (let a = 0; a < table.size; a++) {
-      actions[a] = { id: table.ids[a] as string, features: table.encoded[a] as Float64Array, stats: this.stats[a] };
+      const id = table.ids[a] as string;
+      actions[a] = { id, features: table.encoded[a] as Float64Array };
+      const s = this.stats[a];
+      if (s) byId.set(id, s);
     }
-    return buildPosterior({ d, m }, priors, actions);
+    const compound = !this.negativeSeen && Object.values(rewards ?? {}).every((v) => v >= 0);
+    this.model = buildServingPolicyModel({ d, m }, priors, actions, [], new Map([[DEFAULT_OBJECTIVE, byId]]), {
+      compoundEvents: compound ? [DEFAULT_OBJECTIVE] : [],
+      ...(this.model && { previous: this.model }),
+    });
+  }
+
+  protected score(x: Float64Array, candidates: Int32Array) {
+    servingDistribution(this.model!, this.servingSettings, x, candidates, this.scores);
+    return this.scores;
   }
 }
 
 /** The disjoint policy's prior precision (see the module documentation). */
-export function disjointLambda(priors: Readonly<Priors>): number {
-  return 1 / (1 / priors.lambdaShared + 1 / priors.lambdaAction);
+export function disjointLambda(priors: Readonly<PriorSettings>): number {
+  return 1 / (1 / (priors.lambdaShared ?? 1) + 1 / (priors.lambdaAction ?? 1));
 }
 
 class DisjointPolicy extends ThompsonPolicy {
   readonly name = 'lints-disjoint';
+  private post: HybridPosterior | undefined;
+  private mean = new Float64Array(64);
+  private sd = new Float64Array(64);
 
-  protected build(): HybridPosterior {
+  protected rebuild(): void {
+    this.post = this.build();
+  }
+
+  protected score(x: Float64Array, candidates: Int32Array) {
+    if (this.mean.length < candidates.length) {
+      this.mean = new Float64Array(2 * candidates.length);
+      this.sd = new Float64Array(2 * candidates.length);
+    }
+    scoreInto(this.post!, x, candidates, this.ctx.settings.exploration.scale ?? 1, this.mean, this.sd);
+    return { mean: this.mean, sd: this.sd, epsilon: this.ctx.settings.exploration.epsilon ?? 0.05 };
+  }
+
+  private build(): HybridPosterior {
     const table = this.ctx.actions;
-    const { contextDim: d, priors } = this.ctx.settings;
+    const { contextDim: d } = this.ctx.settings;
+    const priors = {
+      lambdaShared: this.ctx.settings.priors.lambdaShared ?? 1,
+      lambdaAction: this.ctx.settings.priors.lambdaAction ?? 1,
+      noisePriorVariance: this.ctx.settings.priors.noisePriorVariance ?? 0.25,
+      noisePriorWeight: this.ctx.settings.priors.noisePriorWeight ?? 10,
+    };
     const K = table.size;
     const dp = packedSize(d);
     const lambda = disjointLambda(priors);
@@ -308,6 +365,7 @@ class DisjointPolicy extends ThompsonPolicy {
       w,
       V,
       sigma2,
+      eventValue: 0,
       beta: new Float64Array(d),
       n,
       features: new Float64Array(K).fill(1),

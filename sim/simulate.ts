@@ -2,8 +2,10 @@
  * Fast-mode simulation: plays online rounds against one policy in-process, with the engine's real core.
  *
  * Per round: the candidates are resolved (an action's features are encoded once, at first sight), the context is
- * encoded, the policy chooses, and only the chosen action's outcome is revealed: its `events` scored with the
- * decision point's reward settings when the round has `events`, else `rewards[chosen]`. Learning mirrors the
+ * encoded, the policy chooses, and only the chosen action's outcome is revealed, by the rule of `sim/outcome.ts`:
+ * with no reward mapping configured (the settings' `rewards` empty), `rewards[chosen]`, even when the round also
+ * has `events`; with a mapping, the chosen action's `events` scored with it when the round has `events`, else
+ * `rewards[chosen]`. `onNotice` is told the rule once, at the first round that has both. Learning mirrors the
  * deployed engine: the impression is counted with reward 0 when decided, and the reward is added when it arrives,
  * immediately or, for a round with `delay: k`, at the end of the k-th following round. The model-based policies
  * rebuild their posterior every `refresh` rounds (default 50), standing in for the serving cache's periodic refresh,
@@ -18,8 +20,9 @@ import { createRng } from '../shared/core/random.ts';
 import { ActionTable } from './actions.ts';
 import { SimFormatError, SimOptionError } from './errors.ts';
 import type { Numbered, OnlineRound } from './formats.ts';
+import { outcomeReward, rewardRuleNotice, scoresEvents } from './outcome.ts';
 import { createPolicy, type Policy, type PolicyContext, type PolicyName, type PolicySettings } from './policies.ts';
-import { outcomeReward, type WarmStart } from './warm-start.ts';
+import type { WarmStart } from './warm-start.ts';
 
 /** Settings the simulator needs: the policy's plus the reward amounts per event type. */
 export interface SimulationSettings extends PolicySettings {
@@ -38,6 +41,8 @@ export interface SimulationOptions {
   readonly source?: string;
   /** Called every 1,024 rounds with the number of rounds played. */
   readonly onProgress?: (rounds: number) => void;
+  /** Called once, at the first round with both `rewards` and `events`, with the rule that decides which counts. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** Mean expected reward overall and over the last 20% of rounds. */
@@ -82,21 +87,27 @@ interface Pending {
   reward: number;
 }
 
-/** A growable Float64Array of per-round values. */
+const SERIES_SHIFT = 16;
+const SERIES_CHUNK = 1 << SERIES_SHIFT;
+const SERIES_MASK = SERIES_CHUNK - 1;
+
+/**
+ * Per-round values in fixed chunks of 64 Ki values. The exact last-window figures and the curves need every round's
+ * value, so this is the one thing that grows with the input: 8 bytes per round and series (24 bytes per round when
+ * rounds carry `expected`, nothing otherwise), allocated a chunk at a time, never copied to grow.
+ */
 class Series {
-  data = new Float64Array(1024);
+  private readonly chunks: Float64Array[] = [];
   length = 0;
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(2 * this.data.length);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = v;
+    const i = this.length & SERIES_MASK;
+    if (i === 0) this.chunks.push(new Float64Array(SERIES_CHUNK));
+    (this.chunks[this.chunks.length - 1] as Float64Array)[i] = v;
+    this.length++;
   }
   mean(from: number, to: number): number {
     let s = 0;
-    for (let i = from; i < to; i++) s += this.data[i] as number;
+    for (let i = from; i < to; i++) s += (this.chunks[i >>> SERIES_SHIFT] as Float64Array)[i & SERIES_MASK] as number;
     return to > from ? s / (to - from) : Number.NaN;
   }
 }
@@ -199,6 +210,8 @@ export class Simulation {
   private readonly due = new Map<number, Pending[]>();
   private readonly pool: Float64Array[] = [];
   private pendingCount = 0;
+  private readonly scoresEvents: boolean;
+  private noticeGiven = false;
 
   constructor(private readonly options: SimulationOptions) {
     const refresh = options.refresh ?? 50;
@@ -206,6 +219,7 @@ export class Simulation {
       throw new SimOptionError(`refresh must be an integer >= 1, got ${refresh}`);
     this.settings = options.settings;
     this.source = options.source ?? 'online';
+    this.scoresEvents = scoresEvents(this.settings.rewards);
     this.actions = new ActionTable(this.settings.actionDim);
     this.x = new Float64Array(this.settings.contextDim);
     const ctx: PolicyContext = {
@@ -279,8 +293,12 @@ export class Simulation {
     const action = candidates[pos] as number;
     const id = (round.actions[pos] as { id: string }).id;
     const events = round.events;
+    if (events !== undefined && !this.noticeGiven) {
+      this.noticeGiven = true;
+      this.options.onNotice?.(rewardRuleNotice(this.settings.rewards, 'online rounds', 'rewards'));
+    }
     const r =
-      events === undefined
+      events === undefined || !this.scoresEvents
         ? (round.rewards[id] as number)
         : outcomeReward(this.settings.rewards, events[id] ?? NO_EVENTS, 0);
     this.policy.impression(x, action);

@@ -4,8 +4,9 @@
  *
  * Per round: actions seen for the first time are created (`PUT …/actions/{id}`), actions that left the candidate
  * list are retired (`DELETE …/actions/{id}`), the decision is requested (`POST /v1/decisions`) and the chosen action's
- * outcome is posted (`POST /v1/events`): its events one by one (`{ type }` per count), or, for a round without
- * events, one `reward` event whose `value` is the reward (none when the reward is 0). A round with `delay: k` posts
+ * outcome is posted (`POST /v1/events`): its events one by one (`{ type }` per count) when they count (a reward
+ * mapping is configured, see `sim/outcome.ts`), else one `reward` event whose `value` is the round's reward for it
+ * (none when the reward is 0). A round with `delay: k` posts
  * its events k rounds later.
  *
  * What differs from fast mode, by construction of the API: features travel as objects, so an array
@@ -17,8 +18,8 @@
 import { z } from 'zod';
 import { SimFormatError, StackError } from './errors.ts';
 import type { FeatureInput, Numbered, OnlineRound } from './formats.ts';
+import { outcomeReward, rewardRuleNotice, scoresEvents } from './outcome.ts';
 import { Scoreboard, type SimulationResult } from './simulate.ts';
-import { outcomeReward } from './warm-start.ts';
 
 /** The part of the decision response the simulator relies on (other fields are ignored). */
 const decisionAnswerSchema = z.object({ decisionId: z.string().min(1), chosen: z.array(z.string()).min(1) });
@@ -134,6 +135,8 @@ export interface StackOptions {
   readonly maxRounds: number;
   readonly source?: string;
   readonly onProgress?: (rounds: number) => void;
+  /** Called once, at the first round with both `rewards` and `events`, with the rule that decides which counts. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** Plays up to `maxRounds` rounds through the engine's API; the result has the same shape as fast mode's. */
@@ -149,6 +152,8 @@ export async function simulateThroughStack(
   let live = new Set<string>();
   const due = new Map<number, StackEvent[][]>();
   let pendingRounds = 0;
+  const scoring = scoresEvents(options.rewards);
+  let noticeGiven = false;
   for await (const { value: round, line } of rounds) {
     const now = board.rounds;
     if (now >= options.maxRounds) break;
@@ -176,14 +181,18 @@ export async function simulateThroughStack(
     });
     const chosen = answer.chosen[0] as string;
     if (!next.has(chosen)) throw new StackError('POST', '/v1/decisions', 200, `chose "${chosen}", not a candidate`);
+    if (round.events !== undefined && !noticeGiven) {
+      noticeGiven = true;
+      options.onNotice?.(rewardRuleNotice(options.rewards, 'online rounds', 'rewards'));
+    }
+    const useEvents = round.events !== undefined && scoring;
     const chosenEvents = round.events?.[chosen];
-    const reward =
-      round.events === undefined
-        ? (round.rewards[chosen] as number)
-        : outcomeReward(options.rewards, chosenEvents ?? {}, 0);
+    const reward = useEvents
+      ? outcomeReward(options.rewards, chosenEvents ?? {}, 0)
+      : (round.rewards[chosen] as number);
     const events: StackEvent[] = [];
     const base = { userId, decisionId: answer.decisionId };
-    if (round.events !== undefined) {
+    if (useEvents) {
       for (const [type, count] of Object.entries(chosenEvents ?? {})) {
         for (let k = 0; k < count; k++) events.push({ ...base, eventId: `${answer.decisionId}:${type}:${k}`, type });
       }

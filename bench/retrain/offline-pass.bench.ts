@@ -23,7 +23,6 @@ import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { type RunContext, type RunParams, runInputSchema } from '../../shared/app/retrain/run-context.ts';
 import { MAX_BUCKETS, splitPartition } from '../../shared/app/retrain/split.ts';
-import { DEFAULT_PRIORS } from '../../shared/core/bandit/posterior.ts';
 import { BUCKET_MS } from '../../shared/core/domain.ts';
 import { machine } from '../lib/stats.ts';
 import { syntheticLog } from './synthetic-log.ts';
@@ -103,8 +102,9 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     weighting: { kind: 'uniform', clip: input.clip },
     contextDim: CONTEXT_DIM,
     actionDim: ACTION_DIM,
-    priors: { ...DEFAULT_PRIORS },
-    exploration: { epsilon: 0.05, scale: 1 },
+    priors: {},
+    exploration: { scale: 1 },
+    compoundEvents: ['default'],
     objectives: [],
     combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,

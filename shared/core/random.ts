@@ -113,3 +113,16 @@ export function cryptoRng(): Rng {
   globalThis.crypto.getRandomValues(seed);
   return fromState(seed[0] ?? 0, seed[1] ?? 0, seed[2] ?? 0, seed[3] ?? 0);
 }
+
+/** A uniformly random permutation of 0..n-1 (Fisher–Yates), e.g. for seeded folds and sample splits. */
+export function shuffledIndices(n: number, rng: Rng): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const tmp = out[i] as number;
+    out[i] = out[j] as number;
+    out[j] = tmp;
+  }
+  return out;
+}

@@ -52,18 +52,32 @@ export type Features = z.infer<typeof featuresSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // Decision point settings
 
+/**
+ * The model's hyper-parameters. Each one left out is learned from the data (empirical Bayes, per objective; see
+ * core/bandit/hyperparameters.ts); give one only to pin it.
+ */
 export const priorsSchema = z.strictObject({
-  lambdaShared: z.number().positive().max(1e6).default(1),
-  lambdaAction: z.number().positive().max(1e6).default(1),
-  noisePriorVariance: z.number().positive().max(1e6).default(0.25),
-  noisePriorWeight: z.number().min(0).max(1e6).default(10),
+  /** λs: prior precision of the shared (action-feature) coefficients, in units of 1/σ². */
+  lambdaShared: z.number().positive().max(1e6).optional(),
+  /** λa: prior precision of each action's own coefficients around the shared prediction, in units of 1/σ². */
+  lambdaAction: z.number().positive().max(1e6).optional(),
+  /** s0²: prior guess of the reward noise variance (learned: the variance of the rewards seen). */
+  noisePriorVariance: z.number().positive().max(1e6).optional(),
+  /** ν0: how many observations' worth of weight s0² carries (default 10). */
+  noisePriorWeight: z.number().min(0).max(1e6).optional(),
 });
 
 export const explorationSchema = z.strictObject({
-  /** Share of decisions taken uniformly at random: every live candidate keeps probability >= epsilon / K. */
-  epsilon: z.number().min(0).max(1).default(0.05),
-  /** Multiplies the posterior variance used by Thompson sampling (0 = greedy on the posterior mean). */
-  scale: z.number().min(0).max(100).default(1),
+  /**
+   * Share of decisions taken uniformly at random: every live candidate keeps probability >= epsilon / K. Left out: a
+   * schedule that starts at 0.05 and decays to 0.01 as the model learns (core/policy/serving-policy.ts).
+   */
+  epsilon: z.number().min(0).max(1).optional(),
+  /**
+   * Multiplies the posterior variance used by Thompson sampling (0 = greedy on the posterior mean). Left out: the
+   * scale the last promoted retraining run chose by off-policy evaluation, 1 before any.
+   */
+  scale: z.number().min(0).max(100).optional(),
 });
 
 export const stageNameSchema = z

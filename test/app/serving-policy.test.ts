@@ -18,6 +18,8 @@ import { argmaxProbabilities } from '../../shared/core/bandit/thompson.ts';
 import { BUCKET_MS, DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../../shared/core/domain.ts';
 import type { Round } from '../../shared/core/evaluation/types.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { compoundEventObjectives } from '../../shared/core/feedback/reward.ts';
+import { explorationFloor } from '../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../shared/core/random.ts';
 import type { DecisionPointSettingsInput, DecisionRecord } from '../../shared/core/schemas.ts';
 import { runParams } from '../retrain/support.ts';
@@ -172,6 +174,7 @@ async function fixture(combine: DecisionPointSettingsInput['combine']) {
     actionDim: s.actionDim,
     priors: s.priors,
     exploration: s.exploration,
+    compoundEvents: compoundEventObjectives(s),
     objectives: s.objectives.map((o) => ({ name: o.name, weight: o.weight })),
     combine: s.combine,
     cutoffBucket: CUTOFF + 3,
@@ -239,11 +242,17 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
     model.posterior,
     round.context as Float64Array,
     idx,
-    model.decisionPoint.settings.exploration.scale,
+    model.decisionPoint.settings.exploration.scale ?? 1,
     mean,
     sd,
   );
-  argmaxProbabilities(mean, sd, k, model.decisionPoint.settings.exploration.epsilon, globalOnly);
+  argmaxProbabilities(
+    mean,
+    sd,
+    k,
+    model.decisionPoint.settings.exploration.epsilon ?? explorationFloor(model.decisions, k),
+    globalOnly,
+  );
   const freq = logged.candidates.map((id) => (counts.get(id) ?? 0) / N);
   return { objective, freq, current, candidate, globalOnly };
 }

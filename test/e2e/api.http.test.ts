@@ -68,16 +68,18 @@ describe('body limit', () => {
 });
 
 describe('decision points and catalog', () => {
-  it('creates a decision point from {} with every default filled in', async () => {
+  it('creates a decision point from {} with every default filled in, and what is learned left out', async () => {
     const got = await api.call('GET', '/v1/decision-points/home');
     expect(got.status).toBe(200);
     expect(got.body.settings).toMatchObject({
       contextDim: 16,
       actionDim: 8,
       attributionWindowSeconds: 3600,
-      exploration: { epsilon: 0.05, scale: 1 },
+      exploration: { scale: 1 },
       rewards: {},
+      priors: {},
     });
+    expect(got.body.settings.exploration.epsilon).toBeUndefined();
   });
 
   it('rejects invalid settings with a message naming the field', async () => {

@@ -226,6 +226,17 @@ const plans: Record<string, Plan> = {
       `npm run simulate -- --online ${join(work, 'world/online.jsonl')} --through-stack ${url} --api-key ${KEY} --max-rounds 100`,
     check: (out) => expect(out).toMatch(/100/),
   },
+  'npm run simulate -- --online rounds.jsonl --json': {
+    // The generated world's rounds in a folder of their own (no config.json beside them): dimensions from the data.
+    run: () =>
+      `mkdir -p ${join(work, 'own')} && cp ${join(work, 'world/online.jsonl')} ${join(work, 'own/rounds.jsonl')} && ` +
+      `npm run -s simulate -- --online ${join(work, 'own/rounds.jsonl')} --json 2>&1`,
+    check: (out) => {
+      expect(out).toContain('inferred contextDim 10 from dense contexts of 9 features');
+      expect(out).toContain('"events" are ignored');
+      expect(out).toMatch(/"rounds":2000/);
+    },
+  },
   'npm run import -- --format jsonl FILE': {
     run: () => `npm run import -- --format jsonl ${join(work, 'world/history.jsonl')} --decision-point world`,
     check: (out) => expect(out).toMatch(/imported 10000 decisions/),

@@ -24,6 +24,7 @@ export function runParams(over: Partial<RunParams> = {}): RunParams {
     actionDim: 2,
     priors: { ...DEFAULT_PRIORS },
     exploration: { epsilon: 0.05, scale: 1 },
+    compoundEvents: [],
     objectives: [],
     combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,

@@ -4,14 +4,14 @@ import { syntheticActionFeatures, TRUE_VALUE } from '../../bench/retrain/synthet
 import { fitModel } from '../../shared/app/retrain/fit.ts';
 import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import type { RunParams } from '../../shared/app/retrain/run-context.ts';
-import { buildPosterior } from '../../shared/core/bandit/posterior.ts';
+import { buildPosterior, DEFAULT_PRIORS } from '../../shared/core/bandit/posterior.ts';
 import { addObservation, emptyStats, statsEqual } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { effectiveSampleSize } from '../../shared/core/importance.ts';
 import {
   addWeighted,
   decisionWeight,
-  effectiveSize,
   emptyWeighted,
   finalizeWeighted,
   mergeWeighted,
@@ -36,7 +36,7 @@ function fittedValues(run: RunParams, skew: number, weighting: RunParams['weight
   const stats = model.objectives.get(DEFAULT_OBJECTIVE)!.final;
   const post = buildPosterior(
     { d: r.contextDim, m: r.actionDim },
-    r.priors,
+    DEFAULT_PRIORS,
     ['A', 'B'].map((id) => ({
       id,
       features: encodeFeatures(syntheticActionFeatures(id), r.actionDim),
@@ -160,7 +160,7 @@ describe('weighted statistics', () => {
   it('finalised count is the effective sample size (Σw)²/Σw²', () => {
     const s = emptyWeighted(d);
     for (const w of [1, 1, 10]) add(s, { x: [1, 0, 0], r: 1, w });
-    expect(finalizeWeighted(s).n).toBeCloseTo(effectiveSize(s));
-    expect(effectiveSize(s)).toBeCloseTo(144 / 102);
+    expect(finalizeWeighted(s).n).toBeCloseTo(144 / 102);
+    expect(effectiveSampleSize(s)).toBeCloseTo(144 / 102);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addObservation, emptyStats, scaleStats, statsEqual } from '../../shared/core/bandit/index.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { DEFAULT_CLIP } from '../../shared/core/importance.ts';
 import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import type { HistoryLine, OnlineRound } from '../../sim/formats.ts';
 import type { Policy, PolicyContext } from '../../sim/policies.ts';
@@ -47,6 +48,36 @@ describe('simulation', () => {
     expect(r.uniform?.meanExpectedReward).toBeCloseTo((0.2 + 0.5) / 2, 12);
     // Last 20% of 5 rounds is round 4 alone.
     expect(r.uniform?.lastWindowMeanExpectedReward).toBeCloseTo((0.4 + 0.5) / 2, 12);
+  });
+
+  it('reports exact oracle and uniform figures over more rounds than one storage chunk (65,536)', () => {
+    const n = 70_001;
+    const e = (t: number) => (t % 7) / 10;
+    const actions = [
+      { id: 'a', features: [1] },
+      { id: 'b', features: [0] },
+    ];
+    function* rounds(): Generator<OnlineRound> {
+      for (let t = 0; t < n; t++)
+        yield { t, context: [1], actions, rewards: { a: 0, b: 0 }, expected: { a: e(t), b: 0.3 } };
+    }
+    const s = decisionPointSettingsSchema.parse({ contextDim: 2, actionDim: 2 });
+    const r = simulate(rounds(), { settings: s, policy: 'uniform' }).result();
+    let oracle = 0;
+    let oracleLast = 0;
+    let uniformLast = 0;
+    const from = Math.floor(0.8 * n);
+    for (let t = 0; t < n; t++) {
+      oracle += Math.max(e(t), 0.3);
+      if (t >= from) {
+        oracleLast += Math.max(e(t), 0.3);
+        uniformLast += (e(t) + 0.3) / 2;
+      }
+    }
+    expect(r.rounds).toBe(n);
+    expect(r.oracle?.meanExpectedReward).toBeCloseTo(oracle / n, 12);
+    expect(r.oracle?.lastWindowMeanExpectedReward).toBeCloseTo(oracleLast / (n - from), 12);
+    expect(r.uniform?.lastWindowMeanExpectedReward).toBeCloseTo(uniformLast / (n - from), 12);
   });
 
   it('counts the impression at decision time and delivers a delayed reward k rounds later', () => {
@@ -136,15 +167,16 @@ describe('warm start', () => {
     ...extra,
   });
 
-  it('weights each observation by min(maxWeight, 1/(K·p))', () => {
+  it("weights each observation by retraining's rule min(clip, 1/(K·p)), with retraining's default clip", () => {
     expect(warmStartWeight(2, 0.5)).toBe(1);
     expect(warmStartWeight(2, 0.8)).toBeCloseTo(0.625, 12);
-    expect(warmStartWeight(2, 0.1)).toBe(1);
+    expect(warmStartWeight(2, 0.1)).toBeCloseTo(5, 12);
+    expect(warmStartWeight(2, 0.001)).toBe(DEFAULT_CLIP);
     expect(warmStartWeight(2, 0.1, 3)).toBe(3);
     expect(warmStartWeight(2, 0.1, 10)).toBeCloseTo(5, 12);
   });
 
-  it('builds exactly the weighted statistics, scoring events with the reward settings', () => {
+  it('builds exactly the weighted statistics rescaled to their effective sample size, scoring events with the reward settings', () => {
     const ws = warmStart(
       numbered([
         line('a', 0.8, [1, 2]),
@@ -155,17 +187,21 @@ describe('warm start', () => {
     );
     expect(ws.actions.map((a) => a.id)).toEqual(['a', 'b']);
     expect(ws.lines).toBe(3);
-    expect(ws.totalWeight).toBeCloseTo(0.625 + 1 + 1, 12);
-    // a: line 1 at weight 1/(2·0.8) = 0.625, then line 2 at weight 1 with reward 1 + 5 from its events (not 99).
+    // a: line 1 at weight 1/(2·0.8) = 0.625, then line 2 at weight 1 with reward 1 + 5 from its events (not 99);
+    // Σw = 1.625, Σw² = 1.390625, so the sums are rescaled by Σw/Σw² and count (Σw)²/Σw² = 2.640625/1.390625.
     const expectA = emptyStats(3);
     addObservation(expectA, encodeFeatures([1, 2], 3), 1);
     scaleStats(expectA, 0.625);
     addObservation(expectA, encodeFeatures([0, 1], 3), 6);
+    scaleStats(expectA, 1.625 / 1.390625);
     expect(statsEqual(ws.actions[0]!.stats, expectA, 1e-12)).toBe(true);
-    // b: line 3, under-represented (1/(2·0.2) = 2.5), capped at weight 1.
+    expect(ws.actions[0]!.stats.n).toBeCloseTo(2.640625 / 1.390625, 12);
+    // b: line 3, under-represented (1/(2·0.2) = 2.5): one observation is worth one whatever its weight, so the
+    // rare action gets no more confidence than the log holds.
     const expectB = emptyStats(3);
     addObservation(expectB, encodeFeatures([2, 0], 3), 1);
     expect(statsEqual(ws.actions[1]!.stats, expectB, 1e-12)).toBe(true);
+    expect(ws.totalWeight).toBeCloseTo(2.640625 / 1.390625 + 1, 12);
   });
 
   it('names the history line whose features do not fit', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { parseHistoryLine, parseOnlineLine } from '../../sim/formats.ts';
-import { outcomeReward } from '../../sim/warm-start.ts';
+import { outcomeReward } from '../../sim/outcome.ts';
 import { generateWorld, WORLD_REWARDS } from '../../sim/world.ts';
 
 describe('generateWorld', () => {

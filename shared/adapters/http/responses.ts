@@ -105,6 +105,21 @@ export const modelSummarySchema = z.object({
   modelVersion: z.string(),
   builtAt: isoTime,
   noiseVariance: z.number(),
+  /** The settings the model learned (those the decision point's settings leave out) and its noise, per objective. */
+  learned: z.object({
+    exploration: z.object({ epsilon: z.number(), scale: z.number() }),
+    objectives: z.record(
+      z.string(),
+      z.object({
+        lambdaShared: z.number(),
+        lambdaAction: z.number(),
+        noisePriorVariance: z.number(),
+        noisePriorWeight: z.number(),
+        noiseVariance: z.number(),
+        eventValue: z.number().nullable(),
+      }),
+    ),
+  }),
   actions: z.array(actionSummarySchema),
   /** Dead letters attributed to this decision point: refused records by rule, held events, whether all were seen. */
   deadLetters: z.object({

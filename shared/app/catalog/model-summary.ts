@@ -11,6 +11,7 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { DEFAULT_EXPLORATION_SCALE, explorationFloor } from '../../core/policy/serving-policy.ts';
 import type { ServingModel } from '../decide/model-cache.ts';
 
 type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
@@ -54,7 +55,49 @@ export type SummarizedModel = Pick<
 > & {
   posteriors?: ReadonlyMap<string, HybridPosterior>;
   statsByObjective?: ReadonlyMap<string, ReadonlyMap<string, Learned>>;
+  /** Impressions the global posterior learned from (for the default ε schedule). */
+  decisions?: number;
+  learned?: { scale?: number | undefined } | undefined;
+  live?: Int32Array;
 };
+
+/** What the model learned about its own settings: per objective, the priors it was built with and its noise. */
+export interface LearnedSettings {
+  /** ε for the live catalog (the settings' or the default schedule's) and the Thompson scale. */
+  exploration: { epsilon: number; scale: number };
+  objectives: Record<
+    string,
+    {
+      lambdaShared: number;
+      lambdaAction: number;
+      noisePriorVariance: number;
+      noisePriorWeight: number;
+      noiseVariance: number;
+      /** M of the compound-event noise model (Σr²/Σr), or null when the pooled noise is used. */
+      eventValue: number | null;
+    }
+  >;
+}
+
+function learnedSettings(model: SummarizedModel): LearnedSettings {
+  const { exploration } = model.decisionPoint.settings;
+  const live = model.live?.length ?? model.catalog.size;
+  const objectives: LearnedSettings['objectives'] = {};
+  for (const [name, post] of objectivesOf(model)) {
+    objectives[name] = {
+      ...post.priors,
+      noiseVariance: post.sigma2,
+      eventValue: post.eventValue > 0 ? post.eventValue : null,
+    };
+  }
+  return {
+    exploration: {
+      epsilon: exploration.epsilon ?? explorationFloor(model.decisions ?? 0, Math.max(1, live)),
+      scale: exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE,
+    },
+    objectives,
+  };
+}
 
 function objectivesOf(model: SummarizedModel): [string, HybridPosterior, ReadonlyMap<string, Learned>][] {
   const posteriors = model.posteriors ?? new Map([[DEFAULT_OBJECTIVE, model.posterior]]);
@@ -125,6 +168,7 @@ export function summarizeModel(
   modelVersion: string;
   builtAt: string;
   noiseVariance: number;
+  learned: LearnedSettings;
   actions: ActionSummary[];
 } {
   return {
@@ -132,6 +176,7 @@ export function summarizeModel(
     modelVersion: model.version,
     builtAt: new Date(model.builtAt).toISOString(),
     noiseVariance: model.posterior.sigma2,
+    learned: learnedSettings(model),
     actions: summarize(model, model.posterior.ids, now),
   };
 }

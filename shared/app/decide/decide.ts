@@ -122,7 +122,7 @@ export class DecisionService {
     const scores = this.scores;
     const servedBy = scoreServingPolicy(model, settings, x, candidates, scores);
     const slots = Math.min(req.slots, count);
-    const chosenPos = selectThompson(scores.mean, scores.sd, count, this.deps.rng, settings.exploration.epsilon, slots);
+    const chosenPos = selectThompson(scores.mean, scores.sd, count, this.deps.rng, scores.epsilon, slots);
 
     const chosen = Array.from(chosenPos.subarray(0, slots), (p) => post.ids[candidates[p]!]!);
     const ranking = Array.from({ length: count }, (_, p) => ({

@@ -23,6 +23,7 @@ import {
 } from '../../core/domain.ts';
 import { DependencyError, NotFoundError } from '../../core/errors.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { compoundEventObjectives } from '../../core/feedback/reward.ts';
 import {
   buildServingPolicyModel,
   type IntentModel,
@@ -184,7 +185,15 @@ export class ModelCache {
     if (changed && entry.decisionPoint && catalogOnly && entry.model) {
       entry.model = withCatalog(entry.model, entry.actions);
     } else if (changed && entry.decisionPoint) {
-      entry.model = build(entry.decisionPoint, entry.actions, entry.stats, entry.base, entry.active, this.now());
+      entry.model = build(
+        entry.decisionPoint,
+        entry.actions,
+        entry.stats,
+        entry.base,
+        entry.active,
+        this.now(),
+        entry.model,
+      );
     }
     entry.refreshedAt = startedAt;
   }
@@ -221,6 +230,7 @@ function build(
   base: Map<string, BaseModelStats>,
   active: ActiveModel | undefined,
   now: number,
+  previous: ServingModel | undefined,
 ): ServingModel {
   const { contextDim: d, actionDim: m, priors } = dp.settings;
   const objectives = [DEFAULT_OBJECTIVE, ...dp.settings.objectives.map((o) => o.name)];
@@ -271,19 +281,23 @@ function build(
     stats.set(objective, new Map([...table].map(([id, s]) => [id, s.stats])));
   }
   for (const [objective, s] of intents) stats.set(intentObjective(objective), new Map([[INTENT_ACTION, s.stats]]));
-  const { posteriors, intent } = buildServingPolicyModel(
+  const policyModel = buildServingPolicyModel(
     { d, m },
     priors,
     catalog.map((a, i) => ({ id: a.actionId, features: features[i]! })),
     dp.settings.objectives,
     stats,
+    {
+      compoundEvents: compoundEventObjectives(dp.settings),
+      // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change.
+      ...(previous && previous.posterior.d === d && previous.posterior.m === m && { previous }),
+    },
   );
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
   return {
+    ...policyModel,
     decisionPoint: dp,
-    posterior: posteriors.get(DEFAULT_OBJECTIVE)!,
-    posteriors,
-    intent,
+    posterior: policyModel.posteriors.get(DEFAULT_OBJECTIVE)!,
     live,
     features,
     catalog: new Map(catalog.map((a) => [a.actionId, a])),

@@ -98,11 +98,13 @@ export const servingSettings = (run: Pick<RunParams, 'objectives' | 'combine' | 
 
 /** The serving policy's model of some statistics, over `actions` (the posteriors' action list, in that order). */
 export function servingModelOf(
-  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives'>,
+  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives' | 'compoundEvents'>,
   actions: readonly { id: string; features: Float64Array }[],
   stats: StatsByObjective,
 ): ServingPolicyModel {
-  return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats);
+  return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats, {
+    compoundEvents: run.compoundEvents,
+  });
 }
 
 /** The actions a posterior must know: the catalog, plus anything the statistics or the slice mention. */

@@ -18,8 +18,9 @@ import { z } from 'zod';
 import { type ActionStats, decodeStats, emptyStats, encodeStats, mergeStats } from '../../core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { stageValuesFromSums } from '../../core/feedback/stage-values.ts';
+import { effectiveSampleSize } from '../../core/importance.ts';
 import type { StateStore } from '../../core/ports.ts';
-import { effectiveSize, emptyWeighted, finalizeWeighted, mergeWeighted } from '../../core/retrain/weighting.ts';
+import { emptyWeighted, finalizeWeighted, mergeWeighted } from '../../core/retrain/weighting.ts';
 import { type Aggregate, decodeAggregate } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
 import { modelKey } from './keys.ts';
@@ -173,7 +174,7 @@ export function fitModel(
       final.set(actionId, finalizeWeighted(all));
       diag[actionId] = {
         decisions: all.decisions,
-        effectiveSize: effectiveSize(all),
+        effectiveSize: effectiveSampleSize(all),
         sumW: all.sumW,
         clipped: all.clipped,
         missingPropensity: all.missingPropensity,

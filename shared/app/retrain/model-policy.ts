@@ -8,10 +8,12 @@
  * A logged round's context is encoded with the engine's rule (`encodeFeatures`): named features are hashed, a dense
  * vector keeps its positions after the bias, exactly as `npm run import` encodes history.
  */
+
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { TargetUnavailableError } from '../../core/evaluation/errors.ts';
 import type { Round, TargetPolicy } from '../../core/evaluation/types.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
+import { compoundEventObjectives } from '../../core/feedback/reward.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { baseStatsByObjective, servingModelOf, servingSettings, servingTargetPolicy } from './evaluate.ts';
 
@@ -29,7 +31,13 @@ export async function loadModelPolicy(
   const global = stats.get(DEFAULT_OBJECTIVE);
   if (!global) throw new TargetUnavailableError(`decision point ${decisionPoint} has no model ${wanted}`);
   const s = dp.settings;
-  const run = { contextDim: s.contextDim, actionDim: s.actionDim, priors: s.priors, objectives: s.objectives };
+  const run = {
+    contextDim: s.contextDim,
+    actionDim: s.actionDim,
+    priors: s.priors,
+    objectives: s.objectives,
+    compoundEvents: compoundEventObjectives(s),
+  };
   const known = new Map(changes.actions.map((a) => [a.actionId, encodeFeatures(a.features, s.actionDim)]));
   const build = (ids: Iterable<string>) => {
     for (const id of ids) if (!known.has(id)) known.set(id, encodeFeatures({}, s.actionDim));

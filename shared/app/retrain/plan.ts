@@ -11,7 +11,9 @@
  * **Erasures.** The users erased so far (pseudonym and time, `ErasureLog`) are written beside the manifest; the split
  * step drops every record of theirs up to their erasure time (split.ts), so no later step ever sees them.
  */
+
 import { BUCKET_MS } from '../../core/domain.ts';
+import { compoundEventObjectives } from '../../core/feedback/reward.ts';
 import type { ErasureLog, StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
 import { RetrainInputError, UnknownDecisionPointError } from './errors.ts';
@@ -122,7 +124,11 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     contextDim: s.contextDim,
     actionDim: s.actionDim,
     priors: s.priors,
-    exploration: { epsilon: s.exploration.epsilon, scale: s.exploration.scale },
+    exploration: {
+      ...(s.exploration.epsilon !== undefined && { epsilon: s.exploration.epsilon }),
+      ...(s.exploration.scale !== undefined && { scale: s.exploration.scale }),
+    },
+    compoundEvents: compoundEventObjectives(s),
     objectives: s.objectives.map((o) => ({
       name: o.name,
       weight: o.weight,

@@ -5,8 +5,8 @@
  * store under the run's prefix and only keys and summaries travel here.
  */
 import { z } from 'zod';
+import { DEFAULT_CLIP } from '../../core/importance.ts';
 import { type PolicySummary, policySummarySchema } from '../../core/retrain/evaluation-record.ts';
-import { DEFAULT_CLIP } from '../../core/retrain/weighting.ts';
 import { combineSchema, decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
 
 /** What starts a run: the EventBridge schedule sends `{ "decisionPoint": "…" }`; an operator may set the rest. */
@@ -14,7 +14,7 @@ export const runInputSchema = z.strictObject({
   decisionPoint: decisionPointIdSchema,
   /** Train as of this instant (ISO-8601 with offset); default: when the execution started. */
   asOf: z.iso.datetime({ offset: true }).optional(),
-  /** `uniform`: importance-weight towards uniform exploration (see core/retrain/weighting.ts); `none`: plain fit. */
+  /** `uniform`: importance-weight towards uniform exploration (see core/importance.ts and core/retrain/weighting.ts); `none`: plain fit. */
   weighting: z.enum(['uniform', 'none']).default('uniform'),
   /** Largest importance weight of one decision. */
   clip: z.number().min(1).max(1e6).default(DEFAULT_CLIP),
@@ -69,7 +69,10 @@ export const runParamsSchema = z.object({
   contextDim: z.number().int().min(1),
   actionDim: z.number().int().min(1),
   priors: priorsSchema,
-  exploration: z.object({ epsilon: z.number(), scale: z.number() }),
+  /** ε left out: the serving policy's default schedule. */
+  exploration: z.object({ epsilon: z.number().optional(), scale: z.number().optional() }),
+  /** Posteriors whose rewards are non-negative event values (see compoundEventObjectives in core/feedback/reward.ts). */
+  compoundEvents: z.array(z.string()).default([]),
   /**
    * The decision point's objectives (name and weight) and how they combine: with exploration, what the serving policy
    * needs (core/policy/serving-policy.ts), so the gate evaluates that policy. Defaults read a run planned before them.

@@ -30,6 +30,7 @@ export type { ActionStats } from './stats.ts';
 export {
   addObservation,
   addReward,
+  addWeightedObservation,
   cloneStats,
   decodeStats,
   emptyStats,

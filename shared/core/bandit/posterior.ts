@@ -33,6 +33,7 @@ import {
   inverseFromCholesky,
   packedSize,
   packSymmetric,
+  solveLowerInPlace,
   unpackSymmetric,
 } from './linalg.ts';
 import type { ActionStats } from './stats.ts';
@@ -86,8 +87,13 @@ export interface HybridPosterior {
   readonly w: Float64Array;
   /** Per-action V_a, K × d(d+1)/2 packed upper triangles: score variance σ² xᵀ V_a x. */
   readonly V: Float64Array;
-  /** Plug-in noise variance σ². */
+  /** Plug-in noise variance σ² (pooled over contexts; see {@link BuildOptions.compoundEvents} for the per-context one). */
   readonly sigma2: number;
+  /**
+   * M = Σr² / Σr when the rewards follow the compound-event model (see {@link BuildOptions.compoundEvents}), else 0:
+   * the noise variance at a context whose mean reward is μ is then μ(M − μ) rather than σ².
+   */
+  readonly eventValue: number;
   /** Shared coefficients β̂ (k = d·m). */
   readonly beta: Float64Array;
   /** Impressions per action (0 for cold actions). */
@@ -99,7 +105,7 @@ export interface HybridPosterior {
   readonly scratch: Float64Array;
 }
 
-/** Lower bound of σ², so a run of identical rewards cannot collapse exploration to zero. */
+/** Lower bound of σ² relative to the prior guess s0², so a run of identical rewards cannot collapse exploration. */
 export const MIN_NOISE_VARIANCE = 1e-6;
 
 function validatePriors(p: Priors): void {
@@ -112,6 +118,52 @@ function validatePriors(p: Priors): void {
   }
 }
 
+/** Options of {@link buildPosterior}. */
+export interface BuildOptions {
+  /**
+   * The rewards are non-negative event values, r = V·1[event] with V's law not depending on the context (a click worth
+   * 1, a purchase worth its amount): then E[r² | x] / E[r | x] = E[V²]/E[V] = M for every x, estimated by Σr²/Σr, and
+   * Var(r | x) = μ(x)·(M − μ(x)). A user who never reaches the event (μ ≈ 0) has a noise variance ≈ 0 instead of the
+   * pooled σ², so the model is not explored as if they might. Only additive sums are used, so exactly-once and
+   * merging are unchanged.
+   */
+  compoundEvents?: boolean;
+}
+
+function checkInputs(dims: Dims, actions: readonly PosteriorAction[]): void {
+  const { d, m } = dims;
+  if (!Number.isInteger(d) || d < 1 || !Number.isInteger(m) || m < 1) {
+    throw new InvalidArgumentError(`dims must be positive integers, got d = ${d}, m = ${m}`);
+  }
+  const dp = packedSize(d);
+  const seen = new Set<string>();
+  for (const act of actions) {
+    if (seen.has(act.id)) throw new InvalidArgumentError(`duplicate action id ${act.id}`);
+    seen.add(act.id);
+    if (act.features.length !== m) throw new DimensionMismatchError(`features of ${act.id}`, m, act.features.length);
+    for (const v of act.features) {
+      if (!Number.isFinite(v)) throw new InvalidArgumentError(`features of ${act.id} are not finite`);
+    }
+    if (act.stats !== undefined) {
+      if (act.stats.sxr.length !== d) throw new DimensionMismatchError(`sxr of ${act.id}`, d, act.stats.sxr.length);
+      if (act.stats.sxx.length !== dp) throw new DimensionMismatchError(`sxx of ${act.id}`, dp, act.stats.sxx.length);
+    }
+  }
+}
+
+/**
+ * σ² of the normal–inverse-gamma model: (ν0·s0² + R) / (ν0 + n), R = yᵀy − bᵀA⁻¹b the regularised residual sum of
+ * squares (what the context and action model leaves unexplained), floored at {@link MIN_NOISE_VARIANCE} × s0² so
+ * that the floor scales with the reward's unit.
+ */
+function noiseVariance(priors: Priors, f: Pick<Factored, 'n' | 'sumR2' | 'explained'>): number {
+  const nu0 = priors.noisePriorWeight;
+  const residual = Math.max(0, f.sumR2 - f.explained);
+  const denom = nu0 + f.n;
+  const v = denom > 0 ? (nu0 * priors.noisePriorVariance + residual) / denom : priors.noisePriorVariance;
+  return Math.max(MIN_NOISE_VARIANCE * priors.noisePriorVariance, v);
+}
+
 function hasData(s: ActionStats | undefined): s is ActionStats {
   if (s === undefined) return false;
   if (s.n !== 0) return true;
@@ -121,45 +173,62 @@ function hasData(s: ActionStats | undefined): s is ActionStats {
 }
 
 /**
- * Builds the posterior from per-action statistics (see the module documentation for the formulas).
- * Cost O(K·(d²m² + d³) + (dm)³); allocates its outputs and O(k² + K·d²) scratch.
- * Throws {@link DimensionMismatchError} on inconsistent lengths and {@link InvalidArgumentError} on bad priors or
- * duplicate ids; a {@link NotPositiveDefiniteError} means corrupted statistics (e.g. negative weights).
+ * Pass 1 of the build, shared with the evidence: each warm action's A_a⁻¹ (packed into `V`), the Schur complement A0
+ * (Cholesky-factored in place) and b0, and the sums the marginal likelihood needs. Cold actions contribute nothing.
  */
-export function buildPosterior(dims: Dims, priors: Priors, actions: readonly PosteriorAction[]): HybridPosterior {
-  const { d, m } = dims;
-  if (!Number.isInteger(d) || d < 1 || !Number.isInteger(m) || m < 1) {
-    throw new InvalidArgumentError(`dims must be positive integers, got d = ${d}, m = ${m}`);
+interface Factored {
+  V: Float64Array;
+  warm: Uint8Array;
+  /** Cholesky factor of A0 (k×k, lower triangle). */
+  A0: Float64Array;
+  b0: Float64Array;
+  /** Σ_a log|A_a| + log|A0| = log|A| of the joint precision. */
+  logDetA: number;
+  /** bᵀA⁻¹b = Σ_a Sxrᵀ A_a⁻¹ Sxr + b0ᵀ A0⁻¹ b0 (the explained sum of squares). */
+  explained: number;
+  /** Number of warm actions (each adds d coefficients to the joint model). */
+  warmCount: number;
+  /** Σ n, Σ r, Σ r² over every action with statistics. */
+  n: number;
+  sumR: number;
+  sumR2: number;
+}
+
+/** The λa-dependent half of pass 1: everything but λs (A0 without its λs·I, upper triangle only). */
+interface ActionPart extends Omit<Factored, 'A0' | 'logDetA' | 'explained'> {
+  shared: Float64Array;
+  logDetActions: number;
+  explainedActions: number;
+  k: number;
+}
+
+function factor(d: number, m: number, ls: number, la: number, actions: readonly PosteriorAction[]): Factored {
+  return factorShared(factorActions(d, m, la, actions), ls, false);
+}
+
+/** The λs half: A0 = shared + λs·I factored (in a copy unless `inPlace`), its log-determinant and b0ᵀA0⁻¹b0. */
+function factorShared(part: ActionPart, ls: number, inPlace: boolean): Factored {
+  const k = part.k;
+  const A0 = inPlace ? part.shared : part.shared.slice();
+  for (let p = 0; p < k; p++) {
+    A0[p * k + p] = (A0[p * k + p] as number) + ls;
+    for (let q = p + 1; q < k; q++) A0[q * k + p] = A0[p * k + q] as number;
   }
-  validatePriors(priors);
+  choleskyInPlace(A0, k);
+  let logDetA = part.logDetActions;
+  for (let p = 0; p < k; p++) logDetA += 2 * Math.log(A0[p * k + p] as number);
+  // b0ᵀ A0⁻¹ b0 = ‖L⁻¹ b0‖².
+  let explained = part.explainedActions;
+  const y = solveLowerInPlace(A0, k, part.b0.slice());
+  for (let p = 0; p < k; p++) explained += (y[p] as number) * (y[p] as number);
+  const { V, warm, b0, warmCount, n, sumR, sumR2 } = part;
+  return { V, warm, A0, b0, logDetA, explained, warmCount, n, sumR, sumR2 };
+}
+
+function factorActions(d: number, m: number, la: number, actions: readonly PosteriorAction[]): ActionPart {
   const K = actions.length;
   const k = d * m;
   const dp = packedSize(d);
-  const la = priors.lambdaAction;
-  const ls = priors.lambdaShared;
-
-  const ids: string[] = new Array(K);
-  const index = new Map<string, number>();
-  const n = new Float64Array(K);
-  const features = new Float64Array(K * m);
-  for (let a = 0; a < K; a++) {
-    const act = actions[a] as PosteriorAction;
-    if (index.has(act.id)) throw new InvalidArgumentError(`duplicate action id ${act.id}`);
-    if (act.features.length !== m) throw new DimensionMismatchError(`features of ${act.id}`, m, act.features.length);
-    for (const v of act.features) {
-      if (!Number.isFinite(v)) throw new InvalidArgumentError(`features of ${act.id} are not finite`);
-    }
-    if (act.stats !== undefined) {
-      if (act.stats.sxr.length !== d) throw new DimensionMismatchError(`sxr of ${act.id}`, d, act.stats.sxr.length);
-      if (act.stats.sxx.length !== dp) throw new DimensionMismatchError(`sxx of ${act.id}`, dp, act.stats.sxx.length);
-      n[a] = act.stats.n;
-    }
-    features.set(act.features, a * m);
-    ids[a] = act.id;
-    index.set(act.id, a);
-  }
-
-  // Pass 1: per-action A_a⁻¹ (kept packed in V until pass 2 overwrites it), contributions to A0 and b0.
   const V = new Float64Array(K * dp);
   const warm = new Uint8Array(K);
   const A0 = new Float64Array(k * k);
@@ -168,31 +237,39 @@ export function buildPosterior(dims: Dims, priors: Priors, actions: readonly Pos
   const ainv = new Float64Array(d * d);
   const u = new Float64Array(d);
   const cc = new Float64Array(m * m);
-  let ssResidual = 0;
-  let dof = 0;
+  let logDetA = 0;
+  let explained = 0;
+  let warmCount = 0;
+  let n = 0;
+  let sumR = 0;
+  let sumR2 = 0;
 
   for (let a = 0; a < K; a++) {
     const act = actions[a] as PosteriorAction;
     const s = act.stats;
     if (!hasData(s)) continue;
     warm[a] = 1;
-    if (s.n > 0) {
-      ssResidual += Math.max(0, s.sumR2 - (s.sumR * s.sumR) / s.n);
-      dof += Math.max(s.n - 1, 0);
-    }
+    warmCount++;
+    n += s.n;
+    sumR += s.sumR;
+    sumR2 += s.sumR2;
     unpackSymmetric(s.sxx, d, dense);
     for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) + la;
     choleskyInPlace(dense, d);
+    for (let i = 0; i < d; i++) logDetA += 2 * Math.log(dense[i * d + i] as number);
     inverseFromCholesky(dense, d, ainv);
     packSymmetric(ainv, d, V.subarray(a * dp, (a + 1) * dp));
 
-    // u = λa A⁻¹ Sxr
+    // u = λa A⁻¹ Sxr, and Sxrᵀ A⁻¹ Sxr = Sxrᵀ u / λa.
     const sxr = s.sxr;
+    let quad = 0;
     for (let i = 0; i < d; i++) {
       let acc = 0;
       for (let j = 0; j < d; j++) acc += (ainv[i * d + j] as number) * (sxr[j] as number);
       u[i] = la * acc;
+      quad += (sxr[i] as number) * acc;
     }
+    explained += quad;
     const c = act.features;
     for (let i = 0; i < d; i++) {
       const ui = u[i] as number;
@@ -213,23 +290,64 @@ export function buildPosterior(dims: Dims, priors: Priors, actions: readonly Pos
       }
     }
   }
-  for (let p = 0; p < k; p++) {
-    A0[p * k + p] = (A0[p * k + p] as number) + ls;
-    for (let q = p + 1; q < k; q++) A0[q * k + p] = A0[p * k + q] as number;
+  return {
+    V,
+    warm,
+    shared: A0,
+    b0,
+    logDetActions: logDetA,
+    explainedActions: explained,
+    warmCount,
+    n,
+    sumR,
+    sumR2,
+    k,
+  };
+}
+
+/**
+ * Builds the posterior from per-action statistics (see the module documentation for the formulas).
+ * Cost O(K·(d²m² + d³) + (dm)³); allocates its outputs and O(k² + K·d²) scratch.
+ * Throws {@link DimensionMismatchError} on inconsistent lengths and {@link InvalidArgumentError} on bad priors or
+ * duplicate ids; a {@link NotPositiveDefiniteError} means corrupted statistics (e.g. negative weights).
+ */
+export function buildPosterior(
+  dims: Dims,
+  priors: Priors,
+  actions: readonly PosteriorAction[],
+  options: BuildOptions = {},
+): HybridPosterior {
+  const { d, m } = dims;
+  checkInputs(dims, actions);
+  validatePriors(priors);
+  const K = actions.length;
+  const k = d * m;
+  const dp = packedSize(d);
+  const la = priors.lambdaAction;
+
+  const ids: string[] = new Array(K);
+  const index = new Map<string, number>();
+  const n = new Float64Array(K);
+  const features = new Float64Array(K * m);
+  for (let a = 0; a < K; a++) {
+    const act = actions[a] as PosteriorAction;
+    if (act.stats !== undefined) n[a] = act.stats.n;
+    features.set(act.features, a * m);
+    ids[a] = act.id;
+    index.set(act.id, a);
   }
 
-  choleskyInPlace(A0, k);
+  // Pass 1: per-action A_a⁻¹ (kept packed in V until pass 2 overwrites it), A0 factored, b0.
+  const f = factor(d, m, priors.lambdaShared, la, actions);
+  const { V, warm, A0, b0 } = f;
+  const u = new Float64Array(d);
+  const ainv = new Float64Array(d * d);
   const beta = b0.slice();
   choleskySolveInPlace(A0, k, beta);
   const A0inv = new Float64Array(k * k);
   inverseFromCholesky(A0, k, A0inv);
-
-  const nu0 = priors.noisePriorWeight;
-  const denom = nu0 + dof;
-  const sigma2 = Math.max(
-    MIN_NOISE_VARIANCE,
-    denom > 0 ? (nu0 * priors.noisePriorVariance + ssResidual) / denom : priors.noisePriorVariance,
-  );
+  const sigma2 = noiseVariance(priors, f);
+  const eventValue = options.compoundEvents && f.sumR > 0 && f.sumR2 > 0 ? f.sumR2 / f.sumR : 0;
 
   // Pass 2: w_a and V_a.
   const w = new Float64Array(K * d);
@@ -308,6 +426,7 @@ export function buildPosterior(dims: Dims, priors: Priors, actions: readonly Pos
     w,
     V,
     sigma2,
+    eventValue,
     beta,
     n,
     features,
@@ -357,4 +476,63 @@ export function posteriorSummary(post: HybridPosterior, id: string): PosteriorSu
     varianceTrace: post.sigma2 * trace,
     sigma2: post.sigma2,
   };
+}
+
+/**
+ * The log marginal likelihood of the statistics under `priors`, up to a constant that does not depend on λs or λa:
+ * with σ² integrated out under its inverse-gamma prior (ν0/2, ν0·s0²/2),
+ *
+ *   log p(y | λs, λa) = ½ (k log λs + d·W log λa) − ½ log|A| − ½ (ν0 + n) log(ν0·s0² + R) + const,
+ *
+ * where A is the joint posterior precision of [β; θ_1 … θ_W] over the W actions with statistics, log|A| =
+ * Σ_a log|A_a| + log|A0| by the Schur complement the build already uses, and R = yᵀy − bᵀA⁻¹b with
+ * bᵀA⁻¹b = Σ_a Sxr_aᵀ A_a⁻¹ Sxr_a + b0ᵀ A0⁻¹ b0. Everything comes from the per-action sums (MacKay 1992, "Bayesian
+ * interpolation"; Bishop 2006, §3.5). One evaluation costs one pass 1 of the build. Returns −∞ when a factorisation
+ * fails or nothing constrains σ² (all rewards 0).
+ */
+export function logEvidence(dims: Dims, priors: Priors, actions: readonly PosteriorAction[]): number {
+  return evidenceFunction(dims, actions)(priors);
+}
+
+/**
+ * {@link logEvidence} as a function of the priors for fixed statistics, for a search: the λa-dependent half of the
+ * factorisation is kept for the last λa, so a change of λs alone costs one k×k Cholesky factorisation.
+ */
+export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]): (priors: Priors) => number {
+  const { d, m } = dims;
+  checkInputs(dims, actions);
+  let cachedLa = Number.NaN;
+  let part: ActionPart | undefined;
+  return (priors) => {
+    validatePriors(priors);
+    let f: Factored;
+    try {
+      if (part === undefined || cachedLa !== priors.lambdaAction) {
+        part = undefined;
+        part = factorActions(d, m, priors.lambdaAction, actions);
+        cachedLa = priors.lambdaAction;
+      }
+      f = factorShared(part, priors.lambdaShared, false);
+    } catch {
+      return Number.NEGATIVE_INFINITY;
+    }
+    const scale = priors.noisePriorWeight * priors.noisePriorVariance + Math.max(0, f.sumR2 - f.explained);
+    if (!(scale > 0)) return Number.NEGATIVE_INFINITY;
+    const logDetPrior = d * m * Math.log(priors.lambdaShared) + d * f.warmCount * Math.log(priors.lambdaAction);
+    return 0.5 * logDetPrior - 0.5 * f.logDetA - 0.5 * (priors.noisePriorWeight + f.n) * Math.log(scale);
+  };
+}
+
+/** Σ n, Σ r and Σ r² over the actions that have statistics. */
+export function rewardTotals(actions: readonly PosteriorAction[]): { n: number; sumR: number; sumR2: number } {
+  let n = 0;
+  let sumR = 0;
+  let sumR2 = 0;
+  for (const a of actions) {
+    if (!a.stats) continue;
+    n += a.stats.n;
+    sumR += a.stats.sumR;
+    sumR2 += a.stats.sumR2;
+  }
+  return { n, sumR, sumR2 };
 }

@@ -4,10 +4,28 @@
 import { DimensionMismatchError, InvalidArgumentError } from './errors.ts';
 import type { HybridPosterior } from './posterior.ts';
 
+/** Smallest per-context noise variance under the compound-event model, as a share of the pooled σ². */
+export const MIN_CONTEXT_NOISE_SHARE = 0.01;
+
+/** max μ(M − μ) over μ ∈ [mean − s, mean + s] ∩ [0, M] (the nearest point of [0, M] when they do not meet), floored. */
+function contextNoise(mean: number, s: number, M: number, floor: number): number {
+  const lo = Math.min(M, Math.max(0, mean - s));
+  const hi = Math.max(0, Math.min(M, mean + s));
+  const half = M / 2;
+  const mu = hi < half ? hi : lo > half ? lo : half;
+  return Math.max(floor, mu * (M - mu));
+}
+
 /**
  * Writes, for each candidate position p (candidates[p] is an index into `post`), the posterior mean score
- * outMean[p] = xᵀw_a and the sampling standard deviation outSd[p] = sqrt(explorationScale · σ² · xᵀV_a x).
+ * outMean[p] = xᵀw_a and the sampling standard deviation outSd[p] = sqrt(explorationScale · σ²(x) · xᵀV_a x).
  * `explorationScale` multiplies the variance: 1 is plain Thompson sampling, 0 is greedy, values above 1 explore more.
+ *
+ * σ²(x) is the pooled σ², except under the compound-event model (`post.eventValue` = M > 0, see
+ * `BuildOptions.compoundEvents`), where the noise of a context whose mean reward is μ is μ(M − μ): there σ²(x) is the
+ * largest μ(M − μ) over μ within one posterior standard deviation s = sqrt(σ² xᵀV_a x) of the mean, clamped to
+ * [0, M] (so it stays positive while the mean is uncertain, and only reaches 0 where the model is sure the event
+ * never happens), floored at {@link MIN_CONTEXT_NOISE_SHARE}·σ².
  *
  * Cost per candidate: d + d(d+1)/2 multiply-adds, because x xᵀ (packed, off-diagonal doubled) is formed once per
  * call and each V_a quadratic form becomes one contiguous dot product. Allocates nothing.
@@ -41,7 +59,10 @@ export function scoreInto(
   const w = post.w;
   const V = post.V;
   const K = post.size;
-  const varScale = explorationScale * post.sigma2;
+  const sigma2 = post.sigma2;
+  const varScale = explorationScale * sigma2;
+  const M = post.eventValue;
+  const floor = MIN_CONTEXT_NOISE_SHARE * sigma2;
   for (let p = 0; p < count; p++) {
     const a = candidates[p] as number;
     if (!(a >= 0 && a < K) || (a | 0) !== a) throw new InvalidArgumentError(`candidate index ${a} out of range`);
@@ -53,6 +74,8 @@ export function scoreInto(
     for (let i = 0; i < dp; i++) q += (V[vo + i] as number) * (xx[i] as number);
     outMean[p] = mean;
     // Rounding can push a tiny quadratic form below 0; a variance is never negative.
-    outSd[p] = q > 0 ? Math.sqrt(varScale * q) : 0;
+    if (!(q > 0)) outSd[p] = 0;
+    else if (M > 0) outSd[p] = Math.sqrt(explorationScale * contextNoise(mean, Math.sqrt(sigma2 * q), M, floor) * q);
+    else outSd[p] = Math.sqrt(varScale * q);
   }
 }

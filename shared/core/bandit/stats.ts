@@ -49,14 +49,24 @@ function checkReward(r: number): void {
 
 /** Records one impression of the action in context x with reward r (r = 0 when the reward is still unknown). */
 export function addObservation(s: ActionStats, x: Float64Array, r: number): void {
+  addWeightedObservation(s, x, r, 1);
+}
+
+/**
+ * Records one observation (x, r) that carries weight w ≥ 0 (an importance weight, core/importance.ts): n += w,
+ * Σxxᵀ += w xxᵀ, Σxr += w x r, Σr += w r, Σr² += w r². With w = 1 this is {@link addObservation}, exactly.
+ */
+export function addWeightedObservation(s: ActionStats, x: Float64Array, r: number, w: number): void {
   checkX(s, x);
   checkReward(r);
-  s.n += 1;
-  symRank1Packed(s.sxx, s.sxr.length, x, 1);
+  if (!(w >= 0) || !Number.isFinite(w)) throw new InvalidArgumentError(`weight must be finite and >= 0, got ${w}`);
+  s.n += w;
+  symRank1Packed(s.sxx, s.sxr.length, x, w);
+  const wr = w * r;
   const sxr = s.sxr;
-  for (let i = 0; i < sxr.length; i++) sxr[i] = (sxr[i] as number) + (x[i] as number) * r;
-  s.sumR += r;
-  s.sumR2 += r * r;
+  for (let i = 0; i < sxr.length; i++) sxr[i] = (sxr[i] as number) + (x[i] as number) * wr;
+  s.sumR += wr;
+  s.sumR2 += wr * r;
 }
 
 /**

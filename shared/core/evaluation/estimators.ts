@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.ts';
-import { normalQuantile } from './stats.ts';
+import { meanAndVariance, normalQuantile } from './stats.ts';
 import type { Estimate, PointEstimate } from './types.ts';
 
 /**
@@ -31,15 +31,8 @@ export function cltEstimate(
   options: IntervalOptions = {},
 ): Estimate & { standardError: number } {
   const n = terms.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += terms[i]!;
-  const value = sum / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const d = terms[i]! - value;
-    ss += d * d;
-  }
-  const standardError = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  const { mean: value, variance } = meanAndVariance(terms);
+  const standardError = n > 1 ? Math.sqrt(variance / n) : 0;
   const half = zFor(options.confidence) * standardError;
   return { value, lower: value - half, upper: value + half, standardError };
 }

@@ -1,3 +1,4 @@
+import { effectiveSampleSize, importanceWeight } from '../importance.ts';
 import {
   EmptyLogError,
   InvalidOptionError,
@@ -16,7 +17,6 @@ import {
 } from './estimators.ts';
 import { type HcopeResult, hcope } from './hcope.ts';
 import { type CrossFittedRewardModel, crossFitRewardModel, type RewardModelKind } from './reward-model.ts';
-import { effectiveSampleSize } from './stats.ts';
 import type { Estimate, LoggedData, PointEstimate, RewardModel, RewardRange, Round, TargetPolicy } from './types.ts';
 
 export type EstimatorName = 'ips' | 'snips' | 'dr' | 'dros' | 'dm';
@@ -183,7 +183,6 @@ export function evaluatePolicy(
           `bound use the ${m} rounds that have one, which is unbiased only if propensities are missing at random`,
       );
     }
-    ess = effectiveSampleSize(terms.weight);
     let sw = 0;
     let sw2 = 0;
     let wMax = 0;
@@ -192,6 +191,7 @@ export function evaluatePolicy(
       sw2 += w * w;
       if (w > wMax) wMax = w;
     }
+    ess = effectiveSampleSize({ sumW: sw, sumW2: sw2 });
     maxWeight = wMax;
     meanWeight = sw / m;
     ips = clampEst(ipsEstimate(terms, interval));
@@ -335,7 +335,8 @@ export function computeTerms(
     const c = round.chosenIndex;
     const p = round.propensity;
     if (p !== undefined && p > 0) {
-      weight[j] = pi[c]! / p;
+      // Unclipped: IPS and DR are unbiased only so; DRos and HCOPE bound large weights by rules of their own.
+      weight[j] = importanceWeight(pi[c]!, p, Number.POSITIVE_INFINITY);
       reward[j] = round.reward;
       qChosen[j] = q[c]!;
       qTarget[j] = qt;

@@ -1,5 +1,6 @@
+import { createRng, shuffledIndices } from '../random.ts';
 import { InvalidOptionError } from './errors.ts';
-import { createRng, shuffledIndices } from './random.ts';
+import { meanAndVariance } from './stats.ts';
 import type { RewardRange } from './types.ts';
 
 /**
@@ -11,7 +12,7 @@ import type { RewardRange } from './types.ts';
 export function empiricalBernsteinLowerBound(values: ArrayLike<number>, c: number, delta: number): number {
   const n = values.length;
   if (n < 2) return Number.NEGATIVE_INFINITY;
-  const { m, s2 } = meanVar(values);
+  const { mean: m, variance: s2 } = meanAndVariance(values);
   const l = Math.log(2 / delta);
   return m - Math.sqrt((2 * s2 * l) / n) - (7 * c * l) / (3 * (n - 1));
 }
@@ -20,21 +21,8 @@ export function empiricalBernsteinLowerBound(values: ArrayLike<number>, c: numbe
 export function hoeffdingLowerBound(values: ArrayLike<number>, c: number, delta: number): number {
   const n = values.length;
   if (n < 1) return Number.NEGATIVE_INFINITY;
-  const { m } = meanVar(values);
+  const { mean: m } = meanAndVariance(values);
   return m - c * Math.sqrt(Math.log(1 / delta) / (2 * n));
-}
-
-function meanVar(values: ArrayLike<number>): { m: number; s2: number } {
-  const n = values.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += values[i]!;
-  const m = s / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const d = values[i]! - m;
-    ss += d * d;
-  }
-  return { m, s2: n > 1 ? ss / (n - 1) : 0 };
 }
 
 /**

@@ -4,7 +4,6 @@ export * from './evaluate.ts';
 export * from './formats.ts';
 export * from './hcope.ts';
 export * from './policies.ts';
-export * from './random.ts';
 export * from './reward-model.ts';
 export * from './simulate.ts';
 export * from './stats.ts';

@@ -1,6 +1,6 @@
+import { choleskyInPlace, choleskySolveInPlace } from '../bandit/linalg.ts';
+import { createRng, shuffledIndices } from '../random.ts';
 import { InvalidOptionError } from './errors.ts';
-import { createRng, shuffledIndices } from './random.ts';
-import { solveSpd } from './stats.ts';
 import type { ActionId, Candidate, RewardModel, RewardRange, Round } from './types.ts';
 
 /**
@@ -136,13 +136,17 @@ function fitLinear(rounds: readonly Round[], indices: ArrayLike<number>, options
     }
     return m;
   };
+  // Both systems are ridge-penalised, hence positive definite: the core's Cholesky solves them (in place on the
+  // fresh copies `mirrored` and the right-hand sides are).
+  const solve = (a: Float64Array, b: Float64Array): Float64Array =>
+    choleskySolveInPlace(choleskyInPlace(a, dim), dim, b);
   // The intercept gets a negligible penalty so the pooled fit is centred on the mean reward.
-  const pooled = solveSpd(mirrored(pooledA, ridge, 1e-9 + 1e-12 * indices.length), pooledB, dim);
+  const pooled = solve(mirrored(pooledA, ridge, 1e-9 + 1e-12 * indices.length), Float64Array.from(pooledB));
   const coefs = new Map<ActionId, Float64Array>();
   for (const [id, acc] of perAction) {
     const rhs = new Float64Array(dim);
     for (let i = 0; i < dim; i++) rhs[i] = acc.b[i]! + prior * pooled[i]!;
-    coefs.set(id, solveSpd(mirrored(acc.a, prior, prior), rhs, dim));
+    coefs.set(id, solve(mirrored(acc.a, prior, prior), rhs));
   }
   const score = (beta: Float64Array, x: Float64Array): number => {
     let s = beta[0]!;

@@ -1,5 +1,5 @@
+import { createRng } from '../random.ts';
 import { InvalidOptionError } from './errors.ts';
-import { createRng, type Rng } from './random.ts';
 import type { Candidate, LoggedData, Round, TargetPolicy } from './types.ts';
 
 export interface SimulationOptions {
@@ -21,11 +21,6 @@ export interface SimulatedLog {
   readonly trueValue: number;
   /** The logging policy's exact expected reward. */
   readonly loggingValue: number;
-}
-
-function gaussian(rng: Rng): number {
-  const u = 1 - rng();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
 }
 
 function softmaxInto(logits: Float64Array, k: number, out: Float64Array): void {
@@ -58,11 +53,11 @@ export function simulateLog(options: SimulationOptions): SimulatedLog {
   // The problem (click model, logger, contexts) is fixed by a seed of its own so that logs from different seeds
   // share one true value; only the sampling of rounds varies with `seed`.
   const world = createRng(0x0bd_5eed ^ (d * 131 + k));
-  const theta = Float64Array.from({ length: k * d }, () => (1.2 * gaussian(world)) / Math.sqrt(d));
-  const bias = Float64Array.from({ length: k }, () => -1.5 + 0.8 * gaussian(world));
-  const pref = Float64Array.from({ length: k * d }, () => gaussian(world) / Math.sqrt(d));
-  const prefBias = Float64Array.from({ length: k }, () => 1.5 * gaussian(world));
-  const pool = Array.from({ length: poolSize }, () => Float64Array.from({ length: d }, () => gaussian(world)));
+  const theta = Float64Array.from({ length: k * d }, () => (1.2 * world.normal()) / Math.sqrt(d));
+  const bias = Float64Array.from({ length: k }, () => -1.5 + 0.8 * world.normal());
+  const pref = Float64Array.from({ length: k * d }, () => world.normal() / Math.sqrt(d));
+  const prefBias = Float64Array.from({ length: k }, () => 1.5 * world.normal());
+  const pool = Array.from({ length: poolSize }, () => Float64Array.from({ length: d }, () => world.normal()));
   const candidates: Candidate[] = Array.from({ length: k }, (_, a) => ({ id: `a${a}` }));
   const logits = new Float64Array(k);
 
@@ -106,9 +101,9 @@ export function simulateLog(options: SimulationOptions): SimulatedLog {
 
   const rounds: Round[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    const x = pool[Math.floor(rng() * poolSize)]!;
+    const x = pool[rng.int(poolSize)]!;
     logging(x, probs);
-    let u = rng();
+    let u = rng.next();
     let a = 0;
     while (a < k - 1 && u >= probs[a]!) {
       u -= probs[a]!;
@@ -120,7 +115,7 @@ export function simulateLog(options: SimulationOptions): SimulatedLog {
       candidates,
       chosenIndex: a,
       propensity: probs[a]!,
-      reward: rng() < rates[a]! ? 1 : 0,
+      reward: rng.next() < rates[a]! ? 1 : 0,
     };
   }
   return { data: { rounds, rewardRange: { min: 0, max: 1 } }, target, trueValue, loggingValue };

@@ -1,22 +1,21 @@
 import { InvalidOptionError } from './errors.ts';
 
-export function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i]!;
-  return xs.length === 0 ? Number.NaN : s / xs.length;
-}
-
-/** Unbiased sample variance (n − 1 denominator); 0 for fewer than two values. */
-export function sampleVariance(xs: ArrayLike<number>): number {
+/**
+ * Mean and unbiased sample variance (n − 1 denominator) of `xs`, in two passes for accuracy. The variance is 0 for
+ * fewer than two values; the mean of no values is NaN.
+ */
+export function meanAndVariance(xs: ArrayLike<number>): { mean: number; variance: number } {
   const n = xs.length;
-  if (n < 2) return 0;
-  const m = mean(xs);
   let s = 0;
+  for (let i = 0; i < n; i++) s += xs[i]!;
+  const mean = n === 0 ? Number.NaN : s / n;
+  if (n < 2) return { mean, variance: 0 };
+  let ss = 0;
   for (let i = 0; i < n; i++) {
-    const d = xs[i]! - m;
-    s += d * d;
+    const d = xs[i]! - mean;
+    ss += d * d;
   }
-  return s / (n - 1);
+  return { mean, variance: ss / (n - 1) };
 }
 
 /**
@@ -53,49 +52,4 @@ export function normalQuantile(p: number): number {
     ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) /
     (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1)
   );
-}
-
-/** Kish's effective sample size (Σw)² / Σw²: how many equally weighted rounds the weighted log is worth. */
-export function effectiveSampleSize(weights: ArrayLike<number>): number {
-  let s = 0;
-  let s2 = 0;
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
-    s += w;
-    s2 += w * w;
-  }
-  return s2 === 0 ? 0 : (s * s) / s2;
-}
-
-/**
- * Solves A x = b for a symmetric positive-definite A (row-major, dim × dim) by Cholesky, in place on copies.
- * Used for ridge regressions whose penalty keeps A positive definite.
- */
-export function solveSpd(a: Float64Array, b: Float64Array, dim: number): Float64Array {
-  const l = new Float64Array(dim * dim);
-  for (let i = 0; i < dim; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * dim + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * dim + k]! * l[j * dim + k]!;
-      if (i === j) {
-        if (!(s > 0)) throw new InvalidOptionError('ridge system is not positive definite');
-        l[i * dim + i] = Math.sqrt(s);
-      } else {
-        l[i * dim + j] = s / l[j * dim + j]!;
-      }
-    }
-  }
-  const y = new Float64Array(dim);
-  for (let i = 0; i < dim; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * dim + k]! * y[k]!;
-    y[i] = s / l[i * dim + i]!;
-  }
-  const x = new Float64Array(dim);
-  for (let i = dim - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < dim; k++) s -= l[k * dim + i]! * x[k]!;
-    x[i] = s / l[i * dim + i]!;
-  }
-  return x;
 }

@@ -14,6 +14,8 @@
  * - With no reward settings, any event is worth 1; with settings, an event type not listed is worth nothing and is
  *   ignored; an event's own `value` overrides the configured amount.
  */
+
+import { DEFAULT_OBJECTIVE } from '../domain.ts';
 import type { FeedbackEvent } from '../schemas.ts';
 
 /** The reward an event is worth, or undefined when its type carries no reward for this decision point. */
@@ -133,6 +135,35 @@ export function defaultRewardBounds(decision: {
     ...decision.objectives.flatMap((o) => Object.values(o.events)),
   ];
   return { min: Math.min(0, ...configured), max: Math.max(1, ...configured) };
+}
+
+/**
+ * The posteriors whose rewards are non-negative event values (`default` for the global one): no stage ladder (a stage
+ * move can be worth a negative amount), every configured event value ≥ 0, and any client `value` bounded below by 0.
+ * Those use the compound-event noise model (see `BuildOptions.compoundEvents` in core/bandit/posterior.ts).
+ */
+export function compoundEventObjectives(settings: {
+  rewards: Readonly<Record<string, number>>;
+  objectives: readonly {
+    name: string;
+    events: Readonly<Record<string, number>>;
+    stages?: readonly string[] | undefined;
+    weight: number;
+  }[];
+  rewardBounds?: { min: number; max: number } | undefined;
+  acceptEventValues?: boolean | undefined;
+}): string[] {
+  const valuesOk =
+    settings.acceptEventValues === false || (settings.rewardBounds ?? defaultRewardBounds(settings)).min >= 0;
+  const nonNegative = (values: Readonly<Record<string, number>>) => Object.values(values).every((v) => v >= 0);
+  const names = settings.objectives
+    .filter((o) => valuesOk && o.stages === undefined && nonNegative(o.events))
+    .map((o) => o.name);
+  const global =
+    settings.objectives.length === 0
+      ? valuesOk && nonNegative(settings.rewards)
+      : names.length === settings.objectives.length && settings.objectives.every((o) => o.weight >= 0);
+  return global ? [DEFAULT_OBJECTIVE, ...names] : names;
 }
 
 /** F9: why a client's `value` is refused for this decision (its settings when decided), or undefined if accepted. */

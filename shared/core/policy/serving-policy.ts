@@ -15,11 +15,17 @@
  *
  * Slot 1 is uniform over the K candidates with probability ε, otherwise the argmax of one draw of every score, so
  * p_a = (1 − ε) P(a = argmax_b s_b) + ε / K, from `argmaxProbabilities` (quadrature error about 1e-9). This is what
- * `selectThompson` samples from, given the same means, sds and ε.
+ * `selectThompson` samples from, given the same means, sds and ε. ε is the settings' when they give one, else
+ * {@link explorationFloor} of the decisions the model has learned from and K.
+ *
+ * Every posterior's priors are learned from its own statistics where the settings leave them out
+ * (core/bandit/hyperparameters.ts), and objectives whose rewards are non-negative event values use the compound-event
+ * noise model (core/bandit/score.ts).
  *
  * Pure: no I/O, and the model is read, never changed. Output buffers are the caller's, reused across calls.
  */
 import { InvalidArgumentError } from '../bandit/errors.ts';
+import { learnPriors, type PriorSettings } from '../bandit/hyperparameters.ts';
 import { choleskyInPlace, choleskySolveInPlace, unpackSymmetric } from '../bandit/linalg.ts';
 import { buildPosterior, type Dims, type HybridPosterior, type Priors } from '../bandit/posterior.ts';
 import { scoreInto } from '../bandit/score.ts';
@@ -48,14 +54,54 @@ export interface ServingPolicyModel {
   posteriors: ReadonlyMap<string, HybridPosterior>;
   /** Intent model per configured objective. */
   intent: ReadonlyMap<string, IntentModel>;
+  /** Impressions the global posterior has learned from (Σ n): what the default ε schedule decays with. */
+  decisions: number;
+  /** Settings a promoted retraining run chose offline, used where the decision point's settings leave them out. */
+  learned?: { scale?: number | undefined } | undefined;
+  /** Per objective, the λs learned and the impressions they were learned on (absent in hand-made models). */
+  fits?: ReadonlyMap<string, LearnedFit>;
 }
 
 /** The parts of a decision point's settings the serving policy reads. */
 export interface ServingPolicySettings {
   objectives: readonly { name: string; weight: number }[];
   combine: { mode: 'weighted' | 'intent'; minOutcomes: number };
-  exploration: { epsilon: number; scale: number };
+  exploration: { epsilon?: number | undefined; scale?: number | undefined };
 }
+
+/** The Thompson scale while neither the settings nor a promoted retraining run give one: plain Thompson sampling. */
+export const DEFAULT_EXPLORATION_SCALE = 1;
+
+/** The default ε schedule's ceiling, floor and the impressions per candidate before it starts to decay. */
+export const EPSILON_SCHEDULE = Object.freeze({ max: 0.05, min: 0.01, perCandidate: 100 });
+
+/**
+ * The default exploration floor for K candidates after n learned impressions: ε = 0.05 · sqrt(100·K / n), clamped to
+ * [0.01, 0.05]. Rationale: uniform picks cost at most Δmax each, and Σ_{t ≤ T} 0.05·sqrt(100K/t) ≤ sqrt(K·T), the
+ * minimax regret order of a K-armed bandit, so the floor never dominates Thompson sampling's own regret while it decays;
+ * it starts decaying once every candidate could have had about 100 impressions. The 0.01 floor keeps every live
+ * candidate's propensity ≥ 0.01/K, so the promotion gate's importance weights stay ≤ 100·K (its price is at most 1% of
+ * decisions spent uniformly). Deterministic in the model and K, so the logged propensity stays exact.
+ */
+export function explorationFloor(decisions: number, candidates: number): number {
+  const { max, min, perCandidate } = EPSILON_SCHEDULE;
+  if (!(decisions > 0)) return max;
+  return Math.min(max, Math.max(min, max * Math.sqrt((perCandidate * candidates) / decisions)));
+}
+
+/** Options of {@link buildServingPolicyModel}. */
+export interface ServingModelOptions {
+  /** Objectives (`default` for the global posterior) whose rewards are non-negative event values. */
+  compoundEvents?: readonly string[];
+  /**
+   * The model this one replaces: its learned λs are reused while an objective's impressions have grown by less than
+   * {@link REFIT_GROWTH} since they were fitted, and are the starting point of the refit after that.
+   */
+  previous?: ServingPolicyModel;
+}
+
+/** Learned λs are refitted once an objective's impressions have grown by this factor since the last fit. */
+export const REFIT_GROWTH = 1.1;
 
 /**
  * Statistics per objective and action, as stored: objective k's bandit under `k`, the global policy under `default`,
@@ -70,31 +116,66 @@ export type StatsByObjective = ReadonlyMap<string, ReadonlyMap<string, ActionSta
  */
 export function buildServingPolicyModel(
   dims: Dims,
-  priors: Priors,
+  priors: PriorSettings,
   actions: readonly { id: string; features: Float64Array }[],
   objectives: readonly { name: string }[],
   stats: StatsByObjective,
+  options: ServingModelOptions = {},
 ): ServingPolicyModel {
   const posteriors = new Map<string, HybridPosterior>();
+  const fits = new Map<string, LearnedFit>();
+  const compound = new Set(options.compoundEvents ?? []);
   for (const objective of [DEFAULT_OBJECTIVE, ...objectives.map((o) => o.name)]) {
     const table = stats.get(objective);
-    posteriors.set(
-      objective,
-      buildPosterior(
-        dims,
-        priors,
-        actions.map((a) => ({ id: a.id, features: a.features, stats: table?.get(a.id) })),
-      ),
-    );
+    const input = actions.map((a) => ({ id: a.id, features: a.features, stats: table?.get(a.id) }));
+    let n = 0;
+    for (const a of input) n += a.stats?.n ?? 0;
+    const before = options.previous?.fits?.get(objective);
+    const fit =
+      before && n < before.n * REFIT_GROWTH && n >= before.n
+        ? {
+            ...learnPriors(
+              dims,
+              {
+                ...priors,
+                lambdaShared: priors.lambdaShared ?? before.lambdas.lambdaShared,
+                lambdaAction: priors.lambdaAction ?? before.lambdas.lambdaAction,
+              },
+              input,
+            ),
+            n: before.n,
+            lambdas: before.lambdas,
+          }
+        : fitted(learnPriors(dims, priors, input, before?.lambdas), n);
+    fits.set(objective, fit);
+    const built: Priors = {
+      lambdaShared: fit.lambdaShared,
+      lambdaAction: fit.lambdaAction,
+      noisePriorVariance: fit.noisePriorVariance,
+      noisePriorWeight: fit.noisePriorWeight,
+    };
+    posteriors.set(objective, buildPosterior(dims, built, input, { compoundEvents: compound.has(objective) }));
   }
   const intent = new Map<string, IntentModel>();
   for (const o of objectives) {
     let total = 0;
     for (const s of stats.get(o.name)?.values() ?? []) total += s.sumR;
     const reached = stats.get(intentObjective(o.name))?.get(INTENT_ACTION);
-    intent.set(o.name, intentModel(reached, total, priors.lambdaShared, dims.d));
+    intent.set(o.name, intentModel(reached, total, posteriors.get(o.name)!.priors.lambdaShared, dims.d));
   }
-  return { posteriors, intent };
+  let decisions = 0;
+  for (const v of posteriors.get(DEFAULT_OBJECTIVE)!.n) decisions += v;
+  return { posteriors, intent, decisions, fits };
+}
+
+/** The priors a posterior was built with, and the λs learned for it with the impressions they were learned on. */
+interface LearnedFit extends Priors {
+  n: number;
+  lambdas: { lambdaShared: number; lambdaAction: number };
+}
+
+function fitted(p: Priors, n: number): LearnedFit {
+  return { ...p, n, lambdas: { lambdaShared: p.lambdaShared, lambdaAction: p.lambdaAction } };
 }
 
 /**
@@ -159,6 +240,8 @@ export class ServingScores {
   probability = new Float64Array(64);
   partMean = new Float64Array(64);
   partSd = new Float64Array(64);
+  /** The ε the last call used (the settings' or the default schedule's): selection must use the same. */
+  epsilon = 0;
 
   ensure(count: number): void {
     if (this.mean.length >= count) return;
@@ -173,10 +256,27 @@ export class ServingScores {
 
 /**
  * Scores `candidates` (indexes into the model's posteriors) for context x under the serving policy: fills
- * `out.mean`/`out.sd` with each candidate's score distribution and `out.probability` with its exact slot-1
- * probability, for positions 0…candidates.length−1; returns which posterior served (see {@link servingObjective}).
+ * `out.mean`/`out.sd` with each candidate's score distribution, `out.epsilon` with the ε to select with, and
+ * `out.probability` with each candidate's exact slot-1 probability, for positions 0…candidates.length−1; returns which
+ * posterior served (see {@link servingObjective}).
  */
 export function scoreServingPolicy(
+  model: ServingPolicyModel,
+  settings: ServingPolicySettings,
+  x: Float64Array,
+  candidates: Int32Array,
+  out: ServingScores,
+): string {
+  const served = servingDistribution(model, settings, x, candidates, out);
+  argmaxProbabilities(out.mean, out.sd, candidates.length, out.epsilon, out.probability);
+  return served;
+}
+
+/**
+ * The first half of {@link scoreServingPolicy}: the candidates' score distributions and ε, without the probabilities
+ * (for a caller that only samples, like the simulator).
+ */
+export function servingDistribution(
   model: ServingPolicyModel,
   settings: ServingPolicySettings,
   x: Float64Array,
@@ -186,7 +286,7 @@ export function scoreServingPolicy(
   const count = candidates.length;
   out.ensure(count);
   const { mean, sd } = out;
-  const scale = settings.exploration.scale;
+  const scale = settings.exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE;
   const served = servingObjective(model, settings, x);
   if (served !== WEIGHTED) {
     scoreInto(posteriorOf(model, served), x, candidates, scale, mean, sd);
@@ -204,7 +304,7 @@ export function scoreServingPolicy(
     }
     for (let i = 0; i < count; i++) sd[i] = Math.sqrt(sd[i]!);
   }
-  argmaxProbabilities(mean, sd, count, settings.exploration.epsilon, out.probability);
+  out.epsilon = settings.exploration.epsilon ?? explorationFloor(model.decisions, count);
   return served;
 }
 

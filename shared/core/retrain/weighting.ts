@@ -7,29 +7,30 @@
  * picked a", not "how good is a". Re-weighting every logged observation by π_target(a | x) / π_log(a | x) turns the
  * log into a sample of the target policy's data (Horvitz–Thompson), which removes that skew.
  *
- * **The rule.** The target is the uniform policy over the decision's logged candidates, so the weight of a decision
- * with K candidates whose slot-1 action was chosen with logged propensity p is
- *
- *   w = min(clip, (1/K) / p),
- *
- * i.e. the data are re-weighted towards what uniform exploration would have collected: every action gets an unbiased
- * (up to clipping) picture of its reward over the whole context distribution. The weight applies to every chosen
- * slot of the decision (slots below the first have no logged propensity; using the decision's weight keeps a
- * decision's slots together). `clip` (default {@link DEFAULT_CLIP}) bounds the variance: one decision can never
- * count for more than `clip` decisions; clipping trades a bias towards the logging policy for variance, and the
- * number of clipped decisions is reported. Decisions without a propensity (imported history that never logged one)
- * cannot be corrected and keep weight 1; they are counted so the report can say so. `none` disables weighting.
+ * **The rule** is the learning rule of core/importance.ts: the target is the uniform policy over the decision's
+ * logged candidates, so a decision with K candidates whose slot-1 action was logged with propensity p weighs
+ * w = min(clip, (1/K) / p), `clip` defaulting to its `DEFAULT_CLIP`. The data are thus re-weighted towards what
+ * uniform exploration would have collected: every action gets an unbiased (up to clipping) picture of its reward over
+ * the whole context distribution, and one decision never counts for more than `clip` decisions; the number of clipped
+ * decisions is reported. The weight applies to every chosen slot of the decision (slots below the first have no
+ * logged propensity; using the decision's weight keeps a decision's slots together). Decisions without a propensity
+ * (imported history that never logged one) cannot be corrected and keep weight 1; they are counted so the report can
+ * say so. `none` disables weighting.
  *
  * **Confidence is not inflated.** Σw would tell the posterior that a rarely chosen action was observed Σw times,
- * when its information is that of Kish's effective sample size n_eff = (Σw)² / Σw². {@link finalizeWeighted}
- * therefore rescales each action's sums by n_eff / Σw = Σw / Σw²: the posterior mean (a ratio of weighted sums) is
- * unchanged, and the posterior variance reflects how much the weighted data really say.
+ * when its information is that of Kish's effective sample size n_eff = (Σw)² / Σw² (core/importance.ts).
+ * {@link finalizeWeighted} therefore rescales each action's sums by n_eff / Σw = Σw / Σw²: the posterior mean (a
+ * ratio of weighted sums) is unchanged, and the posterior variance reflects how much the weighted data really say.
  */
-import { symRank1Packed } from '../bandit/linalg.ts';
-import { type ActionStats, cloneStats, emptyStats, mergeStats, scaleStats } from '../bandit/stats.ts';
-
-/** Largest importance weight one decision may carry, unless configured. */
-export const DEFAULT_CLIP = 20;
+import {
+  type ActionStats,
+  addWeightedObservation,
+  cloneStats,
+  emptyStats,
+  mergeStats,
+  scaleStats,
+} from '../bandit/stats.ts';
+import { effectiveSampleSize, importanceWeight } from '../importance.ts';
 
 export type WeightingRule = { kind: 'uniform'; clip: number } | { kind: 'none' };
 
@@ -51,10 +52,9 @@ export function decisionWeight(
   if (propensity === undefined || !(propensity > 0) || !(candidates >= 1)) {
     return { weight: 1, clipped: false, missingPropensity: true };
   }
-  const raw = 1 / candidates / propensity;
-  return raw > rule.clip
-    ? { weight: rule.clip, clipped: true, missingPropensity: false }
-    : { weight: raw, clipped: false, missingPropensity: false };
+  const target = 1 / candidates;
+  const weight = importanceWeight(target, propensity, rule.clip);
+  return { weight, clipped: weight < target / propensity, missingPropensity: false };
 }
 
 /** One action's importance-weighted statistics, with what the finalisation and the report need. Plain sums. */
@@ -79,10 +79,10 @@ export function emptyWeighted(d: number): WeightedStats {
 }
 
 /**
- * Adds one observation (context x, total reward r of the decision for this action) with weight w: n += w,
- * Σxxᵀ += w xxᵀ, Σxr += w x r, Σr += w r, Σr² += w r². With w = 1 this is exactly `addObservation` with the
- * decision's total reward (the online path adds an impression with reward 0 and its rewards later, which gives the
- * same sums except Σr², which offline is the exact square of the decision's total).
+ * Adds one observation (context x, total reward r of the decision for this action) with weight w
+ * (`addWeightedObservation`: every sum gains w times one observation's). With w = 1 this is exactly
+ * `addObservation` with the decision's total reward (the online path adds an impression with reward 0 and its
+ * rewards later, which gives the same sums except Σr², which offline is the exact square of the decision's total).
  */
 export function addWeighted(
   s: WeightedStats,
@@ -91,15 +91,8 @@ export function addWeighted(
   w: DecisionWeight,
   rewardEvents: number,
 ): void {
-  const st = s.stats;
   const wt = w.weight;
-  st.n += wt;
-  symRank1Packed(st.sxx, st.sxr.length, x, wt);
-  const wr = wt * r;
-  const sxr = st.sxr;
-  for (let i = 0; i < sxr.length; i++) sxr[i] = (sxr[i] as number) + (x[i] as number) * wr;
-  st.sumR += wr;
-  st.sumR2 += wr * r;
+  addWeightedObservation(s.stats, x, r, wt);
   s.sumW += wt;
   s.sumW2 += wt * wt;
   s.decisions += 1;
@@ -119,11 +112,6 @@ export function mergeWeighted(into: WeightedStats, from: WeightedStats): void {
   into.rewardEvents += from.rewardEvents;
 }
 
-/** Kish's effective sample size (Σw)² / Σw²; 0 for no data. */
-export function effectiveSize(s: Pick<WeightedStats, 'sumW' | 'sumW2'>): number {
-  return s.sumW2 > 0 ? (s.sumW * s.sumW) / s.sumW2 : 0;
-}
-
 /**
  * The statistics the posterior gets: the weighted sums rescaled so that their count equals the effective sample
  * size (see the module documentation). Unweighted statistics (all w = 1) come back unchanged.
@@ -131,7 +119,7 @@ export function effectiveSize(s: Pick<WeightedStats, 'sumW' | 'sumW2'>): number 
 export function finalizeWeighted(s: WeightedStats): ActionStats {
   const out = cloneStats(s.stats);
   if (s.sumW2 > 0 && s.sumW > 0) {
-    const scale = s.sumW / s.sumW2;
+    const scale = effectiveSampleSize(s) / s.sumW;
     if (Math.abs(scale - 1) > 1e-12) scaleStats(out, scale);
   }
   return out;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, cryptoRng } from '../../../shared/core/random.ts';
+import { createRng, cryptoRng, shuffledIndices } from '../../../shared/core/random.ts';
 
 describe('createRng', () => {
   it('reproduces the same stream for the same numeric or string seed', () => {
@@ -78,6 +78,33 @@ describe('createRng', () => {
     const r = createRng(3);
     expect(() => r.int(0)).toThrow(RangeError);
     expect(() => r.int(2.5)).toThrow(RangeError);
+  });
+});
+
+describe('shuffledIndices', () => {
+  it('returns a permutation of 0..n-1, the same one for the same seed', () => {
+    for (const n of [0, 1, 2, 17, 1000]) {
+      const p = shuffledIndices(n, createRng(n));
+      expect(Array.from(p).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(shuffledIndices(n, createRng(n))).toEqual(p);
+    }
+  });
+
+  it('puts every element at every position equally often', () => {
+    // Fisher–Yates is uniform over the n! orders, so each (position, element) cell has probability 1/n.
+    const n = 5;
+    const trials = 50_000;
+    const rng = createRng('shuffle');
+    const counts = new Array(n * n).fill(0);
+    for (let t = 0; t < trials; t++) {
+      const p = shuffledIndices(n, rng);
+      for (let i = 0; i < n; i++) counts[i * n + (p[i] as number)]++;
+    }
+    let chi2 = 0;
+    for (const c of counts) chi2 += (c - trials / n) ** 2 / (trials / n);
+    // The cells are not independent (rows and columns sum to trials): (n − 1)² = 16 degrees of freedom;
+    // 39.25 is the χ²(16) 0.999 quantile.
+    expect(chi2).toBeLessThan(39.25);
   });
 });
 

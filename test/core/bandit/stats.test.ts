@@ -6,6 +6,7 @@ import {
   type ActionStats,
   addObservation,
   addReward,
+  addWeightedObservation,
   cloneStats,
   decodeStats,
   emptyStats,
@@ -62,6 +63,25 @@ describe('ActionStats updates', () => {
     addReward(s, x, 2);
     expect(s.sumR).toBe(3);
     expect(s.sumR2).toBe(5);
+  });
+
+  it('a weighted observation adds w times what one observation adds, and w = 1 is addObservation exactly', () => {
+    fc.assert(
+      fc.property(observation, fc.double({ min: 0, max: 50, noNaN: true }), (o, w) => {
+        const weighted = emptyStats(D);
+        addWeightedObservation(weighted, o.x, o.r, w);
+        const scaled = statsOf([o]);
+        scaleStats(scaled, w);
+        expect(statsEqual(weighted, scaled, 1e-9)).toBe(true);
+        const one = emptyStats(D);
+        addWeightedObservation(one, o.x, o.r, 1);
+        expect(one).toEqual(statsOf([o]));
+      }),
+    );
+    expect(() => addWeightedObservation(emptyStats(D), new Float64Array(D), 1, -1)).toThrow(InvalidArgumentError);
+    expect(() => addWeightedObservation(emptyStats(D), new Float64Array(D), 1, Number.NaN)).toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it('rejects a context of the wrong length and a non-finite reward', () => {

@@ -107,7 +107,7 @@ describe('scoreServingPolicy', () => {
 
   it('weighted mode: the slot-1 law of adding independent draws of every objective’s score, with the ε floor', () => {
     const s = settings({});
-    const { served, p } = probabilities({ posteriors, intent: new Map() }, s);
+    const { served, p } = probabilities({ posteriors, intent: new Map(), decisions: 0 }, s);
     expect(served).toBe('weighted');
     const n = 200_000;
     const sampled = sampleDefinition(
@@ -133,6 +133,7 @@ describe('scoreServingPolicy', () => {
         ['p', intent({ weights: Float64Array.from([0.1, 0, 0]) })],
         ['q', intent({ weights: Float64Array.from([0.3, 0, 0]) })],
       ]),
+      decisions: 0,
     };
     const { served, p } = probabilities(model, settings({ combine: { mode: 'intent', minOutcomes: 10 } }));
     expect(served).toBe('q'); // 0.3 × 1 × 2.5 > 0.1 × 1 × 1
@@ -143,7 +144,10 @@ describe('scoreServingPolicy', () => {
   });
 
   it('with ε = 1 every candidate is equally likely whatever the scores', () => {
-    const { p } = probabilities({ posteriors, intent: new Map() }, settings({ exploration: { epsilon: 1, scale: 1 } }));
+    const { p } = probabilities(
+      { posteriors, intent: new Map(), decisions: 0 },
+      settings({ exploration: { epsilon: 1, scale: 1 } }),
+    );
     for (const pi of p) expect(pi).toBeCloseTo(1 / 3, 12);
   });
 });
@@ -156,6 +160,7 @@ describe('servingObjective (intent mode)', () => {
       ['p', intent(p)],
       ['q', intent(q)],
     ]),
+    decisions: 0,
   });
   // At x = (1, 0.5, −1): xᵀβ for β = (b0, b1, b2) is b0 + 0.5 b1 − b2.
   it('serves the objective with the largest P(reach | x) × value per outcome × weight', () => {

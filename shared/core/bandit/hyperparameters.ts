@@ -1,0 +1,122 @@
+/**
+ * Hyper-parameters learned from the data (empirical Bayes), so a decision point needs no tuning.
+ *
+ * Rule (per objective, i.e. per posterior):
+ * - s0², the prior guess of the noise variance, is the variance of the rewards seen so far (Σr²/n − (Σr/n)²), and 1
+ *   before any; ν0 = {@link DEFAULT_NOISE_PRIOR_WEIGHT}. Both scale with the reward's unit as a variance should.
+ * - λs and λa (prior precisions in units of 1/σ², so unit-free) maximise the log marginal likelihood of the statistics
+ *   ({@link logEvidence}: the hybrid linear Gaussian model with σ² integrated out) plus a weak log-normal hyperprior
+ *   log λ ~ N(0, (ln 100)²) that only matters when the data cannot tell (e.g. one action: λa and λs trade off).
+ *   The search is over ln λ in [ln 1e-3, ln 1e5]: a coarse scan in factors of 10, then golden-section refinement, one
+ *   coordinate at a time, two sweeps. From a previous fit it only refines within a factor of 10 of it.
+ * - A value the settings give explicitly is used as given and not learned.
+ *
+ * Unit invariance: multiplying every reward by c > 0 multiplies R, s0² and so the evidence's σ² term by c², which
+ * shifts the log evidence by a constant: the same λs and λa maximise it. σ² scales by c², posterior means by c and
+ * sampling standard deviations by c, so every Thompson draw is c times the original and the argmax, the propensities
+ * and the decisions are unchanged.
+ */
+import { type Dims, evidenceFunction, type PosteriorAction, type Priors, rewardTotals } from './posterior.ts';
+
+/** Hyper-parameters as a decision point's settings give them: any left out is learned from the data. */
+export interface PriorSettings {
+  lambdaShared?: number | undefined;
+  lambdaAction?: number | undefined;
+  noisePriorVariance?: number | undefined;
+  noisePriorWeight?: number | undefined;
+}
+
+/** ν0 when the settings give none: the guess s0² weighs as much as ten observations. */
+export const DEFAULT_NOISE_PRIOR_WEIGHT = 10;
+
+const LOG_MIN = Math.log(1e-3);
+const LOG_MAX = Math.log(1e5);
+const HYPER_SD = Math.log(100);
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+const LN10 = Math.log(10);
+
+/** A fit to start from: refinement only, within a factor of 10 of its λs. */
+export interface PreviousFit {
+  lambdaShared: number;
+  lambdaAction: number;
+}
+
+/** The priors to build with: the settings' explicit values, the rest learned (see the module documentation). */
+export function learnPriors(
+  dims: Dims,
+  settings: PriorSettings,
+  actions: readonly PosteriorAction[],
+  previous?: PreviousFit,
+): Priors {
+  const t = rewardTotals(actions);
+  const variance = t.n > 0 ? t.sumR2 / t.n - (t.sumR / t.n) ** 2 : 0;
+  const base: Priors = {
+    lambdaShared: settings.lambdaShared ?? previous?.lambdaShared ?? 1,
+    lambdaAction: settings.lambdaAction ?? previous?.lambdaAction ?? 1,
+    noisePriorVariance: settings.noisePriorVariance ?? (variance > 0 ? variance : t.sumR2 > 0 ? t.sumR2 / t.n : 1),
+    noisePriorWeight: settings.noisePriorWeight ?? DEFAULT_NOISE_PRIOR_WEIGHT,
+  };
+  const free: ('lambdaShared' | 'lambdaAction')[] = [];
+  if (settings.lambdaShared === undefined) free.push('lambdaShared');
+  if (settings.lambdaAction === undefined) free.push('lambdaAction');
+  if (free.length === 0 || t.n === 0) return base;
+
+  const point = { ...base };
+  const evidence = evidenceFunction(dims, actions);
+  const objective = (key: 'lambdaShared' | 'lambdaAction', logLambda: number): number => {
+    point[key] = Math.exp(logLambda);
+    let penalty = 0;
+    for (const k of free) penalty += Math.log(point[k]) ** 2 / (2 * HYPER_SD * HYPER_SD);
+    return evidence(point) - penalty;
+  };
+  if (!Number.isFinite(evidence(point))) return base;
+
+  for (let sweep = 0; sweep < 2; sweep++) {
+    for (const key of free) {
+      const current = Math.log(point[key]);
+      let centre = current;
+      let best = objective(key, current);
+      if (previous === undefined && sweep === 0) {
+        // Coarse scan over the whole range in factors of 10.
+        for (let g = LOG_MIN; g <= LOG_MAX + 1e-9; g += LN10) {
+          const v = objective(key, g);
+          if (v > best) {
+            best = v;
+            centre = g;
+          }
+        }
+      }
+      const lo = Math.max(LOG_MIN, centre - LN10);
+      const hi = Math.min(LOG_MAX, centre + LN10);
+      const found = goldenMax((u) => objective(key, u), lo, hi, 0.02);
+      point[key] = Math.exp(found.value > best ? found.at : centre);
+    }
+  }
+  return point;
+}
+
+/** Golden-section search for the maximum of a unimodal f on [lo, hi], to an interval width of `tol`. */
+function goldenMax(f: (u: number) => number, lo: number, hi: number, tol: number): { at: number; value: number } {
+  let a = lo;
+  let b = hi;
+  let c = b - GOLDEN * (b - a);
+  let d = a + GOLDEN * (b - a);
+  let fc = f(c);
+  let fd = f(d);
+  while (b - a > tol) {
+    if (fc >= fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - GOLDEN * (b - a);
+      fc = f(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + GOLDEN * (b - a);
+      fd = f(d);
+    }
+  }
+  return fc >= fd ? { at: c, value: fc } : { at: d, value: fd };
+}
