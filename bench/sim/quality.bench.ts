@@ -626,7 +626,7 @@ export function formatQualityBench(q: QualityReport): string {
     ...main,
     ...q.results.flatMap((r) => (r.replay === undefined ? [] : ['', replaySentence(r.name, r.replay)])),
     '',
-    "Baselines on the same report seeds (all rounds): `lints-disjoint` is one Bayesian ridge regression per action (with the default and with the tuned priors and exploration), `egreedy` is context-free ε-greedy (ε = 0.1); uniform and the oracle are exact expected rewards (OBD: the logged random policy's CTR; its oracle is unknown).",
+    "Baselines on the same report seeds (all rounds): `lints-disjoint` is one Bayesian ridge regression per action (with the default and with the tuned priors and exploration; it learns no priors, so with the defaults it uses the fixed ones `sim/policies.ts` gives it), `egreedy` is context-free ε-greedy (ε = 0.1); uniform and the oracle are exact expected rewards (OBD: the logged random policy's CTR; its oracle is unknown).",
     '',
     '| problem | hybrid defaults | hybrid tuned | lints-disjoint defaults | lints-disjoint tuned | egreedy | uniform | oracle |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
