@@ -12,7 +12,7 @@ function contextNoise(mean: number, s: number, M: number, floor: number): number
   const lo = Math.min(M, Math.max(0, mean - s));
   const hi = Math.max(0, Math.min(M, mean + s));
   const half = M / 2;
-  const mu = hi < half ? hi : lo > half ? lo : half;
+  const mu = hi < half ? hi : Math.max(lo, half);
   return Math.max(floor, mu * (M - mu));
 }
 
