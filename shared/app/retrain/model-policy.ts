@@ -37,6 +37,7 @@ export async function loadModelPolicy(
     priors: s.priors,
     objectives: s.objectives,
     compoundEvents: compoundEventObjectives(s),
+    exploration: s.exploration,
   };
   const known = new Map(changes.actions.map((a) => [a.actionId, encodeFeatures(a.features, s.actionDim)]));
   const build = (ids: Iterable<string>) => {

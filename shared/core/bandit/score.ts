@@ -75,6 +75,7 @@ export function scoreInto(
     outMean[p] = mean;
     // Rounding can push a tiny quadratic form below 0; a variance is never negative.
     if (!(q > 0)) outSd[p] = 0;
+    else if (post.explore[a] === 0) outSd[p] = 0;
     else if (M > 0) outSd[p] = Math.sqrt(explorationScale * contextNoise(mean, Math.sqrt(sigma2 * q), M, floor) * q);
     else outSd[p] = Math.sqrt(varScale * q);
   }
