@@ -75,11 +75,10 @@ describe('decision points and catalog', () => {
       contextDim: 16,
       actionDim: 8,
       attributionWindowSeconds: 3600,
-      exploration: { scale: 1 },
+      exploration: {},
       rewards: {},
       priors: {},
     });
-    expect(got.body.settings.exploration.epsilon).toBeUndefined();
   });
 
   it('rejects invalid settings with a message naming the field', async () => {
