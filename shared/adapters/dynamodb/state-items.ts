@@ -10,7 +10,7 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
-  LearnedSettings,
+  PromotedSettings,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -152,7 +152,7 @@ export function toBase(item: Record<string, unknown>): BaseModelStats {
 }
 
 /** Stored learned settings as `{ settings }`, keeping only well-typed fields; `{}` when the item has none. */
-function settingsOf(value: unknown): { settings?: LearnedSettings } {
+function settingsOf(value: unknown): { settings?: PromotedSettings } {
   if (typeof value !== 'object' || value === null) return {};
   const scale = (value as { scale?: unknown }).scale;
   return { settings: typeof scale === 'number' && Number.isFinite(scale) && scale >= 0 ? { scale } : {} };

@@ -13,7 +13,7 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import {
   type ActiveModel,
   type BaseModelStats,
-  type LearnedSettings,
+  type PromotedSettings,
   ONLINE_ONLY_VERSION,
 } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
@@ -59,7 +59,7 @@ async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: Activ
  * (the decision point's settings leave the scale out). A model promoted under an explicit scale carries none, so
  * removing the explicit scale later serves 1 until a run chooses one, never a scale nobody evaluated with this model.
  */
-function promotedSettings(ctx: RunContext): LearnedSettings | undefined {
+function promotedSettings(ctx: RunContext): PromotedSettings | undefined {
   const choice = ctx.evaluation?.exploration;
   return choice?.searched ? { scale: choice.scale } : undefined;
 }
