@@ -13,8 +13,8 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import {
   type ActiveModel,
   type BaseModelStats,
-  type PromotedSettings,
   ONLINE_ONLY_VERSION,
+  type PromotedSettings,
 } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
@@ -55,13 +55,13 @@ async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: Activ
 }
 
 /**
- * The settings promoted with the model: the Thompson scale the gate certified it with, when the run searched one
- * (the decision point's settings leave the scale out). A model promoted under an explicit scale carries none, so
+ * The settings promoted with the model: the Thompson scale the gate certified it with, when the run chose one (the
+ * decision point's settings leave the scale out). A model promoted under an explicit scale carries none, so
  * removing the explicit scale later serves 1 until a run chooses one, never a scale nobody evaluated with this model.
  */
 function promotedSettings(ctx: RunContext): PromotedSettings | undefined {
   const choice = ctx.evaluation?.exploration;
-  return choice?.searched ? { scale: choice.scale } : undefined;
+  return choice?.source === 'search' ? { scale: choice.scale } : undefined;
 }
 
 export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunContext> {

@@ -21,9 +21,12 @@ export type PolicySummary = z.infer<typeof policySummarySchema>;
  * the decision point's settings leave `exploration.scale` out, else the settings' (see shared/app/retrain/evaluate.ts).
  */
 export const scaleChoiceSchema = z.object({
-  /** False when the decision point's settings give the scale: nothing was searched. */
-  searched: z.boolean(),
-  /** The scale the candidate was evaluated with, which promotion stores with the model when searched. */
+  /**
+   * `settings`: the decision point's settings give the scale, nothing was searched; `search`: they leave it out, so
+   * the run chose it by the rule (from the grid, or the scale that serves now when the grid could not tell).
+   */
+  source: z.enum(['settings', 'search']),
+  /** The scale the candidate was evaluated with, which promotion stores with the model when the run chose it. */
   scale: z.number(),
   /** The scale the current model serves with (the settings', else the active model's, else 1). */
   currentScale: z.number(),
