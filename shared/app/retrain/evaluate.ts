@@ -29,14 +29,15 @@
  * **Thompson scale chosen offline.** When the decision point's settings leave `exploration.scale` out, the run
  * evaluates the candidate model served with each scale of {@link SCALE_GRID} on the same held-out rounds, with the
  * same estimator and HCOPE bound, each bound at δ / |grid| (so the grid's bounds hold together with probability
- * 1 − δ, and the chosen one's is still a 1 − δ bound although it was picked for being the highest). Rule: the scale
- * with the highest lower bound; a tie keeps the scale that serves now, else the smaller scale. Without any lower
- * bound (no propensities) or without held-out rounds, the scale that serves now. The candidate that faces the gate is
- * the candidate model served with that scale, so the gate certifies exactly what would serve, and promotion stores
- * the scale with the model (promote.ts); a settings change is thus promoted only through the gate. The current model
- * is served with the scale that serves now (the active model's, 1 before any), so the comparison is fair. Settings
- * that give a scale are used as they are: nothing is searched. Reported as `exploration` in the evaluation summary and
- * the run's report: every grid point's estimate and bound, the scale chosen and why.
+ * 1 − δ, and the chosen one's is still a 1 − δ bound although it was picked for being the highest).
+ * Rule: the scale with the highest lower bound; a tie (within 1e-9) keeps the scale that serves now, else the
+ * smaller scale; without any lower bound (no propensities) or without held-out rounds, the scale that serves now.
+ * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
+ * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
+ * through the gate. The current model is served with the scale that serves now (the active model's, 1 before any),
+ * so the comparison is fair. Settings that give a scale are used as they are: nothing is searched. Reported as
+ * `exploration` in the evaluation summary, the run's record and report: every grid point's estimate and bound, the
+ * scale chosen and why.
  *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
  * estimated value (recommended estimator, doubly robust when propensities exist) − tolerance, the slice has at
@@ -321,11 +322,14 @@ export function gatePolicies(
   };
 }
 
+/** Lower bounds this close are a tie: the slot-1 probabilities behind them are exact only to about 1e-9. */
+const tieMargin = (bound: number) => 1e-9 * Math.max(1, Math.abs(bound));
+
 /**
  * The Thompson scale the candidate is evaluated with, and its evaluation (the module header states the rule): the
  * settings' scale when they give one; else the scale of {@link SCALE_GRID} whose HCOPE lower bound (at δ / |grid|) is
- * highest, ties kept by the scale that serves now, then by the smaller scale; the scale that serves now when no
- * grid point has a bound. Every grid point's figures go into the choice, for the report.
+ * highest, ties (within 1e-9) kept by the scale that serves now, then by the smaller scale; the scale that serves
+ * now when no grid point has a bound. Every grid point's figures go into the choice, for the report.
  */
 export function chooseScale(
   data: LoggedData,
@@ -352,7 +356,7 @@ export function chooseScale(
     const lb = bound(i);
     if (lb === null) continue;
     const incumbent = best < 0 ? null : bound(best);
-    if (incumbent === null || lb > incumbent) best = i;
+    if (incumbent === null || lb > incumbent + tieMargin(incumbent)) best = i;
   }
   const level = `${(100 * (1 - pointDelta)).toFixed(1)}%`;
   const chosen = best < 0 ? undefined : reports[best];
@@ -372,7 +376,10 @@ export function chooseScale(
     };
   }
   const lb = chosen.report.lowerBound.toPrecision(4);
-  const ties = reports.filter((r, i) => i !== best && r.report.lowerBound === chosen.report.lowerBound);
+  const top = chosen.report.lowerBound;
+  const ties = reports.filter(
+    (r, i) => i !== best && r.report.lowerBound !== null && Math.abs(r.report.lowerBound - top) <= tieMargin(top),
+  );
   const why =
     `scale ${chosen.scale} has the highest ${level} lower bound of the grid (${lb}; each grid point's bound at ` +
     `δ/${SCALE_GRID.length} = ${pointDelta.toPrecision(3)})` +
