@@ -149,7 +149,7 @@ describe('the Thompson scale chosen offline when the settings leave it out', () 
     };
     const withActive = evaluateCandidate({ run: searched }, blank, ranksRight.rounds, current).exploration;
     expect(withActive.scale).toBe(0.5);
-    expect(withActive.why).toMatch(/tied with .*the scale that serves now is kept/);
+    expect(withActive.why).toMatch(/tied with .*; it is the scale that serves now, which a tie keeps/);
     // Before any promotion 1 serves, so 1 is kept.
     expect(evaluateCandidate({ run: searched }, blank, ranksRight.rounds, noCurrent).exploration.scale).toBe(1);
   });

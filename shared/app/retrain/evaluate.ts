@@ -30,7 +30,7 @@
  * evaluates the candidate model served with each scale of {@link SCALE_GRID} on the same held-out rounds, with the
  * same estimator and HCOPE bound, each bound at δ / |grid| (so the grid's bounds hold together with probability
  * 1 − δ, and the chosen one's is still a 1 − δ bound although it was picked for being the highest).
- * Rule: the scale with the highest lower bound; a tie (within 1e-9) keeps the scale that serves now, else the
+ * Rule: the scale with the highest lower bound; a tie (within 1e-6) keeps the scale that serves now, else the
  * smaller scale; without any lower bound (no propensities) or without held-out rounds, the scale that serves now.
  * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
  * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
@@ -322,13 +322,17 @@ export function gatePolicies(
   };
 }
 
-/** Lower bounds this close are a tie: the slot-1 probabilities behind them are exact only to about 1e-9. */
-const tieMargin = (bound: number) => 1e-9 * Math.max(1, Math.abs(bound));
+/**
+ * Lower bounds this close (relative) are a tie. Far below any difference the held-out data could show, and above the
+ * slot-1 probabilities' quadrature error (about 1e-9): once a posterior is sharp, every scale serves nearly the same
+ * argmax and their bounds differ in the eighth digit, which is no reason to change what serves.
+ */
+const tieMargin = (bound: number) => 1e-6 * Math.max(1, Math.abs(bound));
 
 /**
  * The Thompson scale the candidate is evaluated with, and its evaluation (the module header states the rule): the
  * settings' scale when they give one; else the scale of {@link SCALE_GRID} whose HCOPE lower bound (at δ / |grid|) is
- * highest, ties (within 1e-9) kept by the scale that serves now, then by the smaller scale; the scale that serves
+ * highest, ties (within 1e-6) kept by the scale that serves now, then by the smaller scale; the scale that serves
  * now when no grid point has a bound. Every grid point's figures go into the choice, for the report.
  */
 export function chooseScale(
@@ -383,12 +387,10 @@ export function chooseScale(
   const why =
     `scale ${chosen.scale} has the highest ${level} lower bound of the grid (${lb}; each grid point's bound at ` +
     `δ/${SCALE_GRID.length} = ${pointDelta.toPrecision(3)})` +
-    (ties.length > 0
-      ? `, tied with ${ties.map((t) => t.scale).join(', ')}: ${chosen.scale === currentScale ? 'the scale that serves now is kept' : 'the smaller scale is taken'}`
-      : '') +
+    (ties.length > 0 ? `, tied with ${ties.map((t) => t.scale).join(', ')}` : '') +
     (chosen.scale === currentScale
-      ? '; it is the scale that serves now'
-      : `; promoting the candidate changes the serving scale from ${currentScale} to ${chosen.scale}`);
+      ? `; it is the scale that serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
+      : `${ties.length > 0 ? ' (a tie takes the smaller scale)' : ''}; promoting the candidate changes the serving scale from ${currentScale} to ${chosen.scale}`);
   return {
     choice: { source: 'search', scale: chosen.scale, currentScale, delta: pointDelta, grid, why },
     candidate: chosen.report,
