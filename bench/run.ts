@@ -149,6 +149,15 @@ sections.push(
     run: async (m) => m.formatChurnBench(await m.runChurnBench({ seed: 1, seeds: full ? 5 : 3 })),
   },
   {
+    name: 'quality',
+    title: "Learning quality: the engine's defaults against the best tuned configuration (worlds, bake-off, OBD)",
+    module: './sim/quality.bench.ts',
+    run: async (m) =>
+      m.formatQualityBench(
+        await m.runQualityBench({ full, onProgress: (msg: string) => process.stderr.write(`${msg}\n`) }),
+      ),
+  },
+  {
     name: 'obd',
     title: 'Real logged data: Open Bandit Dataset, "Men" campaign sample (10,000 + 10,000 rows)',
     module: '../cli/evaluate.ts',

@@ -40,6 +40,7 @@ import {
 import { DEFAULT_OBJECTIVE } from '../shared/core/domain.ts';
 import {
   buildServingPolicyModel,
+  coverageRule,
   type ServingPolicyModel,
   ServingScores,
   servingDistribution,
@@ -274,6 +275,7 @@ class HybridPolicy extends ThompsonPolicy {
     const compound = !this.negativeSeen && Object.values(rewards ?? {}).every((v) => v >= 0);
     this.model = buildServingPolicyModel({ d, m }, priors, actions, [], new Map([[DEFAULT_OBJECTIVE, byId]]), {
       compoundEvents: compound ? [DEFAULT_OBJECTIVE] : [],
+      coverage: coverageRule(this.ctx.settings.exploration),
       ...(this.model && { previous: this.model }),
     });
   }
@@ -366,6 +368,7 @@ class DisjointPolicy extends ThompsonPolicy {
       V,
       sigma2,
       eventValue: 0,
+      explore: new Float64Array(K).fill(1),
       beta: new Float64Array(d),
       n,
       features: new Float64Array(K).fill(1),

@@ -23,6 +23,17 @@
  * Churn: every `churnEvery` rounds, `churnCount` live actions retire and as many new ones appear (features drawn from
  * the same distribution, so they predict the newcomer's reward as well as they do for any action).
  * Delays: a share of the rounds (`delayShare`) reveal their reward 1…`maxDelay` rounds later.
+ *
+ * Variants for benchmarks that need worlds differing in one respect (all off by default, and off they change
+ * nothing: the output stays byte-identical to a world generated without them):
+ * - `rewardScale` multiplies every reward (the settings' `rewards`, realized and expected rewards), e.g. a purchase
+ *   worth 250 instead of 5: the same decision problem in another unit.
+ * - `rewardNoise` adds Gaussian noise of that standard deviation (in unscaled reward units) to every realized reward;
+ *   the rounds and history lines then carry the noisy `rewards`/`reward` and no `events` (events cannot be noisy).
+ *   Expected rewards are unchanged.
+ * - `extraFeatures` appends that many standard-normal context features that no reward depends on (distractors), so
+ *   contextDim = 10 + extraFeatures.
+ * Each draws from its own seeded generator, so the users, actions and outcomes are the same as without it.
  */
 import { createRng, type Rng } from '../shared/core/random.ts';
 import type { DecisionPointSettingsInput } from '../shared/core/schemas.ts';
@@ -45,7 +56,18 @@ export interface WorldOptions {
   readonly delayShare?: number;
   /** Largest delay in rounds (default 200). */
   readonly maxDelay?: number;
+  /** Multiplier on every reward (default 1). */
+  readonly rewardScale?: number;
+  /** Standard deviation of Gaussian noise added to realized rewards, before scaling (default 0: none). */
+  readonly rewardNoise?: number;
+  /** Context features that no reward depends on, appended to the context (default 0). */
+  readonly extraFeatures?: number;
 }
+
+/** Context slots the world's own features take (bias included): 9 features + 1. */
+const BASE_CONTEXT_DIM = 10;
+/** The world's action dimension (6 features + bias). */
+const ACTION_DIM = 7;
 
 /** History lines generated when `historyRounds` is not given. */
 export const DEFAULT_HISTORY_ROUNDS = 10_000;
@@ -210,21 +232,35 @@ function purchaseProbability(u: User, a: WorldAction): number {
  *   over-explores with many arms and short horizons (Chapelle & Li 2011, "An Empirical Evaluation of Thompson
  *   Sampling", found the same multiplier best on display-ad data). ε = 0.02 keeps every propensity >= 0.001.
  */
-export function worldSettings(): DecisionPointSettingsInput {
+export function worldSettings(
+  variant: Pick<WorldOptions, 'rewardScale' | 'rewardNoise' | 'extraFeatures'> = {},
+): DecisionPointSettingsInput {
+  const scale = variant.rewardScale ?? 1;
+  const noise = variant.rewardNoise ?? 0;
+  const rewards = scaledRewards(scale);
+  // One round's reward is a click, a purchase or both (its history logs the sum): the range covers each, and with
+  // noise, four standard deviations either side.
+  const spread = 4 * noise * scale;
   return {
     description: 'synthetic world (sim/world.ts): dense context and action features, no hashing',
-    contextDim: 10,
-    actionDim: 7,
+    contextDim: BASE_CONTEXT_DIM + (variant.extraFeatures ?? 0),
+    actionDim: ACTION_DIM,
     exploration: { epsilon: 0.02, scale: 0.25 },
-    rewards: { ...WORLD_REWARDS },
-    // One round's reward is a click, a purchase or both (its history logs the sum): the range covers each.
-    rewardBounds: { min: 0, max: WORLD_REWARDS.click + WORLD_REWARDS.purchase },
+    rewards,
+    rewardBounds: { min: spread > 0 ? -spread : 0, max: rewards.click + rewards.purchase + spread },
     priors: { lambdaShared: 10, lambdaAction: 1000, noisePriorVariance: 0.25, noisePriorWeight: 10 },
   };
 }
 
+function scaledRewards(scale: number): { click: number; purchase: number } {
+  return { click: WORLD_REWARDS.click * scale, purchase: WORLD_REWARDS.purchase * scale };
+}
+
 interface Resolved {
   historyRounds: number;
+  rewardScale: number;
+  rewardNoise: number;
+  extraFeatures: number;
   actions: number;
   churnEvery: number;
   churnCount: number;
@@ -235,6 +271,9 @@ interface Resolved {
 function resolve(o: WorldOptions): Resolved {
   const r = {
     historyRounds: o.historyRounds ?? DEFAULT_HISTORY_ROUNDS,
+    rewardScale: o.rewardScale ?? 1,
+    rewardNoise: o.rewardNoise ?? 0,
+    extraFeatures: o.extraFeatures ?? 0,
     actions: o.actions ?? 20,
     churnEvery: o.churnEvery ?? 5_000,
     churnCount: o.churnCount ?? 3,
@@ -253,6 +292,11 @@ function resolve(o: WorldOptions): Resolved {
   int('maxDelay', r.maxDelay, 1);
   if (r.churnCount >= r.actions) throw new SimOptionError(`churnCount must be below actions (${r.actions})`);
   if (!(r.delayShare >= 0 && r.delayShare <= 1)) throw new SimOptionError(`delayShare must be in [0, 1]`);
+  if (!(r.rewardScale > 0 && Number.isFinite(r.rewardScale)))
+    throw new SimOptionError(`rewardScale must be a finite number > 0, got ${r.rewardScale}`);
+  if (!(r.rewardNoise >= 0 && Number.isFinite(r.rewardNoise)))
+    throw new SimOptionError(`rewardNoise must be a finite number >= 0, got ${r.rewardNoise}`);
+  int('extraFeatures', r.extraFeatures, 0);
   return r;
 }
 
@@ -262,11 +306,39 @@ function resolve(o: WorldOptions): Resolved {
  * ({@link generateWorld}), with identical results.
  */
 export class World {
-  readonly settings: DecisionPointSettingsInput = worldSettings();
+  readonly settings: DecisionPointSettingsInput;
   private readonly o: Resolved;
 
   constructor(private readonly options: WorldOptions) {
     this.o = resolve(options);
+    this.settings = worldSettings(this.o);
+  }
+
+  /**
+   * The variant knobs as one object: the context a user is shown with (distractors appended) and the realized
+   * reward of an outcome (scaled, noise added). Each generator gets its own, seeded by `stream`, so turning a knob
+   * on leaves every other draw as it was.
+   */
+  private variant(stream: string) {
+    const { rewardScale, rewardNoise, extraFeatures } = this.o;
+    const seed = this.options.seed;
+    const extraRng = extraFeatures > 0 ? createRng(`world-${stream}-extra-${seed}`) : undefined;
+    const noiseRng = rewardNoise > 0 ? createRng(`world-${stream}-noise-${seed}`) : undefined;
+    const rewards = scaledRewards(rewardScale);
+    return {
+      rewards,
+      noisy: noiseRng !== undefined,
+      context(u: User): number[] {
+        if (extraRng === undefined) return u.context;
+        const out = u.context.slice();
+        for (let i = 0; i < extraFeatures; i++) out.push(round3(extraRng.normal()));
+        return out;
+      },
+      reward(click: number, purchase: number): number {
+        const r = click * rewards.click + purchase * rewards.purchase;
+        return noiseRng === undefined ? r : round6(r + rewardScale * rewardNoise * noiseRng.normal());
+      },
+    };
   }
 
   private initialActions(): WorldAction[] {
@@ -282,6 +354,7 @@ export class World {
     const logits = new Float64Array(K);
     const probs = new Float64Array(K);
     const refs = actions.map((a) => ({ id: a.id, features: a.features }));
+    const v = this.variant('history');
     for (let t = 0; t < this.o.historyRounds; t++) {
       const u = drawUser(rng);
       let max = Number.NEGATIVE_INFINITY;
@@ -305,12 +378,12 @@ export class World {
       const click = rng.next() < clickProbability(u, a) ? 1 : 0;
       const purchase = click === 1 && rng.next() < purchaseProbability(u, a) ? 1 : 0;
       yield {
-        context: u.context,
+        context: v.context(u),
         actions: refs,
         chosen: a.id,
         propensity: round6(probs[c] as number),
-        events: { click, purchase },
-        reward: click * WORLD_REWARDS.click + purchase * WORLD_REWARDS.purchase,
+        ...(!v.noisy && { events: { click, purchase } }),
+        reward: v.reward(click, purchase),
       };
     }
   }
@@ -323,6 +396,8 @@ export class World {
     const { churnEvery, churnCount, delayShare, maxDelay } = this.o;
     let nextId = live.length;
     const introduced = new Set<string>();
+    const v = this.variant('online');
+    const { rewards: amounts } = v;
     for (let t = 0; t < this.options.rounds; t++) {
       if (churnEvery > 0 && t > 0 && t % churnEvery === 0) {
         for (let j = 0; j < churnCount; j++) live.splice(churnRng.int(live.length), 1);
@@ -338,9 +413,9 @@ export class World {
         const pp = purchaseProbability(u, a);
         const click = rng.next() < pc ? 1 : 0;
         const purchase = click === 1 && rng.next() < pp ? 1 : 0;
-        rewards[a.id] = click * WORLD_REWARDS.click + purchase * WORLD_REWARDS.purchase;
-        expected[a.id] = round6(pc * WORLD_REWARDS.click + pc * pp * WORLD_REWARDS.purchase);
-        if (click === 1) events[a.id] = purchase === 1 ? { click, purchase } : { click };
+        rewards[a.id] = v.reward(click, purchase);
+        expected[a.id] = round6(pc * amounts.click + pc * pp * amounts.purchase);
+        if (click === 1 && !v.noisy) events[a.id] = purchase === 1 ? { click, purchase } : { click };
         if (introduced.has(a.id)) refs.push({ id: a.id });
         else {
           introduced.add(a.id);
@@ -351,10 +426,10 @@ export class World {
       const delay = delayed ? 1 + rng.int(maxDelay) : 0;
       yield {
         t,
-        context: u.context,
+        context: v.context(u),
         actions: refs,
         rewards,
-        events,
+        ...(!v.noisy && { events }),
         expected,
         ...(delay > 0 && { delay }),
       };

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { choleskyInPlace, inverseFromCholesky } from '../../shared/core/bandit/linalg.ts';
+import { learnPriors } from '../../shared/core/bandit/hyperparameters.ts';
 import { buildPosterior, DEFAULT_PRIORS, type PosteriorAction } from '../../shared/core/bandit/posterior.ts';
 import { scoreInto } from '../../shared/core/bandit/score.ts';
 import { addObservation, addReward, emptyStats } from '../../shared/core/bandit/stats.ts';
@@ -46,6 +47,10 @@ export interface ScoringBenchRow {
   maxPropensityError: number;
   /** buildPosterior, milliseconds (median of a few builds). */
   buildMs: number;
+  /** Learning the priors by empirical Bayes from scratch (a cold container, or a retraining run), median ms. */
+  learnColdMs: number;
+  /** Refitting them from the previous fit (once the data grew 10%), median ms. */
+  learnRefitMs: number;
   /** Baseline: K k×k quadratic forms zᵀA0⁻¹z. */
   naiveQuadForms: LatencyFigures;
   /** naiveQuadForms.p50 / score.p50. */
@@ -127,6 +132,19 @@ export async function runScoringBench(opts: { quick?: boolean } = {}): Promise<S
       builds.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     builds.sort((a, b) => a - b);
+    const colds: number[] = [];
+    const refits: number[] = [];
+    let learned = learnPriors({ d: D, m: M }, {}, actions);
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      const t0 = process.hrtime.bigint();
+      learned = learnPriors({ d: D, m: M }, {}, actions);
+      colds.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const t1 = process.hrtime.bigint();
+      learnPriors({ d: D, m: M }, {}, actions, learned);
+      refits.push(Number(process.hrtime.bigint() - t1) / 1e6);
+    }
+    colds.sort((a, b) => a - b);
+    refits.sort((a, b) => a - b);
 
     const contexts = Array.from({ length: 64 }, () => vecWithBias(r, D));
     const candidates = Int32Array.from({ length: K }, (_, i) => i);
@@ -213,6 +231,8 @@ export async function runScoringBench(opts: { quick?: boolean } = {}): Promise<S
       meanPanels: calls > 0 ? panels / calls : 0,
       maxPropensityError: maxErr,
       buildMs: builds[Math.floor(builds.length / 2)] as number,
+      learnColdMs: colds[Math.floor(colds.length / 2)] as number,
+      learnRefitMs: refits[Math.floor(refits.length / 2)] as number,
       naiveQuadForms: naive,
       speedupVsNaive: naive.p50Us / score.p50Us,
     });
@@ -225,12 +245,12 @@ export function formatScoringBench(res: ScoringBenchResult): string {
   const lines = [
     `Hybrid Thompson bandit scoring (d = ${D}, m = ${M}, k = ${D * M}); ${res.machine}${res.quick ? '; quick run' : ''}`,
     '',
-    '|     K | obs  | score p50/p99 µs | score+select+propensities p50/p99 µs | propensities p50 µs | GK panels | max prop. error | build ms | naive K·zᵀA0⁻¹z p50 µs | speedup |',
-    '|------:|-----:|-----------------:|-------------------------------------:|--------------------:|----------:|----------------:|---------:|-----------------------:|--------:|',
+    '|     K | obs  | score p50/p99 µs | score+select+propensities p50/p99 µs | propensities p50 µs | GK panels | max prop. error | build ms | learn priors cold / refit ms | naive K·zᵀA0⁻¹z p50 µs | speedup |',
+    '|------:|-----:|-----------------:|-------------------------------------:|--------------------:|----------:|----------------:|---------:|-----------------------------:|-----------------------:|--------:|',
   ];
   for (const r of res.rows) {
     lines.push(
-      `| ${String(r.K).padStart(5)} | ${r.observations} | ${f(r.score.p50Us)} / ${f(r.score.p99Us)} | ${f(r.full.p50Us)} / ${f(r.full.p99Us)} | ${f(r.propensities.p50Us)} | ${f(r.meanPanels)} | ${r.maxPropensityError.toExponential(1)} | ${f(r.buildMs)} | ${f(r.naiveQuadForms.p50Us)} | ${f(r.speedupVsNaive)}× |`,
+      `| ${String(r.K).padStart(5)} | ${r.observations} | ${f(r.score.p50Us)} / ${f(r.score.p99Us)} | ${f(r.full.p50Us)} / ${f(r.full.p99Us)} | ${f(r.propensities.p50Us)} | ${f(r.meanPanels)} | ${r.maxPropensityError.toExponential(1)} | ${f(r.buildMs)} | ${f(r.learnColdMs)} / ${f(r.learnRefitMs)} | ${f(r.naiveQuadForms.p50Us)} | ${f(r.speedupVsNaive)}× |`,
     );
   }
   return lines.join('\n');

@@ -441,7 +441,7 @@ function interpretation(r: ObjectivesBenchResult): string {
   const diff = (key: keyof ObjectiveRun) => intent.map((x, k) => (x[key] as number) - (w[k]![key] as number));
   const mean = (config: ObjectiveConfig, key: keyof ObjectiveRun) =>
     meanSd(of(config).map((x) => x[key] as number)).mean;
-  const share = (config: ObjectiveConfig, key: 'bestShareBuyers' | 'bestShareNonBuyers') =>
+  const share = (config: ObjectiveConfig, key: 'bestShareBuyers' | 'bestShareNonBuyers' | 'nearBestShareNonBuyers') =>
     `${f(100 * mean(config, key), 1)}%`;
   const sign = (v: number) => `${v >= 0 ? '+' : ''}${f(v)}`;
   const perSeed = (xs: number[]) => xs.map(sign).join(' / ');
@@ -462,7 +462,7 @@ function interpretation(r: ObjectivesBenchResult): string {
         : `Over the last window \`intent\` and \`weighted\` are not separated (expected per decision, per seed ${perSeed(iVsW)}; realized ${perSeed(iVsWRealized)}).`,
   );
   parts.push(
-    `By group, intent − weighted is ${sign(meanSd(diff('expectedBuyers')).mean)} per buyer decision (per seed ${perSeed(diff('expectedBuyers'))}) and ${sign(meanSd(diff('expectedNonBuyers')).mean)} per non-buyer decision. The user's best action was chosen for ${share('weighted', 'bestShareBuyers')} of buyers' and ${share('weighted', 'bestShareNonBuyers')} of non-buyers' decisions under \`weighted\`, ${share('intent', 'bestShareBuyers')} and ${share('intent', 'bestShareNonBuyers')} under \`intent\` (clicks only: ${share('clicks only', 'bestShareBuyers')} and ${share('clicks only', 'bestShareNonBuyers')}). In intent mode the purchase policy served ${f(100 * mean('intent', 'purchasePolicyShareBuyers'), 1)}% of buyers' decisions and ${f(100 * mean('intent', 'purchasePolicyShareNonBuyers'), 1)}% of non-buyers'${
+    `By group, intent − weighted is ${sign(meanSd(diff('expectedBuyers')).mean)} per buyer decision (per seed ${perSeed(diff('expectedBuyers'))}) and ${sign(meanSd(diff('expectedNonBuyers')).mean)} per non-buyer decision. The user's best action was chosen for ${share('weighted', 'bestShareBuyers')} of buyers' and ${share('weighted', 'bestShareNonBuyers')} of non-buyers' decisions under \`weighted\`, ${share('intent', 'bestShareBuyers')} and ${share('intent', 'bestShareNonBuyers')} under \`intent\` (clicks only: ${share('clicks only', 'bestShareBuyers')} and ${share('clicks only', 'bestShareNonBuyers')}). Non-buyers were sent to an action worth at least 90% of their best (one they click) in ${share('weighted', 'nearBestShareNonBuyers')} of their decisions under \`weighted\` (per seed ${of('weighted').map((x) => f(100 * x.nearBestShareNonBuyers, 1)).join(' / ')}%), ${share('intent', 'nearBestShareNonBuyers')} under \`intent\`. In intent mode the purchase policy served ${f(100 * mean('intent', 'purchasePolicyShareBuyers'), 1)}% of buyers' decisions and ${f(100 * mean('intent', 'purchasePolicyShareNonBuyers'), 1)}% of non-buyers'${
       mean('intent', 'purchasePolicyShareNonBuyers') < 0.05 && mean('intent', 'purchasePolicyShareBuyers') > 0.9
         ? ": the selector routes each group to the policy of the goal it can reach. Non-buyers get the click policy alone, while `weighted` adds the purchase model's sampled value (on a 0/20 scale, with its uncertainty) to every user's scores; for buyers `weighted` adds the click model's confident preference for content to the purchase model's still uncertain estimates of the offers they buy, which slows finding those offers."
         : '.'

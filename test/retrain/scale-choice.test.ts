@@ -4,8 +4,9 @@
  * and takes the scale with the highest lower bound; the gate then judges the candidate served with that scale.
  *
  * The worlds (pure, seeded): two actions with the same features and one context, logged uniformly (propensity 1/2),
- * so a policy's value is P(A)·r_A + P(B)·r_B. The candidate is trained on a handful of outcomes, so its posterior is
- * wide and the scale matters:
+ * so a policy's value is P(A)·r_A + P(B)·r_B. The candidate is trained on three outcomes per action, so its posterior
+ * is wide and the scale matters (and fewer than d = 4 observations never pass the coverage rule, which would serve an
+ * action on its mean at every scale):
  * - `ranksRight`: the candidate's means rank A above B, and A is better (0.8 against 0.2): the closer to greedy, the
  *   more A, so the smallest scale is best and every step up the grid loses value;
  * - `misleads`: the candidate's means rank B above A, but A is better (0.9 against 0.3): the wider the draws, the
@@ -73,11 +74,11 @@ function heldOut(rates: Record<string, number>, n: number, seed: number, propens
 }
 
 const ranksRight = {
-  candidate: candidateOf(statsOf({ A: [1, 1, 1, 0], B: [0, 0, 1, 0] })),
+  candidate: candidateOf(statsOf({ A: [1, 1, 1], B: [0, 0, 1] })),
   rounds: heldOut({ A: 0.8, B: 0.2 }, 4000, 1),
 };
 const misleads = {
-  candidate: candidateOf(statsOf({ A: [0, 0, 1, 0], B: [1, 1, 0, 1] })),
+  candidate: candidateOf(statsOf({ A: [0, 0, 1], B: [1, 1, 0] })),
   rounds: heldOut({ A: 0.9, B: 0.3 }, 4000, 2),
 };
 

@@ -83,4 +83,67 @@ describe('generateWorld', () => {
     }
     expect(best.size).toBeGreaterThanOrEqual(4);
   });
+
+  describe('variants leave everything else as it was', () => {
+    const base = { seed: 5, rounds: 600, historyRounds: 200, churnEvery: 0 };
+
+    it('rewardScale multiplies the configured, realized and expected rewards and nothing else', () => {
+      const a = generateWorld(base);
+      const b = generateWorld({ ...base, rewardScale: 50 });
+      expect(b.config.rewards).toEqual({ click: 50, purchase: 250 });
+      expect(b.config.rewardBounds).toEqual({ min: 0, max: 300 });
+      expect(b.history.map((h) => h.reward)).toEqual(a.history.map((h) => 50 * h.reward));
+      for (let t = 0; t < a.online.length; t++) {
+        const ra = a.online[t]!;
+        const rb = b.online[t]!;
+        expect(rb.context).toEqual(ra.context);
+        expect(rb.events).toEqual(ra.events);
+        for (const act of ra.actions) {
+          expect(rb.rewards[act.id]).toBe(50 * (ra.rewards[act.id] as number));
+          expect(rb.expected?.[act.id]).toBeCloseTo(50 * (ra.expected?.[act.id] as number), 4);
+        }
+      }
+    });
+
+    it('extraFeatures appends distractor features to the same users and widens contextDim', () => {
+      const a = generateWorld(base);
+      const b = generateWorld({ ...base, extraFeatures: 6 });
+      expect(b.config.contextDim).toBe(16);
+      expect(decisionPointSettingsSchema.parse(b.config).contextDim).toBe(16);
+      for (const [x, y] of [
+        [a.history[3]!.context, b.history[3]!.context],
+        [a.online[7]!.context, b.online[7]!.context],
+      ] as [number[], number[]][]) {
+        expect(y).toHaveLength(15);
+        expect(y.slice(0, 9)).toEqual(x);
+      }
+      expect(b.online.map((r) => r.expected)).toEqual(a.online.map((r) => r.expected));
+    });
+
+    it('rewardNoise adds zero-mean noise of that sd to realized rewards, drops events and keeps expected rewards', () => {
+      const a = generateWorld(base);
+      const b = generateWorld({ ...base, rewardNoise: 2 });
+      const diffs: number[] = [];
+      for (let t = 0; t < a.online.length; t++) {
+        const ra = a.online[t]!;
+        const rb = b.online[t]!;
+        expect(rb.events).toBeUndefined();
+        expect(rb.expected).toEqual(ra.expected);
+        for (const act of ra.actions) diffs.push((rb.rewards[act.id] as number) - (ra.rewards[act.id] as number));
+      }
+      const mean = diffs.reduce((s, v) => s + v, 0) / diffs.length;
+      const sd = Math.sqrt(diffs.reduce((s, v) => s + (v - mean) ** 2, 0) / diffs.length);
+      // 12,000 draws: the mean's standard error is 2/√12000 ≈ 0.018.
+      expect(Math.abs(mean)).toBeLessThan(0.08);
+      expect(sd).toBeGreaterThan(1.9);
+      expect(sd).toBeLessThan(2.1);
+      for (const h of b.history) expect(h.events).toBeUndefined();
+    });
+
+    it('refuses a non-positive reward scale, negative noise and a fractional feature count', () => {
+      expect(() => generateWorld({ ...base, rewardScale: 0 })).toThrow(/rewardScale/);
+      expect(() => generateWorld({ ...base, rewardNoise: -1 })).toThrow(/rewardNoise/);
+      expect(() => generateWorld({ ...base, extraFeatures: 1.5 })).toThrow(/extraFeatures/);
+    });
+  });
 });

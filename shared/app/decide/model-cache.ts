@@ -26,6 +26,7 @@ import { encodeFeatures } from '../../core/features/encode.ts';
 import { compoundEventObjectives } from '../../core/feedback/reward.ts';
 import {
   buildServingPolicyModel,
+  coverageRule,
   type IntentModel,
   type ServingPolicyModel,
 } from '../../core/policy/serving-policy.ts';
@@ -289,6 +290,7 @@ function build(
     stats,
     {
       compoundEvents: compoundEventObjectives(dp.settings),
+      coverage: coverageRule(dp.settings.exploration),
       // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change.
       ...(previous && previous.posterior.d === d && previous.posterior.m === m && { previous }),
     },

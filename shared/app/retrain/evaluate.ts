@@ -62,6 +62,7 @@ import {
 import { encodeFeatures } from '../../core/features/encode.ts';
 import {
   buildServingPolicyModel,
+  coverageRule,
   DEFAULT_EXPLORATION_SCALE,
   type ServingPolicyModel,
   type ServingPolicySettings,
@@ -124,12 +125,13 @@ export const servingSettings = (run: Pick<RunParams, 'objectives' | 'combine' | 
 
 /** The serving policy's model of some statistics, over `actions` (the posteriors' action list, in that order). */
 export function servingModelOf(
-  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives' | 'compoundEvents'>,
+  run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives' | 'compoundEvents' | 'exploration'>,
   actions: readonly { id: string; features: Float64Array }[],
   stats: StatsByObjective,
 ): ServingPolicyModel {
   return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats, {
     compoundEvents: run.compoundEvents,
+    coverage: coverageRule(run.exploration),
   });
 }
 

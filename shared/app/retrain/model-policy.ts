@@ -38,6 +38,7 @@ export async function loadModelPolicy(
     priors: s.priors,
     objectives: s.objectives,
     compoundEvents: compoundEventObjectives(s),
+    exploration: s.exploration,
   };
   // The scale promoted with that version serves it where the settings leave the scale out (as in the model cache).
   const active = changes.activeModel;

@@ -180,3 +180,26 @@ export function invertSpd(a: Float64Array, n: number, out: Float64Array, work: F
   choleskyInPlace(work, n);
   return inverseFromCholesky(work, n, out);
 }
+
+/**
+ * Largest eigenvalue of a packed symmetric positive semi-definite matrix by power iteration (Rayleigh quotient after
+ * `iterations` steps from a fixed start, so the result is deterministic). Converges from below; allocates 2n.
+ */
+export function largestEigenvaluePacked(p: Float64Array, n: number, iterations = 50): number {
+  let v = new Float64Array(n);
+  let w = new Float64Array(n);
+  for (let i = 0; i < n; i++) v[i] = 1 + i / (2 * n);
+  let lambda = 0;
+  for (let it = 0; it < iterations; it++) {
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += (v[i] as number) * (v[i] as number);
+    norm = Math.sqrt(norm);
+    if (!(norm > 0)) return 0;
+    for (let i = 0; i < n; i++) v[i] = (v[i] as number) / norm;
+    symMatVecPacked(p, n, v, w);
+    lambda = 0;
+    for (let i = 0; i < n; i++) lambda += (v[i] as number) * (w[i] as number);
+    [v, w] = [w, v];
+  }
+  return lambda;
+}

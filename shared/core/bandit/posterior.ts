@@ -31,6 +31,7 @@ import {
   choleskyInPlace,
   choleskySolveInPlace,
   inverseFromCholesky,
+  largestEigenvaluePacked,
   packedSize,
   packSymmetric,
   solveLowerInPlace,
@@ -90,6 +91,12 @@ export interface HybridPosterior {
   /** Plug-in noise variance σ² (pooled over contexts; see {@link BuildOptions.compoundEvents} for the per-context one). */
   readonly sigma2: number;
   /**
+   * Per action, the factor its sampling variance is multiplied by under the coverage rule (see
+   * {@link BuildOptions.coverage}): 0 for an action whose data cover the contexts (served greedily), 1 otherwise.
+   * All ones when the rule is off.
+   */
+  readonly explore: Float64Array;
+  /**
    * M = Σr² / Σr when the rewards follow the compound-event model (see {@link BuildOptions.compoundEvents}), else 0:
    * the noise variance at a context whose mean reward is μ is then μ(M − μ) rather than σ².
    */
@@ -128,6 +135,57 @@ export interface BuildOptions {
    * merging are unchanged.
    */
   compoundEvents?: boolean;
+  /**
+   * The coverage rule (exploration that calibrates itself): an action whose own observations cover the context space
+   * about as well as the traffic does is served on its posterior mean, with no Thompson noise; the others keep it.
+   * Covered: n_a ≥ d and λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N. This is the covariate-diversity test
+   * of Greedy-First (Bastani, Bayati & Khosravi 2021, "Mostly exploration-free algorithms for contextual bandits",
+   * Management Science 67(3)), applied per action: when the contexts are diverse, acting greedily on a linear model
+   * learns each action at the rate exploring would (their greedy regret bound is O(log T), rate-optimal), so
+   * exploration is spent only where an action's data do not cover the contexts it may be best in: a new action, or
+   * one the history only showed to some users. A cold action is never covered. The ε floor stays.
+   */
+  coverage?: boolean;
+}
+
+/** The share of the traffic's context coverage an action's data need to be served greedily (Greedy-First's λ0/4). */
+export const COVERAGE_SHARE = 0.25;
+
+/** Per action 0 (covered: greedy) or 1 (explore), from pass 1's A_a⁻¹ (packed in V) and the statistics. */
+function coverageFactors(
+  d: number,
+  la: number,
+  actions: readonly PosteriorAction[],
+  warm: Uint8Array,
+  V: Float64Array,
+): Float64Array {
+  const K = actions.length;
+  const dp = packedSize(d);
+  const explore = new Float64Array(K).fill(1);
+  const total = new Float64Array(dp);
+  let N = 0;
+  for (let a = 0; a < K; a++) {
+    const s = actions[a]!.stats;
+    if (warm[a] !== 1 || !s) continue;
+    N += s.n;
+    for (let i = 0; i < dp; i++) total[i] = (total[i] as number) + (s.sxx[i] as number);
+  }
+  if (!(N > 0)) return explore;
+  const dense = unpackSymmetric(total, d, new Float64Array(d * d));
+  for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) + la;
+  choleskyInPlace(dense, d);
+  const inv = new Float64Array(d * d);
+  inverseFromCholesky(dense, d, inv);
+  // λmin(S) = 1/λmax((S + λa I)⁻¹) − λa: the prior's pseudo-observations are not coverage.
+  const trafficMin = 1 / largestEigenvaluePacked(packSymmetric(inv, d, new Float64Array(dp)), d) - la;
+  const threshold = (COVERAGE_SHARE * trafficMin) / N;
+  for (let a = 0; a < K; a++) {
+    const s = actions[a]!.stats;
+    if (warm[a] !== 1 || !s || s.n < d) continue;
+    const ownMin = 1 / largestEigenvaluePacked(V.subarray(a * dp, (a + 1) * dp), d) - la;
+    if (ownMin / s.n >= threshold) explore[a] = 0;
+  }
+  return explore;
 }
 
 function checkInputs(dims: Dims, actions: readonly PosteriorAction[]): void {
@@ -348,6 +406,8 @@ export function buildPosterior(
   inverseFromCholesky(A0, k, A0inv);
   const sigma2 = noiseVariance(priors, f);
   const eventValue = options.compoundEvents && f.sumR > 0 && f.sumR2 > 0 ? f.sumR2 / f.sumR : 0;
+  // Before pass 2 overwrites V (it holds each warm action's A_a⁻¹ until then).
+  const explore = options.coverage ? coverageFactors(d, la, actions, warm, V) : new Float64Array(K).fill(1);
 
   // Pass 2: w_a and V_a.
   const w = new Float64Array(K * d);
@@ -427,6 +487,7 @@ export function buildPosterior(
     V,
     sigma2,
     eventValue,
+    explore,
     beta,
     n,
     features,

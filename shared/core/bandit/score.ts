@@ -12,7 +12,7 @@ function contextNoise(mean: number, s: number, M: number, floor: number): number
   const lo = Math.min(M, Math.max(0, mean - s));
   const hi = Math.max(0, Math.min(M, mean + s));
   const half = M / 2;
-  const mu = hi < half ? hi : lo > half ? lo : half;
+  const mu = hi < half ? hi : Math.max(lo, half);
   return Math.max(floor, mu * (M - mu));
 }
 
@@ -75,6 +75,7 @@ export function scoreInto(
     outMean[p] = mean;
     // Rounding can push a tiny quadratic form below 0; a variance is never negative.
     if (!(q > 0)) outSd[p] = 0;
+    else if (post.explore[a] === 0) outSd[p] = 0;
     else if (M > 0) outSd[p] = Math.sqrt(explorationScale * contextNoise(mean, Math.sqrt(sigma2 * q), M, floor) * q);
     else outSd[p] = Math.sqrt(varScale * q);
   }

@@ -69,6 +69,11 @@ export interface ServingPolicySettings {
   exploration: { epsilon?: number | undefined; scale?: number | undefined };
 }
 
+/** Whether the coverage rule applies: when the settings leave the Thompson scale to the engine. */
+export function coverageRule(exploration: { scale?: number | undefined }): boolean {
+  return exploration.scale === undefined;
+}
+
 /** The Thompson scale while neither the settings nor a promoted retraining run give one: plain Thompson sampling. */
 export const DEFAULT_EXPLORATION_SCALE = 1;
 
@@ -93,6 +98,11 @@ export function explorationFloor(decisions: number, candidates: number): number 
 export interface ServingModelOptions {
   /** Objectives (`default` for the global posterior) whose rewards are non-negative event values. */
   compoundEvents?: readonly string[];
+  /**
+   * The coverage rule (`BuildOptions.coverage`): actions whose data cover the contexts are served on their mean. On
+   * when the settings leave `exploration.scale` out ({@link coverageRule}).
+   */
+  coverage?: boolean;
   /**
    * The model this one replaces: its learned λs are reused while an objective's impressions have grown by less than
    * {@link REFIT_GROWTH} since they were fitted, and are the starting point of the refit after that.
@@ -154,7 +164,13 @@ export function buildServingPolicyModel(
       noisePriorVariance: fit.noisePriorVariance,
       noisePriorWeight: fit.noisePriorWeight,
     };
-    posteriors.set(objective, buildPosterior(dims, built, input, { compoundEvents: compound.has(objective) }));
+    posteriors.set(
+      objective,
+      buildPosterior(dims, built, input, {
+        compoundEvents: compound.has(objective),
+        coverage: options.coverage ?? false,
+      }),
+    );
   }
   const intent = new Map<string, IntentModel>();
   for (const o of objectives) {
