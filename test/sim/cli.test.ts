@@ -5,16 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGenWorld } from '../../cli/gen-world.ts';
 import { runSimulate } from '../../cli/simulate.ts';
 import { createProgress } from '../../sim/progress.ts';
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    streams: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: (s: string) => err.push(s) > 0 } },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+import { captureStreams } from '../support/cli.ts';
 
 describe('gen-world and simulate CLIs', () => {
   let dir: string;
@@ -28,16 +19,16 @@ describe('gen-world and simulate CLIs', () => {
   const world = ['--seed', '4', '--rounds', '1500', '--history-rounds', '400', '--churn-every', '500'];
 
   it('gen-world writes the same bytes for the same options', async () => {
-    const a = capture();
+    const a = captureStreams();
     expect(await runGenWorld([...world, '--out', join(dir, 'w1')], a.streams)).toBe(0);
-    expect(a.out()).toContain('online.jsonl (1,500 rounds)');
-    expect(await runGenWorld([...world, '--out', join(dir, 'w2')], capture().streams)).toBe(0);
+    expect(a.out).toContain('online.jsonl (1,500 rounds)');
+    expect(await runGenWorld([...world, '--out', join(dir, 'w2')], captureStreams().streams)).toBe(0);
     for (const f of ['config.json', 'history.jsonl', 'online.jsonl']) {
       expect(await readFile(join(dir, 'w2', f), 'utf8')).toBe(await readFile(join(dir, 'w1', f), 'utf8'));
     }
-    const bad = capture();
+    const bad = captureStreams();
     expect(await runGenWorld(['--rounds', '10', '--out', dir], bad.streams)).toBe(2);
-    expect(bad.err()).toContain('--seed and --out are required');
+    expect(bad.err).toContain('--seed and --out are required');
   });
 
   it('simulate --json reports the figures, and the same seed gives the same figures', async () => {
@@ -50,10 +41,10 @@ describe('gen-world and simulate CLIs', () => {
       '3',
       '--json',
     ];
-    const a = capture();
+    const a = captureStreams();
     expect(await runSimulate(args, a.streams)).toBe(0);
-    expect(a.err()).toContain('using decision point settings from');
-    const ra = JSON.parse(a.out());
+    expect(a.err).toContain('using decision point settings from');
+    const ra = JSON.parse(a.out);
     expect(Object.keys(ra)).toEqual(
       expect.arrayContaining([
         'rounds',
@@ -67,21 +58,21 @@ describe('gen-world and simulate CLIs', () => {
     );
     expect(ra.rounds).toBe(1500);
     expect(ra.oracle.lastWindowMeanExpectedReward).toBeGreaterThan(ra.uniform.lastWindowMeanExpectedReward);
-    const b = capture();
+    const b = captureStreams();
     await runSimulate(args, b.streams);
-    const rb = JSON.parse(b.out());
+    const rb = JSON.parse(b.out);
     expect({ ...rb, roundsPerSecond: 0 }).toEqual({ ...ra, roundsPerSecond: 0 });
   });
 
   it('simulate prints a table, honours --policy and --max-rounds', async () => {
-    const c = capture();
+    const c = captureStreams();
     const code = await runSimulate(
       ['--online', join(dir, 'w1', 'online.jsonl'), '--policy', 'egreedy', '--max-rounds', '100'],
       c.streams,
     );
     expect(code).toBe(0);
-    expect(c.out()).toContain('policy egreedy: 100 rounds');
-    expect(c.out()).toContain('of oracle');
+    expect(c.out).toContain('policy egreedy: 100 rounds');
+    expect(c.out).toContain('of oracle');
   });
 
   it('simulate names the malformed line and exits with 2', async () => {
@@ -89,13 +80,13 @@ describe('gen-world and simulate CLIs', () => {
     const broken = JSON.parse(lines[1] as string);
     broken.rewards = 'none';
     await writeFile(join(dir, 'broken.jsonl'), `${lines[0]}\n${JSON.stringify(broken)}\n`);
-    const c = capture();
+    const c = captureStreams();
     const code = await runSimulate(
       ['--online', join(dir, 'broken.jsonl'), '--decision-point-config', join(dir, 'w1', 'config.json')],
       c.streams,
     );
     expect(code).toBe(2);
-    expect(c.err()).toContain('broken.jsonl line 2: rewards must be an object');
+    expect(c.err).toContain('broken.jsonl line 2: rewards must be an object');
   });
 
   it.each([
@@ -109,9 +100,9 @@ describe('gen-world and simulate CLIs', () => {
     delete process.env.NBA_API_KEY;
     process.env.NBA_DATA_DIR = dir;
     try {
-      const c = capture();
+      const c = captureStreams();
       expect(await runSimulate(argv, c.streams)).toBe(2);
-      expect(c.err()).toContain(message);
+      expect(c.err).toContain(message);
     } finally {
       if (saved.key === undefined) delete process.env.NBA_API_KEY;
       else process.env.NBA_API_KEY = saved.key;

@@ -13,16 +13,7 @@ import type { HistoryLine, OnlineRound } from '../../sim/formats.ts';
 import type { Policy } from '../../sim/policies.ts';
 import { simulate } from '../../sim/simulate.ts';
 import { warmStart } from '../../sim/warm-start.ts';
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    streams: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: (s: string) => err.push(s) > 0 } },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+import { captureStreams } from '../support/cli.ts';
 
 /** Rounds with a dense context of `p` numbers and `k` candidates of `q` dense features each, on every line. */
 function denseRounds(n: number, p: number, q: number, k = 4, seed = 1): string {
@@ -68,20 +59,20 @@ describe('simulate on a file with no settings', () => {
   it('takes contextDim and actionDim from dense features, and says so: the same run as with those settings given', async () => {
     const text = denseRounds(300, 16, 8);
     const path = await alone('dense16', text);
-    const inferred = capture();
+    const inferred = captureStreams();
     expect(await runSimulate(['--online', path, '--json', '--seed', '2'], inferred.streams)).toBe(0);
-    expect(inferred.err()).toContain('inferred contextDim 17 from dense contexts of 16 features');
-    expect(inferred.err()).toContain('inferred actionDim 9');
+    expect(inferred.err).toContain('inferred contextDim 17 from dense contexts of 16 features');
+    expect(inferred.err).toContain('inferred actionDim 9');
 
     const config = join(dir, 'dense16-settings.json');
     await writeFile(config, JSON.stringify({ contextDim: 17, actionDim: 9 }));
-    const given = capture();
+    const given = captureStreams();
     expect(
       await runSimulate(['--online', path, '--decision-point-config', config, '--json', '--seed', '2'], given.streams),
     ).toBe(0);
-    expect(given.err()).not.toContain('inferred');
-    expect(withoutRate(inferred.out())).toEqual(withoutRate(given.out()));
-    expect(JSON.parse(inferred.out()).rounds).toBe(300);
+    expect(given.err).not.toContain('inferred');
+    expect(withoutRate(inferred.out)).toEqual(withoutRate(given.out));
+    expect(JSON.parse(inferred.out).rounds).toBe(300);
   });
 
   it('keeps the hashed default for named features while inferring the dense side', async () => {
@@ -94,15 +85,15 @@ describe('simulate on a file with no settings', () => {
         return JSON.stringify({ ...r, context: { segment: a! > 0 ? 'x' : 'y', visits: b, spend: c } });
       });
     const path = await alone('named', `${lines.join('\n')}\n`);
-    const inferred = capture();
+    const inferred = captureStreams();
     expect(await runSimulate(['--online', path, '--json'], inferred.streams)).toBe(0);
-    expect(inferred.err()).not.toContain('inferred contextDim');
-    expect(inferred.err()).toContain('inferred actionDim 6');
+    expect(inferred.err).not.toContain('inferred contextDim');
+    expect(inferred.err).toContain('inferred actionDim 6');
     const config = join(dir, 'named-settings.json');
     await writeFile(config, JSON.stringify({ contextDim: 16, actionDim: 6 }));
-    const given = capture();
+    const given = captureStreams();
     expect(await runSimulate(['--online', path, '--decision-point-config', config, '--json'], given.streams)).toBe(0);
-    expect(withoutRate(inferred.out())).toEqual(withoutRate(given.out()));
+    expect(withoutRate(inferred.out)).toEqual(withoutRate(given.out));
   });
 
   it.each([
@@ -113,10 +104,10 @@ describe('simulate on a file with no settings', () => {
     'refuses dense data beyond the engine limits, naming the limit and the way out (%i × %i)',
     async (p, q, message) => {
       const path = await alone(`limit-${p}-${q}`, denseRounds(3, p, q));
-      const c = capture();
+      const c = captureStreams();
       expect(await runSimulate(['--online', path], c.streams)).toBe(2);
-      expect(c.err()).toMatch(message);
-      expect(c.err()).toContain('--decision-point-config');
+      expect(c.err).toMatch(message);
+      expect(c.err).toContain('--decision-point-config');
     },
   );
 
@@ -135,22 +126,19 @@ describe('simulate on a file with no settings', () => {
       }),
     );
     const path = await alone('both', `${lines.join('\n')}\n`);
-    const c = capture();
+    const c = captureStreams();
     expect(await runSimulate(['--online', path, '--json'], c.streams)).toBe(0);
-    expect(JSON.parse(c.out()).meanReward).toBeCloseTo(0.25, 12);
-    const notices = c
-      .err()
-      .split('\n')
-      .filter((l) => l.includes('"events"'));
+    expect(JSON.parse(c.out).meanReward).toBeCloseTo(0.25, 12);
+    const notices = c.err.split('\n').filter((l) => l.includes('"events"'));
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain('"rewards" is used and "events" are ignored');
 
     const config = join(dir, 'both-settings.json');
     await writeFile(config, JSON.stringify({ contextDim: 2, actionDim: 2, rewards: { click: 2 } }));
-    const mapped = capture();
+    const mapped = captureStreams();
     expect(await runSimulate(['--online', path, '--decision-point-config', config, '--json'], mapped.streams)).toBe(0);
-    expect(JSON.parse(mapped.out()).meanReward).toBeCloseTo(6, 12);
-    expect(mapped.err()).toContain('events are scored with the configured rewards (click 2)');
+    expect(JSON.parse(mapped.out).meanReward).toBeCloseTo(6, 12);
+    expect(mapped.err).toContain('events are scored with the configured rewards (click 2)');
   });
 });
 

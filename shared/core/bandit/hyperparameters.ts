@@ -8,7 +8,7 @@
  *   ({@link logEvidence}: the hybrid linear Gaussian model with σ² integrated out) plus a weak log-normal hyperprior
  *   log λ ~ N(0, (ln 100)²) that only matters when the data cannot tell (e.g. one action: λa and λs trade off).
  *   The search is over ln λ in [ln 1e-3, ln 1e5]: a coarse scan in factors of 10, then golden-section refinement, one
- *   coordinate at a time, two sweeps. From a previous fit it only refines within a factor of 10 of it.
+ *   coordinate at a time, two sweeps. From a previous fit it only refines within a factor of 10 of it, in one sweep.
  * - A value the settings give explicitly is used as given and not learned.
  *
  * Unit invariance: multiplying every reward by c > 0 multiplies R, s0² and so the evidence's σ² term by c², which
@@ -71,7 +71,8 @@ export function learnPriors(
   };
   if (!Number.isFinite(evidence(point))) return base;
 
-  for (let sweep = 0; sweep < 2; sweep++) {
+  // From a previous fit the optimum moves little: one sweep of refinement.
+  for (let sweep = 0; sweep < (previous === undefined ? 2 : 1); sweep++) {
     for (const key of free) {
       const current = Math.log(point[key]);
       let centre = current;

@@ -25,7 +25,8 @@ function contextNoise(mean: number, s: number, M: number, floor: number): number
  * `BuildOptions.compoundEvents`), where the noise of a context whose mean reward is μ is μ(M − μ): there σ²(x) is the
  * largest μ(M − μ) over μ within one posterior standard deviation s = sqrt(σ² xᵀV_a x) of the mean, clamped to
  * [0, M] (so it stays positive while the mean is uncertain, and only reaches 0 where the model is sure the event
- * never happens), floored at {@link MIN_CONTEXT_NOISE_SHARE}·σ².
+ * never happens), floored at {@link MIN_CONTEXT_NOISE_SHARE}·σ². Each action's variance is also multiplied by its
+ * coverage factor `post.explore[a]` (1 unless the coverage rule is on; see `BuildOptions.coverage`).
  *
  * Cost per candidate: d + d(d+1)/2 multiply-adds, because x xᵀ (packed, off-diagonal doubled) is formed once per
  * call and each V_a quadratic form becomes one contiguous dot product. Allocates nothing.
@@ -63,6 +64,7 @@ export function scoreInto(
   const varScale = explorationScale * sigma2;
   const M = post.eventValue;
   const floor = MIN_CONTEXT_NOISE_SHARE * sigma2;
+  const explore = post.explore;
   for (let p = 0; p < count; p++) {
     const a = candidates[p] as number;
     if (!(a >= 0 && a < K) || (a | 0) !== a) throw new InvalidArgumentError(`candidate index ${a} out of range`);
@@ -75,8 +77,8 @@ export function scoreInto(
     outMean[p] = mean;
     // Rounding can push a tiny quadratic form below 0; a variance is never negative.
     if (!(q > 0)) outSd[p] = 0;
-    else if (post.explore[a] === 0) outSd[p] = 0;
-    else if (M > 0) outSd[p] = Math.sqrt(explorationScale * contextNoise(mean, Math.sqrt(sigma2 * q), M, floor) * q);
-    else outSd[p] = Math.sqrt(varScale * q);
+    else if (M > 0) {
+      outSd[p] = Math.sqrt(explore[a]! * explorationScale * contextNoise(mean, Math.sqrt(sigma2 * q), M, floor) * q);
+    } else outSd[p] = Math.sqrt(explore[a]! * varScale * q);
   }
 }

@@ -2,12 +2,13 @@
  * The serving policy under learned settings (issue 13): priors learned from the data, the compound-event noise, the
  * coverage rule (covered actions served on their mean) and the ε schedule. Two rules are checked against what they
  * say, independently of how they are computed:
- * - coverage: an action whose data span the contexts is served greedily; a cold action, or one only ever shown to a
+ * - coverage: an action whose data span the contexts keeps a quarter of its Thompson variance; a cold action, or one only ever shown to a
  *   slice of the users, keeps its Thompson noise;
  * - exactness: the probabilities the policy logs are the frequencies with which `selectThompson` picks, drawn from the
  *   same scores and ε (Monte Carlo, 200,000 draws).
  */
 import { describe, expect, it } from 'vitest';
+import { COVERED_VARIANCE_SHARE } from '../../../shared/core/bandit/posterior.ts';
 import { type ActionStats, addObservation, emptyStats } from '../../../shared/core/bandit/stats.ts';
 import { selectThompson } from '../../../shared/core/bandit/thompson.ts';
 import { DEFAULT_OBJECTIVE } from '../../../shared/core/domain.ts';
@@ -43,11 +44,12 @@ function fixture(seed: number) {
 }
 
 describe('the coverage rule', () => {
-  it('serves actions whose data span the contexts on their mean, and explores the narrow and the cold one', () => {
+  it('keeps a quarter of the noise of actions whose data span the contexts, and all of it for the narrow and the cold one', () => {
     const { ids, model } = fixture(1);
     const post = model.posteriors.get(DEFAULT_OBJECTIVE)!;
     const explore = Object.fromEntries(ids.map((id) => [id, post.explore[post.index.get(id)!]]));
-    expect(explore).toEqual({ a0: 0, a1: 0, a2: 0, a3: 0, narrow: 1, cold: 1 });
+    const c = COVERED_VARIANCE_SHARE;
+    expect(explore).toEqual({ a0: c, a1: c, a2: c, a3: c, narrow: 1, cold: 1 });
   });
 
   it('is off when the settings give the scale: every action keeps its noise', () => {
