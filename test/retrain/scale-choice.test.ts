@@ -5,8 +5,8 @@
  *
  * The worlds (pure, seeded): two actions with the same features and one context, logged uniformly (propensity 1/2),
  * so a policy's value is P(A)·r_A + P(B)·r_B. The candidate is trained on three outcomes per action, so its posterior
- * is wide and the scale matters (and fewer than d = 4 observations never pass the coverage rule, which would serve an
- * action on its mean at every scale):
+ * is wide and the scale matters (and fewer than d = 4 observations never pass the coverage rule, so each action keeps
+ * its full Thompson variance):
  * - `ranksRight`: the candidate's means rank A above B, and A is better (0.8 against 0.2): the closer to greedy, the
  *   more A, so the smallest scale is best and every step up the grid loses value;
  * - `misleads`: the candidate's means rank B above A, but A is better (0.9 against 0.3): the wider the draws, the

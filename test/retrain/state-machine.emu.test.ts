@@ -554,8 +554,8 @@ describe('retraining state machine', () => {
     });
 
     it('a Thompson scale chosen offline serves: promoted with its model, used by decide, undone by rollback', async () => {
-      // A world where the scale matters: A and B were shown to everyone (the coverage rule serves them on their
-      // means at any scale), C, the best, only three times before the held-out day (too few to be covered), so how
+      // A world where the scale matters: A and B were shown to everyone (covered: a quarter of their variance),
+      // C, the best, only three times before the held-out day (too few to be covered, its posterior wide), so how
       // often C is tried depends on the scale, and the rule picks one other than the 1 that serves before any run.
       const at = 'checkout';
       const lake = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-scale-')));
@@ -597,8 +597,8 @@ describe('retraining state machine', () => {
         // The gate judged the candidate at that scale.
         expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
         expect(await stores.state.getActiveModel(at)).toMatchObject({ settings: { scale: choice.scale } });
-        // The promoted model learned C from the held-out day too, so A, B and C are all covered now; a new action
-        // is cold, never covered, so how often it is tried, and with it every propensity, depends on the scale.
+        // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
+        // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.
         await stores.state.putAction(
           {
             decisionPoint: at,

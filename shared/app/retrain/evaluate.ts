@@ -35,10 +35,9 @@
  * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
  * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
  * through the gate. The current model is served with the scale that serves now (the active model's, 1 before any),
- * so the comparison is fair. The coverage rule (on whenever the scale is left out) serves covered actions on their
- * means at every scale, so the scale governs new, cold and narrowly shown actions; when every action is covered the
- * grid ties and the scale that serves now stays. Settings that give a scale are used as they are: nothing is
- * searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
+ * so the comparison is fair. The scale multiplies every action's Thompson variance, including the reduced share the
+ * coverage rule (on whenever the scale is left out) leaves a covered action. Settings that give a scale are used as
+ * they are: nothing is searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
  * estimate and bound, the scale chosen and why.
  *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
