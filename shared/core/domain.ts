@@ -109,13 +109,23 @@ export interface BaseModelStats {
  */
 export const ONLINE_ONLY_VERSION = 'online';
 
+/**
+ * Serving settings a retraining run chose offline and promoted with its model; each is used only where the decision
+ * point's settings leave it out (the Thompson scale: `exploration.scale`).
+ */
+export interface PromotedSettings {
+  scale?: number | undefined;
+}
+
 export interface ActiveModel {
   decisionPoint: string;
   version: string;
   cutoffBucket: number;
   promotedAt: number;
-  /** Earlier active models, most recent first, for rollback. */
-  history: { version: string; cutoffBucket: number; promotedAt: number }[];
+  /** Settings chosen with the model (absent: none chosen, e.g. promoted under an explicit scale or before they existed). */
+  settings?: PromotedSettings | undefined;
+  /** Earlier active models, most recent first, for rollback (each with its settings, which a rollback restores). */
+  history: { version: string; cutoffBucket: number; promotedAt: number; settings?: PromotedSettings | undefined }[];
   /** Item version for conditional writes. */
   itemVersion: number;
   updatedAt: number;

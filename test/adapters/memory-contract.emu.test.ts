@@ -302,6 +302,40 @@ describe.each(implementations)('$name StateStore', ({ stores }) => {
     expect((await state.listEvaluations(dp, 2)).map((e) => e.runId)).toEqual(['r3', 'r2']);
   });
 
+  it('keeps the settings promoted with the active model and with each model of its history; items without them read', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    const plain = { decisionPoint: dp, version: 'm1', cutoffBucket: 3, promotedAt: T0, history: [], updatedAt: T0 };
+    await state.putActiveModel({ ...plain, itemVersion: 1 }, undefined);
+    // Written before settings existed: no attribute, and none invented on read.
+    const old = await state.getActiveModel(dp);
+    expect(old).toEqual({ ...plain, itemVersion: 1 });
+    await state.putActiveModel(
+      {
+        ...plain,
+        version: 'm2',
+        settings: { scale: 0.5 },
+        history: [
+          { version: 'm1', cutoffBucket: 3, promotedAt: T0, settings: { scale: 2 } },
+          { version: 'm0', cutoffBucket: 1, promotedAt: T0 - 1 },
+        ],
+        itemVersion: 2,
+      },
+      1,
+    );
+    expect(await state.getActiveModel(dp)).toEqual({
+      ...plain,
+      version: 'm2',
+      settings: { scale: 0.5 },
+      history: [
+        { version: 'm1', cutoffBucket: 3, promotedAt: T0, settings: { scale: 2 } },
+        { version: 'm0', cutoffBucket: 1, promotedAt: T0 - 1 },
+      ],
+      itemVersion: 2,
+    });
+    expect((await state.loadChanges(dp, 0)).activeModel?.settings).toEqual({ scale: 0.5 });
+  });
+
   it('stores API keys without the fields left undefined', async () => {
     const { state } = stores();
     const hash = uniqueName('h');

@@ -168,6 +168,10 @@ describe('bring your own history: import → actions → retrain → decide', ()
     // the estimate comes with a warning that it is in-sample.
     const promoted = await retrain('short', '--holdout-fraction', String(share), '--force');
     expect(promoted.out).toMatch(/^retraining short: promoted/);
+    // The settings give the Thompson scale: the run says it searched none.
+    expect(promoted.out).toContain(
+      "\n  Thompson scale 0.25: the decision point's settings give exploration.scale = 0.25",
+    );
     const evaluated = await runCli(runEvaluate, [
       '--log',
       historyFile,

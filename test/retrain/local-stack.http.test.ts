@@ -72,7 +72,9 @@ describe('local stack: lake and retraining routes', () => {
         version: 'm-new',
         cutoffBucket: 20_000,
         promotedAt: now,
-        history: [{ version: 'm-old', cutoffBucket: 19_990, promotedAt: now - 1000 }],
+        // The Thompson scales their runs chose (the decision point's settings leave the scale out).
+        settings: { scale: 0.5 },
+        history: [{ version: 'm-old', cutoffBucket: 19_990, promotedAt: now - 1000, settings: { scale: 2 } }],
         itemVersion: 2,
         updatedAt: now,
       },
@@ -99,6 +101,21 @@ describe('local stack: lake and retraining routes', () => {
           ess: 200,
         },
       ],
+      exploration: {
+        source: 'search',
+        scale: 0.5,
+        currentScale: 2,
+        delta: 0.0125,
+        grid: [0.25, 0.5, 1, 2].map((scale) => ({
+          name: `candidate, scale ${scale}`,
+          estimator: 'dr',
+          estimate: { value: 0.4, lower: 0.3, upper: 0.5 },
+          lowerBound: scale === 0.5 ? 0.29 : 0.27,
+          ess: 200,
+          scale,
+        })),
+        why: 'scale 0.5 has the highest lower bound',
+      },
       reportKey: `retrain/${dp}/${runId}/report.json`,
       htmlKey: `retrain/${dp}/${runId}/report.html`,
     });
@@ -113,12 +130,15 @@ describe('local stack: lake and retraining routes', () => {
       outcome: 'rejected',
       reasons: ['too low'],
       report: { html: `retrain/${dp}/second/report.html` },
+      exploration: { source: 'search', scale: 0.5, why: 'scale 0.5 has the highest lower bound' },
     });
+    expect(list.body.evaluations[0].exploration.grid.map((g: { scale: number }) => g.scale)).toEqual([0.25, 0.5, 1, 2]);
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=1`)).body.evaluations).toHaveLength(1);
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=0`)).status).toBe(400);
 
     const servedBefore = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(servedBefore.modelVersion).toMatch(/^m-new\+/);
+    expect(servedBefore.learned.exploration.scale).toBe(0.5);
     const stale = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-old' });
     expect(stale.status).toBe(409);
     const rolled = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-new' });
@@ -131,6 +151,7 @@ describe('local stack: lake and retraining routes', () => {
     });
     const servedAfter = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(servedAfter.modelVersion).toMatch(/^m-old\+/);
+    expect(servedAfter.learned.exploration.scale).toBe(2); // its own scale came back with it
 
     // As the README prints it, without a body: past the first model, back to online-only serving.
     const first = await fetch(`${stack.url}/v1/decision-points/${dp}/model:rollback`, {
@@ -141,6 +162,7 @@ describe('local stack: lake and retraining routes', () => {
     expect(await first.json()).toMatchObject({ version: 'online', rolledBack: 'm-old', remainingHistory: [] });
     const online = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(online.modelVersion).toMatch(/^online\+/);
+    expect(online.learned.exploration.scale).toBe(1); // none chosen before the first promotion
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations`)).body.activeVersion).toBe('online');
 
     const again = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, {});

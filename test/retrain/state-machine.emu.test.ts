@@ -23,6 +23,7 @@ import {
 } from '../../local/retrain.ts';
 import { FsBlobStore } from '../../shared/adapters/lake/fs-blob-store.ts';
 import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
+import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { NothingToRollBackError } from '../../shared/app/retrain/errors.ts';
 import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
@@ -30,7 +31,10 @@ import { rollbackModel } from '../../shared/app/retrain/promote.ts';
 import type { RunInput } from '../../shared/app/retrain/run-context.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
-import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
+import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { ServingScores, scoreServingPolicy } from '../../shared/core/policy/serving-policy.ts';
+import { createRng } from '../../shared/core/random.ts';
+import { type DecisionRecord, decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
 import { DAY, T0 } from './support.ts';
 
@@ -276,7 +280,102 @@ describe('retraining state machine', () => {
       }
       return sum.map((v) => v / n);
     };
+    /**
+     * Days D0..D2 logged over A and B at random, C shown on three decisions only; day D3 (held out) logged uniformly
+     * over A, B and C. Clicks: A 0.3, B 0.2, C 0.6, whatever the context.
+     */
+    const scaleWorldLog = (decisionPoint: string): string[] => {
+      const rng = createRng(21);
+      const ids = ['A', 'B', 'C'];
+      const click: Record<string, number> = { A: 0.3, B: 0.2, C: 0.6 };
+      const lines: string[] = [];
+      const devices = ['mobile', 'desktop', 'tablet'];
+      for (let day = 0; day < 4; day++) {
+        for (let i = 0; i < 1000; i++) {
+          const heldOut = day === 3;
+          const chosen = heldOut ? rng.int(3) : i < 3 && day === 0 ? 2 : rng.int(2);
+          const id = ids[chosen]!;
+          const at = (D0 + day) * DAY + 60_000 * (i + 1);
+          const context = { device: devices[rng.int(3)]!, region: `r${rng.int(5)}`, score: rng.next() };
+          const decisionId = `s${day}-${i}`;
+          lines.push(
+            JSON.stringify({
+              kind: 'decision',
+              v: 1,
+              decisionId,
+              decisionPoint,
+              userId: `u-${decisionId}`,
+              at,
+              context,
+              x: Array.from(encodeFeatures(context, 4)),
+              candidates: ids,
+              chosen: [id],
+              chosenFeatures: [Array.from(encodeFeatures({ kind: id }, 2))],
+              // The training days' logger: C on three fixed decisions, else A or B at random (1/2 each).
+              propensity: heldOut ? 1 / 3 : chosen === 2 ? 1 : 0.5,
+              modelVersion: 'logger',
+              attributionWindowSeconds: 3600,
+              rewards: {},
+            }),
+          );
+          if (rng.next() < click[id]!) {
+            lines.push(
+              JSON.stringify({
+                kind: 'event',
+                v: 1,
+                event: { eventId: `e-${decisionId}`, userId: `u-${decisionId}`, decisionId, type: 'click' },
+                receivedAt: at + 1000,
+              }),
+            );
+          }
+        }
+      }
+      return lines;
+    };
     let v1 = '';
+    let scale1 = Number.NaN;
+
+    /**
+     * A new decision's logged propensity is the serving policy's probability of its slot-1 action under `scale`
+     * (given explicitly here, so the check does not rest on how the cache passes the learned scale on), and the
+     * serving model carries that scale as learned.
+     */
+    const expectDecisionsServedWith = async (scale: number | undefined, at = dp, notAt?: number) => {
+      const models = new ModelCache(stores.state, { refreshMs: 0 });
+      const model = await models.get(at);
+      expect(model.learned?.scale).toBe(scale);
+      const records: DecisionRecord[] = [];
+      const service = new DecisionService({
+        models,
+        stream: {
+          put: async (rs) => {
+            for (const r of rs) if (r.kind === 'decision') records.push(r);
+            return [];
+          },
+        },
+        rng: createRng(5),
+      });
+      const settings = model.decisionPoint.settings;
+      const scores = new ServingScores();
+      const probabilityAt = (r: DecisionRecord, s: number) => {
+        const idx = Int32Array.from(r.candidates, (id) => model.posterior.index.get(id)!);
+        const served = { ...settings, exploration: { ...settings.exploration, scale: s } };
+        scoreServingPolicy(model, served, Float64Array.from(r.x), idx, scores);
+        return scores.probability[r.candidates.indexOf(r.chosen[0]!)]!;
+      };
+      const devices = ['mobile', 'desktop', 'tablet'];
+      for (let i = 0; i < 10; i++) {
+        // Contexts like the synthetic log's, so the model is neither sure nor blind about them.
+        const context = { device: devices[i % 3]!, region: `r${i % 5}`, age: 20 + 4 * i, score: i / 10 };
+        await service.decide({ decisionPoint: at, userId: `u-scale-${i}`, context, slots: 1 });
+      }
+      expect(records).toHaveLength(10);
+      for (const r of records) expect(r.propensity).toBeCloseTo(probabilityAt(r, scale ?? 1), 9);
+      // And not the propensities of another scale: the check tells the two apart.
+      if (notAt !== undefined) {
+        expect(Math.max(...records.map((r) => Math.abs(r.propensity - probabilityAt(r, notAt))))).toBeGreaterThan(1e-4);
+      }
+    };
 
     beforeAll(async () => {
       const now = Date.now();
@@ -360,6 +459,19 @@ describe('retraining state machine', () => {
       const base = (await stores.state.loadChanges(dp, 0)).baseStats.filter((b) => b.version === v1);
       expect(base.map((b) => `${b.objective}/${b.actionId}`).sort()).toEqual(['default/A', 'default/B']);
 
+      // The settings leave the scale out: the run searched the grid and promoted the scale it certified.
+      const choice = ctx.evaluation!.exploration!;
+      expect(choice).toMatchObject({ source: 'search', currentScale: 1 });
+      expect(choice.grid.map((g) => g.scale)).toEqual([0.25, 0.5, 1, 2]);
+      expect(active!.settings).toEqual({ scale: choice.scale });
+      scale1 = choice.scale;
+      const [recorded] = await stores.state.listEvaluations(dp, 1);
+      expect(recorded!.exploration).toEqual(choice);
+      const page = Buffer.from((await blobs.get(recorded!.htmlKey))!).toString('utf8');
+      expect(page).toContain('Thompson scale chosen offline');
+      expect(page).toContain('(chosen)');
+      await expectDecisionsServedWith(scale1);
+
       // Serving = the promoted base + online statistics from its cutoff on; earlier online days are the base's.
       const onlineItem = (bucket: number, n: number) => {
         const stats = emptyStats(4);
@@ -400,19 +512,24 @@ describe('retraining state machine', () => {
       expect((await stores.audit.list({ limit: 1, action: 'model.promote' })).entries).toMatchObject([
         { target: v2, detail: { previousVersion: v1 }, result: 'ok' },
       ]);
+      const scale2 = r.output!.evaluation!.exploration!.scale;
+      expect(r.output!.evaluation!.exploration!.currentScale).toBe(scale1); // judged against what served
       expect(await stores.state.getActiveModel(dp)).toMatchObject({
         version: v2,
         cutoffBucket: D0 + 5,
-        history: [{ version: v1, cutoffBucket: D0 + 4 }],
+        settings: { scale: scale2 },
+        history: [{ version: v1, cutoffBucket: D0 + 4, settings: { scale: scale1 } }],
       });
       const before = await serving();
       expect(before.version.startsWith(`${v2}+`)).toBe(true);
+      await expectDecisionsServedWith(scale2);
 
       const { active, rolledBack } = await rollbackModel(stores.state, dp);
       expect(rolledBack).toBe(v2);
-      expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, history: [] });
+      expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, settings: { scale: scale1 }, history: [] });
       const after = await serving();
       expect(after.version.startsWith(`${v1}+`)).toBe(true);
+      await expectDecisionsServedWith(scale1);
       const baseA = (await stores.state.loadChanges(dp, 0)).baseStats.find(
         (b) => b.version === v1 && b.actionId === 'A',
       )!;
@@ -428,10 +545,104 @@ describe('retraining state machine', () => {
       expect(online).toBe(1007);
       const back = await rollbackModel(stores.state, dp);
       expect(back).toMatchObject({ rolledBack: v1, active: { version: 'online', cutoffBucket: 0, history: [] } });
+      expect(back.active.settings).toBeUndefined();
       const onlineOnly = await serving();
       expect(onlineOnly.version.startsWith('online+')).toBe(true);
+      await expectDecisionsServedWith(undefined); // no scale chosen yet: 1, as before any promotion
       expect(onlineOnly.stats.get('A')!.stats.n).toBeCloseTo(online, 9);
       await expect(rollbackModel(stores.state, dp)).rejects.toBeInstanceOf(NothingToRollBackError);
+    });
+
+    it('a Thompson scale chosen offline serves: promoted with its model, used by decide, undone by rollback', async () => {
+      // A world where the scale matters: A and B were shown to everyone (covered: a quarter of their variance),
+      // C, the best, only three times before the held-out day (too few to be covered, its posterior wide), so how
+      // often C is tried depends on the scale, and the rule picks one other than the 1 that serves before any run.
+      const at = 'checkout';
+      const lake = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-scale-')));
+      try {
+        const now = Date.now();
+        const settings = decisionPointSettingsSchema.parse({ contextDim: 4, actionDim: 2 });
+        expect(settings.exploration.scale).toBeUndefined();
+        await stores.state.putDecisionPoint(
+          { decisionPoint: at, settings, createdAt: now, updatedAt: now, version: 1 },
+          undefined,
+        );
+        for (const actionId of ['A', 'B', 'C']) {
+          await stores.state.putAction(
+            {
+              decisionPoint: at,
+              actionId,
+              features: { kind: actionId },
+              status: 'live',
+              createdAt: now,
+              updatedAt: now,
+              version: 1,
+            },
+            undefined,
+          );
+        }
+        await writeLakeBatch(lake, scaleWorldLog(at), 'scale-world');
+        const r = await runLocalRetrain(
+          // A tolerance, as a thousand held-out decisions cannot certify the gain over uniform serving at δ/4: the
+          // gate's power is another test's subject, this one follows the scale.
+          { decisionPoint: at, asOf: iso((D0 + 4) * DAY + 7_200_000), tolerance: 0.1 },
+          { blobs: lake, state: stores.state, erasures: stores.erasures },
+          { executionName: 'scale', synth },
+        );
+        expect(r.output?.report?.outcome).toBe('promoted');
+        const choice = r.output!.evaluation!.exploration!;
+        const bounds = choice.grid.map((g) => g.lowerBound!);
+        expect(choice.scale).toBe(choice.grid[bounds.indexOf(Math.max(...bounds))]!.scale);
+        expect(choice.scale).not.toBe(1);
+        // The gate judged the candidate at that scale.
+        expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
+        expect(await stores.state.getActiveModel(at)).toMatchObject({ settings: { scale: choice.scale } });
+        // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
+        // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.
+        await stores.state.putAction(
+          {
+            decisionPoint: at,
+            actionId: 'N',
+            features: { kind: 'N' },
+            status: 'live',
+            createdAt: now,
+            updatedAt: Date.now(),
+            version: 1,
+          },
+          undefined,
+        );
+        await expectDecisionsServedWith(choice.scale, at, 1);
+
+        // Rolled back past it: online-only serving, no scale chosen, so 1 again. The online learner is given what the
+        // model learned, so the two scales serve differently and the check can tell them apart.
+        const version = r.output!.run.version;
+        for (const b of (await stores.state.loadChanges(at, 0)).baseStats.filter((x) => x.version === version)) {
+          const item = {
+            decisionPoint: at,
+            objective: b.objective,
+            actionId: b.actionId,
+            bucket: D0 + 3,
+            partition: 0,
+          };
+          await stores.state.putStats(
+            {
+              ...item,
+              stats: b.stats,
+              counters: { rewardEvents: 0, lateEvents: 0 },
+              highWaterMarks: {},
+              version: 1,
+              updatedAt: Date.now(),
+              lastLearnedAt: Date.now(),
+            },
+            undefined,
+          );
+        }
+        const back = await rollbackModel(stores.state, at);
+        expect(back.active.settings).toBeUndefined();
+        await expectDecisionsServedWith(undefined, at, choice.scale);
+      } finally {
+        rmSync(lake.root, { recursive: true, force: true });
+      }
     });
 
     it('retries a worker that keeps failing, then records the failed run and fails', async () => {

@@ -10,6 +10,7 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
+  PromotedSettings,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -87,6 +88,7 @@ export function activeModelItem(item: ActiveModel): Record<string, unknown> {
     activeVersion: item.version,
     cutoffBucket: item.cutoffBucket,
     promotedAt: item.promotedAt,
+    settings: item.settings,
     history: item.history,
     version: item.itemVersion,
     updatedAt: item.updatedAt,
@@ -149,13 +151,27 @@ export function toBase(item: Record<string, unknown>): BaseModelStats {
   };
 }
 
+/** Stored learned settings as `{ settings }`, keeping only well-typed fields; `{}` when the item has none. */
+function settingsOf(value: unknown): { settings?: PromotedSettings } {
+  if (typeof value !== 'object' || value === null) return {};
+  const scale = (value as { scale?: unknown }).scale;
+  return { settings: typeof scale === 'number' && Number.isFinite(scale) && scale >= 0 ? { scale } : {} };
+}
+
 export function toActive(item: Record<string, unknown>): ActiveModel {
   return {
     decisionPoint: String(item.decisionPoint),
     version: String(item.activeVersion),
     cutoffBucket: Number(item.cutoffBucket),
     promotedAt: Number(item.promotedAt),
-    history: (item.history ?? []) as ActiveModel['history'],
+    // Items written before settings were learned have none: the decision point's settings or the defaults serve.
+    ...settingsOf(item.settings),
+    history: ((item.history ?? []) as Record<string, unknown>[]).map((h) => ({
+      version: String(h.version),
+      cutoffBucket: Number(h.cutoffBucket),
+      promotedAt: Number(h.promotedAt),
+      ...settingsOf(h.settings),
+    })),
     itemVersion: Number(item.version),
     updatedAt: Number(item.updatedAt),
   };

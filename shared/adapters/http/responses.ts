@@ -9,7 +9,7 @@ import { API_KEY_SCOPES } from '../../app/keys/keys.ts';
 import { eligibilityRulesSchema } from '../../core/catalog/eligibility.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import { trafficCapSchema } from '../../core/catalog/traffic-cap.ts';
-import { policySummarySchema } from '../../core/retrain/evaluation-record.ts';
+import { policySummarySchema, scaleChoiceSchema } from '../../core/retrain/evaluation-record.ts';
 import { decisionPointSettingsSchema, decisionResponseSchema, featuresSchema } from '../../core/schemas.ts';
 
 const count = z.number().int().min(0);
@@ -168,6 +168,8 @@ export const evaluationViewSchema = z.object({
   cutoffBucket: z.number().int(),
   rounds: count.nullable(),
   policies: z.array(policySummarySchema),
+  /** The Thompson scale the run evaluated the candidate with: searched over a grid, or the settings'. */
+  exploration: scaleChoiceSchema.optional(),
   report: z.object({ json: z.string(), html: z.string() }),
 });
 export const evaluationListSchema = z.object({

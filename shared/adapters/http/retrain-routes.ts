@@ -33,6 +33,7 @@ const evaluationView = (e: EvaluationRecord): Body<typeof evaluationViewSchema> 
   cutoffBucket: e.cutoffBucket,
   rounds: e.rounds,
   policies: e.policies,
+  ...(e.exploration && { exploration: e.exploration }),
   report: { json: e.reportKey, html: e.htmlKey },
 });
 

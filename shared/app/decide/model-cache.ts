@@ -219,7 +219,7 @@ type Summed = { stats: ActionStats; rewardEvents: number; lateEvents: number; la
 
 /**
  * Serving statistics per objective and action = the active offline model's (if any) + the online statistics of every
- * bucket from its cutoff on. Buckets before the cutoff are what the offline model was trained on, so they are left out.
+ * bucket from its cutoff on; the settings promoted with the active model (its Thompson scale) as `learned`. Buckets before the cutoff are what the offline model was trained on, so they are left out.
  * The posteriors (one per objective, the global `default` one included, over the same action list, so a candidate
  * index means the same action in all of them) and the intent models come from buildServingPolicyModel, which the
  * retraining evaluation uses too.
@@ -298,6 +298,8 @@ function build(
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
   return {
     ...policyModel,
+    // The scale the active model was promoted with; serves only where the decision point's settings leave it out.
+    ...(active?.settings?.scale !== undefined && { learned: { scale: active.settings.scale } }),
     decisionPoint: dp,
     posterior: policyModel.posteriors.get(DEFAULT_OBJECTIVE)!,
     live,

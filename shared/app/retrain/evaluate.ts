@@ -26,13 +26,32 @@
  * contribution P(reach k | x) × value_k × w_k), so estimates and the gate are in its units. Stage moves are not valued
  * offline yet: the gate refuses promotion while the training data hold any.
  *
+ * **Thompson scale chosen offline.** When the decision point's settings leave `exploration.scale` out, the run
+ * evaluates the candidate model served with each scale of {@link SCALE_GRID} on the same held-out rounds, with the
+ * same estimator and HCOPE bound, each bound at δ / |grid| (so the grid's bounds hold together with probability
+ * 1 − δ, and the chosen one's is still a 1 − δ bound although it was picked for being the highest).
+ * Rule: the scale with the highest lower bound; a tie (within 1e-6) keeps the scale that serves now, else the
+ * smaller scale; without any lower bound (no propensities) or without held-out rounds, the scale that serves now.
+ * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
+ * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
+ * through the gate. The current model is served with the scale that serves now (the active model's, 1 before any),
+ * so the comparison is fair. The scale multiplies every action's Thompson variance, including the reduced share the
+ * coverage rule (on whenever the scale is left out) leaves a covered action. Settings that give a scale are used as
+ * they are: nothing is searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
+ * estimate and bound, the scale chosen and why.
+ *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
  * estimated value (recommended estimator, doubly robust when propensities exist) − tolerance, the slice has at
  * least `minEvalRounds` decisions, and no data are missing (failed map items, incomplete lake days). `force`
  * overrides the statistical part of the gate only.
  */
 import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
-import { type BaseModelStats, type CatalogAction, DEFAULT_OBJECTIVE } from '../../core/domain.ts';
+import {
+  type BaseModelStats,
+  type CatalogAction,
+  DEFAULT_OBJECTIVE,
+  type PromotedSettings,
+} from '../../core/domain.ts';
 import {
   type EvaluationReport,
   evaluatePolicy,
@@ -45,6 +64,7 @@ import { encodeFeatures } from '../../core/features/encode.ts';
 import {
   buildServingPolicyModel,
   coverageRule,
+  DEFAULT_EXPLORATION_SCALE,
   type ServingPolicyModel,
   type ServingPolicySettings,
   ServingScores,
@@ -57,7 +77,14 @@ import { ArtifactError } from './errors.ts';
 import { decodeModel, type OfflineModel } from './fit.ts';
 import { evaluationKey } from './keys.ts';
 import type { BlobStore } from './ports.ts';
-import type { PolicySummary, RunContext, RunParams } from './run-context.ts';
+import type { PolicySummary, RunContext, RunParams, ScaleChoice } from './run-context.ts';
+
+/**
+ * Thompson scales searched when the decision point's settings leave `exploration.scale` out: factors of 2 around plain
+ * Thompson sampling (1), from close to greedy on the posterior mean (0.25) to twice the posterior's spread (2). Small
+ * on purpose: each point costs one off-policy evaluation and a share of δ.
+ */
+export const SCALE_GRID: readonly number[] = Object.freeze([0.25, 0.5, 1, 2]);
 
 /**
  * A model's serving policy as an evaluation target: for each round, the slot-1 probabilities
@@ -158,7 +185,16 @@ export interface CurrentModelInput {
   /** Online statistics items (any objective and bucket). */
   online: readonly { objective: string; actionId: string; bucket: number; stats: ActionStats }[];
   /** The active offline model's statistics per objective and action, if one is active. */
-  active: { version: string; cutoffBucket: number; itemVersion: number; stats: StatsByObjective } | undefined;
+  active:
+    | {
+        version: string;
+        cutoffBucket: number;
+        itemVersion: number;
+        stats: StatsByObjective;
+        /** The settings promoted with it: its Thompson scale serves where the decision point's settings leave it out. */
+        settings?: PromotedSettings | undefined;
+      }
+    | undefined;
 }
 
 /** An offline model's stored statistics per objective and action (empty when no such version is stored). */
@@ -219,6 +255,7 @@ function currentStats(run: RunParams, current: CurrentModelInput): StatsByObject
 
 export interface Evaluation {
   rounds: number;
+  /** The candidate as it would serve: with the scale {@link chooseScale} chose (or the settings give). */
   candidate: EvaluationReport | null;
   current: EvaluationReport | null;
   logging: EvaluationReport | null;
@@ -226,18 +263,33 @@ export interface Evaluation {
   forced: boolean;
   reasons: string[];
   warnings: string[];
+  /** How the candidate's Thompson scale was chosen, with every grid point's estimate and bound. */
+  exploration: ScaleChoice;
+}
+
+/** The policies the gate compares. */
+export interface GatePolicies {
+  /** The candidate model served with the scale that serves now (or the settings'). */
+  candidate: TargetPolicy;
+  /** The candidate model served with `scale` where the settings leave the scale out. */
+  candidateAt(scale: number): TargetPolicy;
+  /** The current model as it serves now. */
+  current: TargetPolicy;
+  /** The Thompson scale that serves now: the settings', else the active model's, else 1. */
+  currentScale: number;
+  warnings: string[];
 }
 
 /**
- * The two policies the gate compares, each its model's serving policy, over one action list: the catalog, every
- * action either model has statistics for, and every candidate of the slice.
+ * The policies the gate compares, each its model's serving policy, over one action list: the catalog, every action
+ * either model has statistics for, and every candidate of the slice.
  */
 export function gatePolicies(
   run: RunParams,
   model: OfflineModel,
   rounds: readonly HoldoutRound[],
   current: CurrentModelInput,
-): { candidate: TargetPolicy; current: TargetPolicy; warnings: string[] } {
+): GatePolicies {
   const warnings: string[] = [];
   const candidateStats = new Map([...model.objectives].map(([name, o]) => [name, o.evaluation] as const));
   const currentStatsByObjective = currentStats(run, current);
@@ -257,10 +309,94 @@ export function gatePolicies(
   for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
   const actions = universe(run, current.catalog, model.features, mentioned);
   const settings = servingSettings(run);
+  const activeScale = current.active?.settings?.scale;
+  const currentScale = run.exploration.scale ?? activeScale ?? DEFAULT_EXPLORATION_SCALE;
+  const candidateModel = servingModelOf(run, actions, candidateStats);
+  // `learned` is what the model cache sets from the active model; explicit settings take precedence over it.
+  const candidateAt = (scale: number) =>
+    servingTargetPolicy('candidate', { ...candidateModel, learned: { scale } }, settings);
+  const currentModel = servingModelOf(run, actions, currentStatsByObjective);
   return {
-    candidate: servingTargetPolicy('candidate', servingModelOf(run, actions, candidateStats), settings),
-    current: servingTargetPolicy('current', servingModelOf(run, actions, currentStatsByObjective), settings),
+    candidate: candidateAt(currentScale),
+    candidateAt,
+    current: servingTargetPolicy('current', { ...currentModel, learned: { scale: currentScale } }, settings),
+    currentScale,
     warnings,
+  };
+}
+
+/**
+ * Lower bounds this close (relative) are a tie. Far below any difference the held-out data could show, and above the
+ * slot-1 probabilities' quadrature error (about 1e-9): once a posterior is sharp, every scale serves nearly the same
+ * argmax and their bounds differ in the eighth digit, which is no reason to change what serves.
+ */
+const tieMargin = (bound: number) => 1e-6 * Math.max(1, Math.abs(bound));
+
+/**
+ * The Thompson scale the candidate is evaluated with, and its evaluation (the module header states the rule): the
+ * settings' scale when they give one; else the scale of {@link SCALE_GRID} whose HCOPE lower bound (at δ / |grid|) is
+ * highest, ties (within 1e-6) kept by the scale that serves now, then by the smaller scale; the scale that serves
+ * now when no grid point has a bound. Every grid point's figures go into the choice, for the report.
+ */
+export function chooseScale(
+  data: LoggedData,
+  policies: Pick<GatePolicies, 'candidate' | 'candidateAt' | 'currentScale'>,
+  explicit: number | undefined,
+  delta: number,
+): { choice: ScaleChoice; candidate: EvaluationReport } {
+  const { currentScale } = policies;
+  if (explicit !== undefined) {
+    return {
+      choice: scaleWithoutSearch(explicit, currentScale),
+      candidate: evaluatePolicy(data, policies.candidate, { delta, seed: 0 }),
+    };
+  }
+  const pointDelta = delta / SCALE_GRID.length;
+  const reports = SCALE_GRID.map((scale) => ({
+    scale,
+    report: evaluatePolicy(data, policies.candidateAt(scale), { delta: pointDelta, seed: 0 }),
+  }));
+  const grid = reports.map(({ scale, report }) => ({ ...summarize(`candidate, scale ${scale}`, report), scale }));
+  const bound = (i: number) => reports[i]?.report.lowerBound ?? null;
+  let best = SCALE_GRID.indexOf(currentScale);
+  for (let i = 0; i < reports.length; i++) {
+    const lb = bound(i);
+    if (lb === null) continue;
+    const incumbent = best < 0 ? null : bound(best);
+    if (incumbent === null || lb > incumbent + tieMargin(incumbent)) best = i;
+  }
+  const level = `${(100 * (1 - pointDelta)).toFixed(1)}%`;
+  const chosen = best < 0 ? undefined : reports[best];
+  if (!chosen || chosen.report.lowerBound === null) {
+    const report =
+      chosen?.report ?? evaluatePolicy(data, policies.candidateAt(currentScale), { delta: pointDelta, seed: 0 });
+    return {
+      choice: {
+        source: 'search',
+        scale: currentScale,
+        currentScale,
+        delta: pointDelta,
+        grid,
+        why: `no grid point has a lower bound (the held-out decisions carry no propensities): the candidate keeps the scale that serves now, ${currentScale}`,
+      },
+      candidate: report,
+    };
+  }
+  const lb = chosen.report.lowerBound.toPrecision(4);
+  const top = chosen.report.lowerBound;
+  const ties = reports.filter(
+    (r, i) => i !== best && r.report.lowerBound !== null && Math.abs(r.report.lowerBound - top) <= tieMargin(top),
+  );
+  const why =
+    `scale ${chosen.scale} has the highest ${level} lower bound of the grid (${lb}; each grid point's bound at ` +
+    `δ/${SCALE_GRID.length} = ${pointDelta.toPrecision(3)})` +
+    (ties.length > 0 ? `, tied with ${ties.map((t) => t.scale).join(', ')}` : '') +
+    (chosen.scale === currentScale
+      ? `; it is the scale that serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
+      : `${ties.length > 0 ? ' (a tie takes the smaller scale)' : ''}; promoting the candidate changes the serving scale from ${currentScale} to ${chosen.scale}`);
+  return {
+    choice: { source: 'search', scale: chosen.scale, currentScale, delta: pointDelta, grid, why },
+    candidate: chosen.report,
   };
 }
 
@@ -315,6 +451,7 @@ export function evaluateCandidate(
   let candidate: EvaluationReport | null = null;
   let cur: EvaluationReport | null = null;
   let logging: EvaluationReport | null = null;
+  let exploration = scaleWithoutSearch(run.exploration.scale, policies.currentScale);
   if (rounds.length === 0) {
     reasons.push(
       run.holdoutFraction === undefined
@@ -326,7 +463,9 @@ export function evaluateCandidate(
   } else {
     const data = toLogged(rounds);
     const options = { delta: run.delta, seed: 0 };
-    candidate = evaluatePolicy(data, policies.candidate, options);
+    const chosen = chooseScale(data, policies, run.exploration.scale, run.delta);
+    candidate = chosen.candidate;
+    exploration = chosen.choice;
     cur = evaluatePolicy(data, policies.current, options);
     logging = evaluatePolicy(data, loggingPolicy, options);
     for (const w of candidate.warnings) warnings.push(`candidate: ${w}`);
@@ -357,7 +496,29 @@ export function evaluateCandidate(
     forced,
     reasons,
     warnings,
+    exploration,
   };
+}
+
+/** The scale choice without a search: the settings', else (no held-out rounds) the scale that serves now. */
+function scaleWithoutSearch(explicit: number | undefined, currentScale: number): ScaleChoice {
+  return explicit !== undefined
+    ? {
+        source: 'settings',
+        scale: explicit,
+        currentScale,
+        delta: null,
+        grid: [],
+        why: `the decision point's settings give exploration.scale = ${explicit}: no scale was searched`,
+      }
+    : {
+        source: 'search',
+        scale: currentScale,
+        currentScale,
+        delta: null,
+        grid: [],
+        why: `no held-out decisions to evaluate the grid on: the candidate keeps the scale that serves now, ${currentScale}`,
+      };
 }
 
 export interface EvaluateDeps {
@@ -386,8 +547,12 @@ export async function evaluate(ctx: RunContext, deps: EvaluateDeps): Promise<Run
       forced: result.forced,
       reasons: result.reasons,
       warnings: result.warnings,
-      candidate: summarize('candidate', result.candidate),
-      current: summarize(active ? `current (${active.version})` : 'current (online)', result.current),
+      candidate: summarize(`candidate (scale ${result.exploration.scale})`, result.candidate),
+      current: summarize(
+        `current (${active ? active.version : 'online'}, scale ${result.exploration.currentScale})`,
+        result.current,
+      ),
+      exploration: result.exploration,
       logging: summarize('logging', result.logging),
       activeItemVersion: active?.itemVersion ?? null,
       activeVersion: active?.version ?? null,

@@ -2,8 +2,9 @@
  * A stored offline model as an evaluation target (`npm run evaluate -- --target model:VERSION`): the model's base
  * statistics of every objective (no online statistics) under the decision point's priors and catalog, served the way
  * the engine serves, i.e. the decision point's serving policy (core/policy/serving-policy.ts: the global posterior,
- * the weighted combination or the intent-selected objective, Thompson sampling with its exploration settings), as
- * the promotion gate evaluates it. `model:active` names the active model.
+ * the weighted combination or the intent-selected objective, Thompson sampling with its exploration settings, and the
+ * Thompson scale promoted with that version where the settings leave the scale out), as the promotion gate evaluates
+ * it. `model:active` names the active model.
  *
  * A logged round's context is encoded with the engine's rule (`encodeFeatures`): named features are hashed, a dense
  * vector keeps its positions after the bias, exactly as `npm run import` encodes history.
@@ -39,11 +40,19 @@ export async function loadModelPolicy(
     compoundEvents: compoundEventObjectives(s),
     exploration: s.exploration,
   };
+  // The scale promoted with that version serves it where the settings leave the scale out (as in the model cache).
+  const active = changes.activeModel;
+  const promoted = [active, ...(active?.history ?? [])].find((m) => m?.version === wanted)?.settings;
   const known = new Map(changes.actions.map((a) => [a.actionId, encodeFeatures(a.features, s.actionDim)]));
   const build = (ids: Iterable<string>) => {
     for (const id of ids) if (!known.has(id)) known.set(id, encodeFeatures({}, s.actionDim));
     const actions = [...known].sort((p, q) => (p[0] < q[0] ? -1 : 1)).map(([id, features]) => ({ id, features }));
-    return servingTargetPolicy(`model:${wanted}`, servingModelOf(run, actions, stats), servingSettings(s));
+    const model = servingModelOf(run, actions, stats);
+    return servingTargetPolicy(
+      `model:${wanted}`,
+      promoted?.scale === undefined ? model : { ...model, learned: { scale: promoted.scale } },
+      servingSettings(s),
+    );
   };
   let inner = build(global.keys());
   const x = new Float64Array(s.contextDim);

@@ -2,14 +2,20 @@
  * The promote step and its inverse, rollback. Promotion writes the candidate's `final` statistics as base statistics
  * under its version, then moves the `ACTIVE` pointer to it with `cutoffBucket` = the first day not in its training
  * data, keeping the previous pointers as history. Serving reads the pointer and combines that version's base with
- * the online statistics from its cutoff on.
+ * the online statistics from its cutoff on. The pointer also carries the settings the run chose with the model (the
+ * Thompson scale, when searched: see evaluate.ts), so serving uses exactly the scale the gate certified.
  *
  * Order matters: every base item is written before the pointer, so a reader that sees the pointer also sees the
  * statistics it points to. Each batch of base items gets the time of its own write as `updatedAt`, so a decision
  * container refreshing incrementally (items changed since its last read) cannot miss an item written while it read.
  */
 import type { ActionStats } from '../../core/bandit/stats.ts';
-import { type ActiveModel, type BaseModelStats, ONLINE_ONLY_VERSION } from '../../core/domain.ts';
+import {
+  type ActiveModel,
+  type BaseModelStats,
+  ONLINE_ONLY_VERSION,
+  type PromotedSettings,
+} from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
@@ -46,6 +52,16 @@ async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: Activ
     { status: 200, target: active.version, detail: previous === null ? undefined : { previousVersion: previous } },
     active.promotedAt,
   );
+}
+
+/**
+ * The settings promoted with the model: the Thompson scale the gate certified it with, when the run chose one (the
+ * decision point's settings leave the scale out). A model promoted under an explicit scale carries none, so
+ * removing the explicit scale later serves 1 until a run chooses one, never a scale nobody evaluated with this model.
+ */
+function promotedSettings(ctx: RunContext): PromotedSettings | undefined {
+  const choice = ctx.evaluation?.exploration;
+  return choice?.source === 'search' ? { scale: choice.scale } : undefined;
 }
 
 export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunContext> {
@@ -98,14 +114,21 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
     );
   }
   const t = now();
+  const settings = promotedSettings(ctx);
   const next: ActiveModel = {
     decisionPoint: run.decisionPoint,
     version: run.version,
     cutoffBucket: run.cutoffBucket,
     promotedAt: t,
+    ...(settings && { settings }),
     history: current
       ? [
-          { version: current.version, cutoffBucket: current.cutoffBucket, promotedAt: current.promotedAt },
+          {
+            version: current.version,
+            cutoffBucket: current.cutoffBucket,
+            promotedAt: current.promotedAt,
+            ...(current.settings && { settings: current.settings }),
+          },
           ...current.history,
         ].slice(0, ACTIVE_HISTORY_LENGTH)
       : [],
@@ -133,8 +156,9 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
 }
 
 /**
- * Restores the previous active model (the head of the history). Its base statistics are still stored, and the
- * online statistics from its cutoff on were never deleted, so serving returns exactly to what it was. The rolled-back
+ * Restores the previous active model (the head of the history) with the settings chosen with it. Its base statistics
+ * are still stored, and the online statistics from its cutoff on were never deleted, so serving returns exactly to
+ * what it was. The rolled-back
  * version leaves the history: a second rollback goes one further back. Rolling back the oldest model returns to
  * online-only serving (the {@link ONLINE_ONLY_VERSION} marker: no base statistics, online statistics of every day),
  * which is what the decision point served before its first promotion.
@@ -158,6 +182,8 @@ export async function rollbackModel(
     version: previous.version,
     cutoffBucket: previous.cutoffBucket,
     promotedAt: previous.promotedAt,
+    // The settings chosen with that model come back with it (none past the first: the defaults served then).
+    ...(previous.settings && { settings: previous.settings }),
     history: current.history.slice(1),
     itemVersion: current.itemVersion + 1,
     updatedAt: t,

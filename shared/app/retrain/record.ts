@@ -55,6 +55,7 @@ export async function record(ctx: RunContext, deps: RecordDeps): Promise<RunCont
     holdoutFromBucket: run.holdoutFromBucket,
     rounds: ctx.evaluation?.rounds ?? null,
     policies: ctx.evaluation ? [ctx.evaluation.candidate, ctx.evaluation.current, ctx.evaluation.logging] : [],
+    ...(ctx.evaluation?.exploration && { exploration: ctx.evaluation.exploration }),
     reportKey: jsonKey,
     htmlKey,
   };

@@ -1,8 +1,9 @@
 /**
  * The run report as one self-contained HTML page (no scripts, no external resources): the outcome and its reasons,
- * and an SVG chart with, per policy, the point estimate, its 95% interval and the high-confidence lower bound.
+ * an SVG chart with, per policy, the point estimate, its 95% interval and the high-confidence lower bound, and the
+ * Thompson scale's choice (every grid point searched, the one chosen and why).
  */
-import type { EvaluationRecord, PolicySummary } from '../../core/retrain/evaluation-record.ts';
+import type { EvaluationRecord, PolicySummary, ScaleChoice } from '../../core/retrain/evaluation-record.ts';
 
 const esc = (s: string) =>
   s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -78,6 +79,24 @@ export function policyChartSvg(policies: readonly PolicySummary[]): string {
   return parts.join('');
 }
 
+/** The Thompson scale section: the rule's outcome in a sentence, then one row per grid point searched. */
+export function scaleChoiceHtml(choice: ScaleChoice | undefined): string {
+  if (!choice) return '<p>not recorded (a run from before the scale was chosen offline)</p>';
+  const head = `<p>Scale <strong>${fmt(choice.scale)}</strong> (serving now: ${fmt(choice.currentScale)}): ${esc(choice.why)}.</p>`;
+  if (choice.grid.length === 0) return head;
+  const rows = choice.grid
+    .map(
+      (g) =>
+        `<tr${g.scale === choice.scale ? ' class="chosen"' : ''}><td>${fmt(g.scale)}${g.scale === choice.scale ? ' (chosen)' : ''}</td>` +
+        `<td>${esc(g.estimator)}</td><td>${fmt(g.estimate?.value)}</td><td>[${fmt(g.estimate?.lower)}, ${fmt(g.estimate?.upper)}]</td>` +
+        `<td>${fmt(g.lowerBound)}</td><td>${fmt(g.ess)}</td></tr>`,
+    )
+    .join('');
+  const level = choice.delta === null ? '' : ` (${(100 * (1 - choice.delta)).toFixed(1)}%, δ = ${fmt(choice.delta)})`;
+  return `${head}
+<table><thead><tr><th>scale</th><th>estimator</th><th>value</th><th>95% interval</th><th>lower bound${level}</th><th>ESS</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export function reportHtml(record: EvaluationRecord): string {
   const day = (bucket: number) => new Date(bucket * 86_400_000).toISOString().slice(0, 10);
   const rows = record.policies
@@ -91,7 +110,7 @@ export function reportHtml(record: EvaluationRecord): string {
     items.length === 0 ? '<p>none</p>' : `<ul>${items.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Retraining ${esc(record.decisionPoint)} ${esc(record.runId)}</title>
-<style>body{font-family:sans-serif;max-width:760px;margin:2em auto;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.promoted{color:#2a7d2a}.rejected{color:#a15c00}.failed{color:#b00020}</style>
+<style>body{font-family:sans-serif;max-width:760px;margin:2em auto;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.promoted{color:#2a7d2a}.rejected{color:#a15c00}.failed{color:#b00020}.chosen{font-weight:bold}</style>
 </head><body>
 <h1>Retraining of ${esc(record.decisionPoint)}</h1>
 <p>Run <code>${esc(record.runId)}</code>, model <code>${esc(record.version)}</code>: <strong class="${record.outcome}">${record.outcome}</strong></p>
@@ -100,6 +119,8 @@ Started ${new Date(record.startedAt).toISOString()}, finished ${new Date(record.
 <h2>Estimates</h2>
 ${policyChartSvg(record.policies)}
 <table><thead><tr><th>policy</th><th>estimator</th><th>value</th><th>95% interval</th><th>lower bound</th><th>ESS</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Thompson scale chosen offline</h2>
+${scaleChoiceHtml(record.exploration)}
 <h2>Why</h2>
 ${list(record.reasons)}
 <h2>Warnings</h2>

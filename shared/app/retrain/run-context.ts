@@ -6,7 +6,12 @@
  */
 import { z } from 'zod';
 import { DEFAULT_CLIP } from '../../core/importance.ts';
-import { type PolicySummary, policySummarySchema } from '../../core/retrain/evaluation-record.ts';
+import {
+  type PolicySummary,
+  policySummarySchema,
+  type ScaleChoice,
+  scaleChoiceSchema,
+} from '../../core/retrain/evaluation-record.ts';
 import { combineSchema, decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
 
 /** What starts a run: the EventBridge schedule sends `{ "decisionPoint": "…" }`; an operator may set the rest. */
@@ -170,12 +175,14 @@ export const evaluationSummarySchema = z.object({
   candidate: policySummarySchema,
   current: policySummarySchema,
   logging: policySummarySchema,
+  /** How the candidate's Thompson scale was chosen (absent in contexts of runs planned before it existed). */
+  exploration: scaleChoiceSchema.optional(),
   /** The active model's item version when evaluated: promotion is refused if it changed meanwhile. */
   activeItemVersion: z.number().int().nullable(),
   activeVersion: z.string().nullable(),
 });
 export type EvaluationSummary = z.infer<typeof evaluationSummarySchema>;
-export type { PolicySummary };
+export type { PolicySummary, ScaleChoice };
 
 export const promotionSummarySchema = z.object({
   promoted: z.boolean(),
