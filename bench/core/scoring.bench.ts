@@ -11,8 +11,8 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { choleskyInPlace, inverseFromCholesky } from '../../shared/core/bandit/linalg.ts';
 import { learnPriors } from '../../shared/core/bandit/hyperparameters.ts';
+import { choleskyInPlace, inverseFromCholesky } from '../../shared/core/bandit/linalg.ts';
 import { buildPosterior, DEFAULT_PRIORS, type PosteriorAction } from '../../shared/core/bandit/posterior.ts';
 import { scoreInto } from '../../shared/core/bandit/score.ts';
 import { addObservation, addReward, emptyStats } from '../../shared/core/bandit/stats.ts';
