@@ -275,7 +275,7 @@ class HybridPolicy extends ThompsonPolicy {
     const compound = !this.negativeSeen && Object.values(rewards ?? {}).every((v) => v >= 0);
     this.model = buildServingPolicyModel({ d, m }, priors, actions, [], new Map([[DEFAULT_OBJECTIVE, byId]]), {
       compoundEvents: compound ? [DEFAULT_OBJECTIVE] : [],
-      coverage: coverageRule(this.ctx.settings.exploration),
+      coverage: coverageRule({ exploration: this.ctx.settings.exploration, objectives: [] }),
       ...(this.model && { previous: this.model }),
     });
   }

@@ -290,7 +290,7 @@ function build(
     stats,
     {
       compoundEvents: compoundEventObjectives(dp.settings),
-      coverage: coverageRule(dp.settings.exploration),
+      coverage: coverageRule(dp.settings),
       // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change.
       ...(previous && previous.posterior.d === d && previous.posterior.m === m && { previous }),
     },

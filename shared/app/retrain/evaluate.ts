@@ -132,7 +132,7 @@ export function servingModelOf(
 ): ServingPolicyModel {
   return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats, {
     compoundEvents: run.compoundEvents,
-    coverage: coverageRule(run.exploration),
+    coverage: coverageRule(run),
   });
 }
 
