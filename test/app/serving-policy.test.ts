@@ -21,8 +21,9 @@ import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { compoundEventObjectives } from '../../shared/core/feedback/reward.ts';
 import { explorationFloor } from '../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../shared/core/random.ts';
-import type { DecisionPointSettingsInput, DecisionRecord } from '../../shared/core/schemas.ts';
+import type { DecisionPointSettingsInput } from '../../shared/core/schemas.ts';
 import { runParams } from '../retrain/support.ts';
+import { recordingStream } from '../support/records.ts';
 
 const D = 4;
 const NOW = 1_700_000_000_000;
@@ -153,15 +154,10 @@ async function fixture(combine: DecisionPointSettingsInput['combine']) {
       }
     }
   }
-  const records: DecisionRecord[] = [];
+  const { records, stream } = recordingStream();
   const service = new DecisionService({
     models,
-    stream: {
-      put: async (rs) => {
-        for (const r of rs) if (r.kind === 'decision') records.push(r);
-        return [];
-      },
-    },
+    stream,
     rng: createRng(11),
     now: () => NOW,
   });

@@ -12,10 +12,10 @@ import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { bucketOf, type CatalogAction, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
-import type { EventStream } from '../../shared/core/ports.ts';
 import { createRng } from '../../shared/core/random.ts';
-import type { DecisionRecord, DecisionRequest } from '../../shared/core/schemas.ts';
+import type { DecisionRequest } from '../../shared/core/schemas.ts';
 import { startTestStores, type TestStores, uniqueName } from '../support/emulators.ts';
+import { recordingStream } from '../support/records.ts';
 
 const REFRESH_MS = 1000;
 let s: TestStores;
@@ -28,13 +28,7 @@ afterAll(async () => {
 
 /** A warm decision container: its own model cache and decision service, sharing the clock and the store. */
 function container(clock: { now: number }, refreshMs = REFRESH_MS, seed = 1) {
-  const records: DecisionRecord[] = [];
-  const stream: EventStream = {
-    put: async (rs) => {
-      for (const r of rs) if (r.kind === 'decision') records.push(r);
-      return [];
-    },
-  };
+  const { records, stream } = recordingStream();
   const models = new ModelCache(s.state, { refreshMs, now: () => clock.now });
   const service = new DecisionService({
     models,

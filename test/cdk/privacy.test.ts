@@ -3,35 +3,14 @@
  * that see user ids, the index that finds a user's join items, and a finite retention on everything that holds user
  * records, each taken from the CDK context (docs/ARCHITECTURE.md §8).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseStackConfig } from '../../cdk/config.ts';
-import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import type { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import { stackSynthesizer } from '../support/cdk.ts';
 
-const outdirs: string[] = [];
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
-
-function synth(context: Record<string, unknown> = {}) {
-  const outdir = mkdtempSync(join(tmpdir(), 'nba-cdk-privacy-'));
-  outdirs.push(outdir);
-  const app = new App({
-    outdir,
-    builtinCloudFormationValidation: false,
-    context: { 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const stack = new NbaEngineStack(
-    app,
-    'NbaEngine',
-    parseStackConfig((key) => app.node.tryGetContext(key)),
-  );
-  return { stack, template: Template.fromStack(stack) };
-}
+const { synth, cleanup } = stackSynthesizer('nba-cdk-privacy-');
+afterAll(cleanup);
 
 const id = (stack: NbaEngineStack, c: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(c.node.defaultChild as CfnElement);

@@ -1,36 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStackConfig } from '../../cdk/config.ts';
-import { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
+import type { NbaEngineStack } from '../../cdk/nba-engine-stack.ts';
 import { PROJECT_ROOT } from '../../local/twin/assembly.ts';
+import { stackSynthesizer } from '../support/cdk.ts';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
-const outdirs: string[] = [];
-
-/**
- * Synthesizes the stack without bundling, so the test needs neither esbuild runs nor Docker, and without CDK's
- * CloudFormation validation (seconds per synth; test/cdk/nag.test.ts synthesises with it, as `cdk synth` does).
- */
-function synth(context: Record<string, unknown> = {}): { stack: NbaEngineStack; template: Template } {
-  const outdir = mkdtempSync(join(tmpdir(), 'nba-cdk-test-'));
-  outdirs.push(outdir);
-  const app = new App({
-    outdir,
-    builtinCloudFormationValidation: false,
-    context: { 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const stack = new NbaEngineStack(
-    app,
-    'NbaEngine',
-    parseStackConfig((key) => app.node.tryGetContext(key)),
-  );
-  return { stack, template: Template.fromStack(stack) };
-}
+const { synth, cleanup } = stackSynthesizer('nba-cdk-test-');
 
 function logicalId(stack: NbaEngineStack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -65,9 +45,7 @@ describe('NbaEngineStack', () => {
     ({ stack, template } = synth());
   });
 
-  afterAll(() => {
-    for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-  });
+  afterAll(cleanup);
 
   describe('DynamoDB', () => {
     it('creates exactly four on-demand tables with point-in-time recovery and KMS encryption, retained on delete', () => {

@@ -36,6 +36,7 @@ import { ServingScores, scoreServingPolicy } from '../../shared/core/policy/serv
 import { createRng } from '../../shared/core/random.ts';
 import { type DecisionRecord, decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
+import { recordingStream } from '../support/records.ts';
 import { DAY, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
@@ -344,15 +345,10 @@ describe('retraining state machine', () => {
       const models = new ModelCache(stores.state, { refreshMs: 0 });
       const model = await models.get(at);
       expect(model.learned?.scale).toBe(scale);
-      const records: DecisionRecord[] = [];
+      const { records, stream } = recordingStream();
       const service = new DecisionService({
         models,
-        stream: {
-          put: async (rs) => {
-            for (const r of rs) if (r.kind === 'decision') records.push(r);
-            return [];
-          },
-        },
+        stream,
         rng: createRng(5),
       });
       const settings = model.decisionPoint.settings;

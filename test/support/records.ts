@@ -1,6 +1,7 @@
 /** Builders for stream records and entries, as the decision and events APIs would put them on the stream. */
 import type { StreamEntry } from '../../shared/app/learn/apply-batch.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import type { EventStream } from '../../shared/core/ports.ts';
 import type { DecisionRecord, EventRecord, FeedbackEvent } from '../../shared/core/schemas.ts';
 
 export function decisionRecord(p: {
@@ -49,4 +50,18 @@ export function entries(shardId: string, payloads: readonly unknown[], firstSeq 
     arrivalMs: 1_700_000_001_000,
     data: typeof p === 'string' ? p : JSON.stringify(p),
   }));
+}
+
+/** A decision log that keeps what `decide` writes: `records` holds every decision record put on `stream`. */
+export function recordingStream(): { stream: EventStream; records: DecisionRecord[] } {
+  const records: DecisionRecord[] = [];
+  return {
+    records,
+    stream: {
+      put: async (rs) => {
+        for (const r of rs) if (r.kind === 'decision') records.push(r);
+        return [];
+      },
+    },
+  };
 }
