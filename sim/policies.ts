@@ -26,11 +26,13 @@ import {
   addObservation,
   addReward,
   choleskyInPlace,
+  DEFAULT_PRIORS,
   emptyStats,
   type HybridPosterior,
   inverseFromCholesky,
   MIN_NOISE_VARIANCE,
   mergeStats,
+  type Priors,
   packedSize,
   packSymmetric,
   scoreInto,
@@ -286,9 +288,20 @@ class HybridPolicy extends ThompsonPolicy {
   }
 }
 
+/** The baseline's priors: the settings' where given, else the fixed textbook ones ({@link DEFAULT_PRIORS}). */
+function fixedPriors(p: Readonly<PriorSettings>): Priors {
+  return {
+    lambdaShared: p.lambdaShared ?? DEFAULT_PRIORS.lambdaShared,
+    lambdaAction: p.lambdaAction ?? DEFAULT_PRIORS.lambdaAction,
+    noisePriorVariance: p.noisePriorVariance ?? DEFAULT_PRIORS.noisePriorVariance,
+    noisePriorWeight: p.noisePriorWeight ?? DEFAULT_PRIORS.noisePriorWeight,
+  };
+}
+
 /** The disjoint policy's prior precision (see the module documentation). */
 export function disjointLambda(priors: Readonly<PriorSettings>): number {
-  return 1 / (1 / (priors.lambdaShared ?? 1) + 1 / (priors.lambdaAction ?? 1));
+  const { lambdaShared, lambdaAction } = fixedPriors(priors);
+  return 1 / (1 / lambdaShared + 1 / lambdaAction);
 }
 
 class DisjointPolicy extends ThompsonPolicy {
@@ -313,12 +326,7 @@ class DisjointPolicy extends ThompsonPolicy {
   private build(): HybridPosterior {
     const table = this.ctx.actions;
     const { contextDim: d } = this.ctx.settings;
-    const priors = {
-      lambdaShared: this.ctx.settings.priors.lambdaShared ?? 1,
-      lambdaAction: this.ctx.settings.priors.lambdaAction ?? 1,
-      noisePriorVariance: this.ctx.settings.priors.noisePriorVariance ?? 0.25,
-      noisePriorWeight: this.ctx.settings.priors.noisePriorWeight ?? 10,
-    };
+    const priors = fixedPriors(this.ctx.settings.priors);
     const K = table.size;
     const dp = packedSize(d);
     const lambda = disjointLambda(priors);

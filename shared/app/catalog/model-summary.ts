@@ -11,7 +11,7 @@ import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
-import { DEFAULT_EXPLORATION_SCALE, explorationFloor } from '../../core/policy/serving-policy.ts';
+import { servingExploration } from '../../core/policy/serving-policy.ts';
 import type { ServingModel } from '../decide/model-cache.ts';
 
 type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
@@ -91,10 +91,7 @@ function learnedSettings(model: SummarizedModel): LearnedSettings {
     };
   }
   return {
-    exploration: {
-      epsilon: exploration.epsilon ?? explorationFloor(model.decisions ?? 0, Math.max(1, live)),
-      scale: exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE,
-    },
+    exploration: servingExploration(model, exploration, Math.max(1, live)),
     objectives,
   };
 }

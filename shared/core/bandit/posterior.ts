@@ -54,6 +54,11 @@ export interface Priors {
   noisePriorWeight: number;
 }
 
+/**
+ * Fixed textbook priors (λ = 1, s0² = 0.25, the largest variance of a 0/1 reward, weighing 10 observations): what a
+ * model uses that does not learn its priors (hand-built test models, the disjoint baseline). Decision points learn
+ * theirs (hyperparameters.ts).
+ */
 export const DEFAULT_PRIORS: Readonly<Priors> = Object.freeze({
   lambdaShared: 1,
   lambdaAction: 1,
@@ -271,13 +276,13 @@ interface ActionPart extends Omit<Factored, 'A0' | 'logDetA' | 'explained'> {
 }
 
 function factor(d: number, m: number, ls: number, la: number, actions: readonly PosteriorAction[]): Factored {
-  return factorShared(factorActions(d, m, la, actions), ls, false);
+  return factorShared(factorActions(d, m, la, actions), ls);
 }
 
-/** The λs half: A0 = shared + λs·I factored (in a copy unless `inPlace`), its log-determinant and b0ᵀA0⁻¹b0. */
-function factorShared(part: ActionPart, ls: number, inPlace: boolean): Factored {
+/** The λs half: A0 = shared + λs·I factored (in a copy, so `part` serves other λs), log|A| and bᵀA⁻¹b. */
+function factorShared(part: ActionPart, ls: number): Factored {
   const k = part.k;
-  const A0 = inPlace ? part.shared : part.shared.slice();
+  const A0 = part.shared.slice();
   for (let p = 0; p < k; p++) {
     A0[p * k + p] = (A0[p * k + p] as number) + ls;
     for (let q = p + 1; q < k; q++) A0[q * k + p] = A0[p * k + q] as number;
@@ -583,7 +588,7 @@ export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]
         part = factorActions(d, m, priors.lambdaAction, actions);
         cachedLa = priors.lambdaAction;
       }
-      f = factorShared(part, priors.lambdaShared, false);
+      f = factorShared(part, priors.lambdaShared);
     } catch {
       return Number.NEGATIVE_INFINITY;
     }

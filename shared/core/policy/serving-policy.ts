@@ -103,6 +103,22 @@ export function explorationFloor(decisions: number, candidates: number): number 
   return Math.min(max, Math.max(min, max * Math.sqrt((perCandidate * candidates) / decisions)));
 }
 
+/**
+ * The ε and Thompson scale that serve `candidates` candidates: each the settings' when they give it, else ε from
+ * {@link explorationFloor} and the scale a promoted retraining run chose (`model.learned`), else
+ * {@link DEFAULT_EXPLORATION_SCALE}.
+ */
+export function servingExploration(
+  model: { decisions?: number | undefined; learned?: { scale?: number | undefined } | undefined },
+  exploration: ServingPolicySettings['exploration'],
+  candidates: number,
+): { epsilon: number; scale: number } {
+  return {
+    epsilon: exploration.epsilon ?? explorationFloor(model.decisions ?? 0, candidates),
+    scale: exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE,
+  };
+}
+
 /** Options of {@link buildServingPolicyModel}. */
 export interface ServingModelOptions {
   /** Objectives (`default` for the global posterior) whose rewards are non-negative event values. */
@@ -150,29 +166,21 @@ export function buildServingPolicyModel(
     let n = 0;
     for (const a of input) n += a.stats?.n ?? 0;
     const before = options.previous?.fits?.get(objective);
-    const fit =
-      before && n < before.n * REFIT_GROWTH && n >= before.n
-        ? {
-            ...learnPriors(
-              dims,
-              {
-                ...priors,
-                lambdaShared: priors.lambdaShared ?? before.lambdas.lambdaShared,
-                lambdaAction: priors.lambdaAction ?? before.lambdas.lambdaAction,
-              },
-              input,
-            ),
-            n: before.n,
-            lambdas: before.lambdas,
-          }
-        : fitted(learnPriors(dims, priors, input, before?.lambdas), n);
-    fits.set(objective, fit);
-    const built: Priors = {
-      lambdaShared: fit.lambdaShared,
-      lambdaAction: fit.lambdaAction,
-      noisePriorVariance: fit.noisePriorVariance,
-      noisePriorWeight: fit.noisePriorWeight,
-    };
+    // Within REFIT_GROWTH of the last fit the learned λs are kept (given to learnPriors as if set); past it they are
+    // refitted, starting from them.
+    const keep = before !== undefined && n >= before.n && n < before.n * REFIT_GROWTH;
+    const built = keep
+      ? learnPriors(
+          dims,
+          {
+            ...priors,
+            lambdaShared: priors.lambdaShared ?? before.lambdaShared,
+            lambdaAction: priors.lambdaAction ?? before.lambdaAction,
+          },
+          input,
+        )
+      : learnPriors(dims, priors, input, before);
+    fits.set(objective, { ...built, n: keep ? before.n : n });
     posteriors.set(
       objective,
       buildPosterior(dims, built, input, {
@@ -193,14 +201,9 @@ export function buildServingPolicyModel(
   return { posteriors, intent, decisions, fits };
 }
 
-/** The priors a posterior was built with, and the λs learned for it with the impressions they were learned on. */
+/** The priors a posterior was built with, and the impressions its λs were fitted on. */
 interface LearnedFit extends Priors {
   n: number;
-  lambdas: { lambdaShared: number; lambdaAction: number };
-}
-
-function fitted(p: Priors, n: number): LearnedFit {
-  return { ...p, n, lambdas: { lambdaShared: p.lambdaShared, lambdaAction: p.lambdaAction } };
 }
 
 /**
@@ -311,7 +314,7 @@ export function servingDistribution(
   const count = candidates.length;
   out.ensure(count);
   const { mean, sd } = out;
-  const scale = settings.exploration.scale ?? model.learned?.scale ?? DEFAULT_EXPLORATION_SCALE;
+  const { scale, epsilon } = servingExploration(model, settings.exploration, count);
   const served = servingObjective(model, settings, x);
   if (served !== WEIGHTED) {
     scoreInto(posteriorOf(model, served), x, candidates, scale, mean, sd);
@@ -329,7 +332,7 @@ export function servingDistribution(
     }
     for (let i = 0; i < count; i++) sd[i] = Math.sqrt(sd[i]!);
   }
-  out.epsilon = settings.exploration.epsilon ?? explorationFloor(model.decisions, count);
+  out.epsilon = epsilon;
   return served;
 }
 
