@@ -175,7 +175,10 @@ describe('explanations', () => {
     const learned = (await api.call('GET', `${DP}/actions/bulk-1`)).body.learned;
     expect(learned.objectives.default).toMatchObject({ impressions: 1, rewardEvents: 1, rewardSum: 1, meanReward: 1 });
     expect(learned.objectives.default.mean).toBeGreaterThan(fresh.body.learned.objectives.default.mean);
-    expect(learned.objectives.default.sd).toBeLessThan(fresh.body.learned.objectives.default.sd);
+    // No claim on the sd: it is the Thompson sampling sd, which under the compound-event noise (rewards that are event
+    // values) grows with the mean, μ(M − μ), and whose noise and priors are refitted as data arrive; one reward can
+    // raise it (seen: 0.026 before, 0.087 after). What shrinks is the parameter uncertainty (test/core/bandit).
+    expect(learned.objectives.default.sd).toBeGreaterThan(0);
     expect(Date.parse(learned.lastLearnedAt)).toBeGreaterThan(Date.now() - 60_000);
 
     const model = await api.call('GET', `${DP}/model`);
