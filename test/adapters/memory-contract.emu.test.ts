@@ -310,20 +310,7 @@ describe.each(implementations)('$name StateStore', ({ stores }) => {
     // Written before settings existed: no attribute, and none invented on read.
     const old = await state.getActiveModel(dp);
     expect(old).toEqual({ ...plain, itemVersion: 1 });
-    await state.putActiveModel(
-      {
-        ...plain,
-        version: 'm2',
-        settings: { scale: 0.5 },
-        history: [
-          { version: 'm1', cutoffBucket: 3, promotedAt: T0, settings: { scale: 2 } },
-          { version: 'm0', cutoffBucket: 1, promotedAt: T0 - 1 },
-        ],
-        itemVersion: 2,
-      },
-      1,
-    );
-    expect(await state.getActiveModel(dp)).toEqual({
+    const promoted = {
       ...plain,
       version: 'm2',
       settings: { scale: 0.5 },
@@ -332,7 +319,9 @@ describe.each(implementations)('$name StateStore', ({ stores }) => {
         { version: 'm0', cutoffBucket: 1, promotedAt: T0 - 1 },
       ],
       itemVersion: 2,
-    });
+    };
+    await state.putActiveModel(promoted, 1);
+    expect(await state.getActiveModel(dp)).toEqual(promoted);
     expect((await state.loadChanges(dp, 0)).activeModel?.settings).toEqual({ scale: 0.5 });
   });
 
