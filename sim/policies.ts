@@ -37,6 +37,7 @@ import {
   packSymmetric,
   scoreInto,
   selectThompson,
+  sharedSketch,
   unpackSymmetric,
 } from '../shared/core/bandit/index.ts';
 import { DEFAULT_OBJECTIVE } from '../shared/core/domain.ts';
@@ -378,6 +379,7 @@ class DisjointPolicy extends ThompsonPolicy {
       eventValue: 0,
       explore: new Float64Array(K).fill(1),
       beta: new Float64Array(d),
+      sketch: sharedSketch(d, 1),
       n,
       features: new Float64Array(K).fill(1),
       priors: { ...priors },

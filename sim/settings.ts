@@ -1,10 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import {
-  type DecisionPointSettings,
-  decisionPointSettingsSchema,
-  describeZodError,
-  LIMITS,
-} from '../shared/core/schemas.ts';
+import { type DecisionPointSettings, decisionPointSettingsSchema, describeZodError } from '../shared/core/schemas.ts';
 import { SimError } from './errors.ts';
 
 /** A decision point settings file that is missing, not JSON, or not valid settings. */
@@ -96,13 +91,12 @@ const SETTINGS_HINT = 'a settings file (--decision-point-config)';
 /**
  * Settings for data given without a settings file: the engine's defaults, except that dense features set their
  * dimension to the array length + 1 (slot 0 is the bias), so a dense file runs as it is. Named features keep the
- * default dimension (they are hashed into it). Data that cannot fit the engine's limits (contextDim, actionDim and
- * their product, from the settings schema) is refused with the limit and what to do.
+ * default dimension (they are hashed into it). Data that cannot fit the engine's limits (contextDim and actionDim, from
+ * the settings schema) is refused with the limit and what to do.
  */
 export function inferSettings(shape: DenseShape): InferredSettings {
   const raw: Record<string, number> = {};
   const notes: string[] = [];
-  const defaults = defaultSettings().settings;
   const c = dimBounds('contextDim');
   const a = dimBounds('actionDim');
   if (shape.contextFeatures !== undefined) {
@@ -126,16 +120,6 @@ export function inferSettings(shape: DenseShape): InferredSettings {
     }
     raw.actionDim = Math.max(a.min, q + 1);
     notes.push(`inferred actionDim ${raw.actionDim} from dense action features of length ${q}`);
-  }
-  const d = raw.contextDim ?? defaults.contextDim;
-  const m = raw.actionDim ?? defaults.actionDim;
-  if (d * m > LIMITS.maxSharedDim) {
-    const why = (dim: string, v: number) => `${dim} ${v}${raw[dim] === undefined ? ' (default)' : ' (inferred)'}`;
-    throw new SettingsError(
-      `${why('contextDim', d)} × ${why('actionDim', m)} = ${d * m} is above the engine's limit ` +
-        `contextDim × actionDim ≤ ${LIMITS.maxSharedDim}: use fewer dense features, or pass ${SETTINGS_HINT} ` +
-        'with dimensions whose product fits and give the features as named values (hashed into those dimensions)',
-    );
   }
   return { ...parseSettings(raw, 'inferred settings'), notes };
 }

@@ -11,12 +11,11 @@ import { trafficCapSchema } from './catalog/traffic-cap.ts';
 export const LIMITS = {
   maxCandidates: 1000,
   maxSlots: 10,
-  maxFeatures: 100,
+  maxFeatures: 512,
   maxFeatureKeyLength: 64,
   maxFeatureStringLength: 256,
   maxEventsPerRequest: 500,
   maxBodyBytes: 256 * 1024,
-  maxSharedDim: 256,
 } as const;
 
 export const decisionPointIdSchema = z
@@ -148,8 +147,13 @@ export const rewardBoundsSchema = z
 export const decisionPointSettingsSchema = z
   .strictObject({
     description: z.string().max(1024).optional(),
-    /** Encoded context dimension d (bias included). Fixed once the decision point has learned. */
-    contextDim: z.number().int().min(2).max(64).default(16),
+    /**
+     * Encoded context dimension d (bias included). Fixed once the decision point has learned. Each action's model sees
+     * all d slots; the shared (action-feature) model sees a count sketch of them when d × actionDim > 256 (see
+     * `sharedSketch`, core/bandit/posterior.ts). Costs grow with d²: an action's statistics take 8·d²/2 bytes (66 KB at
+     * 128, 263 KB at 256; docs/ARCHITECTURE.md §6).
+     */
+    contextDim: z.number().int().min(2).max(256).default(16),
     /** Encoded action-feature dimension m (bias included). Fixed once the decision point has learned. */
     actionDim: z.number().int().min(1).max(32).default(8),
     /** How long after a decision its feedback still counts as a reward for it. */
@@ -184,13 +188,6 @@ export const decisionPointSettingsSchema = z
     }
     if (s.objectives.length > 0 && Object.keys(s.rewards).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['rewards'], message: 'use either rewards or objectives, not both' });
-    }
-    if (s.contextDim * s.actionDim > LIMITS.maxSharedDim) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['actionDim'],
-        message: `contextDim × actionDim must be at most ${LIMITS.maxSharedDim} (got ${s.contextDim * s.actionDim})`,
-      });
     }
   });
 export type DecisionPointSettings = z.output<typeof decisionPointSettingsSchema>;

@@ -124,8 +124,8 @@ const badFeatureValue = fc.oneof(
 const badFeatures = fc.oneof(
   fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.boolean(), fc.constant(null)),
   fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null), fc.boolean()), { minLength: 1, maxLength: 3 }),
-  fc.integer({ min: 101, max: 160 }).map((n) => Array.from({ length: n }, (_, i) => i)),
-  fc.integer({ min: 101, max: 160 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]))),
+  fc.integer({ min: 513, max: 600 }).map((n) => Array.from({ length: n }, (_, i) => i)),
+  fc.integer({ min: 513, max: 600 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]))),
   fc.tuple(fc.oneof(fc.constant(''), tooLong(64)), fc.integer()).map(([k, v]) => ({ [k]: v })),
   fc
     .tuple(fc.string({ minLength: 1, maxLength: 10 }), badFeatureValue)
@@ -310,7 +310,7 @@ const settingsRequest = fc
       {
         contextDim: fc.oneof(
           fc.integer({ max: 1 }),
-          fc.integer({ min: 65 }),
+          fc.integer({ min: 257 }),
           fc.constant(2.5),
           fc.string({ maxLength: 3 }),
         ),
@@ -354,7 +354,7 @@ const settingsRequest = fc
       [],
     ).map((s) =>
       s.contextDim === undefined && s.actionDim === undefined && Object.keys(s).length === 0
-        ? { contextDim: 64, actionDim: 8 }
+        ? { contextDim: 257, actionDim: 8 }
         : s,
     ),
   )

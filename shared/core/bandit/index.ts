@@ -23,8 +23,15 @@ export {
   unpackSymmetric,
 } from './linalg.ts';
 export { erf, erfc, erfcxNonNegative, logNormalCdf, normalCdf, normalHazard, normalPdf } from './normal.ts';
-export type { Dims, HybridPosterior, PosteriorAction, PosteriorSummary, Priors } from './posterior.ts';
-export { buildPosterior, DEFAULT_PRIORS, MIN_NOISE_VARIANCE, posteriorSummary } from './posterior.ts';
+export type { Dims, HybridPosterior, PosteriorAction, PosteriorSummary, Priors, SharedSketch } from './posterior.ts';
+export {
+  buildPosterior,
+  DEFAULT_PRIORS,
+  MAX_SHARED_DIM,
+  MIN_NOISE_VARIANCE,
+  posteriorSummary,
+  sharedSketch,
+} from './posterior.ts';
 export { scoreInto } from './score.ts';
 export type { ActionStats } from './stats.ts';
 export {

@@ -3,9 +3,13 @@
  * Personalized News Article Recommendation", hybrid LinUCB model, here treated as a Bayesian linear model).
  *
  * Model: r = zᵀβ + xᵀθ_a + ε, ε ~ N(0, σ²), with x ∈ ℝ^d the encoded context, c_a ∈ ℝ^m the encoded action
- * features and z = x ⊗ c_a ∈ ℝ^k, k = d·m, indexed (i, j) ↦ i·m + j. Priors β ~ N(0, σ²/λs I), θ_a ~ N(0, σ²/λa I).
+ * features and z = (P x) ⊗ c_a ∈ ℝ^k, k = s·m, indexed (i, j) ↦ i·m + j. Priors β ~ N(0, σ²/λs I),
+ * θ_a ~ N(0, σ²/λa I). P (s×d) is the shared part's view of the context (see {@link sharedSketch}): the identity
+ * (s = d, z = x ⊗ c_a, the hybrid model of Li et al.) whenever d·m ≤ {@link MAX_SHARED_DIM}; above that a count
+ * sketch of x into s = ⌊256/m⌋ slots, so the shared part's k×k factorisation stays at k ≤ 256 however large d is.
+ * Each action's own coefficients θ_a always see the whole context exactly.
  *
- * Why only per-action statistics are needed: c_a is fixed, so z = Z_a x with Z_a[(i,j), i'] = δ_ii' c_aj, and every
+ * Why only per-action statistics are needed: c_a is fixed, so z = Z_a x with Z_a[(i,j), i'] = P[i,i'] c_aj, and every
  * sum over action a's observations that involves z is Z_a times a sum over x: Σ z zᵀ = Z_a Sxx_a Z_aᵀ,
  * Σ z xᵀ = Z_a Sxx_a, Σ z r = Z_a Sxr_a. Eliminating each θ_a (Schur complement, A_a = λa I + Sxx_a) leaves
  *
@@ -18,8 +22,9 @@
  *   w_a = Z_aᵀβ̂ + θ̂_a = A_a⁻¹ (Sxr_a + λa Z_aᵀβ̂)   (using Sxx_a = A_a − λa I),
  *   V_a = λa² A_a⁻¹ Q_a A_a⁻¹ + A_a⁻¹,  Q_a = Z_aᵀ A0⁻¹ Z_a,
  *
- * because the score is λa xᵀA_a⁻¹Z_aᵀ β plus a part independent of β with covariance A_a⁻¹. Building costs
- * O(K (d²m² + d³) + k³); scoring a request then costs one length-d dot product and one d×d quadratic form per
+ * because the score is λa xᵀA_a⁻¹Z_aᵀ β plus a part independent of β with covariance A_a⁻¹. With T_a = A_a⁻¹Pᵀ
+ * (d×s) and Q̃_a[i,i'] = Σ_{j,l} c_aj c_al A0⁻¹[(i,j),(i',l)] (s×s), V_a = λa² T_a Q̃_a T_aᵀ + A_a⁻¹. Building costs
+ * O(K (d³ + d²s + s²m²) + k³); scoring a request then costs one length-d dot product and one d×d quadratic form per
  * action, never a k×k form. A cold action (no statistics) has A_a = λa I: w_a = Z_aᵀβ̂ and V_a = Q_a + I/λa,
  * i.e. it is scored from its features with its own, larger, uncertainty.
  *
@@ -38,6 +43,49 @@ import {
   unpackSymmetric,
 } from './linalg.ts';
 import type { ActionStats } from './stats.ts';
+
+/**
+ * The largest number of shared coefficients k = s·m the build factorises (k³/3 multiply-adds and k² numbers, once
+ * per build): 256 costs a few milliseconds.
+ */
+export const MAX_SHARED_DIM = 256;
+
+/**
+ * The shared part's view of the context, P (s×d), stored as the slot and sign of each context entry: P[slot[u], u] =
+ * sign[u] and every other entry 0.
+ *
+ * The rule: when d·m ≤ {@link MAX_SHARED_DIM}, s = d and P = I. Otherwise s = ⌊{@link MAX_SHARED_DIM}/m⌋ and P is a
+ * count sketch (Charikar, Chen & Farach-Colton 2002; the same signed hashing the feature encoder uses, Weinberger
+ * et al. 2009): the bias (entry 0) stays in slot 0 with sign +1, so each action feature's own effect is learned
+ * exactly (what a new action is scored from), and entry u ≥ 1 goes to slot 1 + ((u − 1) mod (s − 1)) with sign +1 when
+ * bit 16 of (u · 0x9E3779B1 mod 2³²) is 0, else −1. Colliding entries add with independent-looking signs, so
+ * (Px)ᵀ(Px') estimates xᵀx' without bias. Only the posterior build uses P: the statistics are sums over the full
+ * context x, so the rule can change without touching anything stored.
+ */
+export interface SharedSketch {
+  /** s: the number of context slots the shared part sees. */
+  readonly s: number;
+  /** Per context entry u (d of them), its slot in 0…s−1. */
+  readonly slot: Int32Array;
+  /** Per context entry u, its sign ±1. */
+  readonly sign: Float64Array;
+}
+
+/** The {@link SharedSketch} of dimensions d and m (see there for the rule). */
+export function sharedSketch(d: number, m: number): SharedSketch {
+  const slot = new Int32Array(d);
+  const sign = new Float64Array(d).fill(1);
+  if (d * m <= MAX_SHARED_DIM) {
+    for (let u = 0; u < d; u++) slot[u] = u;
+    return { s: d, slot, sign };
+  }
+  const s = Math.max(2, Math.floor(MAX_SHARED_DIM / m));
+  for (let u = 1; u < d; u++) {
+    slot[u] = 1 + ((u - 1) % (s - 1));
+    sign[u] = (Math.imul(u, 0x9e3779b1) >>> 16) & 1 ? -1 : 1;
+  }
+  return { s, slot, sign };
+}
 
 /** Prior hyper-parameters. */
 export interface Priors {
@@ -107,8 +155,10 @@ export interface HybridPosterior {
    * the noise variance at a context whose mean reward is μ is then μ(M − μ) rather than σ².
    */
   readonly eventValue: number;
-  /** Shared coefficients β̂ (k = d·m). */
+  /** Shared coefficients β̂ (k = s·m, s = sketch.s). */
   readonly beta: Float64Array;
+  /** The shared part's view P of the context (the identity unless d·m > {@link MAX_SHARED_DIM}). */
+  readonly sketch: SharedSketch;
   /** Impressions per action (0 for cold actions). */
   readonly n: Float64Array;
   /** Action features c_a, K×m row-major (copied from the input). */
@@ -275,10 +325,6 @@ interface ActionPart extends Omit<Factored, 'A0' | 'logDetA' | 'explained'> {
   k: number;
 }
 
-function factor(d: number, m: number, ls: number, la: number, actions: readonly PosteriorAction[]): Factored {
-  return factorShared(factorActions(d, m, la, actions), ls);
-}
-
 /** The λs half: A0 = shared + λs·I factored (in a copy, so `part` serves other λs), log|A| and bᵀA⁻¹b. */
 function factorShared(part: ActionPart, ls: number): Factored {
   const k = part.k;
@@ -298,9 +344,17 @@ function factorShared(part: ActionPart, ls: number): Factored {
   return { V, warm, A0, b0, logDetA, explained, warmCount, n, sumR, sumR2 };
 }
 
-function factorActions(d: number, m: number, la: number, actions: readonly PosteriorAction[]): ActionPart {
+function factorActions(
+  d: number,
+  m: number,
+  la: number,
+  actions: readonly PosteriorAction[],
+  sketch: SharedSketch,
+  inverses: boolean,
+): ActionPart {
   const K = actions.length;
-  const k = d * m;
+  const { s: sd, slot, sign } = sketch;
+  const k = sd * m;
   const dp = packedSize(d);
   const V = new Float64Array(K * dp);
   const warm = new Uint8Array(K);
@@ -309,6 +363,12 @@ function factorActions(d: number, m: number, la: number, actions: readonly Poste
   const dense = new Float64Array(d * d);
   const ainv = new Float64Array(d * d);
   const u = new Float64Array(d);
+  const pu = new Float64Array(sd);
+  const mf = new Float64Array(sd * sd);
+  // Column f of Pᵀ is nonzero from entry first[f] on (the slot's first context entry), so L⁻¹Pᵀ is too.
+  const first = new Int32Array(sd).fill(d);
+  for (let i = d - 1; i >= 0; i--) first[slot[i] as number] = i;
+  const y = new Float64Array(sd * d);
   const cc = new Float64Array(m * m);
   let logDetA = 0;
   let explained = 0;
@@ -319,40 +379,71 @@ function factorActions(d: number, m: number, la: number, actions: readonly Poste
 
   for (let a = 0; a < K; a++) {
     const act = actions[a] as PosteriorAction;
-    const s = act.stats;
-    if (!hasData(s)) continue;
+    const st = act.stats;
+    if (!hasData(st)) continue;
     warm[a] = 1;
     warmCount++;
-    n += s.n;
-    sumR += s.sumR;
-    sumR2 += s.sumR2;
-    unpackSymmetric(s.sxx, d, dense);
+    n += st.n;
+    sumR += st.sumR;
+    sumR2 += st.sumR2;
+    unpackSymmetric(st.sxx, d, dense);
     for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) + la;
     choleskyInPlace(dense, d);
     for (let i = 0; i < d; i++) logDetA += 2 * Math.log(dense[i * d + i] as number);
-    inverseFromCholesky(dense, d, ainv);
-    packSymmetric(ainv, d, V.subarray(a * dp, (a + 1) * dp));
-
     // u = λa A⁻¹ Sxr, and Sxrᵀ A⁻¹ Sxr = Sxrᵀ u / λa.
-    const sxr = s.sxr;
+    const sxr = st.sxr;
+    u.set(sxr);
+    choleskySolveInPlace(dense, d, u);
     let quad = 0;
     for (let i = 0; i < d; i++) {
-      let acc = 0;
-      for (let j = 0; j < d; j++) acc += (ainv[i * d + j] as number) * (sxr[j] as number);
-      u[i] = la * acc;
-      quad += (sxr[i] as number) * acc;
+      quad += (sxr[i] as number) * (u[i] as number);
+      u[i] = la * (u[i] as number);
     }
     explained += quad;
-    const c = act.features;
+    // b0 += (P u) ⊗ c.
+    pu.fill(0);
     for (let i = 0; i < d; i++) {
-      const ui = u[i] as number;
-      for (let j = 0; j < m; j++) b0[i * m + j] = (b0[i * m + j] as number) + ui * (c[j] as number);
+      pu[slot[i] as number] = (pu[slot[i] as number] as number) + (sign[i] as number) * (u[i] as number);
+    }
+    const c = act.features;
+    for (let i = 0; i < sd; i++) {
+      const pi = pu[i] as number;
+      for (let j = 0; j < m; j++) b0[i * m + j] = (b0[i * m + j] as number) + pi * (c[j] as number);
+    }
+    // P M Pᵀ with M = λa I − λa² A⁻¹: P A⁻¹ Pᵀ = YᵀY with Y = L⁻¹Pᵀ (forward substitution from each column's first
+    // nonzero: s·d²/2 at most, d³/6 when P = I), and P Pᵀ is diagonal (each entry in one slot, signs squared).
+    y.fill(0);
+    for (let i = 0; i < d; i++) y[(slot[i] as number) * d + i] = sign[i] as number;
+    for (let f = 0; f < sd; f++) {
+      const col = f * d;
+      for (let i = first[f] as number; i < d; i++) {
+        const ri = i * d;
+        let acc = y[col + i] as number;
+        for (let q = first[f] as number; q < i; q++) acc -= (dense[ri + q] as number) * (y[col + q] as number);
+        y[col + i] = acc / (dense[ri + i] as number);
+      }
+    }
+    mf.fill(0);
+    for (let i = 0; i < d; i++)
+      mf[(slot[i] as number) * (sd + 1)] = (mf[(slot[i] as number) * (sd + 1)] as number) + la;
+    for (let f = 0; f < sd; f++) {
+      for (let g = f; g < sd; g++) {
+        let acc = 0;
+        for (let i = Math.max(first[f] as number, first[g] as number); i < d; i++) {
+          acc += (y[f * d + i] as number) * (y[g * d + i] as number);
+        }
+        mf[f * sd + g] = (mf[f * sd + g] as number) - la * la * acc;
+      }
+    }
+    if (inverses) {
+      inverseFromCholesky(dense, d, ainv);
+      packSymmetric(ainv, d, V.subarray(a * dp, (a + 1) * dp));
     }
     for (let j = 0; j < m; j++) for (let l = 0; l < m; l++) cc[j * m + l] = (c[j] as number) * (c[l] as number);
-    // A0[(i,j),(i',l)] += M[i,i'] c_j c_l, M = λa I − λa² A⁻¹; upper triangle of A0 only (mirrored below).
-    for (let i = 0; i < d; i++) {
-      for (let i2 = i; i2 < d; i2++) {
-        const mii = (i === i2 ? la : 0) - la * la * (ainv[i * d + i2] as number);
+    // A0[(i,j),(i',l)] += (PMPᵀ)[i,i'] c_j c_l; upper triangle of A0 only (mirrored below).
+    for (let i = 0; i < sd; i++) {
+      for (let i2 = i; i2 < sd; i2++) {
+        const mii = mf[i * sd + i2] as number;
         if (mii === 0) continue;
         for (let j = 0; j < m; j++) {
           const row = (i * m + j) * k + i2 * m;
@@ -380,7 +471,7 @@ function factorActions(d: number, m: number, la: number, actions: readonly Poste
 
 /**
  * Builds the posterior from per-action statistics (see the module documentation for the formulas).
- * Cost O(K·(d²m² + d³) + (dm)³); allocates its outputs and O(k² + K·d²) scratch.
+ * Cost O(K·(d³ + d²s + s²m²) + (sm)³); allocates its outputs and O(k² + K·d² + d·s) scratch.
  * Throws {@link DimensionMismatchError} on inconsistent lengths and {@link InvalidArgumentError} on bad priors or
  * duplicate ids; a {@link NotPositiveDefiniteError} means corrupted statistics (e.g. negative weights).
  */
@@ -394,7 +485,9 @@ export function buildPosterior(
   checkInputs(dims, actions);
   validatePriors(priors);
   const K = actions.length;
-  const k = d * m;
+  const sketch = sharedSketch(d, m);
+  const { s: sd, slot, sign } = sketch;
+  const k = sd * m;
   const dp = packedSize(d);
   const la = priors.lambdaAction;
 
@@ -411,7 +504,7 @@ export function buildPosterior(
   }
 
   // Pass 1: per-action A_a⁻¹ (kept packed in V until pass 2 overwrites it), A0 factored, b0.
-  const f = factor(d, m, priors.lambdaShared, la, actions);
+  const f = factorShared(factorActions(d, m, la, actions, sketch, true), priors.lambdaShared);
   const { V, warm, A0, b0 } = f;
   const u = new Float64Array(d);
   const ainv = new Float64Array(d * d);
@@ -427,21 +520,17 @@ export function buildPosterior(
   // Pass 2: w_a and V_a.
   const w = new Float64Array(K * d);
   const g = new Float64Array(d);
-  const q = new Float64Array(d * d);
-  const t = new Float64Array(d * d);
-  const vFull = new Float64Array(d * d);
+  const q = new Float64Array(sd * sd);
+  const t = new Float64Array(d * sd);
+  const tq = new Float64Array(d * sd);
+  const la2 = la * la;
   for (let a = 0; a < K; a++) {
     const act = actions[a] as PosteriorAction;
     const c = act.features;
-    // g = Z_aᵀ β̂
-    for (let i = 0; i < d; i++) {
-      let acc = 0;
-      for (let j = 0; j < m; j++) acc += (beta[i * m + j] as number) * (c[j] as number);
-      g[i] = acc;
-    }
-    // Q[i,i'] = Σ_{j,l} c_j c_l A0⁻¹[(i,j),(i',l)], upper triangle then mirrored.
-    for (let i = 0; i < d; i++) {
-      for (let i2 = i; i2 < d; i2++) {
+    sharedWeightsInto(beta, c, sketch, m, g);
+    // Q̃[i,i'] = Σ_{j,l} c_j c_l A0⁻¹[(i,j),(i',l)] (s×s), upper triangle then mirrored.
+    for (let i = 0; i < sd; i++) {
+      for (let i2 = i; i2 < sd; i2++) {
         let acc = 0;
         for (let j = 0; j < m; j++) {
           const cj = c[j] as number;
@@ -451,45 +540,61 @@ export function buildPosterior(
           for (let l = 0; l < m; l++) inner += (A0inv[row + l] as number) * (c[l] as number);
           acc += cj * inner;
         }
-        q[i * d + i2] = acc;
-        q[i2 * d + i] = acc;
+        q[i * sd + i2] = acc;
+        q[i2 * sd + i] = acc;
       }
     }
     const wOff = a * d;
     const vPacked = V.subarray(a * dp, (a + 1) * dp);
     if (warm[a] === 0) {
+      // A_a = λa I: w = Pᵀ-lifted shared prediction, V = Pᵀ Q̃ P + I/λa.
       w.set(g, wOff);
-      for (let i = 0; i < d; i++) q[i * d + i] = (q[i * d + i] as number) + 1 / la;
-      packSymmetric(q, d, vPacked);
+      let o = 0;
+      for (let i = 0; i < d; i++) {
+        const qi = (slot[i] as number) * sd;
+        const si = sign[i] as number;
+        for (let j = i; j < d; j++) {
+          vPacked[o++] = si * (sign[j] as number) * (q[qi + (slot[j] as number)] as number) + (i === j ? 1 / la : 0);
+        }
+      }
       continue;
     }
-    const s = act.stats as ActionStats;
+    const st = act.stats as ActionStats;
     unpackSymmetric(vPacked, d, ainv);
     // w = A⁻¹ (Sxr + λa g)
-    for (let i = 0; i < d; i++) u[i] = (s.sxr[i] as number) + la * (g[i] as number);
+    for (let i = 0; i < d; i++) u[i] = (st.sxr[i] as number) + la * (g[i] as number);
     for (let i = 0; i < d; i++) {
       let acc = 0;
       for (let j = 0; j < d; j++) acc += (ainv[i * d + j] as number) * (u[j] as number);
       w[wOff + i] = acc;
     }
-    // V = λa² A⁻¹ Q A⁻¹ + A⁻¹: t = Q A⁻¹, then V = λa² A⁻¹ t + A⁻¹ (symmetric; upper triangle computed).
+    // T = A⁻¹Pᵀ (d×s), then V = λa² T Q̃ Tᵀ + A⁻¹ (upper triangle, packed).
+    t.fill(0);
     for (let i = 0; i < d; i++) {
+      const row = i * sd;
       for (let j = 0; j < d; j++) {
-        let acc = 0;
-        for (let l = 0; l < d; l++) acc += (q[i * d + l] as number) * (ainv[l * d + j] as number);
-        t[i * d + j] = acc;
+        const at = row + (slot[j] as number);
+        t[at] = (t[at] as number) + (sign[j] as number) * (ainv[i * d + j] as number);
       }
     }
-    const la2 = la * la;
     for (let i = 0; i < d; i++) {
-      for (let j = i; j < d; j++) {
+      const row = i * sd;
+      for (let j = 0; j < sd; j++) {
         let acc = 0;
-        for (let l = 0; l < d; l++) acc += (ainv[i * d + l] as number) * (t[l * d + j] as number);
-        vFull[i * d + j] = la2 * acc + (ainv[i * d + j] as number);
+        for (let l = 0; l < sd; l++) acc += (t[row + l] as number) * (q[l * sd + j] as number);
+        tq[row + j] = acc;
       }
     }
     let o = 0;
-    for (let i = 0; i < d; i++) for (let j = i; j < d; j++) vPacked[o++] = vFull[i * d + j] as number;
+    for (let i = 0; i < d; i++) {
+      const ri = i * sd;
+      for (let j = i; j < d; j++) {
+        const rj = j * sd;
+        let acc = 0;
+        for (let l = 0; l < sd; l++) acc += (tq[ri + l] as number) * (t[rj + l] as number);
+        vPacked[o++] = la2 * acc + (ainv[i * d + j] as number);
+      }
+    }
   }
 
   return {
@@ -504,11 +609,30 @@ export function buildPosterior(
     eventValue,
     explore,
     beta,
+    sketch,
     n,
     features,
     priors: Object.freeze({ ...priors }),
     scratch: new Float64Array(dp),
   };
+}
+
+/** g = Z_aᵀβ: g[u] = sign[u] Σ_j β[(slot[u], j)] c_j, the shared model's weights on the full context. */
+function sharedWeightsInto(
+  beta: Float64Array,
+  c: Float64Array,
+  sketch: SharedSketch,
+  m: number,
+  out: Float64Array,
+): Float64Array {
+  const { slot, sign } = sketch;
+  for (let u = 0; u < out.length; u++) {
+    const base = (slot[u] as number) * m;
+    let acc = 0;
+    for (let j = 0; j < m; j++) acc += (beta[base + j] as number) * (c[j] as number);
+    out[u] = (sign[u] as number) * acc;
+  }
+  return out;
 }
 
 /** Diagnostics of one action's posterior, for dashboards and debugging (allocates; not for the request path). */
@@ -534,12 +658,13 @@ export function posteriorSummary(post: HybridPosterior, id: string): PosteriorSu
   const weights = post.w.slice(a * d, (a + 1) * d);
   let norm = 0;
   for (const v of weights) norm += v * v;
-  const sharedWeights = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let acc = 0;
-    for (let j = 0; j < m; j++) acc += (post.beta[i * m + j] as number) * (post.features[a * m + j] as number);
-    sharedWeights[i] = acc;
-  }
+  const sharedWeights = sharedWeightsInto(
+    post.beta,
+    post.features.subarray(a * m, (a + 1) * m),
+    post.sketch,
+    m,
+    new Float64Array(d),
+  );
   const dp = packedSize(d);
   let trace = 0;
   for (let i = 0; i < d; i++) trace += post.V[a * dp + (i * (2 * d - i - 1)) / 2 + i] as number;
@@ -577,6 +702,7 @@ export function logEvidence(dims: Dims, priors: Priors, actions: readonly Poster
 export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]): (priors: Priors) => number {
   const { d, m } = dims;
   checkInputs(dims, actions);
+  const sketch = sharedSketch(d, m);
   let cachedLa = Number.NaN;
   let part: ActionPart | undefined;
   return (priors) => {
@@ -585,7 +711,7 @@ export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]
     try {
       if (part === undefined || cachedLa !== priors.lambdaAction) {
         part = undefined;
-        part = factorActions(d, m, priors.lambdaAction, actions);
+        part = factorActions(d, m, priors.lambdaAction, actions, sketch, false);
         cachedLa = priors.lambdaAction;
       }
       f = factorShared(part, priors.lambdaShared);
@@ -594,7 +720,8 @@ export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]
     }
     const scale = priors.noisePriorWeight * priors.noisePriorVariance + Math.max(0, f.sumR2 - f.explained);
     if (!(scale > 0)) return Number.NEGATIVE_INFINITY;
-    const logDetPrior = d * m * Math.log(priors.lambdaShared) + d * f.warmCount * Math.log(priors.lambdaAction);
+    const k = sketch.s * m;
+    const logDetPrior = k * Math.log(priors.lambdaShared) + d * f.warmCount * Math.log(priors.lambdaAction);
     return 0.5 * logDetPrior - 0.5 * f.logDetA - 0.5 * (priors.noisePriorWeight + f.n) * Math.log(scale);
   };
 }

@@ -16,6 +16,7 @@ import {
 import { scoreInto } from '../../../shared/core/bandit/score.ts';
 import { addObservation, emptyStats } from '../../../shared/core/bandit/stats.ts';
 import { createRng } from '../../../shared/core/random.ts';
+import { sharedView } from '../../support/shared-view.ts';
 
 interface Obs {
   a: number;
@@ -80,10 +81,12 @@ function logDetAndSolve(C: number[][], y: number[]): { logDet: number; z: number
  * λ-free constant: −½ log|C| − ½(ν0 + n) log(ν0 s0² + yᵀC⁻¹y), C = I + Φ Λ⁻¹ Φᵀ, from the raw observations.
  */
 function bruteEvidence(d: number, m: number, feats: Float64Array[], obs: Obs[], p: Priors): number {
-  const k = d * m;
+  const s = sharedView(d, m, new Float64Array(d)).length;
+  const k = s * m;
   const row = (o: Obs): { shared: number[]; own: number[] } => {
     const shared = new Array<number>(k).fill(0);
-    for (let i = 0; i < d; i++) for (let j = 0; j < m; j++) shared[i * m + j] = o.x[i]! * feats[o.a]![j]!;
+    const z = sharedView(d, m, o.x);
+    for (let i = 0; i < s; i++) for (let j = 0; j < m; j++) shared[i * m + j] = z[i]! * feats[o.a]![j]!;
     return { shared, own: Array.from(o.x) };
   };
   const rows = obs.map(row);
@@ -126,6 +129,30 @@ describe('logEvidence (marginal likelihood of the hybrid model from per-action s
         const brute = bruteEvidence(d, m, feats, obs, at(ls, la)) - bruteEvidence(d, m, feats, obs, ref);
         expect(Math.abs(ours - brute)).toBeLessThan(1e-8 * Math.max(1, Math.abs(brute)));
       }
+    }
+  });
+});
+
+describe('logEvidence with a sketched shared part', () => {
+  it('differs between λ pairs as the dense formula does when contextDim × actionDim exceeds 256 (k = s·m, not d·m)', () => {
+    const d = 20;
+    const m = 16;
+    const { feats, obs, actions } = scenario(9, d, m, 3, 45, 0.3);
+    const at = (ls: number, la: number): Priors => ({
+      lambdaShared: ls,
+      lambdaAction: la,
+      noisePriorVariance: 0.2,
+      noisePriorWeight: 4,
+    });
+    const ref = at(1, 1);
+    for (const [ls, la] of [
+      [0.01, 50],
+      [10, 0.1],
+      [300, 3],
+    ] as const) {
+      const ours = logEvidence({ d, m }, at(ls, la), actions) - logEvidence({ d, m }, ref, actions);
+      const brute = bruteEvidence(d, m, feats, obs, at(ls, la)) - bruteEvidence(d, m, feats, obs, ref);
+      expect(Math.abs(ours - brute)).toBeLessThan(1e-8 * Math.max(1, Math.abs(brute)));
     }
   });
 });

@@ -17,6 +17,7 @@ import {
   mergeStats,
 } from '../../../shared/core/bandit/stats.ts';
 import { createRng, type Rng } from '../../../shared/core/random.ts';
+import { sharedView } from '../../support/shared-view.ts';
 
 interface Obs {
   a: number;
@@ -45,16 +46,18 @@ function solveDense(P: number[][], B: number[][]): number[][] {
 
 /**
  * The hybrid model solved the slow, obvious way: one joint Bayesian ridge regression over [β; θ_1 … θ_K] with design
- * row φ = [x ⊗ c_a; 0 … x … 0] built from the raw observations. Returns the mean and variance of any score.
+ * row φ = [(Px) ⊗ c_a; 0 … x … 0] built from the raw observations. Returns the mean and variance of any score.
  */
 function bruteForce(d: number, m: number, feats: Float64Array[], obs: Obs[], priors: Priors) {
   const K = feats.length;
-  const k = d * m;
+  const s = sharedView(d, m, new Float64Array(d)).length;
+  const k = s * m;
   const p = k + K * d;
   const phi = (a: number, x: Float64Array): number[] => {
     const v = new Array(p).fill(0);
     const c = feats[a] as Float64Array;
-    for (let i = 0; i < d; i++) for (let j = 0; j < m; j++) v[i * m + j] = (x[i] as number) * (c[j] as number);
+    const z = sharedView(d, m, x);
+    for (let i = 0; i < s; i++) for (let j = 0; j < m; j++) v[i * m + j] = (z[i] as number) * (c[j] as number);
     for (let i = 0; i < d; i++) v[k + a * d + i] = x[i] as number;
     return v;
   };
@@ -181,6 +184,18 @@ describe('buildPosterior (hybrid model from per-action statistics)', () => {
     const contexts = Array.from({ length: 5 }, () => withBias(r, d));
     const priors: Priors = { lambdaShared: 0.7, lambdaAction: 2.5, noisePriorVariance: 0.3, noisePriorWeight: 4 };
     expectMatchesBruteForce(d, m, feats, obs, actionsFrom(d, feats, obs), priors, contexts);
+  });
+
+  it('matches the joint regression on the sketched shared part when contextDim × actionDim exceeds 256', () => {
+    // d·m = 320: the shared part sees s = 16 sketched slots (k = 256) while each action's θ sees all 20.
+    const d = 20;
+    const m = 16;
+    const { feats, obs, r } = scenario(23, d, m, 3, 120, true);
+    const contexts = Array.from({ length: 2 }, () => withBias(r, d));
+    const priors: Priors = { lambdaShared: 0.8, lambdaAction: 1.7, noisePriorVariance: 0.4, noisePriorWeight: 3 };
+    const actions = actionsFrom(d, feats, obs);
+    expect(buildPosterior({ d, m }, priors, actions).beta.length).toBe(256);
+    expectMatchesBruteForce(d, m, feats, obs, actions, priors, contexts);
   });
 
   it('matches the batch solution after any number of sequential updates (property)', () => {
