@@ -31,6 +31,12 @@ const sections: Section[] = [
     run: async (m) => m.formatScoringBench(await m.runScoringBench({})),
   },
   {
+    name: 'dims',
+    title: 'Context dimension: what 16 to 256 context slots cost',
+    module: './core/context-dim.bench.ts',
+    run: async (m) => m.formatContextDimBench(await m.runContextDimBench({})),
+  },
+  {
     name: 'updater',
     title: 'Updater throughput against dynalite',
     module: './engine/updater.bench.ts',
@@ -269,7 +275,16 @@ if (only) {
     for (const section of out) {
       const title = section.slice(0, section.indexOf('\n'));
       const at = doc.indexOf(`${title}\n`);
-      if (at < 0) continue;
+      if (at < 0) {
+        // A section not yet in the file goes before the first section listed after it that is, else at the end.
+        const later = sections.slice(sections.findIndex((x) => `## ${x.title}` === title) + 1);
+        const before = later.map((x) => doc.indexOf(`\n## ${x.title}\n`)).find((i) => i >= 0);
+        doc =
+          before === undefined
+            ? `${doc.trimEnd()}\n\n${section}\n`
+            : `${doc.slice(0, before)}\n${section}\n${doc.slice(before)}`;
+        continue;
+      }
       const next = doc.indexOf('\n## ', at + title.length);
       doc = `${doc.slice(0, at)}${section}\n${next < 0 ? '' : doc.slice(next)}`;
     }

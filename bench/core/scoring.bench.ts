@@ -63,7 +63,7 @@ export interface ScoringBenchResult {
   rows: ScoringBenchRow[];
 }
 
-function vecWithBias(r: Rng, n: number): Float64Array {
+export function vecWithBias(r: Rng, n: number): Float64Array {
   const v = new Float64Array(n);
   v[0] = 1;
   for (let i = 1; i < n; i++) v[i] = r.normal() * 0.5;
@@ -74,19 +74,21 @@ function vecWithBias(r: Rng, n: number): Float64Array {
  * K actions with random features, and observations spread over them with a skewed popularity (a few actions get most
  * of the traffic, some none): 0/1 rewards from a logistic model, some arriving late through addReward.
  */
-function realisticActions(K: number, observations: number, r: Rng): PosteriorAction[] {
+export function realisticActions(K: number, observations: number, r: Rng, d = D, m = M): PosteriorAction[] {
   const actions: PosteriorAction[] = [];
-  for (let a = 0; a < K; a++) actions.push({ id: `action-${a}`, features: vecWithBias(r, M), stats: undefined });
-  const truth = new Float64Array(D * M).map(() => 0.3 * r.normal());
+  for (let a = 0; a < K; a++) actions.push({ id: `action-${a}`, features: vecWithBias(r, m), stats: undefined });
+  // The logit's spread does not grow with d: each coefficient's scale falls as 1/√d.
+  const scale = 0.3 * Math.sqrt(D / d);
+  const truth = new Float64Array(d * m).map(() => scale * r.normal());
   for (let t = 0; t < observations; t++) {
     const a = Math.min(K - 1, Math.floor(K * r.next() ** 2));
     const act = actions[a] as PosteriorAction;
-    act.stats ??= emptyStats(D);
-    const x = vecWithBias(r, D);
+    act.stats ??= emptyStats(d);
+    const x = vecWithBias(r, d);
     let logit = -2;
-    for (let i = 0; i < D; i++)
-      for (let j = 0; j < M; j++)
-        logit += (truth[i * M + j] as number) * (x[i] as number) * (act.features[j] as number);
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < m; j++)
+        logit += (truth[i * m + j] as number) * (x[i] as number) * (act.features[j] as number);
     const reward = r.next() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
     if (reward === 1 && r.next() < 0.5) {
       addObservation(act.stats, x, 0);
@@ -99,7 +101,7 @@ function realisticActions(K: number, observations: number, r: Rng): PosteriorAct
 }
 
 /** Times `fn` repeatedly: warm-up, then samples until `budgetMs` or `maxIter`; returns per-call µs percentiles. */
-function time(fn: (i: number) => void, budgetMs: number, maxIter: number): LatencyFigures {
+export function time(fn: (i: number) => void, budgetMs: number, maxIter: number): LatencyFigures {
   const warm = Math.min(200, maxIter);
   for (let i = 0; i < warm; i++) fn(i);
   const samples: number[] = [];

@@ -10,6 +10,11 @@
  *   The search is over ln λ in [ln 1e-3, ln 1e5]: a coarse scan in factors of 10, then golden-section refinement, one
  *   coordinate at a time, two sweeps. From a previous fit it only refines within a factor of 10 of it, in one sweep.
  * - A value the settings give explicitly is used as given and not learned.
+ * - Wide contexts: one evidence evaluation costs about d³/6 per action with data. When the actions with data exceed
+ *   max({@link MIN_EVIDENCE_ACTIONS}, ⌊100·32³/d³⌋) (what 100 actions cost at d = 32), λs and λa maximise the evidence
+ *   of the most-observed ones of that many (ties by id): the exact marginal likelihood of part of the data, so the
+ *   fit's cost is bounded by d, not by the catalog: 800 actions at d = 16, 100 at d = 32, 12 at d = 64, 10 from
+ *   d = 67 on. Catalogs within the bound use every action.
  *
  * Unit invariance: multiplying every reward by c > 0 multiplies R, s0² and so the evidence's σ² term by c², which
  * shifts the log evidence by a constant: the same λs and λa maximise it. σ² scales by c², posterior means by c and
@@ -34,6 +39,18 @@ const LOG_MAX = Math.log(1e5);
 const HYPER_SD = Math.log(100);
 const GOLDEN = (Math.sqrt(5) - 1) / 2;
 const LN10 = Math.log(10);
+
+/** The fewest actions the evidence is computed over when a wide context makes it subsample (see the rule above). */
+export const MIN_EVIDENCE_ACTIONS = 10;
+const EVIDENCE_BUDGET = 100 * 32 ** 3;
+
+/** The actions whose evidence the fit maximises (see the rule in the module documentation). */
+export function evidenceActions(d: number, actions: readonly PosteriorAction[]): readonly PosteriorAction[] {
+  const cap = Math.max(MIN_EVIDENCE_ACTIONS, Math.floor(EVIDENCE_BUDGET / d ** 3));
+  const observed = actions.filter((a) => a.stats !== undefined && a.stats.n > 0);
+  if (observed.length <= cap) return actions;
+  return observed.sort((a, b) => b.stats!.n - a.stats!.n || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, cap);
+}
 
 /** A fit to start from: refinement only, within a factor of 10 of its λs. */
 export interface PreviousFit {
@@ -62,7 +79,7 @@ export function learnPriors(
   if (free.length === 0 || t.n === 0) return base;
 
   const point = { ...base };
-  const evidence = evidenceFunction(dims, actions);
+  const evidence = evidenceFunction(dims, evidenceActions(dims.d, actions));
   const objective = (key: 'lambdaShared' | 'lambdaAction', logLambda: number): number => {
     point[key] = Math.exp(logLambda);
     let penalty = 0;

@@ -6,9 +6,10 @@
  * - decisions do not depend on the reward's unit.
  */
 import { describe, expect, it } from 'vitest';
-import { learnPriors } from '../../../shared/core/bandit/hyperparameters.ts';
+import { evidenceActions, learnPriors } from '../../../shared/core/bandit/hyperparameters.ts';
 import {
   buildPosterior,
+  evidenceFunction,
   logEvidence,
   type PosteriorAction,
   type Priors,
@@ -174,6 +175,45 @@ describe('learnPriors', () => {
         );
       }
     }
+  });
+
+  it('fits a wide context on its most-observed actions and lands near the maximiser of the whole evidence', () => {
+    // d = 64: the rule's bound is max(10, ⌊100·32³/64³⌋) = 12 of the 30 actions with data. The data follow the model
+    // (shared β and per-action θ_a), so the whole evidence has an interior maximum to compare with.
+    const d = 64;
+    const m = 2;
+    const K = 30;
+    const rng = createRng(31);
+    const feats = Array.from({ length: K }, () => Float64Array.from([1, rng.normal()]));
+    const beta = Array.from({ length: d * m }, () => 0.3 * rng.normal());
+    const theta = Array.from({ length: K }, () => Array.from({ length: d }, () => 0.15 * rng.normal()));
+    const actions: PosteriorAction[] = feats.map((features, a) => ({ id: `a${a}`, features, stats: emptyStats(d) }));
+    for (let t = 0; t < 6000; t++) {
+      const a = Math.min(K - 1, Math.floor(K * rng.next() ** 1.5));
+      const x = new Float64Array(d);
+      x[0] = 1;
+      for (let i = 1; i < d; i++) x[i] = rng.normal();
+      let mu = 0;
+      for (let i = 0; i < d; i++) {
+        mu += x[i]! * theta[a]![i]!;
+        for (let j = 0; j < m; j++) mu += x[i]! * feats[a]![j]! * beta[i * m + j]!;
+      }
+      addObservation(actions[a]!.stats!, x, mu + 0.5 * rng.normal());
+    }
+    expect(evidenceActions(d, actions)).toHaveLength(12);
+    const learned = learnPriors({ d, m }, {}, actions);
+    // The whole evidence's maximiser on a grid of ln λ (with the same weak hyperprior), found without learnPriors.
+    const whole = evidenceFunction({ d, m }, actions);
+    let best = { ls: 1, la: 1, v: Number.NEGATIVE_INFINITY };
+    for (let v = -3; v <= 5; v += 0.25) {
+      for (let u = -3; u <= 5; u += 0.25) {
+        const p: Priors = { ...learned, lambdaShared: 10 ** u, lambdaAction: 10 ** v };
+        const val = whole(p) - ((u * Math.LN10) ** 2 + (v * Math.LN10) ** 2) / (2 * Math.log(100) ** 2);
+        if (val > best.v) best = { ls: p.lambdaShared, la: p.lambdaAction, v: val };
+      }
+    }
+    expect(Math.abs(Math.log10(learned.lambdaAction / best.la))).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(Math.log10(learned.lambdaShared / best.ls))).toBeLessThanOrEqual(0.5);
   });
 
   it('keeps a value the settings give and learns the rest', () => {
