@@ -106,7 +106,7 @@ describe('local stack: lake and retraining routes', () => {
         scale: 0.5,
         currentScale: 2,
         delta: 0.0125,
-        grid: [0.25, 0.5, 1, 2].map((scale) => ({
+        grid: [0.005, 0.02, 0.1, 1].map((scale) => ({
           name: `candidate, scale ${scale}`,
           estimator: 'dr',
           estimate: { value: 0.4, lower: 0.3, upper: 0.5 },
@@ -132,7 +132,9 @@ describe('local stack: lake and retraining routes', () => {
       report: { html: `retrain/${dp}/second/report.html` },
       exploration: { source: 'search', scale: 0.5, why: 'scale 0.5 has the highest lower bound' },
     });
-    expect(list.body.evaluations[0].exploration.grid.map((g: { scale: number }) => g.scale)).toEqual([0.25, 0.5, 1, 2]);
+    expect(list.body.evaluations[0].exploration.grid.map((g: { scale: number }) => g.scale)).toEqual([
+      0.005, 0.02, 0.1, 1,
+    ]);
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=1`)).body.evaluations).toHaveLength(1);
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations?limit=0`)).status).toBe(400);
 
@@ -162,7 +164,7 @@ describe('local stack: lake and retraining routes', () => {
     expect(await first.json()).toMatchObject({ version: 'online', rolledBack: 'm-old', remainingHistory: [] });
     const online = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(online.modelVersion).toMatch(/^online\+/);
-    expect(online.learned.exploration.scale).toBe(1); // none chosen before the first promotion
+    expect(online.learned.exploration.scale).toBe(0.02); // none chosen before the first promotion: the default
     expect((await api.call('GET', `/v1/decision-points/${dp}/evaluations`)).body.activeVersion).toBe('online');
 
     const again = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, {});

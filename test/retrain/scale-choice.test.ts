@@ -8,7 +8,8 @@
  * is wide and the scale matters (and fewer than d = 4 observations never pass the coverage rule, so each action keeps
  * its full Thompson variance):
  * - `ranksRight`: the candidate's means rank A above B, and A is better (0.8 against 0.2): the closer to greedy, the
- *   more A, so the smallest scale is best and every step up the grid loses value;
+ *   more A, so no step up the grid gains value and plain Thompson sampling (1) loses some; the grid's two smallest
+ *   scales (0.005 and 0.02) are both greedy in effect here (the draws never cross), so they tie;
  * - `misleads`: the candidate's means rank B above A, but A is better (0.9 against 0.3): the wider the draws, the
  *   more often A wins, so the largest scale is best.
  * Which scale is best follows from these facts alone; the rule (highest lower bound) is checked against the report.
@@ -87,26 +88,28 @@ const best = (choice: ScaleChoice) =>
   choice.grid.reduce((b, g) => (g.lowerBound! > b.lowerBound! ? g : b), choice.grid[0]!);
 
 describe('the Thompson scale chosen offline when the settings leave it out', () => {
-  it('takes the grid’s highest lower bound: the smallest scale when the candidate ranks the actions right', () => {
+  it('takes the grid’s highest lower bound, near-greedy when the candidate ranks the actions right', () => {
     const e = evaluateCandidate({ run: searched }, ranksRight.candidate, ranksRight.rounds, noCurrent);
     const choice = e.exploration;
     expect(choice.source).toBe('search');
     // The report lists every grid point, in order, each with an estimate and a lower bound.
-    expect(choice.grid.map((g) => g.scale)).toEqual([0.25, 0.5, 1, 2]);
+    expect(choice.grid.map((g) => g.scale)).toEqual([0.005, 0.02, 0.1, 1]);
     for (const g of choice.grid) {
       expect(g.estimate).not.toBeNull();
       expect(g.lowerBound).not.toBeNull();
     }
-    // The world says greedier is better: every step up the grid loses value.
+    // The world says greedier is better: no step up the grid gains value, and plain Thompson sampling loses some.
     const values = choice.grid.map(estimateOf);
-    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeLessThan(values[i - 1]!);
-    expect(choice.scale).toBe(best(choice).scale);
-    expect(choice.scale).toBe(0.25);
-    expect(choice.currentScale).toBe(1);
-    expect(choice.why).toMatch(/highest .* lower bound .*changes the serving scale from 1 to 0\.25/);
+    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeLessThanOrEqual(values[i - 1]!);
+    expect(values[3]!).toBeLessThan(values[0]!);
+    // 0.005 and 0.02 tie, and 0.02 serves now (the default with one objective before any promotion): a tie keeps it.
+    expect(best(choice).lowerBound).toBe(choice.grid[1]!.lowerBound);
+    expect(choice.scale).toBe(0.02);
+    expect(choice.currentScale).toBe(0.02);
+    expect(choice.why).toMatch(/tied with .*; it is the scale that serves now, which a tie keeps/);
     // Each bound takes a quarter of δ, so the chosen one is still a 1 − δ bound.
     expect(choice.delta).toBeCloseTo(searched.delta / 4, 15);
-    // The gate judges exactly the chosen point: the candidate served with scale 0.25.
+    // The gate judges exactly the chosen point: the candidate served with scale 0.02.
     expect(e.candidate!.lowerBound).toBe(best(choice).lowerBound);
     expect(e.candidate!.estimates.dr!.value).toBe(estimateOf(best(choice)));
     expect(e.promote).toBe(true);
@@ -117,11 +120,11 @@ describe('the Thompson scale chosen offline when the settings leave it out', () 
     const values = choice.grid.map(estimateOf);
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
     expect(choice.scale).toBe(best(choice).scale);
-    expect(choice.scale).toBe(2);
+    expect(choice.scale).toBe(1);
   });
 
   it('judges the current model with the scale that serves now: the active model’s', () => {
-    // The current model holds the candidate's very statistics and was promoted with scale 2.
+    // The current model holds the candidate's very statistics and was promoted with scale 1.
     const stats = ranksRight.candidate.objectives.get(DEFAULT_OBJECTIVE)!.evaluation;
     const current: CurrentModelInput = {
       catalog: [],
@@ -131,49 +134,49 @@ describe('the Thompson scale chosen offline when the settings leave it out', () 
         cutoffBucket: 0,
         itemVersion: 1,
         stats: new Map([[DEFAULT_OBJECTIVE, stats]]),
-        settings: { scale: 2 },
+        settings: { scale: 1 },
       },
     };
     const e = evaluateCandidate({ run: searched }, ranksRight.candidate, ranksRight.rounds, current);
-    expect(e.exploration.currentScale).toBe(2);
-    const atTwo = e.exploration.grid.find((g) => g.scale === 2)!;
+    expect(e.exploration.currentScale).toBe(1);
+    const atOne = e.exploration.grid.find((g) => g.scale === 1)!;
     // Same statistics, same scale, same rounds: the same policy, so the same estimate.
-    expect(e.current!.estimates.dr!.value).toBeCloseTo(estimateOf(atTwo), 12);
-    expect(e.exploration.why).toMatch(/changes the serving scale from 2 to 0\.25/);
+    expect(e.current!.estimates.dr!.value).toBeCloseTo(estimateOf(atOne), 12);
+    expect(e.exploration.why).toMatch(/changes the serving scale from 1 to 0\.005/);
   });
 
   it('keeps the scale that serves now on a tie: a candidate that knows nothing serves alike at every scale', () => {
     const blank = candidateOf(new Map());
     const current: CurrentModelInput = {
       ...noCurrent,
-      active: { version: 'm-old', cutoffBucket: 0, itemVersion: 1, stats: new Map(), settings: { scale: 0.5 } },
+      active: { version: 'm-old', cutoffBucket: 0, itemVersion: 1, stats: new Map(), settings: { scale: 0.1 } },
     };
     const withActive = evaluateCandidate({ run: searched }, blank, ranksRight.rounds, current).exploration;
-    expect(withActive.scale).toBe(0.5);
+    expect(withActive.scale).toBe(0.1);
     expect(withActive.why).toMatch(/tied with .*; it is the scale that serves now, which a tie keeps/);
-    // Before any promotion 1 serves, so 1 is kept.
-    expect(evaluateCandidate({ run: searched }, blank, ranksRight.rounds, noCurrent).exploration.scale).toBe(1);
+    // Before any promotion the default serves (0.02 with one objective), so it is kept.
+    expect(evaluateCandidate({ run: searched }, blank, ranksRight.rounds, noCurrent).exploration.scale).toBe(0.02);
   });
 
   it('keeps the scale that serves now when no grid point has a lower bound (no propensities), and the gate refuses', () => {
     const rounds = heldOut({ A: 0.8, B: 0.2 }, 400, 3, false);
     const e = evaluateCandidate({ run: searched }, ranksRight.candidate, rounds, noCurrent);
     expect(e.exploration.grid.map((g) => g.lowerBound)).toEqual([null, null, null, null]);
-    expect(e.exploration.scale).toBe(1);
+    expect(e.exploration.scale).toBe(0.02);
     expect(e.exploration.why).toMatch(/no grid point has a lower bound/);
     expect(e.promote).toBe(false);
   });
 
   it('searches nothing when the settings give the scale, and says so', () => {
-    const explicit = runParams({ exploration: { epsilon: 0.05, scale: 0.5 } });
+    const explicit = runParams({ exploration: { epsilon: 0.05, scale: 0.1 } });
     const e = evaluateCandidate({ run: explicit }, ranksRight.candidate, ranksRight.rounds, noCurrent);
-    expect(e.exploration).toMatchObject({ source: 'settings', scale: 0.5, currentScale: 0.5, delta: null, grid: [] });
-    expect(e.exploration.why).toMatch(/settings give exploration\.scale = 0\.5: no scale was searched/);
-    // The candidate is the one served with 0.5 (the search's grid point 0.5 has the same estimate, at another δ).
+    expect(e.exploration).toMatchObject({ source: 'settings', scale: 0.1, currentScale: 0.1, delta: null, grid: [] });
+    expect(e.exploration.why).toMatch(/settings give exploration\.scale = 0\.1: no scale was searched/);
+    // The candidate is the one served with 0.1 (the search's grid point 0.1 has the same estimate, at another δ).
     const search = evaluateCandidate({ run: searched }, ranksRight.candidate, ranksRight.rounds, noCurrent);
-    const atHalf = search.exploration.grid.find((g) => g.scale === 0.5)!;
-    expect(e.candidate!.estimates.dr!.value).toBeCloseTo(estimateOf(atHalf), 12);
-    expect(e.candidate!.lowerBound!).toBeGreaterThan(atHalf.lowerBound!); // the full δ: a tighter bound
+    const atTenth = search.exploration.grid.find((g) => g.scale === 0.1)!;
+    expect(e.candidate!.estimates.dr!.value).toBeCloseTo(estimateOf(atTenth), 12);
+    expect(e.candidate!.lowerBound!).toBeGreaterThan(atTenth.lowerBound!); // the full δ: a tighter bound
     expect(scaleChoiceHtml(e.exploration)).toContain('no scale was searched');
   });
 
@@ -181,7 +184,7 @@ describe('the Thompson scale chosen offline when the settings leave it out', () 
     const choice = evaluateCandidate({ run: searched }, ranksRight.candidate, ranksRight.rounds, noCurrent).exploration;
     const html = scaleChoiceHtml(choice);
     expect(html.match(/<tr/g)).toHaveLength(1 + 4);
-    expect(html).toContain('0.2500 (chosen)');
+    expect(html).toContain('0.02000 (chosen)');
     for (const g of choice.grid) expect(html).toContain(g.lowerBound!.toPrecision(4));
   });
 });

@@ -32,7 +32,11 @@ import type { RunInput } from '../../shared/app/retrain/run-context.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
-import { ServingScores, scoreServingPolicy } from '../../shared/core/policy/serving-policy.ts';
+import {
+  DEFAULT_EXPLORATION_SCALE,
+  ServingScores,
+  scoreServingPolicy,
+} from '../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { type DecisionRecord, decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
@@ -366,7 +370,8 @@ describe('retraining state machine', () => {
         await service.decide({ decisionPoint: at, userId: `u-scale-${i}`, context, slots: 1 });
       }
       expect(records).toHaveLength(10);
-      for (const r of records) expect(r.propensity).toBeCloseTo(probabilityAt(r, scale ?? 1), 9);
+      for (const r of records)
+        expect(r.propensity).toBeCloseTo(probabilityAt(r, scale ?? DEFAULT_EXPLORATION_SCALE), 9);
       // And not the propensities of another scale: the check tells the two apart.
       if (notAt !== undefined) {
         expect(Math.max(...records.map((r) => Math.abs(r.propensity - probabilityAt(r, notAt))))).toBeGreaterThan(1e-4);
@@ -457,8 +462,8 @@ describe('retraining state machine', () => {
 
       // The settings leave the scale out: the run searched the grid and promoted the scale it certified.
       const choice = ctx.evaluation!.exploration!;
-      expect(choice).toMatchObject({ source: 'search', currentScale: 1 });
-      expect(choice.grid.map((g) => g.scale)).toEqual([0.25, 0.5, 1, 2]);
+      expect(choice).toMatchObject({ source: 'search', currentScale: DEFAULT_EXPLORATION_SCALE });
+      expect(choice.grid.map((g) => g.scale)).toEqual([0.005, 0.02, 0.1, 1]);
       expect(active!.settings).toEqual({ scale: choice.scale });
       scale1 = choice.scale;
       const [recorded] = await stores.state.listEvaluations(dp, 1);
@@ -552,7 +557,7 @@ describe('retraining state machine', () => {
     it('a Thompson scale chosen offline serves: promoted with its model, used by decide, undone by rollback', async () => {
       // A world where the scale matters: A and B were shown to everyone (covered: a quarter of their variance),
       // C, the best, only three times before the held-out day (too few to be covered, its posterior wide), so how
-      // often C is tried depends on the scale, and the rule picks one other than the 1 that serves before any run.
+      // often C is tried depends on the scale, and the rule picks one other than the default (0.02) that serves before any run.
       const at = 'checkout';
       const lake = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-scale-')));
       try {
@@ -589,7 +594,7 @@ describe('retraining state machine', () => {
         const choice = r.output!.evaluation!.exploration!;
         const bounds = choice.grid.map((g) => g.lowerBound!);
         expect(choice.scale).toBe(choice.grid[bounds.indexOf(Math.max(...bounds))]!.scale);
-        expect(choice.scale).not.toBe(1);
+        expect(choice.scale).not.toBe(DEFAULT_EXPLORATION_SCALE);
         // The gate judged the candidate at that scale.
         expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
         expect(await stores.state.getActiveModel(at)).toMatchObject({ settings: { scale: choice.scale } });
@@ -607,9 +612,9 @@ describe('retraining state machine', () => {
           },
           undefined,
         );
-        await expectDecisionsServedWith(choice.scale, at, 1);
+        await expectDecisionsServedWith(choice.scale, at, DEFAULT_EXPLORATION_SCALE);
 
-        // Rolled back past it: online-only serving, no scale chosen, so 1 again. The online learner is given what the
+        // Rolled back past it: online-only serving, no scale chosen, so the default (0.02, one objective) again. The online learner is given what the
         // model learned, so the two scales serve differently and the check can tell them apart.
         const version = r.output!.run.version;
         for (const b of (await stores.state.loadChanges(at, 0)).baseStats.filter((x) => x.version === version)) {

@@ -80,7 +80,7 @@ export interface LearnedSettings {
 }
 
 function learnedSettings(model: SummarizedModel): LearnedSettings {
-  const { exploration } = model.decisionPoint.settings;
+  const { settings } = model.decisionPoint;
   const live = model.live?.length ?? model.catalog.size;
   const objectives: LearnedSettings['objectives'] = {};
   for (const [name, post] of objectivesOf(model)) {
@@ -91,7 +91,7 @@ function learnedSettings(model: SummarizedModel): LearnedSettings {
     };
   }
   return {
-    exploration: servingExploration(model, exploration, Math.max(1, live)),
+    exploration: servingExploration(model, settings, Math.max(1, live)),
     objectives,
   };
 }

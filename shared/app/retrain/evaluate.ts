@@ -34,7 +34,8 @@
  * smaller scale; without any lower bound (no propensities) or without held-out rounds, the scale that serves now.
  * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
  * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
- * through the gate. The current model is served with the scale that serves now (the active model's, 1 before any),
+ * through the gate. The current model is served with the scale that serves now (the active model's, before any the
+ * default: 0.02 with one objective, 1 with several; `defaultExplorationScale`),
  * so the comparison is fair. The scale multiplies every action's Thompson variance, including the reduced share the
  * coverage rule (on whenever the scale is left out) leaves a covered action. Settings that give a scale are used as
  * they are: nothing is searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
@@ -64,7 +65,8 @@ import { encodeFeatures } from '../../core/features/encode.ts';
 import {
   buildServingPolicyModel,
   coverageRule,
-  DEFAULT_EXPLORATION_SCALE,
+  defaultExplorationScale,
+  SCALE_GRID,
   type ServingPolicyModel,
   type ServingPolicySettings,
   ServingScores,
@@ -78,13 +80,6 @@ import { decodeModel, type OfflineModel } from './fit.ts';
 import { evaluationKey } from './keys.ts';
 import type { BlobStore } from './ports.ts';
 import type { PolicySummary, RunContext, RunParams, ScaleChoice } from './run-context.ts';
-
-/**
- * Thompson scales searched when the decision point's settings leave `exploration.scale` out: factors of 2 around plain
- * Thompson sampling (1), from close to greedy on the posterior mean (0.25) to twice the posterior's spread (2). Small
- * on purpose: each point costs one off-policy evaluation and a share of δ.
- */
-export const SCALE_GRID: readonly number[] = Object.freeze([0.25, 0.5, 1, 2]);
 
 /**
  * A model's serving policy as an evaluation target: for each round, the slot-1 probabilities
@@ -310,7 +305,7 @@ export function gatePolicies(
   const actions = universe(run, current.catalog, model.features, mentioned);
   const settings = servingSettings(run);
   const activeScale = current.active?.settings?.scale;
-  const currentScale = run.exploration.scale ?? activeScale ?? DEFAULT_EXPLORATION_SCALE;
+  const currentScale = run.exploration.scale ?? activeScale ?? defaultExplorationScale(run);
   const candidateModel = servingModelOf(run, actions, candidateStats);
   // `learned` is what the model cache sets from the active model; explicit settings take precedence over it.
   const candidateAt = (scale: number) =>
