@@ -246,7 +246,8 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
     mean,
     sd,
     k,
-    model.decisionPoint.settings.exploration.epsilon ?? explorationFloor(model.decisions, k),
+    model.decisionPoint.settings.exploration.epsilon ??
+      explorationFloor(model.decisions, k, model.decisionPoint.settings.objectives.length),
     globalOnly,
   );
   const freq = logged.candidates.map((id) => (counts.get(id) ?? 0) / N);

@@ -108,53 +108,34 @@ function bruteEvidence(d: number, m: number, feats: Float64Array[], obs: Obs[], 
   return -0.5 * logDet - 0.5 * (p.noisePriorWeight + n) * Math.log(p.noisePriorWeight * p.noisePriorVariance + quad);
 }
 
+/** logEvidence differences between λ pairs against the dense formula's, on one scenario. */
+function expectEvidenceMatchesDense(seed: number, d: number, m: number, n: number): void {
+  const { feats, obs, actions } = scenario(seed, d, m, 3, n, 0.3);
+  const at = (ls: number, la: number): Priors => ({
+    lambdaShared: ls,
+    lambdaAction: la,
+    noisePriorVariance: 0.2,
+    noisePriorWeight: 4,
+  });
+  const ref = at(1, 1);
+  for (const [ls, la] of [
+    [0.01, 50],
+    [10, 0.1],
+    [300, 3],
+  ] as const) {
+    const ours = logEvidence({ d, m }, at(ls, la), actions) - logEvidence({ d, m }, ref, actions);
+    const brute = bruteEvidence(d, m, feats, obs, at(ls, la)) - bruteEvidence(d, m, feats, obs, ref);
+    expect(Math.abs(ours - brute)).toBeLessThan(1e-8 * Math.max(1, Math.abs(brute)));
+  }
+}
+
 describe('logEvidence (marginal likelihood of the hybrid model from per-action sums)', () => {
   it('differs between any two λ pairs exactly as the dense formula over the raw observations does', () => {
-    for (const seed of [1, 2, 3]) {
-      const d = 3;
-      const m = 2;
-      const { feats, obs, actions } = scenario(seed, d, m, 3, 40, 0.3);
-      const at = (ls: number, la: number): Priors => ({
-        lambdaShared: ls,
-        lambdaAction: la,
-        noisePriorVariance: 0.2,
-        noisePriorWeight: 4,
-      });
-      const ref = at(1, 1);
-      for (const [ls, la] of [
-        [0.01, 50],
-        [10, 0.1],
-        [300, 3],
-      ] as const) {
-        const ours = logEvidence({ d, m }, at(ls, la), actions) - logEvidence({ d, m }, ref, actions);
-        const brute = bruteEvidence(d, m, feats, obs, at(ls, la)) - bruteEvidence(d, m, feats, obs, ref);
-        expect(Math.abs(ours - brute)).toBeLessThan(1e-8 * Math.max(1, Math.abs(brute)));
-      }
-    }
+    for (const seed of [1, 2, 3]) expectEvidenceMatchesDense(seed, 3, 2, 40);
   });
-});
 
-describe('logEvidence with a sketched shared part', () => {
-  it('differs between λ pairs as the dense formula does when contextDim × actionDim exceeds 256 (k = s·m, not d·m)', () => {
-    const d = 20;
-    const m = 16;
-    const { feats, obs, actions } = scenario(9, d, m, 3, 45, 0.3);
-    const at = (ls: number, la: number): Priors => ({
-      lambdaShared: ls,
-      lambdaAction: la,
-      noisePriorVariance: 0.2,
-      noisePriorWeight: 4,
-    });
-    const ref = at(1, 1);
-    for (const [ls, la] of [
-      [0.01, 50],
-      [10, 0.1],
-      [300, 3],
-    ] as const) {
-      const ours = logEvidence({ d, m }, at(ls, la), actions) - logEvidence({ d, m }, ref, actions);
-      const brute = bruteEvidence(d, m, feats, obs, at(ls, la)) - bruteEvidence(d, m, feats, obs, ref);
-      expect(Math.abs(ours - brute)).toBeLessThan(1e-8 * Math.max(1, Math.abs(brute)));
-    }
+  it('does so with a sketched shared part, when contextDim × actionDim exceeds 256 (k = s·m, not d·m)', () => {
+    expectEvidenceMatchesDense(9, 20, 16, 45);
   });
 });
 
