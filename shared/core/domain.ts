@@ -111,10 +111,22 @@ export const ONLINE_ONLY_VERSION = 'online';
 
 /**
  * Serving settings a retraining run chose offline and promoted with its model; each is used only where the decision
- * point's settings leave it out (the Thompson scale: `exploration.scale`).
+ * point's settings leave it out (the Thompson scale: `exploration.scale`; the λs: `priors`).
  */
 export interface PromotedSettings {
   scale?: number | undefined;
+  /**
+   * Per objective, the λs the run learned on the model's full statistics and the impressions they were learned on:
+   * serving starts from them instead of fitting again (`buildServingPolicyModel`'s `previous`).
+   */
+  priors?: Readonly<Record<string, PromotedFit>> | undefined;
+}
+
+/** λs learned by empirical Bayes on `n` impressions. */
+export interface PromotedFit {
+  lambdaShared: number;
+  lambdaAction: number;
+  n: number;
 }
 
 export interface ActiveModel {

@@ -464,7 +464,8 @@ describe('retraining state machine', () => {
       const choice = ctx.evaluation!.exploration!;
       expect(choice).toMatchObject({ source: 'search', currentScale: DEFAULT_EXPLORATION_SCALE });
       expect(choice.grid.map((g) => g.scale)).toEqual([0.005, 0.02, 0.1, 1]);
-      expect(active!.settings).toEqual({ scale: choice.scale });
+      // Promoted with the scale it was certified at and the λs the run learned on its statistics.
+      expect(active!.settings).toEqual({ scale: choice.scale, priors: ctx.evaluation!.fits });
       scale1 = choice.scale;
       const [recorded] = await stores.state.listEvaluations(dp, 1);
       expect(recorded!.exploration).toEqual(choice);
@@ -583,6 +584,9 @@ describe('retraining state machine', () => {
           );
         }
         await writeLakeBatch(lake, scaleWorldLog(at), 'scale-world');
+        // A container that served (and fitted its λs) before the promotion.
+        const warm = new ModelCache(stores.state, { refreshMs: 0 });
+        await warm.get(at);
         const r = await runLocalRetrain(
           // A tolerance, as a thousand held-out decisions cannot certify the gain over uniform serving at δ/4: the
           // gate's power is another test's subject, this one follows the scale.
@@ -598,6 +602,17 @@ describe('retraining state machine', () => {
         // The gate judged the candidate at that scale.
         expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
         expect(await stores.state.getActiveModel(at)).toMatchObject({ settings: { scale: choice.scale } });
+        // The λs the run learned on the model's statistics are promoted with it, and every container serves them at
+        // once, whatever it held before: the served model does not depend on a container's history.
+        const promoted = (await stores.state.getActiveModel(at))!.settings!.priors!.default!;
+        expect(promoted).toEqual(r.output!.evaluation!.fits!.default);
+        expect(promoted.n).toBeGreaterThan(0);
+        const cold = await new ModelCache(stores.state, { refreshMs: 0 }).get(at);
+        const warmAfter = await warm.get(at);
+        for (const served of [cold, warmAfter]) {
+          expect(served.posterior.priors.lambdaShared).toBe(promoted.lambdaShared);
+          expect(served.posterior.priors.lambdaAction).toBe(promoted.lambdaAction);
+        }
         // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
         // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.
         await stores.state.putAction(

@@ -3,6 +3,7 @@
  * Shared by the DynamoDB adapter and the in-memory one, which keeps items in DynamoDB's format, so the two cannot
  * drift.
  */
+import { z } from 'zod';
 import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
 import type {
   ActiveModel,
@@ -151,11 +152,23 @@ export function toBase(item: Record<string, unknown>): BaseModelStats {
   };
 }
 
+const positive = z.number().positive().refine(Number.isFinite);
+const storedFitsSchema = z.record(
+  z.string(),
+  z.object({ lambdaShared: positive, lambdaAction: positive, n: z.number().min(0).refine(Number.isFinite) }),
+);
+
 /** Stored learned settings as `{ settings }`, keeping only well-typed fields; `{}` when the item has none. */
 function settingsOf(value: unknown): { settings?: PromotedSettings } {
   if (typeof value !== 'object' || value === null) return {};
-  const scale = (value as { scale?: unknown }).scale;
-  return { settings: typeof scale === 'number' && Number.isFinite(scale) && scale >= 0 ? { scale } : {} };
+  const { scale, priors } = value as { scale?: unknown; priors?: unknown };
+  const fits = storedFitsSchema.safeParse(priors);
+  return {
+    settings: {
+      ...(typeof scale === 'number' && Number.isFinite(scale) && scale >= 0 && { scale }),
+      ...(fits.success && { priors: fits.data }),
+    },
+  };
 }
 
 export function toActive(item: Record<string, unknown>): ActiveModel {

@@ -282,6 +282,20 @@ function build(
     stats.set(objective, new Map([...table].map(([id, s]) => [id, s.stats])));
   }
   for (const [objective, s] of intents) stats.set(intentObjective(objective), new Map([[INTENT_ACTION, s.stats]]));
+  // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change. Right
+  // after a promotion every container starts from the λs the run learned on the model's whole statistics (the same
+  // for all of them, and no fit in the request path); until the next one, from its own previous model.
+  const activeVersion = active ? active.version : 'online';
+  const sameDims = previous !== undefined && previous.posterior.d === d && previous.posterior.m === m;
+  const promoted = active?.settings?.priors;
+  const start =
+    sameDims && previous.version.startsWith(`${activeVersion}+`)
+      ? previous
+      : promoted !== undefined
+        ? { fits: new Map(Object.entries(promoted)) }
+        : sameDims
+          ? previous
+          : undefined;
   const policyModel = buildServingPolicyModel(
     { d, m },
     priors,
@@ -291,8 +305,7 @@ function build(
     {
       compoundEvents: compoundEventObjectives(dp.settings),
       coverage: coverageRule(dp.settings),
-      // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change.
-      ...(previous && previous.posterior.d === d && previous.posterior.m === m && { previous }),
+      ...(start !== undefined && { previous: start }),
     },
   );
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
@@ -307,7 +320,7 @@ function build(
     catalog: new Map(catalog.map((a) => [a.actionId, a])),
     stats: byObjective.get(DEFAULT_OBJECTIVE)!,
     statsByObjective: byObjective,
-    version: `${active ? active.version : 'online'}+${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
+    version: `${activeVersion}+${dp.version}.${catalog.reduce((v, a) => v + a.version, 0)}.${learned}`,
     builtAt: now,
   };
 }

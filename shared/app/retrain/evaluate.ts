@@ -51,6 +51,7 @@ import {
   type BaseModelStats,
   type CatalogAction,
   DEFAULT_OBJECTIVE,
+  type PromotedFit,
   type PromotedSettings,
 } from '../../core/domain.ts';
 import {
@@ -260,6 +261,8 @@ export interface Evaluation {
   warnings: string[];
   /** How the candidate's Thompson scale was chosen, with every grid point's estimate and bound. */
   exploration: ScaleChoice;
+  /** The λs learned on the candidate's final statistics, per objective ({@link GatePolicies.fits}). */
+  fits: Record<string, PromotedFit>;
 }
 
 /** The policies the gate compares. */
@@ -270,8 +273,13 @@ export interface GatePolicies {
   candidateAt(scale: number): TargetPolicy;
   /** The current model as it serves now. */
   current: TargetPolicy;
-  /** The Thompson scale that serves now: the settings', else the active model's, else 1. */
+  /** The Thompson scale that serves now: the settings', else the active model's, else the default. */
   currentScale: number;
+  /**
+   * Per objective, the λs learned on the candidate's final statistics (every day, the held-out ones included: what
+   * serving will hold) and the impressions they were learned on; promoted with the model so serving starts from them.
+   */
+  fits: Record<string, PromotedFit>;
   warnings: string[];
 }
 
@@ -311,11 +319,17 @@ export function gatePolicies(
   const candidateAt = (scale: number) =>
     servingTargetPolicy('candidate', { ...candidateModel, learned: { scale } }, settings);
   const currentModel = servingModelOf(run, actions, currentStatsByObjective);
+  const finalStats = new Map([...model.objectives].map(([name, o]) => [name, o.final] as const));
+  const fits: Record<string, PromotedFit> = {};
+  for (const [objective, f] of servingModelOf(run, actions, finalStats).fits ?? []) {
+    fits[objective] = { lambdaShared: f.lambdaShared, lambdaAction: f.lambdaAction, n: f.n };
+  }
   return {
     candidate: candidateAt(currentScale),
     candidateAt,
     current: servingTargetPolicy('current', { ...currentModel, learned: { scale: currentScale } }, settings),
     currentScale,
+    fits,
     warnings,
   };
 }
@@ -492,6 +506,7 @@ export function evaluateCandidate(
     reasons,
     warnings,
     exploration,
+    fits: policies.fits,
   };
 }
 
@@ -548,6 +563,7 @@ export async function evaluate(ctx: RunContext, deps: EvaluateDeps): Promise<Run
         result.current,
       ),
       exploration: result.exploration,
+      fits: result.fits,
       logging: summarize('logging', result.logging),
       activeItemVersion: active?.itemVersion ?? null,
       activeVersion: active?.version ?? null,

@@ -3,7 +3,8 @@
  * under its version, then moves the `ACTIVE` pointer to it with `cutoffBucket` = the first day not in its training
  * data, keeping the previous pointers as history. Serving reads the pointer and combines that version's base with
  * the online statistics from its cutoff on. The pointer also carries the settings the run chose with the model (the
- * Thompson scale, when searched: see evaluate.ts), so serving uses exactly the scale the gate certified.
+ * Thompson scale, when searched: see evaluate.ts), so serving uses exactly the scale the gate certified, and the λs
+ * the run learned on the model's statistics, which every container starts from at once (model-cache.ts).
  *
  * Order matters: every base item is written before the pointer, so a reader that sees the pointer also sees the
  * statistics it points to. Each batch of base items gets the time of its own write as `updatedAt`, so a decision
@@ -56,12 +57,18 @@ async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: Activ
 
 /**
  * The settings promoted with the model: the Thompson scale the gate certified it with, when the run chose one (the
- * decision point's settings leave the scale out). A model promoted under an explicit scale carries none, so
- * removing the explicit scale later serves 1 until a run chooses one, never a scale nobody evaluated with this model.
+ * decision point's settings leave the scale out), and the λs the run learned on the model's statistics. A model
+ * promoted under an explicit scale carries no scale, so removing the explicit scale later serves the default until a
+ * run chooses one, never a scale nobody evaluated with this model.
  */
 function promotedSettings(ctx: RunContext): PromotedSettings | undefined {
   const choice = ctx.evaluation?.exploration;
-  return choice?.source === 'search' ? { scale: choice.scale } : undefined;
+  const fits = ctx.evaluation?.fits;
+  if (choice?.source !== 'search' && fits === undefined) return undefined;
+  return {
+    ...(choice?.source === 'search' && { scale: choice.scale }),
+    ...(fits !== undefined && { priors: fits }),
+  };
 }
 
 export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunContext> {

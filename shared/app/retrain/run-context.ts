@@ -177,6 +177,10 @@ export const evaluationSummarySchema = z.object({
   logging: policySummarySchema,
   /** How the candidate's Thompson scale was chosen (absent in contexts of runs planned before it existed). */
   exploration: scaleChoiceSchema.optional(),
+  /** Per objective, the λs learned on the candidate's final statistics and their impressions (promoted with it). */
+  fits: z
+    .record(z.string(), z.object({ lambdaShared: z.number(), lambdaAction: z.number(), n: z.number() }))
+    .optional(),
   /** The active model's item version when evaluated: promotion is refused if it changed meanwhile. */
   activeItemVersion: z.number().int().nullable(),
   activeVersion: z.string().nullable(),

@@ -31,7 +31,7 @@ import { buildPosterior, type Dims, type HybridPosterior, type Priors } from '..
 import { scoreInto } from '../bandit/score.ts';
 import type { ActionStats } from '../bandit/stats.ts';
 import { argmaxProbabilities } from '../bandit/thompson.ts';
-import { DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective } from '../domain.ts';
+import { DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective, type PromotedFit } from '../domain.ts';
 
 /** What `decide` reports as `servedBy` / `objective` in weighted mode. */
 export const WEIGHTED = 'weighted';
@@ -168,10 +168,11 @@ export interface ServingModelOptions {
    */
   coverage?: boolean;
   /**
-   * The model this one replaces: its learned λs are reused while an objective's impressions have grown by less than
-   * {@link REFIT_GROWTH} since they were fitted, and are the starting point of the refit after that.
+   * The fits to start from (the model this one replaces, or what a retraining run promoted): an objective's λs are
+   * reused while its impressions have grown by less than {@link REFIT_GROWTH} since they were fitted, and are the
+   * starting point of the refit after that.
    */
-  previous?: ServingPolicyModel;
+  previous?: { fits?: ReadonlyMap<string, PromotedFit> | undefined };
 }
 
 /** Learned λs are refitted once an objective's impressions have grown by this factor since the last fit. */
