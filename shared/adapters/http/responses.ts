@@ -78,6 +78,8 @@ export const actionListSchema = z.object({ actions: z.array(actionViewSchema) })
 const objectiveEstimateSchema = z.object({
   mean: z.number().nullable(),
   sd: z.number().nullable(),
+  /** The coverage rule serves it with a quarter of its Thompson variance (its data cover the contexts). */
+  covered: z.boolean(),
   impressions: count,
   rewardEvents: count,
   lateEvents: count,

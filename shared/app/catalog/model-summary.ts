@@ -22,6 +22,11 @@ export interface ObjectiveEstimate {
   mean: number;
   /** Posterior standard deviation of the baseline score (the uncertainty Thompson sampling explores with). */
   sd: number;
+  /**
+   * Whether the coverage rule serves the action with a quarter of its Thompson variance, because its own data cover
+   * the contexts as the traffic does (false when the rule is off, and for a cold or narrowly shown action).
+   */
+  covered: boolean;
   impressions: number;
   rewardEvents: number;
   lateEvents: number;
@@ -121,7 +126,7 @@ function summarize(model: SummarizedModel, ids: readonly string[], now: number):
     indexes.forEach((i, p) => {
       byId.set(post.ids[i]!, p);
     });
-    return { name, learned, mean, sd, byId };
+    return { name, post, learned, mean, sd, byId };
   });
   return ids.map((actionId): ActionSummary => {
     const objectives: Record<string, ObjectiveEstimate> = {};
@@ -132,6 +137,7 @@ function summarize(model: SummarizedModel, ids: readonly string[], now: number):
       objectives[o.name] = {
         mean: p === undefined ? Number.NaN : o.mean[p]!,
         sd: p === undefined ? Number.NaN : o.sd[p]!,
+        covered: p !== undefined && o.post.explore[o.post.index.get(actionId)!]! < 1,
         impressions: n,
         rewardEvents: s?.rewardEvents ?? 0,
         lateEvents: s?.lateEvents ?? 0,

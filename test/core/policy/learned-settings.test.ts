@@ -8,6 +8,7 @@
  *   same scores and ε (Monte Carlo, 200,000 draws).
  */
 import { describe, expect, it } from 'vitest';
+import { summarizeModel } from '../../../shared/app/catalog/model-summary.ts';
 import { COVERED_VARIANCE_SHARE } from '../../../shared/core/bandit/posterior.ts';
 import { type ActionStats, addObservation, emptyStats } from '../../../shared/core/bandit/stats.ts';
 import { selectThompson } from '../../../shared/core/bandit/thompson.ts';
@@ -18,6 +19,7 @@ import {
   scoreServingPolicy,
 } from '../../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../../shared/core/random.ts';
+import { decisionPointSettingsSchema } from '../../../shared/core/schemas.ts';
 
 const d = 4;
 const m = 2;
@@ -50,6 +52,33 @@ describe('the coverage rule', () => {
     const explore = Object.fromEntries(ids.map((id) => [id, post.explore[post.index.get(id)!]]));
     const c = COVERED_VARIANCE_SHARE;
     expect(explore).toEqual({ a0: c, a1: c, a2: c, a3: c, narrow: 1, cold: 1 });
+  });
+
+  it('is what GET …/model reports per action as `covered`', () => {
+    const { ids, model } = fixture(1);
+    const post = model.posteriors.get(DEFAULT_OBJECTIVE)!;
+    const summary = summarizeModel({
+      ...model,
+      decisionPoint: {
+        decisionPoint: 'dp',
+        settings: decisionPointSettingsSchema.parse({ contextDim: d, actionDim: m }),
+        createdAt: 0,
+        updatedAt: 0,
+        version: 1,
+      },
+      posterior: post,
+      catalog: new Map(
+        ids.map((actionId) => [
+          actionId,
+          { decisionPoint: 'dp', actionId, features: {}, status: 'live', createdAt: 0, updatedAt: 0, version: 1 },
+        ]),
+      ),
+      stats: new Map(),
+      version: 'v',
+      builtAt: 0,
+    });
+    const covered = Object.fromEntries(summary.actions.map((a) => [a.actionId, a.objectives.default!.covered]));
+    expect(covered).toEqual({ a0: true, a1: true, a2: true, a3: true, narrow: false, cold: false });
   });
 
   it('is off when the settings give the scale: every action keeps its noise', () => {
