@@ -152,23 +152,24 @@ export function toBase(item: Record<string, unknown>): BaseModelStats {
   };
 }
 
-const positive = z.number().positive().refine(Number.isFinite);
-const storedFitsSchema = z.record(
-  z.string(),
-  z.object({ lambdaShared: positive, lambdaAction: positive, n: z.number().min(0).refine(Number.isFinite) }),
-);
+const finite = z.number().refine(Number.isFinite);
+/** A stored field that is not well typed is dropped (`.catch`), not an error: the rest of the item still serves. */
+const storedSettingsSchema = z.object({
+  scale: finite.min(0).optional().catch(undefined),
+  priors: z
+    .record(
+      z.string(),
+      z.object({ lambdaShared: finite.positive(), lambdaAction: finite.positive(), n: finite.min(0) }),
+    )
+    .optional()
+    .catch(undefined),
+});
 
 /** Stored learned settings as `{ settings }`, keeping only well-typed fields; `{}` when the item has none. */
 function settingsOf(value: unknown): { settings?: PromotedSettings } {
   if (typeof value !== 'object' || value === null) return {};
-  const { scale, priors } = value as { scale?: unknown; priors?: unknown };
-  const fits = storedFitsSchema.safeParse(priors);
-  return {
-    settings: {
-      ...(typeof scale === 'number' && Number.isFinite(scale) && scale >= 0 && { scale }),
-      ...(fits.success && { priors: fits.data }),
-    },
-  };
+  const { scale, priors } = storedSettingsSchema.parse(value);
+  return { settings: { ...(scale !== undefined && { scale }), ...(priors !== undefined && { priors }) } };
 }
 
 export function toActive(item: Record<string, unknown>): ActiveModel {

@@ -288,14 +288,11 @@ function build(
   const activeVersion = active ? active.version : 'online';
   const sameDims = previous !== undefined && previous.posterior.d === d && previous.posterior.m === m;
   const promoted = active?.settings?.priors;
+  const ownFits = sameDims ? previous : undefined;
   const start =
-    sameDims && previous.version.startsWith(`${activeVersion}+`)
-      ? previous
-      : promoted !== undefined
-        ? { fits: new Map(Object.entries(promoted)) }
-        : sameDims
-          ? previous
-          : undefined;
+    promoted === undefined || ownFits?.version.startsWith(`${activeVersion}+`)
+      ? ownFits
+      : { fits: new Map(Object.entries(promoted)) };
   const policyModel = buildServingPolicyModel(
     { d, m },
     priors,

@@ -73,6 +73,7 @@ import {
   ServingScores,
   type StatsByObjective,
   scoreServingPolicy,
+  servingFits,
 } from '../../core/policy/serving-policy.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { decodeAggregate, type HoldoutRound } from './aggregate.ts';
@@ -321,7 +322,8 @@ export function gatePolicies(
   const currentModel = servingModelOf(run, actions, currentStatsByObjective);
   const finalStats = new Map([...model.objectives].map(([name, o]) => [name, o.final] as const));
   const fits: Record<string, PromotedFit> = {};
-  for (const [objective, f] of servingModelOf(run, actions, finalStats).fits ?? []) {
+  const dims = { d: run.contextDim, m: run.actionDim };
+  for (const [objective, f] of servingFits(dims, run.priors, actions, run.objectives, finalStats)) {
     fits[objective] = { lambdaShared: f.lambdaShared, lambdaAction: f.lambdaAction, n: f.n };
   }
   return {

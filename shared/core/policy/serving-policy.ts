@@ -198,32 +198,12 @@ export function buildServingPolicyModel(
   options: ServingModelOptions = {},
 ): ServingPolicyModel {
   const posteriors = new Map<string, HybridPosterior>();
-  const fits = new Map<string, LearnedFit>();
+  const fits = servingFits(dims, priors, actions, objectives, stats, options.previous);
   const compound = new Set(options.compoundEvents ?? []);
-  for (const objective of [DEFAULT_OBJECTIVE, ...objectives.map((o) => o.name)]) {
-    const table = stats.get(objective);
-    const input = actions.map((a) => ({ id: a.id, features: a.features, stats: table?.get(a.id) }));
-    let n = 0;
-    for (const a of input) n += a.stats?.n ?? 0;
-    const before = options.previous?.fits?.get(objective);
-    // Within REFIT_GROWTH of the last fit the learned λs are kept (given to learnPriors as if set); past it they are
-    // refitted, starting from them.
-    const keep = before !== undefined && n >= before.n && n < before.n * REFIT_GROWTH;
-    const built = keep
-      ? learnPriors(
-          dims,
-          {
-            ...priors,
-            lambdaShared: priors.lambdaShared ?? before.lambdaShared,
-            lambdaAction: priors.lambdaAction ?? before.lambdaAction,
-          },
-          input,
-        )
-      : learnPriors(dims, priors, input, before);
-    fits.set(objective, { ...built, n: keep ? before.n : n });
+  for (const [objective, { n: _, ...built }] of fits) {
     posteriors.set(
       objective,
-      buildPosterior(dims, built, input, {
+      buildPosterior(dims, built, objectiveInput(actions, stats, objective), {
         compoundEvents: compound.has(objective),
         coverage: options.coverage ?? false,
       }),
@@ -244,6 +224,52 @@ export function buildServingPolicyModel(
 /** The priors a posterior was built with, and the impressions its λs were fitted on. */
 interface LearnedFit extends Priors {
   n: number;
+}
+
+function objectiveInput(
+  actions: readonly { id: string; features: Float64Array }[],
+  stats: StatsByObjective,
+  objective: string,
+): { id: string; features: Float64Array; stats: ActionStats | undefined }[] {
+  const table = stats.get(objective);
+  return actions.map((a) => ({ id: a.id, features: a.features, stats: table?.get(a.id) }));
+}
+
+/**
+ * Per objective (`default` first), the priors {@link buildServingPolicyModel} builds with and the impressions their
+ * λs were fitted on, without building the posteriors (what a retraining run promotes with its model). Within
+ * {@link REFIT_GROWTH} of `previous`'s fit the learned λs are kept (given to learnPriors as if set); past it they are
+ * refitted, starting from them.
+ */
+export function servingFits(
+  dims: Dims,
+  priors: PriorSettings,
+  actions: readonly { id: string; features: Float64Array }[],
+  objectives: readonly { name: string }[],
+  stats: StatsByObjective,
+  previous?: ServingModelOptions['previous'],
+): Map<string, LearnedFit> {
+  const fits = new Map<string, LearnedFit>();
+  for (const objective of [DEFAULT_OBJECTIVE, ...objectives.map((o) => o.name)]) {
+    const input = objectiveInput(actions, stats, objective);
+    let n = 0;
+    for (const a of input) n += a.stats?.n ?? 0;
+    const before = previous?.fits?.get(objective);
+    const keep = before !== undefined && n >= before.n && n < before.n * REFIT_GROWTH;
+    const built = keep
+      ? learnPriors(
+          dims,
+          {
+            ...priors,
+            lambdaShared: priors.lambdaShared ?? before.lambdaShared,
+            lambdaAction: priors.lambdaAction ?? before.lambdaAction,
+          },
+          input,
+        )
+      : learnPriors(dims, priors, input, before);
+    fits.set(objective, { ...built, n: keep ? before.n : n });
+  }
+  return fits;
 }
 
 /**
