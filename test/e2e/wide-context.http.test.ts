@@ -2,9 +2,9 @@
  * A user profile of hundreds of features, over HTTP on the local stack (issue 13, item 6; the limits are the settings
  * schema's: contextDim ≤ 256, up to 512 named features, dense arrays of at most contextDim − 1): a decision point of
  * contextDim 256 × actionDim 8 (beyond the old contextDim × actionDim ≤ 256, so its shared part is sketched) decides
- * with an exact propensity, learns every impression and click through the real stream, updater and the DynamoDB
- * emulator (an action's statistics item is ≈ 260 KB at d = 256, within the 400 KB item limit), and refuses what does
- * not fit with a message naming the limit.
+ * with a probability per candidate (summing to 1; their exactness is the Monte Carlo tests' subject), learns every
+ * impression and click through the real stream, updater and the DynamoDB emulator (an action's statistics item is
+ * ≈ 260 KB at d = 256, within the 400 KB item limit), and refuses what does not fit with a message naming the limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
@@ -51,7 +51,7 @@ function expectPropensities(body: { chosen: string[]; ranking: { actionId: strin
 }
 
 describe('contexts of hundreds of features', () => {
-  it('decides with an exact propensity and learns every impression and click, at contextDim 256 × actionDim 8', async () => {
+  it('decides with probabilities that sum to 1 and learns every impression and click, at contextDim 256 × actionDim 8', async () => {
     let clicks = 0;
     for (let i = 0; i < USERS; i++) {
       const userId = `wide-${i}`;
