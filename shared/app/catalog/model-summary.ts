@@ -12,7 +12,7 @@ import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedu
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import { servingExploration } from '../../core/policy/serving-policy.ts';
-import type { ServingModel } from '../decide/model-cache.ts';
+import type { ModelWithStats } from '../decide/model-cache.ts';
 
 type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
 
@@ -55,7 +55,7 @@ export interface ActionSummary {
  * only the `default` posterior; when present they list every objective, `default` included.
  */
 export type SummarizedModel = Pick<
-  ServingModel,
+  ModelWithStats,
   'decisionPoint' | 'posterior' | 'catalog' | 'stats' | 'version' | 'builtAt'
 > & {
   posteriors?: ReadonlyMap<string, HybridPosterior>;

@@ -18,10 +18,10 @@ import type { Rng } from '../../core/random.ts';
 import type { DecisionRecord, DecisionRequest } from '../../core/schemas.ts';
 import { type ResilientDecisionResponse, uniformFallback } from '../resilience/fallback.ts';
 import { DecisionGuard, type DecisionResilience } from '../resilience/guard.ts';
-import type { ModelCache } from './model-cache.ts';
+import type { ModelSource } from './model-cache.ts';
 
 export interface DecideDeps {
-  models: ModelCache;
+  models: ModelSource;
   stream: EventStream;
   /** Where users' lifecycle stages are read (only for decision points with stage ladders). */
   users?: Pick<DecisionStore, 'getUserStage'>;

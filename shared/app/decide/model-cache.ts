@@ -47,6 +47,17 @@ export interface ServingModel extends ServingPolicyModel {
   /** Encoded features of every posterior action (aligned with posterior ids). */
   features: Float64Array[];
   catalog: Map<string, CatalogAction>;
+  version: string;
+  builtAt: number;
+}
+
+/** What a decision needs: {@link ModelCache} builds it from the state table, a snapshot (snapshot.ts) carries it. */
+export interface ModelSource {
+  get(decisionPoint: string): Promise<ServingModel>;
+}
+
+/** A serving model with the statistics it was built from, as the state table's reader builds it (for summaries). */
+export interface ModelWithStats extends ServingModel {
   /** Summed statistics per action (all partitions), for summaries. */
   stats: Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>;
   /** The same per objective. */
@@ -54,8 +65,6 @@ export interface ServingModel extends ServingPolicyModel {
     string,
     Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>
   >;
-  version: string;
-  builtAt: number;
 }
 
 export interface ModelCacheOptions {
@@ -74,11 +83,11 @@ interface Entry {
   active: ActiveModel | undefined;
   maxUpdatedAt: number;
   refreshedAt: number;
-  model: ServingModel | undefined;
+  model: ModelWithStats | undefined;
   inflight: Promise<void> | undefined;
 }
 
-export class ModelCache {
+export class ModelCache implements ModelSource {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
 
@@ -90,7 +99,7 @@ export class ModelCache {
   }
 
   /** The serving model of a decision point, refreshed if older than `refreshMs`. */
-  async get(decisionPoint: string): Promise<ServingModel> {
+  async get(decisionPoint: string): Promise<ModelWithStats> {
     let entry = this.entries.get(decisionPoint);
     if (!entry) {
       entry = {
@@ -205,7 +214,7 @@ export class ModelCache {
  * unchanged) needs no posterior rebuild: the new model shares the posteriors and gets the new catalog and live list.
  * So a retirement reaches serving at the next refresh in O(K), however long a rebuild takes.
  */
-function withCatalog(model: ServingModel, actions: ReadonlyMap<string, CatalogAction>): ServingModel {
+function withCatalog(model: ModelWithStats, actions: ReadonlyMap<string, CatalogAction>): ModelWithStats {
   const ids = model.posterior.ids;
   const catalog = new Map(ids.map((id) => [id, actions.get(id)!]));
   const live = Int32Array.from(ids.flatMap((id, i) => (catalog.get(id)!.status === 'live' ? [i] : [])));
@@ -231,8 +240,8 @@ function build(
   base: Map<string, BaseModelStats>,
   active: ActiveModel | undefined,
   now: number,
-  previous: ServingModel | undefined,
-): ServingModel {
+  previous: ModelWithStats | undefined,
+): ModelWithStats {
   const { contextDim: d, actionDim: m, priors } = dp.settings;
   const objectives = [DEFAULT_OBJECTIVE, ...dp.settings.objectives.map((o) => o.name)];
   const byObjective = new Map<string, Map<string, Summed>>(objectives.map((o) => [o, new Map()]));
