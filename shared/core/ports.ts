@@ -37,8 +37,12 @@ export interface StateStore {
   getAction(decisionPoint: string, actionId: string): Promise<CatalogAction | undefined>;
   putAction(item: CatalogAction, expectedVersion: number | undefined): Promise<void>;
   listActions(decisionPoint: string): Promise<CatalogAction[]>;
-  /** Items of one decision point with `updatedAt >= since` (eventually consistent: callers re-read a margin). */
-  loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges>;
+  /**
+   * Items of one decision point with `updatedAt >= since`: eventually consistent (callers re-read a margin), or
+   * strongly consistent with `consistent` (the snapshot publisher, which must see every write committed before it
+   * took the publish lease).
+   */
+  loadChanges(decisionPoint: string, since: number, consistent?: boolean): Promise<DecisionPointChanges>;
   getStats(key: StatsKey): Promise<StatsItem | undefined>;
   /** Conditional write: succeeds only if the stored version is `expectedVersion` (or absent when undefined). */
   putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void>;
@@ -55,6 +59,55 @@ export interface StateStore {
   getApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(item: ApiKeyRecord): Promise<void>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
+}
+
+/** Where a decision point's current model snapshot is (shared/app/decide/snapshot.ts): what containers poll. */
+export interface SnapshotPointer {
+  decisionPoint: string;
+  /** The serving model's version (what decisions log as `modelVersion`). */
+  version: string;
+  /** SHA-256 of the snapshot's bytes, hex: a snapshot that does not hash to it is not served. */
+  sha256: string;
+  bytes: number;
+  /** When the publisher took the lease, just before it read the statistics (ms since the epoch). */
+  readAt: number;
+  publishedAt: number;
+}
+
+/**
+ * Model snapshots and their pointers (S3 in AWS). A store may keep several replicas of both under separate key
+ * prefixes, so that reads spread over S3 partitions (docs/ARCHITECTURE.md §6): `publish` writes every replica, reads
+ * go to the replica of this reader.
+ */
+export interface SnapshotStore {
+  /** Stores the snapshot, then the pointer to it: a reader that finds the pointer finds its snapshot. */
+  publish(pointer: SnapshotPointer, snapshot: Uint8Array): Promise<void>;
+  getPointer(decisionPoint: string): Promise<SnapshotPointer | undefined>;
+  /** The decision point's snapshot bytes (possibly a newer one than `pointer` names: check its checksum). */
+  getSnapshot(decisionPoint: string): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * The publish lease of a decision point (one small item): at most one updater builds and publishes a snapshot at a
+ * time, and every write that asked for a publish is covered by one (see shared/app/decide/snapshot-publisher.ts).
+ */
+export interface PublishLease {
+  /** Counts a request: call it after the writes to publish are committed. */
+  request(decisionPoint: string): Promise<void>;
+  /** Takes the lease if it is free or expired: the requests counted so far, or undefined when another holds it. */
+  acquire(decisionPoint: string, owner: string, now: number, ttlMs: number): Promise<number | undefined>;
+  /**
+   * Frees the lease if no request was counted since `seen` and returns undefined; otherwise keeps it (renewed) and
+   * returns the requests counted now. `force` frees it whatever was counted.
+   */
+  release(
+    decisionPoint: string,
+    owner: string,
+    seen: number,
+    now: number,
+    ttlMs: number,
+    force?: boolean,
+  ): Promise<number | undefined>;
 }
 
 /** A user's join state as stored, with the item version its conditional writes check. */

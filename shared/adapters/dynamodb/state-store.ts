@@ -107,8 +107,8 @@ export class DynamoStateStore implements StateStore {
     return (await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: 'ACTION#' })).map(toAction);
   }
 
-  async loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges> {
-    const items = await this.queryAll({ pk: dpPk(decisionPoint), updatedSince: since });
+  async loadChanges(decisionPoint: string, since: number, consistent = false): Promise<DecisionPointChanges> {
+    const items = await this.queryAll({ pk: dpPk(decisionPoint), updatedSince: since, consistent });
     const changes: DecisionPointChanges = {
       decisionPoint: undefined,
       actions: [],
@@ -260,16 +260,17 @@ export class DynamoStateStore implements StateStore {
     pk: string;
     skPrefix?: string;
     updatedSince?: number;
+    consistent?: boolean;
   }): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     let startKey: QueryCommandInput['ExclusiveStartKey'];
     do {
       const input: QueryCommandInput = {
         TableName: this.tableName,
-        // The serving cache's incremental refresh reads eventually consistent (half the read units on the one
-        // partition every container reads): an item not yet visible is read at the next refresh, because each
-        // refresh re-reads the last `skewMarginMs` of changes. Other queries read strongly consistent.
-        ConsistentRead: q.updatedSince === undefined,
+        // An incremental refresh reads eventually consistent unless asked (half the read units): an item not yet
+        // visible is read at the next refresh, because each refresh re-reads the last `skewMarginMs` of changes. The
+        // snapshot publisher asks for strong consistency; other queries always read strongly consistent.
+        ConsistentRead: q.updatedSince === undefined || q.consistent === true,
         ExclusiveStartKey: startKey,
         ...(q.updatedSince !== undefined
           ? {

@@ -71,6 +71,8 @@ export interface ModelCacheOptions {
   refreshMs: number;
   /** Items written up to this long before the last refresh are read again: tolerates writers' clock skew. */
   skewMarginMs?: number;
+  /** Read changes strongly consistent (the snapshot publisher); eventually consistent otherwise. */
+  consistent?: boolean;
   now?: () => number;
   onRefreshError?: (err: unknown, decisionPoint: string) => void;
 }
@@ -149,7 +151,7 @@ export class ModelCache implements ModelSource {
   private async refresh(decisionPoint: string, entry: Entry): Promise<void> {
     const startedAt = this.now();
     const since = Math.max(0, entry.maxUpdatedAt - (this.options.skewMarginMs ?? 5000));
-    const changes = await this.store.loadChanges(decisionPoint, since);
+    const changes = await this.store.loadChanges(decisionPoint, since, this.options.consistent);
     let changed = entry.model === undefined;
     // Stays true while every change is to the catalog only (see withCatalog): no posterior needs rebuilding.
     let catalogOnly = !changed;

@@ -22,21 +22,6 @@ import type { ServingModel } from './model-cache.ts';
 const MAGIC = 'NBASNAP1';
 const FORMAT = 1;
 
-/** Where a decision point's current snapshot is: what containers poll (see docs/ARCHITECTURE.md §5). */
-export interface SnapshotPointer {
-  decisionPoint: string;
-  /** The serving model's version (what decisions log as `modelVersion`). */
-  version: string;
-  /** The snapshot object's key in the snapshot store. */
-  key: string;
-  /** SHA-256 of the snapshot's bytes, hex. */
-  sha256: string;
-  bytes: number;
-  /** When the publisher started reading the statistics the snapshot was built from (ms since the epoch). */
-  readAt: number;
-  publishedAt: number;
-}
-
 export class SnapshotIntegrityError extends Error {
   override readonly name = 'SnapshotIntegrityError';
 }

@@ -1,0 +1,111 @@
+/**
+ * The decision container's models, from snapshots (snapshot.ts): per decision point, it polls the pointer at most once
+ * per `pollMs` (with jitter, so containers started together do not poll together), and fetches and decodes the
+ * snapshot only when the pointer names a new one. The state table is not read: its reads per second do not grow with
+ * containers or traffic (the publisher reads it once per publish).
+ *
+ * Bounded staleness: a decision reflects every snapshot published more than `pollMs` × (1 + jitter/2) before it, plus
+ * the fetch. A poll or fetch that fails keeps serving the last good model (reported through `onRefreshError`); a
+ * snapshot whose bytes do not match the pointer's checksum is not served (a newer one overwrote it; the next poll
+ * takes it). A decision point with no pointer yet (created before snapshots, or its publish failed) is served by
+ * `fallback` (the state table's ModelCache) until one is published.
+ */
+import { DependencyError, NotFoundError } from '../../core/errors.ts';
+import type { SnapshotPointer, SnapshotStore } from '../../core/ports.ts';
+import type { ModelSource, ServingModel } from './model-cache.ts';
+import { decodeSnapshot, SnapshotIntegrityError } from './snapshot.ts';
+
+export interface SnapshotSourceOptions {
+  pollMs: number;
+  /** Each wait is pollMs × (1 − jitter/2 + jitter × U[0, 1)). Default 0.2. */
+  jitter?: number;
+  now?: () => number;
+  random?: () => number;
+  /** Serves decision points that have no snapshot yet. */
+  fallback: ModelSource;
+  onRefreshError?: (err: unknown, decisionPoint: string) => void;
+}
+
+interface Entry {
+  pointer: SnapshotPointer | undefined;
+  model: ServingModel | undefined;
+  /** No pointer at the last poll: the fallback serves. */
+  unpublished: boolean;
+  nextPollAt: number;
+  inflight: Promise<void> | undefined;
+}
+
+export class SnapshotSource implements ModelSource {
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** What this container read: pointer polls and snapshot fetches (benchmarks and metrics). */
+  readonly counts = { polls: 0, fetches: 0, rejected: 0 };
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly options: SnapshotSourceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  async get(decisionPoint: string): Promise<ServingModel> {
+    let entry = this.entries.get(decisionPoint);
+    if (!entry) {
+      entry = { pointer: undefined, model: undefined, unpublished: false, nextPollAt: 0, inflight: undefined };
+      this.entries.set(decisionPoint, entry);
+    }
+    if (this.now() >= entry.nextPollAt) {
+      const e = entry;
+      e.inflight ??= this.poll(decisionPoint, e).finally(() => {
+        e.inflight = undefined;
+      });
+      try {
+        await e.inflight;
+      } catch (err) {
+        this.options.onRefreshError?.(err, decisionPoint);
+        if (!e.model && !e.unpublished) {
+          this.entries.delete(decisionPoint);
+          throw new DependencyError('the model snapshot store is unavailable', undefined, { cause: err });
+        }
+      }
+    }
+    if (entry.unpublished) {
+      try {
+        return await this.options.fallback.get(decisionPoint);
+      } catch (err) {
+        // Forget names that do not exist, so requests for random names cannot grow this map.
+        if (err instanceof NotFoundError) this.entries.delete(decisionPoint);
+        throw err;
+      }
+    }
+    return entry.model!;
+  }
+
+  private async poll(decisionPoint: string, entry: Entry): Promise<void> {
+    const jitter = this.options.jitter ?? 0.2;
+    entry.nextPollAt = this.now() + this.options.pollMs * (1 - jitter / 2 + jitter * this.random());
+    this.counts.polls++;
+    const pointer = await this.store.getPointer(decisionPoint);
+    if (!pointer) {
+      entry.unpublished = true;
+      return;
+    }
+    entry.unpublished = false;
+    if (pointer.sha256 === entry.pointer?.sha256 && entry.model) return;
+    this.counts.fetches++;
+    const bytes = await this.store.getSnapshot(decisionPoint);
+    if (!bytes) throw new DependencyError(`the snapshot of ${decisionPoint} is missing behind its pointer`);
+    try {
+      entry.model = decodeSnapshot(bytes, pointer.sha256);
+      entry.pointer = pointer;
+    } catch (err) {
+      if (!(err instanceof SnapshotIntegrityError)) throw err;
+      this.counts.rejected++;
+      // A newer snapshot overwrote it after the pointer was read: poll again soon.
+      entry.nextPollAt = this.now() + Math.min(100, this.options.pollMs);
+      if (!entry.model) throw err;
+    }
+  }
+}
