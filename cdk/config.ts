@@ -21,8 +21,14 @@ export const StackConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,128}$/)
       .default('prod'),
-    /** How long the decisions function may serve a cached model before re-reading the state table. */
+    /** How often a decisions container polls its model snapshot's pointer (staleness of serving, docs §5). */
     modelRefreshMs: z.coerce.number().int().min(0).default(1000),
+    /**
+     * Copies of each model snapshot under separate S3 key prefixes: S3 serves about 5,500 GETs per second per prefix,
+     * and each decisions container polls once per `modelRefreshMs`. One replica serves ≈ 5,000 containers
+     * (`npm run capacity` says how many a load needs).
+     */
+    snapshotReplicas: z.coerce.number().int().min(1).max(64).default(1),
     /**
      * API Gateway needs one account-wide CloudWatch Logs role per Region before a stage may write access logs. Set
      * false when another stack in the account already manages it.

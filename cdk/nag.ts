@@ -125,6 +125,25 @@ function acknowledge(stack: NbaEngineStack): void {
     "The account's API Gateway logging role uses the AWS-managed policy AWS documents for that role.",
   );
 
+  const snapshots = stack.getLogicalId(stack.snapshotBucket.node.defaultChild as never);
+  ack(
+    stack.snapshotBucket,
+    'AwsSolutions-S1',
+    'The bucket holds model snapshots derived from the state table (no user data), written by the updater and admin functions and read by the decisions function; object-level audit is CloudTrail data events, enabled per account.',
+  );
+  for (const fn of [
+    stack.decisionsFunction,
+    stack.updaterFunction,
+    stack.adminFunction,
+    stack.retraining.stepsFunction,
+  ]) {
+    ack(
+      fn.role!,
+      `AwsSolutions-IAM5[Resource::<${snapshots}.Arn>/*]`,
+      "Snapshot keys are r{replica}/{decisionPoint}/…: one per decision point, created at run time, so the grant covers the snapshot bucket's objects (GetObject for decisions, GetObject and PutObject for the publishers: updater, admin, and the retraining's promote step).",
+    );
+  }
+
   acknowledgeRetrainingFindings(stack);
 }
 

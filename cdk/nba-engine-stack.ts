@@ -18,6 +18,7 @@ import { Architecture, type IFunction, Runtime, StartingPosition, Tracing } from
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type BundlingOptions, type NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -66,6 +67,8 @@ export class NbaEngineStack extends Stack {
   readonly auditTable: Table;
   readonly eventStream: Stream;
   readonly updaterFailureQueue: Queue;
+  /** Model snapshots and their pointers (docs/ARCHITECTURE.md §5): written by the updater and admin, read by decisions. */
+  readonly snapshotBucket: Bucket;
   /** The HMAC key that turns user ids into pseudonyms at the API (shared/core/privacy.ts). */
   readonly userPseudonymKey: Secret;
   readonly decisionsFunction: NodejsFunction;
@@ -152,8 +155,20 @@ export class NbaEngineStack extends Stack {
       retentionPeriod: Duration.days(7),
     });
 
+    // Derived data (rebuilt by the next publish), overwritten in place under fixed keys: nothing to expire or retain.
+    this.snapshotBucket = new Bucket(this, 'SnapshotBucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+
     const environment = {
       STATE_TABLE: this.stateTable.tableName,
+      SNAPSHOT_BUCKET: this.snapshotBucket.bucketName,
+      SNAPSHOT_REPLICAS: String(props.snapshotReplicas),
       DECISIONS_TABLE: this.decisionsTable.tableName,
       DEADLETTER_TABLE: this.deadLetterTable.tableName,
       STREAM_NAME: this.eventStream.streamName,
@@ -231,8 +246,22 @@ export class NbaEngineStack extends Stack {
         }),
       );
 
-    // Decisions: authenticate (key items), read the model (changed items through byUpdatedAt), a user's stage, and
-    // append each decision to the stream.
+    // Snapshots: the decisions function reads them (its replica's pointer and snapshot); the functions that change
+    // what a model is built from (updater: statistics; admin: catalog, settings, rollback) publish them, under the
+    // publish lease (an UpdateItem on the state table).
+    const snapshotObjects = this.snapshotBucket.arnForObjects('*');
+    const onSnapshots = (fn: NodejsFunction, ...actions: string[]) =>
+      fn.addToRolePolicy(new PolicyStatement({ actions, resources: [snapshotObjects] }));
+    onSnapshots(this.decisionsFunction, 's3:GetObject');
+    onSnapshots(this.updaterFunction, 's3:GetObject', 's3:PutObject');
+    onSnapshots(this.adminFunction, 's3:GetObject', 's3:PutObject');
+    onItems(this.updaterFunction, this.stateTable, 'dynamodb:UpdateItem');
+    onItems(this.adminFunction, this.stateTable, 'dynamodb:UpdateItem');
+    // The publisher reads the changed statistics through byUpdatedAt.
+    onIndexes(this.updaterFunction, this.stateTable, 'dynamodb:Query');
+
+    // Decisions: authenticate (key items), read the model (changed items through byUpdatedAt, only for a decision
+    // point without a snapshot yet), a user's stage, and append each decision to the stream.
     onItems(this.decisionsFunction, this.stateTable, 'dynamodb:GetItem');
     onIndexes(this.decisionsFunction, this.stateTable, 'dynamodb:Query');
     onItems(this.decisionsFunction, this.decisionsTable, 'dynamodb:GetItem');
@@ -320,6 +349,7 @@ export class NbaEngineStack extends Stack {
     // The log lake and the offline retraining state machine (see cdk/constructs/retraining.ts).
     this.retraining = new Retraining(this, 'Retraining', {
       stateTable: this.stateTable,
+      snapshots: { bucket: this.snapshotBucket, replicas: props.snapshotReplicas },
       audit: { table: this.auditTable, retentionDays: props.auditRetentionDays },
       eventStream: this.eventStream,
       bundling,

@@ -26,10 +26,10 @@ process.on('uncaughtException', (err) => {
 });
 
 const servers = await startEmulatorServers(dataDir);
-const { dynamoPort, kinesisPort } = servers;
+const { dynamoPort, kinesisPort, s3Port } = servers;
 process.on('message', (m) => {
   if (m === 'close') void shutdown();
 });
 process.on('disconnect', () => void shutdown());
 process.on('SIGTERM', () => void shutdown());
-process.send?.({ ready: true, dynamoPort, kinesisPort });
+process.send?.({ ready: true, dynamoPort, kinesisPort, s3Port });

@@ -1,20 +1,24 @@
 /**
- * The two emulator servers, dynalite (DynamoDB) and kinesalite (Kinesis), on free loopback ports; persistent under
- * `dataDir` when given. Used both in the emulators' own process and in-process (`NBA_EMULATORS_IN_PROCESS=1`).
+ * The emulator servers, dynalite (DynamoDB), kinesalite (Kinesis) and s3rver (S3), on free loopback ports; persistent
+ * under `dataDir` when given (s3rver always keeps its objects in a folder: a temporary one without `dataDir`). Used both in the emulators' own process and in-process (`NBA_EMULATORS_IN_PROCESS=1`).
  *
  * Runs on Node's built-in type stripping too (no tsx): keep this file free of enums, namespaces and parameter
  * properties.
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import S3rver from 's3rver';
 
 export interface EmulatorServers {
   dynamoPort: number;
   kinesisPort: number;
-  /** Closes both servers (and so their LevelDB stores, flushing a persistent data dir). */
+  s3Port: number;
+  /** Closes the servers (and so their LevelDB stores, flushing a persistent data dir). */
   close(): Promise<void>;
 }
 
@@ -32,8 +36,19 @@ export async function startEmulatorServers(dataDir: string | undefined): Promise
     shardLimit: 100,
     ...(dataDir ? { path: join(dataDir, 'kinesis') } : {}),
   });
-  const [dynamoPort, kinesisPort] = await Promise.all([listen(dyn), listen(kin)]);
-  return { dynamoPort, kinesisPort, close: () => Promise.all([close(dyn), close(kin)]).then(() => undefined) };
+  const s3Dir = dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'nba-s3-'));
+  mkdirSync(s3Dir, { recursive: true });
+  const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir });
+  const [dynamoPort, kinesisPort, s3Address] = await Promise.all([listen(dyn), listen(kin), s3.run()]);
+  return {
+    dynamoPort,
+    kinesisPort,
+    s3Port: s3Address.port,
+    close: async () => {
+      await Promise.all([close(dyn), close(kin), s3.close()]);
+      if (!dataDir) rmSync(s3Dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function listen(server: Server): Promise<number> {

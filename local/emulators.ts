@@ -1,6 +1,6 @@
 /**
- * Starts the real-protocol AWS emulators (dynalite for DynamoDB, kinesalite for Kinesis) on free loopback ports, with
- * administrative clients (not subject to any role). The tables and streams are created from the synthesised template
+ * Starts the real-protocol AWS emulators (dynalite for DynamoDB, kinesalite for Kinesis, s3rver for S3) on free loopback ports, with
+ * administrative clients (not subject to any role). The tables, streams and buckets are created from the synthesised template
  * by the twin (local/twin/resources.ts), never declared here.
  *
  * By default the emulators run in a child process (`emulator-process.ts`): they are single-threaded JavaScript, and in
@@ -13,17 +13,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { createDynamoClient, createKinesisClient } from '../shared/adapters/aws-clients.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createDynamoClient, createKinesisClient, createS3Client } from '../shared/adapters/aws-clients.ts';
 import { startEmulatorServers } from './emulator-servers.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
+/** s3rver accepts only its own account's key (its signature check is real). */
+export const S3_EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface Emulators {
   dynamoEndpoint: string;
   kinesisEndpoint: string;
+  s3Endpoint: string;
   dynamo: DynamoDBClient;
   kinesis: KinesisClient;
+  s3: S3Client;
   /** Why the emulators stopped, if they did (they open their data lazily: a held data folder fails on first use). */
   failure(): Promise<string | undefined>;
   close(): Promise<void>;
@@ -39,6 +44,7 @@ export interface EmulatorOptions {
 interface Running {
   dynPort: number;
   kinPort: number;
+  s3Port: number;
   stop(): Promise<void>;
   /** Why the emulators died, if they did (e.g. a data folder another process holds). */
   failure?(): Promise<string | undefined>;
@@ -63,15 +69,20 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = createDynamoClient({ ...common, dynamoEndpoint });
   const kinesis = createKinesisClient({ ...common, kinesisEndpoint });
+  const s3Endpoint = `http://127.0.0.1:${running.s3Port}`;
+  const s3 = createS3Client({ ...common, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint });
   return {
     dynamoEndpoint,
     kinesisEndpoint,
+    s3Endpoint,
     dynamo,
     kinesis,
+    s3,
     failure: async () => running.failure?.(),
     async close() {
       dynamo.destroy();
       kinesis.destroy();
+      s3.destroy();
       await running.stop();
     },
   };
@@ -79,7 +90,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
 
 async function startInProcess(dataDir: string | undefined): Promise<Running> {
   const servers = await startEmulatorServers(dataDir);
-  return { dynPort: servers.dynamoPort, kinPort: servers.kinesisPort, stop: servers.close };
+  return { dynPort: servers.dynamoPort, kinPort: servers.kinesisPort, s3Port: servers.s3Port, stop: servers.close };
 }
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
@@ -99,11 +110,11 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
   };
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ports = await new Promise<{ dynamoPort: number; kinesisPort: number }>((resolve, reject) => {
+  const ports = await new Promise<{ dynamoPort: number; kinesisPort: number; s3Port: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('emulator process did not start within 30 s')), 30_000);
     child.once('message', (m) => {
       clearTimeout(timer);
-      resolve(m as { dynamoPort: number; kinesisPort: number });
+      resolve(m as { dynamoPort: number; kinesisPort: number; s3Port: number });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -121,6 +132,7 @@ async function startChild(dataDir: string | undefined): Promise<Running> {
   return {
     dynPort: ports.dynamoPort,
     kinPort: ports.kinesisPort,
+    s3Port: ports.s3Port,
     async failure() {
       // The request that failed may arrive before the child's exit does.
       if (child.exitCode === null && child.signalCode === null) {

@@ -181,6 +181,8 @@ export interface LocalRetrainDeps {
   audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
+  /** After a promotion (as the steps function does in AWS: publish the snapshot). */
+  modelChanged?: (decisionPoint: string) => Promise<void>;
 }
 
 export interface LocalRetrainResult {

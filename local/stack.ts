@@ -19,12 +19,15 @@ import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoErasureLog } from '../shared/adapters/dynamodb/erasure-log.ts';
+import { DynamoPublishLease } from '../shared/adapters/dynamodb/publish-lease.ts';
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { MemorySecretSource } from '../shared/adapters/memory/secret-source.ts';
+import { S3SnapshotStore } from '../shared/adapters/s3/snapshot-store.ts';
 import { FileSecretSource } from '../shared/adapters/secrets/file-secret-source.ts';
 import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
+import { SnapshotPublisher } from '../shared/app/decide/snapshot-publisher.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
@@ -193,6 +196,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const endpoints = {
     dynamoEndpoint: emulators.dynamoEndpoint,
     kinesisEndpoint: emulators.kinesisEndpoint,
+    s3Endpoint: emulators.s3Endpoint,
     secrets,
   };
   // The functions something invokes locally: API integrations and event source mappings.
@@ -291,9 +295,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       const erasures = new DynamoErasureLog(clients.dynamo, steps.environment.STATE_TABLE!);
       const auditTable = steps.environment.AUDIT_TABLE;
       const audit = auditTable ? new AuditTrail(new DynamoAuditLog(clients.dynamo, auditTable)) : undefined;
+      const bucket = steps.environment.SNAPSHOT_BUCKET;
+      const publisher =
+        bucket === undefined
+          ? undefined
+          : new SnapshotPublisher(
+              state,
+              new DynamoPublishLease(clients.dynamo, steps.environment.STATE_TABLE!),
+              new S3SnapshotStore(clients.s3, bucket, Number(steps.environment.SNAPSHOT_REPLICAS ?? 1)),
+            );
+      const modelChanged = async (dp: string) => {
+        await publisher?.afterWrites(dp);
+      };
       return await runLocalRetrain(
         input,
-        { blobs: new FsBlobStore(lake.dir), state, erasures, audit },
+        { blobs: new FsBlobStore(lake.dir), state, erasures, audit, modelChanged },
         { ...options, synth: retrainSynth },
       );
     } finally {

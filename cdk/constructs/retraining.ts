@@ -32,7 +32,7 @@ import {
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import type { BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from 'aws-cdk-lib/aws-s3';
 import {
   Choice,
   Condition,
@@ -93,6 +93,8 @@ export const LAKE_ERROR_PREFIX = 'lake-errors/!{firehose:error-output-type}/dt=!
 
 export interface RetrainingProps {
   stateTable: ITable;
+  /** Where the promote step publishes the promoted model's snapshot (the engine's snapshot bucket). */
+  snapshots: { bucket: IBucket; replicas: number };
   /** Where promotions are recorded (the audit trail), with the days entries are kept. */
   audit?: { table: ITable; retentionDays: number };
   eventStream: IStream;
@@ -173,6 +175,8 @@ export class Retraining extends Construct {
     const environment = {
       STATE_TABLE: props.stateTable.tableName,
       LAKE_BUCKET: this.lakeBucket.bucketName,
+      SNAPSHOT_BUCKET: props.snapshots.bucket.bucketName,
+      SNAPSHOT_REPLICAS: String(props.snapshots.replicas),
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'nba-engine',
     };
@@ -214,6 +218,13 @@ export class Retraining extends Construct {
     this.lakeBucket.grantRead(this.stepsFunction);
     this.lakeBucket.grantPut(this.stepsFunction, 'retrain/*');
     props.stateTable.grantReadWriteData(this.stepsFunction);
+    // The promote step publishes the promoted model's snapshot.
+    this.stepsFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [props.snapshots.bucket.arnForObjects('*')],
+      }),
+    );
 
     const S = RETRAIN_STATES;
     const retried = <T extends LambdaInvoke>(task: T): T => {

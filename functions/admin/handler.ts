@@ -69,7 +69,7 @@ export function adminRoutes(engine: Engine): Route[] {
     engine;
   const pseudonyms = requirePseudonyms(engine);
   const audit = requireAudit(engine);
-  const catalog = new CatalogService(stateStore, modelCache);
+  const catalog = new CatalogService(stateStore, modelCache, Date.now, engine.modelChanged);
   const view = (a: CatalogAction) => actionView(catalog, a);
   return [
     {
@@ -246,7 +246,7 @@ export function adminRoutes(engine: Engine): Route[] {
         };
       },
     },
-    ...retrainRoutes({ state: stateStore, invalidate: (dp) => modelCache.invalidate(dp) }),
+    ...retrainRoutes({ state: stateStore, changed: engine.modelChanged }),
     ...keyRoutes(new ApiKeyService(stateStore), authenticator),
     ...auditRoutes(audit),
   ];

@@ -10,13 +10,17 @@ import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../../shared/adapters/dynamodb/decision-store.ts';
 import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
+import { DynamoPublishLease } from '../../shared/adapters/dynamodb/publish-lease.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { log } from '../../shared/adapters/log.ts';
 import { METRIC, metrics } from '../../shared/adapters/observability.ts';
+import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
-import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import { ModelCache, type ModelSource } from '../../shared/app/decide/model-cache.ts';
+import { SnapshotPublisher } from '../../shared/app/decide/snapshot-publisher.ts';
+import { SnapshotSource } from '../../shared/app/decide/snapshot-source.ts';
 import { Pseudonymiser } from '../../shared/app/privacy/pseudonyms.ts';
 import type { DecisionResilience } from '../../shared/app/resilience/guard.ts';
 import { createDecisionObservability, type DecisionObservability } from './observability.ts';
@@ -34,6 +38,13 @@ export const engineConfigSchema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   /** Bounded staleness of the decision container's model cache. */
   MODEL_REFRESH_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  /**
+   * The bucket of model snapshots (docs/ARCHITECTURE.md §5): the updater and the admin function publish there, the
+   * decisions function serves from there. Without it every container builds its model from the state table.
+   */
+  SNAPSHOT_BUCKET: z.string().min(1).optional(),
+  /** Copies of each snapshot and pointer under separate key prefixes (S3 serves ~5,500 GET/s per prefix). */
+  SNAPSHOT_REPLICAS: z.coerce.number().int().min(1).max(64).default(1),
   /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
   STATS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Latency budget of a decision for waiting on DynamoDB and Kinesis, after which it degrades (resilience/guard.ts). */
@@ -72,7 +83,7 @@ export function readEngineConfig(environment: Readonly<Record<string, string | u
 export interface Engine {
   config: EngineConfig;
   /** The clients the adapters use (harnesses add fault-injecting middleware to them). */
-  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets'>;
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3'>;
   stateStore: DynamoStateStore;
   decisionStore: DynamoDecisionStore;
   deadLetterStore: DynamoDeadLetterStore;
@@ -82,7 +93,14 @@ export interface Engine {
   authenticator: ApiKeyAuthenticator;
   /** The audit trail of changes, where the function has one (AUDIT_TABLE). */
   audit: AuditTrail | undefined;
+  /** The state table's model builder: summaries, and the decisions' fallback before a snapshot exists. */
   modelCache: ModelCache;
+  /** Where decisions get their models: snapshots when the function has a snapshot bucket, else `modelCache`. */
+  models: ModelSource;
+  /** Publishes decision points' snapshots (functions that write what models are built from). */
+  publisher: SnapshotPublisher | undefined;
+  /** Call after a committed change of a decision point's model: invalidates this container's cache, publishes. */
+  modelChanged: (decisionPoint: string) => Promise<void>;
   /** The decision path's latency budget and fallbacks (see shared/app/resilience/guard.ts). */
   decisionResilience: DecisionResilience;
   /** What this container absorbed (metrics, logs and counters). */
@@ -91,6 +109,20 @@ export interface Engine {
   pseudonyms: Pseudonymiser | undefined;
   /** Where erasures are recorded (the state table). */
   erasures: DynamoErasureLog;
+}
+
+/**
+ * Publishes a decision point's snapshot after a committed write. A failure is logged and counted, not thrown: the
+ * write stands, and the next publish (any writer's) covers it; until then containers serve the previous snapshot.
+ */
+export async function publishQuietly(publisher: SnapshotPublisher | undefined, decisionPoint: string): Promise<void> {
+  if (!publisher) return;
+  try {
+    await publisher.afterWrites(decisionPoint);
+  } catch (err) {
+    metrics.addMetric(METRIC.snapshotPublishFailed, MetricUnit.Count, 1);
+    log.warn('snapshot publish failed; containers keep the previous snapshot', { decisionPoint, error: String(err) });
+  }
 }
 
 /**
@@ -105,11 +137,28 @@ export function requirePseudonyms(engine: Engine): Pseudonymiser {
 
 export function createEngine(
   config: EngineConfig,
-  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets'>,
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3'>,
 ): Engine {
   const observability = createDecisionObservability();
   const stateStore = new DynamoStateStore(clients.dynamo, config.STATE_TABLE);
   const day = 86_400;
+  const modelCache = new ModelCache(stateStore, {
+    refreshMs: config.MODEL_REFRESH_MS,
+    onRefreshError: (err, decisionPoint) =>
+      log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
+  });
+  const snapshots =
+    config.SNAPSHOT_BUCKET === undefined
+      ? undefined
+      : new S3SnapshotStore(clients.s3, config.SNAPSHOT_BUCKET, config.SNAPSHOT_REPLICAS);
+  const publisher =
+    snapshots &&
+    new SnapshotPublisher(stateStore, new DynamoPublishLease(clients.dynamo, config.STATE_TABLE), snapshots, {
+      onPublished: (pointer, buildMs) => {
+        metrics.addMetric(METRIC.snapshotPublished, MetricUnit.Count, 1);
+        log.info('snapshot published', { ...pointer, buildMs });
+      },
+    });
   return {
     config,
     clients,
@@ -143,11 +192,21 @@ export function createEngine(
       deferredLog: observability.deferredDecisionLog,
       observer: observability.decisionObserver,
     },
-    modelCache: new ModelCache(stateStore, {
-      refreshMs: config.MODEL_REFRESH_MS,
-      onRefreshError: (err, decisionPoint) =>
-        log.warn('model refresh failed; serving the last good model', { decisionPoint, error: String(err) }),
-    }),
+    modelCache,
+    models:
+      snapshots === undefined
+        ? modelCache
+        : new SnapshotSource(snapshots, {
+            pollMs: config.MODEL_REFRESH_MS,
+            fallback: modelCache,
+            onRefreshError: (err, decisionPoint) =>
+              log.warn('snapshot poll failed; serving the last good model', { decisionPoint, error: String(err) }),
+          }),
+    publisher,
+    modelChanged: async (decisionPoint) => {
+      modelCache.invalidate(decisionPoint);
+      await publishQuietly(publisher, decisionPoint);
+    },
     observability,
   };
 }

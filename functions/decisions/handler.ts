@@ -15,7 +15,7 @@ export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
   const pseudonyms = requirePseudonyms(engine);
   const service = new DecisionService({
-    models: engine.modelCache,
+    models: engine.models,
     stream: engine.eventStream,
     users: engine.decisionStore,
     rng: runtime.samplerSeed === undefined ? cryptoRng() : createRng(runtime.samplerSeed),

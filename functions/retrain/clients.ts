@@ -7,10 +7,13 @@ import { z } from 'zod';
 import { createDynamoClient } from '../../shared/adapters/aws-clients.ts';
 import { DynamoAuditLog } from '../../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoErasureLog } from '../../shared/adapters/dynamodb/erasure-log.ts';
+import { DynamoPublishLease } from '../../shared/adapters/dynamodb/publish-lease.ts';
 import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts';
 import { log } from '../../shared/adapters/log.ts';
 import { S3BlobStore } from '../../shared/adapters/s3/blob-store.ts';
+import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
+import { SnapshotPublisher } from '../../shared/app/decide/snapshot-publisher.ts';
 import { createStepHandlers } from '../../shared/app/retrain/steps.ts';
 
 const envSchema = z.object({
@@ -20,6 +23,9 @@ const envSchema = z.object({
   /** The audit trail, where promotions are recorded (the steps function's; the map worker promotes nothing). */
   AUDIT_TABLE: z.string().min(1).optional(),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  /** Where the promote step publishes the promoted model's snapshot. */
+  SNAPSHOT_BUCKET: z.string().min(1).optional(),
+  SNAPSHOT_REPLICAS: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 const parsed = envSchema.safeParse(process.env);
@@ -31,9 +37,22 @@ if (!parsed.success) {
 const env = parsed.data;
 
 const dynamo = createDynamoClient();
+const s3 = new S3Client({});
+const state = new DynamoStateStore(dynamo, env.STATE_TABLE);
+const publisher =
+  env.SNAPSHOT_BUCKET === undefined
+    ? undefined
+    : new SnapshotPublisher(
+        state,
+        new DynamoPublishLease(dynamo, env.STATE_TABLE),
+        new S3SnapshotStore(s3, env.SNAPSHOT_BUCKET, env.SNAPSHOT_REPLICAS),
+      );
 export const retrainHandlers = createStepHandlers({
-  blobs: new S3BlobStore(new S3Client({}), env.LAKE_BUCKET),
-  state: new DynamoStateStore(dynamo, env.STATE_TABLE),
+  blobs: new S3BlobStore(s3, env.LAKE_BUCKET),
+  state,
+  modelChanged: async (dp) => {
+    await publisher?.afterWrites(dp);
+  },
   erasures: new DynamoErasureLog(dynamo, env.STATE_TABLE),
   audit:
     env.AUDIT_TABLE === undefined

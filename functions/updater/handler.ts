@@ -8,7 +8,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { log } from '../../shared/adapters/log.ts';
 import { METRIC, metrics } from '../../shared/adapters/observability.ts';
 import { applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
-import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { createEngine, publishQuietly, readEngineConfig } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 export function toEntries(event: KinesisStreamEvent): StreamEntry[] {
@@ -40,6 +40,8 @@ export function createHandler(runtime: FunctionRuntime) {
         log.warn('records dead-lettered', { byReason: Object.fromEntries(byReason) });
       },
     });
+    // Every decision point this batch learned for gets a snapshot that includes it (or the lease holder's does).
+    for (const dp of outcome.decisionPoints) await publishQuietly(engine.publisher, dp);
     log.info('batch applied', { records: event.Records.length, ...outcome });
     return { batchItemFailures: outcome.failedFrom ? [{ itemIdentifier: outcome.failedFrom }] : [] };
   };

@@ -10,12 +10,14 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { CreateHandler, FunctionInstance, LambdaHandler } from '../../functions/commons/runtime.ts';
 import { lazyClients } from '../../functions/commons/runtime.ts';
-import { createDynamoClient, createKinesisClient } from '../../shared/adapters/aws-clients.ts';
+import { createDynamoClient, createKinesisClient, createS3Client } from '../../shared/adapters/aws-clients.ts';
 import type { SecretSource } from '../../shared/core/ports.ts';
+import { S3_EMULATOR_CREDENTIALS } from '../emulators.ts';
 import { PROJECT_ROOT } from './assembly.ts';
 import {
   enforceOnDynamo,
   enforceOnKinesis,
+  enforceOnS3,
   enforceOnSecrets,
   type IamLedger,
   type Principal,
@@ -27,6 +29,7 @@ export const TWIN_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local'
 export interface Endpoints {
   dynamoEndpoint: string;
   kinesisEndpoint: string;
+  s3Endpoint: string;
   /** The local secret store standing in for Secrets Manager (local/twin/resources.ts creates the template's secrets). */
   secrets?: SecretSource;
 }
@@ -61,11 +64,12 @@ export function twinClients(
         principal,
         ledger,
       ),
-    s3: () => {
-      throw new TwinTemplateError(
-        `${principal.name} asked for an S3 client: the twin has no S3 (the local lake is a folder, see local/lake-writer.ts)`,
-      );
-    },
+    s3: () =>
+      enforceOnS3(
+        createS3Client({ ...common, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint: endpoints.s3Endpoint }),
+        principal,
+        ledger,
+      ),
     secrets: () => {
       if (!endpoints.secrets) throw new TwinTemplateError(`${principal.name} asked for secrets: none were created`);
       return enforceOnSecrets(endpoints.secrets, principal, ledger);

@@ -12,10 +12,12 @@
  * - Kinesis actions on `stream/NAME`; GetRecords names no stream, so the stream is the one whose GetShardIterator or
  *   GetRecords answered with that iterator.
  * - Secrets Manager's GetSecretValue on the secret's ARN (the local secret store stands in for the service).
+ * - S3 GetObject and PutObject on the object's ARN `arn:aws:s3:::BUCKET/KEY`.
  * A command this module cannot map is refused with an error naming it, never let through unjudged.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretSource } from '../../shared/core/ports.ts';
 import { evaluate, type IamDecision, type IamRequest } from './iam-policy.ts';
 import { type PolicyDocument, type TableSpec, TWIN_ACCOUNT, TWIN_REGION } from './template.ts';
@@ -187,9 +189,18 @@ export function kinesisRequests(command: string, streamName: string | undefined)
   return [{ action, resource: `arn:aws:kinesis:${TWIN_REGION}:${TWIN_ACCOUNT}:stream/${streamName}`, context: {} }];
 }
 
+/** The IAM request of one S3 object command: the object's ARN (S3 ARNs name no Region or account). */
+export function s3Requests(command: string, input: { Bucket?: string; Key?: string }): IamRequest[] {
+  const action = { GetObjectCommand: 's3:GetObject', PutObjectCommand: 's3:PutObject' }[command];
+  if (!action || !input.Bucket || input.Key === undefined) {
+    throw new UnmappedCommandError(`the twin cannot judge S3 ${command}: add it to iam-enforcement.ts`);
+  }
+  return [{ action, resource: `arn:aws:s3:::${input.Bucket}/${input.Key}`, context: {} }];
+}
+
 interface Refusal {
   message: string;
-  protocol: 'json1.0' | 'json1.1';
+  protocol: 'json1.0' | 'json1.1' | 'rest-xml';
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the middleware stack's handler types are generic over every command
@@ -206,7 +217,11 @@ function judge(principal: Principal, ledger: IamLedger, requests: IamRequest[]):
 }
 
 /** The middleware pair: judge at the start of the call, answer AWS's refusal in place of the HTTP exchange. */
-function install(client: DynamoDBClient | KinesisClient, protocol: Refusal['protocol'], judgeCall: Any): void {
+function install(
+  client: DynamoDBClient | KinesisClient | S3Client,
+  protocol: Refusal['protocol'],
+  judgeCall: Any,
+): void {
   const stack = (client as Any).middlewareStack;
   stack.add(
     (next: Any, context: Any) => async (args: Any) => {
@@ -220,6 +235,17 @@ function install(client: DynamoDBClient | KinesisClient, protocol: Refusal['prot
     (next: Any, context: Any) => async (args: Any) => {
       const refusal = context[DENIAL] as Refusal | undefined;
       if (!refusal) return next(args);
+      if (refusal.protocol === 'rest-xml') {
+        // S3's refusal: 403 with an XML error document, which the SDK raises as `AccessDenied`.
+        const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${escapeXml(refusal.message)}</Message></Error>`;
+        return {
+          response: {
+            statusCode: 403,
+            headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'twin' },
+            body: new TextEncoder().encode(xml),
+          },
+        };
+      }
       const dynamo = refusal.protocol === 'json1.0';
       const body = JSON.stringify(
         dynamo
@@ -271,6 +297,13 @@ export function enforceOnKinesis(client: KinesisClient, principal: Principal, le
     },
     { step: 'initialize', name: 'twinIamStreamMemory', priority: 'low' },
   );
+  return client;
+}
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function enforceOnS3(client: S3Client, principal: Principal, ledger: IamLedger): S3Client {
+  install(client, 'rest-xml', (command: string, input: Any) => judge(principal, ledger, s3Requests(command, input)));
   return client;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Creates the template's tables and streams in the emulators, and its secrets in the local secret store (idempotent:
+ * Creates the template's buckets, tables and streams in the emulators, and its secrets in the local secret store (idempotent:
  * a persistent data dir keeps them).
  */
 import { randomInt } from 'node:crypto';
@@ -9,6 +9,7 @@ import {
   DescribeStreamSummaryCommand,
   ResourceInUseException as StreamInUse,
 } from '@aws-sdk/client-kinesis';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { type EmulatorOptions, type Emulators, startEmulators } from '../emulators.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './assembly.ts';
 import type { SecretSpec, TwinPlan } from './template.ts';
@@ -32,6 +33,13 @@ export function createSecrets(plan: TwinPlan, store: LocalSecretStore): void {
 
 export async function createResources(plan: TwinPlan, emulators: Emulators): Promise<void> {
   try {
+    for (const b of plan.buckets) {
+      try {
+        await emulators.s3.send(new CreateBucketCommand({ Bucket: b.name }));
+      } catch (err) {
+        if (!(err instanceof BucketAlreadyOwnedByYou) && (err as Error).name !== 'BucketAlreadyExists') throw err;
+      }
+    }
     for (const t of plan.tables) {
       try {
         await emulators.dynamo.send(new CreateTableCommand(t.create));

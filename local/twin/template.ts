@@ -143,8 +143,16 @@ export interface DeliveryStreamSpec {
   bucketLogicalId: string;
 }
 
+/** An S3 bucket (created empty in the S3 emulator). */
+export interface BucketSpec {
+  logicalId: string;
+  name: string;
+  arn: string;
+}
+
 export interface TwinPlan {
   stackName: string;
+  buckets: BucketSpec[];
   tables: TableSpec[];
   streams: StreamSpec[];
   queues: QueueSpec[];
@@ -488,8 +496,15 @@ export function readTemplate(stackName: string, template: Template): TwinPlan {
     value: secretValue(id, props(r)),
   }));
 
+  const buckets: BucketSpec[] = ofType('AWS::S3::Bucket').map(([id]) => ({
+    logicalId: id,
+    name: names.name(id),
+    arn: names.arn(id),
+  }));
+
   return {
     stackName,
+    buckets,
     tables,
     streams,
     queues,

@@ -5,12 +5,14 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface ClientOptions {
   region?: string;
   dynamoEndpoint?: string;
   kinesisEndpoint?: string;
+  s3Endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** SDK retry attempts; the decision path keeps this low to stay inside its latency budget. */
   maxAttempts?: number;
@@ -30,6 +32,17 @@ export function createKinesisClient(o: ClientOptions = {}): KinesisClient {
   return new KinesisClient({
     ...(o.region ? { region: o.region } : {}),
     ...(o.kinesisEndpoint ? { endpoint: o.kinesisEndpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 5000 }),
+  });
+}
+
+/** Path-style addressing with an endpoint (the S3 emulator has no per-bucket host names). */
+export function createS3Client(o: ClientOptions = {}): S3Client {
+  return new S3Client({
+    ...(o.region ? { region: o.region } : {}),
+    ...(o.s3Endpoint ? { endpoint: o.s3Endpoint, forcePathStyle: true } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 5000 }),

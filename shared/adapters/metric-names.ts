@@ -26,4 +26,8 @@ export const METRIC = {
   deadLettered: 'DeadLetteredRecords',
   /** Audit entries whose outcome could not be stored (they stay pending; the log line has the outcome). */
   auditIncomplete: 'AuditIncomplete',
+  /** Model snapshots stored (shared/app/decide/snapshot-publisher.ts). */
+  snapshotPublished: 'SnapshotPublished',
+  /** Publishes that failed after a committed write: containers serve the previous snapshot until the next one. */
+  snapshotPublishFailed: 'SnapshotPublishFailed',
 } as const;

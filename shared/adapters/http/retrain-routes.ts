@@ -39,8 +39,8 @@ const evaluationView = (e: EvaluationRecord): Body<typeof evaluationViewSchema> 
 
 export interface RetrainRouteDeps {
   state: StateStore;
-  /** Called after a rollback so this container serves the restored model at once. */
-  invalidate?: (decisionPoint: string) => void;
+  /** Called after a rollback: this container serves the restored model at once, and its snapshot is published. */
+  changed?: (decisionPoint: string) => Promise<void>;
 }
 
 export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
@@ -68,7 +68,7 @@ export function retrainRoutes(deps: RetrainRouteDeps): Route[] {
         }
         try {
           const { active, rolledBack } = await rollbackModel(deps.state, dp);
-          deps.invalidate?.(dp);
+          await deps.changed?.(dp);
           return {
             status: 200,
             body: {

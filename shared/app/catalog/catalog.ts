@@ -33,7 +33,14 @@ export class CatalogService {
     private readonly store: StateStore,
     private readonly models: ModelCache,
     private readonly now: () => number = Date.now,
+    /** After every committed change of a decision point or its catalog (the admin function publishes its snapshot). */
+    private readonly onChanged?: (decisionPoint: string) => Promise<void>,
   ) {}
+
+  private async changed(decisionPoint: string): Promise<void> {
+    this.models.invalidate(decisionPoint);
+    await this.onChanged?.(decisionPoint);
+  }
 
   async putDecisionPoint(
     name: string,
@@ -64,7 +71,7 @@ export class CatalogService {
       version: (existing?.version ?? 0) + 1,
     };
     await this.write(() => this.store.putDecisionPoint(item, existing?.version));
-    this.models.invalidate(name);
+    await this.changed(name);
     return { created: !existing, decisionPoint: item };
   }
 
@@ -93,7 +100,7 @@ export class CatalogService {
     const action = this.toAction(dp, actionId, input, existing);
     if (existing && sameContent(existing, action)) return { created: false, action: existing };
     await this.write(() => this.store.putAction(action, existing?.version));
-    this.models.invalidate(dpName);
+    await this.changed(dpName);
     return { created: !existing, action };
   }
 
@@ -162,7 +169,7 @@ export class CatalogService {
         };
       }
     });
-    if (writes.length > 0) this.models.invalidate(dpName);
+    if (writes.length > 0) await this.changed(dpName);
     const count = (status: ImportItemResult['status']) => results.filter((r) => r.status === status).length;
     return {
       created: count('created'),
@@ -185,7 +192,7 @@ export class CatalogService {
       version: existing.version + 1,
     };
     await this.write(() => this.store.putAction(retired, existing.version));
-    this.models.invalidate(dpName);
+    await this.changed(dpName);
     return retired;
   }
 

@@ -72,6 +72,8 @@ export interface BatchOutcome {
   alreadyApplied: number;
   /** Statistics writes that lost an optimistic-concurrency race and were re-applied. */
   conflictRetries: number;
+  /** Decision points whose statistics this batch wrote or found already written: their snapshots to publish. */
+  decisionPoints: string[];
 }
 
 export interface ApplyBatchDeps {
@@ -105,6 +107,7 @@ export function emptyOutcome(): BatchOutcome {
     statsWrites: 0,
     alreadyApplied: 0,
     conflictRetries: 0,
+    decisionPoints: [],
   };
 }
 
@@ -118,8 +121,11 @@ export async function applyBatch(entries: readonly StreamEntry[], deps: ApplyBat
   for (let attempt = 0; ; attempt++) {
     const batch = new FeedbackBatch(entries, deps);
     await batch.run();
-    const { failedFrom: _, ...counts } = batch.outcome;
-    for (const [k, v] of Object.entries(counts)) total[k as Exclude<keyof BatchOutcome, 'failedFrom'>] += v;
+    const { failedFrom: _, decisionPoints, ...counts } = batch.outcome;
+    for (const [k, v] of Object.entries(counts)) {
+      total[k as Exclude<keyof BatchOutcome, 'failedFrom' | 'decisionPoints'>] += v;
+    }
+    total.decisionPoints = [...new Set([...total.decisionPoints, ...decisionPoints])];
     total.failedFrom = batch.outcome.failedFrom;
     if (batch.outcome.failedFrom === undefined || !batch.lostUserRace || attempt >= MAX_USER_RACE_RERUNS) return total;
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 45));
@@ -186,6 +192,7 @@ class FeedbackBatch {
     this.outcome.statsWrites += written.statsWrites;
     this.outcome.alreadyApplied += written.alreadyApplied;
     this.outcome.conflictRetries += written.conflictRetries;
+    this.outcome.decisionPoints = [...written.decisionPoints];
     this.outcome.failedFrom = this.lowestFailure?.toString();
   }
 

@@ -89,20 +89,23 @@ export class StatisticsWriter {
   async apply(
     lowestFailure: bigint | undefined,
     fail: (seq: bigint) => void,
-  ): Promise<{ statsWrites: number; alreadyApplied: number; conflictRetries: number }> {
+  ): Promise<{ statsWrites: number; alreadyApplied: number; conflictRetries: number; decisionPoints: Set<string> }> {
     const items = [...this.pending.values()]
       .map((p) => ({
         key: p.key,
         contributions: p.contributions.filter((c) => lowestFailure === undefined || c.seq < lowestFailure),
       }))
       .filter((p) => p.contributions.length > 0);
-    const totals = { statsWrites: 0, alreadyApplied: 0, conflictRetries: 0 };
+    const totals = { statsWrites: 0, alreadyApplied: 0, conflictRetries: 0, decisionPoints: new Set<string>() };
     const written = await settleLimit(items, CONCURRENCY, (p) => this.applyToItem(p));
     written.forEach((result, i) => {
       if (result.status === 'rejected') {
         for (const c of items[i]!.contributions) fail(c.seq);
         return;
       }
+      // Written now or by an earlier delivery: either way its model must be published (a redelivery after a crash
+      // between the write and the publish finds everything applied and must still publish).
+      totals.decisionPoints.add(items[i]!.key.decisionPoint);
       totals.statsWrites += result.value.wrote ? 1 : 0;
       totals.alreadyApplied += result.value.skipped;
       totals.conflictRetries += result.value.retries;

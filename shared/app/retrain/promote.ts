@@ -35,6 +35,8 @@ export interface PromoteDeps {
   /** Where a promotion is recorded (shared/core/audit.ts); the local runner's tests may leave it out. */
   audit?: AuditTrail | undefined;
   now?: () => number;
+  /** After a promotion: publishes the decision point's snapshot (see shared/app/decide/snapshot-publisher.ts). */
+  modelChanged?: ((decisionPoint: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -151,6 +153,8 @@ export async function promote(ctx: RunContext, deps: PromoteDeps): Promise<RunCo
     throw err;
   }
   await recordPromotion(ctx, deps, next, current?.version ?? null);
+  // Containers serve the promoted model from its snapshot, published now rather than at the next feedback batch.
+  await deps.modelChanged?.(run.decisionPoint);
   return {
     ...ctx,
     promotion: {

@@ -40,6 +40,8 @@ export interface RetrainDeps {
   audit?: AuditTrail | undefined;
   config?: OfflineModelConfig;
   now?: () => number;
+  /** After a promotion: publishes the decision point's snapshot (see shared/app/decide/snapshot-publisher.ts). */
+  modelChanged?: (decisionPoint: string) => Promise<void>;
 }
 
 function permanent(err: unknown): boolean {

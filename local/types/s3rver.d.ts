@@ -1,4 +1,4 @@
-/** The part of s3rver's API the S3 adapter test uses (the package ships no types). */
+/** The part of s3rver's API the emulators and the S3 adapter test use (the package ships no types). */
 declare module 's3rver' {
   interface S3rverOptions {
     port?: number;
