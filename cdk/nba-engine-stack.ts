@@ -250,8 +250,13 @@ export class NbaEngineStack extends Stack {
     // what a model is built from (updater: statistics; admin: catalog, settings, rollback) publish them, under the
     // publish lease (an UpdateItem on the state table).
     const snapshotObjects = this.snapshotBucket.arnForObjects('*');
-    const onSnapshots = (fn: NodejsFunction, ...actions: string[]) =>
+    const onSnapshots = (fn: NodejsFunction, ...actions: string[]) => {
       fn.addToRolePolicy(new PolicyStatement({ actions, resources: [snapshotObjects] }));
+      // Without ListBucket, S3 answers a missing key (a decision point not yet published) with AccessDenied, not 404.
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.snapshotBucket.bucketArn] }),
+      );
+    };
     onSnapshots(this.decisionsFunction, 's3:GetObject');
     onSnapshots(this.updaterFunction, 's3:GetObject', 's3:PutObject');
     onSnapshots(this.adminFunction, 's3:GetObject', 's3:PutObject');

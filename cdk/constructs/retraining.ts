@@ -225,6 +225,9 @@ export class Retraining extends Construct {
         resources: [props.snapshots.bucket.arnForObjects('*')],
       }),
     );
+    this.stepsFunction.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.snapshots.bucket.bucketArn] }),
+    );
 
     const S = RETRAIN_STATES;
     const retried = <T extends LambdaInvoke>(task: T): T => {

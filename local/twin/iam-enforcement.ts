@@ -12,7 +12,8 @@
  * - Kinesis actions on `stream/NAME`; GetRecords names no stream, so the stream is the one whose GetShardIterator or
  *   GetRecords answered with that iterator.
  * - Secrets Manager's GetSecretValue on the secret's ARN (the local secret store stands in for the service).
- * - S3 GetObject and PutObject on the object's ARN `arn:aws:s3:::BUCKET/KEY`.
+ * - S3 GetObject and PutObject on the object's ARN `arn:aws:s3:::BUCKET/KEY`; a GetObject of a missing key is
+ *   AccessDenied, as in S3, unless s3:ListBucket on `arn:aws:s3:::BUCKET` is allowed too.
  * A command this module cannot map is refused with an error naming it, never let through unjudged.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -235,17 +236,8 @@ function install(
     (next: Any, context: Any) => async (args: Any) => {
       const refusal = context[DENIAL] as Refusal | undefined;
       if (!refusal) return next(args);
-      if (refusal.protocol === 'rest-xml') {
-        // S3's refusal: 403 with an XML error document, which the SDK raises as `AccessDenied`.
-        const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${escapeXml(refusal.message)}</Message></Error>`;
-        return {
-          response: {
-            statusCode: 403,
-            headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'twin' },
-            body: new TextEncoder().encode(xml),
-          },
-        };
-      }
+      // S3's refusal: 403 with an XML error document, which the SDK raises as `AccessDenied`.
+      if (refusal.protocol === 'rest-xml') return { response: s3Refusal(refusal.message) };
       const dynamo = refusal.protocol === 'json1.0';
       const body = JSON.stringify(
         dynamo
@@ -304,7 +296,31 @@ const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').
 
 export function enforceOnS3(client: S3Client, principal: Principal, ledger: IamLedger): S3Client {
   install(client, 'rest-xml', (command: string, input: Any) => judge(principal, ledger, s3Requests(command, input)));
+  // S3 tells a missing key apart (404 NoSuchKey) only to a principal that may list the bucket; to any other it answers
+  // 403 AccessDenied, so that keys cannot be probed. The twin does the same.
+  (client as Any).middlewareStack.add(
+    (next: Any, context: Any) => async (args: Any) => {
+      const out = await next(args);
+      if (context.commandName !== 'GetObjectCommand' || out.response?.statusCode !== 404) return out;
+      const bucket = args.input?.Bucket as string;
+      const message = judge(principal, ledger, [
+        { action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: {} },
+      ]);
+      if (!message) return out;
+      return { ...out, response: s3Refusal(message) };
+    },
+    { step: 'deserialize', name: 'twinS3MissingKey', priority: 'low' },
+  );
   return client;
+}
+
+function s3Refusal(message: string) {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message></Error>`;
+  return {
+    statusCode: 403,
+    headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'twin' },
+    body: new TextEncoder().encode(xml),
+  };
 }
 
 /** AWS's refusal of a Secrets Manager call, as the SDK raises it. */

@@ -171,6 +171,20 @@ describe('snapshot publishing', () => {
     expect(source.counts.rejected).toBe(1);
   });
 
+  it('answers every one of many concurrent first requests of a container with the model', async () => {
+    const state = await world();
+    const snapshots = new MemorySnapshotStore();
+    await new SnapshotPublisher(state, new MemoryPublishLease(), snapshots).afterWrites('dp');
+    const source = new SnapshotSource(jittered(snapshots, createRng(3)), {
+      pollMs: 1000,
+      fallback: new ModelCache(state, { refreshMs: 0 }),
+    });
+    const models = await Promise.all(Array.from({ length: 20 }, () => source.get('dp')));
+    expect(new Set(models.map((m) => m?.version)).size).toBe(1);
+    expect(models.every((m) => m?.posterior.ids.length === 3)).toBe(true);
+    expect(source.counts.polls).toBe(1);
+  });
+
   it('serves a decision point without a snapshot from the state table, and answers 404 for unknown names', async () => {
     const state = await world();
     const source = new SnapshotSource(new MemorySnapshotStore(), {

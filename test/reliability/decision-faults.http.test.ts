@@ -1,13 +1,12 @@
 /**
  * The decision API under dependency faults, over HTTP through the local stack, with faults injected into the very
- * SDK clients the twin gave the decisions function (middleware on its own clients): the model store (DynamoDB
- * Query of the refresh) failing or slow, the decision log (Kinesis PutRecords) failing or slow. Budget 300 ms.
+ * SDK clients the twin gave the decisions function (middleware on its own clients): the model store (S3 GetObject of
+ * the snapshot's pointer and of the snapshot, docs/ARCHITECTURE.md §5) failing or slow, the decision log (Kinesis PutRecords) failing or slow. Budget 300 ms.
  *
  * Expected: never a 5xx for what the engine can absorb; answers within the budget from the last good model, or the
  * documented uniform fallback (flagged) when a container has none; a decision log entry that missed the budget is
  * flagged `decisionLog: "deferred"`, counted, and reaches the stream later: every served decision is learned once.
  */
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../functions/commons/engine.ts';
 import type { Degradations } from '../../functions/commons/observability.ts';
@@ -18,7 +17,7 @@ process.env.NBA_LOG_LEVEL = 'silent';
 const BUDGET_MS = 300;
 
 type Fault = undefined | 'fail' | { delayMs: number };
-const faults: { query: Fault; putRecords: Fault } = { query: undefined, putRecords: undefined };
+const faults: { model: Fault; putRecords: Fault } = { model: undefined, putRecords: undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let stack: LocalStack;
@@ -58,12 +57,12 @@ beforeAll(async () => {
       if (f) await sleep(f.delayMs);
       return next(args);
     };
-  clients.dynamo.middlewareStack.add(
+  clients.s3.middlewareStack.add(
     (next, context) =>
-      context.commandName === 'QueryCommand'
+      context.commandName === 'GetObjectCommand'
         ? (inject(
-            () => faults.query,
-            () => new ProvisionedThroughputExceededException({ message: 'injected', $metadata: {} }),
+            () => faults.model,
+            () => Object.assign(new Error('injected: please reduce your request rate'), { name: 'SlowDown' }),
           )(next as never) as never)
         : next,
     { step: 'initialize', name: 'testModelStoreFaults' },
@@ -80,7 +79,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  faults.query = undefined;
+  faults.model = undefined;
   faults.putRecords = undefined;
   await stack?.stop();
 });
@@ -96,11 +95,11 @@ function summary(ms: number[]) {
   return { n: s.length, p50: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
 }
 
-describe('the model store (DynamoDB) failing or slow', () => {
+describe('the model store (the S3 snapshots) failing or slow', () => {
   it('answers from the last good model while the refresh fails, without a 5xx', async () => {
     const warm = await decide({ decisionPoint: 'home' });
     expect(warm.status).toBe(200);
-    faults.query = 'fail';
+    faults.model = 'fail';
     const ms: number[] = [];
     for (let i = 0; i < 30; i++) {
       await sleep(10);
@@ -110,7 +109,7 @@ describe('the model store (DynamoDB) failing or slow', () => {
       expect(r.body.fallback).toBeUndefined();
       ms.push(r.ms);
     }
-    faults.query = undefined;
+    faults.model = undefined;
     console.log('model store failing, last good model:', summary(ms));
     expect(summary(ms).p50).toBeLessThan(BUDGET_MS);
   });
@@ -118,7 +117,7 @@ describe('the model store (DynamoDB) failing or slow', () => {
   it('answers within the budget from the last good model while the refresh is slow (3 s)', async () => {
     expect((await decide({ decisionPoint: 'home' })).status).toBe(200);
     const before = degradations.staleModel;
-    faults.query = { delayMs: 3000 };
+    faults.model = { delayMs: 3000 };
     await sleep(60); // past refreshMs: the next request starts a refresh
     const ms: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -127,7 +126,7 @@ describe('the model store (DynamoDB) failing or slow', () => {
       expect(r.body.fallback).toBeUndefined();
       ms.push(r.ms);
     }
-    faults.query = undefined;
+    faults.model = undefined;
     console.log('model store slow, last good model:', summary(ms));
     expect(degradations.staleModel).toBeGreaterThan(before);
     expect(summary(ms).p50).toBeLessThan(BUDGET_MS);
@@ -135,7 +134,7 @@ describe('the model store (DynamoDB) failing or slow', () => {
   });
 
   it('with no model in the container, answers the uniform fallback over the named candidates, flagged', async () => {
-    faults.query = 'fail';
+    faults.model = 'fail';
     const r = await decide({ decisionPoint: 'cold', candidates: ['a', 'b', 'c'], exclude: ['c'], slots: 1 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toMatchObject({
@@ -156,9 +155,9 @@ describe('the model store (DynamoDB) failing or slow', () => {
     expect(none.status).toBe(503);
     expect(none.body.error.message).toMatch(/name candidates/);
 
-    faults.query = { delayMs: 3000 };
+    faults.model = { delayMs: 3000 };
     const slow = await decide({ decisionPoint: 'cold', candidates: ['a', 'b'] });
-    faults.query = undefined;
+    faults.model = undefined;
     expect(slow.status).toBe(200);
     expect(slow.body).toMatchObject({ fallback: true, fallbackReason: 'model_store_timeout' });
     expect(slow.ms).toBeLessThan(1500);

@@ -56,11 +56,15 @@ export class SnapshotSource implements ModelSource {
       entry = { pointer: undefined, model: undefined, unpublished: false, nextPollAt: 0, inflight: undefined };
       this.entries.set(decisionPoint, entry);
     }
-    if (this.now() >= entry.nextPollAt) {
-      const e = entry;
+    const e = entry;
+    if (this.now() >= e.nextPollAt) {
       e.inflight ??= this.poll(decisionPoint, e).finally(() => {
         e.inflight = undefined;
       });
+    }
+    // Every caller waits for the poll in flight (one per decision point and container), as ModelCache's callers share
+    // its refresh; the decision guard bounds the wait and serves the last good model past it.
+    if (e.inflight) {
       try {
         await e.inflight;
       } catch (err) {

@@ -1,0 +1,197 @@
+/**
+ * Fan-out of the serving model to many decision containers (issue 14): N model sources in this process, each with its
+ * own cache as a Lambda container has, decide continuously against the local stack (the twin: the updater and admin
+ * functions publish snapshots to the S3 emulator, under their roles) while steady feedback flows through the HTTP API.
+ *
+ * `npm run bench:fanout -- --containers N --seconds S [--decisions-per-second D] [--mode snapshot|direct] [--json]`
+ *
+ * Printed per run: `containers`, `decisionsPerSecond`; `storeReadsPerSecond`, the state table Queries per second made
+ * to build models (the containers' own, and the publishers' as the twin's IAM ledger counts them); and
+ * `snapshotFetchesPerSecond` / `pointerPollsPerSecond` (S3 GETs); `p99StalenessMs`, the 99th percentile over
+ * decisions of the age of the model served (decision time − the time the model was built from the state table).
+ * `--mode direct` runs the design before snapshots in the same process: every container refreshes from the state
+ * table (the baseline for the ratio).
+ */
+
+import { startLocalStack } from '../../local/stack.ts';
+import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
+import { DecisionService } from '../../shared/app/decide/decide.ts';
+import { ModelCache, type ModelSource } from '../../shared/app/decide/model-cache.ts';
+import { SnapshotSource } from '../../shared/app/decide/snapshot-source.ts';
+import type { StateStore } from '../../shared/core/ports.ts';
+import { createRng } from '../../shared/core/random.ts';
+import { percentile } from '../lib/stats.ts';
+
+export interface FanoutResult {
+  mode: 'snapshot' | 'direct';
+  containers: number;
+  seconds: number;
+  decisionsPerSecond: number;
+  storeReadsPerSecond: number;
+  snapshotFetchesPerSecond: number;
+  pointerPollsPerSecond: number;
+  p99StalenessMs: number;
+  feedbackEventsPerSecond: number;
+}
+
+const DP = 'fanout';
+const ACTIONS = 20;
+
+export async function runFanoutBench(opts: {
+  containers: number;
+  seconds: number;
+  decisionsPerSecond?: number;
+  mode?: 'snapshot' | 'direct';
+}): Promise<FanoutResult> {
+  const mode = opts.mode ?? 'snapshot';
+  const rate = opts.decisionsPerSecond ?? 2000;
+  process.env.NBA_LOG_LEVEL ??= 'silent';
+  const stack = await startLocalStack({ apiKey: 'fanout-bench-key', reportIamUsage: false });
+  const headers = { 'x-api-key': stack.apiKey, 'content-type': 'application/json' };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${stack.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (r.status >= 300) throw new Error(`${method} ${path} -> ${r.status}: ${await r.text()}`);
+    return (await r.json()) as Record<string, unknown>;
+  };
+  try {
+    await call('PUT', `/v1/decision-points/${DP}`, { rewards: { click: 1 } });
+    for (let a = 0; a < ACTIONS; a++) {
+      await call('PUT', `/v1/decision-points/${DP}/actions/offer-${a}`, { features: { category: `c${a % 5}` } });
+    }
+    const bucket = stack.plan.buckets.find((b) => b.logicalId.startsWith('SnapshotBucket'))!.name;
+    // The containers' own state-table reads, counted.
+    let containerReads = 0;
+    const counted: StateStore = new Proxy(stack.stores.state, {
+      get(t, key, receiver) {
+        const v = Reflect.get(t, key, receiver);
+        if (key !== 'loadChanges') return v;
+        return (...args: Parameters<StateStore['loadChanges']>) => {
+          containerReads++;
+          return t.loadChanges(...args);
+        };
+      },
+    });
+    const rng = createRng(1);
+    const sources: (SnapshotSource | ModelCache)[] = [];
+    const services: DecisionService[] = [];
+    for (let c = 0; c < opts.containers; c++) {
+      const direct = new ModelCache(counted, { refreshMs: 1000 });
+      const source: ModelSource =
+        mode === 'direct'
+          ? direct
+          : new SnapshotSource(new S3SnapshotStore(stack.emulators.s3, bucket, 1, 0), {
+              pollMs: 1000,
+              fallback: direct,
+            });
+      sources.push(source as SnapshotSource | ModelCache);
+      services.push(new DecisionService({ models: source, stream: { put: async () => [] }, rng: createRng(c + 10) }));
+    }
+    // Steady feedback through the API: decisions and clicks on a tenth of them, ~100 records a second.
+    let stop = false;
+    let feedbackEvents = 0;
+    const feedback = (async () => {
+      for (let i = 0; !stop; i++) {
+        const userId = `fb-${i}`;
+        try {
+          const d = await call('POST', '/v1/decisions', { decisionPoint: DP, userId, context: { s: i % 7 } });
+          if (i % 3 === 0) {
+            await call('POST', '/v1/events', {
+              events: [{ eventId: `e-${i}`, userId, decisionId: d.decisionId, type: 'click' }],
+            });
+            feedbackEvents++;
+          }
+        } catch {
+          // A 503 when this process's CPU is saturated: the driver goes on (feedback is the load, not the subject).
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+
+    const publisherQueries = () =>
+      stack.iam
+        .entries()
+        .filter((e) => e.action === 'dynamodb:Query' && /index\/byUpdatedAt$/.test(e.resource))
+        .reduce((n, e) => n + e.count, 0);
+    // Warm every container (first fetch), then measure.
+    await Promise.all(services.map((s, c) => s.decide({ decisionPoint: DP, userId: `w${c}`, context: {}, slots: 1 })));
+    await new Promise((r) => setTimeout(r, 1500));
+    const polls0 = sumCounts(sources, 'polls');
+    const fetches0 = sumCounts(sources, 'fetches');
+    const reads0 = containerReads + publisherQueries();
+    const events0 = feedbackEvents;
+    const ages: number[] = [];
+    let decisions = 0;
+    const started = performance.now();
+    const end = started + opts.seconds * 1000;
+    // Each container decides on its own, concurrently, as Lambda containers do: `rate` spread over them.
+    const perContainer = rate / services.length;
+    await Promise.all(
+      services.map(async (service, c) => {
+        const crng = createRng(`container-${c}`);
+        let mine = 0;
+        // Start spread over the first second, so containers do not tick together.
+        await new Promise((r) => setTimeout(r, crng.next() * 1000));
+        const t0 = performance.now();
+        while (performance.now() < end) {
+          const due = Math.floor(((performance.now() - t0) / 1000) * perContainer) - mine;
+          for (let k = 0; k < due; k++) {
+            const answer = await service.decide({
+              decisionPoint: DP,
+              userId: `u${rng.int(100_000)}`,
+              context: { s: rng.int(7) },
+              slots: 1,
+            });
+            const model = await sources[c]!.get(DP);
+            if (answer.modelVersion === model.version) ages.push(Date.now() - model.builtAt);
+            mine++;
+            decisions++;
+          }
+          await new Promise((r) => setTimeout(r, Math.max(5, 1000 / perContainer)));
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    stop = true;
+    await feedback;
+    ages.sort((a, b) => a - b);
+    return {
+      mode,
+      containers: opts.containers,
+      seconds: Math.round(elapsed * 10) / 10,
+      decisionsPerSecond: Math.round(decisions / elapsed),
+      storeReadsPerSecond: round2((containerReads + publisherQueries() - reads0) / elapsed),
+      snapshotFetchesPerSecond: round2((sumCounts(sources, 'fetches') - fetches0) / elapsed),
+      pointerPollsPerSecond: round2((sumCounts(sources, 'polls') - polls0) / elapsed),
+      p99StalenessMs: Math.round(percentile(ages, 99)),
+      feedbackEventsPerSecond: round2((feedbackEvents - events0) / elapsed),
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+function sumCounts(sources: readonly (SnapshotSource | ModelCache)[], key: 'polls' | 'fetches'): number {
+  let n = 0;
+  for (const s of sources) if (s instanceof SnapshotSource) n += s.counts[key];
+  return n;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const result = await runFanoutBench({
+    containers: Number(arg('containers') ?? 100),
+    seconds: Number(arg('seconds') ?? 20),
+    decisionsPerSecond: Number(arg('decisions-per-second') ?? 2000),
+    mode: (arg('mode') as 'snapshot' | 'direct' | undefined) ?? 'snapshot',
+  });
+  console.log(process.argv.includes('--json') ? JSON.stringify(result) : result);
+}
