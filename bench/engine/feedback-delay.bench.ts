@@ -1,6 +1,8 @@
 /**
- * Feedback to serving, locally: decide, post a click, then poll the serving model until the chosen action's reward
- * count moves. The engine runs in its own process (`npm start`), as a user runs it. The sustained-load test with
+ * Feedback to serving, locally: decide, post a click, then poll until the click is learned (the state table's model,
+ * GET …/model, counts it: `learned`) and until decisions are served from a model that includes it (`served`: a
+ * decision's `modelVersion` ends in the sum of the statistics items' versions, which only grows, so a served model whose
+ * sum reached the one that first counted the click was built after it). The engine runs in its own process (`npm start`), as a user runs it. The sustained-load test with
  * throughput and latency percentiles is `bench/reliability/load.bench.ts`.
  * Run directly: `npx tsx bench/engine/feedback-delay.bench.ts [--samples 30]`.
  */
@@ -10,11 +12,15 @@ import { summarize } from '../lib/stats.ts';
 
 export interface FeedbackDelayResult {
   samples: number;
-  p50: number;
-  p95: number;
-  max: number;
+  /** POST /v1/events → the state table's model counts the click. */
+  learned: { p50: number; p95: number; max: number };
+  /** POST /v1/events → a decision is served from a model that includes it (through its snapshot). */
+  served: { p50: number; p95: number; max: number };
   modelRefreshMs: number;
 }
+
+/** The last part of a model version: the sum of its statistics items' versions. */
+const learnedSum = (version: string) => Number(version.slice(version.lastIndexOf('.') + 1));
 
 const KEY = 'delay-bench-key';
 
@@ -34,26 +40,44 @@ export async function runFeedbackDelayBench(opts: { samples?: number } = {}): Pr
     await call('PUT', '/v1/decision-points/delay', { rewards: { click: 1 } });
     for (let a = 0; a < 20; a++)
       await call('PUT', `/v1/decision-points/delay/actions/offer-${a}`, { features: { category: `c${a % 5}` } });
-    const rewardsOf = async (actionId: string) =>
-      (
-        (await call('GET', '/v1/decision-points/delay/model')).actions as { actionId: string; rewardEvents: number }[]
-      ).find((a) => a.actionId === actionId)?.rewardEvents ?? 0;
-    const delays: number[] = [];
+    const stateModel = async (actionId: string) => {
+      const m = await call('GET', '/v1/decision-points/delay/model');
+      const rewards =
+        (m.actions as { actionId: string; rewardEvents: number }[]).find((a) => a.actionId === actionId)
+          ?.rewardEvents ?? 0;
+      return { rewards, version: m.modelVersion as string };
+    };
+    const learned: number[] = [];
+    const served: number[] = [];
     for (let i = 0; i < samples; i++) {
       const userId = `delay-${i}`;
       const decision = await call('POST', '/v1/decisions', { decisionPoint: 'delay', userId });
       const actionId = (decision.chosen as string[])[0]!;
       await new Promise((r) => setTimeout(r, 1500)); // let the impression settle, so only the reward is awaited
-      const before = await rewardsOf(actionId);
+      const before = (await stateModel(actionId)).rewards;
       const t0 = performance.now();
       await call('POST', '/v1/events', {
         events: [{ eventId: `delay-${i}`, userId, decisionId: decision.decisionId, type: 'click' }],
       });
-      while ((await rewardsOf(actionId)) <= before) await new Promise((r) => setTimeout(r, 20));
-      delays.push(performance.now() - t0);
+      let counted = await stateModel(actionId);
+      while (counted.rewards <= before) {
+        await new Promise((r) => setTimeout(r, 20));
+        counted = await stateModel(actionId);
+      }
+      learned.push(performance.now() - t0);
+      const target = learnedSum(counted.version);
+      for (;;) {
+        const d = await call('POST', '/v1/decisions', { decisionPoint: 'delay', userId: `probe-${i}` });
+        if (learnedSum(d.modelVersion as string) >= target) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      served.push(performance.now() - t0);
     }
-    const s = summarize(delays);
-    return { samples: s.n, p50: s.p50, p95: s.p95, max: s.max, modelRefreshMs: 1000 };
+    const pick = (xs: number[]) => {
+      const s = summarize(xs);
+      return { p50: s.p50, p95: s.p95, max: s.max };
+    };
+    return { samples: learned.length, learned: pick(learned), served: pick(served), modelRefreshMs: 1000 };
   } finally {
     await engine.stop();
   }
