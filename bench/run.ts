@@ -43,6 +43,12 @@ const sections: Section[] = [
     run: async (m) => m.formatSnapshotBench(await m.runSnapshotBench({})),
   },
   {
+    name: 'handler',
+    title: 'One decision in the decisions Lambda: CPU, allocations, bundle and init',
+    module: './engine/handler-cost.bench.ts',
+    run: async (m) => m.formatHandlerCostBench(await m.runHandlerCostBench({ calls: 1500 })),
+  },
+  {
     name: 'fanout',
     title: 'Fan-out: state-table reads against decision containers (local stack)',
     module: './engine/fanout.bench.ts',
