@@ -32,7 +32,7 @@ async function stateWith(actions: number): Promise<MemoryStateStore> {
     actionId: `offer-${i}`,
     features: { category: `c${i % 20}`, price: i % 7 },
   }));
-  await catalog.importActions('dp', items);
+  for (let i = 0; i < items.length; i += 1000) await catalog.importActions('dp', items.slice(i, i + 1000));
   const rng = createRng(1);
   for (let i = 0; i < actions; i++) {
     const s = emptyStats(16);

@@ -1,0 +1,264 @@
+/**
+ * The capacity plan (`npm run capacity`, docs/ARCHITECTURE.md §6): for a load (decisions and feedback events per
+ * second, actions K, decision points, objectives), the design's parameters (stream shards, writer partitions P,
+ * snapshot replicas R, cells), every resource's need against its AWS limit, what is closest to its limit, and the
+ * monthly cost. Pure arithmetic over the sizes and CPU times measured in this repository (the constants below name
+ * where each comes from) and AWS's published limits and us-east-1 prices (as of 2026; stated here so a reader can
+ * update them).
+ *
+ * The design, as the load grows: shards by the stream's per-shard limits; P (statistics items per action) by the
+ * per-item write rate; R by S3's per-prefix GET rate; and cells — whole stacks, users assigned to one by a hash of
+ * their id (a user's decisions and events must meet in one stack's join) — when one stack's publish lease item (two
+ * writes per shard-second) or a soft account quota would pass what one stack or account can have.
+ */
+
+/** AWS limits used (per region unless stated). Soft quotas can be raised on request; hard limits cannot. */
+export const LIMITS = {
+  /** Kinesis: per shard. */
+  shardRecordsPerSecond: 1_000,
+  shardBytesInPerSecond: 1_048_576,
+  shardBytesOutPerSecond: 2_097_152,
+  /** DynamoDB: one partition (an item, and the decision point's item collection the LSI pins to one partition). */
+  partitionWcuPerSecond: 1_000,
+  partitionRcuPerSecond: 3_000,
+  /** S3: per key prefix. */
+  prefixGetsPerSecond: 5_500,
+  /** Soft quotas (account, region). */
+  apiGatewayRequestsPerSecond: 10_000,
+  lambdaConcurrency: 1_000,
+  kinesisShards: 500,
+  dynamoTableWcuPerSecond: 40_000,
+  dynamoTableRcuPerSecond: 40_000,
+} as const;
+
+/** Prices used, us-east-1, USD. */
+export const PRICES = {
+  /** API Gateway REST per million requests: first 333 M, next 667 M, next 19 B, beyond (per month). */
+  apiGatewayTiers: [
+    [333e6, 3.5],
+    [667e6, 2.8],
+    [19e9, 2.38],
+    [Number.POSITIVE_INFINITY, 1.51],
+  ] as const,
+  lambdaPerMillionRequests: 0.2,
+  /** Arm64, per GB-second. */
+  lambdaPerGbSecond: 0.0000133334,
+  kinesisShardHour: 0.015,
+  /** Per million PUT payload units (25 KB each). */
+  kinesisPerMillionPutUnits: 0.014,
+  dynamoPerMillionWrites: 0.625,
+  dynamoPerMillionReads: 0.125,
+  s3PerThousandGets: 0.0004,
+  s3PerThousandPuts: 0.005,
+  /** Firehose ingestion and dynamic partitioning, per GB. */
+  firehosePerGb: 0.029 + 0.02,
+} as const;
+
+/** Measured in this repository (BENCHMARKS.md), with what each stands for. */
+export const MEASURED = {
+  /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
+  handlerCpuUs: [
+    [10, 400],
+    [100, 600],
+    [1_000, 2_600],
+  ] as const,
+  /** Assumed, not measurable here: one PutRecords round trip inside a region. */
+  streamPutMs: 8,
+  /** Decision record bytes: fixed part + per candidate id (≈ 12 B) + the context x (d = 16). */
+  decisionRecordFixedBytes: 1_000,
+  decisionRecordBytesPerCandidate: 12,
+  /** A feedback event record. */
+  eventRecordBytes: 350,
+  /** A statistics item at d = 16 with its high-water marks (ARCHITECTURE §6). */
+  statsItemBytes: 3_400,
+  /** Decision item, user item and event claim writes of the join, in WCU per decision and per event. */
+  joinWcuPerDecision: 4,
+  joinRcuPerDecision: 2,
+  joinWcuPerEvent: 2,
+  joinRcuPerEvent: 2,
+  decisionsMemoryMb: 1024,
+} as const;
+
+export interface CapacityInput {
+  decisionsPerSecond: number;
+  eventsPerSecond: number;
+  actions: number;
+  decisionPoints: number;
+  objectives: number;
+  /** How often containers poll snapshots (MODEL_REFRESH_MS). */
+  refreshMs: number;
+}
+
+export interface ResourceNeed {
+  resource: string;
+  need: number;
+  limit: number;
+  unit: string;
+  /** need / limit. */
+  utilisation: number;
+  kind: 'hard' | 'soft quota';
+}
+
+export interface CapacityPlan {
+  input: CapacityInput;
+  design: {
+    cells: number;
+    shardsPerCell: number;
+    statsPartitions: number;
+    snapshotReplicas: number;
+    decisionsContainers: number;
+  };
+  /** Per cell (each cell is one stack in its own account or region when soft quotas require). */
+  resources: ResourceNeed[];
+  tightest: ResourceNeed;
+  monthlyCost: Record<string, number> & { total: number };
+  costPerMillionDecisions: number;
+}
+
+const SECONDS_PER_MONTH = 730 * 3600;
+
+/** Linear interpolation in log K of the measured handler CPU. */
+export function handlerCpuUs(actions: number): number {
+  const pts = MEASURED.handlerCpuUs;
+  if (actions <= pts[0][0]) return pts[0][1];
+  for (let i = 1; i < pts.length; i++) {
+    const [k1, c1] = pts[i - 1]!;
+    const [k2, c2] = pts[i]!;
+    if (actions <= k2) return c1 + ((c2 - c1) * (Math.log(actions) - Math.log(k1))) / (Math.log(k2) - Math.log(k1));
+  }
+  const [kl, cl] = pts[pts.length - 1]!;
+  return (cl * actions) / kl;
+}
+
+function apiGatewayMonthly(requests: number): number {
+  let left = requests;
+  let cost = 0;
+  for (const [size, price] of PRICES.apiGatewayTiers) {
+    const take = Math.min(left, size);
+    cost += (take / 1e6) * price;
+    left -= take;
+    if (left <= 0) break;
+  }
+  return cost;
+}
+
+export function planCapacity(input: CapacityInput): CapacityPlan {
+  const { decisionsPerSecond: D, eventsPerSecond: E, actions: K, decisionPoints: DP, objectives: O } = input;
+  const headroom = 0.8;
+  // Decision records carry the candidate ids (the live catalog) and the context.
+  const decisionBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * K;
+  const bytesIn = D * decisionBytes + E * MEASURED.eventRecordBytes;
+  const records = D + E;
+  const shardsTotal = Math.max(
+    1,
+    Math.ceil(
+      Math.max(
+        records / LIMITS.shardRecordsPerSecond,
+        bytesIn / LIMITS.shardBytesInPerSecond,
+        // The updater and Firehose both read every byte.
+        (2 * bytesIn) / LIMITS.shardBytesOutPerSecond,
+      ) / headroom,
+    ),
+  );
+  // The publish lease item takes two writes per shard-second per decision point (request + acquire): at most
+  // 1,000 × 0.8 / 2 = 400 shards per stack (below the 500-shard soft quota of an account region).
+  const maxShardsPerCell = Math.min(LIMITS.kinesisShards, Math.floor((LIMITS.partitionWcuPerSecond * headroom) / 2));
+  const cells = Math.max(1, Math.ceil(shardsTotal / maxShardsPerCell));
+  const shards = Math.ceil(shardsTotal / cells);
+  const dPerCell = D / cells;
+  const ePerCell = E / cells;
+  // Writes per statistics item per second: one per batch-second per shard writing its partition.
+  const statsWcuPerWrite = Math.ceil(MEASURED.statsItemBytes / 1024);
+  let P = 1;
+  while ((shards / P) * statsWcuPerWrite > LIMITS.partitionWcuPerSecond * headroom && P < 64) P *= 2;
+  const itemWcu = Math.min(shards, shards / P) * statsWcuPerWrite;
+  // Decisions containers (Lambda concurrency): one request at a time per container.
+  const cpuMs = (handlerCpuUs(K) / 1000) * (1769 / MEASURED.decisionsMemoryMb);
+  const decisionMs = cpuMs + MEASURED.streamPutMs;
+  const containers = Math.ceil((dPerCell * decisionMs) / 1000);
+  const pollsPerSecond = (containers * DP * 1000) / input.refreshMs;
+  const R = Math.max(1, Math.ceil((2 * pollsPerSecond) / (LIMITS.prefixGetsPerSecond * headroom)));
+  // The publisher: a strongly consistent read of the day's statistics of one decision point per publish (≤ 1/s).
+  const statsItemsPerDp = K * P * (O + 1);
+  const publisherRcu = statsItemsPerDp * Math.ceil(MEASURED.statsItemBytes / 4096);
+  const updaterConcurrency = shards;
+  // Events arrive in requests of about 10 (an assumption), each about as long as a decision.
+  const eventRequests = ePerCell / 10;
+  const eventsContainers = Math.max(1, Math.ceil((eventRequests * decisionMs) / 1000));
+  // Statistics writes: each shard-second writes each statistics item its batch touched once.
+  const recordsPerShard = (dPerCell + ePerCell) / shards;
+  const statsWrites = shards * DP * Math.min(K * (O + 1), recordsPerShard);
+  const tableWcu =
+    dPerCell * MEASURED.joinWcuPerDecision + ePerCell * MEASURED.joinWcuPerEvent + statsWrites * statsWcuPerWrite;
+  const tableRcu = dPerCell * MEASURED.joinRcuPerDecision + ePerCell * MEASURED.joinRcuPerEvent;
+  const need = (
+    resource: string,
+    n: number,
+    limit: number,
+    unit: string,
+    kind: ResourceNeed['kind'],
+  ): ResourceNeed => ({ resource, need: n, limit, unit, utilisation: n / limit, kind });
+  const resources: ResourceNeed[] = [
+    need('API Gateway requests', dPerCell + eventRequests, LIMITS.apiGatewayRequestsPerSecond, 'req/s', 'soft quota'),
+    need(
+      'Lambda concurrency (decisions + events + updater)',
+      containers + eventsContainers + updaterConcurrency,
+      LIMITS.lambdaConcurrency,
+      'containers',
+      'soft quota',
+    ),
+    need('Kinesis shards', shards, LIMITS.kinesisShards, 'shards', 'soft quota'),
+    need(
+      'Kinesis records per shard',
+      (dPerCell + ePerCell) / shards,
+      LIMITS.shardRecordsPerSecond,
+      'records/s',
+      'hard',
+    ),
+    need(
+      'Kinesis bytes in per shard',
+      (dPerCell * decisionBytes + ePerCell * MEASURED.eventRecordBytes) / shards,
+      LIMITS.shardBytesInPerSecond,
+      'B/s',
+      'hard',
+    ),
+    need('DynamoDB statistics item writes', itemWcu, LIMITS.partitionWcuPerSecond, 'WCU/s', 'hard'),
+    need('DynamoDB publish lease item writes', 2 * shards, LIMITS.partitionWcuPerSecond, 'WCU/s', 'hard'),
+    need('DynamoDB publisher reads (one decision point)', publisherRcu, LIMITS.partitionRcuPerSecond, 'RCU/s', 'hard'),
+    need('DynamoDB table writes', tableWcu, LIMITS.dynamoTableWcuPerSecond, 'WCU/s', 'soft quota'),
+    need('DynamoDB table reads', tableRcu + DP * publisherRcu, LIMITS.dynamoTableRcuPerSecond, 'RCU/s', 'soft quota'),
+    need('S3 snapshot GETs per prefix', (2 * pollsPerSecond) / R, LIMITS.prefixGetsPerSecond, 'GET/s', 'hard'),
+  ];
+  const tightest = resources.reduce((a, b) => (b.utilisation > a.utilisation ? b : a));
+  // Monthly cost of all cells.
+  const month = SECONDS_PER_MONTH;
+  const gbSeconds = (D * month * decisionMs * MEASURED.decisionsMemoryMb) / 1024 / 1000;
+  const cost = {
+    apiGateway: apiGatewayMonthly((D + E / 10) * month),
+    lambdaEvents:
+      (E / 10) * month * (PRICES.lambdaPerMillionRequests / 1e6) +
+      (((E / 10) * month * decisionMs) / 1000 / 2) * PRICES.lambdaPerGbSecond,
+    lambdaDecisions: ((D * month) / 1e6) * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond,
+    // Updater: one invocation per shard-second, ≈ 200 ms at 1 GB (measured order of magnitude, BENCHMARKS "updater").
+    lambdaUpdater: shards * cells * month * (PRICES.lambdaPerMillionRequests / 1e6 + 0.2 * PRICES.lambdaPerGbSecond),
+    kinesis:
+      shards * cells * 730 * PRICES.kinesisShardHour +
+      (((D * Math.ceil(decisionBytes / 25_600) + E) * month) / 1e6) * PRICES.kinesisPerMillionPutUnits,
+    dynamodb:
+      ((tableWcu * cells * month) / 1e6) * PRICES.dynamoPerMillionWrites +
+      (((tableRcu + DP * publisherRcu) * cells * month) / 1e6) * PRICES.dynamoPerMillionReads,
+    s3Snapshots:
+      ((2 * pollsPerSecond * cells * month) / 1000) * PRICES.s3PerThousandGets +
+      ((2 * R * DP * cells * month) / 1000) * PRICES.s3PerThousandPuts,
+    firehose: ((bytesIn * month) / 1e9) * PRICES.firehosePerGb,
+  };
+  const total = Object.values(cost).reduce((a, b) => a + b, 0);
+  return {
+    input,
+    design: { cells, shardsPerCell: shards, statsPartitions: P, snapshotReplicas: R, decisionsContainers: containers },
+    resources,
+    tightest,
+    monthlyCost: { ...cost, total },
+    costPerMillionDecisions: total / ((D * month) / 1e6),
+  };
+}
