@@ -223,6 +223,8 @@ export class NbaEngineStack extends Stack {
         ERASURE_RETENTION_DAYS: String(props.lakeRetentionDays + 7),
         AUDIT_TABLE: this.auditTable.tableName,
         AUDIT_RETENTION_DAYS: String(props.auditRetentionDays),
+        // Catalog changes publish at once: an operator waits for the answer, and their rate is an operator's.
+        PUBLISH_MIN_INTERVAL_MS: '0',
       },
     });
     this.updaterFunction = createFunction('UpdaterFunction', 'updater', {

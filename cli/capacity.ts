@@ -30,16 +30,16 @@ export function formatPlan(plan: CapacityPlan): string {
   const { design, input } = plan;
   const lines = [
     `load: ${n(input.decisionsPerSecond)} decisions/s, ${n(input.eventsPerSecond)} events/s, K = ${n(input.actions)}, ${input.decisionPoints} decision point(s), ${input.objectives} objective(s), refresh ${input.refreshMs} ms`,
-    `design: ${design.cells} cell(s) of ${design.shardsPerCell} shards each, STATS_PARTITIONS = ${design.statsPartitions}, snapshotReplicas = ${design.snapshotReplicas}, ${n(design.decisionsContainers)} decisions containers per cell`,
+    `design: ${design.cells} cell(s) of ${design.shardsPerCell} shards each, STATS_PARTITIONS = ${design.statsPartitions}, snapshotReplicas = ${design.snapshotReplicas}, PUBLISH_MIN_INTERVAL_MS = ${design.publishIntervalMs}, ${n(design.decisionsContainers)} decisions containers per cell`,
     '',
     'per cell:',
     `${'resource'.padEnd(50)} ${'need'.padStart(14)} ${'limit'.padStart(12)}  unit        use   kind`,
     ...plan.resources.map(
       (r) =>
-        `${r.resource.padEnd(50)} ${n(r.need).padStart(14)} ${n(r.limit).padStart(12)}  ${r.unit.padEnd(10)} ${`${Math.round(r.utilisation * 100)}%`.padStart(5)}   ${r.kind}${r.utilisation > 1 ? '  OVER' : ''}`,
+        `${r.resource.padEnd(50)} ${n(r.need).padStart(14)} ${n(r.limit).padStart(12)}  ${r.unit.padEnd(10)} ${`${Math.round(r.utilisation * 100)}%`.padStart(5)}   ${r.kind}${r.request !== undefined ? `: request ${n(r.request)}` : ''}${r.kind === 'hard' && r.utilisation > 1 ? '  OVER' : ''}`,
     ),
     '',
-    `closest to its limit: ${plan.tightest.resource} at ${Math.round(plan.tightest.utilisation * 100)}% (${plan.tightest.kind}${plan.tightest.kind === 'soft quota' && plan.tightest.utilisation > 1 ? ': request the increase' : ''})`,
+    `breaks first as the load grows (hard limit): ${plan.tightest.resource} at ${Math.round(plan.tightest.utilisation * 100)}%`,
     '',
     'monthly cost (USD, us-east-1, all cells):',
     ...Object.entries(plan.monthlyCost)

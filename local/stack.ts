@@ -303,6 +303,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
               state,
               new DynamoPublishLease(clients.dynamo, steps.environment.STATE_TABLE!),
               new S3SnapshotStore(clients.s3, bucket, Number(steps.environment.SNAPSHOT_REPLICAS ?? 1)),
+              { minIntervalMs: 0 },
             );
       const modelChanged = async (dp: string) => {
         await publisher?.afterWrites(dp);

@@ -121,9 +121,18 @@ export async function runFanoutBench(opts: {
     // Warm every container (its first fetch), 50 at a time as containers start in a scale-out, then measure.
     for (let c = 0; c < services.length; c += 50) {
       await Promise.all(
-        services
-          .slice(c, c + 50)
-          .map((s, i) => s.decide({ decisionPoint: DP, userId: `w${c + i}`, context: {}, slots: 1 })),
+        services.slice(c, c + 50).map(async (s, i) => {
+          // A first poll that fails (the emulator resets a connection under this load) is retried, as the next
+          // request to a Lambda container would.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await s.decide({ decisionPoint: DP, userId: `w${c + i}`, context: {}, slots: 1 });
+            } catch (err) {
+              if (attempt >= 10) throw err;
+              await new Promise((r) => setTimeout(r, 100 * attempt));
+            }
+          }
+        }),
       );
     }
     await new Promise((r) => setTimeout(r, 1500));

@@ -45,6 +45,11 @@ export const engineConfigSchema = z.object({
   SNAPSHOT_BUCKET: z.string().min(1).optional(),
   /** Copies of each snapshot and pointer under separate key prefixes (S3 serves ~5,500 GET/s per prefix). */
   SNAPSHOT_REPLICAS: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * Least time between two publishes' reads of a decision point (snapshot-publisher.ts, rule 4): bounds the state
+   * table's reads under continuous feedback. The admin function, whose writes are few and whose caller waits, sets 0.
+   */
+  PUBLISH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
   STATS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Latency budget of a decision for waiting on DynamoDB and Kinesis, after which it degrades (resilience/guard.ts). */
@@ -154,6 +159,7 @@ export function createEngine(
   const publisher =
     snapshots &&
     new SnapshotPublisher(stateStore, new DynamoPublishLease(clients.dynamo, config.STATE_TABLE), snapshots, {
+      minIntervalMs: config.PUBLISH_MIN_INTERVAL_MS,
       onPublished: (pointer, buildMs) => {
         metrics.addMetric(METRIC.snapshotPublished, MetricUnit.Count, 1);
         log.info('snapshot published', { ...pointer, buildMs });

@@ -46,6 +46,8 @@ const publisher =
         state,
         new DynamoPublishLease(dynamo, env.STATE_TABLE),
         new S3SnapshotStore(s3, env.SNAPSHOT_BUCKET, env.SNAPSHOT_REPLICAS),
+        // One promotion per run: publish at once.
+        { minIntervalMs: 0 },
       );
 export const retrainHandlers = createStepHandlers({
   blobs: new S3BlobStore(s3, env.LAKE_BUCKET),

@@ -97,6 +97,8 @@ export interface ResourceNeed {
   /** need / limit. */
   utilisation: number;
   kind: 'hard' | 'soft quota';
+  /** For a soft quota the need passes (with 20% headroom): the quota to request for each cell's account region. */
+  request?: number;
 }
 
 export interface CapacityPlan {
@@ -106,10 +108,13 @@ export interface CapacityPlan {
     shardsPerCell: number;
     statsPartitions: number;
     snapshotReplicas: number;
+    /** PUBLISH_MIN_INTERVAL_MS of the updater. */
+    publishIntervalMs: number;
     decisionsContainers: number;
   };
   /** Per cell (each cell is one stack in its own account or region when soft quotas require). */
   resources: ResourceNeed[];
+  /** The hard limit closest to its limit: what breaks first as the load grows within this design. */
   tightest: ResourceNeed;
   monthlyCost: Record<string, number> & { total: number };
   costPerMillionDecisions: number;
@@ -178,9 +183,12 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   const containers = Math.ceil((dPerCell * decisionMs) / 1000);
   const pollsPerSecond = (containers * DP * 1000) / input.refreshMs;
   const R = Math.max(1, Math.ceil((2 * pollsPerSecond) / (LIMITS.prefixGetsPerSecond * headroom)));
-  // The publisher: a strongly consistent read of the day's statistics of one decision point per publish (≤ 1/s).
+  // The publisher: a strongly consistent read of the day's statistics of one decision point per publish, publishes
+  // at least PUBLISH_MIN_INTERVAL_MS apart: the interval is raised until the reads fit the partition.
   const statsItemsPerDp = K * P * (O + 1);
-  const publisherRcu = statsItemsPerDp * Math.ceil(MEASURED.statsItemBytes / 4096);
+  const rcuPerPublish = statsItemsPerDp * Math.ceil(MEASURED.statsItemBytes / 4096);
+  const publishIntervalMs = 1000 * Math.max(1, Math.ceil(rcuPerPublish / (LIMITS.partitionRcuPerSecond * headroom)));
+  const publisherRcu = (rcuPerPublish * 1000) / publishIntervalMs;
   const updaterConcurrency = shards;
   // Events arrive in requests of about 10 (an assumption), each about as long as a decision.
   const eventRequests = ePerCell / 10;
@@ -197,7 +205,15 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     limit: number,
     unit: string,
     kind: ResourceNeed['kind'],
-  ): ResourceNeed => ({ resource, need: n, limit, unit, utilisation: n / limit, kind });
+  ): ResourceNeed => ({
+    resource,
+    need: n,
+    limit,
+    unit,
+    utilisation: n / limit,
+    kind,
+    ...(kind === 'soft quota' && n > limit * headroom && { request: Math.ceil(n / headroom) }),
+  });
   const resources: ResourceNeed[] = [
     need('API Gateway requests', dPerCell + eventRequests, LIMITS.apiGatewayRequestsPerSecond, 'req/s', 'soft quota'),
     need(
@@ -229,7 +245,8 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     need('DynamoDB table reads', tableRcu + DP * publisherRcu, LIMITS.dynamoTableRcuPerSecond, 'RCU/s', 'soft quota'),
     need('S3 snapshot GETs per prefix', (2 * pollsPerSecond) / R, LIMITS.prefixGetsPerSecond, 'GET/s', 'hard'),
   ];
-  const tightest = resources.reduce((a, b) => (b.utilisation > a.utilisation ? b : a));
+  // The hard limits are the design's; soft quotas are raised by request (`request`).
+  const tightest = resources.filter((r) => r.kind === 'hard').reduce((a, b) => (b.utilisation > a.utilisation ? b : a));
   // Monthly cost of all cells.
   const month = SECONDS_PER_MONTH;
   const gbSeconds = (D * month * decisionMs * MEASURED.decisionsMemoryMb) / 1024 / 1000;
@@ -249,13 +266,20 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       (((tableRcu + DP * publisherRcu) * cells * month) / 1e6) * PRICES.dynamoPerMillionReads,
     s3Snapshots:
       ((2 * pollsPerSecond * cells * month) / 1000) * PRICES.s3PerThousandGets +
-      ((2 * R * DP * cells * month) / 1000) * PRICES.s3PerThousandPuts,
+      (((2 * R * DP * cells * month) / 1000) * PRICES.s3PerThousandPuts * 1000) / publishIntervalMs,
     firehose: ((bytesIn * month) / 1e9) * PRICES.firehosePerGb,
   };
   const total = Object.values(cost).reduce((a, b) => a + b, 0);
   return {
     input,
-    design: { cells, shardsPerCell: shards, statsPartitions: P, snapshotReplicas: R, decisionsContainers: containers },
+    design: {
+      cells,
+      shardsPerCell: shards,
+      statsPartitions: P,
+      snapshotReplicas: R,
+      publishIntervalMs,
+      decisionsContainers: containers,
+    },
     resources,
     tightest,
     monthlyCost: { ...cost, total },

@@ -94,16 +94,26 @@ export interface SnapshotStore {
 export interface PublishLease {
   /** Counts a request: call it after the writes to publish are committed. */
   request(decisionPoint: string): Promise<void>;
-  /** Takes the lease if it is free or expired: the requests counted so far, or undefined when another holds it. */
-  acquire(decisionPoint: string, owner: string, now: number, ttlMs: number): Promise<number | undefined>;
   /**
-   * Frees the lease if no request was counted since `seen` and returns undefined; otherwise keeps it (renewed) and
-   * returns the requests counted now. `force` frees it whatever was counted.
+   * Takes the lease if it is free or expired: the requests counted so far and when the last publish began its read
+   * (0 if never), or undefined when another holds it.
+   */
+  acquire(
+    decisionPoint: string,
+    owner: string,
+    now: number,
+    ttlMs: number,
+  ): Promise<{ requests: number; readAt: number } | undefined>;
+  /**
+   * Records `readAt` (when the publish just made began its read). Then frees the lease if no request was counted
+   * since `seen` and returns undefined; otherwise keeps it (renewed) and returns the requests counted now. `force`
+   * frees it whatever was counted.
    */
   release(
     decisionPoint: string,
     owner: string,
     seen: number,
+    readAt: number,
     now: number,
     ttlMs: number,
     force?: boolean,

@@ -83,6 +83,7 @@ async function race(seed: number, writers: number, maxRounds: number) {
       new SnapshotPublisher(slowState, jittered(lease, rng), jittered(snapshots, rng), {
         owner: `w${k}`,
         maxRounds,
+        minIntervalMs: 0,
       }),
   );
   await Promise.all(
@@ -105,13 +106,75 @@ describe('snapshot publishing', () => {
     }
   });
 
-  it('a plain lease (winner publishes once, the rest skip) loses writes: the property is not vacuous', async () => {
-    let lost = 0;
-    for (let seed = 1; seed <= 40; seed++) {
-      const { published, truth } = await race(seed, 12, 1);
-      if (published !== truth) lost++;
-    }
-    expect(lost).toBeGreaterThan(0);
+  it.each([
+    [1, 'a plain lease (publish once, the others skip) loses the write made during the read'],
+    [3, 'the request count makes the holder publish again and cover it'],
+  ])('maxRounds %i: %s', async (maxRounds) => {
+    // A takes the lease and starts reading; B commits a write, counts its request and finds the lease held, all
+    // while A's read is in flight; then A's read completes and A publishes.
+    const state = await world();
+    const lease = new MemoryPublishLease();
+    const snapshots = new MemorySnapshotStore();
+    let releaseRead: () => void = () => {};
+    let gate: Promise<void> | undefined = new Promise<void>((r) => {
+      releaseRead = r;
+    });
+    const gated: StateStore = new Proxy(state, {
+      get(t, key, receiver) {
+        const v = Reflect.get(t, key, receiver);
+        if (key !== 'loadChanges') return v;
+        return async (...args: Parameters<StateStore['loadChanges']>) => {
+          const out = await t.loadChanges(...args);
+          const g = gate;
+          gate = undefined;
+          if (g) await g;
+          return out;
+        };
+      },
+    });
+    const options = { maxRounds, minIntervalMs: 0 };
+    const a = new SnapshotPublisher(gated, lease, snapshots, { owner: 'a', ...options }).afterWrites('dp');
+    await new Promise((r) => setTimeout(r, 5));
+    await write(state, 1, createRng(1));
+    expect(await new SnapshotPublisher(state, lease, snapshots, { owner: 'b', ...options }).afterWrites('dp')).toBe(
+      'held elsewhere',
+    );
+    releaseRead();
+    await a;
+    const truth = (await new ModelCache(state, { refreshMs: 0 }).get('dp')).version;
+    const published = (await snapshots.getPointer('dp'))?.version;
+    if (maxRounds === 1) expect(published).not.toBe(truth);
+    else expect(published).toBe(truth);
+  });
+
+  it('paces publishes: reads of a decision point begin at least minIntervalMs apart, and every write is still covered', async () => {
+    const rng = createRng(9);
+    const state = await world();
+    const lease = new MemoryPublishLease();
+    const snapshots = new MemorySnapshotStore();
+    const reads: number[] = [];
+    const timed: StateStore = new Proxy(state, {
+      get(t, key, receiver) {
+        if (key === 'loadChanges') reads.push(performance.now());
+        return Reflect.get(t, key, receiver);
+      },
+    });
+    const minIntervalMs = 25;
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, k) => {
+        await new Promise((r) => setTimeout(r, rng.int(150)));
+        await write(state, k, rng);
+        await new SnapshotPublisher(jittered(timed, rng), lease, snapshots, {
+          owner: `w${k}`,
+          maxRounds: Number.POSITIVE_INFINITY,
+          minIntervalMs,
+        }).afterWrites('dp');
+      }),
+    );
+    for (let i = 1; i < reads.length; i++) expect(reads[i]! - reads[i - 1]!).toBeGreaterThanOrEqual(minIntervalMs - 2);
+    expect((await snapshots.getPointer('dp'))?.version).toBe(
+      (await new ModelCache(state, { refreshMs: 0 }).get('dp')).version,
+    );
   });
 
   it('decision containers never read the state table, and fetch a snapshot only when its pointer changes', async () => {
@@ -124,7 +187,7 @@ describe('snapshot publishing', () => {
       },
     });
     const snapshots = new MemorySnapshotStore();
-    const publisher = new SnapshotPublisher(state, new MemoryPublishLease(), snapshots);
+    const publisher = new SnapshotPublisher(state, new MemoryPublishLease(), snapshots, { minIntervalMs: 0 });
     expect(await publisher.afterWrites('dp')).toBe('published');
     let clock = NOW;
     const fallback = new ModelCache(counted, { refreshMs: 1000, now: () => clock });
@@ -153,7 +216,7 @@ describe('snapshot publishing', () => {
   it('serves the last good model when the snapshot behind the pointer does not match its checksum', async () => {
     const state = await world();
     const snapshots = new MemorySnapshotStore();
-    await new SnapshotPublisher(state, new MemoryPublishLease(), snapshots).afterWrites('dp');
+    await new SnapshotPublisher(state, new MemoryPublishLease(), snapshots, { minIntervalMs: 0 }).afterWrites('dp');
     let clock = NOW;
     const source = new SnapshotSource(snapshots, {
       pollMs: 1000,
@@ -168,13 +231,14 @@ describe('snapshot publishing', () => {
     await snapshots.publish(pointer, (await snapshots.getSnapshot('dp'))!);
     clock += 2000;
     expect((await source.get('dp')).version).toBe(good.version);
-    expect(source.counts.rejected).toBe(1);
+    // Read again up to three times (a newer snapshot may have overwritten it), then the last good model serves.
+    expect(source.counts.rejected).toBe(3);
   });
 
   it('answers every one of many concurrent first requests of a container with the model', async () => {
     const state = await world();
     const snapshots = new MemorySnapshotStore();
-    await new SnapshotPublisher(state, new MemoryPublishLease(), snapshots).afterWrites('dp');
+    await new SnapshotPublisher(state, new MemoryPublishLease(), snapshots, { minIntervalMs: 0 }).afterWrites('dp');
     const source = new SnapshotSource(jittered(snapshots, createRng(3)), {
       pollMs: 1000,
       fallback: new ModelCache(state, { refreshMs: 0 }),

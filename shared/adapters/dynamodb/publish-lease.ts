@@ -1,12 +1,12 @@
 /**
  * DynamoDB implementation of the PublishLease port: one item per decision point in the state table,
- * `DP#{dp}` / `PUBLISH` = { owner, until, requests }. It has no `updatedAt`, so it is not in the `byUpdatedAt` index
+ * `DP#{dp}` / `PUBLISH` = { owner, until, requests, readAt }. It has no `updatedAt`, so it is not in the `byUpdatedAt` index
  * and a refresh never reads it. Each method is one UpdateItem whose condition makes it atomic:
  * - request: ADD requests 1 (no condition);
  * - acquire: SET owner, until (and requests to 0 if absent) IF the item is absent, or `until` < now; returns
  *   `requests`;
- * - release: SET until = 0 IF owner = me AND requests = seen (else, still the owner: renew `until` and return the
- *   count); `force` drops the second condition.
+ * - release: SET until = 0, readAt IF owner = me AND requests = seen (else, still the owner: renew `until`, set
+ *   readAt and return the count); `force` drops the second condition.
  * `until` is the holder's clock plus the TTL: a holder that dies frees the lease after the TTL (writers' clock skew
  * shortens or lengthens that by the skew, nothing else).
  */
@@ -38,7 +38,12 @@ export class DynamoPublishLease implements PublishLease {
     );
   }
 
-  async acquire(decisionPoint: string, owner: string, now: number, ttlMs: number): Promise<number | undefined> {
+  async acquire(
+    decisionPoint: string,
+    owner: string,
+    now: number,
+    ttlMs: number,
+  ): Promise<{ requests: number; readAt: number } | undefined> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -51,7 +56,8 @@ export class DynamoPublishLease implements PublishLease {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return Number(unmarshall(out.Attributes ?? {}).requests ?? 0);
+      const item = unmarshall(out.Attributes ?? {});
+      return { requests: Number(item.requests ?? 0), readAt: Number(item.readAt ?? 0) };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return undefined;
       throw err;
@@ -62,6 +68,7 @@ export class DynamoPublishLease implements PublishLease {
     decisionPoint: string,
     owner: string,
     seen: number,
+    readAt: number,
     now: number,
     ttlMs: number,
     force = false,
@@ -71,10 +78,15 @@ export class DynamoPublishLease implements PublishLease {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(decisionPoint),
-          UpdateExpression: 'SET #until = :zero',
+          UpdateExpression: 'SET #until = :zero, readAt = :readAt',
           ConditionExpression: force ? '#owner = :owner' : '#owner = :owner AND requests = :seen',
           ExpressionAttributeNames: { '#owner': 'owner', '#until': 'until' },
-          ExpressionAttributeValues: marshall({ ':owner': owner, ':zero': 0, ...(force ? {} : { ':seen': seen }) }),
+          ExpressionAttributeValues: marshall({
+            ':owner': owner,
+            ':zero': 0,
+            ':readAt': readAt,
+            ...(force ? {} : { ':seen': seen }),
+          }),
         }),
       );
       return undefined;
@@ -90,10 +102,10 @@ export class DynamoPublishLease implements PublishLease {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(decisionPoint),
-          UpdateExpression: 'SET #until = :until',
+          UpdateExpression: 'SET #until = :until, readAt = :readAt',
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner', '#until': 'until' },
-          ExpressionAttributeValues: marshall({ ':owner': owner, ':until': now + ttlMs }),
+          ExpressionAttributeValues: marshall({ ':owner': owner, ':until': now + ttlMs, ':readAt': readAt }),
           ReturnValues: 'ALL_NEW',
         }),
       );

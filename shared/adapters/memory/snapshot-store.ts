@@ -7,10 +7,12 @@ import type { PublishLease, SnapshotPointer, SnapshotStore } from '../../core/po
 export class MemorySnapshotStore implements SnapshotStore {
   private readonly pointers = new Map<string, SnapshotPointer>();
   private readonly snapshots = new Map<string, Uint8Array>();
-  /** Reads of pointers and of snapshots, for tests that count them. */
+  /** Reads of pointers and of snapshots, and publishes, for tests that count them. */
   readonly reads = { pointers: 0, snapshots: 0 };
+  publishes = 0;
 
   async publish(pointer: SnapshotPointer, snapshot: Uint8Array): Promise<void> {
+    this.publishes++;
     this.snapshots.set(pointer.decisionPoint, snapshot.slice());
     this.pointers.set(pointer.decisionPoint, { ...pointer });
   }
@@ -28,12 +30,12 @@ export class MemorySnapshotStore implements SnapshotStore {
 }
 
 export class MemoryPublishLease implements PublishLease {
-  private readonly items = new Map<string, { owner?: string; until: number; requests: number }>();
+  private readonly items = new Map<string, { owner?: string; until: number; requests: number; readAt: number }>();
 
   private item(dp: string) {
     let i = this.items.get(dp);
     if (!i) {
-      i = { until: 0, requests: 0 };
+      i = { until: 0, requests: 0, readAt: 0 };
       this.items.set(dp, i);
     }
     return i;
@@ -43,24 +45,31 @@ export class MemoryPublishLease implements PublishLease {
     this.item(decisionPoint).requests++;
   }
 
-  async acquire(decisionPoint: string, owner: string, now: number, ttlMs: number): Promise<number | undefined> {
+  async acquire(
+    decisionPoint: string,
+    owner: string,
+    now: number,
+    ttlMs: number,
+  ): Promise<{ requests: number; readAt: number } | undefined> {
     const i = this.item(decisionPoint);
     if (i.until >= now) return undefined;
     i.owner = owner;
     i.until = now + ttlMs;
-    return i.requests;
+    return { requests: i.requests, readAt: i.readAt };
   }
 
   async release(
     decisionPoint: string,
     owner: string,
     seen: number,
+    readAt: number,
     now: number,
     ttlMs: number,
     force = false,
   ): Promise<number | undefined> {
     const i = this.item(decisionPoint);
     if (i.owner !== owner) return undefined;
+    i.readAt = Math.max(i.readAt, readAt);
     if (force || i.requests === seen) {
       i.until = 0;
       return undefined;

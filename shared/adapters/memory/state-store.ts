@@ -85,7 +85,7 @@ export class MemoryStateStore implements StateStore {
     return this.query(dpPk(decisionPoint), 'ACTION#').map(toAction);
   }
 
-  async loadChanges(decisionPoint: string, since: number): Promise<DecisionPointChanges> {
+  async loadChanges(decisionPoint: string, since: number, _consistent?: boolean): Promise<DecisionPointChanges> {
     const changed: { updatedAt: number; sk: string; attrs: Attributes }[] = [];
     for (const [sk, attrs] of this.table.get(dpPk(decisionPoint)) ?? []) {
       // Only items with a numeric updatedAt are in the byUpdatedAt index (every item of the table has one).

@@ -14,6 +14,9 @@
  * fails to take the lease counted its request first, and the holder cannot free the lease without reading after it.
  * The exception is bounded by `maxRounds`: under continuous writes the holder hands over, and the writes of the last
  * `maxRounds`-th round wait for the next writer (at most one batch window while feedback flows).
+ * 4. Publishes of a decision point begin their reads at least `minIntervalMs` apart (the lease item records when
+ *    the last one began; a holder waits out the rest, holding the lease). So the state table is read in full at most
+ *    once per interval, however many shards write and however fast a build is.
  * A holder that dies frees the lease after `leaseMs`.
  *
  * The build runs here, once per decision point and publish, instead of in every decision container.
@@ -31,6 +34,11 @@ export interface SnapshotPublisherOptions {
   leaseMs?: number;
   /** Publishes per lease before handing over (see the module comment). */
   maxRounds?: number;
+  /**
+   * Least time between the reads of two publishes of a decision point, whoever makes them (the lease item keeps the
+   * last read's time): bounds the state table's reads to one full read of the decision point per interval.
+   */
+  minIntervalMs?: number;
   now?: () => number;
   /** After each snapshot stored (for metrics and logs). */
   onPublished?: (pointer: SnapshotPointer, buildMs: number) => void;
@@ -44,6 +52,7 @@ export class SnapshotPublisher {
   private readonly owner: string;
   private readonly leaseMs: number;
   private readonly maxRounds: number;
+  private readonly minIntervalMs: number;
 
   constructor(
     state: StateStore,
@@ -55,6 +64,7 @@ export class SnapshotPublisher {
     this.owner = options.owner ?? randomUUID();
     this.leaseMs = options.leaseMs ?? 10_000;
     this.maxRounds = options.maxRounds ?? 3;
+    this.minIntervalMs = options.minIntervalMs ?? 1000;
     // Every call reads what changed since this publisher's last read, strongly consistent (rule 2).
     this.models = new ModelCache(state, { refreshMs: 0, consistent: true, now: this.now });
   }
@@ -62,22 +72,30 @@ export class SnapshotPublisher {
   /** Call once the writes to `decisionPoint` are committed (rule 1). */
   async afterWrites(decisionPoint: string): Promise<PublishOutcome> {
     await this.lease.request(decisionPoint);
-    let seen = await this.lease.acquire(decisionPoint, this.owner, this.now(), this.leaseMs);
-    if (seen === undefined) return 'held elsewhere';
+    const held = await this.lease.acquire(decisionPoint, this.owner, this.now(), this.leaseMs);
+    if (held === undefined) return 'held elsewhere';
+    let seen = held.requests;
+    let lastReadAt = held.readAt;
     let outcome: PublishOutcome = 'unchanged';
     for (let round = 1; ; round++) {
+      // Pacing (rule 4): the lease is held while waiting, so requests keep accumulating for this holder.
+      const wait = lastReadAt + this.minIntervalMs - this.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const readAt = this.now();
       try {
-        const once = await this.publishOnce(decisionPoint);
+        const once = await this.publishOnce(decisionPoint, readAt);
         if (once === 'published' || outcome === 'unchanged') outcome = once;
       } catch (err) {
         // Free the lease at once: the next writer retries (and the caller learns why this one failed).
-        await this.lease.release(decisionPoint, this.owner, seen, this.now(), this.leaseMs, true);
+        await this.lease.release(decisionPoint, this.owner, seen, lastReadAt, this.now(), this.leaseMs, true);
         throw err;
       }
+      lastReadAt = readAt;
       const next = await this.lease.release(
         decisionPoint,
         this.owner,
         seen,
+        readAt,
         this.now(),
         this.leaseMs,
         round >= this.maxRounds,
@@ -87,8 +105,7 @@ export class SnapshotPublisher {
     }
   }
 
-  private async publishOnce(decisionPoint: string): Promise<PublishOutcome> {
-    const readAt = this.now();
+  private async publishOnce(decisionPoint: string, readAt: number): Promise<PublishOutcome> {
     let model: Awaited<ReturnType<ModelCache['get']>>;
     try {
       model = await this.models.get(decisionPoint);

@@ -6,8 +6,8 @@
  *
  * Bounded staleness: a decision reflects every snapshot published more than `pollMs` × (1 + jitter/2) before it, plus
  * the fetch. A poll or fetch that fails keeps serving the last good model (reported through `onRefreshError`); a
- * snapshot whose bytes do not match the pointer's checksum is not served (a newer one overwrote it; the next poll
- * takes it). A decision point with no pointer yet (created before snapshots, or its publish failed) is served by
+ * snapshot whose bytes do not match the pointer's checksum is not served (a newer one overwrote it in between: the
+ * pointer is read again, up to three times, then at the next poll 100 ms later). A decision point with no pointer yet (created before snapshots, or its publish failed) is served by
  * `fallback` (the state table's ModelCache) until one is published.
  */
 import { DependencyError, NotFoundError } from '../../core/errors.ts';
@@ -25,6 +25,9 @@ export interface SnapshotSourceOptions {
   fallback: ModelSource;
   onRefreshError?: (err: unknown, decisionPoint: string) => void;
 }
+
+/** Pointer-and-snapshot reads per poll while the snapshot keeps not matching its pointer. */
+const SNAPSHOT_READ_ATTEMPTS = 3;
 
 interface Entry {
   pointer: SnapshotPointer | undefined;
@@ -90,26 +93,33 @@ export class SnapshotSource implements ModelSource {
   private async poll(decisionPoint: string, entry: Entry): Promise<void> {
     const jitter = this.options.jitter ?? 0.2;
     entry.nextPollAt = this.now() + this.options.pollMs * (1 - jitter / 2 + jitter * this.random());
-    this.counts.polls++;
-    const pointer = await this.store.getPointer(decisionPoint);
-    if (!pointer) {
-      entry.unpublished = true;
-      return;
-    }
-    entry.unpublished = false;
-    if (pointer.sha256 === entry.pointer?.sha256 && entry.model) return;
-    this.counts.fetches++;
-    const bytes = await this.store.getSnapshot(decisionPoint);
-    if (!bytes) throw new DependencyError(`the snapshot of ${decisionPoint} is missing behind its pointer`);
-    try {
-      entry.model = decodeSnapshot(bytes, pointer.sha256);
-      entry.pointer = pointer;
-    } catch (err) {
-      if (!(err instanceof SnapshotIntegrityError)) throw err;
-      this.counts.rejected++;
-      // A newer snapshot overwrote it after the pointer was read: poll again soon.
-      entry.nextPollAt = this.now() + Math.min(100, this.options.pollMs);
-      if (!entry.model) throw err;
+    // A snapshot that does not match the pointer just read was overwritten by a newer one in between (the key is
+    // fixed): read the pointer again, a few times, before giving up until the next poll.
+    for (let attempt = 1; ; attempt++) {
+      this.counts.polls++;
+      const pointer = await this.store.getPointer(decisionPoint);
+      if (!pointer) {
+        entry.unpublished = true;
+        return;
+      }
+      entry.unpublished = false;
+      if (pointer.sha256 === entry.pointer?.sha256 && entry.model) return;
+      this.counts.fetches++;
+      const bytes = await this.store.getSnapshot(decisionPoint);
+      if (!bytes) throw new DependencyError(`the snapshot of ${decisionPoint} is missing behind its pointer`);
+      try {
+        entry.model = decodeSnapshot(bytes, pointer.sha256);
+        entry.pointer = pointer;
+        return;
+      } catch (err) {
+        if (!(err instanceof SnapshotIntegrityError)) throw err;
+        this.counts.rejected++;
+        if (attempt >= SNAPSHOT_READ_ATTEMPTS) {
+          entry.nextPollAt = this.now() + Math.min(100, this.options.pollMs);
+          if (!entry.model) throw err;
+          return;
+        }
+      }
     }
   }
 }
