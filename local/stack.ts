@@ -306,7 +306,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
               { minIntervalMs: 0 },
             );
       const modelChanged = async (dp: string) => {
-        await publisher?.afterWrites(dp);
+        await publisher?.publishAndWait(dp);
       };
       return await runLocalRetrain(
         input,

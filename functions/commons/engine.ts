@@ -211,7 +211,19 @@ export function createEngine(
     publisher,
     modelChanged: async (decisionPoint) => {
       modelCache.invalidate(decisionPoint);
-      await publishQuietly(publisher, decisionPoint);
+      // The caller (an admin request) waits for its change to be in a published snapshot, as it used to wait for
+      // the state table's write: the change serves within one poll of the answer.
+      try {
+        if (publisher && !(await publisher.publishAndWait(decisionPoint))) {
+          log.warn('snapshot not published in time; the next publish covers the change', { decisionPoint });
+        }
+      } catch (err) {
+        metrics.addMetric(METRIC.snapshotPublishFailed, MetricUnit.Count, 1);
+        log.warn('snapshot publish failed; containers keep the previous snapshot', {
+          decisionPoint,
+          error: String(err),
+        });
+      }
     },
     observability,
   };

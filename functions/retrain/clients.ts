@@ -53,7 +53,7 @@ export const retrainHandlers = createStepHandlers({
   blobs: new S3BlobStore(s3, env.LAKE_BUCKET),
   state,
   modelChanged: async (dp) => {
-    await publisher?.afterWrites(dp);
+    await publisher?.publishAndWait(dp);
   },
   erasures: new DynamoErasureLog(dynamo, env.STATE_TABLE),
   audit:

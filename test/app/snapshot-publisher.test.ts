@@ -177,6 +177,24 @@ describe('snapshot publishing', () => {
     );
   });
 
+  it('publishAndWait returns once a snapshot with the write is published, while another holder paces its publishes', async () => {
+    const state = await world();
+    const lease = new MemoryPublishLease();
+    const snapshots = new MemorySnapshotStore();
+    const updater = new SnapshotPublisher(state, lease, snapshots, { owner: 'updater', minIntervalMs: 300 });
+    await updater.afterWrites('dp');
+    await write(state, 1, createRng(1));
+    // The updater takes the lease and waits out its interval, holding it.
+    const pacing = updater.afterWrites('dp');
+    await new Promise((r) => setTimeout(r, 20));
+    await write(state, 2, createRng(2));
+    const admin = new SnapshotPublisher(state, lease, snapshots, { owner: 'admin', minIntervalMs: 0 });
+    expect(await admin.publishAndWait('dp')).toBe(true);
+    const truth = (await new ModelCache(state, { refreshMs: 0 }).get('dp')).version;
+    expect((await snapshots.getPointer('dp'))?.version).toBe(truth);
+    await pacing;
+  });
+
   it('decision containers never read the state table, and fetch a snapshot only when its pointer changes', async () => {
     const state = await world();
     const reads = { changes: 0 };

@@ -161,6 +161,20 @@ describe('explanations', () => {
     });
     expect(fresh.body.learned.objectives.default.sd).toBeGreaterThan(0);
 
+    // Actions added a moment ago serve once the decisions container has polled the snapshot the import published
+    // (≤ MODEL_REFRESH_MS plus the fetch; docs/ARCHITECTURE.md §5).
+    // The probe names it and excludes it: 400 "unknown action" until then, 422 after, and no decision is made.
+    await waitFor(
+      async () =>
+        (
+          await api.call('POST', '/v1/decisions', {
+            decisionPoint: 'shop',
+            userId: 'probe',
+            candidates: ['bulk-1'],
+            exclude: ['bulk-1'],
+          })
+        ).status === 422,
+    );
     const d = await api.call('POST', '/v1/decisions', {
       decisionPoint: 'shop',
       userId: 'buyer',
@@ -191,6 +205,8 @@ describe('explanations', () => {
 describe('retirement over HTTP', () => {
   it('never serves a retired action again, and serves it with its statistics when it comes back', async () => {
     expect((await api.call('DELETE', `${DP}/actions/bulk-1`)).status).toBe(200);
+    // Once the container has polled the retirement's snapshot (≤ MODEL_REFRESH_MS plus the fetch), never again.
+    await waitFor(async () => !(await served({ country: 'FR' }, 3)).includes('bulk-1'));
     expect(await served({ country: 'FR' })).not.toContain('bulk-1');
     const named = await api.call('POST', '/v1/decisions', {
       decisionPoint: 'shop',
@@ -214,6 +230,6 @@ describe('retirement over HTTP', () => {
     expect(back.body.status).toBe('live');
     const got = await api.call('GET', `${DP}/actions/bulk-1`);
     expect(got.body.learned).toMatchObject({ status: 'live', impressions: 1, rewardEvents: 1 });
-    expect(await served({ country: 'FR' }, 60)).toContain('bulk-1');
+    await waitFor(async () => (await served({ country: 'FR' }, 3)).includes('bulk-1'));
   });
 });

@@ -214,6 +214,15 @@ const plans: Record<string, Plan> = {
   'npm run iam-report': {
     skip: 'runs the whole http tier itself (minutes) to collect the calls; test/twin covers the ledger it reports',
   },
+  'npm run bench:fanout -- --containers 100 --seconds 10': {
+    skip: 'a benchmark (it starts its own stack and runs for seconds); `npm run bench -- --only fanout` runs it',
+  },
+  'npm run capacity -- --decisions-per-second 100000 --events-per-second 20000 --actions 100 --decision-points 1': {
+    run: () =>
+      'npm run capacity -- --decisions-per-second 100000 --events-per-second 20000 --actions 100 --decision-points 1',
+    check: (out) =>
+      expect(out).toMatch(/breaks first as the load grows \(hard limit\)[\s\S]*cost per million decisions/),
+  },
   'npm run gen-world -- --seed 1 --rounds 2000 --out DIR': {
     run: () => `npm run gen-world -- --seed 1 --rounds 2000 --out ${join(work, 'world')}`,
     check: () => {

@@ -105,6 +105,25 @@ export class SnapshotPublisher {
     }
   }
 
+  /**
+   * For writers whose caller waits for the change to serve (the admin API, a promotion): like `afterWrites`, and when
+   * another holds the lease, waits until a snapshot whose read began after these writes is published (taking the
+   * lease itself if it comes free first), for at most `timeoutMs`. Returns whether the writes are published.
+   */
+  async publishAndWait(decisionPoint: string, timeoutMs = 5000): Promise<boolean> {
+    const committedBy = this.now();
+    if ((await this.afterWrites(decisionPoint)) !== 'held elsewhere') return true;
+    const deadline = committedBy + timeoutMs;
+    while (this.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const pointer = await this.snapshots.getPointer(decisionPoint);
+      if (pointer && pointer.readAt >= committedBy) return true;
+      // The holder may have handed over (its last round): try again, which also counts a new request.
+      if ((await this.afterWrites(decisionPoint)) !== 'held elsewhere') return true;
+    }
+    return false;
+  }
+
   private async publishOnce(decisionPoint: string, readAt: number): Promise<PublishOutcome> {
     let model: Awaited<ReturnType<ModelCache['get']>>;
     try {
