@@ -1,16 +1,14 @@
-/** The real AWS SDK clients of a Lambda container, each a subsegment of the invocation's X-Ray trace. */
-import { S3Client } from '@aws-sdk/client-s3';
+/** The real AWS SDK clients of a Lambda container (traced by Lambda's active tracing, per invocation). */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createDynamoClient, createKinesisClient } from '../../shared/adapters/aws-clients.ts';
-import { tracer } from '../../shared/adapters/observability.ts';
+import { createDynamoClient, createKinesisClient, createS3Client } from '../../shared/adapters/aws-clients.ts';
 import { SecretsManagerSecretSource } from '../../shared/adapters/secrets/secrets-manager.ts';
 import { type AwsClients, lazyClients } from './runtime.ts';
 
 export function awsClients(): AwsClients {
   return lazyClients({
-    dynamo: () => tracer.captureAWSv3Client(createDynamoClient()),
-    kinesis: () => tracer.captureAWSv3Client(createKinesisClient()),
-    s3: () => tracer.captureAWSv3Client(new S3Client({})),
-    secrets: () => new SecretsManagerSecretSource(tracer.captureAWSv3Client(new SecretsManagerClient({}))),
+    dynamo: () => createDynamoClient(),
+    kinesis: () => createKinesisClient(),
+    s3: () => createS3Client(),
+    secrets: () => new SecretsManagerSecretSource(new SecretsManagerClient({})),
   });
 }

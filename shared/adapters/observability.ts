@@ -1,14 +1,18 @@
 /**
- * Powertools for AWS Lambda, once per container: structured JSON logs, CloudWatch metrics in the embedded metric
- * format (no API call: CloudWatch extracts them from the log line), and X-Ray traces. Every function imports these
- * three objects; `shared/adapters/http/api.ts` attaches them to each API invocation.
+ * Powertools for AWS Lambda, once per container: structured JSON logs and CloudWatch metrics in the embedded metric
+ * format (no API call: CloudWatch extracts them from the log line). Every function imports these two objects;
+ * `shared/adapters/http/api.ts` attaches them to each API invocation.
  *
- * Outside Lambda (tests, local mode, CLIs) tracing switches itself off, and metrics are off unless
- * `POWERTOOLS_METRICS_DISABLED=false` asks for them: EMF lines on stdout would only be noise there.
+ * Traces: the functions run with Lambda's active tracing (a segment per invocation, joined to API Gateway's trace),
+ * without the X-Ray SDK in the code. Its per-call subsegments cost the decisions handler 150–300 µs of CPU per
+ * decision (17–23% of it; BENCHMARKS.md "One decision in the decisions Lambda"), most of it in the async_hooks with
+ * destroy tracking that its context propagation installs on every promise of the process.
+ *
+ * Outside Lambda (tests, local mode, CLIs) metrics are off unless `POWERTOOLS_METRICS_DISABLED=false` asks for them:
+ * EMF lines on stdout would only be noise there.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SERVICE_NAME as DEFAULT_SERVICE, METRICS_NAMESPACE } from './metric-names.ts';
 
 export { METRIC, METRICS_NAMESPACE } from './metric-names.ts';
@@ -27,4 +31,3 @@ export const logger = new Logger({
     : 'INFO') as 'INFO',
 });
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });

@@ -58,9 +58,9 @@ export const PRICES = {
 export const MEASURED = {
   /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
   handlerCpuUs: [
-    [10, 1_615],
-    [100, 1_611],
-    [1_000, 3_522],
+    [10, 625],
+    [100, 762],
+    [1_000, 2_156],
   ] as const,
   /** Assumed, not measurable here: one PutRecords round trip inside a region. */
   streamPutMs: 8,

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
@@ -26,7 +25,7 @@ import {
 } from '../../core/errors.ts';
 import { actionIdSchema, decisionPointIdSchema, describeZodError, LIMITS, userIdSchema } from '../../core/schemas.ts';
 import { log } from '../log.ts';
-import { logger, metrics, tracer } from '../observability.ts';
+import { logger, metrics } from '../observability.ts';
 
 export interface RouteRequest {
   params: Record<string, string>;
@@ -194,9 +193,8 @@ export function createApiHandler(routes: readonly Route[], auth: ApiKeyAuthentic
 
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-      // Request id and cold start on every log line; an X-Ray segment per invocation (a no-op outside Lambda).
+      // Request id and cold start on every log line.
       .use(injectLambdaContext(logger))
-      .use(captureLambdaHandler(tracer, { captureResponse: false }))
       .use(publishMetrics)
       .use({
         onError: async (request) => {
