@@ -83,13 +83,14 @@ function dedupe(grants: Grant[]): Grant[] {
 /** ARNs with the construct names of the template (`table/StateTable`), stable across deployments. */
 function displayNames(plan: TwinPlan): (arn: string) => string {
   const names = [...plan.tables, ...plan.streams, ...plan.queues].map((r) => [r.name, r.constructName] as const);
-  const buckets = plan.functions.flatMap((f) =>
-    Object.values(f.environment).filter((v) => v.startsWith(`${plan.stackName.toLowerCase()}-`)),
+  // A bucket by its logical id without CDK's hash suffix or the construct's prefix: `LakeBucket`, `SnapshotBucket`.
+  const buckets = plan.buckets.map(
+    (b) => [b.name, b.logicalId.replace(/[0-9A-F]{8}$/, '').replace(/^Retraining/, '')] as const,
   );
   return (arn) => {
     let out = arn.replace(/^arn:aws:(dynamodb|kinesis|sqs):[^:]*:\d+:/, '');
     for (const [physical, construct] of names) out = out.split(physical).join(construct);
-    for (const b of buckets) out = out.split(b).join('LakeBucket');
+    for (const [physical, construct] of buckets) out = out.split(physical).join(construct);
     return out.replace(/^arn:aws:s3:::/, 's3:');
   };
 }
