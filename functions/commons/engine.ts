@@ -19,7 +19,7 @@ import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { ModelCache, type ModelSource } from '../../shared/app/decide/model-cache.ts';
-import { SnapshotPublisher } from '../../shared/app/decide/snapshot-publisher.ts';
+import { DEFAULT_PUBLISH_INTERVAL_MS, SnapshotPublisher } from '../../shared/app/decide/snapshot-publisher.ts';
 import { SnapshotSource } from '../../shared/app/decide/snapshot-source.ts';
 import { Pseudonymiser } from '../../shared/app/privacy/pseudonyms.ts';
 import type { DecisionResilience } from '../../shared/app/resilience/guard.ts';
@@ -49,7 +49,7 @@ export const engineConfigSchema = z.object({
    * Least time between two publishes' reads of a decision point (snapshot-publisher.ts, rule 4): bounds the state
    * table's reads under continuous feedback. The admin function, whose writes are few and whose caller waits, sets 0.
    */
-  PUBLISH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  PUBLISH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_PUBLISH_INTERVAL_MS),
   /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
   STATS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Latency budget of a decision for waiting on DynamoDB and Kinesis, after which it degrades (resilience/guard.ts). */

@@ -187,7 +187,9 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   // at least PUBLISH_MIN_INTERVAL_MS apart: the interval is raised until the reads fit the partition.
   const statsItemsPerDp = K * P * (O + 1);
   const rcuPerPublish = statsItemsPerDp * Math.ceil(MEASURED.statsItemBytes / 4096);
-  const publishIntervalMs = 1000 * Math.max(1, Math.ceil(rcuPerPublish / (LIMITS.partitionRcuPerSecond * headroom)));
+  // 250 ms by default (DEFAULT_PUBLISH_INTERVAL_MS), in steps of 250 ms.
+  const publishIntervalMs =
+    250 * Math.max(1, Math.ceil((4 * rcuPerPublish) / (LIMITS.partitionRcuPerSecond * headroom)));
   const publisherRcu = (rcuPerPublish * 1000) / publishIntervalMs;
   const updaterConcurrency = shards;
   // Events arrive in requests of about 10 (an assumption), each about as long as a decision.
