@@ -117,13 +117,21 @@ export interface Engine {
 }
 
 /**
- * Publishes a decision point's snapshot after a committed write. A failure is logged and counted, not thrown: the
- * write stands, and the next publish (any writer's) covers it; until then containers serve the previous snapshot.
+ * Publishes a decision point's snapshot after a committed write; with `wait` (an admin request, whose caller waits),
+ * until a snapshot with the write is published. A failure is logged and counted, not thrown: the write stands, and
+ * the next publish (any writer's) covers it; until then containers serve the previous snapshot.
  */
-export async function publishQuietly(publisher: SnapshotPublisher | undefined, decisionPoint: string): Promise<void> {
+export async function publishQuietly(
+  publisher: SnapshotPublisher | undefined,
+  decisionPoint: string,
+  wait = false,
+): Promise<void> {
   if (!publisher) return;
   try {
-    await publisher.afterWrites(decisionPoint);
+    if (!wait) await publisher.afterWrites(decisionPoint);
+    else if (!(await publisher.publishAndWait(decisionPoint))) {
+      log.warn('snapshot not published in time; the next publish covers the change', { decisionPoint });
+    }
   } catch (err) {
     metrics.addMetric(METRIC.snapshotPublishFailed, MetricUnit.Count, 1);
     log.warn('snapshot publish failed; containers keep the previous snapshot', { decisionPoint, error: String(err) });
@@ -213,17 +221,7 @@ export function createEngine(
       modelCache.invalidate(decisionPoint);
       // The caller (an admin request) waits for its change to be in a published snapshot, as it used to wait for
       // the state table's write: the change serves within one poll of the answer.
-      try {
-        if (publisher && !(await publisher.publishAndWait(decisionPoint))) {
-          log.warn('snapshot not published in time; the next publish covers the change', { decisionPoint });
-        }
-      } catch (err) {
-        metrics.addMetric(METRIC.snapshotPublishFailed, MetricUnit.Count, 1);
-        log.warn('snapshot publish failed; containers keep the previous snapshot', {
-          decisionPoint,
-          error: String(err),
-        });
-      }
+      await publishQuietly(publisher, decisionPoint, true);
     },
     observability,
   };

@@ -54,7 +54,11 @@ export const PRICES = {
   firehosePerGb: 0.029 + 0.02,
 } as const;
 
-/** Measured in this repository (BENCHMARKS.md), with what each stands for. */
+/**
+ * The plan's inputs. Measured in this repository: the handler's CPU (BENCHMARKS.md). From the sizing arithmetic of
+ * docs/ARCHITECTURE.md §6 (not measured): record and item sizes, the join's capacity units. Assumed: the PutRecords
+ * round trip and the updater's duration per invocation.
+ */
 export const MEASURED = {
   /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
   handlerCpuUs: [
@@ -258,7 +262,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       (E / 10) * month * (PRICES.lambdaPerMillionRequests / 1e6) +
       (((E / 10) * month * decisionMs) / 1000 / 2) * PRICES.lambdaPerGbSecond,
     lambdaDecisions: ((D * month) / 1e6) * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond,
-    // Updater: one invocation per shard-second, ≈ 200 ms at 1 GB (measured order of magnitude, BENCHMARKS "updater").
+    // Updater: one invocation per shard-second, assumed ≈ 200 ms at 1 GB (not measured in AWS).
     lambdaUpdater: shards * cells * month * (PRICES.lambdaPerMillionRequests / 1e6 + 0.2 * PRICES.lambdaPerGbSecond),
     kinesis:
       shards * cells * 730 * PRICES.kinesisShardHour +

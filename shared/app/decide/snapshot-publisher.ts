@@ -79,6 +79,11 @@ export class SnapshotPublisher {
   /** Call once the writes to `decisionPoint` are committed (rule 1). */
   async afterWrites(decisionPoint: string): Promise<PublishOutcome> {
     await this.lease.request(decisionPoint);
+    return this.holdAndPublish(decisionPoint);
+  }
+
+  /** Takes the lease if it is free and publishes until no request is left (rules 2–4); no request of its own. */
+  private async holdAndPublish(decisionPoint: string): Promise<PublishOutcome> {
     const held = await this.lease.acquire(decisionPoint, this.owner, this.now(), this.leaseMs);
     if (held === undefined) return 'held elsewhere';
     let seen = held.requests;
@@ -125,8 +130,9 @@ export class SnapshotPublisher {
       await new Promise((r) => setTimeout(r, 50));
       const pointer = await this.snapshots.getPointer(decisionPoint);
       if (pointer && pointer.readAt >= committedBy) return true;
-      // The holder may have handed over (its last round): try again, which also counts a new request.
-      if ((await this.afterWrites(decisionPoint)) !== 'held elsewhere') return true;
+      // The holder may have handed over (its last round): take the lease if it is free. The request is counted
+      // already; counting it again would only send the holder round again.
+      if ((await this.holdAndPublish(decisionPoint)) !== 'held elsewhere') return true;
     }
     return false;
   }
