@@ -439,6 +439,7 @@ export class NbaEngineStack extends Stack {
 
     const v1 = this.api.root.addResource('v1');
     v1.addResource('decisions').addMethod('POST', decisionsIntegration);
+    v1.addResource('decisions:batch').addMethod('POST', decisionsIntegration);
     // Readiness for load balancers and newcomers: no API key (the function reads one item that does not exist).
     v1.addResource('health').addMethod('GET', decisionsIntegration);
     v1.addResource('events').addMethod('POST', eventsIntegration);

@@ -1,13 +1,18 @@
 /**
- * POST /v1/decisions: thin handler over DecisionService. GET /v1/health: whether this engine can serve (its state
+ * POST /v1/decisions and POST /v1/decisions:batch: thin handlers over DecisionService. GET /v1/health: whether this engine can serve (its state
  * table answers), without an API key and without telling anything about the data.
  */
 import { createApiHandler, parseWith } from '../../shared/adapters/http/api.ts';
-import type { Body, decisionAnswerSchema, healthAnswerSchema } from '../../shared/adapters/http/responses.ts';
+import type {
+  Body,
+  decisionAnswerSchema,
+  decisionBatchAnswerSchema,
+  healthAnswerSchema,
+} from '../../shared/adapters/http/responses.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
-import { ForbiddenError } from '../../shared/core/errors.ts';
+import { ForbiddenError, ValidationError } from '../../shared/core/errors.ts';
 import { createRng, cryptoRng } from '../../shared/core/random.ts';
-import { decisionRequestSchema } from '../../shared/core/schemas.ts';
+import { decisionBatchRequestSchema, decisionRequestSchema } from '../../shared/core/schemas.ts';
 import { createEngine, readEngineConfig, requirePseudonyms } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
@@ -35,6 +40,30 @@ export function createHandler(runtime: FunctionRuntime) {
           // From here on the user is their pseudonym: the stage read, the decision record, the stream's partition key.
           const decision = await service.decide({ ...req, userId: await pseudonyms.of(req.userId) });
           return { status: 200, body: decision satisfies Body<typeof decisionAnswerSchema> };
+        },
+      },
+      {
+        method: 'POST',
+        path: '/v1/decisions:batch',
+        scope: 'decide',
+        handle: async ({ body, principal }) => {
+          const { requests } = parseWith(decisionBatchRequestSchema, body);
+          const answer = await service.decideMany(requests, {
+            scope: principal.decisionPoints,
+            pseudonymise: await pseudonyms.mapper(),
+          });
+          if (answer.decided === 0 && answer.failed === 0) {
+            const message = `no valid request: ${answer.results.map((r) => `requests[${r.index}]: ${'error' in r ? r.error : ''}`).join('; ')}`;
+            // As on the single route: a key used outside its decision points is a 403.
+            if (answer.results.every((r) => r.status === 'rejected' && r.code === 'forbidden')) {
+              throw new ForbiddenError(message);
+            }
+            throw new ValidationError(message);
+          }
+          return {
+            status: answer.decided === 0 ? 503 : 200,
+            body: answer satisfies Body<typeof decisionBatchAnswerSchema>,
+          };
         },
       },
       {

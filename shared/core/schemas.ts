@@ -15,6 +15,7 @@ export const LIMITS = {
   maxFeatureKeyLength: 64,
   maxFeatureStringLength: 256,
   maxEventsPerRequest: 500,
+  maxDecisionsPerRequest: 100,
   maxBodyBytes: 256 * 1024,
 } as const;
 
@@ -237,6 +238,11 @@ export const decisionRequestSchema = z.strictObject({
   slots: z.number().int().min(1).max(LIMITS.maxSlots).default(1),
 });
 export type DecisionRequest = z.output<typeof decisionRequestSchema>;
+
+/** `POST /v1/decisions:batch`: up to 100 decision requests, each validated on its own (a bad one is answered alone). */
+export const decisionBatchRequestSchema = z.strictObject({
+  requests: z.array(z.unknown()).min(1).max(LIMITS.maxDecisionsPerRequest),
+});
 
 export const rankingEntrySchema = z.object({
   actionId: z.string(),

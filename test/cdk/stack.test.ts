@@ -243,6 +243,7 @@ describe('NbaEngineStack', () => {
       expect(routes(template).sort()).toEqual(
         [
           `POST /v1/decisions AWS_PROXY -> ${decisions}`,
+          `POST /v1/decisions:batch AWS_PROXY -> ${decisions}`,
           `GET /v1/health AWS_PROXY -> ${decisions}`,
           `POST /v1/events AWS_PROXY -> ${events}`,
           `ANY /v1/decision-points AWS_PROXY -> ${admin}`,

@@ -113,7 +113,12 @@ describe('README: the API, with examples', () => {
   it('prints curl examples for decisions, events, the model and the catalog', () => {
     const paths = curls.map((c) => /curl .*?(?:-X (\w+) )?http:\/\/127\.0\.0\.1:3000(\S+)/.exec(c.command)?.[2]);
     expect(paths).toEqual(
-      expect.arrayContaining(['/v1/decisions', '/v1/events', '/v1/decision-points/homepage/model']),
+      expect.arrayContaining([
+        '/v1/decisions',
+        '/v1/decisions:batch',
+        '/v1/events',
+        '/v1/decision-points/homepage/model',
+      ]),
     );
   });
 
@@ -135,8 +140,11 @@ describe('README: the API, with examples', () => {
     }
     // The bodies printed after the decision and the event examples are what those calls answer (ids and numbers vary).
     const decision = answers['POST /v1/decisions'] as Record<string, unknown>;
-    const [printedDecision, printedEvents] = printed;
+    const batch = answers['POST /v1/decisions:batch'] as { results: { status: string; chosen: string[] }[] };
+    const [printedDecision, printedBatch, printedEvents] = printed;
     expect(Object.keys(decision).sort()).toEqual(Object.keys(printedDecision!.value as object).sort());
+    expect(Object.keys(batch).sort()).toEqual(Object.keys(printedBatch!.value as object).sort());
+    expect(batch.results.map((r) => r.status)).toEqual(['decided', 'decided']);
     expect(answers['POST /v1/events']).toEqual(printedEvents!.value);
     // "events without a decisionId are joined to the user's latest decision": the click on u1's decision is learned.
     await waitFor(async () => {
@@ -145,16 +153,19 @@ describe('README: the API, with examples', () => {
     });
     const model = (await api.call('GET', '/v1/decision-points/homepage/model')).body;
     const chosen = (decision.chosen as string[])[0];
+    // Impressions: the single decision's and those of the batch's two users (u2, u3: the click is u1's).
+    const shown = [decision.chosen as string[], ...batch.results.map((r) => r.chosen)].flat();
     expect(model.actions.find((a: { actionId: string }) => a.actionId === chosen)).toMatchObject({
-      impressions: 1,
+      impressions: shown.filter((a) => a === chosen).length,
       rewardEvents: 1,
       rewardSum: 1,
     });
   });
 
   it('every JSON body the README prints is valid under docs/openapi.json', () => {
-    const [decision, events, objectives] = printed;
+    const [decision, batch, events, objectives] = printed;
     expect(successBodyProblem('POST', '/v1/decisions', decision!.value)).toBeUndefined();
+    expect(successBodyProblem('POST', '/v1/decisions:batch', batch!.value)).toBeUndefined();
     expect(successBodyProblem('POST', '/v1/events', events!.value)).toBeUndefined();
     expect(requestProblem('PUT', '/v1/decision-points/{decisionPoint}', objectives!.value)).toBeUndefined();
     // The stage event of the objectives section, as an event of a request.

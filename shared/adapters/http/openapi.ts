@@ -110,6 +110,33 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/decisions:batch': {
+        post: {
+          summary: 'Decide for up to 100 users in one call (server to server); each request is answered on its own',
+          requestBody: {
+            required: true,
+            ...json({
+              type: 'object',
+              properties: {
+                requests: { type: 'array', minItems: 1, maxItems: 100, items: schema(decisionRequestSchema) },
+              },
+              required: ['requests'],
+              additionalProperties: false,
+            }),
+          },
+          responses: {
+            '200': answer(
+              'Per-request results: decided (the decision, as POST /v1/decisions answers it), rejected (with the reason) or failed (retry it)',
+              bodies.decisionBatchAnswerSchema,
+            ),
+            ...errors,
+            '503': unavailableOr(
+              'Nothing was decided: every valid request failed on the model store or the decision log (retry them)',
+              bodies.decisionBatchAnswerSchema,
+            ),
+          },
+        },
+      },
       '/v1/events': {
         post: {
           summary: 'Report what users did (feedback); each event is validated on its own',

@@ -28,6 +28,24 @@ export const decisionAnswerSchema = decisionResponseSchema.extend({
   decisionLog: z.literal('deferred').optional(),
 });
 
+const decisionBatchResultSchema = z.discriminatedUnion('status', [
+  decisionAnswerSchema.extend({ index: count, status: z.literal('decided') }),
+  z.object({
+    index: count,
+    status: z.literal('rejected'),
+    code: z.enum(['invalid', 'forbidden', 'not-found', 'unprocessable']),
+    error: z.string(),
+  }),
+  z.object({ index: count, status: z.literal('failed'), error: z.string() }),
+]);
+/** `POST /v1/decisions:batch` (200, or 503 when nothing was decided and some request failed on a dependency). */
+export const decisionBatchAnswerSchema = z.object({
+  decided: count,
+  rejected: count,
+  failed: count,
+  results: z.array(decisionBatchResultSchema),
+});
+
 const eventResultSchema = z.discriminatedUnion('status', [
   z.object({ index: count, eventId: z.string(), status: z.literal('accepted') }),
   z.object({

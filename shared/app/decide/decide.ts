@@ -9,16 +9,21 @@
 import { randomUUID } from 'node:crypto';
 import { selectThompson } from '../../core/bandit/thompson.ts';
 import { eligibleCandidates, readsStage, whyIneligible } from '../../core/catalog/eligible.ts';
-import { UnprocessableError, ValidationError } from '../../core/errors.ts';
+import { DependencyError, NotFoundError, UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures, FeatureEncodingError } from '../../core/features/encode.ts';
 import { FALLBACK_DECISION_PREFIX } from '../../core/feedback/join.ts';
 import { ServingScores, scoreServingPolicy } from '../../core/policy/serving-policy.ts';
 import type { DecisionStore, EventStream } from '../../core/ports.ts';
 import type { Rng } from '../../core/random.ts';
-import type { DecisionRecord, DecisionRequest } from '../../core/schemas.ts';
+import {
+  type DecisionRecord,
+  type DecisionRequest,
+  decisionRequestSchema,
+  describeZodError,
+} from '../../core/schemas.ts';
 import { type ResilientDecisionResponse, uniformFallback } from '../resilience/fallback.ts';
-import { DecisionGuard, type DecisionResilience } from '../resilience/guard.ts';
-import type { ModelSource } from './model-cache.ts';
+import { type Deadline, DecisionGuard, type DecisionResilience } from '../resilience/guard.ts';
+import type { ModelSource, ServingModel } from './model-cache.ts';
 
 export interface DecideDeps {
   models: ModelSource;
@@ -46,10 +51,90 @@ export class DecisionService {
 
   async decide(req: DecisionRequest): Promise<ResilientDecisionResponse> {
     const left = this.guard.begin(this.deps.stream);
-    const loaded = await this.guard.model(req, () => this.deps.models.get(req.decisionPoint), left);
+    const drafted = await this.draft(req, (dp) => this.deps.models.get(dp), left);
+    if (drafted.kind === 'fallback') return drafted.response;
+    const [logged] = await this.guard.log([drafted.record], () => this.deps.stream.put([drafted.record]), left);
+    if (logged === 'failed') throw new DependencyError('the decision log is unavailable; nothing was decided');
+    return logged === 'deferred' ? { ...drafted.response, decisionLog: 'deferred' } : drafted.response;
+  }
+
+  /**
+   * `POST /v1/decisions:batch`: each item is decided as `decide` would decide it alone (same policy, same exact
+   * propensities, its own decision id), validated on its own (a bad item is rejected with its reason and changes
+   * nothing; the others are decided), and answered in its own result. What the items share is the request's cost:
+   * one model lookup per decision point and one stream put for every log entry. An item whose log entry cannot be
+   * written is `failed` (nothing was decided for it; retrying it is safe), unless the deferred log keeps it.
+   */
+  async decideMany(items: readonly unknown[], opts: DecideManyOptions): Promise<DecideManyAnswer> {
+    const left = this.guard.begin(this.deps.stream);
+    const models = new Map<string, Promise<ServingModel>>();
+    const load = (dp: string) => {
+      let m = models.get(dp);
+      if (!m) {
+        m = this.deps.models.get(dp);
+        // Awaited by the item that asked; a rejection is that item's answer, not an unhandled one.
+        m.catch(() => undefined);
+        models.set(dp, m);
+      }
+      return m;
+    };
+    const results: DecideManyResult[] = [];
+    const drafts: { index: number; record: DecisionRecord; response: ResilientDecisionResponse }[] = [];
+    for (const [index, raw] of items.entries()) {
+      const parsed = decisionRequestSchema.safeParse(raw);
+      if (!parsed.success) {
+        results.push({ index, status: 'rejected', code: 'invalid', error: describeZodError(parsed.error) });
+        continue;
+      }
+      const req = parsed.data;
+      if (opts.scope && !opts.scope.includes(req.decisionPoint)) {
+        const error = `decisionPoint: ${req.decisionPoint} is outside this API key's decision points`;
+        results.push({ index, status: 'rejected', code: 'forbidden', error });
+        continue;
+      }
+      try {
+        const drafted = await this.draft({ ...req, userId: opts.pseudonymise(req.userId) }, load, left);
+        results.push({ index, status: 'decided', ...drafted.response });
+        if (drafted.kind === 'decided') drafts.push({ index, record: drafted.record, response: drafted.response });
+      } catch (err) {
+        if (err instanceof DependencyError) {
+          results.push({ index, status: 'failed', error: err.message });
+          continue;
+        }
+        const rejected = rejectionOf(err);
+        if (!rejected) throw err;
+        results.push({ index, status: 'rejected', ...rejected });
+      }
+    }
+    if (drafts.length > 0) {
+      const records = drafts.map((d) => d.record);
+      const logged = await this.guard.log(records, () => this.deps.stream.put(records), left);
+      logged.forEach((status, i) => {
+        const { index, response } = drafts[i]!;
+        if (status === 'deferred') results[index] = { index, status: 'decided', ...response, decisionLog: 'deferred' };
+        if (status === 'failed') {
+          const error = 'the decision log is unavailable; nothing was decided for this item (retrying it is safe)';
+          results[index] = { index, status: 'failed', error };
+        }
+      });
+    }
+    const count = (s: DecideManyResult['status']) => results.filter((r) => r.status === s).length;
+    return { decided: count('decided'), rejected: count('rejected'), failed: count('failed'), results };
+  }
+
+  /** The decision and its log entry, not yet logged; or the uniform fallback (never logged). */
+  private async draft(
+    req: DecisionRequest,
+    load: (decisionPoint: string) => Promise<ServingModel>,
+    left: Deadline,
+  ): Promise<
+    | { kind: 'fallback'; response: ResilientDecisionResponse }
+    | { kind: 'decided'; response: ResilientDecisionResponse; record: DecisionRecord }
+  > {
+    const loaded = await this.guard.model(req, () => load(req.decisionPoint), left);
     if (loaded.kind === 'fallback') {
       const id = `${FALLBACK_DECISION_PREFIX}${this.newId()}`;
-      return uniformFallback(req, loaded.candidates, this.deps.rng, id, loaded.reason);
+      return { kind: 'fallback', response: uniformFallback(req, loaded.candidates, this.deps.rng, id, loaded.reason) };
     }
     const model = loaded.model;
     const { settings } = model.decisionPoint;
@@ -162,17 +247,43 @@ export class DecisionService {
       ...(stage === undefined ? {} : { stage }),
     };
     const response = { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
-    const logged = await this.guard.log(record, () => this.deps.stream.put([record]), left);
-    return logged === 'deferred' ? { ...response, decisionLog: 'deferred' } : response;
+    return { kind: 'decided', response, record };
   }
 
-  private async userStage(userId: string, decisionPoint: string, left: () => number): Promise<string | undefined> {
+  private async userStage(userId: string, decisionPoint: string, left: Deadline): Promise<string | undefined> {
     const users = this.deps.users;
     if (!users) return undefined;
     // Without the stage the decision is still sound: it is scored (and logged) without that feature. So a failed or
     // slow read (past the request's budget) is decided without it.
     return this.guard.optional(() => users.getUserStage(userId, decisionPoint), left);
   }
+}
+
+export interface DecideManyOptions {
+  /** The decision points the caller's key may use; undefined: all. */
+  scope?: readonly string[] | undefined;
+  /** Replaces a user id by its pseudonym (core/privacy.ts) before anything is read or logged. */
+  pseudonymise: (userId: string) => string;
+}
+
+export type DecideManyResult =
+  | ({ index: number; status: 'decided' } & ResilientDecisionResponse)
+  | { index: number; status: 'rejected'; code: 'invalid' | 'forbidden' | 'not-found' | 'unprocessable'; error: string }
+  | { index: number; status: 'failed'; error: string };
+
+export interface DecideManyAnswer {
+  decided: number;
+  rejected: number;
+  failed: number;
+  results: DecideManyResult[];
+}
+
+/** An item's own fault (what `decide` answers with a 4xx), as its result; undefined for anything else. */
+function rejectionOf(err: unknown): { code: 'invalid' | 'not-found' | 'unprocessable'; error: string } | undefined {
+  if (err instanceof ValidationError) return { code: 'invalid', error: err.message };
+  if (err instanceof NotFoundError) return { code: 'not-found', error: err.message };
+  if (err instanceof UnprocessableError) return { code: 'unprocessable', error: err.message };
+  return undefined;
 }
 
 /** Context feature under which the user's lifecycle stage is encoded (a categorical feature). */

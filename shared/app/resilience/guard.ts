@@ -92,19 +92,28 @@ export class DecisionGuard {
     return got.ok ? got.value : undefined;
   }
 
-  /** Puts the decision's log entry; `deferred` when it missed the budget and waits in the container. */
-  async log(record: DecisionRecord, put: () => Promise<number[]>, left: Deadline): Promise<'logged' | 'deferred'> {
+  /**
+   * Puts the log entries of one request's decisions with one stream put; per entry, `logged`, `deferred` (it missed
+   * the budget and waits in the container) or, without a deferred log, `failed` (the caller must not answer it).
+   */
+  async log(
+    records: readonly DecisionRecord[],
+    put: () => Promise<number[]>,
+    left: Deadline,
+  ): Promise<('logged' | 'deferred' | 'failed')[]> {
     const deferredLog = this.policy?.deferredLog;
     const pending = put();
     const got = await withDeadline(pending, deferredLog ? Math.max(MIN_LOG_WAIT_MS, left()) : Number.POSITIVE_INFINITY);
-    if (got.ok && got.value.length === 0) return 'logged';
-    if (!deferredLog) {
-      const cause = got.ok ? undefined : got.reason === 'error' ? got.error : 'timeout';
-      throw new DependencyError('the decision log is unavailable; nothing was decided', undefined, { cause });
-    }
-    // A put that failed outright is re-queued at once; one still in flight is watched and re-queued if it fails.
-    deferredLog.defer(record, got.ok || got.reason === 'error' ? Promise.resolve([0]) : pending);
-    this.policy?.observer?.logDeferred?.(record.decisionPoint);
-    return 'deferred';
+    const failed = new Set(got.ok ? got.value : records.map((_, i) => i));
+    return records.map((record, i) => {
+      if (!failed.has(i)) return 'logged';
+      if (!deferredLog) return 'failed';
+      // A put that failed outright is re-queued at once; one still in flight is watched and re-queued if it fails.
+      const settled =
+        got.ok || got.reason === 'error' ? Promise.resolve([0]) : pending.then((f) => (f.includes(i) ? [0] : []));
+      deferredLog.defer(record, settled);
+      this.policy?.observer?.logDeferred?.(record.decisionPoint);
+      return 'deferred';
+    });
   }
 }
