@@ -103,7 +103,7 @@ interface UserState {
  * What the engine must have learned from `records` (JSON strings, in stream order). Records of different users may be
  * interleaved in any way that keeps each user's records in their order: the result does not depend on it (F7).
  */
-export function referenceFeedback(records: readonly string[]): ReferenceResult {
+export function referenceFeedback(records: readonly string[], jobDecisions: readonly object[] = []): ReferenceResult {
   const out: ReferenceResult = {
     stats: new Map(),
     dead: new Map(),
@@ -271,6 +271,18 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     if (global !== undefined) reward(d, 'default', actionId, global);
   };
 
+  // F2d: a job's decisions exist (impressions counted) before any event can name them, and are never a user's
+  // "latest decision".
+  for (const [i, job] of jobDecisions.entries()) {
+    const d = { ...(job as RefDecision), order: -1 - i };
+    decisions.set(d.decisionId, d);
+    for (const actionId of d.chosen) {
+      impression(d, 'default', actionId);
+      for (const o of d.objectives) impression(d, o.name, actionId);
+    }
+    for (const o of d.objectives) impression(d, `intent:${o.name}`, '*');
+  }
+
   records.forEach((data, index) => {
     let rec: Record<string, unknown>;
     try {
@@ -320,6 +332,10 @@ export function referenceFeedback(records: readonly string[]): ReferenceResult {
     }
     if (e.decisionId !== undefined) {
       const d = decisions.get(e.decisionId);
+      if (!d && e.decisionId.startsWith('j-')) {
+        out.dead.set(index, 'no-decision'); // F2d: not held, it never comes
+        return;
+      }
       if (!d) {
         if (u.held.length >= REF_MAX_HELD) {
           out.dead.set(index, 'held-full');

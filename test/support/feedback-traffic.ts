@@ -62,7 +62,13 @@ const STAGES = ['prospect', 'lead', 'customer'];
 export interface TrafficOptions {
   records: number;
   users: number;
+  /** Share of decisions made by a decision job instead of the API (default 0): they never travel on the stream. */
+  jobShare?: number;
 }
+
+/** The decision job of generated traffic (its id is a job id made at T0). */
+export const TRAFFIC_JOB = `${T0.toString(36).padStart(8, '0')}tstjob`;
+const JOB_ROWS_PER_CHUNK = 3;
 
 export interface Traffic {
   /** Payloads in stream order (JSON strings). */
@@ -71,6 +77,8 @@ export interface Traffic {
   crossUser: Set<number>;
   users: string[];
   decisionPoints: string[];
+  /** Decisions of the job (`TRAFFIC_JOB`), in the order they were made: chunk k holds rows 3k…3k+2. */
+  jobDecisions: DecisionRecord[];
 }
 
 /** Random traffic in stream order. */
@@ -86,6 +94,7 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
   let nextDecision = 0;
   let nextEvent = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+  const jobDecisions: DecisionRecord[] = [];
 
   while (records.length < opts.records) {
     now += rng.int(12_000);
@@ -101,10 +110,14 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
       const dp = pick(DPS);
       const cfg = DECISION_POINTS[dp];
       const chosen = rng.next() < 0.25 ? [ACTIONS[rng.int(2)]!, ACTIONS[2 + rng.int(2)]!] : [pick(ACTIONS)];
+      const byJob = rng.next() < (opts.jobShare ?? 0);
+      const k = jobDecisions.length;
       const record: DecisionRecord = {
         kind: 'decision',
         v: 1,
-        decisionId: `d${nextDecision++}`,
+        decisionId: byJob
+          ? `j-${TRAFFIC_JOB}-${Math.floor(k / JOB_ROWS_PER_CHUNK).toString(36)}-${(k % JOB_ROWS_PER_CHUNK).toString(36)}`
+          : `d${nextDecision++}`,
         decisionPoint: dp,
         userId: u,
         at: now,
@@ -124,8 +137,10 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
       const list = decided.get(u) ?? [];
       list.push({ id: record.decisionId, dp, chosen });
       decided.set(u, list);
+      // A job's decision: decided before its id is known to anyone, never on the stream (F2d).
+      if (byJob) jobDecisions.push(record);
       // A deferred decision log: the record reaches the stream a few records later.
-      if (rng.next() < 0.1) deferred.push({ due: records.length + 1 + rng.int(4), record });
+      else if (rng.next() < 0.1) deferred.push({ due: records.length + 1 + rng.int(4), record });
       else records.push(JSON.stringify(record));
       continue;
     }
@@ -150,6 +165,9 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         event.decisionId = `never-${nextEvent}`;
       } else if (which < 0.53) {
         event.decisionId = `fallback-${nextEvent}`;
+      } else if (which < 0.54 && opts.jobShare) {
+        // An id of the job's form that the job never made.
+        event.decisionId = `j-${TRAFFIC_JOB}-zz-${nextEvent.toString(36)}`;
       }
       if (rng.next() < 0.2) {
         const ref = named ?? mine[mine.length - 1];
@@ -196,7 +214,7 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
     );
   }
   for (const { record } of deferred) records.push(JSON.stringify(record));
-  return { records, crossUser, users, decisionPoints: DPS };
+  return { records, crossUser, users, decisionPoints: DPS, jobDecisions };
 }
 
 export interface ShardedRecord {

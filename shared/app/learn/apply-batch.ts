@@ -598,7 +598,8 @@ function heldDead(claim: string, record: EventRecord, code: string, at: number, 
   };
 }
 
-function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
+/** A decision record as the decision store keeps it (without the claim of the record that created the entry). */
+export function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
   return {
     decisionId: r.decisionId,
     decisionPoint: r.decisionPoint,

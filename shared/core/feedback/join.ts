@@ -28,6 +28,13 @@ export const MAX_APPLIED_HELD = 16;
  * are not logged, so feedback naming one can never be learned (F2c).
  */
 export const FALLBACK_DECISION_PREFIX = 'fallback-';
+/**
+ * Decision ids of decision jobs (`j-<job>-<chunk>-<row>`, shared/app/decision-jobs/job.ts). Their records never
+ * travel on the stream: the updater's lookup finds one in its job's lake object or nowhere, so an event naming one
+ * that is not found is refused at once (`no-decision`), not held. They answer only events that name them (F2d): a
+ * campaign's decision is not the "latest decision" of a user who came back to the site.
+ */
+export const JOB_DECISION_PREFIX = 'j-';
 /** Shards whose position a user's state remembers (more than one only around a reshard). */
 const MAX_THROUGH_SHARDS = 4;
 
@@ -322,6 +329,14 @@ export function joinBatch(inputs: readonly JoinInput[], lookups: JoinLookups): J
     }
     if (e.decisionId !== undefined) {
       const d = decisionOf(e.decisionId);
+      if (!d && e.decisionId.startsWith(JOB_DECISION_PREFIX)) {
+        return {
+          kind: 'dead',
+          code: 'no-decision',
+          message: `event ${e.eventId}: ${e.decisionId} is no decision of a decision job's output`,
+          decisionPoint: e.decisionPoint,
+        };
+      }
       if (!d) {
         // F2a: wait for the decision's record.
         if (u.held.filter((h) => !h.applied).length >= MAX_HELD_EVENTS) {
@@ -467,6 +482,8 @@ function moveStage(u: UserJoinState, dp: string, stage: string, t: number): Stag
 }
 
 function addRecent(u: UserJoinState, d: RecentDecision): void {
+  // F2d: a job's decision answers only events that name it.
+  if (d.decisionId.startsWith(JOB_DECISION_PREFIX)) return;
   if (u.recent.some((r) => r.decisionId === d.decisionId)) return;
   let i = u.recent.length;
   while (i > 0 && u.recent[i - 1]!.at > d.at) i--;

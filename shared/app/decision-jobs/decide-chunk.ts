@@ -1,0 +1,215 @@
+/**
+ * The worker of a decision job: one chunk of input lines in, its decisions out. The rules (docs/ARCHITECTURE.md §8):
+ *
+ * 1. Same policy as the API: each row is decided by `DecisionService.decide`, the code `POST /v1/decisions` runs,
+ *    against the job's pinned model, at the job's time, with the exact propensities it computes.
+ * 2. Reproducible: the sampler is seeded by (job, chunk) and decision ids are `j-<job>-<chunk>-<row>`, so an attempt
+ *    decides what any other attempt decides. Where something outside the model could still differ between attempts
+ *    (a user's stage, read per row), the first attempt wins: once the chunk's lake object exists, its records are the
+ *    chunk's decisions and a retry only re-derives the outputs from them.
+ * 3. Learnable without a write per decision: the chunk's records go to the lake as one object (retraining reads them
+ *    with the rest), their impressions to the statistics as one write per touched item, marked with the chunk's own
+ *    writer position (`job/<job>/<chunk>`, the row as sequence) so a retry adds nothing twice; feedback naming a
+ *    decision finds it through its id (`job-decisions.ts`).
+ * 4. Order of writes: lake object, impressions, then the output. A caller learns a decision id only from the output,
+ *    so feedback can never name a decision the updater cannot find.
+ * 5. Every input line is one line of the output or one line of the errors output: a bad line (empty, not JSON, not a
+ *    row, an unknown action, too big, nothing eligible) with its line number and reason. It never stops the chunk.
+ */
+import { DEFAULT_OBJECTIVE, type StoredDecision } from '../../core/domain.ts';
+import { DependencyError, EngineError } from '../../core/errors.ts';
+import type { DecisionStore, EventStream, StateStore } from '../../core/ports.ts';
+import { createRng } from '../../core/random.ts';
+import { type DecisionRecord, describeZodError, streamRecordSchema } from '../../core/schemas.ts';
+import { DecisionService } from '../decide/decide.ts';
+import type { ServingModel } from '../decide/model-cache.ts';
+import { toStored } from '../learn/apply-batch.ts';
+import { StatisticsWriter } from '../learn/statistics.ts';
+import { decodeLakeObject, encodeLakeObject } from '../retrain/lake.ts';
+import type { BlobStore } from '../retrain/ports.ts';
+import { type Chunk, jobDecisionId, jobKeys, jobLakeKey, jobRowSchema, jobTime, MAX_LINE_BYTES } from './job.ts';
+
+export interface ChunkDeps {
+  /** The jobs bucket: the lake, the pinned model, outputs and errors. */
+  blobs: BlobStore;
+  state: StateStore;
+  /** Stage reads, for decision points with stage ladders or stage rules. */
+  users?: Pick<DecisionStore, 'getUserStage'>;
+  pseudonymise: (userId: string) => string;
+  statsPartitions: number;
+  now?: () => number;
+}
+
+export interface ChunkResult {
+  chunk: number;
+  decided: number;
+  rejected: number;
+}
+
+/** One line of a job's output. `propensity` is the slot-1 action's, as logged. */
+export interface JobOutputLine {
+  line: number;
+  userId: string;
+  decisionId: string;
+  chosen: string[];
+  propensity: number;
+  modelVersion: string;
+  objective: string;
+}
+
+export interface JobErrorLine {
+  line: number;
+  code: 'invalid' | 'not-found' | 'unprocessable';
+  error: string;
+}
+
+/** Decides one chunk (`text`: its lines) of job `jobId` in `decisionPoint` with the pinned `model`. */
+export async function decideChunk(
+  job: { jobId: string; decisionPoint: string },
+  chunk: Chunk,
+  text: string,
+  model: ServingModel,
+  deps: ChunkDeps,
+): Promise<ChunkResult> {
+  const at = jobTime(job.jobId);
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const keys = jobKeys(job.decisionPoint, job.jobId);
+  const lakeKey = jobLakeKey(job.jobId, chunk.index);
+
+  // 1–2: decide every row (deterministically), unless an earlier attempt's decisions are in the lake.
+  const earlier = await deps.blobs.get(lakeKey);
+  const logged: DecisionRecord[] = [];
+  let row = 0;
+  const stream: EventStream = {
+    put: async (records) => {
+      for (const r of records) if (r.kind === 'decision') logged.push(r);
+      return [];
+    },
+  };
+  const service = new DecisionService({
+    models: { get: async () => model },
+    stream,
+    ...(deps.users ? { users: deps.users } : {}),
+    rng: createRng(`${job.jobId}/${chunk.index}`),
+    now: () => at,
+    newId: () => jobDecisionId(job.jobId, chunk.index, row),
+  });
+  const errors: JobErrorLine[] = [];
+  const userOf = new Map<string, string>();
+  const lineOf = new Map<string, number>();
+  for (; row < lines.length; row++) {
+    const line = chunk.firstLine + row;
+    const raw = lines[row]!;
+    if (raw.trim() === '') {
+      errors.push({ line, code: 'invalid', error: 'empty line' });
+      continue;
+    }
+    if (Buffer.byteLength(raw) > MAX_LINE_BYTES) {
+      errors.push({ line, code: 'invalid', error: `line exceeds ${MAX_LINE_BYTES} bytes` });
+      continue;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      errors.push({ line, code: 'invalid', error: 'not JSON' });
+      continue;
+    }
+    const parsed = jobRowSchema.safeParse(json);
+    if (!parsed.success) {
+      errors.push({ line, code: 'invalid', error: describeZodError(parsed.error) });
+      continue;
+    }
+    const req = parsed.data;
+    try {
+      const decided = await service.decide({
+        ...req,
+        decisionPoint: job.decisionPoint,
+        userId: deps.pseudonymise(req.userId),
+      });
+      userOf.set(decided.decisionId, req.userId);
+      lineOf.set(decided.decisionId, line);
+    } catch (err) {
+      if (!(err instanceof EngineError) || err instanceof DependencyError) throw err;
+      const code = err.status === 404 ? 'not-found' : err.status === 422 ? 'unprocessable' : 'invalid';
+      errors.push({ line, code, error: err.message });
+    }
+  }
+  let records = logged;
+  if (earlier) {
+    records = decodeLakeObject(earlier)
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => streamRecordSchema.parse(JSON.parse(l)) as DecisionRecord);
+    const kept = new Set(records.map((r) => r.decisionId));
+    for (const [id, line] of lineOf) {
+      if (kept.has(id)) continue;
+      errors.push({ line, code: 'unprocessable', error: 'not decided by the attempt whose decisions were kept' });
+    }
+  } else {
+    await deps.blobs.put(lakeKey, encodeLakeObject(records.map((r) => JSON.stringify(r))), 'application/gzip');
+  }
+
+  // 3: impressions, one write per touched statistics item, once whatever the attempts.
+  await applyJobImpressions(records, job.jobId, chunk.index, deps);
+
+  // 4: the output (the caller's user ids, never the pseudonyms) and the errors.
+  const output = records
+    .filter((r) => userOf.has(r.decisionId))
+    .map((r) =>
+      JSON.stringify({
+        line: lineOf.get(r.decisionId)!,
+        userId: userOf.get(r.decisionId)!,
+        decisionId: r.decisionId,
+        chosen: r.chosen,
+        propensity: r.propensity,
+        modelVersion: r.modelVersion,
+        objective: r.servedBy ?? DEFAULT_OBJECTIVE,
+      } satisfies JobOutputLine),
+    );
+  errors.sort((a, b) => a.line - b.line);
+  await deps.blobs.put(keys.outputPart(chunk.index), lines0(output), 'application/x-ndjson');
+  await deps.blobs.put(
+    keys.errorsPart(chunk.index),
+    lines0(errors.map((e) => JSON.stringify(e))),
+    'application/x-ndjson',
+  );
+  return { chunk: chunk.index, decided: output.length, rejected: errors.length };
+}
+
+/**
+ * Rule 3: the impressions of a chunk's decisions (F1), as one contribution per decision under the chunk's own writer
+ * position, so an item that already includes them (an earlier attempt) skips them. Throws when an item could not be
+ * written: the chunk is retried.
+ */
+export async function applyJobImpressions(
+  records: readonly DecisionRecord[],
+  jobId: string,
+  chunk: number,
+  deps: Pick<ChunkDeps, 'state' | 'statsPartitions' | 'now'>,
+): Promise<void> {
+  const writer = new StatisticsWriter(deps.state, {
+    shardId: `job/${jobId}/${chunk}`,
+    partitions: deps.statsPartitions,
+    now: deps.now ?? Date.now,
+    maxConflictRetries: 20,
+  });
+  for (const r of records) writer.impressions(storedJobDecision(r), BigInt(rowOf(r.decisionId) + 1));
+  let failed = false;
+  await writer.apply(undefined, () => {
+    failed = true;
+  });
+  if (failed) throw new DependencyError(`chunk ${chunk}: the statistics could not be written; retry the chunk`);
+}
+
+const lines0 = (lines: readonly string[]) => (lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+
+const rowOf = (decisionId: string) => Number.parseInt(decisionId.slice(decisionId.lastIndexOf('-') + 1), 36);
+
+/** A job decision as the updater stores it: its claim is the chunk's writer position, never a stream record's. */
+export function storedJobDecision(r: DecisionRecord): StoredDecision {
+  const id = r.decisionId;
+  const chunk = id.slice(0, id.lastIndexOf('-'));
+  return { ...toStored(r), claim: `job/${chunk}/${rowOf(id) + 1}` };
+}
