@@ -44,6 +44,24 @@ export const StackConfigSchema = z
     wafRateLimitPerIp: z.coerce.number().int().min(10).max(2_000_000_000).default(120_000),
     /** Days audit entries are kept (the audit table's TTL). */
     auditRetentionDays: z.coerce.number().int().min(1).max(3650).default(365),
+    /**
+     * Buckets besides the lake bucket that decision jobs may read their input from (comma-separated with `-c`); the
+     * decision jobs' functions get read access to them.
+     */
+    decisionJobInputBuckets: z
+      .union([
+        z.array(z.string()),
+        z.string().transform((s) =>
+          s
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ])
+      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)))
+      .default([]),
+    /** Chunks of one decision job decided at once (the Distributed Map's concurrency). */
+    decisionJobConcurrency: z.coerce.number().int().min(1).max(10_000).default(50),
     /** EventBridge schedule expression of the offline retraining runs; default `rate(1 day)`. */
     retrainSchedule: z.string().min(1).optional(),
     /** Decision points retrained on that schedule (comma-separated with `-c`); any other retrains on demand only. */

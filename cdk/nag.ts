@@ -136,6 +136,7 @@ function acknowledge(stack: NbaEngineStack): void {
     stack.updaterFunction,
     stack.adminFunction,
     stack.retraining.stepsFunction,
+    stack.decisionJobFunction,
   ]) {
     ack(
       fn.role!,
@@ -145,6 +146,51 @@ function acknowledge(stack: NbaEngineStack): void {
   }
 
   acknowledgeRetrainingFindings(stack);
+  acknowledgeDecisionJobFindings(stack);
+}
+
+/** The decision jobs' findings (cdk/constructs/decision-jobs.ts; grants in nba-engine-stack.ts). */
+function acknowledgeDecisionJobFindings(stack: NbaEngineStack): void {
+  const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as never);
+  const lake = id(stack.retraining.lakeBucket);
+  const jobs = stack.decisionJobs.stateMachine;
+  const inputs =
+    "A job's input may be any object of the lake bucket the caller names (GetObject, and HeadObject for its size); keys are chosen by the caller at run time.";
+  for (const fn of [stack.decisionJobFunction, stack.adminFunction]) {
+    ack(fn.role!, `AwsSolutions-IAM5[Resource::<${lake}.Arn>/*]`, inputs);
+    ack(
+      fn.role!,
+      `AwsSolutions-IAM5[Resource::<${lake}.Arn>/decision-jobs/*]`,
+      "A job's objects (status, pinned model, output and error parts) are under decision-jobs/{decisionPoint}/{jobId}/, created at run time.",
+    );
+  }
+  const lakeObjects =
+    "A job's decisions are one lake object per chunk under lake/kind=decision/dt=…/hour=…/job-{jobId}-{chunk}.jsonl.gz (named at run time): the job function writes them, the updater reads one when feedback names a job decision.";
+  ack(stack.decisionJobFunction.role!, `AwsSolutions-IAM5[Resource::<${lake}.Arn>/lake/kind=decision/*]`, lakeObjects);
+  ack(stack.updaterFunction.role!, `AwsSolutions-IAM5[Resource::<${lake}.Arn>/lake/kind=decision/*]`, lakeObjects);
+  ack(
+    jobs,
+    'AwsSolutions-SF1',
+    'The state machine logs ERROR without execution data: execution data carries the job, not user data, but chunk results are not worth a log line each.',
+  );
+  ack(
+    jobs,
+    `AwsSolutions-IAM5[Resource::<${id(stack.decisionJobFunction)}.Arn>:*]`,
+    "The state machine's Lambda tasks invoke the decision jobs function by version or alias (the `:*` suffix), nothing else.",
+  );
+  const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(jobs)}"}]}]}`;
+  const childExecutions =
+    "The Distributed Map manages its own child executions (one per chunk), whose ARNs exist only at run time.";
+  ack(jobs, `AwsSolutions-IAM5[Resource::${executions}:*]`, childExecutions);
+  ack(jobs, `AwsSolutions-IAM5[Resource::${executions}/Chunks:*]`, childExecutions);
+  const smRole = jobs.role;
+  if (smRole instanceof Role && wildcardsAreResourceless(smRole)) {
+    ack(
+      smRole,
+      'AwsSolutions-IAM5[Resource::*]',
+      'Only CloudWatch log-delivery and X-Ray actions, which have no resource-level permissions, are granted on *.',
+    );
+  }
 }
 
 /**

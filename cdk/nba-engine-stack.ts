@@ -26,6 +26,7 @@ import { DECISIONS_BY_USER_INDEX } from '../shared/adapters/dynamodb/decision-it
 import { API_KEY_PARTITION, dpPk } from '../shared/adapters/dynamodb/state-items.ts';
 import type { StackConfig } from './config.ts';
 import { ApiProtection } from './constructs/api-protection.ts';
+import { DecisionJobs } from './constructs/decision-jobs.ts';
 import { engineFunction } from './constructs/engine-function.ts';
 import { Observability } from './constructs/observability.ts';
 import { Retraining } from './constructs/retraining.ts';
@@ -78,6 +79,9 @@ export class NbaEngineStack extends Stack {
   readonly api: RestApi;
   readonly apiProtection: ApiProtection;
   readonly retraining: Retraining;
+  /** Campaign-scale decisions: the state machine and the function of its steps (cdk/constructs/decision-jobs.ts). */
+  readonly decisionJobs: DecisionJobs;
+  readonly decisionJobFunction: NodejsFunction;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: NbaEngineStackProps) {
@@ -368,6 +372,68 @@ export class NbaEngineStack extends Stack {
       logRetention,
       ...(props.retrainSchedule !== undefined && { schedule: props.retrainSchedule }),
     });
+
+    // Decision jobs: their objects live in the lake bucket (status, pinned model, outputs under decision-jobs/; the
+    // decisions' lake objects under lake/kind=decision/, beside Firehose's). The job function decides (the decisions
+    // function's reads, the updater's statistics writes); the updater reads a job's decisions back when feedback names
+    // one; the admin function starts jobs and reads their status.
+    const lake = this.retraining.lakeBucket;
+    const inputBuckets = props.decisionJobInputBuckets ?? [];
+    this.decisionJobFunction = createFunction('DecisionJobFunction', 'decision-jobs', {
+      // One full vCPU: deciding a chunk is CPU-bound. Below the 5-minute limit of the map's express children.
+      memorySize: 1769,
+      timeout: Duration.minutes(4),
+      environment: {
+        ...pseudonymKey,
+        JOBS_BUCKET: lake.bucketName,
+        DECISION_JOB_INPUT_BUCKETS: inputBuckets.join(','),
+      },
+    });
+    this.decisionJobs = new DecisionJobs(this, 'DecisionJobs', {
+      jobFunction: this.decisionJobFunction,
+      logRetention,
+      maxConcurrency: props.decisionJobConcurrency,
+    });
+    const jobs = this.decisionJobFunction;
+    onItems(jobs, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query');
+    onIndexes(jobs, this.stateTable, 'dynamodb:Query');
+    onItems(jobs, this.decisionsTable, 'dynamodb:GetItem');
+    onSnapshots(jobs, 's3:GetObject');
+    readsPseudonymKey(jobs);
+    const lakeRead = (fn: NodejsFunction, ...prefixes: string[]) => {
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3:GetObject'], resources: prefixes.map((p) => lake.arnForObjects(p)) }),
+      );
+      // Without ListBucket, S3 answers a missing key with AccessDenied, not 404.
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [lake.bucketArn] }));
+    };
+    const inputObjects = ['*', ...inputBuckets.map((b) => `arn:${this.partition}:s3:::${b}/*`)];
+    lakeRead(jobs, '*');
+    jobs.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [lake.arnForObjects('decision-jobs/*'), lake.arnForObjects('lake/kind=decision/*')],
+      }),
+    );
+    if (inputBuckets.length > 0) {
+      jobs.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects.slice(1) }));
+    }
+    this.updaterFunction.addEnvironment('JOBS_BUCKET', lake.bucketName);
+    lakeRead(this.updaterFunction, 'lake/kind=decision/*');
+    this.adminFunction.addEnvironment('JOBS_BUCKET', lake.bucketName);
+    this.adminFunction.addEnvironment('DECISION_JOB_INPUT_BUCKETS', inputBuckets.join(','));
+    this.adminFunction.addEnvironment('DECISION_JOBS_STATE_MACHINE', this.decisionJobs.stateMachine.stateMachineArn);
+    this.decisionJobs.stateMachine.grantStartExecution(this.adminFunction);
+    // The job's status (written at creation, read on GET) and its input's existence and size (HeadObject).
+    lakeRead(this.adminFunction, '*');
+    this.adminFunction.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [lake.arnForObjects('decision-jobs/*')] }),
+    );
+    if (inputBuckets.length > 0) {
+      this.adminFunction.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects.slice(1) }),
+      );
+    }
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
-import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
 import { parseStackConfig } from '../cdk/config.ts';
 import { NbaEngineStack } from '../cdk/nba-engine-stack.ts';
@@ -33,11 +33,11 @@ import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts'
 import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
 import type { ErasureLog, StateStore } from '../shared/core/ports.ts';
 import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
+import { executeDefinition, invokeLike, type Json, type LocalExecution, walkStates } from './state-machines.ts';
 import { defaultSynthesis } from './twin/assembly.ts';
 import { createResources } from './twin/resources.ts';
 import { physicalName, type TwinPlan } from './twin/template.ts';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
 const LOCAL_REGION = 'local';
@@ -107,24 +107,12 @@ export function synthesizeRetrainDefinition(context: Record<string, unknown> = {
   }
 }
 
-type StatesMap = Record<string, Record<string, unknown>>;
-
-function walkStates(states: StatesMap, visit: (name: string, state: Record<string, unknown>) => void): void {
-  for (const [name, state] of Object.entries(states)) {
-    visit(name, state);
-    const processor = (state.ItemProcessor ?? state.Iterator) as { States?: StatesMap } | undefined;
-    if (processor?.States) walkStates(processor.States, visit);
-    for (const branch of (state.Branches as { States: StatesMap }[] | undefined) ?? [])
-      walkStates(branch.States, visit);
-  }
-}
-
 /**
  * The local form of the definition (see the module documentation, step 3). Returns a copy; the input is untouched.
  */
 export function localizeDefinition(definition: SynthesizedRetrain['definition']): SynthesizedRetrain['definition'] {
   const copy = structuredClone(definition);
-  walkStates(copy.States as unknown as StatesMap, (_name, state) => {
+  walkStates(copy.States as unknown as Parameters<typeof walkStates>[0], (_name, state) => {
     if (state.Type !== 'Map' || !state.ItemReader) return;
     delete state.ItemReader;
     delete state.ResultWriter;
@@ -136,7 +124,7 @@ export function localizeDefinition(definition: SynthesizedRetrain['definition'])
 /** Task state name → the logical id of the Lambda function it invokes. */
 export function taskFunctions(definition: SynthesizedRetrain['definition']): Map<string, string> {
   const out = new Map<string, string>();
-  walkStates(definition.States as unknown as StatesMap, (name, state) => {
+  walkStates(definition.States as unknown as Parameters<typeof walkStates>[0], (name, state) => {
     if (state.Type !== 'Task') return;
     const params = state.Parameters as { FunctionName?: unknown } | undefined;
     const target = typeof params?.FunctionName === 'string' ? params.FunctionName : String(state.Resource);
@@ -151,10 +139,7 @@ export function localTaskHandlers(
   handlers: StepHandlers,
   startTime?: string,
 ): Record<string, (input: Json) => Promise<Json>> {
-  const invoke = (fn: (payload: unknown) => Promise<unknown>) => async (input: Json) => {
-    const payload = (input as { Payload?: unknown } | null)?.Payload;
-    return { Payload: (await fn(payload)) as Json, StatusCode: 200 } as Json;
-  };
+  const invoke = invokeLike;
   const steps = async (payload: unknown) => {
     if ((payload as { step?: unknown } | null)?.step !== 'plan') return handlers.step(payload);
     // The emulator stamps $$.Execution.StartTime with the real clock; a run of another day (`startTime`) gets its
@@ -185,17 +170,7 @@ export interface LocalRetrainDeps {
   modelChanged?: (decisionPoint: string) => Promise<void>;
 }
 
-export interface LocalRetrainResult {
-  status: 'SUCCEEDED' | 'FAILED';
-  /** The final run context (on success). */
-  output: RunContext | undefined;
-  error: string | undefined;
-  /** Names of the states entered, in order (Map iterations included). */
-  states: string[];
-  /** Retries the emulator performed, by state. */
-  retries: Record<string, number>;
-  executionId: string;
-}
+export type LocalRetrainResult = LocalExecution<RunContext>;
 
 let cached: SynthesizedRetrain | undefined;
 
@@ -221,37 +196,16 @@ export async function runLocalRetrain(
   const definition = localizeDefinition(synth.definition);
   const handlers = createStepHandlers(deps);
   const taskResourceLocalHandlers = localTaskHandlers(synth, handlers, opts.startTime?.toISOString());
-  const retryIntervalOverrides = Object.fromEntries(Object.keys(taskResourceLocalHandlers).map((s) => [s, 0]));
   const startTime = opts.startTime ?? new Date(deps.now?.() ?? Date.now());
   const name = opts.executionName ?? `local-${startTime.toISOString().replace(/[:.]/g, '-')}`;
   const executionId = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:Retrain:${name}`;
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
-  const execution = machine.run(input as Json, {
-    overrides: { taskResourceLocalHandlers, retryIntervalOverrides },
-    context: { Execution: { Id: executionId, Name: name, StartTime: startTime.toISOString(), Input: input as Json } },
+  return executeDefinition<RunContext>(definition, input, {
+    handlers: taskResourceLocalHandlers,
+    executionId,
+    name,
+    startTime,
+    ...(opts.onState ? { onState: opts.onState } : {}),
   });
-  const states: string[] = [];
-  const retries: Record<string, number> = {};
-  const logging = (async () => {
-    for await (const e of execution.eventLogs) {
-      if (e.type === 'StateEntered') {
-        states.push(e.state.name);
-        opts.onState?.(e.state.name);
-      }
-      if (e.type === 'StateRetried') retries[e.state.name] = (retries[e.state.name] ?? 0) + 1;
-    }
-  })();
-  try {
-    const output = (await execution.result) as unknown as RunContext;
-    await logging;
-    return { status: 'SUCCEEDED', output, error: undefined, states, retries, executionId };
-  } catch (err) {
-    await logging.catch(() => undefined);
-    if (!(err instanceof ExecutionError)) throw err;
-    const cause = (err as { cause?: unknown }).cause;
-    const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : err.message;
-    return { status: 'FAILED', output: undefined, error: message, states, retries, executionId };
-  }
 }
 
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */

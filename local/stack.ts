@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
@@ -23,20 +24,24 @@ import { DynamoPublishLease } from '../shared/adapters/dynamodb/publish-lease.ts
 import { DynamoStateStore } from '../shared/adapters/dynamodb/state-store.ts';
 import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { MemorySecretSource } from '../shared/adapters/memory/secret-source.ts';
+import { S3BlobStore } from '../shared/adapters/s3/blob-store.ts';
 import { S3SnapshotStore } from '../shared/adapters/s3/snapshot-store.ts';
 import { FileSecretSource } from '../shared/adapters/secrets/file-secret-source.ts';
 import { AuditTrail } from '../shared/app/audit/audit-trail.ts';
 import { hashApiKey } from '../shared/app/auth.ts';
 import { SnapshotPublisher } from '../shared/app/decide/snapshot-publisher.ts';
+import { isJobId, jobTime } from '../shared/app/decision-jobs/job.ts';
+import { lakePartition } from '../shared/app/retrain/lake.ts';
 import type { RunInput } from '../shared/app/retrain/run-context.ts';
 import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
 import { LOCAL_ENDPOINTS_FILE, type LocalRetrainResult, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
+import { executeDefinition, invokeLike, type Json, type LocalExecution, taskTargets } from './state-machines.ts';
 import { type ApiRoute, startApiGateway } from './twin/api-gateway.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './twin/assembly.ts';
 import { KinesisPoller, mappingOptions, type PollerOptions } from './twin/event-source-mapping.ts';
-import { principalOf, startFunction, type TwinFunction, twinClients } from './twin/functions.ts';
+import { type Endpoints, principalOf, startFunction, type TwinFunction, twinClients } from './twin/functions.ts';
 import { type IamCall, IamLedger } from './twin/iam-enforcement.ts';
 import { evaluate } from './twin/iam-policy.ts';
 import { writeUsage } from './twin/iam-usage.ts';
@@ -110,6 +115,11 @@ export interface LocalStack {
    */
   /** `startTime`: when the run executes (default now), for a test that runs the retraining of a later day. */
   retrain(input: RunInput, options?: { executionName?: string; startTime?: Date }): Promise<LocalRetrainResult>;
+  /**
+   * Executions started through Step Functions' StartExecution (a decision job): the template's definition run in
+   * process, each Task calling the twin function it names. `done` settles when the execution ends.
+   */
+  executions: { stateMachineArn: string; name: string; done: Promise<LocalExecution> }[];
   /** Stops everything; throws if any call was denied (unless `acknowledgeDenied` took them). */
   stop(): Promise<void>;
   /** Returns and forgets the denied calls, for a test that provokes a denial on purpose. */
@@ -193,18 +203,56 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   const iam = new IamLedger(opts.onDenied);
   const tables = new Map<string, TableSpec>(plan.tables.map((t) => [t.name, t]));
-  const endpoints = {
+  const endpoints: Endpoints = {
     dynamoEndpoint: emulators.dynamoEndpoint,
     kinesisEndpoint: emulators.kinesisEndpoint,
     s3Endpoint: emulators.s3Endpoint,
     secrets,
   };
-  // The functions something invokes locally: API integrations and event source mappings.
+  // State machines a function may start (its environment names them); the retraining's runs locally through
+  // `retrain` instead (its steps in process on the lake folder).
+  const startable = plan.stateMachines.filter((m) =>
+    plan.functions.some((f) => Object.values(f.environment).includes(m.arn)),
+  );
+  const functionByArn = new Map(plan.functions.map((f) => [f.arn, f]));
+  const taskFunctionIds = startable.flatMap((m) =>
+    [...taskTargets(m.definition as { States: unknown }).values()].map((arn) => {
+      const fn = functionByArn.get(arn);
+      if (!fn) throw new Error(`state machine ${m.logicalId} invokes ${arn}, which is no function of the template`);
+      return fn.logicalId;
+    }),
+  );
+  const executions: LocalStack['executions'] = [];
+  const byLogicalId = new Map<string, TwinFunction>();
+  endpoints.executions = {
+    start: async (stateMachineArn, name, input) => {
+      const machine = startable.find((m) => m.arn === stateMachineArn);
+      if (!machine) throw new Error(`no state machine ${stateMachineArn} may be started in this stack`);
+      // Step Functions: a name already used starts nothing.
+      if (executions.some((e) => e.stateMachineArn === stateMachineArn && e.name === name)) return;
+      const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+      for (const [state, arn] of taskTargets(machine.definition as { States: unknown })) {
+        const fn = byLogicalId.get(functionByArn.get(arn)!.logicalId)!;
+        handlers[state] = invokeLike((payload) => fn.invoke(payload, undefined as never));
+      }
+      const done = executeDefinition(machine.definition as unknown as StateMachineDefinition, input, {
+        handlers,
+        executionId: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+        name,
+        startTime: new Date(),
+      }).then(async (result) => {
+        await mirrorJobLake(name);
+        return result;
+      });
+      executions.push({ stateMachineArn, name, done });
+    },
+  };
+  // The functions something invokes locally: API integrations, event source mappings and state machine tasks.
   const invoked = new Set([
     ...plan.routes.map((r) => r.functionLogicalId),
     ...plan.eventSourceMappings.map((m) => m.functionLogicalId),
+    ...taskFunctionIds,
   ]);
-  const byLogicalId = new Map<string, TwinFunction>();
   for (const spec of plan.functions.filter((f) => invoked.has(f.logicalId))) {
     byLogicalId.set(
       spec.logicalId,
@@ -283,6 +331,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await writer.start();
     lake = { dir: lakeDir, writer };
   }
+  // In AWS a decision job writes its decisions' lake objects into the lake bucket, beside Firehose's; locally the lake
+  // is a folder (the local Firehose writes it), so a finished job's lake objects are copied there, for retraining.
+  async function mirrorJobLake(jobId: string): Promise<void> {
+    if (!lake || !isJobId(jobId)) return;
+    const bucket = plan.buckets.find((b) => b.logicalId.includes('LakeBucket'));
+    if (!bucket) return;
+    const source = new S3BlobStore(emulators.s3, bucket.name);
+    const target = new FsBlobStore(lake.dir);
+    const prefix = lakePartition('decision', jobTime(jobId));
+    for (const entry of await source.list(prefix)) {
+      if (!entry.key.includes(`/job-${jobId}-`)) continue;
+      const bytes = await source.get(entry.key);
+      if (bytes) await target.put(entry.key, bytes);
+    }
+  }
   const runs: ScheduledRun[] = [];
   const retrainSynth = retrainFromTemplate(template, plan);
   const retrain: LocalStack['retrain'] = async (input, options = {}) => {
@@ -359,6 +422,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     schedules,
     scheduledRuns: runs,
     retrain,
+    executions,
     acknowledgeDenied() {
       const fresh = iam.denied.slice(acknowledged);
       acknowledged = iam.denied.length;

@@ -141,6 +141,7 @@ export async function measureHandlerCost(opts: { calls?: number; sizes?: number[
           s3Endpoint: stack.emulators.s3Endpoint,
         }),
         secrets: stack.secrets,
+        executions: { start: async () => undefined },
       };
       // A long refresh interval: the pointer poll (once a second in AWS) is not per decision.
       const { handler, engine } = createHandler({

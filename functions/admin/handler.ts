@@ -9,6 +9,7 @@ import type {
   actionViewSchema,
   Body,
   deadLetterListSchema,
+  decisionJobSchema,
   decisionPointListSchema,
   decisionPointViewSchema,
   importAnswerSchema,
@@ -18,6 +19,7 @@ import type {
 import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
 import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
+import type { DecisionJob } from '../../shared/app/decision-jobs/job.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
 import {
   countDeadLetters,
@@ -37,6 +39,15 @@ const anyObject = z.record(z.string(), z.unknown());
 const listQuery = z.strictObject({
   status: z.enum(LIFECYCLE_STATUSES).optional(),
   q: z.string().min(1).max(128).optional(),
+});
+const decisionJobBody = z.strictObject({
+  /** `s3://bucket/key` of the JSON lines to decide: the lake bucket, or a bucket of `decisionJobInputBuckets`. */
+  input: z.string().min(1).max(1024),
+});
+const jobView = (j: DecisionJob): Body<typeof decisionJobSchema> => ({
+  ...j,
+  createdAt: new Date(j.createdAt).toISOString(),
+  updatedAt: new Date(j.updatedAt).toISOString(),
 });
 const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
@@ -71,7 +82,31 @@ export function adminRoutes(engine: Engine): Route[] {
   const audit = requireAudit(engine);
   const catalog = new CatalogService(stateStore, modelCache, Date.now, engine.modelChanged);
   const view = (a: CatalogAction) => actionView(catalog, a);
+  const jobs = () => {
+    if (!engine.decisionJobs) throw new Error('this deployment has no decision jobs (JOBS_BUCKET is not set)');
+    return engine.decisionJobs;
+  };
   return [
+    {
+      method: 'POST',
+      path: '/v1/decision-points/{decisionPoint}/decision-jobs',
+      scope: 'decide',
+      audit: { action: 'decision-job.create' },
+      handle: async ({ params, body }) => {
+        const { input } = parseWith(decisionJobBody, body);
+        const job = await jobs().create(params.decisionPoint!, input);
+        return { status: 202, body: jobView(job), audit: { target: job.jobId } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/decision-jobs/{jobId}',
+      scope: 'decide',
+      handle: async ({ params }) => ({
+        status: 200,
+        body: jobView(await jobs().get(params.decisionPoint!, params.jobId!)),
+      }),
+    },
     {
       method: 'GET',
       path: '/v1/decision-points',

@@ -15,14 +15,19 @@ import { DynamoStateStore } from '../../shared/adapters/dynamodb/state-store.ts'
 import { KinesisEventStream, KinesisStreamRangeReader } from '../../shared/adapters/kinesis/event-stream.ts';
 import { log } from '../../shared/adapters/log.ts';
 import { METRIC, metrics } from '../../shared/adapters/observability.ts';
+import { S3BlobStore } from '../../shared/adapters/s3/blob-store.ts';
+import { S3JobInputs } from '../../shared/adapters/s3/job-inputs.ts';
 import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { AuditTrail } from '../../shared/app/audit/audit-trail.ts';
 import { ApiKeyAuthenticator } from '../../shared/app/auth.ts';
 import { ModelCache, type ModelSource } from '../../shared/app/decide/model-cache.ts';
 import { DEFAULT_PUBLISH_INTERVAL_MS, SnapshotPublisher } from '../../shared/app/decide/snapshot-publisher.ts';
 import { SnapshotSource } from '../../shared/app/decide/snapshot-source.ts';
+import { JobDecisionLookup } from '../../shared/app/decision-jobs/job-decisions.ts';
+import { DecisionJobs } from '../../shared/app/decision-jobs/steps.ts';
 import { Pseudonymiser } from '../../shared/app/privacy/pseudonyms.ts';
 import type { DecisionResilience } from '../../shared/app/resilience/guard.ts';
+import type { DecisionStore } from '../../shared/core/ports.ts';
 import { createDecisionObservability, type DecisionObservability } from './observability.ts';
 import type { AwsClients } from './runtime.ts';
 
@@ -50,6 +55,25 @@ export const engineConfigSchema = z.object({
    * table's reads under continuous feedback. The admin function, whose writes are few and whose caller waits, sets 0.
    */
   PUBLISH_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_PUBLISH_INTERVAL_MS),
+  /**
+   * The bucket of decision jobs (the lake bucket): their status, pinned models, outputs, and their decisions' lake
+   * objects, which the updater reads when feedback names a job decision (shared/app/decision-jobs/).
+   */
+  JOBS_BUCKET: z.string().min(1).optional(),
+  /** Other buckets a decision job's input may be in (comma-separated names). */
+  DECISION_JOB_INPUT_BUCKETS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((b) => b.trim())
+            .filter(Boolean)
+        : [],
+    ),
+  /** The state machine that runs decision jobs (the function that starts them). */
+  DECISION_JOBS_STATE_MACHINE: z.string().min(1).optional(),
   /** Writer partitions per action's statistics (see docs/ARCHITECTURE.md). Change only with the updater drained. */
   STATS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Latency budget of a decision for waiting on DynamoDB and Kinesis, after which it degrades (resilience/guard.ts). */
@@ -88,7 +112,7 @@ export function readEngineConfig(environment: Readonly<Record<string, string | u
 export interface Engine {
   config: EngineConfig;
   /** The clients the adapters use (harnesses add fault-injecting middleware to them). */
-  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3'>;
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3' | 'executions'>;
   stateStore: DynamoStateStore;
   decisionStore: DynamoDecisionStore;
   deadLetterStore: DynamoDeadLetterStore;
@@ -114,6 +138,10 @@ export interface Engine {
   pseudonyms: Pseudonymiser | undefined;
   /** Where erasures are recorded (the state table). */
   erasures: DynamoErasureLog;
+  /** Decision jobs' steps (functions with JOBS_BUCKET). */
+  decisionJobs: DecisionJobs | undefined;
+  /** The decision store with decision jobs' decisions resolved (the updater's join reads through it). */
+  joinDecisions: DecisionStore;
 }
 
 /**
@@ -150,7 +178,7 @@ export function requirePseudonyms(engine: Engine): Pseudonymiser {
 
 export function createEngine(
   config: EngineConfig,
-  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3'>,
+  clients: Pick<AwsClients, 'dynamo' | 'kinesis' | 'secrets' | 's3' | 'executions'>,
 ): Engine {
   const observability = createDecisionObservability();
   const stateStore = new DynamoStateStore(clients.dynamo, config.STATE_TABLE);
@@ -173,19 +201,56 @@ export function createEngine(
         log.info('snapshot published', { ...pointer, buildMs });
       },
     });
+  const decisionStore = new DynamoDecisionStore(
+    clients.dynamo,
+    config.DECISIONS_TABLE,
+    config.JOIN_RETENTION_DAYS * day,
+  );
+  const pseudonyms = config.USER_PSEUDONYM_SECRET
+    ? new Pseudonymiser(clients.secrets, config.USER_PSEUDONYM_SECRET)
+    : undefined;
+  const models =
+    snapshots === undefined
+      ? modelCache
+      : new SnapshotSource(snapshots, {
+          pollMs: config.MODEL_REFRESH_MS,
+          fallback: modelCache,
+          onRefreshError: (err, decisionPoint) =>
+            log.warn('snapshot poll failed; serving the last good model', { decisionPoint, error: String(err) }),
+        });
+  const jobsBucket = config.JOBS_BUCKET;
+  const jobBlobs = jobsBucket === undefined ? undefined : new S3BlobStore(clients.s3, jobsBucket);
+  const stateMachineArn = config.DECISION_JOBS_STATE_MACHINE;
   return {
     config,
     clients,
     stateStore,
-    decisionStore: new DynamoDecisionStore(clients.dynamo, config.DECISIONS_TABLE, config.JOIN_RETENTION_DAYS * day),
+    decisionStore,
+    decisionJobs:
+      jobBlobs &&
+      new DecisionJobs({
+        blobs: jobBlobs,
+        bucket: jobsBucket!,
+        inputs: new S3JobInputs(clients.s3, [jobsBucket!, ...config.DECISION_JOB_INPUT_BUCKETS]),
+        models,
+        state: stateStore,
+        users: decisionStore,
+        pseudonymise: async () => {
+          if (!pseudonyms) throw new Error('invalid environment: USER_PSEUDONYM_SECRET: required for decision jobs');
+          return pseudonyms.mapper();
+        },
+        statsPartitions: config.STATS_PARTITIONS,
+        ...(stateMachineArn === undefined
+          ? {}
+          : { executions: { starter: { start: (...a) => clients.executions.start(...a) }, stateMachineArn } }),
+      }),
+    joinDecisions: jobBlobs ? new JobDecisionLookup(decisionStore, jobBlobs).decisions : decisionStore,
     deadLetterStore: new DynamoDeadLetterStore(
       clients.dynamo,
       config.DEADLETTER_TABLE,
       config.DEADLETTER_RETENTION_DAYS * day,
     ),
-    pseudonyms: config.USER_PSEUDONYM_SECRET
-      ? new Pseudonymiser(clients.secrets, config.USER_PSEUDONYM_SECRET)
-      : undefined,
+    pseudonyms,
     erasures: new DynamoErasureLog(clients.dynamo, config.STATE_TABLE, config.ERASURE_RETENTION_DAYS * day),
     eventStream: new KinesisEventStream(clients.kinesis, config.STREAM_NAME),
     streamRangeReader: new KinesisStreamRangeReader(clients.kinesis, config.STREAM_NAME),
@@ -207,15 +272,7 @@ export function createEngine(
       observer: observability.decisionObserver,
     },
     modelCache,
-    models:
-      snapshots === undefined
-        ? modelCache
-        : new SnapshotSource(snapshots, {
-            pollMs: config.MODEL_REFRESH_MS,
-            fallback: modelCache,
-            onRefreshError: (err, decisionPoint) =>
-              log.warn('snapshot poll failed; serving the last good model', { decisionPoint, error: String(err) }),
-          }),
+    models,
     publisher,
     modelChanged: async (decisionPoint) => {
       modelCache.invalidate(decisionPoint);

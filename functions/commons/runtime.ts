@@ -11,7 +11,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import type { SecretSource } from '../../shared/core/ports.ts';
+import type { ExecutionStarter, SecretSource } from '../../shared/core/ports.ts';
 import { awsClients } from './aws.ts';
 
 /** The SDK clients a function may use, created once per container. Created on first use: most functions need one. */
@@ -21,6 +21,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   /** Secrets Manager in AWS; the twin's local secrets (generated in the data folder) locally. */
   readonly secrets: SecretSource;
+  /** Step Functions' StartExecution in AWS; the twin's local state machines locally. */
+  readonly executions: ExecutionStarter;
 }
 
 export interface FunctionRuntime {
@@ -66,6 +68,9 @@ export function lazyClients(
     },
     get secrets() {
       return get('secrets');
+    },
+    get executions() {
+      return get('executions');
     },
     destroy() {
       for (const client of Object.values(made) as { destroy?: () => void }[]) client.destroy?.();

@@ -26,7 +26,7 @@ export function createHandler(runtime: FunctionRuntime) {
   const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
     const outcome = await applyBatch(toEntries(event), {
       state: engine.stateStore,
-      decisions: engine.decisionStore,
+      decisions: engine.joinDecisions,
       deadLetters: engine.deadLetterStore,
       statsPartitions: engine.config.STATS_PARTITIONS,
       onDeadLettered: (entries) => {

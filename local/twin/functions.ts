@@ -11,11 +11,12 @@ import type { Context } from 'aws-lambda';
 import type { CreateHandler, FunctionInstance, LambdaHandler } from '../../functions/commons/runtime.ts';
 import { lazyClients } from '../../functions/commons/runtime.ts';
 import { createDynamoClient, createKinesisClient, createS3Client } from '../../shared/adapters/aws-clients.ts';
-import type { SecretSource } from '../../shared/core/ports.ts';
+import type { ExecutionStarter, SecretSource } from '../../shared/core/ports.ts';
 import { S3_EMULATOR_CREDENTIALS } from '../emulators.ts';
 import { PROJECT_ROOT } from './assembly.ts';
 import {
   enforceOnDynamo,
+  enforceOnExecutions,
   enforceOnKinesis,
   enforceOnS3,
   enforceOnSecrets,
@@ -32,6 +33,8 @@ export interface Endpoints {
   s3Endpoint: string;
   /** The local secret store standing in for Secrets Manager (local/twin/resources.ts creates the template's secrets). */
   secrets?: SecretSource;
+  /** The local runner of the template's state machines standing in for Step Functions (local/stack.ts). */
+  executions?: ExecutionStarter;
 }
 
 export function principalOf(spec: FunctionSpec, suffix = ''): Principal {
@@ -73,6 +76,10 @@ export function twinClients(
     secrets: () => {
       if (!endpoints.secrets) throw new TwinTemplateError(`${principal.name} asked for secrets: none were created`);
       return enforceOnSecrets(endpoints.secrets, principal, ledger);
+    },
+    executions: () => {
+      if (!endpoints.executions) throw new TwinTemplateError(`${principal.name} asked for Step Functions: none runs`);
+      return enforceOnExecutions(endpoints.executions, principal, ledger);
     },
   });
 }

@@ -19,7 +19,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { SecretSource } from '../../shared/core/ports.ts';
+import type { ExecutionStarter, SecretSource } from '../../shared/core/ports.ts';
 import { evaluate, type IamDecision, type IamRequest } from './iam-policy.ts';
 import { type PolicyDocument, type TableSpec, TWIN_ACCOUNT, TWIN_REGION } from './template.ts';
 
@@ -192,7 +192,12 @@ export function kinesisRequests(command: string, streamName: string | undefined)
 
 /** The IAM request of one S3 object command: the object's ARN (S3 ARNs name no Region or account). */
 export function s3Requests(command: string, input: { Bucket?: string; Key?: string }): IamRequest[] {
-  const action = { GetObjectCommand: 's3:GetObject', PutObjectCommand: 's3:PutObject' }[command];
+  // HeadObject is authorised as GetObject (AWS documents no action of its own).
+  const action = {
+    GetObjectCommand: 's3:GetObject',
+    HeadObjectCommand: 's3:GetObject',
+    PutObjectCommand: 's3:PutObject',
+  }[command];
   if (!action || !input.Bucket || input.Key === undefined) {
     throw new UnmappedCommandError(`the twin cannot judge S3 ${command}: add it to iam-enforcement.ts`);
   }
@@ -301,7 +306,8 @@ export function enforceOnS3(client: S3Client, principal: Principal, ledger: IamL
   (client as Any).middlewareStack.add(
     (next: Any, context: Any) => async (args: Any) => {
       const out = await next(args);
-      if (context.commandName !== 'GetObjectCommand' || out.response?.statusCode !== 404) return out;
+      const reads = context.commandName === 'GetObjectCommand' || context.commandName === 'HeadObjectCommand';
+      if (!reads || out.response?.statusCode !== 404) return out;
       const bucket = args.input?.Bucket as string;
       const message = judge(principal, ledger, [
         { action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: {} },
@@ -337,6 +343,23 @@ export function enforceOnSecrets(source: SecretSource, principal: Principal, led
       ]);
       if (message) throw new AccessDeniedException(message);
       return source.read(secretId);
+    },
+  };
+}
+
+/** StartExecution judged under the caller's role, as Step Functions would, before the local state machine runs. */
+export function enforceOnExecutions(
+  starter: ExecutionStarter,
+  principal: Principal,
+  ledger: IamLedger,
+): ExecutionStarter {
+  return {
+    start: async (stateMachineArn, name, input) => {
+      const message = judge(principal, ledger, [
+        { action: 'states:StartExecution', resource: stateMachineArn, context: {} },
+      ]);
+      if (message) throw new AccessDeniedException(message);
+      return starter.start(stateMachineArn, name, input);
     },
   };
 }

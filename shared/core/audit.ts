@@ -37,6 +37,7 @@ export const AUDIT_ACTIONS = [
   'dead-letters.replay',
   'dead-letters.replay-range',
   'user.erase',
+  'decision-job.create',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -220,3 +220,8 @@ export interface AuditLog {
   /** Entries matching the query, newest first. */
   list(query: AuditQuery): Promise<AuditPage>;
 }
+
+/** Starts an execution of a state machine (Step Functions); starting one with an existing name changes nothing. */
+export interface ExecutionStarter {
+  start(stateMachineArn: string, name: string, input: unknown): Promise<void>;
+}

@@ -181,8 +181,8 @@ describe('NbaEngineStack', () => {
       updaterFunction: { MemorySize: 1024, Timeout: 60 },
     } as const;
 
-    it('creates only the four engine functions and the two retraining functions (no hidden custom-resource functions)', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 6);
+    it('creates only the four engine functions, the decision jobs function and the two retraining functions (no hidden custom-resource functions)', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 7);
     });
 
     it('runs every function on the major of the pinned Node toolchain (package.json, test/toolchain.test.ts)', () => {
@@ -230,7 +230,8 @@ describe('NbaEngineStack', () => {
     it('keeps function logs for one month', () => {
       const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
       // four functions + API access logs + retraining: two functions, the state machine, the lake's Firehose
-      expect(logGroups).toHaveLength(9);
+      // + decision jobs: the function and the state machine
+      expect(logGroups).toHaveLength(11);
       for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
     });
   });
@@ -410,6 +411,8 @@ describe('parseStackConfig', () => {
       wafRateLimitPerKey: 60_000,
       wafRateLimitPerIp: 120_000,
       auditRetentionDays: 365,
+      decisionJobInputBuckets: [],
+      decisionJobConcurrency: 50,
     });
   });
 

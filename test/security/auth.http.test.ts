@@ -21,6 +21,7 @@ const secrets: Record<string, string> = {};
 const bodies: Record<string, unknown> = {
   'POST /v1/decisions': { decisionPoint: 'home', userId: 'u1' },
   'POST /v1/decisions:batch': { requests: [{ decisionPoint: 'home', userId: 'u1' }] },
+  'POST /v1/decision-points/{decisionPoint}/decision-jobs': { input: 's3://elsewhere/users.jsonl' },
   'POST /v1/events': { events: [{ eventId: 'e1', userId: 'u1', type: 'click' }] },
   'PUT /v1/decision-points/{decisionPoint}': { description: 'changed' },
   'PUT /v1/decision-points/{decisionPoint}/actions/{actionId}': { features: { color: 'black' } },
@@ -33,6 +34,7 @@ const concrete = (path: string) =>
     .replace('{decisionPoint}', 'home')
     .replace('{actionId}', 'a')
     .replace('{keyId}', 'local-admin')
+    .replace('{jobId}', '0000000000000a')
     .replace(/\{\w+\}/g, 'x');
 
 beforeAll(async () => {

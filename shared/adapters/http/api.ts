@@ -11,6 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { AuditTrail } from '../../app/audit/audit-trail.ts';
 import type { ApiKeyAuthenticator, Principal } from '../../app/auth.ts';
+import { jobIdSchema } from '../../app/decision-jobs/job.ts';
 import { keyIdSchema } from '../../app/keys/keys.ts';
 import { TooManyRequestsError } from '../../app/rate-limit.ts';
 import type { AuditAction } from '../../core/audit.ts';
@@ -91,6 +92,7 @@ export const PATH_PARAMETERS: Record<string, z.ZodType<string>> = {
   actionId: actionIdSchema,
   keyId: keyIdSchema,
   userId: userIdSchema,
+  jobId: jobIdSchema,
 };
 
 interface CompiledRoute extends Route {

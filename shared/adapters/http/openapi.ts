@@ -350,6 +350,30 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/decision-points/{decisionPoint}/decision-jobs': {
+        parameters: [dpParam],
+        post: {
+          summary:
+            'Start a decision job: decide for every JSON line of an input in S3 ({ userId, context, candidates?, exclude?, slots? }), as POST /v1/decisions would',
+          requestBody: {
+            required: true,
+            ...json({
+              type: 'object',
+              properties: { input: { type: 'string', description: 's3://bucket/key of the JSON lines' } },
+              required: ['input'],
+              additionalProperties: false,
+            }),
+          },
+          responses: { '202': answer('The job, running', bodies.decisionJobSchema), ...errors },
+        },
+      },
+      '/v1/decision-points/{decisionPoint}/decision-jobs/{jobId}': {
+        parameters: [dpParam, { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          summary: 'A decision job: its status, counts, and where its output and errors are',
+          responses: { '200': answer('The job', bodies.decisionJobSchema), ...errors },
+        },
+      },
       '/v1/decision-points/{decisionPoint}/model': {
         parameters: [dpParam],
         get: {

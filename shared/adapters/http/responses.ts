@@ -46,6 +46,26 @@ export const decisionBatchAnswerSchema = z.object({
   results: z.array(decisionBatchResultSchema),
 });
 
+/** A decision job (`POST` 202 and `GET …/decision-jobs/{jobId}` 200): shared/app/decision-jobs/job.ts. */
+export const decisionJobSchema = z.object({
+  jobId: z.string(),
+  decisionPoint: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  input: z.string(),
+  /** The folder of the output parts: one JSON line per decided input line. */
+  output: z.string(),
+  /** The folder of the error parts: one JSON line per refused input line, with its number and reason. */
+  errors: z.string(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  lines: count.optional(),
+  chunks: count.optional(),
+  decided: count.optional(),
+  rejected: count.optional(),
+  modelVersion: z.string().optional(),
+  error: z.string().optional(),
+});
+
 const eventResultSchema = z.discriminatedUnion('status', [
   z.object({ index: count, eventId: z.string(), status: z.literal('accepted') }),
   z.object({

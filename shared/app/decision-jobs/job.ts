@@ -36,6 +36,7 @@ export function newJobId(at: number): string {
 }
 
 export const isJobId = (id: string) => JOB_ID.test(id);
+export const jobIdSchema = z.string().regex(JOB_ID, 'must be a decision job id (14 characters from 0-9 a-z)');
 
 /** When the job decides (its id says). */
 export const jobTime = (jobId: string) => Number.parseInt(jobId.slice(0, 8), 36);
@@ -57,6 +58,7 @@ export const jobKeys = (decisionPoint: string, jobId: string) => {
   const base = `decision-jobs/${decisionPoint}/${jobId}/`;
   return {
     base,
+    status: `${base}status.json`,
     model: `${base}model.snap`,
     output: `${base}output/`,
     errors: `${base}errors/`,
