@@ -211,18 +211,22 @@ export async function runLocalRetrain(
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
 export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
-const endpointsSchema = z.object({
+export const endpointsSchema = z.object({
   dynamoEndpoint: z.url(),
   stateTable: z.string().min(1),
   auditTable: z.string().min(1),
   pid: z.number().int().optional(),
+  /** The API and the S3 emulator with the bucket of decision jobs (npm run decide-batch). */
+  url: z.url().optional(),
+  s3Endpoint: z.url().optional(),
+  jobsBucket: z.string().min(1).optional(),
 });
 
 /** Patience for an engine whose process is gone from view but whose emulator may still answer (another host's pid). */
 const ENGINE_ANSWER_MS = 10_000;
 
 /** Whether the stack that wrote the endpoints file still runs: its files are then locked, whatever its speed. */
-function running(pid: number | undefined): boolean {
+export function running(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);

@@ -402,6 +402,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         stateTable: table('StateTable'),
         auditTable: table('AuditTable'),
         pid: process.pid,
+        url,
+        s3Endpoint: emulators.s3Endpoint,
+        jobsBucket: plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))?.name,
       }),
     );
   }

@@ -32,6 +32,9 @@ export interface HandlerCostRow {
   handlerP50Us: number;
   coreCpuUs: number;
   coreBytes: number;
+  /** Per decision, through `POST /v1/decisions:batch` with 100 requests per call. */
+  batchCpuUs: number;
+  batchBytes: number;
 }
 
 export interface HandlerCostResult {
@@ -170,6 +173,21 @@ export async function measureHandlerCost(opts: { calls?: number; sizes?: number[
         const out = await handler(event(), context);
         if (out.statusCode !== 200) throw new Error(`decision failed: ${out.statusCode} ${out.body}`);
       })();
+      const batchEvent = () => {
+        const requests = Array.from({ length: 100 }, () => JSON.parse(body()));
+        const e = event();
+        return {
+          ...e,
+          resource: '/v1/decisions:batch',
+          path: '/v1/decisions:batch',
+          body: JSON.stringify({ requests }),
+          requestContext: { ...e.requestContext, resourcePath: '/v1/decisions:batch' },
+        };
+      };
+      const batchCost = await measure(Math.max(20, Math.round(calls / 100)), async () => {
+        const out = await handler(batchEvent(), context);
+        if (out.statusCode !== 200) throw new Error(`batch failed: ${out.statusCode} ${out.body}`);
+      })();
       const model = await engine.models.get(dp);
       const core = new DecisionService({
         models: { get: async () => model },
@@ -186,6 +204,8 @@ export async function measureHandlerCost(opts: { calls?: number; sizes?: number[
         handlerP50Us: handlerCost.p50Us,
         coreCpuUs: coreCost.cpuUs,
         coreBytes: coreCost.bytes,
+        batchCpuUs: batchCost.cpuUs / 100,
+        batchBytes: batchCost.bytes / 100,
       });
       clients.dynamo.destroy();
       clients.s3.destroy();
@@ -249,11 +269,11 @@ export function formatHandlerCostBench(r: HandlerCostResult): string {
   return [
     `The decisions handler invoked in process with an API Gateway event, ${r.calls} calls per row after 200 warm-up calls; its model from the local stack's snapshot, the stream's PutRecords answered at the SDK's HTTP handler (serialised and signed, no socket). Core: DecisionService.decide on the same model, no handler, no SDK.`,
     '',
-    '| actions K | handler CPU µs/decision | handler bytes allocated/decision | handler p50 µs | core CPU µs | core bytes | handler / core CPU |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    '| actions K | handler CPU µs/decision | handler bytes allocated/decision | handler p50 µs | :batch of 100, CPU µs/decision | :batch bytes/decision | core CPU µs | core bytes | handler / core CPU |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rows.map(
       (x) =>
-        `| ${x.actions.toLocaleString('en-US')} | ${f(x.handlerCpuUs)} | ${f(x.handlerBytes / 1024, 1)} KB | ${f(x.handlerP50Us)} | ${f(x.coreCpuUs)} | ${f(x.coreBytes / 1024, 1)} KB | ${f(x.handlerCpuUs / x.coreCpuUs, 1)}× |`,
+        `| ${x.actions.toLocaleString('en-US')} | ${f(x.handlerCpuUs)} | ${f(x.handlerBytes / 1024, 1)} KB | ${f(x.handlerP50Us)} | ${f(x.batchCpuUs)} | ${f(x.batchBytes / 1024, 1)} KB | ${f(x.coreCpuUs)} | ${f(x.coreBytes / 1024, 1)} KB | ${f(x.handlerCpuUs / x.coreCpuUs, 1)}× |`,
     ),
     '',
     `Bundle (esbuild with the stack's options, AWS SDK included): ${f(r.bundleBytes / 1024)} KB; importing it in a fresh Node (the init phase's module load, before the first request builds the engine): ${f(r.importMs)} ms, median of 7.`,

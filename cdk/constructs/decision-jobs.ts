@@ -1,5 +1,5 @@
 /**
- * The decision jobs' state machine (shared/app/decision-jobs/; docs/ARCHITECTURE.md §8):
+ * The decision jobs' state machine (shared/app/decision-jobs/; docs/ARCHITECTURE.md §9):
  *
  *   PlanJob → DecideChunks (Distributed Map over the plan's chunks, one express child per chunk) → FinishJob
  *   any failure of PlanJob or DecideChunks → FailJob (the job's status says why) → JobFailed

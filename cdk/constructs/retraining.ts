@@ -148,6 +148,9 @@ export class Retraining extends Construct {
         // Child-execution results of the map state: only useful while debugging a run.
         { prefix: 'retrain/map-results/', expiration: Duration.days(14) },
         { id: 'retrain', prefix: 'retrain/', expiration: props.artifactRetention },
+        // Decision jobs' inputs, outputs and status (cdk/constructs/decision-jobs.ts): the caller's user ids, kept as
+        // long as a run's artifacts. Their decisions' lake objects are under lake/ and expire with it.
+        { id: 'decision-jobs', prefix: 'decision-jobs/', expiration: props.artifactRetention },
       ],
     });
 

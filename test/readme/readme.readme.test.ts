@@ -147,14 +147,16 @@ describe('README: the API, with examples', () => {
     expect(batch.results.map((r) => r.status)).toEqual(['decided', 'decided']);
     expect(answers['POST /v1/events']).toEqual(printedEvents!.value);
     // "events without a decisionId are joined to the user's latest decision": the click on u1's decision is learned.
+    // Impressions: the single decision's and those of the batch's two users (u2, u3: the click is u1's).
+    const shown = [decision.chosen as string[], ...batch.results.map((r) => r.chosen)].flat();
     await waitFor(async () => {
       const model = (await api.call('GET', '/v1/decision-points/homepage/model')).body;
-      return model.actions.reduce((s: number, a: { rewardEvents: number }) => s + a.rewardEvents, 0) === 1;
+      const sum = (f: 'rewardEvents' | 'impressions') =>
+        model.actions.reduce((s: number, a: Record<string, number>) => s + a[f]!, 0);
+      return sum('rewardEvents') === 1 && sum('impressions') === shown.length;
     });
     const model = (await api.call('GET', '/v1/decision-points/homepage/model')).body;
     const chosen = (decision.chosen as string[])[0];
-    // Impressions: the single decision's and those of the batch's two users (u2, u3: the click is u1's).
-    const shown = [decision.chosen as string[], ...batch.results.map((r) => r.chosen)].flat();
     expect(model.actions.find((a: { actionId: string }) => a.actionId === chosen)).toMatchObject({
       impressions: shown.filter((a) => a === chosen).length,
       rewardEvents: 1,
@@ -294,6 +296,20 @@ const plans: Record<string, Plan> = {
     run: () =>
       'npm run evaluate -- --log ../shared/data/obd-men/random/men.csv --target model:active --decision-point obd',
     check: (out) => expect(out).toMatch(/DR \(cross-fitted\)/),
+  },
+  'npm run decide-batch -- --decision-point homepage --in users.jsonl --out decisions.jsonl': {
+    // As printed, in a folder of its own (the README's `printf` line writes users.jsonl there).
+    run: () =>
+      `cd ${work} && printf '%s\\n' '{"userId":"u7","context":{"segment":"new"}}' '{"userId":"u8","context":{"segment":"returning"},"slots":2}' > users.jsonl && npm --prefix ${ROOT} run decide-batch -- --decision-point homepage --in ${work}/users.jsonl --out ${work}/decisions.jsonl`,
+    check: (out) => {
+      expect(out).toMatch(/2 lines in 1 chunks, 2 decided/);
+      const lines = readFileSync(join(work, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => [l.userId, l.chosen.length])).toEqual([
+        ['u7', 1],
+        ['u8', 2],
+      ]);
+      expect(readFileSync(join(work, 'decisions.errors.jsonl'), 'utf8')).toBe('');
+    },
   },
   'npm run replay-obd': {
     run: () => 'npm run replay-obd',

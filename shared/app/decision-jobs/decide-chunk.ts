@@ -1,5 +1,5 @@
 /**
- * The worker of a decision job: one chunk of input lines in, its decisions out. The rules (docs/ARCHITECTURE.md §8):
+ * The worker of a decision job: one chunk of input lines in, its decisions out. The rules (docs/ARCHITECTURE.md §9):
  *
  * 1. Same policy as the API: each row is decided by `DecisionService.decide`, the code `POST /v1/decisions` runs,
  *    against the job's pinned model, at the job's time, with the exact propensities it computes.

@@ -1,5 +1,5 @@
 /**
- * Decision jobs (docs/ARCHITECTURE.md §8): a campaign decides for every user of a JSON-lines file at once, with the
+ * Decision jobs (docs/ARCHITECTURE.md §9): a campaign decides for every user of a JSON-lines file at once, with the
  * policy the API serves, at a fraction of the per-request cost. This module holds what every part of a job agrees
  * on: its id, where its objects live, how its input is cut into chunks and how a decision id names its row.
  *

@@ -1,0 +1,226 @@
+/**
+ * Decisions in bulk (issue 18): what a decision costs through a decision job, against the in-process core.
+ *
+ * 1. Per core, in this process, on the same model (K actions, learned statistics): the core (`DecisionService.decide`,
+ *    no stream) and the job's worker (`decideChunk` on a chunk of 10,000 lines: JSON parsing, the decisions, the
+ *    chunk's lake object gzipped, its impressions written to an in-memory state store, the output and errors parts).
+ *    CPU µs per decision (process.cpuUsage); the issue's target is the worker within 1.5× of the core.
+ * 2. A whole job through the local stack: the input uploaded to the lake bucket (s3rver), `POST …/decision-jobs`, the
+ *    state machine CDK synthesises run by the twin's Step Functions, every chunk by the job function under its role
+ *    against dynalite and s3rver; then the output is counted line by line.
+ *
+ * Run directly: `npx tsx bench/engine/decision-jobs.bench.ts [--users 1000000] [--actions 100]`.
+ */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startLocalStack } from '../../local/stack.ts';
+import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
+import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
+import { CatalogService } from '../../shared/app/catalog/catalog.ts';
+import { DecisionService } from '../../shared/app/decide/decide.ts';
+import { ModelCache } from '../../shared/app/decide/model-cache.ts';
+import { decideChunk } from '../../shared/app/decision-jobs/decide-chunk.ts';
+import { newJobId, planChunks } from '../../shared/app/decision-jobs/job.ts';
+import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
+import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { encodeFeatures } from '../../shared/core/features/encode.ts';
+import { createRng } from '../../shared/core/random.ts';
+
+export interface DecisionJobsBenchResult {
+  actions: number;
+  coreCpuUs: number;
+  workerCpuUs: number;
+  chunkLines: number;
+  job: {
+    users: number;
+    seconds: number;
+    chunks: number;
+    decided: number;
+    outputLines: number;
+    decisionsPerSecond: number;
+  };
+}
+
+const userLine = (i: number) =>
+  JSON.stringify({ userId: `u${i}`, context: { segment: `s${i % 9}`, device: `d${i % 3}`, visits: i % 20 } });
+
+async function inProcessModel(actions: number) {
+  const now = Date.now();
+  const state = new MemoryStateStore();
+  const cache = new ModelCache(state, { refreshMs: Number.POSITIVE_INFINITY });
+  const catalog = new CatalogService(state, cache, () => now);
+  await catalog.putDecisionPoint('bulk', { rewards: { click: 1 } });
+  for (let i = 0; i < actions; i++) {
+    await catalog.putAction('bulk', `offer-${i}`, { features: { category: `c${i % 20}`, price: i % 7 } });
+  }
+  const { contextDim: d } = (await state.getDecisionPoint('bulk'))!.settings;
+  const rng = createRng(1);
+  for (let a = 0; a < actions; a++) {
+    const s = emptyStats(d);
+    for (let n = 0; n < 30; n++) {
+      const i = rng.int(1000);
+      const x = encodeFeatures({ segment: `s${i % 9}`, device: `d${i % 3}`, visits: i % 20 }, d);
+      addObservation(s, x, rng.next() < 0.05 + (a % 5) * 0.02 ? 1 : 0);
+    }
+    await state.putStats(
+      {
+        decisionPoint: 'bulk',
+        objective: DEFAULT_OBJECTIVE,
+        actionId: `offer-${a}`,
+        bucket: bucketOf(now),
+        partition: 0,
+        stats: s,
+        counters: { rewardEvents: 0, lateEvents: 0 },
+        highWaterMarks: {},
+        version: 1,
+        updatedAt: now,
+        lastLearnedAt: now,
+      },
+      undefined,
+    );
+  }
+  return { state, model: await cache.get('bulk') };
+}
+
+const cpuUs = (from: NodeJS.CpuUsage) => {
+  const c = process.cpuUsage(from);
+  return c.user + c.system;
+};
+
+export async function runDecisionJobsBench(
+  opts: { users?: number; actions?: number; coreCalls?: number; chunkLines?: number } = {},
+): Promise<DecisionJobsBenchResult> {
+  const users = opts.users ?? 1_000_000;
+  const actions = opts.actions ?? 100;
+  const coreCalls = opts.coreCalls ?? 20_000;
+  const chunkLines = opts.chunkLines ?? 10_000;
+  process.env.NBA_LOG_LEVEL ??= 'silent';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  // 1. Per core, in process.
+  const { state, model } = await inProcessModel(actions);
+  const core = new DecisionService({
+    models: { get: async () => model },
+    stream: { put: async () => [] },
+    rng: createRng(2),
+  });
+  for (let i = 0; i < 2000; i++)
+    await core.decide({ decisionPoint: 'bulk', userId: `w${i}`, ...JSON.parse(userLine(i)) });
+  const requests = Array.from({ length: coreCalls }, (_, i) => ({ decisionPoint: 'bulk', ...JSON.parse(userLine(i)) }));
+  let from = process.cpuUsage();
+  for (const r of requests) await core.decide(r);
+  const coreCpuUs = cpuUs(from) / coreCalls;
+
+  const text = `${Array.from({ length: chunkLines }, (_, i) => userLine(i)).join('\n')}\n`;
+  const bytes = Buffer.from(text);
+  const [chunk] = planChunks(bytes, chunkLines).chunks;
+  const deps = { blobs: new MemoryBlobStore(), state, pseudonymise: (u: string) => `p-${u}`, statsPartitions: 4 };
+  await decideChunk({ jobId: newJobId(Date.now()), decisionPoint: 'bulk' }, chunk!, text, model, deps);
+  const rounds = 3;
+  from = process.cpuUsage();
+  for (let i = 0; i < rounds; i++) {
+    await decideChunk({ jobId: newJobId(Date.now()), decisionPoint: 'bulk' }, chunk!, text, model, {
+      ...deps,
+      blobs: new MemoryBlobStore(),
+    });
+  }
+  const workerCpuUs = cpuUs(from) / (rounds * chunkLines);
+
+  // 2. A whole job through the local stack.
+  const stack = await startLocalStack({ apiKey: 'bench-jobs', reportIamUsage: false });
+  try {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${stack.url}${path}`, {
+        method,
+        headers: { 'x-api-key': 'bench-jobs', 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const json = (await r.json()) as Record<string, unknown>;
+      if (r.status >= 300) throw new Error(`${method} ${path} -> ${r.status}: ${JSON.stringify(json)}`);
+      return json;
+    };
+    await call('PUT', '/v1/decision-points/bulk', { rewards: { click: 1 } });
+    const items = Array.from({ length: actions }, (_, i) => ({
+      actionId: `offer-${i}`,
+      features: { category: `c${i % 20}`, price: i % 7 },
+    }));
+    for (let i = 0; i < items.length; i += 1000) {
+      await call('POST', '/v1/decision-points/bulk/actions:batch', { actions: items.slice(i, i + 1000) });
+    }
+    const bucket = stack.plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))!.name;
+    const lines: string[] = [];
+    for (let i = 0; i < users; i++) lines.push(userLine(i));
+    await stack.emulators.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'decision-jobs/inputs/bench.jsonl', Body: `${lines.join('\n')}\n` }),
+    );
+    lines.length = 0;
+    const started = performance.now();
+    const created = await call('POST', '/v1/decision-points/bulk/decision-jobs', {
+      input: `s3://${bucket}/decision-jobs/inputs/bench.jsonl`,
+    });
+    const result = await stack.executions.find((e) => e.name === created.jobId)!.done;
+    const seconds = (performance.now() - started) / 1000;
+    if (result.status !== 'SUCCEEDED') throw new Error(`the job failed: ${result.error}`);
+    const job = await call('GET', `/v1/decision-points/bulk/decision-jobs/${created.jobId}`);
+    // One output line per decided input line: counted from the parts themselves.
+    let outputLines = 0;
+    let token: string | undefined;
+    const prefix = String(job.output).replace(`s3://${bucket}/`, '');
+    do {
+      const page = await stack.emulators.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) {
+        const got = await stack.emulators.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+        const body = await got.Body!.transformToByteArray();
+        for (const b of body) if (b === 10) outputLines++;
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return {
+      actions,
+      coreCpuUs,
+      workerCpuUs,
+      chunkLines,
+      job: {
+        users,
+        seconds,
+        chunks: Number(job.chunks),
+        decided: Number(job.decided),
+        outputLines,
+        decisionsPerSecond: Number(job.decided) / seconds,
+      },
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+export function formatDecisionJobsBench(r: DecisionJobsBenchResult): string {
+  const f = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  return [
+    `Per core, in process, K = ${r.actions} actions, the same learned model: the core (DecisionService.decide, no stream) against the job worker (decideChunk on a chunk of ${f(r.chunkLines)} lines: parsing, decisions, the chunk's gzipped lake object, its impressions written to an in-memory state store, output and errors parts).`,
+    '',
+    '| path | CPU µs/decision | decisions/s per core | worker / core |',
+    '|---|---:|---:|---:|',
+    `| core | ${f(r.coreCpuUs, 1)} | ${f(1e6 / r.coreCpuUs)} | |`,
+    `| decision job worker | ${f(r.workerCpuUs, 1)} | ${f(1e6 / r.workerCpuUs)} | ${f(r.workerCpuUs / r.coreCpuUs, 2)}× |`,
+    '',
+    `A job of ${f(r.job.users)} users through the local stack (input in s3rver, the synthesised state machine run by the twin's Step Functions, the job function under its role against dynalite and s3rver, chunks one after another on this machine): ${f(r.job.chunks)} chunks, ${f(r.job.decided)} decided, ${f(r.job.outputLines)} output lines, ${f(r.job.seconds, 1)} s end to end (${f(r.job.decisionsPerSecond)} decisions/s, emulators included).`,
+  ].join('\n');
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'))) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  if (process.argv.includes('--help')) {
+    console.log('usage: npx tsx bench/engine/decision-jobs.bench.ts [--users N] [--actions K]');
+  } else {
+    const r = await runDecisionJobsBench({
+      ...(arg('users') ? { users: arg('users')! } : {}),
+      ...(arg('actions') ? { actions: arg('actions')! } : {}),
+    });
+    console.log(formatDecisionJobsBench(r));
+  }
+}
