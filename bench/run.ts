@@ -49,6 +49,12 @@ const sections: Section[] = [
     run: async (m) => m.formatHandlerCostBench(await m.runHandlerCostBench({ calls: 1500 })),
   },
   {
+    name: 'jobs',
+    title: 'Decisions in bulk: decision jobs against the core, and a job of a million users',
+    module: './engine/decision-jobs.bench.ts',
+    run: async (m) => m.formatDecisionJobsBench(await m.runDecisionJobsBench({ users: 1_000_000 })),
+  },
+  {
     name: 'fanout',
     title: 'Fan-out: state-table reads against decision containers (local stack)',
     module: './engine/fanout.bench.ts',

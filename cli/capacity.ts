@@ -47,6 +47,16 @@ export function formatPlan(plan: CapacityPlan): string {
       .map(([k, v]) => `  ${k.padEnd(18)} ${usd(v).padStart(14)}`),
     `  ${'total'.padEnd(18)} ${usd(plan.monthlyCost.total).padStart(14)}`,
     `cost per million decisions: ${usd(plan.costPerMillionDecisions)}`,
+    '',
+    `a million more decisions, by path (marginal: shard hours, snapshots and feedback are the same for all):`,
+    ...plan.paths.map(
+      (p) =>
+        `  ${p.path.padEnd(34)} ${`$${p.perMillion.toFixed(p.perMillion < 1 ? 3 : 2)}`.padStart(8)}   ${Object.entries(
+          p.parts,
+        )
+          .map(([k, v]) => `${k} ${v.toFixed(v < 0.01 ? 4 : 3)}`)
+          .join(', ')}`,
+    ),
   ];
   return lines.join('\n');
 }

@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
@@ -37,7 +38,14 @@ import type { SecretSource } from '../shared/core/ports.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { LakeWriter } from './lake-writer.ts';
 import { LOCAL_ENDPOINTS_FILE, type LocalRetrainResult, retrainFromTemplate, runLocalRetrain } from './retrain.ts';
-import { executeDefinition, invokeLike, type Json, type LocalExecution, taskTargets } from './state-machines.ts';
+import {
+  capMapConcurrency,
+  executeDefinition,
+  invokeLike,
+  type Json,
+  type LocalExecution,
+  taskTargets,
+} from './state-machines.ts';
 import { type ApiRoute, startApiGateway } from './twin/api-gateway.ts';
 import { defaultSynthesis, type SynthOptions, synthesize } from './twin/assembly.ts';
 import { KinesisPoller, mappingOptions, type PollerOptions } from './twin/event-source-mapping.ts';
@@ -235,7 +243,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         const fn = byLogicalId.get(functionByArn.get(arn)!.logicalId)!;
         handlers[state] = invokeLike((payload) => fn.invoke(payload, undefined as never));
       }
-      const done = executeDefinition(machine.definition as unknown as StateMachineDefinition, input, {
+      // One process stands for every Lambda the map would run: as many chunks at once as this machine has cores.
+      const definition = capMapConcurrency(machine.definition as { States: unknown }, availableParallelism());
+      const done = executeDefinition(definition as unknown as StateMachineDefinition, input, {
         handlers,
         executionId: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
         name,

@@ -32,6 +32,21 @@ export function taskTargets(definition: { States: unknown }): Map<string, string
   return out;
 }
 
+/**
+ * The definition with every Map's concurrency capped at `max`: in AWS each child runs in its own Lambda; here all of
+ * them share this process, and fifty chunk workers at once would starve its event loop (the emulators' sockets time
+ * out). Returns a copy.
+ */
+export function capMapConcurrency<D extends { States: unknown }>(definition: D, max: number): D {
+  const copy = structuredClone(definition);
+  walkStates(copy.States as StatesMap, (_name, state) => {
+    if (state.Type !== 'Map') return;
+    const current = Number(state.MaxConcurrency ?? 0);
+    state.MaxConcurrency = current > 0 ? Math.min(current, max) : max;
+  });
+  return copy;
+}
+
 /** A handler answering like the `lambda:invoke` integration, around a function of the payload. */
 export const invokeLike =
   (fn: (payload: unknown) => Promise<unknown>) =>

@@ -19,7 +19,7 @@ import { CatalogService } from '../../shared/app/catalog/catalog.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { decideChunk } from '../../shared/app/decision-jobs/decide-chunk.ts';
-import { newJobId, planChunks } from '../../shared/app/decision-jobs/job.ts';
+import { jobLakeKey, newJobId, planChunks } from '../../shared/app/decision-jobs/job.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
@@ -30,6 +30,8 @@ export interface DecisionJobsBenchResult {
   coreCpuUs: number;
   workerCpuUs: number;
   chunkLines: number;
+  /** Bytes of the chunk's gzipped lake object, per decision. */
+  lakeBytesPerDecision: number;
   job: {
     users: number;
     seconds: number;
@@ -40,10 +42,19 @@ export interface DecisionJobsBenchResult {
   };
 }
 
-const userLine = (i: number) =>
-  JSON.stringify({ userId: `u${i}`, context: { segment: `s${i % 9}`, device: `d${i % 3}`, visits: i % 20 } });
+/** A user of the campaign: categorical features and a number that differs per user (as real contexts do). */
+export const userLine = (i: number) =>
+  JSON.stringify({
+    userId: `user-${i}`,
+    context: {
+      segment: `s${i % 9}`,
+      device: `d${i % 3}`,
+      visits: i % 20,
+      score: ((i * 2_654_435_761) % 1_000_003) / 1_000_003,
+    },
+  });
 
-async function inProcessModel(actions: number) {
+export async function inProcessModel(actions: number) {
   const now = Date.now();
   const state = new MemoryStateStore();
   const cache = new ModelCache(state, { refreshMs: Number.POSITIVE_INFINITY });
@@ -103,9 +114,12 @@ export async function runDecisionJobsBench(
     stream: { put: async () => [] },
     rng: createRng(2),
   });
-  for (let i = 0; i < 2000; i++)
-    await core.decide({ decisionPoint: 'bulk', userId: `w${i}`, ...JSON.parse(userLine(i)) });
-  const requests = Array.from({ length: coreCalls }, (_, i) => ({ decisionPoint: 'bulk', ...JSON.parse(userLine(i)) }));
+  for (let i = 0; i < 2000; i++) await core.decide({ decisionPoint: 'bulk', slots: 1, ...JSON.parse(userLine(i)) });
+  const requests = Array.from({ length: coreCalls }, (_, i) => ({
+    decisionPoint: 'bulk',
+    slots: 1,
+    ...JSON.parse(userLine(i)),
+  }));
   let from = process.cpuUsage();
   for (const r of requests) await core.decide(r);
   const coreCpuUs = cpuUs(from) / coreCalls;
@@ -114,7 +128,9 @@ export async function runDecisionJobsBench(
   const bytes = Buffer.from(text);
   const [chunk] = planChunks(bytes, chunkLines).chunks;
   const deps = { blobs: new MemoryBlobStore(), state, pseudonymise: (u: string) => `p-${u}`, statsPartitions: 4 };
-  await decideChunk({ jobId: newJobId(Date.now()), decisionPoint: 'bulk' }, chunk!, text, model, deps);
+  const warm = newJobId(Date.now());
+  await decideChunk({ jobId: warm, decisionPoint: 'bulk' }, chunk!, text, model, deps);
+  const lakeBytesPerDecision = (await deps.blobs.get(jobLakeKey(warm, 0)))!.length / chunkLines;
   const rounds = 3;
   from = process.cpuUsage();
   for (let i = 0; i < rounds; i++) {
@@ -181,6 +197,7 @@ export async function runDecisionJobsBench(
       coreCpuUs,
       workerCpuUs,
       chunkLines,
+      lakeBytesPerDecision,
       job: {
         users,
         seconds,
@@ -204,6 +221,8 @@ export function formatDecisionJobsBench(r: DecisionJobsBenchResult): string {
     '|---|---:|---:|---:|',
     `| core | ${f(r.coreCpuUs, 1)} | ${f(1e6 / r.coreCpuUs)} | |`,
     `| decision job worker | ${f(r.workerCpuUs, 1)} | ${f(1e6 / r.workerCpuUs)} | ${f(r.workerCpuUs / r.coreCpuUs, 2)}× |`,
+    '',
+    `The chunk's lake object (its decision records, gzipped): ${f(r.lakeBytesPerDecision)} bytes per decision.`,
     '',
     `A job of ${f(r.job.users)} users through the local stack (input in s3rver, the synthesised state machine run by the twin's Step Functions, the job function under its role against dynalite and s3rver, chunks one after another on this machine): ${f(r.job.chunks)} chunks, ${f(r.job.decided)} decided, ${f(r.job.outputLines)} output lines, ${f(r.job.seconds, 1)} s end to end (${f(r.job.decisionsPerSecond)} decisions/s, emulators included).`,
   ].join('\n');

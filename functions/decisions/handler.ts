@@ -47,10 +47,11 @@ export function createHandler(runtime: FunctionRuntime) {
         path: '/v1/decisions:batch',
         scope: 'decide',
         handle: async ({ body, principal }) => {
-          const { requests } = parseWith(decisionBatchRequestSchema, body);
+          const { requests, ranking } = parseWith(decisionBatchRequestSchema, body);
           const answer = await service.decideMany(requests, {
             scope: principal.decisionPoints,
             pseudonymise: await pseudonyms.mapper(),
+            ranking,
           });
           if (answer.decided === 0 && answer.failed === 0) {
             const message = `no valid request: ${answer.results.map((r) => `requests[${r.index}]: ${'error' in r ? r.error : ''}`).join('; ')}`;

@@ -52,6 +52,10 @@ export const PRICES = {
   s3PerThousandPuts: 0.005,
   /** Firehose ingestion and dynamic partitioning, per GB. */
   firehosePerGb: 0.029 + 0.02,
+  /** Step Functions: Standard state transitions; Express requests (the Distributed Map's children). */
+  sfnPerThousandTransitions: 0.025,
+  sfnExpressPerMillionRequests: 1,
+  s3PerGbMonth: 0.023,
 } as const;
 
 /**
@@ -81,6 +85,19 @@ export const MEASURED = {
   joinWcuPerEvent: 2,
   joinRcuPerEvent: 2,
   decisionsMemoryMb: 1024,
+  /**
+   * Measured at K = 100 ("Decisions in bulk" in BENCHMARKS.md): CPU per decision through `POST /v1/decisions:batch`
+   * with 100 requests per call, and in a decision job's worker (a chunk of 10,000 lines, everything it writes
+   * included); bytes of the chunk's gzipped lake object per decision.
+   */
+  batchItemCpuUs: 227,
+  jobWorkerCpuUs: 171,
+  jobLakeBytesPerDecision: 52,
+  /** Assumed, not measurable here: a chunk's wait on S3 and DynamoDB in AWS (Lambda bills the wall time). */
+  jobChunkIoMs: 1_000,
+  /** The decision jobs function's memory (one vCPU); lines per chunk: max(10,000, 100 × K), at most 100,000 (decision-jobs/job.ts). */
+  jobMemoryMb: 1769,
+  jobMinChunkLines: 10_000,
 } as const;
 
 export interface CapacityInput {
@@ -122,6 +139,8 @@ export interface CapacityPlan {
   tightest: ResourceNeed;
   monthlyCost: Record<string, number> & { total: number };
   costPerMillionDecisions: number;
+  /** What a million more decisions cost by each path (costPerMillionByPath). */
+  paths: PathCost[];
 }
 
 const SECONDS_PER_MONTH = 730 * 3600;
@@ -290,5 +309,75 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     tightest,
     monthlyCost: { ...cost, total },
     costPerMillionDecisions: total / ((D * month) / 1e6),
+    paths: costPerMillionByPath(K, input.objectives),
   };
+}
+
+/** One way of making decisions, what a million of them cost at the margin, by part (USD). */
+export interface PathCost {
+  path: 'one request per decision' | 'POST /v1/decisions:batch of 100' | 'decision job';
+  perMillion: number;
+  parts: Record<string, number>;
+}
+
+/**
+ * The marginal cost of a million decisions at K actions by each path (issue 18, item 5): what grows with the number
+ * of decisions, from the measured CPU times and sizes and the prices above; shard hours, the snapshot fan-out and
+ * feedback (per event, not per decision) are the same whichever path decided and are left out. The CPU times were
+ * measured at K = 100 (the per-request handler's is interpolated in K).
+ */
+export function costPerMillionByPath(actions: number, objectives = 0): PathCost[] {
+  const M = 1e6;
+  const decisionBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * actions;
+  const gbSeconds = (cpuUs: number, memoryMb: number, waitMs = 0) =>
+    (((cpuUs / 1000) * (1769 / memoryMb) + waitMs) / 1000) * (memoryMb / 1024);
+  // Everything a logged decision costs downstream of the API: the stream, the lake's delivery, the join's writes.
+  const logged = {
+    kinesis: Math.ceil(decisionBytes / 25_600) * PRICES.kinesisPerMillionPutUnits,
+    firehose: ((decisionBytes * M) / 1e9) * PRICES.firehosePerGb,
+    dynamodbJoin:
+      MEASURED.joinWcuPerDecision * PRICES.dynamoPerMillionWrites +
+      MEASURED.joinRcuPerDecision * PRICES.dynamoPerMillionReads,
+  };
+  const memory = MEASURED.decisionsMemoryMb;
+  const single: Record<string, number> = {
+    apiGateway: PRICES.apiGatewayTiers[0][1],
+    lambdaRequests: PRICES.lambdaPerMillionRequests,
+    lambdaCompute: M * gbSeconds(handlerCpuUs(actions), memory, MEASURED.streamPutMs) * PRICES.lambdaPerGbSecond,
+    ...logged,
+  };
+  const batch: Record<string, number> = {
+    apiGateway: PRICES.apiGatewayTiers[0][1] / 100,
+    lambdaRequests: PRICES.lambdaPerMillionRequests / 100,
+    lambdaCompute:
+      M * gbSeconds(MEASURED.batchItemCpuUs, memory, MEASURED.streamPutMs / 100) * PRICES.lambdaPerGbSecond,
+    ...logged,
+  };
+  const chunkLines = Math.min(100_000, Math.max(MEASURED.jobMinChunkLines, 100 * actions));
+  const chunks = M / chunkLines;
+  // Statistics items one chunk writes (each a strongly consistent read and a conditional put of the item).
+  const itemsPerChunk = actions * (objectives + 1) + objectives;
+  const job: Record<string, number> = {
+    lambdaCompute:
+      M *
+      gbSeconds(MEASURED.jobWorkerCpuUs, MEASURED.jobMemoryMb, MEASURED.jobChunkIoMs / chunkLines) *
+      PRICES.lambdaPerGbSecond,
+    lambdaRequests: (chunks / M) * PRICES.lambdaPerMillionRequests,
+    stepFunctions:
+      (chunks / M) * PRICES.sfnExpressPerMillionRequests + ((chunks * 3) / 1000) * PRICES.sfnPerThousandTransitions,
+    // Per chunk: one ranged GET of the input; PUTs of the lake object, the output and the errors.
+    s3Requests: (chunks / 1000) * (PRICES.s3PerThousandGets + 3 * PRICES.s3PerThousandPuts),
+    dynamodbStatistics:
+      ((chunks * itemsPerChunk) / M) *
+      (Math.ceil(MEASURED.statsItemBytes / 1024) * PRICES.dynamoPerMillionWrites +
+        Math.ceil(MEASURED.statsItemBytes / 4096) * PRICES.dynamoPerMillionReads),
+    // One month of the decisions' lake objects (the lake keeps them `lakeRetentionDays`).
+    s3StorageMonth: ((MEASURED.jobLakeBytesPerDecision * M) / 1e9) * PRICES.s3PerGbMonth,
+  };
+  const total = (parts: Record<string, number>) => Object.values(parts).reduce((a, b) => a + b, 0);
+  return [
+    { path: 'one request per decision', perMillion: total(single), parts: single },
+    { path: 'POST /v1/decisions:batch of 100', perMillion: total(batch), parts: batch },
+    { path: 'decision job', perMillion: total(job), parts: job },
+  ];
 }

@@ -242,6 +242,8 @@ export type DecisionRequest = z.output<typeof decisionRequestSchema>;
 /** `POST /v1/decisions:batch`: up to 100 decision requests, each validated on its own (a bad one is answered alone). */
 export const decisionBatchRequestSchema = z.strictObject({
   requests: z.array(z.unknown()).min(1).max(LIMITS.maxDecisionsPerRequest),
+  /** Answer every decision's full ranking too (default: its chosen actions and propensity). */
+  ranking: z.boolean().default(false),
 });
 
 export const rankingEntrySchema = z.object({

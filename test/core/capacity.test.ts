@@ -7,13 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCapacity } from '../../cli/capacity.ts';
-import { LIMITS, MEASURED, planCapacity } from '../../shared/core/capacity.ts';
+import { costPerMillionByPath, LIMITS, MEASURED, PRICES, planCapacity } from '../../shared/core/capacity.ts';
 
 const loads = [1e4, 1e5, 1e6, 1.6e7];
 
 describe('capacity plan', () => {
   it.each([10, 100, 1000])(
-    'keeps every hard limit under 100%% per cell from 10⁴ to 1.6 × 10⁷ decisions/s (K = %i)',
+    'keeps every hard limit at or under its limit per cell from 10⁴ to 1.6 × 10⁷ decisions/s (K = %i)',
     (K) => {
       for (const D of loads) {
         for (const objectives of [0, 2]) {
@@ -39,6 +39,17 @@ describe('capacity plan', () => {
       }
     },
   );
+
+  it('prices a million decisions by path: a job at most $0.10, one request each at least the request and the invocation', () => {
+    const [single, batch, job] = costPerMillionByPath(100);
+    // The floor of one request per decision, from the prices alone: API Gateway's first tier and Lambda's request fee.
+    expect(single!.perMillion).toBeGreaterThanOrEqual(PRICES.apiGatewayTiers[0][1] + PRICES.lambdaPerMillionRequests);
+    expect(batch!.perMillion).toBeLessThan(single!.perMillion);
+    expect(job!.perMillion).toBeLessThanOrEqual(0.1);
+    // Every part is priced from a measured input, none left at zero.
+    for (const p of [single!, batch!, job!])
+      for (const [k, v] of Object.entries(p.parts)) expect(v, `${p.path} ${k}`).toBeGreaterThan(0);
+  });
 
   it('costs more for more decisions, and splits into cells only when one stack cannot carry the load', () => {
     const plans = loads.map((D) =>

@@ -90,7 +90,7 @@ describe('POST /v1/decisions:batch', () => {
     await waitFor(async () => {
       const before = await totals();
       const puts = putRecords();
-      const batch = await api.call('POST', '/v1/decisions:batch', { requests });
+      const batch = await api.call('POST', '/v1/decisions:batch', { requests, ranking: true });
       expect(batch.status, JSON.stringify(batch.body)).toBe(200);
       expect(putRecords()).toBe(puts + 1);
       const results = batch.body.results as ({ index: number; status: string } & Decision)[];
@@ -102,6 +102,7 @@ describe('POST /v1/decisions:batch', () => {
       if (versions.size > 1) return false;
       results.forEach((r, i) => {
         expect(probabilities(r), `requests[${i}]`).toEqual(probabilities(singles[i]!));
+        expect((r as unknown as { propensity: number }).propensity).toBe(probabilities(r)[r.chosen[0]!]);
         expect(r.chosen.length).toBe(requests[i]!.slots ?? 1);
         for (const a of r.chosen) expect(probabilities(r)[a]).toBeGreaterThan(0);
       });
@@ -153,6 +154,26 @@ describe('POST /v1/decisions:batch', () => {
     await waitFor(async () => (await totals()).rewardEvents === before.rewardEvents + 1);
     await new Promise((r) => setTimeout(r, 1500));
     expect(await totals()).toEqual({ impressions: before.impressions + 2, rewardEvents: before.rewardEvents + 1 });
+  });
+
+  it('answers the propensity without the ranking by default, and refuses rankings too big to answer, deciding nothing', async () => {
+    const plain = await api.call('POST', '/v1/decisions:batch', { requests: [{ decisionPoint: DP, userId: 'p1' }] });
+    expect(plain.status).toBe(200);
+    expect(plain.body.results[0].ranking).toBeUndefined();
+    expect(plain.body.results[0].propensity).toBeGreaterThan(0);
+    const actions = Array.from({ length: 600 }, (_, i) => ({ actionId: `w${i}`, features: { i } }));
+    expect((await api.call('PUT', '/v1/decision-points/wide', { rewards: { click: 1 } })).status).toBe(201);
+    expect((await api.call('POST', '/v1/decision-points/wide/actions:batch', { actions })).status).toBe(200);
+    await waitFor(
+      async () => (await api.call('POST', '/v1/decisions', { decisionPoint: 'wide', userId: 'x' })).status === 200,
+    );
+    const puts = putRecords();
+    const requests = Array.from({ length: 100 }, (_, i) => ({ decisionPoint: 'wide', userId: `w${i}` }));
+    const big = await api.call('POST', '/v1/decisions:batch', { requests, ranking: true });
+    expect(big.status).toBe(400);
+    expect(big.body.error.message).toMatch(/60000 entries \(at most 50000/);
+    expect(putRecords()).toBe(puts);
+    expect((await api.call('POST', '/v1/decisions:batch', { requests })).status).toBe(200);
   });
 
   it('refuses a call with no valid item, more than 100 items, or only items outside the key', async () => {

@@ -10,10 +10,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
+import { jobLakeKey, parseJobDecisionId } from '../../shared/app/decision-jobs/job.ts';
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
 import { erasuresKey, manifestKey } from '../../shared/app/retrain/keys.ts';
-import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
+import { encodeLakeObject, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { splitPartition } from '../../shared/app/retrain/split.ts';
@@ -22,7 +23,7 @@ import { CLOCK_SKEW_MS } from '../../shared/core/feedback/reward.ts';
 import { pseudonymise } from '../../shared/core/privacy.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { type RefStats, referenceFeedback } from '../support/feedback-reference.ts';
-import { generateTraffic } from '../support/feedback-traffic.ts';
+import { generateTraffic, TRAFFIC_JOB } from '../support/feedback-traffic.ts';
 import { DAY, runParams } from './support.ts';
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
@@ -62,9 +63,9 @@ function withPseudonym(record: string): string {
 }
 
 /** Differences between the offline pass over the lake and the reference over the raw records (none expected). */
-async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean } = {}): Promise<string[]> {
+async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean; jobs?: boolean } = {}): Promise<string[]> {
   const rng = createRng(seed);
-  const traffic = generateTraffic(rng, { records: 120, users: 2 + rng.int(5) });
+  const traffic = generateTraffic(rng, { records: 120, users: 2 + rng.int(5), jobShare: opts.jobs ? 0.4 : 0 });
   const blobs = new MemoryBlobStore();
   const lake = opts.pseudonyms ? traffic.records.map(withPseudonym) : traffic.records;
   if (opts.pseudonyms) {
@@ -77,7 +78,14 @@ async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean } = {}): 
     await writeLakeBatch(blobs, lake.slice(i, i + size), `batch-${String(b).padStart(4, '0')}`);
     i += size;
   }
-  const reference = referenceFeedback(lakeOrder(traffic.records));
+  // A decision job's chunks: one lake object each, under the key the job gives it (F2d).
+  const chunks = new Map<number, string[]>();
+  for (const d of traffic.jobDecisions) {
+    const { chunk } = parseJobDecisionId(d.decisionId)!;
+    chunks.set(chunk, [...(chunks.get(chunk) ?? []), JSON.stringify(d)]);
+  }
+  for (const [chunk, lines] of chunks) await blobs.put(jobLakeKey(TRAFFIC_JOB, chunk), encodeLakeObject(lines));
+  const reference = referenceFeedback(lakeOrder(traffic.records), traffic.jobDecisions);
   const diffs: string[] = [];
   for (const dp of traffic.decisionPoints) {
     const lastDay = 19_700;
@@ -182,6 +190,15 @@ describe('the retraining join follows the same rules as the updater', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (seed) => {
         expect(await offlineDiffs(seed)).toEqual([]);
+      }),
+      { numRuns: Number(process.env.FEEDBACK_RUNS ?? 60) },
+    );
+  });
+
+  it('learns what F2d says from the lake objects of a decision job: impressions once, only events naming them', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (seed) => {
+        expect(await offlineDiffs(seed, { jobs: true })).toEqual([]);
       }),
       { numRuns: Number(process.env.FEEDBACK_RUNS ?? 60) },
     );

@@ -119,6 +119,11 @@ export function openApiDocument(): Record<string, unknown> {
               type: 'object',
               properties: {
                 requests: { type: 'array', minItems: 1, maxItems: 100, items: schema(decisionRequestSchema) },
+                ranking: {
+                  type: 'boolean',
+                  default: false,
+                  description: "answer each decision's full ranking (at most 50,000 entries per call)",
+                },
               },
               required: ['requests'],
               additionalProperties: false,

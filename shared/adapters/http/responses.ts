@@ -29,7 +29,14 @@ export const decisionAnswerSchema = decisionResponseSchema.extend({
 });
 
 const decisionBatchResultSchema = z.discriminatedUnion('status', [
-  decisionAnswerSchema.extend({ index: count, status: z.literal('decided') }),
+  decisionAnswerSchema.extend({
+    index: count,
+    status: z.literal('decided'),
+    /** The probability that the slot-1 action was chosen (its logged propensity). */
+    propensity: z.number(),
+    /** With `"ranking": true` in the request. */
+    ranking: decisionAnswerSchema.shape.ranking.optional(),
+  }),
   z.object({
     index: count,
     status: z.literal('rejected'),

@@ -79,7 +79,14 @@ export class DecisionService {
       return m;
     };
     const results: DecideManyResult[] = [];
-    const drafts: { index: number; record: DecisionRecord; response: ResilientDecisionResponse }[] = [];
+    const drafts: { index: number; record: DecisionRecord; response: DecidedItem }[] = [];
+    let entries = 0;
+    const item = (r: ResilientDecisionResponse): DecidedItem => {
+      const { ranking, ...rest } = r;
+      const propensity = ranking.find((e) => e.actionId === r.chosen[0])?.probability ?? 0;
+      entries += opts.ranking ? ranking.length : 0;
+      return opts.ranking ? { ...rest, propensity, ranking } : { ...rest, propensity };
+    };
     for (const [index, raw] of items.entries()) {
       const parsed = decisionRequestSchema.safeParse(raw);
       if (!parsed.success) {
@@ -94,8 +101,9 @@ export class DecisionService {
       }
       try {
         const drafted = await this.draft({ ...req, userId: opts.pseudonymise(req.userId) }, load, left);
-        results.push({ index, status: 'decided', ...drafted.response });
-        if (drafted.kind === 'decided') drafts.push({ index, record: drafted.record, response: drafted.response });
+        const response = item(drafted.response);
+        results.push({ index, status: 'decided', ...response });
+        if (drafted.kind === 'decided') drafts.push({ index, record: drafted.record, response });
       } catch (err) {
         if (err instanceof DependencyError) {
           results.push({ index, status: 'failed', error: err.message });
@@ -105,6 +113,12 @@ export class DecisionService {
         if (!rejected) throw err;
         results.push({ index, status: 'rejected', ...rejected });
       }
+    }
+    // Nothing is logged yet: an answer too big to send is refused whole, and nothing was decided.
+    if (entries > MAX_BATCH_RANKING_ENTRIES) {
+      throw new ValidationError(
+        `ranking: the rankings of this call would hold ${entries} entries (at most ${MAX_BATCH_RANKING_ENTRIES}, the size an answer can have): leave ranking out, or send fewer requests or candidates per call`,
+      );
     }
     if (drafts.length > 0) {
       const records = drafts.map((d) => d.record);
@@ -264,10 +278,24 @@ export interface DecideManyOptions {
   scope?: readonly string[] | undefined;
   /** Replaces a user id by its pseudonym (core/privacy.ts) before anything is read or logged. */
   pseudonymise: (userId: string) => string;
+  /** Answer each decision's full ranking (every candidate's score and probability); default: the propensity only. */
+  ranking?: boolean;
 }
 
+/**
+ * Ranking entries one `:batch` answer may hold: a Lambda answer is at most 6 MB and an entry takes ≈ 70 bytes, so
+ * 100 requests of 1,000 candidates with their rankings would not fit.
+ */
+export const MAX_BATCH_RANKING_ENTRIES = 50_000;
+
+export type DecidedItem = Omit<ResilientDecisionResponse, 'ranking'> & {
+  /** The probability that the slot-1 action was chosen (its logged propensity). */
+  propensity: number;
+  ranking?: ResilientDecisionResponse['ranking'];
+};
+
 export type DecideManyResult =
-  | ({ index: number; status: 'decided' } & ResilientDecisionResponse)
+  | ({ index: number; status: 'decided' } & DecidedItem)
   | { index: number; status: 'rejected'; code: 'invalid' | 'forbidden' | 'not-found' | 'unprocessable'; error: string }
   | { index: number; status: 'failed'; error: string };
 

@@ -77,13 +77,16 @@ export async function decideChunk(
   const keys = jobKeys(job.decisionPoint, job.jobId);
   const lakeKey = jobLakeKey(job.jobId, chunk.index);
 
-  // 1–2: decide every row (deterministically), unless an earlier attempt's decisions are in the lake.
+  // 1–2: decide every row (deterministically), unless an earlier attempt's decisions are in the lake. A record is
+  // turned into its lake line, its impressions and its output line as it is made, and not kept: a chunk's records
+  // would otherwise outlive the young generation and cost the garbage collector more than the decisions.
   const earlier = await deps.blobs.get(lakeKey);
-  const logged: DecisionRecord[] = [];
+  const writer = impressionWriter(job.jobId, chunk.index, deps);
+  let logged: DecisionRecord | undefined;
   let row = 0;
   const stream: EventStream = {
     put: async (records) => {
-      for (const r of records) if (r.kind === 'decision') logged.push(r);
+      for (const r of records) if (r.kind === 'decision') logged = r;
       return [];
     },
   };
@@ -96,8 +99,9 @@ export async function decideChunk(
     newId: () => jobDecisionId(job.jobId, chunk.index, row),
   });
   const errors: JobErrorLine[] = [];
-  const userOf = new Map<string, string>();
-  const lineOf = new Map<string, number>();
+  const lakeLines: string[] = [];
+  const output: string[] = [];
+  const decidedHere = new Map<string, { line: number; userId: string }>();
   for (; row < lines.length; row++) {
     const line = chunk.firstLine + row;
     const raw = lines[row]!;
@@ -123,51 +127,45 @@ export async function decideChunk(
     }
     const req = parsed.data;
     try {
-      const decided = await service.decide({
-        ...req,
-        decisionPoint: job.decisionPoint,
-        userId: deps.pseudonymise(req.userId),
-      });
-      userOf.set(decided.decisionId, req.userId);
-      lineOf.set(decided.decisionId, line);
+      await service.decide({ ...req, decisionPoint: job.decisionPoint, userId: deps.pseudonymise(req.userId) });
     } catch (err) {
       if (!(err instanceof EngineError) || err instanceof DependencyError) throw err;
       const code = err.status === 404 ? 'not-found' : err.status === 422 ? 'unprocessable' : 'invalid';
       errors.push({ line, code, error: err.message });
+      continue;
     }
+    const r = logged!;
+    logged = undefined;
+    if (earlier) {
+      decidedHere.set(r.decisionId, { line, userId: req.userId });
+      continue;
+    }
+    lakeLines.push(JSON.stringify(r));
+    writer.impressions(r, BigInt(row + 1));
+    output.push(outputLine(r, line, req.userId));
   }
-  let records = logged;
   if (earlier) {
-    records = decodeLakeObject(earlier)
+    const kept = decodeLakeObject(earlier)
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => streamRecordSchema.parse(JSON.parse(l)) as DecisionRecord);
-    const kept = new Set(records.map((r) => r.decisionId));
-    for (const [id, line] of lineOf) {
-      if (kept.has(id)) continue;
+    for (const r of kept) {
+      writer.impressions(r, BigInt(rowOf(r.decisionId) + 1));
+      const mine = decidedHere.get(r.decisionId);
+      if (mine) output.push(outputLine(r, mine.line, mine.userId));
+      decidedHere.delete(r.decisionId);
+    }
+    for (const { line } of decidedHere.values()) {
       errors.push({ line, code: 'unprocessable', error: 'not decided by the attempt whose decisions were kept' });
     }
   } else {
-    await deps.blobs.put(lakeKey, encodeLakeObject(records.map((r) => JSON.stringify(r))), 'application/gzip');
+    await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
   }
 
   // 3: impressions, one write per touched statistics item, once whatever the attempts.
-  await applyJobImpressions(records, job.jobId, chunk.index, deps);
+  await applyImpressions(writer, chunk.index);
 
   // 4: the output (the caller's user ids, never the pseudonyms) and the errors.
-  const output = records
-    .filter((r) => userOf.has(r.decisionId))
-    .map((r) =>
-      JSON.stringify({
-        line: lineOf.get(r.decisionId)!,
-        userId: userOf.get(r.decisionId)!,
-        decisionId: r.decisionId,
-        chosen: r.chosen,
-        propensity: r.propensity,
-        modelVersion: r.modelVersion,
-        objective: r.servedBy ?? DEFAULT_OBJECTIVE,
-      } satisfies JobOutputLine),
-    );
   errors.sort((a, b) => a.line - b.line);
   await deps.blobs.put(keys.outputPart(chunk.index), lines0(output), 'application/x-ndjson');
   await deps.blobs.put(
@@ -178,10 +176,32 @@ export async function decideChunk(
   return { chunk: chunk.index, decided: output.length, rejected: errors.length };
 }
 
+/** Rule 3's writer: the chunk's own writer position, so an item that already includes a contribution skips it. */
+function impressionWriter(
+  jobId: string,
+  chunk: number,
+  deps: Pick<ChunkDeps, 'state' | 'statsPartitions' | 'now'>,
+): StatisticsWriter {
+  return new StatisticsWriter(deps.state, {
+    shardId: `job/${jobId}/${chunk}`,
+    partitions: deps.statsPartitions,
+    now: deps.now ?? Date.now,
+    maxConflictRetries: 20,
+  });
+}
+
+/** Writes the contributions; throws when an item could not be written (the chunk is retried). */
+async function applyImpressions(writer: StatisticsWriter, chunk: number): Promise<void> {
+  let failed = false;
+  await writer.apply(undefined, () => {
+    failed = true;
+  });
+  if (failed) throw new DependencyError(`chunk ${chunk}: the statistics could not be written; retry the chunk`);
+}
+
 /**
- * Rule 3: the impressions of a chunk's decisions (F1), as one contribution per decision under the chunk's own writer
- * position, so an item that already includes them (an earlier attempt) skips them. Throws when an item could not be
- * written: the chunk is retried.
+ * Rule 3 for a chunk's records (F1): one contribution per decision under the chunk's writer position, written once
+ * whatever the attempts. Throws when an item could not be written: the chunk is retried.
  */
 export async function applyJobImpressions(
   records: readonly DecisionRecord[],
@@ -189,19 +209,21 @@ export async function applyJobImpressions(
   chunk: number,
   deps: Pick<ChunkDeps, 'state' | 'statsPartitions' | 'now'>,
 ): Promise<void> {
-  const writer = new StatisticsWriter(deps.state, {
-    shardId: `job/${jobId}/${chunk}`,
-    partitions: deps.statsPartitions,
-    now: deps.now ?? Date.now,
-    maxConflictRetries: 20,
-  });
-  for (const r of records) writer.impressions(storedJobDecision(r), BigInt(rowOf(r.decisionId) + 1));
-  let failed = false;
-  await writer.apply(undefined, () => {
-    failed = true;
-  });
-  if (failed) throw new DependencyError(`chunk ${chunk}: the statistics could not be written; retry the chunk`);
+  const writer = impressionWriter(jobId, chunk, deps);
+  for (const r of records) writer.impressions(r, BigInt(rowOf(r.decisionId) + 1));
+  await applyImpressions(writer, chunk);
 }
+
+const outputLine = (r: DecisionRecord, line: number, userId: string) =>
+  JSON.stringify({
+    line,
+    userId,
+    decisionId: r.decisionId,
+    chosen: r.chosen,
+    propensity: r.propensity,
+    modelVersion: r.modelVersion,
+    objective: r.servedBy ?? DEFAULT_OBJECTIVE,
+  } satisfies JobOutputLine);
 
 const lines0 = (lines: readonly string[]) => (lines.length === 0 ? '' : `${lines.join('\n')}\n`);
 

@@ -26,6 +26,11 @@ const DECISION_ID = /^j-([0-9a-z]{8})([0-9a-z]{6})-([0-9a-z]+)-([0-9a-z]+)$/;
 /** Lines per chunk: at least this many, more when a job would have more chunks than a Map state's input can list. */
 export const MIN_CHUNK_LINES = 10_000;
 export const MAX_CHUNKS = 2_000;
+/**
+ * Lines per chunk for a catalog of `actions` live actions: at least 100 decisions per statistics item a chunk writes,
+ * and at most 100,000 lines (≈ 2 minutes of one vCPU at K = 1,000, within the worker's 4-minute timeout).
+ */
+export const chunkLinesFor = (actions: number) => Math.min(100_000, Math.max(MIN_CHUNK_LINES, 100 * actions));
 /** A line longer than the API's body limit is refused (the same bound as one `POST /v1/decisions`). */
 export const MAX_LINE_BYTES = LIMITS.maxBodyBytes;
 

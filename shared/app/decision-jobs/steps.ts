@@ -19,7 +19,7 @@ import type { ModelSource, ServingModel } from '../decide/model-cache.ts';
 import { decodeSnapshot, encodeSnapshot, sha256Hex } from '../decide/snapshot.ts';
 import type { BlobStore } from '../retrain/ports.ts';
 import { type ChunkResult, decideChunk } from './decide-chunk.ts';
-import { type Chunk, type DecisionJob, isJobId, jobKeys, newJobId, planChunks } from './job.ts';
+import { type Chunk, chunkLinesFor, type DecisionJob, isJobId, jobKeys, newJobId, planChunks } from './job.ts';
 
 export interface JobInputs {
   /** Bytes of the input, or of [start, end) of it. */
@@ -104,10 +104,12 @@ export class DecisionJobs {
 
   async plan(ref: JobRef): Promise<PlannedJob> {
     const input = await this.deps.inputs.read(ref.input);
-    const { chunks, lines } = planChunks(input);
-    if (lines === 0) throw new JobInputError(`input ${ref.input} has no line to decide`);
     // The model the API serves now, pinned for every chunk and every retry of the job.
     const model = await this.deps.models.get(ref.decisionPoint);
+    // A chunk writes one statistics item per action it showed: chunks of at least 100 decisions per action keep that
+    // to ≤ 1 write per 100 decisions (docs/ARCHITECTURE.md §9).
+    const { chunks, lines } = planChunks(input, chunkLinesFor(model.live.length));
+    if (lines === 0) throw new JobInputError(`input ${ref.input} has no line to decide`);
     const snapshot = encodeSnapshot(model);
     const keys = jobKeys(ref.decisionPoint, ref.jobId);
     await this.deps.blobs.put(keys.model, snapshot, 'application/octet-stream');

@@ -24,6 +24,9 @@ import { murmur3_32 } from '../../core/features/encode.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { settleLimit } from '../concurrency.ts';
 
+/** What an impression needs of a decision (a stored decision, or a decision record). */
+export type Impressed = Pick<StoredDecision, 'decisionPoint' | 'at' | 'x' | 'chosen' | 'objectives'>;
+
 export type Contribution =
   | { kind: 'impression'; x: number[] }
   | { kind: 'reward'; x: number[]; reward: number }
@@ -58,7 +61,7 @@ export class StatisticsWriter {
   }
 
   /** F1: one impression of each chosen action in every policy, one intent observation per objective. */
-  impressions(d: StoredDecision, seq: bigint): void {
+  impressions(d: Impressed, seq: bigint): void {
     const c: Contribution = { kind: 'impression', x: d.x };
     for (const actionId of d.chosen) {
       this.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, c);
@@ -68,7 +71,13 @@ export class StatisticsWriter {
   }
 
   /** Adds a contribution of the record at `seq` to the item of the decision's day. */
-  contribute(d: StoredDecision, objective: string, actionId: string, seq: bigint, c: Contribution): void {
+  contribute(
+    d: Pick<StoredDecision, 'decisionPoint' | 'at'>,
+    objective: string,
+    actionId: string,
+    seq: bigint,
+    c: Contribution,
+  ): void {
     const key: StatsKey = {
       decisionPoint: d.decisionPoint,
       objective,
