@@ -55,6 +55,12 @@ const sections: Section[] = [
     run: async (m) => m.formatDecisionJobsBench(await m.runDecisionJobsBench({ users: 1_000_000 })),
   },
   {
+    name: 'bulk-cost',
+    title: 'Decisions in bulk: cost per million decisions by path',
+    module: './engine/decision-jobs.bench.ts',
+    run: async (m) => m.formatPathCosts(),
+  },
+  {
     name: 'fanout',
     title: 'Fan-out: state-table reads against decision containers (local stack)',
     module: './engine/fanout.bench.ts',

@@ -21,6 +21,7 @@ import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { decideChunk } from '../../shared/app/decision-jobs/decide-chunk.ts';
 import { jobLakeKey, newJobId, planChunks } from '../../shared/app/decision-jobs/job.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
+import { costPerMillionByPath, MEASURED, PRICES } from '../../shared/core/capacity.ts';
 import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
@@ -225,6 +226,32 @@ export function formatDecisionJobsBench(r: DecisionJobsBenchResult): string {
     `The chunk's lake object (its decision records, gzipped): ${f(r.lakeBytesPerDecision)} bytes per decision.`,
     '',
     `A job of ${f(r.job.users)} users through the local stack (input in s3rver, the synthesised state machine run by the twin's Step Functions, the job function under its role against dynalite and s3rver, chunks one after another on this machine): ${f(r.job.chunks)} chunks, ${f(r.job.decided)} decided, ${f(r.job.outputLines)} output lines, ${f(r.job.seconds, 1)} s end to end (${f(r.job.decisionsPerSecond)} decisions/s, emulators included).`,
+  ].join('\n');
+}
+
+/**
+ * What a million decisions cost by each path (shared/core/capacity.ts `costPerMillionByPath`), at K = 10, 100, 1,000,
+ * from the CPU times and sizes measured above and in "One decision in the decisions Lambda", and AWS's prices.
+ */
+export function formatPathCosts(): string {
+  const usd = (v: number) => `$${v < 1 ? v.toFixed(3) : v.toFixed(2)}`;
+  const rows = [10, 100, 1000].flatMap((k) =>
+    costPerMillionByPath(k).map(
+      (p) =>
+        `| ${k.toLocaleString('en-US')} | ${p.path} | ${usd(p.perMillion)} | ${Object.entries(p.parts)
+          .map(([n, v]) => `${n} ${v < 0.01 ? v.toFixed(4) : v.toFixed(3)}`)
+          .join(', ')} |`,
+    ),
+  );
+  return [
+    "A million more decisions, marginal cost (shard hours, snapshots and feedback are the same whichever path decided), from `npm run capacity`'s model: measured inputs are the per-request handler's CPU, the :batch CPU per decision (" +
+      `${MEASURED.batchItemCpuUs} µs at K = 100), the job worker's (${MEASURED.jobWorkerCpuUs} µs) and its lake bytes per decision (${MEASURED.jobLakeBytesPerDecision}); assumed: a PutRecords round trip (${MEASURED.streamPutMs} ms) and a chunk's I/O wait (${MEASURED.jobChunkIoMs} ms). Prices (us-east-1): API Gateway REST $${PRICES.apiGatewayTiers[0][1]}/M requests (first tier), Lambda $${PRICES.lambdaPerMillionRequests}/M requests and $${PRICES.lambdaPerGbSecond}/GB-s (arm64), Kinesis $${PRICES.kinesisPerMillionPutUnits}/M put units, DynamoDB on demand $${PRICES.dynamoPerMillionWrites}/M writes and $${PRICES.dynamoPerMillionReads}/M reads, Firehose $${PRICES.firehosePerGb.toFixed(3)}/GB, Step Functions $${PRICES.sfnPerThousandTransitions}/1,000 transitions and $${PRICES.sfnExpressPerMillionRequests}/M express requests, S3 $${PRICES.s3PerThousandGets}/1,000 GET, $${PRICES.s3PerThousandPuts}/1,000 PUT, $${PRICES.s3PerGbMonth}/GB-month.`,
+    '',
+    '| actions K | path | per million decisions | parts (USD) |',
+    '|---:|---|---:|---|',
+    ...rows,
+    '',
+    "One request per decision pays API Gateway's request fee and the join's writes (decision item, user item: ≈ 4 WCU); :batch removes the request fee, not the join; a decision job writes no item per decision (its impressions are one write per statistics item and chunk, its decisions one lake object per chunk).",
   ].join('\n');
 }
 

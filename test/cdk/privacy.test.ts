@@ -86,7 +86,7 @@ describe('privacy in the template', () => {
     expect(env(stack.adminFunction)).toMatchObject({ ERASURE_RETENTION_DAYS: '372' });
   });
 
-  it('expires the lake, its delivery errors and the runs’ artifacts by default, and logs after 30 days', () => {
+  it('expires the lake, its delivery errors, the runs’ artifacts and the decision jobs’ objects by default, and logs after 30 days', () => {
     const rules = template.toJSON().Resources[id(stack, stack.retraining.lakeBucket)].Properties.LifecycleConfiguration
       .Rules as { Prefix?: string; ExpirationInDays?: number }[];
     const expiry = Object.fromEntries(rules.filter((r) => r.Prefix).map((r) => [r.Prefix, r.ExpirationInDays]));
@@ -95,6 +95,8 @@ describe('privacy in the template', () => {
       'lake-errors/': 365,
       'retrain/': 30,
       'retrain/map-results/': 14,
+      // A job's input and output name the caller's users (README, Privacy and retention).
+      'decision-jobs/': 30,
     });
     // Unversioned: an expired object is deleted, not kept as a noncurrent version.
     expect(

@@ -86,9 +86,11 @@ describe('POST /v1/decisions:batch', () => {
       ...(i % 5 === 4 ? { exclude: ['b'] } : {}),
       ...(i % 7 === 6 ? { candidates: ['a', 'c', 'd'], slots: 2 } : {}),
     }));
-    // The model may still move (a snapshot in flight): compare only within one model version.
+    // The model may still move (a snapshot in flight): compare only within one model version. Every attempt's
+    // decisions are logged, so the impressions expected add up over the attempts.
+    const before = await totals();
+    let shown = 0;
     await waitFor(async () => {
-      const before = await totals();
       const puts = putRecords();
       const batch = await api.call('POST', '/v1/decisions:batch', { requests, ranking: true });
       expect(batch.status, JSON.stringify(batch.body)).toBe(200);
@@ -98,6 +100,7 @@ describe('POST /v1/decisions:batch', () => {
       expect(new Set(results.map((r) => r.decisionId)).size).toBe(requests.length);
       const singles: Decision[] = [];
       for (const req of requests) singles.push((await api.call('POST', '/v1/decisions', req)).body as Decision);
+      shown += [...results, ...singles].reduce((n, r) => n + r.chosen.length, 0);
       const versions = new Set([...results, ...singles].map((d) => d.modelVersion));
       if (versions.size > 1) return false;
       results.forEach((r, i) => {
@@ -109,7 +112,6 @@ describe('POST /v1/decisions:batch', () => {
       // Not the prior: the two segments are served differently.
       expect(probabilities(results[0]!)).not.toEqual(probabilities(results[1]!));
       // Every decision of both calls is logged and learned, once (an impression per chosen action).
-      const shown = [...results, ...singles].reduce((n, r) => n + r.chosen.length, 0);
       await waitFor(async () => (await totals()).impressions >= before.impressions + shown).catch(() => undefined);
       expect((await totals()).impressions).toBe(before.impressions + shown);
       return true;
