@@ -5,6 +5,16 @@ import { z } from 'zod';
 const LOG_RETENTION_DAYS = Object.values(RetentionDays).filter(
   (v): v is number => typeof v === 'number' && v !== RetentionDays.INFINITE,
 );
+/** A list of names: an array in cdk.json, or comma-separated with `-c`. */
+const names = z.union([
+  z.array(z.string()),
+  z.string().transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  ),
+]);
 const days = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
@@ -48,35 +58,13 @@ export const StackConfigSchema = z
      * Buckets besides the lake bucket that decision jobs may read their input from (comma-separated with `-c`); the
      * decision jobs' functions get read access to them.
      */
-    decisionJobInputBuckets: z
-      .union([
-        z.array(z.string()),
-        z.string().transform((s) =>
-          s
-            .split(',')
-            .map((p) => p.trim())
-            .filter(Boolean),
-        ),
-      ])
-      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)))
-      .default([]),
+    decisionJobInputBuckets: names.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/))).default([]),
     /** Chunks of one decision job decided at once (the Distributed Map's concurrency). */
     decisionJobConcurrency: z.coerce.number().int().min(1).max(10_000).default(50),
     /** EventBridge schedule expression of the offline retraining runs; default `rate(1 day)`. */
     retrainSchedule: z.string().min(1).optional(),
     /** Decision points retrained on that schedule (comma-separated with `-c`); any other retrains on demand only. */
-    retrainDecisionPoints: z
-      .union([
-        z.array(z.string()),
-        z.string().transform((s) =>
-          s
-            .split(',')
-            .map((p) => p.trim())
-            .filter(Boolean),
-        ),
-      ])
-      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/)))
-      .optional(),
+    retrainDecisionPoints: names.pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/))).optional(),
     // Retention (docs/ARCHITECTURE.md §8, "What is kept, where, for how long"). Finite by default everywhere.
     /** Days the log lake keeps decision and event records (S3 lifecycle on `lake/`); retraining sees this history. */
     lakeRetentionDays: days(1, 3650).default(365),

@@ -180,7 +180,7 @@ function acknowledgeDecisionJobFindings(stack: NbaEngineStack): void {
   );
   const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id(jobs)}"}]}]}`;
   const childExecutions =
-    "The Distributed Map manages its own child executions (one per chunk), whose ARNs exist only at run time.";
+    'The Distributed Map manages its own child executions (one per chunk), whose ARNs exist only at run time.';
   ack(jobs, `AwsSolutions-IAM5[Resource::${executions}:*]`, childExecutions);
   ack(jobs, `AwsSolutions-IAM5[Resource::${executions}/Chunks:*]`, childExecutions);
   const smRole = jobs.role;

@@ -225,7 +225,7 @@ export function formatDecisionJobsBench(r: DecisionJobsBenchResult): string {
     '',
     `The chunk's lake object (its decision records, gzipped): ${f(r.lakeBytesPerDecision)} bytes per decision.`,
     '',
-    `A job of ${f(r.job.users)} users through the local stack (input in s3rver, the synthesised state machine run by the twin's Step Functions, the job function under its role against dynalite and s3rver, chunks one after another on this machine): ${f(r.job.chunks)} chunks, ${f(r.job.decided)} decided, ${f(r.job.outputLines)} output lines, ${f(r.job.seconds, 1)} s end to end (${f(r.job.decisionsPerSecond)} decisions/s, emulators included).`,
+    `A job of ${f(r.job.users)} users through the local stack (input in s3rver, the synthesised state machine run by the twin's Step Functions, the job function under its role against dynalite and s3rver, as many chunks at once as the machine has cores): ${f(r.job.chunks)} chunks, ${f(r.job.decided)} decided, ${f(r.job.outputLines)} output lines, ${f(r.job.seconds, 1)} s end to end (${f(r.job.decisionsPerSecond)} decisions/s, emulators included).`,
   ].join('\n');
 }
 

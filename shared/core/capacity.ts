@@ -91,7 +91,7 @@ export const MEASURED = {
    * included); bytes of the chunk's gzipped lake object per decision.
    */
   batchItemCpuUs: 227,
-  jobWorkerCpuUs: 171,
+  jobWorkerCpuUs: 110,
   jobLakeBytesPerDecision: 52,
   /** Assumed, not measurable here: a chunk's wait on S3 and DynamoDB in AWS (Lambda bills the wall time). */
   jobChunkIoMs: 1_000,

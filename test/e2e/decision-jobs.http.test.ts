@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { type Api, apiClient, waitFor } from '../support/http.ts';
+import { type Api, apiClient, modelTotals, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
 let stack: LocalStack;
@@ -27,13 +27,8 @@ const ACTIONS = ['spring', 'summer', 'autumn', 'winter'];
 const LINES = 1200;
 
 const totals = async () => {
-  const r = await api.call('GET', `/v1/decision-points/${DP}/model`);
-  expect(r.status).toBe(200);
-  const actions = r.body.actions as { impressions: number; rewardEvents: number }[];
-  return {
-    impressions: actions.reduce((s, a) => s + a.impressions, 0),
-    rewardEvents: actions.reduce((s, a) => s + a.rewardEvents, 0),
-  };
+  const { impressions, rewardEvents } = await modelTotals(api, DP);
+  return { impressions, rewardEvents };
 };
 
 async function put(key: string, body: string) {

@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { type Api, apiClient, waitFor } from '../support/http.ts';
+import { type Api, apiClient, modelTotals, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
 let stack: LocalStack;
@@ -29,13 +29,8 @@ interface Decision {
 }
 
 const totals = async () => {
-  const r = await api.call('GET', `/v1/decision-points/${DP}/model`);
-  expect(r.status).toBe(200);
-  const actions = r.body.actions as { impressions: number; rewardEvents: number }[];
-  return {
-    impressions: actions.reduce((s, a) => s + a.impressions, 0),
-    rewardEvents: actions.reduce((s, a) => s + a.rewardEvents, 0),
-  };
+  const { impressions, rewardEvents } = await modelTotals(api, DP);
+  return { impressions, rewardEvents };
 };
 
 const putRecords = () =>

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { type Api, apiClient, waitFor } from '../support/http.ts';
+import { type Api, apiClient, modelTotals, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
 let stack: LocalStack;
@@ -16,21 +16,7 @@ let keyForA: Api;
 const USERS = 10;
 const decisionsOfB: { userId: string; decisionId: string }[] = [];
 
-interface ActionFigures {
-  impressions: number;
-  rewardEvents: number;
-  rewardSum: number;
-}
-const totals = async (dp: string) => {
-  const r = await admin.call('GET', `/v1/decision-points/${dp}/model`);
-  expect(r.status).toBe(200);
-  const actions = r.body.actions as ActionFigures[];
-  return {
-    impressions: actions.reduce((s, a) => s + a.impressions, 0),
-    rewardEvents: actions.reduce((s, a) => s + a.rewardEvents, 0),
-    rewardSum: actions.reduce((s, a) => s + a.rewardSum, 0),
-  };
-};
+const totals = (dp: string) => modelTotals(admin, dp);
 const deadLetters = async (code: string) =>
   (await admin.call('GET', `/v1/dead-letters?code=${code}&limit=1000`)).body.deadLetters as { reason: string }[];
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { createRng } from '../../shared/core/random.ts';
-import { type Api, apiClient, waitFor } from '../support/http.ts';
+import { type Api, apiClient, modelTotals, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
 let stack: LocalStack;
@@ -65,13 +65,8 @@ describe('contexts of hundreds of features', () => {
       }
     }
     const totals = async () => {
-      const r = await api.call('GET', `/v1/decision-points/${DP}/model`);
-      expect(r.status).toBe(200);
-      const actions = r.body.actions as { impressions: number; rewardEvents: number }[];
-      return {
-        impressions: actions.reduce((s, a) => s + a.impressions, 0),
-        rewards: actions.reduce((s, a) => s + a.rewardEvents, 0),
-      };
+      const t = await modelTotals(api, DP);
+      return { impressions: t.impressions, rewards: t.rewardEvents };
     };
     await waitFor(async () => {
       const t = await totals();

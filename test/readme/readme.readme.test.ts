@@ -303,7 +303,10 @@ const plans: Record<string, Plan> = {
       `cd ${work} && printf '%s\\n' '{"userId":"u7","context":{"segment":"new"}}' '{"userId":"u8","context":{"segment":"returning"},"slots":2}' > users.jsonl && npm --prefix ${ROOT} run decide-batch -- --decision-point homepage --in ${work}/users.jsonl --out ${work}/decisions.jsonl`,
     check: (out) => {
       expect(out).toMatch(/2 lines in 1 chunks, 2 decided/);
-      const lines = readFileSync(join(work, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(join(work, 'decisions.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => [l.userId, l.chosen.length])).toEqual([
         ['u7', 1],
         ['u8', 2],

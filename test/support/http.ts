@@ -55,3 +55,18 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000,
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
 }
+
+/** What a decision point's model learned, summed over its actions (GET …/model): impressions and rewarded events. */
+export async function modelTotals(
+  api: Api,
+  decisionPoint: string,
+): Promise<{ impressions: number; rewardEvents: number; rewardSum: number }> {
+  const r = await api.call('GET', `/v1/decision-points/${decisionPoint}/model`);
+  if (r.status !== 200) throw new Error(`GET …/${decisionPoint}/model answered ${r.status}`);
+  const actions = r.body.actions as { impressions: number; rewardEvents: number; rewardSum: number }[];
+  return {
+    impressions: actions.reduce((s, a) => s + a.impressions, 0),
+    rewardEvents: actions.reduce((s, a) => s + a.rewardEvents, 0),
+    rewardSum: actions.reduce((s, a) => s + a.rewardSum, 0),
+  };
+}
