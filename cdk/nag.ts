@@ -273,6 +273,27 @@ export const UNUSED_GRANTS: readonly { function: RegExp; action: RegExp; resourc
       "needed only when the updater publishes a decision point's first snapshot (S3 answers a missing pointer with AccessDenied without it): one created before snapshots existed; in the tests the admin function publishes first",
   },
   {
+    function: /^DecisionJobFunction$/,
+    action: /^dynamodb:Query$/,
+    resource: /StateTable/,
+    reason:
+      "the pinned model of a decision point that has no snapshot yet is built from the state table (ModelCache's query, as the decisions function's); in the tests the admin function has published a snapshot before any job starts",
+  },
+  {
+    function: /^DecisionJobFunction$/,
+    action: /^s3:ListBucket$/,
+    resource: /SnapshotBucket/,
+    reason:
+      "a decision point without a snapshot yet: S3 answers its missing pointer with AccessDenied without it (then the state table serves); in the tests every job's decision point has one",
+  },
+  {
+    function: /^DecisionJobFunction$/,
+    action: /^dynamodb:GetItem$/,
+    resource: /DecisionsTable/,
+    reason:
+      "a user's lifecycle stage, read per line for decision points with stage ladders or stage rules (as the decisions function reads it); the jobs of the tests decide for decision points without stages",
+  },
+  {
     function: /^UpdaterFunction$/,
     action: /^sqs:/,
     reason: 'the on-failure destination, written only for a batch given up after its retries (none in a passing run)',
