@@ -11,15 +11,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ensureLocalApiKey } from '../local/api-key.ts';
+import { resolve } from 'node:path';
+import { ensureLocalApiKey, readLocalApiKey } from '../local/api-key.ts';
 import { LOCAL_REGION, S3_EMULATOR_CREDENTIALS } from '../local/emulators.ts';
-import { endpointsSchema, LOCAL_ENDPOINTS_FILE, running } from '../local/retrain.ts';
+import { readRunningEndpoints } from '../local/retrain.ts';
 import { startLocalStack } from '../local/stack.ts';
+import { LAKE_BUCKET, physicalName } from '../local/twin/template.ts';
 import { createS3Client } from '../shared/adapters/aws-clients.ts';
+import { S3BlobStore } from '../shared/adapters/s3/blob-store.ts';
 import { parseCliArgs, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
+import { type EngineApi, EngineRefusedError, EngineUnreachableError, engineApi } from './lib/engine-api.ts';
 import { localDataDir } from './lib/local.ts';
 
 const USAGE = `usage: npm run decide-batch -- --decision-point X --in FILE --out FILE [options]
@@ -34,57 +36,46 @@ const USAGE = `usage: npm run decide-batch -- --decision-point X --in FILE --out
 class InputError extends Error {}
 
 interface Engine {
-  url: string;
-  apiKey: string;
-  s3: S3Client;
+  api: EngineApi;
+  /** The lake bucket of the engine's S3 emulator, where inputs go and outputs are. */
+  blobs: S3BlobStore;
   bucket: string;
   close(): Promise<void>;
 }
 
+/** The engine `npm start` runs on the data dir; else one started here on it (stopped by `close`). */
 async function openEngine(dataDir: string, apiKey: string | undefined): Promise<Engine> {
-  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
-  const e = existsSync(file) ? endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8'))) : undefined;
-  if (e?.success && running(e.data.pid)) {
-    const { url, s3Endpoint, jobsBucket } = e.data;
+  const running = readRunningEndpoints(dataDir);
+  if (running) {
+    const { url, s3Endpoint, jobsBucket } = running;
     if (!url || !s3Endpoint || !jobsBucket) {
       throw new InputError(`the engine running on ${dataDir} predates decision jobs: restart npm start`);
     }
     const s3 = createS3Client({ region: LOCAL_REGION, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint });
-    const key = apiKey ?? ensureLocalApiKey(dataDir).key;
-    return { url, apiKey: key, s3, bucket: jobsBucket, close: async () => s3.destroy() };
+    return {
+      api: engineApi({ url, key: apiKey ?? readLocalApiKey(dataDir) }),
+      blobs: new S3BlobStore(s3, jobsBucket),
+      bucket: jobsBucket,
+      close: async () => s3.destroy(),
+    };
   }
   const key = apiKey ?? ensureLocalApiKey(dataDir).key;
   const stack = await startLocalStack({ apiKey: key, dataDir });
-  const bucket = stack.plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))!.name;
-  return { url: stack.url, apiKey: key, s3: stack.emulators.s3, bucket, close: () => stack.stop() };
+  const bucket = physicalName(stack.plan, LAKE_BUCKET);
+  return {
+    api: engineApi({ url: stack.url, key }),
+    blobs: new S3BlobStore(stack.emulators.s3, bucket),
+    bucket,
+    close: () => stack.stop(),
+  };
 }
 
-async function call(engine: Engine, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${engine.url}${path}`, {
-    method,
-    headers: { 'x-api-key': engine.apiKey, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = (await res.json()) as Record<string, unknown> & { error?: { message: string } };
-  if (res.status >= 400) throw new InputError(json.error?.message ?? `HTTP ${res.status}`);
-  return json;
-}
-
-/** The parts under an s3:// folder, in key order, concatenated. */
+/** The parts under an `s3://` folder of the engine's bucket, in key order, concatenated. */
 async function gather(engine: Engine, url: string): Promise<string> {
-  const prefix = url.replace(`s3://${engine.bucket}/`, '');
   let text = '';
-  let token: string | undefined;
-  do {
-    const page = await engine.s3.send(
-      new ListObjectsV2Command({ Bucket: engine.bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) {
-      const got = await engine.s3.send(new GetObjectCommand({ Bucket: engine.bucket, Key: o.Key! }));
-      text += await got.Body!.transformToString();
-    }
-    token = page.NextContinuationToken;
-  } while (token);
+  for (const { key } of await engine.blobs.list(url.replace(`s3://${engine.bucket}/`, ''))) {
+    text += Buffer.from((await engine.blobs.get(key)) ?? new Uint8Array()).toString('utf8');
+  }
   return text;
 }
 
@@ -121,16 +112,16 @@ export async function runDecideBatchCli(
     try {
       const started = Date.now();
       const key = `decision-jobs/inputs/${randomUUID()}.jsonl`;
-      await engine.s3.send(new PutObjectCommand({ Bucket: engine.bucket, Key: key, Body: readFileSync(input) }));
-      const created = await call(engine, 'POST', `/v1/decision-points/${dp}/decision-jobs`, {
+      await engine.blobs.put(key, readFileSync(input), 'application/x-ndjson');
+      const created = (await engine.api.call('POST', `/v1/decision-points/${dp}/decision-jobs`, {
         input: `s3://${engine.bucket}/${key}`,
-      });
+      }))!;
       const jobId = String(created.jobId);
       streams.stderr.write(`decide-batch: job ${jobId} started\n`);
       let job = created;
       while (job.status === 'running') {
         await new Promise((r) => setTimeout(r, 200));
-        job = await call(engine, 'GET', `/v1/decision-points/${dp}/decision-jobs/${jobId}`);
+        job = (await engine.api.call('GET', `/v1/decision-points/${dp}/decision-jobs/${jobId}`))!;
       }
       if (job.status !== 'succeeded') {
         streams.stderr.write(`decide-batch: job ${jobId} failed: ${String(job.error)}\n`);
@@ -149,7 +140,13 @@ export async function runDecideBatchCli(
       await engine.close();
     }
   } catch (error) {
-    return failWith('decide-batch', USAGE, error, streams, (e) => e instanceof InputError);
+    return failWith(
+      'decide-batch',
+      USAGE,
+      error,
+      streams,
+      (e) => e instanceof InputError || e instanceof EngineRefusedError || e instanceof EngineUnreachableError,
+    );
   }
 }
 

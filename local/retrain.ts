@@ -211,7 +211,7 @@ export async function runLocalRetrain(
 /** Written into the data dir while a stack runs (local/stack.ts), so `npm run retrain` can reach its emulator. */
 export const LOCAL_ENDPOINTS_FILE = 'local-endpoints.json';
 
-export const endpointsSchema = z.object({
+const endpointsSchema = z.object({
   dynamoEndpoint: z.url(),
   stateTable: z.string().min(1),
   auditTable: z.string().min(1),
@@ -226,7 +226,21 @@ export const endpointsSchema = z.object({
 const ENGINE_ANSWER_MS = 10_000;
 
 /** Whether the stack that wrote the endpoints file still runs: its files are then locked, whatever its speed. */
-export function running(pid: number | undefined): boolean {
+/** What the engine `npm start` runs on the data dir wrote there; undefined when nothing (readable) is. */
+export function readEndpointsFile(dataDir: string): z.infer<typeof endpointsSchema> | undefined {
+  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
+  if (!existsSync(file)) return undefined;
+  const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  return e.success ? e.data : undefined;
+}
+
+/** What the running engine on the data dir wrote there; undefined when no engine runs there. */
+export function readRunningEndpoints(dataDir: string): z.infer<typeof endpointsSchema> | undefined {
+  const e = readEndpointsFile(dataDir);
+  return e && running(e.pid) ? e : undefined;
+}
+
+function running(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
@@ -252,25 +266,24 @@ async function reachable(endpoint: string): Promise<boolean> {
 export async function openLocalState(
   dataDir: string,
 ): Promise<{ state: StateStore; erasures: ErasureLog; audit: AuditTrail; close(): Promise<void> }> {
-  const file = join(dataDir, LOCAL_ENDPOINTS_FILE);
-  if (existsSync(file)) {
-    const e = endpointsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (e.success && (running(e.data.pid) || (await reachable(e.data.dynamoEndpoint)))) {
+  const e = readEndpointsFile(dataDir);
+  if (e) {
+    if (running(e.pid) || (await reachable(e.dynamoEndpoint))) {
       const client = createDynamoClient({
         region: EMULATOR_REGION,
         credentials: LOCAL_CREDENTIALS,
-        dynamoEndpoint: e.data.dynamoEndpoint,
+        dynamoEndpoint: e.dynamoEndpoint,
       });
       return {
-        state: new DynamoStateStore(client, e.data.stateTable),
-        erasures: new DynamoErasureLog(client, e.data.stateTable),
-        audit: new AuditTrail(new DynamoAuditLog(client, e.data.auditTable)),
+        state: new DynamoStateStore(client, e.stateTable),
+        erasures: new DynamoErasureLog(client, e.stateTable),
+        audit: new AuditTrail(new DynamoAuditLog(client, e.auditTable)),
         close: async () => client.destroy(),
       };
     }
-    if (e.success && running(e.data.pid)) {
+    if (running(e.pid)) {
       throw new Error(
-        `the engine running on ${dataDir} (pid ${e.data.pid}) did not answer at ${e.data.dynamoEndpoint} within ${ENGINE_ANSWER_MS} ms; retry, or stop it`,
+        `the engine running on ${dataDir} (pid ${e.pid}) did not answer at ${e.dynamoEndpoint} within ${ENGINE_ANSWER_MS} ms; retry, or stop it`,
       );
     }
   }

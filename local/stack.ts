@@ -55,7 +55,7 @@ import { evaluate } from './twin/iam-policy.ts';
 import { writeUsage } from './twin/iam-usage.ts';
 import { createResources, createSecrets } from './twin/resources.ts';
 import { TwinScheduler } from './twin/schedules.ts';
-import { physicalName, type TableSpec, type TwinPlan } from './twin/template.ts';
+import { LAKE_BUCKET, physicalName, type TableSpec, type TwinPlan } from './twin/template.ts';
 
 export interface LocalStackOptions extends SynthOptions {
   /** HTTP port; 0 picks a free one. */
@@ -254,6 +254,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         await mirrorJobLake(name);
         return result;
       });
+      // Nothing may await it (npm start): a failure is logged, never an unhandled rejection.
+      done.catch((error) => console.error(`execution ${name} of ${machine.logicalId} failed: ${String(error)}`));
       executions.push({ stateMachineArn, name, done });
     },
   };
@@ -345,13 +347,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   // is a folder (the local Firehose writes it), so a finished job's lake objects are copied there, for retraining.
   async function mirrorJobLake(jobId: string): Promise<void> {
     if (!lake || !isJobId(jobId)) return;
-    const bucket = plan.buckets.find((b) => b.logicalId.includes('LakeBucket'));
-    if (!bucket) return;
-    const source = new S3BlobStore(emulators.s3, bucket.name);
+    const source = new S3BlobStore(emulators.s3, physicalName(plan, LAKE_BUCKET));
     const target = new FsBlobStore(lake.dir);
-    const prefix = lakePartition('decision', jobTime(jobId));
-    for (const entry of await source.list(prefix)) {
-      if (!entry.key.includes(`/job-${jobId}-`)) continue;
+    for (const entry of await source.list(`${lakePartition('decision', jobTime(jobId))}job-${jobId}-`)) {
       const bytes = await source.get(entry.key);
       if (bytes) await target.put(entry.key, bytes);
     }
@@ -414,7 +412,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         pid: process.pid,
         url,
         s3Endpoint: emulators.s3Endpoint,
-        jobsBucket: plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))?.name,
+        jobsBucket: physicalName(plan, LAKE_BUCKET),
       }),
     );
   }

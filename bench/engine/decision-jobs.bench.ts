@@ -13,6 +13,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startLocalStack } from '../../local/stack.ts';
+import { LAKE_BUCKET, physicalName } from '../../local/twin/template.ts';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
 import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
 import { CatalogService } from '../../shared/app/catalog/catalog.ts';
@@ -163,7 +164,7 @@ export async function runDecisionJobsBench(
     for (let i = 0; i < items.length; i += 1000) {
       await call('POST', '/v1/decision-points/bulk/actions:batch', { actions: items.slice(i, i + 1000) });
     }
-    const bucket = stack.plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))!.name;
+    const bucket = physicalName(stack.plan, LAKE_BUCKET);
     const lines: string[] = [];
     for (let i = 0; i < users; i++) lines.push(userLine(i));
     await stack.emulators.s3.send(

@@ -14,6 +14,7 @@
  */
 
 import { startLocalStack } from '../../local/stack.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache, type ModelSource } from '../../shared/app/decide/model-cache.ts';
@@ -64,7 +65,7 @@ export async function runFanoutBench(opts: {
     for (let a = 0; a < ACTIONS; a++) {
       await call('PUT', `/v1/decision-points/${DP}/actions/offer-${a}`, { features: { category: `c${a % 5}` } });
     }
-    const bucket = stack.plan.buckets.find((b) => b.logicalId.startsWith('SnapshotBucket'))!.name;
+    const bucket = physicalName(stack.plan, 'SnapshotBucket');
     // The containers' own state-table reads, counted.
     let containerReads = 0;
     const counted: StateStore = new Proxy(stack.stores.state, {

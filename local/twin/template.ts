@@ -146,6 +146,8 @@ export interface DeliveryStreamSpec {
 /** An S3 bucket (created empty in the S3 emulator). */
 export interface BucketSpec {
   logicalId: string;
+  /** The construct path, e.g. `SnapshotBucket` or `Retraining/LakeBucket`. */
+  constructName: string;
   name: string;
   arn: string;
 }
@@ -496,8 +498,9 @@ export function readTemplate(stackName: string, template: Template): TwinPlan {
     value: secretValue(id, props(r)),
   }));
 
-  const buckets: BucketSpec[] = ofType('AWS::S3::Bucket').map(([id]) => ({
+  const buckets: BucketSpec[] = ofType('AWS::S3::Bucket').map(([id, r]) => ({
     logicalId: id,
+    constructName: constructName(stackName, id, r),
     name: names.name(id),
     arn: names.arn(id),
   }));
@@ -589,8 +592,13 @@ function readRoutes(template: Template, all: [string, TemplateResource][]): Rout
 }
 
 /** The physical name of the table, stream or queue with this construct name (`StateTable`). */
+/** The lake bucket's construct: the log lake, and decision jobs' inputs and outputs. */
+export const LAKE_BUCKET = 'Retraining/LakeBucket';
+
 export function physicalName(plan: TwinPlan, constructName: string): string {
-  const found = [...plan.tables, ...plan.streams, ...plan.queues].find((r) => r.constructName === constructName);
-  if (!found) throw new TwinTemplateError(`the template has no table, stream or queue named ${constructName}`);
+  const found = [...plan.tables, ...plan.streams, ...plan.queues, ...plan.buckets].find(
+    (r) => r.constructName === constructName,
+  );
+  if (!found) throw new TwinTemplateError(`the template has no table, stream, queue or bucket named ${constructName}`);
   return found.name;
 }

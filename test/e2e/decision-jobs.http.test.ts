@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { LAKE_BUCKET, physicalName } from '../../local/twin/template.ts';
 import { type Api, apiClient, modelTotals, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -50,7 +51,7 @@ beforeAll(async () => {
   lakeDir = mkdtempSync(join(tmpdir(), 'nba-jobs-lake-'));
   stack = await startLocalStack({ apiKey: 'jobs-admin-key', lakeDir, context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, stack.apiKey);
-  bucket = stack.plan.buckets.find((b) => b.logicalId.includes('LakeBucket'))!.name;
+  bucket = physicalName(stack.plan, LAKE_BUCKET);
   expect((await api.call('PUT', `/v1/decision-points/${DP}`, { rewards: { click: 1 } })).status).toBe(201);
   for (const id of ACTIONS) {
     expect((await api.call('PUT', `/v1/decision-points/${DP}/actions/${id}`, { features: { id } })).status).toBe(201);

@@ -11,6 +11,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { physicalName } from '../../local/twin/template.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { decodeSnapshot } from '../../shared/app/decide/snapshot.ts';
 import type { SnapshotPointer } from '../../shared/core/ports.ts';
@@ -30,7 +31,7 @@ function calls(principal: string, action: string, resource?: RegExp): number {
 }
 
 async function bucketObject(key: string): Promise<Uint8Array | undefined> {
-  const bucket = stack.plan.buckets.find((b) => b.logicalId.startsWith('SnapshotBucket'))!.name;
+  const bucket = physicalName(stack.plan, 'SnapshotBucket');
   try {
     const out = await stack.emulators.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return await out.Body!.transformToByteArray();
