@@ -66,9 +66,9 @@ export const PRICES = {
 export const MEASURED = {
   /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
   handlerCpuUs: [
-    [10, 625],
-    [100, 762],
-    [1_000, 2_156],
+    [10, 1_022],
+    [100, 729],
+    [1_000, 2_066],
   ] as const,
   /** Assumed, not measurable here: one PutRecords round trip inside a region. */
   streamPutMs: 8,
@@ -95,9 +95,8 @@ export const MEASURED = {
   jobLakeBytesPerDecision: 52,
   /** Assumed, not measurable here: a chunk's wait on S3 and DynamoDB in AWS (Lambda bills the wall time). */
   jobChunkIoMs: 1_000,
-  /** The decision jobs function's memory (one vCPU); lines per chunk: max(10,000, 100 × K), at most 100,000 (decision-jobs/job.ts). */
+  /** The decision jobs function's memory (one vCPU). */
   jobMemoryMb: 1769,
-  jobMinChunkLines: 10_000,
 } as const;
 
 export interface CapacityInput {
@@ -313,6 +312,19 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   };
 }
 
+/** A chunk's decision records stay within this many bytes (its lake object is built in memory, as one string). */
+export const JOB_CHUNK_RECORD_BYTES = 64e6;
+
+/**
+ * Lines per chunk of a decision job at K live actions: at least 100 decisions per statistics item a chunk writes (and
+ * at least 10,000 lines), but never more decision records than JOB_CHUNK_RECORD_BYTES hold: at K = 1,000 a record is
+ * ≈ 13 KB, and 100,000 of them would not fit in one string (V8's limit is 2²⁹ characters) nor in the worker.
+ */
+export function jobChunkLines(actions: number): number {
+  const recordBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * actions;
+  return Math.min(Math.max(10_000, 100 * actions), Math.floor(JOB_CHUNK_RECORD_BYTES / recordBytes));
+}
+
 /** One way of making decisions, what a million of them cost at the margin, by part (USD). */
 export interface PathCost {
   path: 'one request per decision' | 'POST /v1/decisions:batch of 100' | 'decision job';
@@ -353,7 +365,7 @@ export function costPerMillionByPath(actions: number, objectives = 0): PathCost[
       M * gbSeconds(MEASURED.batchItemCpuUs, memory, MEASURED.streamPutMs / 100) * PRICES.lambdaPerGbSecond,
     ...logged,
   };
-  const chunkLines = Math.min(100_000, Math.max(MEASURED.jobMinChunkLines, 100 * actions));
+  const chunkLines = jobChunkLines(actions);
   const chunks = M / chunkLines;
   // Statistics items one chunk writes (each a strongly consistent read and a conditional put of the item).
   const itemsPerChunk = actions * (objectives + 1) + objectives;

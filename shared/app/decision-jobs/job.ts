@@ -23,14 +23,8 @@ export { JOB_DECISION_PREFIX };
 
 const DECISION_ID = /^j-([0-9a-z]{8})([0-9a-z]{6})-([0-9a-z]+)-([0-9a-z]+)$/;
 
-/** Lines per chunk: at least this many, more when a job would have more chunks than a Map state's input can list. */
-export const MIN_CHUNK_LINES = 10_000;
+/** Chunks a plan may list: a Map state's input holds them inline (≈ 80 bytes each, within 256 KB). */
 export const MAX_CHUNKS = 2_000;
-/**
- * Lines per chunk for a catalog of `actions` live actions: at least 100 decisions per statistics item a chunk writes,
- * and at most 100,000 lines (≈ 2 minutes of one vCPU at K = 1,000, within the worker's 4-minute timeout).
- */
-export const chunkLinesFor = (actions: number) => Math.min(100_000, Math.max(MIN_CHUNK_LINES, 100 * actions));
 /** A line longer than the API's body limit is refused (the same bound as one `POST /v1/decisions`). */
 export const MAX_LINE_BYTES = LIMITS.maxBodyBytes;
 
@@ -91,10 +85,10 @@ export const chunkSchema = z.object({
 export type Chunk = z.infer<typeof chunkSchema>;
 
 /**
- * Cuts an input into chunks of whole lines (at least MIN_CHUNK_LINES each, at most MAX_CHUNKS chunks). Counts the
- * lines as it goes: an input with no line that is not blank is refused by the caller.
+ * Cuts an input into chunks of `perChunk` whole lines (the last may have fewer), counting the lines as it goes. The
+ * caller refuses an input with no line, or with more chunks than MAX_CHUNKS.
  */
-export function planChunks(input: Uint8Array, minLines = MIN_CHUNK_LINES): { chunks: Chunk[]; lines: number } {
+export function planChunks(input: Uint8Array, perChunk: number): { chunks: Chunk[]; lines: number } {
   const newlines: number[] = [];
   let at = input.indexOf(10);
   while (at !== -1) {
@@ -103,7 +97,7 @@ export function planChunks(input: Uint8Array, minLines = MIN_CHUNK_LINES): { chu
   }
   const trailing = input.length > 0 && input[input.length - 1] !== 10 ? 1 : 0;
   const lines = newlines.length + trailing;
-  const per = Math.max(minLines, Math.ceil(lines / MAX_CHUNKS));
+  const per = perChunk;
   const chunks: Chunk[] = [];
   for (let first = 0; first < lines; first += per) {
     const last = Math.min(lines, first + per) - 1;

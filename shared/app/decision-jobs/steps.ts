@@ -13,13 +13,14 @@
  * The status is one small S3 object per job, written by one step at a time.
  */
 
+import { jobChunkLines } from '../../core/capacity.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DecisionStore, ExecutionStarter, StateStore } from '../../core/ports.ts';
 import type { ModelSource, ServingModel } from '../decide/model-cache.ts';
 import { decodeSnapshot, encodeSnapshot, sha256Hex } from '../decide/snapshot.ts';
 import type { BlobStore } from '../retrain/ports.ts';
 import { type ChunkResult, decideChunk } from './decide-chunk.ts';
-import { type Chunk, chunkLinesFor, type DecisionJob, isJobId, jobKeys, newJobId, planChunks } from './job.ts';
+import { type Chunk, type DecisionJob, isJobId, jobKeys, MAX_CHUNKS, newJobId, planChunks } from './job.ts';
 
 export interface JobInputs {
   /** Bytes of the input, or of [start, end) of it. */
@@ -106,10 +107,15 @@ export class DecisionJobs {
     const input = await this.deps.inputs.read(ref.input);
     // The model the API serves now, pinned for every chunk and every retry of the job.
     const model = await this.deps.models.get(ref.decisionPoint);
-    // A chunk writes one statistics item per action it showed: chunks of at least 100 decisions per action keep that
-    // to ≤ 1 write per 100 decisions (docs/ARCHITECTURE.md §9).
-    const { chunks, lines } = planChunks(input, chunkLinesFor(model.live.length));
+    // Chunk size: docs/ARCHITECTURE.md §9 (statistics writes per decision, and the chunk's records in memory).
+    const perChunk = jobChunkLines(model.live.length);
+    const { chunks, lines } = planChunks(input, perChunk);
     if (lines === 0) throw new JobInputError(`input ${ref.input} has no line to decide`);
+    if (chunks.length > MAX_CHUNKS) {
+      throw new JobInputError(
+        `input ${ref.input} has ${lines} lines: a job decides at most ${MAX_CHUNKS * perChunk} at ${model.live.length} actions (${MAX_CHUNKS} chunks of ${perChunk}); split it into several jobs`,
+      );
+    }
     const snapshot = encodeSnapshot(model);
     const keys = jobKeys(ref.decisionPoint, ref.jobId);
     await this.deps.blobs.put(keys.model, snapshot, 'application/octet-stream');
