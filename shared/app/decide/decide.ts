@@ -78,8 +78,6 @@ export class DecisionService {
       }
       return m;
     };
-    const results: DecideManyResult[] = [];
-    const drafts: { index: number; record: DecisionRecord; response: DecidedItem }[] = [];
     let entries = 0;
     const item = (r: ResilientDecisionResponse): DecidedItem => {
       const { ranking, ...rest } = r;
@@ -87,33 +85,38 @@ export class DecisionService {
       entries += opts.ranking ? ranking.length : 0;
       return opts.ranking ? { ...rest, propensity, ranking } : { ...rest, propensity };
     };
-    for (const [index, raw] of items.entries()) {
-      const parsed = decisionRequestSchema.safeParse(raw);
-      if (!parsed.success) {
-        results.push({ index, status: 'rejected', code: 'invalid', error: describeZodError(parsed.error) });
-        continue;
-      }
-      const req = parsed.data;
-      if (opts.scope && !opts.scope.includes(req.decisionPoint)) {
-        const error = `decisionPoint: ${req.decisionPoint} is outside this API key's decision points`;
-        results.push({ index, status: 'rejected', code: 'forbidden', error });
-        continue;
-      }
-      try {
-        const drafted = await this.draft({ ...req, userId: opts.pseudonymise(req.userId) }, load, left);
-        const response = item(drafted.response);
-        results.push({ index, status: 'decided', ...response });
-        if (drafted.kind === 'decided') drafts.push({ index, record: drafted.record, response });
-      } catch (err) {
-        if (err instanceof DependencyError) {
-          results.push({ index, status: 'failed', error: err.message });
-          continue;
+    // Each item waits on its dependencies (model, stage) within the budget as if it were decided alone: the items are
+    // drafted concurrently, so the request's budget is each item's. Drafting is synchronous from its last await on
+    // (scoring, sampling, the record), so concurrent drafts never share the scratch scores.
+    const outcomes = await Promise.all(
+      items.map(async (raw, index): Promise<{ result: DecideManyResult; record?: DecisionRecord }> => {
+        const parsed = decisionRequestSchema.safeParse(raw);
+        if (!parsed.success) {
+          return { result: { index, status: 'rejected', code: 'invalid', error: describeZodError(parsed.error) } };
         }
-        const rejected = rejectionOf(err);
-        if (!rejected) throw err;
-        results.push({ index, status: 'rejected', ...rejected });
-      }
-    }
+        const req = parsed.data;
+        if (opts.scope && !opts.scope.includes(req.decisionPoint)) {
+          const error = `decisionPoint: ${req.decisionPoint} is outside this API key's decision points`;
+          return { result: { index, status: 'rejected', code: 'forbidden', error } };
+        }
+        try {
+          const drafted = await this.draft({ ...req, userId: opts.pseudonymise(req.userId) }, load, left);
+          const result: DecideManyResult = { index, status: 'decided', ...item(drafted.response) };
+          return drafted.kind === 'decided' ? { result, record: drafted.record } : { result };
+        } catch (err) {
+          if (err instanceof DependencyError) return { result: { index, status: 'failed', error: err.message } };
+          const rejected = rejectionOf(err);
+          if (!rejected) throw err;
+          return { result: { index, status: 'rejected', ...rejected } };
+        }
+      }),
+    );
+    const results = outcomes.map((o) => o.result);
+    const drafts = outcomes.flatMap((o) =>
+      o.record && o.result.status === 'decided'
+        ? [{ index: o.result.index, record: o.record, response: o.result }]
+        : [],
+    );
     // Nothing is logged yet: an answer too big to send is refused whole, and nothing was decided.
     if (entries > MAX_BATCH_RANKING_ENTRIES) {
       throw new ValidationError(
@@ -125,7 +128,7 @@ export class DecisionService {
       const logged = await this.guard.log(records, () => this.deps.stream.put(records), left);
       logged.forEach((status, i) => {
         const { index, response } = drafts[i]!;
-        if (status === 'deferred') results[index] = { index, status: 'decided', ...response, decisionLog: 'deferred' };
+        if (status === 'deferred') results[index] = { ...response, decisionLog: 'deferred' };
         if (status === 'failed') {
           const error = 'the decision log is unavailable; nothing was decided for this item (retrying it is safe)';
           results[index] = { index, status: 'failed', error };
