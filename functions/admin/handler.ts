@@ -32,7 +32,13 @@ import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
 import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
-import { createEngine, type Engine, readEngineConfig, requirePseudonyms } from '../commons/engine.ts';
+import {
+  createDecisionJobs,
+  createEngine,
+  type Engine,
+  readEngineConfig,
+  requirePseudonyms,
+} from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 const anyObject = z.record(z.string(), z.unknown());
@@ -82,9 +88,10 @@ export function adminRoutes(engine: Engine): Route[] {
   const audit = requireAudit(engine);
   const catalog = new CatalogService(stateStore, modelCache, Date.now, engine.modelChanged);
   const view = (a: CatalogAction) => actionView(catalog, a);
+  const decisionJobs = engine.config.JOBS_BUCKET === undefined ? undefined : createDecisionJobs(engine);
   const jobs = () => {
-    if (!engine.decisionJobs) throw new Error('this deployment has no decision jobs (JOBS_BUCKET is not set)');
-    return engine.decisionJobs;
+    if (!decisionJobs) throw new Error('this deployment has no decision jobs (JOBS_BUCKET is not set)');
+    return decisionJobs;
   };
   return [
     {

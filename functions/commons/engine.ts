@@ -138,10 +138,6 @@ export interface Engine {
   pseudonyms: Pseudonymiser | undefined;
   /** Where erasures are recorded (the state table). */
   erasures: DynamoErasureLog;
-  /** Decision jobs' steps (functions with JOBS_BUCKET). */
-  decisionJobs: DecisionJobs | undefined;
-  /** The decision store with decision jobs' decisions resolved (the updater's join reads through it). */
-  joinDecisions: DecisionStore;
 }
 
 /**
@@ -164,6 +160,36 @@ export async function publishQuietly(
     metrics.addMetric(METRIC.snapshotPublishFailed, MetricUnit.Count, 1);
     log.warn('snapshot publish failed; containers keep the previous snapshot', { decisionPoint, error: String(err) });
   }
+}
+
+/**
+ * Decision jobs' steps over the engine (the admin function starts jobs and reads their status; the decision jobs
+ * function runs their steps): built by the functions that use them, not by every one.
+ */
+export function createDecisionJobs(engine: Engine): DecisionJobs {
+  const { config, clients } = engine;
+  const bucket = config.JOBS_BUCKET;
+  if (bucket === undefined) throw new Error('invalid environment: JOBS_BUCKET: required for decision jobs');
+  const pseudonyms = requirePseudonyms(engine);
+  const stateMachineArn = config.DECISION_JOBS_STATE_MACHINE;
+  return new DecisionJobs({
+    blobs: new S3BlobStore(clients.s3, bucket),
+    bucket,
+    inputs: new S3JobInputs(clients.s3, [bucket, ...config.DECISION_JOB_INPUT_BUCKETS]),
+    models: engine.models,
+    state: engine.stateStore,
+    users: engine.decisionStore,
+    pseudonymise: () => pseudonyms.mapper(),
+    statsPartitions: config.STATS_PARTITIONS,
+    ...(stateMachineArn === undefined ? {} : { executions: { starter: clients.executions, stateMachineArn } }),
+  });
+}
+
+/** The decision store the updater's join reads: decision jobs' decisions resolved from their lake objects (F2d). */
+export function createJoinDecisions(engine: Engine): DecisionStore {
+  const bucket = engine.config.JOBS_BUCKET;
+  if (bucket === undefined) return engine.decisionStore;
+  return new JobDecisionLookup(engine.decisionStore, new S3BlobStore(engine.clients.s3, bucket)).decisions;
 }
 
 /**
@@ -218,33 +244,11 @@ export function createEngine(
           onRefreshError: (err, decisionPoint) =>
             log.warn('snapshot poll failed; serving the last good model', { decisionPoint, error: String(err) }),
         });
-  const jobsBucket = config.JOBS_BUCKET;
-  const jobBlobs = jobsBucket === undefined ? undefined : new S3BlobStore(clients.s3, jobsBucket);
-  const stateMachineArn = config.DECISION_JOBS_STATE_MACHINE;
   return {
     config,
     clients,
     stateStore,
     decisionStore,
-    decisionJobs:
-      jobBlobs &&
-      new DecisionJobs({
-        blobs: jobBlobs,
-        bucket: jobsBucket!,
-        inputs: new S3JobInputs(clients.s3, [jobsBucket!, ...config.DECISION_JOB_INPUT_BUCKETS]),
-        models,
-        state: stateStore,
-        users: decisionStore,
-        pseudonymise: async () => {
-          if (!pseudonyms) throw new Error('invalid environment: USER_PSEUDONYM_SECRET: required for decision jobs');
-          return pseudonyms.mapper();
-        },
-        statsPartitions: config.STATS_PARTITIONS,
-        ...(stateMachineArn === undefined
-          ? {}
-          : { executions: { starter: { start: (...a) => clients.executions.start(...a) }, stateMachineArn } }),
-      }),
-    joinDecisions: jobBlobs ? new JobDecisionLookup(decisionStore, jobBlobs).decisions : decisionStore,
     deadLetterStore: new DynamoDeadLetterStore(
       clients.dynamo,
       config.DEADLETTER_TABLE,

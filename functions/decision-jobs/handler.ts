@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { log } from '../../shared/adapters/log.ts';
 import { chunkSchema } from '../../shared/app/decision-jobs/job.ts';
-import { createEngine, readEngineConfig } from '../commons/engine.ts';
+import { createDecisionJobs, createEngine, readEngineConfig } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 const ref = z.object({ decisionPoint: z.string(), jobId: z.string(), input: z.string() });
@@ -27,8 +27,7 @@ const payloadSchema = z.discriminatedUnion('step', [
 
 export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
-  const jobs = engine.decisionJobs;
-  if (!jobs) throw new Error('invalid environment: JOBS_BUCKET: required by the decision jobs function');
+  const jobs = createDecisionJobs(engine);
   const handler = async (event: unknown): Promise<unknown> => {
     const p = payloadSchema.parse(event);
     try {

@@ -8,7 +8,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { log } from '../../shared/adapters/log.ts';
 import { METRIC, metrics } from '../../shared/adapters/observability.ts';
 import { applyBatch, type StreamEntry } from '../../shared/app/learn/apply-batch.ts';
-import { createEngine, publishQuietly, readEngineConfig } from '../commons/engine.ts';
+import { createEngine, createJoinDecisions, publishQuietly, readEngineConfig } from '../commons/engine.ts';
 import { type FunctionRuntime, lambdaHandler } from '../commons/runtime.ts';
 
 export function toEntries(event: KinesisStreamEvent): StreamEntry[] {
@@ -23,10 +23,11 @@ export function toEntries(event: KinesisStreamEvent): StreamEntry[] {
 
 export function createHandler(runtime: FunctionRuntime) {
   const engine = createEngine(readEngineConfig(runtime.environment), runtime.clients);
+  const joinDecisions = createJoinDecisions(engine);
   const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
     const outcome = await applyBatch(toEntries(event), {
       state: engine.stateStore,
-      decisions: engine.joinDecisions,
+      decisions: joinDecisions,
       deadLetters: engine.deadLetterStore,
       statsPartitions: engine.config.STATS_PARTITIONS,
       onDeadLettered: (entries) => {
