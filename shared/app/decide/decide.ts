@@ -310,7 +310,9 @@ export interface DecideManyAnswer {
 }
 
 /** An item's own fault (what `decide` answers with a 4xx), as its result; undefined for anything else. */
-function rejectionOf(err: unknown): { code: 'invalid' | 'not-found' | 'unprocessable'; error: string } | undefined {
+export function rejectionOf(
+  err: unknown,
+): { code: 'invalid' | 'not-found' | 'unprocessable'; error: string } | undefined {
   if (err instanceof ValidationError) return { code: 'invalid', error: err.message };
   if (err instanceof NotFoundError) return { code: 'not-found', error: err.message };
   if (err instanceof UnprocessableError) return { code: 'unprocessable', error: err.message };

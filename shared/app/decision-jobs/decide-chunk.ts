@@ -17,17 +17,26 @@
  *    row, an unknown action, too big, nothing eligible) with its line number and reason. It never stops the chunk.
  */
 import { DEFAULT_OBJECTIVE, type StoredDecision } from '../../core/domain.ts';
-import { DependencyError, EngineError } from '../../core/errors.ts';
+import { DependencyError } from '../../core/errors.ts';
 import type { DecisionStore, EventStream, StateStore } from '../../core/ports.ts';
 import { createRng } from '../../core/random.ts';
-import { type DecisionRecord, describeZodError, streamRecordSchema } from '../../core/schemas.ts';
-import { DecisionService } from '../decide/decide.ts';
+import { type DecisionRecord, describeZodError } from '../../core/schemas.ts';
+import { DecisionService, rejectionOf } from '../decide/decide.ts';
 import type { ServingModel } from '../decide/model-cache.ts';
 import { toStored } from '../learn/apply-batch.ts';
 import { StatisticsWriter } from '../learn/statistics.ts';
-import { decodeLakeObject, encodeLakeObject } from '../retrain/lake.ts';
+import { encodeLakeObject } from '../retrain/lake.ts';
 import type { BlobStore } from '../retrain/ports.ts';
-import { type Chunk, jobDecisionId, jobKeys, jobLakeKey, jobRowSchema, jobTime, MAX_LINE_BYTES } from './job.ts';
+import {
+  type Chunk,
+  jobDecisionId,
+  jobKeys,
+  jobLakeKey,
+  jobRowSchema,
+  jobTime,
+  MAX_LINE_BYTES,
+  readJobLakeObject,
+} from './job.ts';
 
 export interface ChunkDeps {
   /** The jobs bucket: the lake, the pinned model, outputs and errors. */
@@ -77,10 +86,12 @@ export async function decideChunk(
   const keys = jobKeys(job.decisionPoint, job.jobId);
   const lakeKey = jobLakeKey(job.jobId, chunk.index);
 
-  // 1–2: decide every row (deterministically), unless an earlier attempt's decisions are in the lake. A record is
-  // turned into its lake line, its impressions and its output line as it is made, and not kept: a chunk's records
-  // would otherwise outlive the young generation and cost the garbage collector more than the decisions.
+  // 1–2: decide every row (deterministically), unless an earlier attempt's decisions are in the lake: then its records
+  // are the chunk's decisions, and only the rows it did not decide are decided again (for their error's reason). A
+  // record is turned into its lake line, its impressions and its output line as it is made, and not kept: a chunk's
+  // records would otherwise outlive the young generation and cost the garbage collector more than the decisions.
   const earlier = await deps.blobs.get(lakeKey);
+  const kept = new Map((earlier ? readJobLakeObject(earlier) : []).map((r) => [r.decisionId, r]));
   const writer = impressionWriter(job.jobId, chunk.index, deps);
   let logged: DecisionRecord | undefined;
   let row = 0;
@@ -101,10 +112,15 @@ export async function decideChunk(
   const errors: JobErrorLine[] = [];
   const lakeLines: string[] = [];
   const output: string[] = [];
-  const decidedHere = new Map<string, { line: number; userId: string }>();
   for (; row < lines.length; row++) {
     const line = chunk.firstLine + row;
     const raw = lines[row]!;
+    const earlierRecord = kept.get(jobDecisionId(job.jobId, chunk.index, row));
+    if (earlierRecord) {
+      writer.impressions(earlierRecord, BigInt(row + 1));
+      output.push(outputLine(earlierRecord, line, (JSON.parse(raw) as { userId: string }).userId));
+      continue;
+    }
     if (raw.trim() === '') {
       errors.push({ line, code: 'invalid', error: 'empty line' });
       continue;
@@ -129,50 +145,36 @@ export async function decideChunk(
     try {
       await service.decide({ ...req, decisionPoint: job.decisionPoint, userId: deps.pseudonymise(req.userId) });
     } catch (err) {
-      if (!(err instanceof EngineError) || err instanceof DependencyError) throw err;
-      const code = err.status === 404 ? 'not-found' : err.status === 422 ? 'unprocessable' : 'invalid';
-      errors.push({ line, code, error: err.message });
+      const rejected = rejectionOf(err);
+      if (!rejected) throw err;
+      errors.push({ line, ...rejected });
       continue;
     }
     const r = logged!;
     logged = undefined;
     if (earlier) {
-      decidedHere.set(r.decisionId, { line, userId: req.userId });
+      errors.push({ line, code: 'unprocessable', error: 'not decided by the attempt whose decisions were kept' });
       continue;
     }
     lakeLines.push(JSON.stringify(r));
     writer.impressions(r, BigInt(row + 1));
     output.push(outputLine(r, line, req.userId));
   }
-  if (earlier) {
-    const kept = decodeLakeObject(earlier)
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => streamRecordSchema.parse(JSON.parse(l)) as DecisionRecord);
-    for (const r of kept) {
-      writer.impressions(r, BigInt(rowOf(r.decisionId) + 1));
-      const mine = decidedHere.get(r.decisionId);
-      if (mine) output.push(outputLine(r, mine.line, mine.userId));
-      decidedHere.delete(r.decisionId);
-    }
-    for (const { line } of decidedHere.values()) {
-      errors.push({ line, code: 'unprocessable', error: 'not decided by the attempt whose decisions were kept' });
-    }
-  } else {
-    await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
-  }
+  if (!earlier) await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
 
   // 3: impressions, one write per touched statistics item, once whatever the attempts.
   await applyImpressions(writer, chunk.index);
 
-  // 4: the output (the caller's user ids, never the pseudonyms) and the errors.
-  errors.sort((a, b) => a.line - b.line);
-  await deps.blobs.put(keys.outputPart(chunk.index), lines0(output), 'application/x-ndjson');
-  await deps.blobs.put(
-    keys.errorsPart(chunk.index),
-    lines0(errors.map((e) => JSON.stringify(e))),
-    'application/x-ndjson',
-  );
+  // 4: the output (the caller's user ids, never the pseudonyms) and the errors, in line order; an empty part is not
+  // written (the SDK cannot tell an empty body from a stream of unknown length, and warns).
+  if (output.length > 0) await deps.blobs.put(keys.outputPart(chunk.index), lines0(output), 'application/x-ndjson');
+  if (errors.length > 0) {
+    await deps.blobs.put(
+      keys.errorsPart(chunk.index),
+      lines0(errors.map((e) => JSON.stringify(e))),
+      'application/x-ndjson',
+    );
+  }
   return { chunk: chunk.index, decided: output.length, rejected: errors.length };
 }
 
@@ -225,7 +227,7 @@ const outputLine = (r: DecisionRecord, line: number, userId: string) =>
     objective: r.servedBy ?? DEFAULT_OBJECTIVE,
   } satisfies JobOutputLine);
 
-const lines0 = (lines: readonly string[]) => (lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+const lines0 = (lines: readonly string[]) => `${lines.join('\n')}\n`;
 
 const rowOf = (decisionId: string) => Number.parseInt(decisionId.slice(decisionId.lastIndexOf('-') + 1), 36);
 

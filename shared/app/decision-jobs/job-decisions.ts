@@ -9,11 +9,9 @@
  */
 import type { StoredDecision } from '../../core/domain.ts';
 import type { DecisionStore } from '../../core/ports.ts';
-import { type DecisionRecord, streamRecordSchema } from '../../core/schemas.ts';
-import { decodeLakeObject } from '../retrain/lake.ts';
 import type { BlobStore } from '../retrain/ports.ts';
 import { storedJobDecision } from './decide-chunk.ts';
-import { jobLakeKey, parseJobDecisionId } from './job.ts';
+import { jobLakeKey, parseJobDecisionId, readJobLakeObject } from './job.ts';
 
 /** Chunks a container keeps parsed (a chunk of 10,000 decisions at K = 100 is ≈ 20 MB parsed). */
 const CACHED_CHUNKS = 4;
@@ -81,13 +79,6 @@ export class JobDecisionLookup {
 
   private async read(key: string): Promise<Map<string, StoredDecision>> {
     const bytes = await this.lake.get(key);
-    const out = new Map<string, StoredDecision>();
-    if (!bytes) return out;
-    for (const line of decodeLakeObject(bytes).split('\n')) {
-      if (line === '') continue;
-      const r = streamRecordSchema.parse(JSON.parse(line)) as DecisionRecord;
-      out.set(r.decisionId, storedJobDecision(r));
-    }
-    return out;
+    return new Map((bytes ? readJobLakeObject(bytes) : []).map((r) => [r.decisionId, storedJobDecision(r)]));
   }
 }

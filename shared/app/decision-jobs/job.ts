@@ -14,8 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { JOB_DECISION_PREFIX } from '../../core/feedback/join.ts';
-import { decisionRequestSchema, LIMITS } from '../../core/schemas.ts';
-import { lakePartition } from '../retrain/lake.ts';
+import { type DecisionRecord, decisionRequestSchema, LIMITS, streamRecordSchema } from '../../core/schemas.ts';
+import { decodeLakeObject, lakePartition } from '../retrain/lake.ts';
 
 const JOB_ID = /^[0-9a-z]{8}[0-9a-z]{6}$/;
 
@@ -69,6 +69,14 @@ export const jobKeys = (decisionPoint: string, jobId: string) => {
 /** The lake object holding one chunk's decision records (pseudonymous, as the stream would have carried them). */
 export const jobLakeKey = (jobId: string, chunk: number) =>
   `${lakePartition('decision', jobTime(jobId))}job-${jobId}-${pad5(chunk)}.jsonl.gz`;
+
+/** The decision records of a chunk's lake object, in row order. */
+export function readJobLakeObject(bytes: Uint8Array): DecisionRecord[] {
+  return decodeLakeObject(bytes)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => streamRecordSchema.parse(JSON.parse(l)) as DecisionRecord);
+}
 
 /** One row of a job's input: a decision request without its decision point (the job names it). */
 export const jobRowSchema = decisionRequestSchema.omit({ decisionPoint: true });
