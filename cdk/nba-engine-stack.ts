@@ -407,7 +407,7 @@ export class NbaEngineStack extends Stack {
       // Without ListBucket, S3 answers a missing key with AccessDenied, not 404.
       fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [lake.bucketArn] }));
     };
-    const inputObjects = ['*', ...inputBuckets.map((b) => `arn:${this.partition}:s3:::${b}/*`)];
+    const inputObjects = inputBuckets.map((b) => `arn:${this.partition}:s3:::${b}/*`);
     lakeRead(jobs, '*');
     jobs.addToRolePolicy(
       new PolicyStatement({
@@ -416,7 +416,7 @@ export class NbaEngineStack extends Stack {
       }),
     );
     if (inputBuckets.length > 0) {
-      jobs.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects.slice(1) }));
+      jobs.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects }));
     }
     this.updaterFunction.addEnvironment('JOBS_BUCKET', lake.bucketName);
     lakeRead(this.updaterFunction, 'lake/kind=decision/*');
@@ -430,9 +430,7 @@ export class NbaEngineStack extends Stack {
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [lake.arnForObjects('decision-jobs/*')] }),
     );
     if (inputBuckets.length > 0) {
-      this.adminFunction.addToRolePolicy(
-        new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects.slice(1) }),
-      );
+      this.adminFunction.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: inputObjects }));
     }
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {

@@ -33,7 +33,14 @@ import type { RunContext, RunInput } from '../shared/app/retrain/run-context.ts'
 import { createStepHandlers, type StepHandlers } from '../shared/app/retrain/steps.ts';
 import type { ErasureLog, StateStore } from '../shared/core/ports.ts';
 import { LOCAL_REGION as EMULATOR_REGION, LOCAL_CREDENTIALS, startEmulators } from './emulators.ts';
-import { executeDefinition, invokeLike, type Json, type LocalExecution, walkStates } from './state-machines.ts';
+import {
+  executeDefinition,
+  invokeLike,
+  type Json,
+  type LocalExecution,
+  taskTargets,
+  walkStates,
+} from './state-machines.ts';
 import { defaultSynthesis } from './twin/assembly.ts';
 import { createResources } from './twin/resources.ts';
 import { physicalName, type TwinPlan } from './twin/template.ts';
@@ -300,14 +307,20 @@ export async function openLocalState(
 
 /** The retraining definition of a synthesised template, as the twin read it (local/twin/template.ts). */
 export function retrainFromTemplate(template: { Resources: Resources }, plan: TwinPlan): SynthesizedRetrain {
-  const machine = plan.stateMachines[0];
-  const fn = (name: string) => plan.functions.find((f) => f.name === name)?.logicalId;
+  const fn = (name: string) => plan.functions.find((f) => f.name === name);
   const steps = fn('Retraining/RetrainStepsFunction');
   const worker = fn('Retraining/RetrainWorkerFunction');
+  // The template has other state machines (decision jobs): the retraining's is the one whose tasks call its steps.
+  const machine = plan.stateMachines.find((m) =>
+    [...taskTargets(m.definition as { States: unknown }).values()].includes(steps?.arn ?? ''),
+  );
   if (!machine || !steps || !worker) throw new Error('the template has no retraining state machine and functions');
   const text = resolveIntrinsics(
     template.Resources[machine.logicalId]?.Properties?.DefinitionString,
     template.Resources,
   );
-  return { definition: JSON.parse(String(text)) as SynthesizedRetrain['definition'], functions: { steps, worker } };
+  return {
+    definition: JSON.parse(String(text)) as SynthesizedRetrain['definition'],
+    functions: { steps: steps.logicalId, worker: worker.logicalId },
+  };
 }

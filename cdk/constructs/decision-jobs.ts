@@ -26,7 +26,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 
-export const DECISION_JOB_STATES = {
+const DECISION_JOB_STATES = {
   plan: 'PlanJob',
   map: 'DecideChunks',
   chunk: 'DecideChunk',
@@ -35,7 +35,7 @@ export const DECISION_JOB_STATES = {
   failed: 'JobFailed',
 } as const;
 
-export const DEFAULT_JOB_CONCURRENCY = 50;
+const DEFAULT_JOB_CONCURRENCY = 50;
 
 export interface DecisionJobsProps {
   /** The function that runs every step (functions/decision-jobs/handler.ts). */

@@ -66,9 +66,9 @@ export const PRICES = {
 export const MEASURED = {
   /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
   handlerCpuUs: [
-    [10, 1_022],
-    [100, 729],
-    [1_000, 2_066],
+    [10, 1_103],
+    [100, 794],
+    [1_000, 2_812],
   ] as const,
   /** Assumed, not measurable here: one PutRecords round trip inside a region. */
   streamPutMs: 8,
@@ -90,7 +90,7 @@ export const MEASURED = {
    * with 100 requests per call, and in a decision job's worker (a chunk of 10,000 lines, everything it writes
    * included); bytes of the chunk's gzipped lake object per decision.
    */
-  batchItemCpuUs: 227,
+  batchItemCpuUs: 230,
   jobWorkerCpuUs: 110,
   jobLakeBytesPerDecision: 52,
   /** Assumed, not measurable here: a chunk's wait on S3 and DynamoDB in AWS (Lambda bills the wall time). */

@@ -5,6 +5,7 @@
  * field it may carry and nothing else (`additionalProperties: false` in the document).
  */
 import { z } from 'zod';
+import { JOB_STATUSES } from '../../app/decision-jobs/job.ts';
 import { API_KEY_SCOPES } from '../../app/keys/keys.ts';
 import { eligibilityRulesSchema } from '../../core/catalog/eligibility.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
@@ -57,7 +58,7 @@ export const decisionBatchAnswerSchema = z.object({
 export const decisionJobSchema = z.object({
   jobId: z.string(),
   decisionPoint: z.string(),
-  status: z.enum(['running', 'succeeded', 'failed']),
+  status: z.enum(JOB_STATUSES),
   input: z.string(),
   /** The folder of the output parts: one JSON line per decided input line. */
   output: z.string(),

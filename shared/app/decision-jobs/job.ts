@@ -19,8 +19,6 @@ import { decodeLakeObject, lakePartition } from '../retrain/lake.ts';
 
 const JOB_ID = /^[0-9a-z]{8}[0-9a-z]{6}$/;
 
-export { JOB_DECISION_PREFIX };
-
 const DECISION_ID = /^j-([0-9a-z]{8})([0-9a-z]{6})-([0-9a-z]+)-([0-9a-z]+)$/;
 
 /** Chunks a plan may list: a Map state's input holds them inline (≈ 80 bytes each, within 256 KB). */
@@ -80,7 +78,6 @@ export function readJobLakeObject(bytes: Uint8Array): DecisionRecord[] {
 
 /** One row of a job's input: a decision request without its decision point (the job names it). */
 export const jobRowSchema = decisionRequestSchema.omit({ decisionPoint: true });
-export type JobRow = z.output<typeof jobRowSchema>;
 
 export const chunkSchema = z.object({
   index: z.number().int().min(0),
