@@ -16,8 +16,10 @@ import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache, type ServingModel } from '../../shared/app/decide/model-cache.ts';
 import { decideChunk, type JobErrorLine, type JobOutputLine } from '../../shared/app/decision-jobs/decide-chunk.ts';
 import { jobKeys, jobLakeKey, newJobId, parseJobDecisionId, planChunks } from '../../shared/app/decision-jobs/job.ts';
+import { DecisionJobs } from '../../shared/app/decision-jobs/steps.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { DependencyError } from '../../shared/core/errors.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { recordingStream } from '../support/records.ts';
@@ -175,5 +177,34 @@ describe('a decision job decides each line as the API would, once', () => {
     expect(await Promise.all(run.chunks.map((c) => run.blobs.get(jobLakeKey(run.job.jobId, c.index))))).toEqual(lake);
     expect((await run.blobs.list('lake/')).length).toBe(run.chunks.length);
     expect(await impressions()).toBe(shown);
+  });
+});
+
+describe('starting a decision job', () => {
+  it('leaves no job running when its execution could not be started', async () => {
+    const { state, model } = await trainedModel();
+    const blobs = new MemoryBlobStore();
+    const jobs = new DecisionJobs({
+      blobs,
+      bucket: 'lake',
+      inputs: { size: async () => 100, read: async () => new Uint8Array() },
+      models: { get: async () => model },
+      state,
+      pseudonymise: async () => (u: string) => u,
+      statsPartitions: 1,
+      executions: {
+        starter: {
+          start: async () => {
+            throw new DependencyError('Step Functions is unavailable');
+          },
+        },
+        stateMachineArn: 'arn:jobs',
+      },
+      now: () => NOW,
+    });
+    await expect(jobs.create('dp', 's3://lake/users.jsonl')).rejects.toThrow(/unavailable/);
+    const [status] = await blobs.list('decision-jobs/dp/');
+    const job = JSON.parse(Buffer.from((await blobs.get(status!.key))!).toString());
+    expect(job).toMatchObject({ status: 'failed', error: 'the job could not be started' });
   });
 });

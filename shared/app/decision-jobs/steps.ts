@@ -92,7 +92,17 @@ export class DecisionJobs {
       updatedAt: at,
     };
     await this.write(job);
-    await executions.starter.start(executions.stateMachineArn, jobId, { decisionPoint, jobId, input } satisfies JobRef);
+    try {
+      await executions.starter.start(executions.stateMachineArn, jobId, {
+        decisionPoint,
+        jobId,
+        input,
+      } satisfies JobRef);
+    } catch (err) {
+      // No execution will ever finish this job: its status says so, and the caller's error says to retry.
+      await this.write({ ...job, status: 'failed', error: 'the job could not be started', updatedAt: this.now() });
+      throw err;
+    }
     return job;
   }
 
