@@ -87,6 +87,64 @@ export interface StatsItem extends StatsKey {
   lastLearnedAt: number;
 }
 
+/** Length of a learning-series window: the console's curves are per UTC hour of the decision. */
+export const SERIES_WINDOW_MS = 3_600_000;
+export const seriesWindowOf = (at: number): number => Math.floor(at / SERIES_WINDOW_MS);
+
+/**
+ * One writer partition's share of a decision point's learning series in one hour (docs/ARCHITECTURE.md §10): sums
+ * over the decisions made in that hour and the feedback credited to them, all additive so partitions and batches
+ * add up, and written under high-water marks exactly like statistics (each contribution counted once).
+ */
+export interface SeriesKey {
+  decisionPoint: string;
+  /** `seriesWindowOf(decision time)`. */
+  window: number;
+  partition: number;
+}
+
+export interface SeriesCounters {
+  /** Decisions made (slot 1 counted once per decision). */
+  decisions: number;
+  /** Σ (1 − propensity): the expected number of decisions where the policy would have served another action. */
+  randomness: number;
+  /** Decisions whose candidate count is known (records of older versions lack it): the uniform estimate's base. */
+  weighted: number;
+  /** Σ w over those decisions, w = (1/K) / propensity: the uniform policy's importance weight of the logged action. */
+  weightSum: number;
+  /** Σ r of the global reward of every counted event (all slots). */
+  reward: number;
+  /** Σ r·w of counted events credited to slot 1's action of decisions with known K. */
+  weightedReward: number;
+  /** Counted events that earned a global reward. */
+  rewardEvents: number;
+  /** Σ (event time − decision time) over those events, in milliseconds. */
+  delayMs: number;
+  /** Events after their decision's attribution window. */
+  lateEvents: number;
+}
+
+export interface SeriesItem extends SeriesKey {
+  counters: SeriesCounters;
+  /** As on statistics items: per shard, the highest sequence number included. */
+  highWaterMarks: Record<string, string>;
+  version: number;
+  /** Deliberately not `updatedAt`: series items stay out of the index models are refreshed from. */
+  writtenAt: number;
+}
+
+export const emptySeriesCounters = (): SeriesCounters => ({
+  decisions: 0,
+  randomness: 0,
+  weighted: 0,
+  weightSum: 0,
+  reward: 0,
+  weightedReward: 0,
+  rewardEvents: 0,
+  delayMs: 0,
+  lateEvents: 0,
+});
+
 /** The join index entry for a decision: what feedback needs to become a reward. */
 /**
  * An offline-trained model: per-action statistics fitted on the log lake from decisions before `cutoffBucket`.
@@ -152,6 +210,8 @@ export interface StoredDecision {
   chosenFeatures: number[][];
   x: number[];
   propensity: number;
+  /** How many candidates the decision chose among (absent on decisions stored by older versions). */
+  candidateCount?: number | undefined;
   modelVersion: string;
   attributionWindowSeconds: number;
   rewards: Record<string, number>;

@@ -10,6 +10,8 @@ import type {
   CatalogAction,
   DeadLetter,
   DecisionPoint,
+  SeriesItem,
+  SeriesKey,
   StatsItem,
   StatsKey,
   StoredDecision,
@@ -47,6 +49,11 @@ export interface StateStore {
   /** Conditional write: succeeds only if the stored version is `expectedVersion` (or absent when undefined). */
   putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void>;
   listStats(decisionPoint: string): Promise<StatsItem[]>;
+  getSeries(key: SeriesKey): Promise<SeriesItem | undefined>;
+  /** Conditional write, as `putStats`. */
+  putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void>;
+  /** Series items of windows `from` to `to` (both included), in window order. */
+  listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]>;
   /** Writes an offline model's per-action statistics (idempotent: same version, same content). */
   putBaseStats(items: readonly BaseModelStats[]): Promise<void>;
   getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined>;

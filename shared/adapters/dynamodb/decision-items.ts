@@ -34,6 +34,7 @@ export function toDecision(item: Record<string, unknown>): StoredDecision {
     chosenFeatures: item.chosenFeatures as number[][],
     x: item.x as number[],
     propensity: Number(item.propensity),
+    ...(item.candidateCount === undefined ? {} : { candidateCount: Number(item.candidateCount) }),
     modelVersion: String(item.modelVersion),
     attributionWindowSeconds: Number(item.attributionWindowSeconds),
     rewards: (item.rewards ?? {}) as Record<string, number>,

@@ -12,6 +12,8 @@ import type {
   CatalogAction,
   DecisionPoint,
   PromotedSettings,
+  SeriesItem,
+  SeriesKey,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -26,6 +28,49 @@ export const dpPk = (dp: string) => `DP#${dp}`;
 export const API_KEY_PARTITION = 'KEY';
 export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
+
+/** Series sort keys sort by window (zero-padded hour number), so a time range is one key range. */
+export const seriesWindowPrefix = (window: number) => `SERIES#${String(window).padStart(10, '0')}#`;
+export const seriesSk = (k: Pick<SeriesKey, 'window' | 'partition'>) => `${seriesWindowPrefix(k.window)}${k.partition}`;
+
+export function seriesItem(item: SeriesItem): Record<string, unknown> {
+  return {
+    pk: dpPk(item.decisionPoint),
+    sk: seriesSk(item),
+    type: 'series',
+    decisionPoint: item.decisionPoint,
+    window: item.window,
+    partition: item.partition,
+    counters: item.counters,
+    highWaterMarks: item.highWaterMarks,
+    version: item.version,
+    writtenAt: item.writtenAt,
+  };
+}
+
+export function toSeries(item: Record<string, unknown>): SeriesItem {
+  const c = (item.counters ?? {}) as Record<string, unknown>;
+  const n = (k: string) => Number(c[k] ?? 0);
+  return {
+    decisionPoint: String(item.decisionPoint),
+    window: Number(item.window),
+    partition: Number(item.partition),
+    counters: {
+      decisions: n('decisions'),
+      randomness: n('randomness'),
+      weighted: n('weighted'),
+      weightSum: n('weightSum'),
+      reward: n('reward'),
+      weightedReward: n('weightedReward'),
+      rewardEvents: n('rewardEvents'),
+      delayMs: n('delayMs'),
+      lateEvents: n('lateEvents'),
+    },
+    highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,
+    version: Number(item.version),
+    writtenAt: Number(item.writtenAt ?? 0),
+  };
+}
 
 export function decisionPointItem(item: DecisionPoint): Record<string, unknown> {
   return {

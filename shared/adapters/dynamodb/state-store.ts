@@ -32,6 +32,8 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
+  SeriesItem,
+  SeriesKey,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -45,6 +47,9 @@ import {
   activeModelItem,
   decisionPointItem,
   dpPk,
+  seriesItem,
+  seriesSk,
+  seriesWindowPrefix,
   statsItem,
   statsSk,
   toAction,
@@ -52,6 +57,7 @@ import {
   toApiKey,
   toBase,
   toDecisionPoint,
+  toSeries,
   toStats,
 } from './state-items.ts';
 
@@ -139,6 +145,21 @@ export class DynamoStateStore implements StateStore {
 
   async listStats(decisionPoint: string): Promise<StatsItem[]> {
     return (await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: 'STATS#' })).map(toStats);
+  }
+
+  async getSeries(key: SeriesKey): Promise<SeriesItem | undefined> {
+    const item = await this.get(dpPk(key.decisionPoint), seriesSk(key));
+    return item && toSeries(item);
+  }
+
+  async putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void> {
+    await this.conditionalPut(seriesItem(item), expectedVersion);
+  }
+
+  async listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]> {
+    // A window's prefix sorts before each of its keys and is no item's key.
+    const range = [seriesWindowPrefix(from), seriesWindowPrefix(to + 1)] as const;
+    return (await this.queryAll({ pk: dpPk(decisionPoint), skRange: range })).map(toSeries);
   }
 
   async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {
@@ -259,6 +280,8 @@ export class DynamoStateStore implements StateStore {
   private async queryAll(q: {
     pk: string;
     skPrefix?: string;
+    /** Sort keys from the first (included) to the second (excluded). */
+    skRange?: readonly [string, string];
     updatedSince?: number;
     consistent?: boolean;
   }): Promise<Record<string, unknown>[]> {
@@ -278,15 +301,21 @@ export class DynamoStateStore implements StateStore {
               KeyConditionExpression: 'pk = :pk AND updatedAt >= :since',
               ExpressionAttributeValues: marshall({ ':pk': q.pk, ':since': q.updatedSince }),
             }
-          : q.skPrefix !== undefined
+          : q.skRange !== undefined
             ? {
-                KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-                ExpressionAttributeValues: marshall({ ':pk': q.pk, ':prefix': q.skPrefix }),
+                // BETWEEN includes both bounds; the upper one is no item's key.
+                KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+                ExpressionAttributeValues: marshall({ ':pk': q.pk, ':from': q.skRange[0], ':to': q.skRange[1] }),
               }
-            : {
-                KeyConditionExpression: 'pk = :pk',
-                ExpressionAttributeValues: marshall({ ':pk': q.pk }),
-              }),
+            : q.skPrefix !== undefined
+              ? {
+                  KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+                  ExpressionAttributeValues: marshall({ ':pk': q.pk, ':prefix': q.skPrefix }),
+                }
+              : {
+                  KeyConditionExpression: 'pk = :pk',
+                  ExpressionAttributeValues: marshall({ ':pk': q.pk }),
+                }),
       };
       const page = await this.client.send(new QueryCommand(input));
       for (const item of page.Items ?? []) out.push(unmarshall(item));

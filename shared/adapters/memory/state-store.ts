@@ -18,6 +18,8 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
+  SeriesItem,
+  SeriesKey,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -30,6 +32,8 @@ import {
   activeModelItem,
   decisionPointItem,
   dpPk,
+  seriesItem,
+  seriesSk,
   statsItem,
   statsSk,
   toAction,
@@ -37,6 +41,7 @@ import {
   toApiKey,
   toBase,
   toDecisionPoint,
+  toSeries,
   toStats,
 } from '../dynamodb/state-items.ts';
 import { type Attributes, checkKey, conditionFailed, fromStored, toStored, validationError } from './item.ts';
@@ -124,6 +129,21 @@ export class MemoryStateStore implements StateStore {
 
   async listStats(decisionPoint: string): Promise<StatsItem[]> {
     return this.query(dpPk(decisionPoint), 'STATS#').map(toStats);
+  }
+
+  async getSeries(key: SeriesKey): Promise<SeriesItem | undefined> {
+    const item = this.get(dpPk(key.decisionPoint), seriesSk(key));
+    return item && toSeries(item);
+  }
+
+  async putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void> {
+    this.conditionalPut(seriesItem(item), expectedVersion);
+  }
+
+  async listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]> {
+    return this.query(dpPk(decisionPoint), 'SERIES#')
+      .map(toSeries)
+      .filter((s) => s.window >= from && s.window <= to);
   }
 
   async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {

@@ -117,7 +117,7 @@ export async function decideChunk(
     const raw = lines[row]!;
     const earlierRecord = kept.get(jobDecisionId(job.jobId, chunk.index, row));
     if (earlierRecord) {
-      writer.impressions(earlierRecord, BigInt(row + 1));
+      writer.impressions(toStored(earlierRecord), BigInt(row + 1));
       output.push(outputLine(earlierRecord, line, (JSON.parse(raw) as { userId: string }).userId));
       continue;
     }
@@ -157,7 +157,7 @@ export async function decideChunk(
       continue;
     }
     lakeLines.push(JSON.stringify(r));
-    writer.impressions(r, BigInt(row + 1));
+    writer.impressions(toStored(r), BigInt(row + 1));
     output.push(outputLine(r, line, req.userId));
   }
   if (!earlier) await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
@@ -212,7 +212,7 @@ export async function applyJobImpressions(
   deps: Pick<ChunkDeps, 'state' | 'statsPartitions' | 'now'>,
 ): Promise<void> {
   const writer = impressionWriter(jobId, chunk, deps);
-  for (const r of records) writer.impressions(r, BigInt(rowOf(r.decisionId) + 1));
+  for (const r of records) writer.impressions(toStored(r), BigInt(rowOf(r.decisionId) + 1));
   await applyImpressions(writer, chunk);
 }
 

@@ -38,7 +38,7 @@ import { rewardsForEvent } from '../../core/feedback/reward.ts';
 import type { DeadLetterStore, DecisionStore, StateStore, StoredUser } from '../../core/ports.ts';
 import { type DecisionRecord, describeZodError, type EventRecord, streamRecordSchema } from '../../core/schemas.ts';
 import { settleLimit } from '../concurrency.ts';
-import { StatisticsWriter } from './statistics.ts';
+import { StatisticsWriter, uniformWeight } from './statistics.ts';
 
 export interface StreamEntry {
   shardId: string;
@@ -512,6 +512,7 @@ class FeedbackBatch {
     if (r.late) {
       if (a.fresh) this.outcome.lateEvents++;
       this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'late', d: d.x.length });
+      this.statistics.series(d, seq, { kind: 'late' });
       return [];
     }
     if (r.global === undefined && r.perObjective.size === 0) {
@@ -521,6 +522,12 @@ class FeedbackBatch {
     if (a.fresh) this.outcome.rewards++;
     if (r.global !== undefined) {
       this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'reward', x: d.x, reward: r.global });
+      this.statistics.series(d, seq, {
+        kind: 'reward',
+        reward: r.global,
+        weight: actionId === d.chosen[0] ? uniformWeight(d) : undefined,
+        delayMs: a.t - d.at,
+      });
     }
     const reached: string[] = [];
     for (const [objective, reward] of r.perObjective) {
@@ -609,6 +616,7 @@ export function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
     chosenFeatures: r.chosenFeatures,
     x: r.x,
     propensity: r.propensity,
+    candidateCount: r.candidates.length,
     modelVersion: r.modelVersion,
     attributionWindowSeconds: r.attributionWindowSeconds,
     rewards: r.rewards,

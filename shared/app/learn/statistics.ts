@@ -8,16 +8,25 @@
  * updaters racing on one item lose no update (the loser re-reads and re-applies). Only contributions below the
  * batch's lowest failure are written: a mark moved past a failed record would make its redelivery skip the record's
  * own contribution to the same item.
+ *
+ * The same writes keep the decision point's learning series (docs/ARCHITECTURE.md §10): one item per hour of decision
+ * time and writer partition, whose additive counters take a contribution per decision (`impressions`), per global
+ * reward and per late event (`series`), under their own high-water marks.
  */
 import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
 import {
   bucketOf,
   DEFAULT_OBJECTIVE,
+  emptySeriesCounters,
   INTENT_ACTION,
   intentObjective,
+  type SeriesCounters,
+  type SeriesItem,
+  type SeriesKey,
   type StatsItem,
   type StatsKey,
   type StoredDecision,
+  seriesWindowOf,
 } from '../../core/domain.ts';
 import { VersionConflictError } from '../../core/errors.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
@@ -25,7 +34,21 @@ import type { StateStore } from '../../core/ports.ts';
 import { settleLimit } from '../concurrency.ts';
 
 /** What an impression needs of a decision (a stored decision, or a decision record). */
-export type Impressed = Pick<StoredDecision, 'decisionPoint' | 'at' | 'x' | 'chosen' | 'objectives'>;
+export type Impressed = Pick<
+  StoredDecision,
+  'decisionPoint' | 'at' | 'x' | 'chosen' | 'objectives' | 'propensity' | 'candidateCount'
+>;
+
+/** What a decision or an event adds to its hour of the learning series. */
+export type SeriesContribution =
+  | { kind: 'decision'; propensity: number; candidateCount: number | undefined }
+  /** `weight`: the decision's uniform weight (1/K)/p when the reward is slot 1's and K is known, else undefined. */
+  | { kind: 'reward'; reward: number; weight: number | undefined; delayMs: number }
+  | { kind: 'late' };
+
+/** The uniform policy's importance weight of a decision's slot-1 action, when its candidate count is known. */
+export const uniformWeight = (d: Pick<StoredDecision, 'propensity' | 'candidateCount'>): number | undefined =>
+  d.candidateCount && d.propensity > 0 ? 1 / d.candidateCount / d.propensity : undefined;
 
 export type Contribution =
   | { kind: 'impression'; x: number[] }
@@ -36,6 +59,28 @@ export type Contribution =
 interface Pending {
   key: StatsKey;
   contributions: (Contribution & { seq: bigint })[];
+}
+
+interface PendingSeries {
+  key: SeriesKey;
+  contributions: (SeriesContribution & { seq: bigint })[];
+}
+
+/** Adds one contribution to a window's counters. */
+function addToSeries(c: SeriesCounters, x: SeriesContribution): void {
+  if (x.kind === 'decision') {
+    c.decisions += 1;
+    c.randomness += 1 - x.propensity;
+    if (x.candidateCount && x.propensity > 0) {
+      c.weighted += 1;
+      c.weightSum += 1 / x.candidateCount / x.propensity;
+    }
+  } else if (x.kind === 'reward') {
+    c.reward += x.reward;
+    c.rewardEvents += 1;
+    c.delayMs += x.delayMs;
+    if (x.weight !== undefined) c.weightedReward += x.reward * x.weight;
+  } else c.lateEvents += 1;
 }
 
 export interface StatisticsWriterOptions {
@@ -51,6 +96,7 @@ const CONCURRENCY = 16;
 
 export class StatisticsWriter {
   private readonly pending = new Map<string, Pending>();
+  private readonly pendingSeries = new Map<string, PendingSeries>();
   private readonly partition: number;
 
   constructor(
@@ -68,6 +114,19 @@ export class StatisticsWriter {
       for (const o of d.objectives) this.contribute(d, o.name, actionId, seq, c);
     }
     for (const o of d.objectives) this.contribute(d, intentObjective(o.name), INTENT_ACTION, seq, c);
+    this.series(d, seq, { kind: 'decision', propensity: d.propensity, candidateCount: d.candidateCount });
+  }
+
+  /** Adds a contribution of the record at `seq` to the series window of the decision's hour. */
+  series(d: Pick<StoredDecision, 'decisionPoint' | 'at'>, seq: bigint, c: SeriesContribution): void {
+    const key: SeriesKey = { decisionPoint: d.decisionPoint, window: seriesWindowOf(d.at), partition: this.partition };
+    const id = `${key.decisionPoint}\u0000${key.window}`;
+    let p = this.pendingSeries.get(id);
+    if (!p) {
+      p = { key, contributions: [] };
+      this.pendingSeries.set(id, p);
+    }
+    p.contributions.push({ ...c, seq });
   }
 
   /** Adds a contribution of the record at `seq` to the item of the decision's day. */
@@ -100,13 +159,22 @@ export class StatisticsWriter {
     fail: (seq: bigint) => void,
   ): Promise<{ statsWrites: number; alreadyApplied: number; conflictRetries: number; decisionPoints: Set<string> }> {
     const items = [...this.pending.values()]
-      .map((p) => ({
-        key: p.key,
-        contributions: p.contributions.filter((c) => lowestFailure === undefined || c.seq < lowestFailure),
-      }))
+      .map((p) => ({ key: p.key, contributions: below(p.contributions) }))
+      .filter((p) => p.contributions.length > 0);
+    const below = <T extends { seq: bigint }>(cs: T[]) =>
+      cs.filter((c) => lowestFailure === undefined || c.seq < lowestFailure);
+    const series = [...this.pendingSeries.values()]
+      .map((p) => ({ key: p.key, contributions: below(p.contributions) }))
       .filter((p) => p.contributions.length > 0);
     const totals = { statsWrites: 0, alreadyApplied: 0, conflictRetries: 0, decisionPoints: new Set<string>() };
-    const written = await settleLimit(items, CONCURRENCY, (p) => this.applyToItem(p));
+    const [written, seriesWritten] = await Promise.all([
+      settleLimit(items, CONCURRENCY, (p) => this.applyToItem(p)),
+      settleLimit(series, CONCURRENCY, (p) => this.applyToSeries(p)),
+    ]);
+    seriesWritten.forEach((result, i) => {
+      if (result.status === 'rejected') for (const c of series[i]!.contributions) fail(c.seq);
+      else totals.conflictRetries += result.value;
+    });
     written.forEach((result, i) => {
       if (result.status === 'rejected') {
         for (const c of items[i]!.contributions) fail(c.seq);
@@ -155,12 +223,47 @@ export class StatisticsWriter {
         await this.state.putStats(next, current?.version);
         return { wrote: true, skipped: p.contributions.length - fresh.length, retries: attempt };
       } catch (err) {
-        if (!(err instanceof VersionConflictError) || attempt >= this.opts.maxConflictRetries) throw err;
-        // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+        await retryAfterConflict(err, attempt, this.opts.maxConflictRetries);
       }
     }
   }
+
+  /** The series counterpart of `applyToItem`: the contributions above the item's mark, one conditional write. */
+  private async applyToSeries(p: PendingSeries): Promise<number> {
+    const shardId = this.opts.shardId;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.state.getSeries(p.key);
+      const mark = current?.highWaterMarks[shardId];
+      const applied = mark === undefined ? -1n : BigInt(mark);
+      const fresh = p.contributions.filter((c) => c.seq > applied);
+      if (fresh.length === 0) return attempt;
+      const counters = { ...(current?.counters ?? emptySeriesCounters()) };
+      let top = applied;
+      for (const c of fresh) {
+        if (c.seq > top) top = c.seq;
+        addToSeries(counters, c);
+      }
+      const next: SeriesItem = {
+        ...p.key,
+        counters,
+        highWaterMarks: { ...(current?.highWaterMarks ?? {}), [shardId]: top.toString() },
+        version: (current?.version ?? 0) + 1,
+        writtenAt: this.opts.now(),
+      };
+      try {
+        await this.state.putSeries(next, current?.version);
+        return attempt;
+      } catch (err) {
+        await retryAfterConflict(err, attempt, this.opts.maxConflictRetries);
+      }
+    }
+  }
+}
+
+function retryAfterConflict(err: unknown, attempt: number, maxRetries: number): Promise<void> {
+  if (!(err instanceof VersionConflictError) || attempt >= maxRetries) throw err;
+  // Another updater wrote this item since we read it: back off with jitter, re-read, re-apply.
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
 }
 
 const dimensionOf = (c: Contribution): number => (c.kind === 'late' ? c.d : c.x.length);
