@@ -90,6 +90,36 @@ export async function compareStatistics(
   return { diffs, lost: tally.lost, double: tally.double };
 }
 
+/**
+ * The learning series (docs/ARCHITECTURE.md §10.1) summed over writer partitions, against the reference's hours:
+ * every hour either side, every counter.
+ */
+export async function compareSeries(
+  state: StateStore,
+  decisionPoints: readonly string[],
+  ref: ReferenceResult,
+): Promise<string[]> {
+  const diffs: string[] = [];
+  const got = new Map<string, Record<string, number>>();
+  for (const dp of decisionPoints) {
+    for (const item of await state.listSeries(dp, 0, Number.MAX_SAFE_INTEGER)) {
+      const key = `${dp}|${item.window}`;
+      const sum = got.get(key) ?? {};
+      for (const [k, v] of Object.entries(item.counters)) sum[k] = (sum[k] ?? 0) + v;
+      got.set(key, sum);
+    }
+  }
+  for (const key of new Set([...got.keys(), ...ref.series.keys()])) {
+    const a = got.get(key) ?? {};
+    const e = (ref.series.get(key) ?? {}) as Record<string, number>;
+    for (const name of new Set([...Object.keys(a), ...Object.keys(e)])) {
+      if (!close(a[name] ?? 0, e[name] ?? 0))
+        diffs.push(`series ${key} ${name}: ${a[name] ?? 0}, expected ${e[name] ?? 0}`);
+    }
+  }
+  return diffs;
+}
+
 export async function compareWithReference(
   traffic: Pick<Traffic, 'users' | 'decisionPoints' | 'crossUser'>,
   byShard: Map<string, Pick<ShardedRecord, 'index' | 'shardId' | 'seq'>[]>,
@@ -103,6 +133,7 @@ export async function compareWithReference(
   diffs.push(...stats.diffs);
   tally.lost += stats.lost;
   tally.double += stats.double;
+  diffs.push(...(await compareSeries(stores.state, traffic.decisionPoints, ref)));
 
   for (const user of traffic.users) {
     for (const dp of traffic.decisionPoints) {

@@ -30,6 +30,8 @@ interface RefDecision {
   decisionPoint: string;
   userId: string;
   at: number;
+  propensity: number;
+  candidates?: string[];
   x: number[];
   chosen: string[];
   attributionWindowSeconds: number;
@@ -64,7 +66,22 @@ export interface RefStats {
   lateEvents: number;
 }
 
+/** One hour of the learning series (docs/ARCHITECTURE.md §10.1, S1–S3). */
+export interface RefSeries {
+  decisions: number;
+  randomness: number;
+  weighted: number;
+  weightSum: number;
+  reward: number;
+  weightedReward: number;
+  rewardEvents: number;
+  delayMs: number;
+  lateEvents: number;
+}
+
 export interface ReferenceResult {
+  /** Key `${decisionPoint}|${hour}`. */
+  series: Map<string, RefSeries>;
   /** Key `${decisionPoint}|${objective}|${actionId}|${day}`. */
   stats: Map<string, RefStats>;
   /** Record index → the rule that refused it. */
@@ -105,6 +122,7 @@ interface UserState {
  */
 export function referenceFeedback(records: readonly string[], jobDecisions: readonly object[] = []): ReferenceResult {
   const out: ReferenceResult = {
+    series: new Map(),
     stats: new Map(),
     dead: new Map(),
     held: new Set(),
@@ -141,6 +159,52 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
       out.stats.set(key, s);
     }
     return s;
+  };
+  const hourOf = (d: RefDecision): RefSeries => {
+    const key = `${d.decisionPoint}|${Math.floor(d.at / 3_600_000)}`;
+    let h = out.series.get(key);
+    if (!h) {
+      h = {
+        decisions: 0,
+        randomness: 0,
+        weighted: 0,
+        weightSum: 0,
+        reward: 0,
+        weightedReward: 0,
+        rewardEvents: 0,
+        delayMs: 0,
+        lateEvents: 0,
+      };
+      out.series.set(key, h);
+    }
+    return h;
+  };
+  // S1: w = (1/K)/p when K is logged.
+  const weightOf = (d: RefDecision) => (d.candidates ? 1 / d.candidates.length / d.propensity : undefined);
+  /** S1: a decision whose impressions count. */
+  const decided = (d: RefDecision) => {
+    const h = hourOf(d);
+    h.decisions += 1;
+    h.randomness += 1 - d.propensity;
+    const w = weightOf(d);
+    if (w !== undefined) {
+      h.weighted += 1;
+      h.weightSum += w;
+    }
+  };
+  /** S2: a global reward r of an event at t crediting `actionId`. */
+  const seriesReward = (d: RefDecision, actionId: string, r: number, t: number) => {
+    const h = hourOf(d);
+    h.reward += r;
+    h.rewardEvents += 1;
+    h.delayMs += t - d.at;
+    const w = weightOf(d);
+    if (w !== undefined && actionId === d.chosen[0]) h.weightedReward += r * w;
+  };
+  /** S3. */
+  const late = (d: RefDecision, actionId: string) => {
+    slot(d, 'default', actionId).lateEvents += 1;
+    hourOf(d).lateEvents += 1;
   };
   const impression = (d: RefDecision, objective: string, actionId: string) => {
     const s = slot(d, objective, actionId);
@@ -231,7 +295,7 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
     const inWindow = (seconds: number) => t >= d.at - REF_CLOCK_SKEW_MS && t <= d.at + seconds * 1000;
     if (d.objectives.length === 0) {
       if (!inWindow(d.attributionWindowSeconds)) {
-        slot(d, 'default', actionId).lateEvents += 1;
+        late(d, actionId);
         return;
       }
       if (e.type === 'stage') return; // no objectives: a stage move earns nothing
@@ -239,6 +303,7 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
       const amount = configured ? d.rewards[e.type] : 1;
       if (amount === undefined) return; // ignored type
       reward(d, 'default', actionId, e.value ?? amount);
+      seriesReward(d, actionId, e.value ?? amount, t);
       return;
     }
     let anyInWindow = false;
@@ -265,10 +330,13 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
       }
     }
     if (!anyInWindow) {
-      slot(d, 'default', actionId).lateEvents += 1;
+      late(d, actionId);
       return;
     }
-    if (global !== undefined) reward(d, 'default', actionId, global);
+    if (global !== undefined) {
+      reward(d, 'default', actionId, global);
+      seriesReward(d, actionId, global, t);
+    }
   };
 
   // F2d: a job's decisions exist (impressions counted) before any event can name them, and are never a user's
@@ -281,6 +349,7 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
       for (const o of d.objectives) impression(d, o.name, actionId);
     }
     for (const o of d.objectives) impression(d, `intent:${o.name}`, '*');
+    decided(d);
   }
 
   records.forEach((data, index) => {
@@ -304,6 +373,7 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
         for (const o of d.objectives) impression(d, o.name, actionId);
       }
       for (const o of d.objectives) impression(d, `intent:${o.name}`, '*');
+      decided(d);
       const u = user(d.userId);
       u.decisions.push(d);
       // F2(a): the user's events held for this decision are applied now, in their order.

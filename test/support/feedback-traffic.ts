@@ -21,6 +21,9 @@ import { murmur3_32 } from '../../shared/core/features/encode.ts';
 import type { Rng } from '../../shared/core/random.ts';
 import type { DecisionRecord, EventRecord, FeedbackEvent } from '../../shared/core/schemas.ts';
 
+/** Logged slot-1 propensities: the learning series weighs each decision by (1/K)/p. */
+const PROPENSITIES = [0.25, 0.5, 0.1, 1, 0.8];
+
 export const T0 = 1_700_000_000_000;
 const D = 3;
 
@@ -97,7 +100,8 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
   const jobDecisions: DecisionRecord[] = [];
 
   while (records.length < opts.records) {
-    now += rng.int(12_000);
+    // Now and then an hour passes, so the learning series has several hours (docs/ARCHITECTURE.md §10).
+    now += rng.next() < 0.01 ? 3_600_000 : rng.int(12_000);
     for (let i = deferred.length - 1; i >= 0; i--) {
       if (deferred[i]!.due <= records.length) {
         records.push(JSON.stringify(deferred[i]!.record));
@@ -126,7 +130,7 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         candidates: ACTIONS,
         chosen,
         chosenFeatures: chosen.map(() => [1]),
-        propensity: 0.25,
+        propensity: PROPENSITIES[rng.int(PROPENSITIES.length)]!,
         modelVersion: 'test',
         attributionWindowSeconds: cfg.window,
         rewards: cfg.rewards,

@@ -158,11 +158,11 @@ export class StatisticsWriter {
     lowestFailure: bigint | undefined,
     fail: (seq: bigint) => void,
   ): Promise<{ statsWrites: number; alreadyApplied: number; conflictRetries: number; decisionPoints: Set<string> }> {
+    const below = <T extends { seq: bigint }>(cs: T[]) =>
+      cs.filter((c) => lowestFailure === undefined || c.seq < lowestFailure);
     const items = [...this.pending.values()]
       .map((p) => ({ key: p.key, contributions: below(p.contributions) }))
       .filter((p) => p.contributions.length > 0);
-    const below = <T extends { seq: bigint }>(cs: T[]) =>
-      cs.filter((c) => lowestFailure === undefined || c.seq < lowestFailure);
     const series = [...this.pendingSeries.values()]
       .map((p) => ({ key: p.key, contributions: below(p.contributions) }))
       .filter((p) => p.contributions.length > 0);
