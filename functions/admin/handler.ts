@@ -13,6 +13,7 @@ import type {
   decisionPointListSchema,
   decisionPointViewSchema,
   importAnswerSchema,
+  learningSeriesSchema,
   modelSummarySchema,
   replayAnswerSchema,
 } from '../../shared/adapters/http/responses.ts';
@@ -27,9 +28,10 @@ import {
   replayDeadLetters,
   replayStreamRange,
 } from '../../shared/app/learn/dead-letters.ts';
+import { MAX_SERIES_HOURS, readLearningSeries } from '../../shared/app/learn/learning-series.ts';
 import { eraseUser } from '../../shared/app/privacy/erase-user.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
-import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
+import { type CatalogAction, type DecisionPoint, SERIES_WINDOW_MS } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
 import {
@@ -54,6 +56,9 @@ const jobView = (j: DecisionJob): Body<typeof decisionJobSchema> => ({
   ...j,
   createdAt: new Date(j.createdAt).toISOString(),
   updatedAt: new Date(j.updatedAt).toISOString(),
+});
+const learningQuery = z.strictObject({
+  hours: z.coerce.number().int().min(1).max(MAX_SERIES_HOURS).default(48),
 });
 const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
@@ -226,6 +231,26 @@ export function adminRoutes(engine: Engine): Route[] {
             ...summary,
             deadLetters: await countDeadLetters(deadLetterStore, dp),
           } satisfies Body<typeof modelSummarySchema>,
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/decision-points/{decisionPoint}/learning',
+      scope: 'admin',
+      handle: async ({ params, query }) => {
+        const dp = params.decisionPoint!;
+        const { hours } = parseWith(learningQuery, query, 'query');
+        await catalog.getDecisionPoint(dp);
+        const series = await readLearningSeries(stateStore, dp, hours, Date.now());
+        return {
+          status: 200,
+          body: {
+            decisionPoint: dp,
+            windowSeconds: SERIES_WINDOW_MS / 1000,
+            ...series,
+            deadLetters: await countDeadLetters(deadLetterStore, dp),
+          } satisfies Body<typeof learningSeriesSchema>,
         };
       },
     },

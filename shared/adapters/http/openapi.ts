@@ -379,6 +379,22 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': answer('The job', bodies.decisionJobSchema), ...errors },
         },
       },
+      '/v1/decision-points/{decisionPoint}/learning': {
+        parameters: [dpParam],
+        get: {
+          summary:
+            'The learning series: per hour of decision time, decisions, reward per decision of the served policy and of uniform serving (estimated from the logged propensities), exploration share, feedback delay, late events; and dead letters by rule',
+          parameters: [
+            {
+              name: 'hours',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 2160, default: 48 },
+            },
+          ],
+          responses: { '200': answer('Series', bodies.learningSeriesSchema), ...errors },
+        },
+      },
       '/v1/decision-points/{decisionPoint}/model': {
         parameters: [dpParam],
         get: {

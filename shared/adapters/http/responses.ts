@@ -177,6 +177,45 @@ export const modelSummarySchema = z.object({
   }),
 });
 
+const nullableNumber = z.number().nullable();
+/** GET /v1/decision-points/{dp}/learning: the learning series (docs/ARCHITECTURE.md §10.1). */
+export const learningSeriesSchema = z.object({
+  decisionPoint: z.string(),
+  windowSeconds: z.number().int().positive(),
+  from: isoTime,
+  to: isoTime,
+  windows: z.array(
+    z.object({
+      start: isoTime,
+      end: isoTime,
+      decisions: count,
+      rewardEvents: count,
+      lateEvents: count,
+      meanReward: nullableNumber,
+      uniformEstimate: nullableNumber,
+      explorationShare: nullableNumber,
+      meanDelaySeconds: nullableNumber,
+      sums: z.object({
+        decisions: count,
+        randomness: z.number(),
+        weighted: count,
+        weightSum: z.number(),
+        reward: z.number(),
+        weightedReward: z.number(),
+        rewardEvents: count,
+        delayMs: z.number(),
+        lateEvents: count,
+      }),
+    }),
+  ),
+  /** Dead letters attributed to this decision point, as in the model summary. */
+  deadLetters: z.object({
+    dead: z.record(z.string(), count),
+    held: count,
+    complete: z.boolean(),
+  }),
+});
+
 export const importAnswerSchema = z.object({
   created: count,
   updated: count,
