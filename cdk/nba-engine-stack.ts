@@ -75,6 +75,7 @@ export class NbaEngineStack extends Stack {
   readonly decisionsFunction: NodejsFunction;
   readonly eventsFunction: NodejsFunction;
   readonly adminFunction: NodejsFunction;
+  readonly consoleFunction: NodejsFunction;
   readonly updaterFunction: NodejsFunction;
   readonly api: RestApi;
   readonly apiProtection: ApiProtection;
@@ -229,6 +230,33 @@ export class NbaEngineStack extends Stack {
         AUDIT_RETENTION_DAYS: String(props.auditRetentionDays),
         // Catalog changes publish at once: an operator waits for the answer, and their rate is an operator's.
         PUBLISH_MIN_INTERVAL_MS: '0',
+      },
+    });
+    // The web console's static files (functions/console/handler.ts). It calls no AWS service, so it gets none of the
+    // engine's environment; its files are built into the bundle after esbuild has bundled the handler.
+    this.consoleFunction = engineFunction(this, 'ConsoleFunction', {
+      entry: join(repoRoot, 'functions', 'console', 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(5),
+      tracing: Tracing.ACTIVE,
+      logGroup: new LogGroup(this, 'ConsoleFunctionLogs', {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      bundling: {
+        ...bundling,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => [
+            `cd "${inputDir}" && npx tsx console/build.ts --out "${outputDir}/assets"`,
+          ],
+        },
       },
     });
     this.updaterFunction = createFunction('UpdaterFunction', 'updater', {
@@ -512,6 +540,11 @@ export class NbaEngineStack extends Stack {
       collection.addMethod('ANY', adminIntegration);
       collection.addResource('{proxy+}').addMethod('ANY', adminIntegration);
     }
+    // The web console (same origin as the API: its page calls `../v1/`); public files, the page asks for the key.
+    const consoleIntegration = integrate(this.consoleFunction);
+    const consoleRoot = this.api.root.addResource('console');
+    consoleRoot.addMethod('GET', consoleIntegration);
+    consoleRoot.addResource('{file}').addMethod('GET', consoleIntegration);
     // Erasure of a user's data (admin).
     v1.addResource('users').addResource('{userId}').addMethod('DELETE', adminIntegration);
     // Poison records the updater refused, with their reasons (read-only).

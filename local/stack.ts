@@ -11,12 +11,14 @@
  * does not allow is refused with AWS's AccessDeniedException, and `stop()` fails while any such refusal is unread, so
  * a test that provokes one fails even when the API hid it behind a 5xx.
  */
+
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { buildConsole } from '../console/build.ts';
 import { DynamoAuditLog } from '../shared/adapters/dynamodb/audit-log.ts';
 import { DynamoDeadLetterStore } from '../shared/adapters/dynamodb/dead-letter-store.ts';
 import { DynamoDecisionStore } from '../shared/adapters/dynamodb/decision-store.ts';
@@ -191,7 +193,12 @@ export class DeniedCallsError extends Error {
   override readonly name = 'AccessDenied';
 }
 
+/** The console's files, built once per process before the first stack serves them (console/build.ts). */
+let consoleBuild: Promise<unknown> | undefined;
+
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  consoleBuild ??= buildConsole();
+  await consoleBuild;
   const { template, plan } = opts.context || opts.customize ? synthesize(opts) : defaultSynthesis();
   const table = (name: string) => physicalName(plan, name);
   const emulators = await startEmulators(opts.dataDir ? { dataDir: opts.dataDir } : {});

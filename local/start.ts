@@ -8,9 +8,11 @@
  *   NBA_SAMPLER_SEED  seeds the decisions' sampler (default: unseeded), so a session's decisions reproduce
  * It listens on 127.0.0.1 only, and refuses requests whose Host header names another server (DNS rebinding).
  */
+
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ensureLocalApiKey, localApiKeyPath } from './api-key.ts';
+import { seedDemo } from './demo.ts';
 import { startLocalStack } from './stack.ts';
 import { startConflict } from './start-conflict.ts';
 
@@ -73,6 +75,8 @@ console.log(`
 NBA engine running locally
   API      ${stack.url}
   API key  ${apiKey}  ${keyOrigin} (header: x-api-key)
+  console  ${stack.url}/console/#key=${encodeURIComponent(apiKey)}
+           (or open ${stack.url}/console/ and type the key; the #key part never leaves the browser)
   data     ${dataDir}
   demo     decision point "homepage" with 4 actions
 
@@ -101,27 +105,3 @@ async function shutdown() {
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
-
-async function seedDemo(url: string, key: string) {
-  const call = (method: string, path: string, body: unknown) =>
-    fetch(`${url}${path}`, {
-      method,
-      headers: { 'x-api-key': key, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const existing = await fetch(`${url}/v1/decision-points/homepage`, { headers: { 'x-api-key': key } });
-  if (existing.status === 200) return;
-  await call('PUT', '/v1/decision-points/homepage', {
-    description: 'demo',
-    attributionWindowSeconds: 600,
-    rewards: { click: 1, purchase: 10 },
-  });
-  const actions: Record<string, Record<string, string | number>> = {
-    'spring-sale': { category: 'promo', discount: 0.2 },
-    'new-arrivals': { category: 'catalog', discount: 0 },
-    'free-shipping': { category: 'promo', discount: 0.05 },
-    'loyalty-club': { category: 'membership', discount: 0 },
-  };
-  for (const [id, features] of Object.entries(actions))
-    await call('PUT', `/v1/decision-points/homepage/actions/${id}`, { features });
-}

@@ -181,8 +181,23 @@ describe('NbaEngineStack', () => {
       updaterFunction: { MemorySize: 1024, Timeout: 60 },
     } as const;
 
-    it('creates only the four engine functions, the decision jobs function and the two retraining functions (no hidden custom-resource functions)', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 7);
+    it('creates only the four engine functions, the console, the decision jobs function and the two retraining functions (no hidden custom-resource functions)', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 8);
+    });
+
+    it('gives the console function (public static files) no data: no environment, no policy on its role', () => {
+      const id = logicalId(stack, stack.consoleFunction);
+      const fn = template.toJSON().Resources[id].Properties;
+      expect(fn.Environment).toBeUndefined();
+      const role = fn.Role['Fn::GetAtt'][0];
+      const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role),
+      );
+      // Only X-Ray's trace writes (tracing is on for every function).
+      const actions = policies.flatMap((p) =>
+        (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((st) => st.Action),
+      );
+      expect(actions.every((a) => a.startsWith('xray:'))).toBe(true);
     });
 
     it('runs every function on the major of the pinned Node toolchain (package.json, test/toolchain.test.ts)', () => {
@@ -230,8 +245,8 @@ describe('NbaEngineStack', () => {
     it('keeps function logs for one month', () => {
       const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
       // four functions + API access logs + retraining: two functions, the state machine, the lake's Firehose
-      // + decision jobs: the function and the state machine
-      expect(logGroups).toHaveLength(11);
+      // + decision jobs: the function and the state machine + the console function
+      expect(logGroups).toHaveLength(12);
       for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
     });
   });
@@ -241,8 +256,11 @@ describe('NbaEngineStack', () => {
       const decisions = logicalId(stack, stack.decisionsFunction);
       const events = logicalId(stack, stack.eventsFunction);
       const admin = logicalId(stack, stack.adminFunction);
+      const consoleFn = logicalId(stack, stack.consoleFunction);
       expect(routes(template).sort()).toEqual(
         [
+          `GET /console AWS_PROXY -> ${consoleFn}`,
+          `GET /console/{file} AWS_PROXY -> ${consoleFn}`,
           `POST /v1/decisions AWS_PROXY -> ${decisions}`,
           `POST /v1/decisions:batch AWS_PROXY -> ${decisions}`,
           `GET /v1/health AWS_PROXY -> ${decisions}`,

@@ -1,0 +1,90 @@
+/**
+ * Line charts of the learning series, drawn with uPlot (a small, maintained canvas charting library). Each chart is
+ * an image with a text alternative (its latest values) and the numbers it draws in a table under a disclosure, so
+ * the figures are there for a screen reader and for copying.
+ */
+import uPlot from 'uplot';
+
+export interface Series {
+  label: string;
+  values: (number | null)[];
+  color: string;
+  dash?: number[];
+}
+
+const fmt = (v: number | null | undefined, digits = 3) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : Number(v.toFixed(digits)).toString();
+
+/** A chart of `series` over `times` (seconds since the epoch), with its title, text alternative and data table. */
+export function lineChart(title: string, times: number[], series: Series[], digits = 3): HTMLElement {
+  const figure = document.createElement('figure');
+  figure.className = 'chart';
+  const caption = document.createElement('figcaption');
+  const h = document.createElement('h4');
+  h.textContent = title;
+  caption.append(h);
+  figure.append(caption);
+
+  const canvasBox = document.createElement('div');
+  canvasBox.setAttribute('role', 'img');
+  const last = times.length - 1;
+  canvasBox.setAttribute(
+    'aria-label',
+    last < 0
+      ? `${title}: no data yet`
+      : `${title}, ${times.length} hour${times.length === 1 ? '' : 's'}; latest: ${series
+          .map((s) => `${s.label} ${fmt(s.values[last], digits)}`)
+          .join(', ')}`,
+  );
+  figure.append(canvasBox);
+
+  const width = () => Math.max(260, Math.min(560, (figure.parentElement?.clientWidth ?? 560) - 24));
+  const plot = new uPlot(
+    {
+      width: width(),
+      height: 200,
+      scales: { x: { time: true } },
+      axes: [{ stroke: '#1b1f24' }, { stroke: '#1b1f24', size: 56 }],
+      series: [
+        {},
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          ...(s.dash ? { dash: s.dash } : {}),
+          points: { show: true, size: 6 },
+          value: (_u: uPlot, v: number | null) => fmt(v, digits),
+        })),
+      ],
+    },
+    [times, ...series.map((s) => s.values)],
+    canvasBox,
+  );
+  const resize = () => plot.setSize({ width: width(), height: 200 });
+  new ResizeObserver(resize).observe(document.body);
+
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  summary.textContent = `Data: ${title}`;
+  const table = document.createElement('table');
+  const head = table.createTHead().insertRow();
+  for (const label of ['Hour (UTC)', ...series.map((s) => s.label)]) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = label;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  times.forEach((t, i) => {
+    const row = body.insertRow();
+    row.insertCell().textContent = new Date(t * 1000).toISOString().slice(0, 13).replace('T', ' ');
+    for (const s of series) {
+      const cell = row.insertCell();
+      cell.className = 'num';
+      cell.textContent = fmt(s.values[i], digits);
+    }
+  });
+  details.append(summary, table);
+  figure.append(details);
+  return figure;
+}

@@ -1,0 +1,209 @@
+/**
+ * The web console (issue 15) in headless Chromium (Debian's package, driven by playwright-core) against the local
+ * stack, as its users would use it, with what the issue promises as the specification:
+ * - the page opens with the key typed into its form (keyboard only) and with `#key=…`, which leaves the address bar
+ *   and is never sent to the server; it lists the demo decision point `npm start` seeds;
+ * - a wrong key, a key without admin scope, and an unreachable API each give a clear message;
+ * - after `npm run simulate -- --through-stack` the learning charts draw the hours the API reports;
+ * - an action retired from the page (after its confirmation) is no longer served: checked through the decisions API;
+ * - a settings change the API refuses shows the API's reason and changes nothing;
+ * - every form field has a label, and at phone width the page does not scroll sideways.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runGenWorld } from '../../cli/gen-world.ts';
+import { runSimulate } from '../../cli/simulate.ts';
+import { launchChromium } from '../../local/browser.ts';
+import { DEMO_DECISION_POINT, seedDemo } from '../../local/demo.ts';
+import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type Api, apiClient, waitFor } from '../support/http.ts';
+
+process.env.NBA_LOG_LEVEL = 'silent';
+const KEY = 'console-admin-key';
+let stack: LocalStack;
+let api: Api;
+let browser: Browser;
+let work: string;
+
+const quiet = { stdout: { write: () => true }, stderr: { write: () => true } } as never;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ apiKey: KEY, context: { modelRefreshMs: 100 } });
+  api = apiClient(stack.url, KEY);
+  await seedDemo(stack.url, KEY);
+  work = await mkdtemp(join(tmpdir(), 'nba-console-'));
+  browser = await launchChromium();
+}, 240_000);
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function newPage(width = 1280, height = 900): Promise<{ context: BrowserContext; page: Page; sent: string[] }> {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  const sent: string[] = [];
+  page.on('request', (r) => {
+    sent.push(`${r.url()} ${JSON.stringify(r.headers())}`);
+  });
+  return { context, page, sent };
+}
+
+const consoleUrl = () => `${stack.url}/console/`;
+
+describe('the console', () => {
+  it('opens with the key typed into its form, by keyboard alone, and lists the demo decision point', async () => {
+    const { context, page } = await newPage();
+    await page.goto(consoleUrl());
+    const field = page.getByLabel('Admin API key');
+    await field.waitFor();
+    // Keyboard only: the field has focus when the form shows; Enter submits.
+    expect(await page.evaluate('document.activeElement?.id')).toBe('key');
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: DEMO_DECISION_POINT }).waitFor();
+    await page.locator('#actions-table').waitFor();
+    const rows = await page.locator('#actions-table tbody tr').count();
+    expect(rows).toBe(4);
+    expect(await page.evaluate("sessionStorage.getItem('nba-console-key')")).toBe(KEY);
+    // Every field has a label (the form's, the settings', the action form's, the period's).
+    const unlabelled = await page.evaluate(
+      "[...document.querySelectorAll('input, textarea, select')].filter((e) => e.labels.length === 0).map((e) => e.id)",
+    );
+    expect(unlabelled).toEqual([]);
+    await context.close();
+  });
+
+  it('takes the key from #key=…, removes it from the address bar, and never sends it in a URL', async () => {
+    const { context, page, sent } = await newPage();
+    await page.goto(`${consoleUrl()}#key=${KEY}`);
+    await page.getByRole('button', { name: DEMO_DECISION_POINT }).waitFor();
+    expect(page.url()).toBe(consoleUrl());
+    const withKeyInUrl = sent.filter((s) => s.split(' ')[0]!.includes(KEY));
+    expect(withKeyInUrl).toEqual([]);
+    // It is sent, in the header, to the API only.
+    expect(sent.some((s) => s.includes('/v1/decision-points') && s.includes(`"x-api-key":"${KEY}"`))).toBe(true);
+    await context.close();
+  });
+
+  it('says clearly when the key is wrong, lacks admin scope, or the API cannot be reached', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}#key=not-a-key`);
+    const alert = page.locator('#message');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/API key was refused \(HTTP 401/);
+    await page.getByLabel('Admin API key').waitFor();
+
+    const created = await api.call('POST', '/v1/keys', { name: 'decide-only', scopes: ['decide'] });
+    expect(created.status).toBe(201);
+    await page.getByLabel('Admin API key').fill(created.body.secret);
+    await page.getByRole('button', { name: 'Open console' }).click();
+    await page.waitForFunction("document.getElementById('message')?.textContent?.includes('HTTP 403')");
+    expect(await alert.textContent()).toContain('Enter an admin key');
+
+    await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+    await page.getByLabel('Admin API key').fill(KEY);
+    await page.getByRole('button', { name: 'Open console' }).click();
+    await page.waitForFunction("document.getElementById('message')?.textContent?.includes('could not be reached')");
+    await context.close();
+  });
+
+  it('charts the learning series from real traffic after simulate --through-stack', async () => {
+    const world = join(work, 'world');
+    expect(await runGenWorld(['--seed', '3', '--rounds', '400', '--out', world], quiet)).toBe(0);
+    const code = await runSimulate(
+      [
+        '--online',
+        join(world, 'online.jsonl'),
+        '--through-stack',
+        stack.url,
+        '--api-key',
+        KEY,
+        '--decision-point',
+        'sim',
+        '--max-rounds',
+        '120',
+      ],
+      quiet,
+    );
+    expect(code).toBe(0);
+    let windows: { start: string; decisions: number; meanReward: number | null; rewardEvents: number }[] = [];
+    await waitFor(async () => {
+      windows = (await api.call('GET', '/v1/decision-points/sim/learning?hours=168')).body.windows;
+      return windows.reduce((n, w) => n + w.decisions, 0) === 120 && windows.some((w) => w.rewardEvents > 0);
+    }, 60_000);
+
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}?dp=sim#key=${KEY}`);
+    await page.locator('#learning-charts canvas').first().waitFor();
+    expect(await page.locator('#learning-charts figure').count()).toBe(4);
+    // The reward chart's data table holds the API's hours and figures.
+    const table = page.locator('#learning-charts figure').first().locator('details table');
+    const column = (n: number) => table.locator(`tbody tr td:nth-child(${n})`).allTextContents();
+    expect(await column(1)).toEqual(windows.map((w) => w.start.slice(0, 13).replace('T', ' ')));
+    expect((await column(2)).map(Number)).toEqual(windows.map((w) => Number(w.meanReward!.toFixed(3))));
+    const label = await page.locator('#learning-charts [role="img"]').first().getAttribute('aria-label');
+    expect(label).toMatch(/^Reward per decision, \d+ hours?; latest: served policy [\d.]+, uniform serving/);
+    expect(await page.locator('#feedback-health').textContent()).toContain('Decisions in the period120');
+    await context.close();
+  });
+
+  it('retires an action after confirmation, and the decisions API stops serving it', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}?dp=${DEMO_DECISION_POINT}#key=${KEY}`);
+    await page.getByRole('button', { name: 'Retire spring-sale' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('Retire spring-sale from homepage?');
+    // Cancel first: nothing changes.
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}/actions/spring-sale`)).body.status).toBe(
+      'live',
+    );
+    await page.getByRole('button', { name: 'Retire spring-sale' }).click();
+    await dialog.getByRole('button', { name: 'Retire spring-sale' }).click();
+    await page.locator('tr[data-action="spring-sale"] td.status-retired').waitFor();
+
+    const decide = async (i: number) => {
+      const r = await api.call('POST', '/v1/decisions', {
+        decisionPoint: DEMO_DECISION_POINT,
+        userId: `console-${i}`,
+        context: { segment: 'new' },
+      });
+      expect(r.status).toBe(200);
+      return (r.body.ranking as { actionId: string }[]).map((x) => x.actionId);
+    };
+    let i = 0;
+    await waitFor(async () => !(await decide(i++)).includes('spring-sale'), 10_000);
+    for (let k = 0; k < 40; k++) expect(await decide(i++)).not.toContain('spring-sale');
+    await context.close();
+  });
+
+  it('shows the API’s reason for refused settings and changes nothing', async () => {
+    const before = (await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}`)).body;
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}?dp=${DEMO_DECISION_POINT}#key=${KEY}`);
+    const settings = page.getByLabel(/^Settings \(version/);
+    await settings.waitFor();
+    await settings.fill(JSON.stringify({ ...before.settings, attributionWindowSeconds: -5 }));
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.waitForFunction("(document.getElementById('settings-error')?.textContent ?? '').length > 0");
+    expect(await page.locator('#settings-error').textContent()).toMatch(/HTTP 400: .*attributionWindowSeconds/);
+    const after = (await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}`)).body;
+    expect(after.version).toBe(before.version);
+    await context.close();
+  });
+
+  it('fits a phone: nothing scrolls sideways at 390 px', async () => {
+    const { context, page } = await newPage(390, 844);
+    await page.goto(`${consoleUrl()}?dp=${DEMO_DECISION_POINT}#key=${KEY}`);
+    await page.locator('#actions-table').waitFor();
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await context.close();
+  });
+});
