@@ -6,7 +6,8 @@
  *                     [--end ISO] [--days 7]
  *
  * jsonl: the simulator's `--history` lines (no timestamps: decisions are spread evenly over the `--days` days before
- * `--end`, default the start of today, UTC, so every imported day is before the next retraining's cutoff).
+ * `--end`, default the start of the last UTC day whose feedback a retraining run started now counts complete, so every
+ * imported day is before its cutoff; just after midnight that is yesterday's start, not today's).
  * obd: an Open Bandit Dataset campaign CSV with `item_context.csv` beside it; its `timestamp` column is kept.
  *
  * Where the decision point's settings come from (one rule, so the lake never holds decisions retraining must drop):
@@ -35,6 +36,7 @@ import {
   sourceIdOf,
 } from '../shared/app/retrain/import-history.ts';
 import type { BlobStore } from '../shared/app/retrain/ports.ts';
+import { DEFAULT_LAKE_DELAY_SECONDS } from '../shared/app/retrain/run-context.ts';
 import { BUCKET_MS } from '../shared/core/domain.ts';
 import {
   EvaluationError,
@@ -63,7 +65,9 @@ const USAGE = `usage: npm run import -- --format jsonl|obd FILE [options]
   --context-dim N        only if the decision point does not exist yet (default: from the history, else 16)
   --action-dim M         only if the decision point does not exist yet (default: from the history, else 8)
   --window-seconds S     only if the decision point does not exist yet (default 3600)
-  --end ISO, --days N    jsonl only: spread the decisions over N days (default 7) ending at END (default today 00:00Z)`;
+  --end ISO, --days N    jsonl only: spread the decisions over N days (default 7) ending at END (default: the start of
+                         the last day a retraining started now would train on: today 00:00Z once the attribution
+                         window and 15 minutes have passed since midnight, else yesterday's)`;
 
 function blobStoreFor(lake: string): BlobStore {
   const s3 = /^s3:\/\/([^/]+)\/?$/.exec(lake);
@@ -104,6 +108,7 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
     }
     let data: LoggedData;
     let timeOf: (i: number) => number;
+    let jsonlEnd: number | undefined;
     // A line that updates itself on a terminal (nothing when piped): reading a large history takes a while.
     const progress = createProgressLine(streams.stderr);
     const onProgress = (p: { lines: number }) =>
@@ -127,15 +132,21 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
       timeOf = (i) => times[i] as number;
     } else {
       data = await readJsonlLog(createReadStream(path), { source: basename(path), onProgress });
-      const end = v.end ?? Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
       const span = v.days * BUCKET_MS;
       const n = Math.max(1, data.rounds.length);
-      timeOf = (i) => end - span + (i * span) / n;
+      // The default end needs the decision point's window (below); times are asked for only after it is known.
+      timeOf = (i) => jsonlEnd! - span + (i * span) / n;
     }
     progress.done();
     const shape = historyShape(data);
     const api = engineApi({ url: v.url, key: v.key });
     const target = await targetSettings(v, shape, api);
+    // Default: the start of the last day a retraining run started now counts complete (its cutoff: now minus the
+    // attribution window and the lake's delay, shared/app/retrain/plan.ts), so every imported day is trained on.
+    jsonlEnd =
+      v.end ??
+      Math.floor((Date.now() - target.windowSeconds * 1000 - DEFAULT_LAKE_DELAY_SECONDS * 1000) / BUCKET_MS) *
+        BUCKET_MS;
     const summary = await importHistory(data, blobStoreFor(v.lake), {
       decisionPoint: v.decisionPoint,
       contextDim: target.contextDim,

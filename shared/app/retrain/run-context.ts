@@ -15,6 +15,9 @@ import {
 import { combineSchema, decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
 
 /** What starts a run: the EventBridge schedule sends `{ "decisionPoint": "…" }`; an operator may set the rest. */
+/** Firehose buffers up to 15 minutes: how long a record may still be on its way into the lake, by default. */
+export const DEFAULT_LAKE_DELAY_SECONDS = 900;
+
 export const runInputSchema = z.strictObject({
   decisionPoint: decisionPointIdSchema,
   /** Train as of this instant (ISO-8601 with offset); default: when the execution started. */
@@ -46,7 +49,7 @@ export const runInputSchema = z.strictObject({
     .max(1e10)
     .default(32 * 1024 * 1024),
   /** How long after its time a record may still be on its way into the lake (Firehose buffers up to 15 min). */
-  lakeDelaySeconds: z.number().int().min(0).max(86_400).default(900),
+  lakeDelaySeconds: z.number().int().min(0).max(86_400).default(DEFAULT_LAKE_DELAY_SECONDS),
   /** Online impressions of a day the lake may miss before promotion is refused (share, 0..1). */
   coverageTolerance: z.number().min(0).max(1).default(0.001),
   /** Promote even if the statistical gate says no (never with incomplete data); recorded in the report. */
