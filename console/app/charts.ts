@@ -15,8 +15,17 @@ export interface Series {
 const fmt = (v: number | null | undefined, digits = 3) =>
   v === null || v === undefined || !Number.isFinite(v) ? '–' : Number(v.toFixed(digits)).toString();
 
-/** A chart of `series` over `times` (seconds since the epoch), with its title, text alternative and data table. */
-export function lineChart(title: string, times: number[], series: Series[], digits = 3): HTMLElement {
+/**
+ * A chart of `series` over `times` (seconds since the epoch) on the period `range`, with its title, text alternative
+ * and data table. It takes its figure's width, and follows it when the window is resized.
+ */
+export function lineChart(
+  title: string,
+  times: number[],
+  range: [number, number],
+  series: Series[],
+  digits = 3,
+): HTMLElement {
   const figure = document.createElement('figure');
   figure.className = 'chart';
   const caption = document.createElement('figcaption');
@@ -32,18 +41,18 @@ export function lineChart(title: string, times: number[], series: Series[], digi
     'aria-label',
     last < 0
       ? `${title}: no data yet`
-      : `${title}, ${times.length} hour${times.length === 1 ? '' : 's'}; latest: ${series
+      : `${title}, ${times.length} window${times.length === 1 ? '' : 's'}; latest: ${series
           .map((s) => `${s.label} ${fmt(s.values[last], digits)}`)
           .join(', ')}`,
   );
   figure.append(canvasBox);
 
-  const width = () => Math.max(260, Math.min(560, (figure.parentElement?.clientWidth ?? 560) - 24));
+  const HEIGHT = 200;
   const plot = new uPlot(
     {
-      width: width(),
-      height: 200,
-      scales: { x: { time: true } },
+      width: 300,
+      height: HEIGHT,
+      scales: { x: { time: true, range: () => range } },
       axes: [{ stroke: '#1b1f24' }, { stroke: '#1b1f24', size: 56 }],
       series: [
         {},
@@ -60,15 +69,18 @@ export function lineChart(title: string, times: number[], series: Series[], digi
     [times, ...series.map((s) => s.values)],
     canvasBox,
   );
-  const resize = () => plot.setSize({ width: width(), height: 200 });
-  new ResizeObserver(resize).observe(document.body);
+  // The figure's content width (its padding is 0.5 rem a side), once it is laid out and whenever it changes.
+  new ResizeObserver(([entry]) => {
+    const width = Math.floor(entry?.contentRect.width ?? 0);
+    if (width > 0 && width !== plot.width) plot.setSize({ width, height: HEIGHT });
+  }).observe(figure);
 
   const details = document.createElement('details');
   const summary = document.createElement('summary');
   summary.textContent = `Data: ${title}`;
   const table = document.createElement('table');
   const head = table.createTHead().insertRow();
-  for (const label of ['Hour (UTC)', ...series.map((s) => s.label)]) {
+  for (const label of ['Window start (UTC)', ...series.map((s) => s.label)]) {
     const th = document.createElement('th');
     th.scope = 'col';
     th.textContent = label;
@@ -77,7 +89,7 @@ export function lineChart(title: string, times: number[], series: Series[], digi
   const body = table.createTBody();
   times.forEach((t, i) => {
     const row = body.insertRow();
-    row.insertCell().textContent = new Date(t * 1000).toISOString().slice(0, 13).replace('T', ' ');
+    row.insertCell().textContent = new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ');
     for (const s of series) {
       const cell = row.insertCell();
       cell.className = 'num';

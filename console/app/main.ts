@@ -419,9 +419,22 @@ interface LearningWindow {
   meanDelaySeconds: number | null;
 }
 interface Learning {
+  resolution: string;
+  from: string;
+  to: string;
   windows: LearningWindow[];
   deadLetters: { dead: Record<string, number>; held: number; complete: boolean };
 }
+
+const PERIODS = [
+  { value: '1', label: 'last hour, by minute' },
+  { value: '6', label: 'last 6 hours, by minute' },
+  { value: '24', label: 'last day, by hour' },
+  { value: '168', label: 'last week, by hour' },
+  { value: '720', label: 'last 30 days, by day' },
+  { value: '2160', label: 'last 90 days, by day' },
+];
+const DEFAULT_PERIOD = '6';
 
 async function renderLearning(dp: string, box: HTMLElement): Promise<void> {
   const hoursSelect = el(
@@ -430,19 +443,14 @@ async function renderLearning(dp: string, box: HTMLElement): Promise<void> {
       id: 'learning-hours',
       onchange: () => void renderLearningWith(dp, box, Number((hoursSelect as HTMLSelectElement).value)),
     },
-    ...[
-      ['24', 'last day'],
-      ['168', 'last week'],
-      ['720', 'last 30 days'],
-      ['2160', 'last 90 days'],
-    ].map(([v, label]) => el('option', { value: v! }, label!)),
-  );
+    ...PERIODS.map((p) => el('option', { value: p.value }, p.label)),
+  ) as HTMLSelectElement;
   box.replaceChildren(
     el('div', { class: 'row' }, el('label', { for: 'learning-hours' }, 'Period'), hoursSelect),
     el('div', { id: 'learning-body' }),
   );
-  (hoursSelect as HTMLSelectElement).value = '168';
-  await renderLearningWith(dp, box, 168);
+  hoursSelect.value = DEFAULT_PERIOD;
+  await renderLearningWith(dp, box, Number(DEFAULT_PERIOD));
 }
 
 async function renderLearningWith(dp: string, box: HTMLElement, hours: number): Promise<void> {
@@ -450,6 +458,8 @@ async function renderLearningWith(dp: string, box: HTMLElement, hours: number): 
   const s = await call<Learning>('GET', `/v1/decision-points/${enc(dp)}/learning?hours=${hours}`);
   const w = s.windows;
   const times = w.map((x) => Date.parse(x.start) / 1000);
+  const range: [number, number] = [Date.parse(s.from) / 1000, Date.parse(s.to) / 1000];
+  const per = s.resolution;
   const late = w.reduce((n, x) => n + x.lateEvents, 0);
   const dead = Object.entries(s.deadLetters.dead);
   const decisions = w.reduce((n, x) => n + x.decisions, 0);
@@ -459,7 +469,7 @@ async function renderLearningWith(dp: string, box: HTMLElement, hours: number): 
       : el(
           'div',
           { class: 'grid2', id: 'learning-charts' },
-          lineChart('Reward per decision', times, [
+          lineChart(`Reward per decision, per ${per}`, times, range, [
             { label: 'served policy', values: w.map((x) => x.meanReward), color: '#0b5cad' },
             {
               label: 'uniform serving (estimated)',
@@ -468,12 +478,13 @@ async function renderLearningWith(dp: string, box: HTMLElement, hours: number): 
               dash: [6, 4],
             },
           ]),
-          lineChart('Exploration share', times, [
+          lineChart(`Exploration share, per ${per}`, times, range, [
             { label: 'exploration share', values: w.map((x) => x.explorationShare), color: '#146c2e' },
           ]),
           lineChart(
-            'Decisions per hour',
+            `Decisions and rewarded events, per ${per}`,
             times,
+            range,
             [
               { label: 'decisions', values: w.map((x) => x.decisions), color: '#1b1f24' },
               { label: 'rewarded events', values: w.map((x) => x.rewardEvents), color: '#0b5cad' },
@@ -481,8 +492,9 @@ async function renderLearningWith(dp: string, box: HTMLElement, hours: number): 
             0,
           ),
           lineChart(
-            'Feedback delay (seconds)',
+            `Feedback delay (seconds), per ${per}`,
             times,
+            range,
             [{ label: 'mean delay', values: w.map((x) => x.meanDelaySeconds), color: '#6b3fa0' }],
             1,
           ),

@@ -28,10 +28,10 @@ import {
   replayDeadLetters,
   replayStreamRange,
 } from '../../shared/app/learn/dead-letters.ts';
-import { MAX_SERIES_HOURS, readLearningSeries } from '../../shared/app/learn/learning-series.ts';
+import { LEARNING_RESOLUTIONS, MAX_SERIES_HOURS, readLearningSeries } from '../../shared/app/learn/learning-series.ts';
 import { eraseUser } from '../../shared/app/privacy/erase-user.ts';
 import { LIFECYCLE_STATUSES } from '../../shared/core/catalog/schedule.ts';
-import { type CatalogAction, type DecisionPoint, SERIES_WINDOW_MS } from '../../shared/core/domain.ts';
+import type { CatalogAction, DecisionPoint } from '../../shared/core/domain.ts';
 import { ValidationError } from '../../shared/core/errors.ts';
 import { actionInputSchema, deadLetterFilterSchema, streamRangeSchema } from '../../shared/core/schemas.ts';
 import {
@@ -59,6 +59,7 @@ const jobView = (j: DecisionJob): Body<typeof decisionJobSchema> => ({
 });
 const learningQuery = z.strictObject({
   hours: z.coerce.number().int().min(1).max(MAX_SERIES_HOURS).default(48),
+  resolution: z.enum(LEARNING_RESOLUTIONS).optional(),
 });
 const importBody = z.strictObject({ actions: z.array(z.unknown()).min(1).max(MAX_IMPORT_ITEMS) });
 
@@ -240,14 +241,13 @@ export function adminRoutes(engine: Engine): Route[] {
       scope: 'admin',
       handle: async ({ params, query }) => {
         const dp = params.decisionPoint!;
-        const { hours } = parseWith(learningQuery, query, 'query');
+        const period = parseWith(learningQuery, query, 'query');
         await catalog.getDecisionPoint(dp);
-        const series = await readLearningSeries(stateStore, dp, hours, Date.now());
+        const series = await readLearningSeries(stateStore, dp, period, Date.now());
         return {
           status: 200,
           body: {
             decisionPoint: dp,
-            windowSeconds: SERIES_WINDOW_MS / 1000,
             ...series,
             deadLetters: await countDeadLetters(deadLetterStore, dp),
           } satisfies Body<typeof learningSeriesSchema>,

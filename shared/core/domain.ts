@@ -87,18 +87,27 @@ export interface StatsItem extends StatsKey {
   lastLearnedAt: number;
 }
 
-/** Length of a learning-series window: the console's curves are per UTC hour of the decision. */
-export const SERIES_WINDOW_MS = 3_600_000;
-export const seriesWindowOf = (at: number): number => Math.floor(at / SERIES_WINDOW_MS);
+/**
+ * Learning-series windows (docs/ARCHITECTURE.md §10): every contribution goes to its decision's UTC minute and UTC
+ * hour. Minutes show a launch or a local run as it happens and expire after `MINUTE_SERIES_RETENTION_DAYS`; hours
+ * are kept.
+ */
+export const SERIES_RESOLUTION_MS = { minute: 60_000, hour: 3_600_000 } as const;
+export type SeriesResolution = keyof typeof SERIES_RESOLUTION_MS;
+export const SERIES_RESOLUTIONS = Object.keys(SERIES_RESOLUTION_MS) as SeriesResolution[];
+export const MINUTE_SERIES_RETENTION_DAYS = 3;
+export const seriesWindowOf = (at: number, resolution: SeriesResolution): number =>
+  Math.floor(at / SERIES_RESOLUTION_MS[resolution]);
 
 /**
- * One writer partition's share of a decision point's learning series in one hour (docs/ARCHITECTURE.md §10): sums
+ * One writer partition's share of a decision point's learning series in one minute or hour (docs/ARCHITECTURE.md §10): sums
  * over the decisions made in that hour and the feedback credited to them, all additive so partitions and batches
  * add up, and written under high-water marks exactly like statistics (each contribution counted once).
  */
 export interface SeriesKey {
   decisionPoint: string;
-  /** `seriesWindowOf(decision time)`. */
+  resolution: SeriesResolution;
+  /** `seriesWindowOf(decision time, resolution)`. */
   window: number;
   partition: number;
 }

@@ -12,6 +12,7 @@ import type {
   DecisionPoint,
   SeriesItem,
   SeriesKey,
+  SeriesResolution,
   StatsItem,
   StatsKey,
   StoredDecision,
@@ -53,7 +54,7 @@ export interface StateStore {
   /** Conditional write, as `putStats`. */
   putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void>;
   /** Series items of windows `from` to `to` (both included), in window order. */
-  listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]>;
+  listSeries(decisionPoint: string, resolution: SeriesResolution, from: number, to: number): Promise<SeriesItem[]>;
   /** Writes an offline model's per-action statistics (idempotent: same version, same content). */
   putBaseStats(items: readonly BaseModelStats[]): Promise<void>;
   getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined>;

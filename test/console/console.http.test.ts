@@ -4,7 +4,7 @@
  * - the page opens with the key typed into its form (keyboard only) and with `#key=…`, which leaves the address bar
  *   and is never sent to the server; it lists the demo decision point `npm start` seeds;
  * - a wrong key, a key without admin scope, and an unreachable API each give a clear message;
- * - after `npm run simulate -- --through-stack` the learning charts draw the hours the API reports;
+ * - after `npm run simulate -- --through-stack` the learning charts draw the windows the API reports;
  * - an action retired from the page (after its confirmation) is no longer served: checked through the decisions API;
  * - a settings change the API refuses shows the API's reason and changes nothing;
  * - every form field has a label, and at phone width the page does not scroll sideways.
@@ -133,7 +133,7 @@ describe('the console', () => {
     expect(code).toBe(0);
     let windows: { start: string; decisions: number; meanReward: number | null; rewardEvents: number }[] = [];
     await waitFor(async () => {
-      windows = (await api.call('GET', '/v1/decision-points/sim/learning?hours=168')).body.windows;
+      windows = (await api.call('GET', '/v1/decision-points/sim/learning?hours=6')).body.windows;
       return windows.reduce((n, w) => n + w.decisions, 0) === 120 && windows.some((w) => w.rewardEvents > 0);
     }, 60_000);
 
@@ -144,10 +144,12 @@ describe('the console', () => {
     // The reward chart's data table holds the API's hours and figures.
     const table = page.locator('#learning-charts figure').first().locator('details table');
     const column = (n: number) => table.locator(`tbody tr td:nth-child(${n})`).allTextContents();
-    expect(await column(1)).toEqual(windows.map((w) => w.start.slice(0, 13).replace('T', ' ')));
+    expect(await column(1)).toEqual(windows.map((w) => w.start.slice(0, 16).replace('T', ' ')));
     expect((await column(2)).map(Number)).toEqual(windows.map((w) => Number(w.meanReward!.toFixed(3))));
     const label = await page.locator('#learning-charts [role="img"]').first().getAttribute('aria-label');
-    expect(label).toMatch(/^Reward per decision, \d+ hours?; latest: served policy [\d.]+, uniform serving/);
+    expect(label).toMatch(
+      /^Reward per decision, per minute, \d+ windows?; latest: served policy [\d.]+, uniform serving/,
+    );
     expect(await page.locator('#feedback-health').textContent()).toContain('Decisions in the period120');
     await context.close();
   });

@@ -64,7 +64,7 @@ afterAll(async () => {
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
 describe('GET /v1/decision-points/{dp}/learning', () => {
-  it('sums the hour as §10.1 says, from what the client saw, duplicates counted once', async () => {
+  it('sums each window as §10.1 says, from what the client saw, duplicates counted once', async () => {
     let windows: Window[] = [];
     await waitFor(async () => {
       const r = await api.call('GET', `/v1/decision-points/${DP}/learning?hours=2`);
@@ -79,6 +79,14 @@ describe('GET /v1/decision-points/{dp}/learning', () => {
     }
     expect(sum('weighted')).toBe(expected.decisions);
     expect(sum('lateEvents')).toBe(0);
+    // The window length cuts the same sums differently and changes none of them.
+    for (const resolution of ['minute', 'hour', 'day']) {
+      const r = await api.call('GET', `/v1/decision-points/${DP}/learning?hours=48&resolution=${resolution}`);
+      expect(r.body.resolution).toBe(resolution);
+      const total = (k: string) => (r.body.windows as Window[]).reduce((t, w) => t + w.sums[k]!, 0);
+      for (const k of Object.keys(expected) as (keyof typeof expected)[])
+        expect(close(total(k), expected[k])).toBe(true);
+    }
     for (const w of windows) {
       expect(close(w.meanReward!, w.sums.reward! / w.decisions)).toBe(true);
       expect(close(w.uniformEstimate!, w.sums.weightedReward! / w.sums.weightSum!)).toBe(true);
@@ -94,5 +102,10 @@ describe('GET /v1/decision-points/{dp}/learning', () => {
     expect(JSON.stringify(bad.body)).toContain('hours');
     const many = await api.call('GET', `/v1/decision-points/${DP}/learning?hours=99999`);
     expect(many.status).toBe(400);
+    const minutes = await api.call('GET', `/v1/decision-points/${DP}/learning?hours=100&resolution=minute`);
+    expect(minutes.status).toBe(400);
+    expect(minutes.body.error.message).toContain('minutes are kept 3 days');
+    const weird = await api.call('GET', `/v1/decision-points/${DP}/learning?resolution=week`);
+    expect(weird.status).toBe(400);
   });
 });

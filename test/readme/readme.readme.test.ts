@@ -224,6 +224,9 @@ const plans: Record<string, Plan> = {
       expect(readFileSync(join(ROOT, 'docs/openapi.json'), 'utf8')).toBe(openApiBefore);
     },
   },
+  'npm run screenshots': {
+    skip: 'takes minutes of simulated traffic on purpose (per-minute charts); test/console runs the same pages in Chromium',
+  },
   'npm run iam-report': {
     skip: 'runs the whole http tier itself (minutes) to collect the calls; test/twin covers the ledger it reports',
   },

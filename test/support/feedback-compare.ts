@@ -91,8 +91,8 @@ export async function compareStatistics(
 }
 
 /**
- * The learning series (docs/ARCHITECTURE.md §10.1) summed over writer partitions, against the reference's hours:
- * every hour either side, every counter.
+ * The learning series (docs/ARCHITECTURE.md §10.1) summed over writer partitions, against the reference's windows:
+ * every minute and hour either side, every counter.
  */
 export async function compareSeries(
   state: StateStore,
@@ -102,8 +102,12 @@ export async function compareSeries(
   const diffs: string[] = [];
   const got = new Map<string, Record<string, number>>();
   for (const dp of decisionPoints) {
-    for (const item of await state.listSeries(dp, 0, Number.MAX_SAFE_INTEGER)) {
-      const key = `${dp}|${item.window}`;
+    const items = [
+      ...(await state.listSeries(dp, 'minute', 0, Number.MAX_SAFE_INTEGER)),
+      ...(await state.listSeries(dp, 'hour', 0, Number.MAX_SAFE_INTEGER)),
+    ];
+    for (const item of items) {
+      const key = `${dp}|${item.resolution}|${item.window}`;
       const sum = got.get(key) ?? {};
       for (const [k, v] of Object.entries(item.counters)) sum[k] = (sum[k] ?? 0) + v;
       got.set(key, sum);

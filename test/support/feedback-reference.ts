@@ -66,7 +66,7 @@ export interface RefStats {
   lateEvents: number;
 }
 
-/** One hour of the learning series (docs/ARCHITECTURE.md §10.1, S1–S3). */
+/** One window of the learning series (docs/ARCHITECTURE.md §10.1, S1–S3). */
 export interface RefSeries {
   decisions: number;
   randomness: number;
@@ -80,7 +80,7 @@ export interface RefSeries {
 }
 
 export interface ReferenceResult {
-  /** Key `${decisionPoint}|${hour}`. */
+  /** Key `${decisionPoint}|${minute or hour}|${window}`. */
   series: Map<string, RefSeries>;
   /** Key `${decisionPoint}|${objective}|${actionId}|${day}`. */
   stats: Map<string, RefStats>;
@@ -160,51 +160,60 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
     }
     return s;
   };
-  const hourOf = (d: RefDecision): RefSeries => {
-    const key = `${d.decisionPoint}|${Math.floor(d.at / 3_600_000)}`;
-    let h = out.series.get(key);
-    if (!h) {
-      h = {
-        decisions: 0,
-        randomness: 0,
-        weighted: 0,
-        weightSum: 0,
-        reward: 0,
-        weightedReward: 0,
-        rewardEvents: 0,
-        delayMs: 0,
-        lateEvents: 0,
-      };
-      out.series.set(key, h);
-    }
-    return h;
-  };
+  /** The decision's two windows (§10: its UTC minute and its UTC hour); every contribution goes to both. */
+  const windowsOf = (d: RefDecision): RefSeries[] =>
+    (
+      [
+        ['minute', 60_000],
+        ['hour', 3_600_000],
+      ] as const
+    ).map(([name, ms]) => {
+      const key = `${d.decisionPoint}|${name}|${Math.floor(d.at / ms)}`;
+      let h = out.series.get(key);
+      if (!h) {
+        h = {
+          decisions: 0,
+          randomness: 0,
+          weighted: 0,
+          weightSum: 0,
+          reward: 0,
+          weightedReward: 0,
+          rewardEvents: 0,
+          delayMs: 0,
+          lateEvents: 0,
+        };
+        out.series.set(key, h);
+      }
+      return h;
+    });
   // S1: w = (1/K)/p when K is logged.
   const weightOf = (d: RefDecision) => (d.candidates ? 1 / d.candidates.length / d.propensity : undefined);
   /** S1: a decision whose impressions count. */
   const decided = (d: RefDecision) => {
-    const h = hourOf(d);
-    h.decisions += 1;
-    h.randomness += 1 - d.propensity;
     const w = weightOf(d);
-    if (w !== undefined) {
-      h.weighted += 1;
-      h.weightSum += w;
+    for (const h of windowsOf(d)) {
+      h.decisions += 1;
+      h.randomness += 1 - d.propensity;
+      if (w !== undefined) {
+        h.weighted += 1;
+        h.weightSum += w;
+      }
     }
   };
   /** S2: a global reward r of an event at t crediting `actionId`. */
   const seriesReward = (d: RefDecision, actionId: string, r: number, t: number) => {
-    const h = hourOf(d);
-    h.reward += r;
-    h.rewardEvents += 1;
-    h.delayMs += t - d.at;
     const w = weightOf(d);
-    if (w !== undefined && actionId === d.chosen[0]) h.weightedReward += r * w;
+    for (const h of windowsOf(d)) {
+      h.reward += r;
+      h.rewardEvents += 1;
+      h.delayMs += t - d.at;
+      if (w !== undefined && actionId === d.chosen[0]) h.weightedReward += r * w;
+    }
   };
   /** S3. */
   const late = (d: RefDecision, actionId: string) => {
     slot(d, 'default', actionId).lateEvents += 1;
-    hourOf(d).lateEvents += 1;
+    for (const h of windowsOf(d)) h.lateEvents += 1;
   };
   const impression = (d: RefDecision, objective: string, actionId: string) => {
     const s = slot(d, objective, actionId);

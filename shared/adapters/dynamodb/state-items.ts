@@ -5,17 +5,20 @@
  */
 import { z } from 'zod';
 import { decodeStats, encodeStats } from '../../core/bandit/stats.ts';
-import type {
-  ActiveModel,
-  ApiKeyRecord,
-  BaseModelStats,
-  CatalogAction,
-  DecisionPoint,
-  PromotedSettings,
-  SeriesItem,
-  SeriesKey,
-  StatsItem,
-  StatsKey,
+import {
+  type ActiveModel,
+  type ApiKeyRecord,
+  type BaseModelStats,
+  type CatalogAction,
+  type DecisionPoint,
+  MINUTE_SERIES_RETENTION_DAYS,
+  type PromotedSettings,
+  SERIES_RESOLUTION_MS,
+  type SeriesItem,
+  type SeriesKey,
+  type SeriesResolution,
+  type StatsItem,
+  type StatsKey,
 } from '../../core/domain.ts';
 import type { Erasure } from '../../core/ports.ts';
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
@@ -30,8 +33,10 @@ export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
 /** Series sort keys sort by window (zero-padded hour number), so a time range is one key range. */
-export const seriesWindowPrefix = (window: number) => `SERIES#${String(window).padStart(10, '0')}#`;
-export const seriesSk = (k: Pick<SeriesKey, 'window' | 'partition'>) => `${seriesWindowPrefix(k.window)}${k.partition}`;
+export const seriesWindowPrefix = (resolution: SeriesResolution, window: number) =>
+  `SERIES#${resolution}#${String(window).padStart(10, '0')}#`;
+export const seriesSk = (k: Pick<SeriesKey, 'resolution' | 'window' | 'partition'>) =>
+  `${seriesWindowPrefix(k.resolution, k.window)}${k.partition}`;
 
 export function seriesItem(item: SeriesItem): Record<string, unknown> {
   return {
@@ -39,12 +44,21 @@ export function seriesItem(item: SeriesItem): Record<string, unknown> {
     sk: seriesSk(item),
     type: 'series',
     decisionPoint: item.decisionPoint,
+    resolution: item.resolution,
     window: item.window,
     partition: item.partition,
     counters: item.counters,
     highWaterMarks: item.highWaterMarks,
     version: item.version,
     writtenAt: item.writtenAt,
+    // Minutes expire (the table's TTL attribute, in seconds); hours are kept.
+    ...(item.resolution === 'minute'
+      ? {
+          expiresAt: Math.floor(
+            ((item.window + 1) * SERIES_RESOLUTION_MS.minute + MINUTE_SERIES_RETENTION_DAYS * 86_400_000) / 1000,
+          ),
+        }
+      : {}),
   };
 }
 
@@ -53,6 +67,7 @@ export function toSeries(item: Record<string, unknown>): SeriesItem {
   const n = (k: string) => Number(c[k] ?? 0);
   return {
     decisionPoint: String(item.decisionPoint),
+    resolution: item.resolution === 'minute' ? 'minute' : 'hour',
     window: Number(item.window),
     partition: Number(item.partition),
     counters: {

@@ -34,6 +34,7 @@ import type {
   DecisionPoint,
   SeriesItem,
   SeriesKey,
+  SeriesResolution,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -156,9 +157,14 @@ export class DynamoStateStore implements StateStore {
     await this.conditionalPut(seriesItem(item), expectedVersion);
   }
 
-  async listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]> {
+  async listSeries(
+    decisionPoint: string,
+    resolution: SeriesResolution,
+    from: number,
+    to: number,
+  ): Promise<SeriesItem[]> {
     // A window's prefix sorts before each of its keys and is no item's key.
-    const range = [seriesWindowPrefix(from), seriesWindowPrefix(to + 1)] as const;
+    const range = [seriesWindowPrefix(resolution, from), seriesWindowPrefix(resolution, to + 1)] as const;
     return (await this.queryAll({ pk: dpPk(decisionPoint), skRange: range })).map(toSeries);
   }
 

@@ -383,13 +383,21 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [dpParam],
         get: {
           summary:
-            'The learning series: per hour of decision time, decisions, reward per decision of the served policy and of uniform serving (estimated from the logged propensities), exploration share, feedback delay, late events; and dead letters by rule',
+            'The learning series: per minute, hour or day of decision time, decisions, reward per decision of the served policy and of uniform serving (estimated from the logged propensities), exploration share, feedback delay, late events; and dead letters by rule',
           parameters: [
             {
               name: 'hours',
               in: 'query',
               required: false,
               schema: { type: 'integer', minimum: 1, maximum: 2160, default: 48 },
+            },
+            {
+              name: 'resolution',
+              in: 'query',
+              required: false,
+              description:
+                'Window length; default minute up to 6 hours, hour up to 14 days, else day. Minutes are kept 3 days.',
+              schema: { type: 'string', enum: ['minute', 'hour', 'day'] },
             },
           ],
           responses: { '200': answer('Series', bodies.learningSeriesSchema), ...errors },

@@ -181,6 +181,7 @@ const nullableNumber = z.number().nullable();
 /** GET /v1/decision-points/{dp}/learning: the learning series (docs/ARCHITECTURE.md §10.1). */
 export const learningSeriesSchema = z.object({
   decisionPoint: z.string(),
+  resolution: z.enum(['minute', 'hour', 'day']),
   windowSeconds: z.number().int().positive(),
   from: isoTime,
   to: isoTime,

@@ -20,6 +20,7 @@ import type {
   DecisionPoint,
   SeriesItem,
   SeriesKey,
+  SeriesResolution,
   StatsItem,
   StatsKey,
 } from '../../core/domain.ts';
@@ -140,8 +141,13 @@ export class MemoryStateStore implements StateStore {
     this.conditionalPut(seriesItem(item), expectedVersion);
   }
 
-  async listSeries(decisionPoint: string, from: number, to: number): Promise<SeriesItem[]> {
-    return this.query(dpPk(decisionPoint), 'SERIES#')
+  async listSeries(
+    decisionPoint: string,
+    resolution: SeriesResolution,
+    from: number,
+    to: number,
+  ): Promise<SeriesItem[]> {
+    return this.query(dpPk(decisionPoint), `SERIES#${resolution}#`)
       .map(toSeries)
       .filter((s) => s.window >= from && s.window <= to);
   }

@@ -1,14 +1,19 @@
 /**
- * The learning series a reader sees (docs/ARCHITECTURE.md §10.1): the stored hourly sums of every writer partition
- * added up per hour, and the figures the console charts derived from them. Hours without decisions are left out.
+ * The learning series a reader sees (docs/ARCHITECTURE.md §10.1): the stored sums of every writer partition added up
+ * per window, and the figures the console charts derived from them. Windows are a minute or an hour as stored, or a
+ * day summed from hours (the sums are additive, so a coarser window is exact). Windows without decisions or events are
+ * left out.
  */
 import {
   emptySeriesCounters,
-  SERIES_WINDOW_MS,
+  MINUTE_SERIES_RETENTION_DAYS,
+  SERIES_RESOLUTION_MS,
   type SeriesCounters,
   type SeriesItem,
+  type SeriesResolution,
   seriesWindowOf,
 } from '../../core/domain.ts';
+import { ValidationError } from '../../core/errors.ts';
 import type { StateStore } from '../../core/ports.ts';
 
 export interface LearningWindow {
@@ -25,28 +30,38 @@ export interface LearningWindow {
   explorationShare: number | null;
   /** delayMs / rewardEvents, in seconds. */
   meanDelaySeconds: number | null;
-  /** The additive sums the figures come from (to pool hours). */
+  /** The additive sums the figures come from (to pool windows). */
   sums: SeriesCounters;
 }
 
-/** At most this many hours per request (90 days). */
+export type LearningResolution = SeriesResolution | 'day';
+export const LEARNING_RESOLUTIONS: readonly LearningResolution[] = ['minute', 'hour', 'day'];
+const WINDOW_MS: Record<LearningResolution, number> = { ...SERIES_RESOLUTION_MS, day: 86_400_000 };
+
+/** At most this many hours per request (90 days), and this many windows per answer (3 days of minutes). */
 export const MAX_SERIES_HOURS = 2160;
+export const MAX_SERIES_WINDOWS = 4320;
+
+/** The resolution a period is shown at when the reader does not choose: at most a few hundred windows. */
+export const defaultResolution = (hours: number): LearningResolution =>
+  hours <= 6 ? 'minute' : hours <= 24 * 14 ? 'hour' : 'day';
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
-/** Sums `items` per window and derives each window's figures, oldest first. */
-export function learningWindows(items: readonly SeriesItem[]): LearningWindow[] {
+/** Sums `items` into windows of `windowMs` and derives each window's figures, oldest first. */
+export function learningWindows(items: readonly SeriesItem[], windowMs: number): LearningWindow[] {
   const byWindow = new Map<number, SeriesCounters>();
   for (const item of items) {
-    const sum = byWindow.get(item.window) ?? emptySeriesCounters();
+    const w = Math.floor((item.window * SERIES_RESOLUTION_MS[item.resolution]) / windowMs);
+    const sum = byWindow.get(w) ?? emptySeriesCounters();
     for (const k of Object.keys(sum) as (keyof SeriesCounters)[]) sum[k] += item.counters[k];
-    byWindow.set(item.window, sum);
+    byWindow.set(w, sum);
   }
   return [...byWindow]
     .sort(([a], [b]) => a - b)
-    .map(([window, s]) => ({
-      start: new Date(window * SERIES_WINDOW_MS).toISOString(),
-      end: new Date((window + 1) * SERIES_WINDOW_MS).toISOString(),
+    .map(([w, s]) => ({
+      start: new Date(w * windowMs).toISOString(),
+      end: new Date((w + 1) * windowMs).toISOString(),
       decisions: s.decisions,
       rewardEvents: s.rewardEvents,
       lateEvents: s.lateEvents,
@@ -58,18 +73,45 @@ export function learningWindows(items: readonly SeriesItem[]): LearningWindow[] 
     }));
 }
 
-/** The last `hours` hours of a decision point's series, up to the hour of `now`. */
+/** The last `hours` hours of a decision point's series, up to `now`, in windows of `resolution`. */
 export async function readLearningSeries(
   state: Pick<StateStore, 'listSeries'>,
   decisionPoint: string,
-  hours: number,
+  period: { hours: number; resolution?: LearningResolution | undefined },
   now: number,
-): Promise<{ from: string; to: string; windows: LearningWindow[] }> {
-  const last = seriesWindowOf(now);
-  const first = last - hours + 1;
+): Promise<{
+  resolution: LearningResolution;
+  windowSeconds: number;
+  from: string;
+  to: string;
+  windows: LearningWindow[];
+}> {
+  const resolution = period.resolution ?? defaultResolution(period.hours);
+  if (resolution === 'minute' && period.hours > MINUTE_SERIES_RETENTION_DAYS * 24) {
+    throw new ValidationError(
+      `resolution minute: minutes are kept ${MINUTE_SERIES_RETENTION_DAYS} days; ask for hours ≤ ${MINUTE_SERIES_RETENTION_DAYS * 24}, or resolution hour or day`,
+    );
+  }
+  const windowMs = WINDOW_MS[resolution];
+  const to = (Math.floor(now / windowMs) + 1) * windowMs;
+  const from = Math.max(0, to - Math.ceil((period.hours * 3_600_000) / windowMs) * windowMs);
+  if ((to - from) / windowMs > MAX_SERIES_WINDOWS) {
+    throw new ValidationError(
+      `hours ${period.hours} at resolution ${resolution} would be ${(to - from) / windowMs} windows (at most ${MAX_SERIES_WINDOWS}): choose a coarser resolution`,
+    );
+  }
+  const stored: SeriesResolution = resolution === 'minute' ? 'minute' : 'hour';
+  const items = await state.listSeries(
+    decisionPoint,
+    stored,
+    seriesWindowOf(from, stored),
+    seriesWindowOf(to - 1, stored),
+  );
   return {
-    from: new Date(first * SERIES_WINDOW_MS).toISOString(),
-    to: new Date((last + 1) * SERIES_WINDOW_MS).toISOString(),
-    windows: learningWindows(await state.listSeries(decisionPoint, first, last)),
+    resolution,
+    windowSeconds: windowMs / 1000,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    windows: learningWindows(items, windowMs),
   };
 }

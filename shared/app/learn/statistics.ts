@@ -9,8 +9,8 @@
  * batch's lowest failure are written: a mark moved past a failed record would make its redelivery skip the record's
  * own contribution to the same item.
  *
- * The same writes keep the decision point's learning series (docs/ARCHITECTURE.md §10): one item per hour of decision
- * time and writer partition, whose additive counters take a contribution per decision (`impressions`), per global
+ * The same writes keep the decision point's learning series (docs/ARCHITECTURE.md §10): one item per minute and per
+ * hour of decision time and writer partition, whose additive counters take a contribution per decision (`impressions`), per global
  * reward and per late event (`series`), under their own high-water marks.
  */
 import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
@@ -20,6 +20,7 @@ import {
   emptySeriesCounters,
   INTENT_ACTION,
   intentObjective,
+  SERIES_RESOLUTIONS,
   type SeriesCounters,
   type SeriesItem,
   type SeriesKey,
@@ -117,16 +118,19 @@ export class StatisticsWriter {
     this.series(d, seq, { kind: 'decision', propensity: d.propensity, candidateCount: d.candidateCount });
   }
 
-  /** Adds a contribution of the record at `seq` to the series window of the decision's hour. */
+  /** Adds a contribution of the record at `seq` to the series windows (minute and hour) of the decision. */
   series(d: Pick<StoredDecision, 'decisionPoint' | 'at'>, seq: bigint, c: SeriesContribution): void {
-    const key: SeriesKey = { decisionPoint: d.decisionPoint, window: seriesWindowOf(d.at), partition: this.partition };
-    const id = `${key.decisionPoint}\u0000${key.window}`;
-    let p = this.pendingSeries.get(id);
-    if (!p) {
-      p = { key, contributions: [] };
-      this.pendingSeries.set(id, p);
+    for (const resolution of SERIES_RESOLUTIONS) {
+      const window = seriesWindowOf(d.at, resolution);
+      const key: SeriesKey = { decisionPoint: d.decisionPoint, resolution, window, partition: this.partition };
+      const id = `${key.decisionPoint}\u0000${resolution}\u0000${window}`;
+      let p = this.pendingSeries.get(id);
+      if (!p) {
+        p = { key, contributions: [] };
+        this.pendingSeries.set(id, p);
+      }
+      p.contributions.push({ ...c, seq });
     }
-    p.contributions.push({ ...c, seq });
   }
 
   /** Adds a contribution of the record at `seq` to the item of the decision's day. */
