@@ -45,13 +45,26 @@ export function lineChart(
           .map((s) => `${s.label} ${fmt(s.values[last], digits)}`)
           .join(', ')}`,
   );
-  figure.append(canvasBox);
+  // The key (uPlot's own legend is off: the data table below carries the values).
+  const key = document.createElement('p');
+  key.className = 'key';
+  for (const s of series) {
+    const item = document.createElement('span');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.borderTopColor = s.color;
+    swatch.style.borderTopStyle = s.dash ? 'dashed' : 'solid';
+    item.append(swatch, s.label);
+    key.append(item);
+  }
+  figure.append(key, canvasBox);
 
   const HEIGHT = 200;
   const plot = new uPlot(
     {
       width: 300,
       height: HEIGHT,
+      legend: { show: false },
       scales: { x: { time: true, range: () => range } },
       axes: [{ stroke: '#1b1f24' }, { stroke: '#1b1f24', size: 56 }],
       series: [

@@ -420,6 +420,7 @@ interface LearningWindow {
 }
 interface Learning {
   resolution: string;
+  windowSeconds: number;
   from: string;
   to: string;
   windows: LearningWindow[];
@@ -458,7 +459,11 @@ async function renderLearningWith(dp: string, box: HTMLElement, hours: number): 
   const s = await call<Learning>('GET', `/v1/decision-points/${enc(dp)}/learning?hours=${hours}`);
   const w = s.windows;
   const times = w.map((x) => Date.parse(x.start) / 1000);
-  const range: [number, number] = [Date.parse(s.from) / 1000, Date.parse(s.to) / 1000];
+  // The period's axis, starting at its first window with data (a new decision point's minutes fill the chart).
+  const range: [number, number] = [
+    Math.max(Date.parse(s.from) / 1000, (times[0] ?? 0) - s.windowSeconds),
+    Date.parse(s.to) / 1000,
+  ];
   const per = s.resolution;
   const late = w.reduce((n, x) => n + x.lateEvents, 0);
   const dead = Object.entries(s.deadLetters.dead);

@@ -55,6 +55,37 @@ async function newPage(width = 1280, height = 900): Promise<{ context: BrowserCo
 
 const consoleUrl = () => `${stack.url}/console/`;
 
+/**
+ * WCAG 2.x contrast of every visible element's own text against the first opaque background behind it, as rendered:
+ * the elements whose ratio is below 4.5:1 (AA for normal text). Run in the page.
+ */
+const LOW_CONTRAST = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || c[3] === 1) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || el.closest('[hidden]')) continue;
+    const a = lum(rgb(style.color).slice(0, 3));
+    const b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return low;
+})()`;
+
 describe('the console', () => {
   it('opens with the key typed into its form, by keyboard alone, and lists the demo decision point', async () => {
     const { context, page } = await newPage();
@@ -75,6 +106,8 @@ describe('the console', () => {
       "[...document.querySelectorAll('input, textarea, select')].filter((e) => e.labels.length === 0).map((e) => e.id)",
     );
     expect(unlabelled).toEqual([]);
+    // Text contrast (WCAG AA) over the whole page as rendered, and on the sign-in form with its error message.
+    expect(await page.evaluate(LOW_CONTRAST)).toEqual([]);
     await context.close();
   });
 
@@ -97,6 +130,7 @@ describe('the console', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/API key was refused \(HTTP 401/);
     await page.getByLabel('Admin API key').waitFor();
+    expect(await page.evaluate(LOW_CONTRAST)).toEqual([]);
 
     const created = await api.call('POST', '/v1/keys', { name: 'decide-only', scopes: ['decide'] });
     expect(created.status).toBe(201);

@@ -101,6 +101,23 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 }, 30_000);
 
+describe('README: npm start prints the console', () => {
+  it('prints a console address that serves the page, with a #key that the API accepts', async () => {
+    const m = /console {2}(http:\/\/\S+\/console\/)#key=(\S+)/.exec(engineLog);
+    expect(m, engineLog).not.toBeNull();
+    const [, address, key] = m!;
+    expect(address).toBe(`${url}/console/`);
+    const page = await fetch(address!);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('Next-best-action console');
+    // The key in the fragment is the admin key: what the page sends as x-api-key is accepted.
+    const list = await fetch(`${url}/v1/decision-points`, { headers: { 'x-api-key': decodeURIComponent(key!) } });
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(await list.json())).toContain('homepage');
+  });
+});
+
 /** "Bring your own history" is one flow (its files, its decision point): run whole, in order, by its own test below. */
 const HISTORY_BLOCK = blockAfter('### Bring your own history');
 const [historyFrom, historyTo] = blockLines(HISTORY_BLOCK);
