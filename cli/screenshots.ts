@@ -73,7 +73,9 @@ export async function runScreenshots(argv: readonly string[], streams: CliStream
         await page.goto(`${stack.url}/console/?dp=sim#key=${key}`);
         await page.locator(view.anchor).waitFor();
         await page.locator('#learning-charts canvas').first().waitFor();
-        if (view.anchor === '#actions-table') await page.locator('#actions-panel').scrollIntoViewIfNeeded();
+        if (view.anchor === '#actions-table') {
+          await page.evaluate("document.getElementById('actions-panel').previousElementSibling.scrollIntoView()");
+        }
         await page.screenshot({ path: join(out, view.file), fullPage: view.fullPage });
         await page.close();
         streams.stdout.write(`wrote ${join(out, view.file)}\n`);
