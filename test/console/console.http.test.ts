@@ -7,18 +7,24 @@
  * - after `npm run simulate -- --through-stack` the learning charts draw the windows the API reports;
  * - an action retired from the page (after its confirmation) is no longer served: checked through the decisions API;
  * - a settings change the API refuses shows the API's reason and changes nothing;
+ * - a retraining run (`npm run import` then `npm run retrain`) shows with its estimates, intervals, ESS and verdict,
+ *   and its rollback, once confirmed, takes the active model back (checked through the API);
  * - every form field has a label, and at phone width the page does not scroll sideways.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGenWorld } from '../../cli/gen-world.ts';
+import { runImport } from '../../cli/import.ts';
+import { runRetrainCli } from '../../cli/retrain.ts';
 import { runSimulate } from '../../cli/simulate.ts';
 import { launchChromium } from '../../local/browser.ts';
 import { DEMO_DECISION_POINT, seedDemo } from '../../local/demo.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { World, worldSettings } from '../../sim/world.ts';
+import { runCli } from '../support/cli.ts';
 import { type Api, apiClient, waitFor } from '../support/http.ts';
 
 process.env.NBA_LOG_LEVEL = 'silent';
@@ -31,10 +37,11 @@ let work: string;
 const quiet = { stdout: { write: () => true }, stderr: { write: () => true } } as never;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: KEY, context: { modelRefreshMs: 100 } });
+  work = await mkdtemp(join(tmpdir(), 'nba-console-'));
+  // A data folder, so that `npm run retrain` can run on the stack's lake.
+  stack = await startLocalStack({ apiKey: KEY, dataDir: join(work, 'data'), context: { modelRefreshMs: 100 } });
   api = apiClient(stack.url, KEY);
   await seedDemo(stack.url, KEY);
-  work = await mkdtemp(join(tmpdir(), 'nba-console-'));
   browser = await launchChromium();
 }, 240_000);
 afterAll(async () => {
@@ -136,13 +143,13 @@ describe('the console', () => {
     expect(created.status).toBe(201);
     await page.getByLabel('Admin API key').fill(created.body.secret);
     await page.getByRole('button', { name: 'Open console' }).click();
-    await page.waitForFunction("document.getElementById('message')?.textContent?.includes('HTTP 403')");
+    await page.locator('#message', { hasText: 'HTTP 403' }).waitFor();
     expect(await alert.textContent()).toContain('Enter an admin key');
 
     await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
     await page.getByLabel('Admin API key').fill(KEY);
     await page.getByRole('button', { name: 'Open console' }).click();
-    await page.waitForFunction("document.getElementById('message')?.textContent?.includes('could not be reached')");
+    await page.locator('#message', { hasText: 'could not be reached' }).waitFor();
     await context.close();
   });
 
@@ -227,12 +234,50 @@ describe('the console', () => {
     await settings.waitFor();
     await settings.fill(JSON.stringify({ ...before.settings, attributionWindowSeconds: -5 }));
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await page.waitForFunction("(document.getElementById('settings-error')?.textContent ?? '').length > 0");
+    await page.locator('#settings-error', { hasText: /\S/ }).waitFor();
     expect(await page.locator('#settings-error').textContent()).toMatch(/HTTP 400: .*attributionWindowSeconds/);
     const after = (await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}`)).body;
     expect(after.version).toBe(before.version);
     await context.close();
   });
+
+  it('shows a retraining run with its estimates and rolls it back after confirmation', async () => {
+    const dp = 'offline';
+    expect((await api.call('PUT', `/v1/decision-points/${dp}`, worldSettings())).status).toBe(201);
+    const history = join(work, 'history.jsonl');
+    const world = new World({ seed: 7, rounds: 10, historyRounds: 1500 });
+    await writeFile(history, `${[...world.history()].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const lake = join(work, 'data');
+    const imported = await runCli(runImport, [
+      ...['--format', 'jsonl', history, '--decision-point', dp, '--lake', lake, '--create-actions'],
+      ...['--url', stack.url, '--key', KEY],
+    ]);
+    expect(imported.code, imported.err).toBe(0);
+    // --force: this test is about the page, not the gate; a promoted model is what a rollback needs.
+    const trained = await runCli(runRetrainCli, ['--decision-point', dp, '--data-dir', lake, '--force', '--json']);
+    expect(trained.code, trained.err).toBe(0);
+    const before = (await api.call('GET', `/v1/decision-points/${dp}/evaluations`)).body;
+    const active = before.activeVersion as string;
+    expect(active).toBeTruthy();
+
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}?dp=${dp}#key=${KEY}`);
+    const run = page.locator('#runs-panel article').first();
+    await run.waitFor();
+    expect(await run.textContent()).toContain(active);
+    expect(await run.locator('.promoted').textContent()).toBe('promoted');
+    // One row per evaluated policy, each with its estimate, interval, lower bound and ESS as the API reports them.
+    const policies = before.evaluations[0].policies as { name: string; ess: number | null }[];
+    expect(await run.locator('tbody tr th').allTextContents()).toEqual(policies.map((p) => p.name));
+    await page.getByRole('button', { name: 'Roll back…' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain(`from offline model ${active}`);
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await page.locator('#message', { hasText: /^Rolled back/ }).waitFor();
+    const after = (await api.call('GET', `/v1/decision-points/${dp}/evaluations`)).body;
+    expect(after.activeVersion).not.toBe(active);
+    await context.close();
+  }, 180_000);
 
   it('fits a phone: nothing scrolls sideways at 390 px', async () => {
     const { context, page } = await newPage(390, 844);
