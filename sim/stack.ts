@@ -139,6 +139,27 @@ export interface StackOptions {
   readonly onNotice?: (message: string) => void;
 }
 
+/**
+ * A decision naming an action created moments ago: an action serves from the decision function's next model refresh
+ * (README, `PUT …/actions/{id}`), so until then the engine answers 400 "unknown action". Asks again every 50 ms, for at
+ * most 10 s, only for that answer.
+ */
+async function decideOnceServed(
+  client: StackClient,
+  request: Parameters<StackClient['decide']>[0],
+): Promise<Awaited<ReturnType<StackClient['decide']>>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await client.decide(request);
+    } catch (err) {
+      const notYet = err instanceof StackError && err.status === 400 && err.message.includes('unknown action');
+      if (!notYet || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Plays up to `maxRounds` rounds through the engine's API; the result has the same shape as fast mode's. */
 export async function simulateThroughStack(
   rounds: AsyncIterable<Numbered<OnlineRound>> | Iterable<Numbered<OnlineRound>>,
@@ -158,6 +179,7 @@ export async function simulateThroughStack(
     const now = board.rounds;
     if (now >= options.maxRounds) break;
     const ids: string[] = [];
+    let created = false;
     for (const [i, a] of round.actions.entries()) {
       if (!known.has(a.id)) {
         if (a.features === undefined) {
@@ -165,7 +187,10 @@ export async function simulateThroughStack(
         }
         known.set(a.id, a.features);
       }
-      if (!live.has(a.id)) await client.putAction(dp, a.id, toNamedFeatures(known.get(a.id) as FeatureInput));
+      if (!live.has(a.id)) {
+        await client.putAction(dp, a.id, toNamedFeatures(known.get(a.id) as FeatureInput));
+        created = true;
+      }
       ids.push(a.id);
     }
     const next = new Set(ids);
@@ -173,12 +198,8 @@ export async function simulateThroughStack(
     live = next;
 
     const userId = `sim-user-${round.t}`;
-    const answer = await client.decide({
-      decisionPoint: dp,
-      userId,
-      context: toNamedFeatures(round.context),
-      candidates: ids,
-    });
+    const request = { decisionPoint: dp, userId, context: toNamedFeatures(round.context), candidates: ids };
+    const answer = created ? await decideOnceServed(client, request) : await client.decide(request);
     const chosen = answer.chosen[0] as string;
     if (!next.has(chosen)) throw new StackError('POST', '/v1/decisions', 200, `chose "${chosen}", not a candidate`);
     if (round.events !== undefined && !noticeGiven) {

@@ -47,7 +47,9 @@ const rounds: OnlineRound[] = [
 let stack: LocalStack;
 let api: Api;
 beforeAll(async () => {
-  stack = await startLocalStack({ apiKey: 'sim-key', context: { modelRefreshMs: 50 } });
+  // A refresh slower than the simulator's next request: every action it creates is unknown to the decisions function
+  // for up to a second, as on AWS between two refreshes; the simulator must wait for it, not fail.
+  stack = await startLocalStack({ apiKey: 'sim-key', context: { modelRefreshMs: 1000 } });
   api = apiClient(stack.url, stack.apiKey);
 });
 afterAll(async () => {
