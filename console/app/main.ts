@@ -226,19 +226,21 @@ interface ActionSummary extends ObjectiveEstimate {
 async function renderActions(dp: string, box: HTMLElement): Promise<void> {
   const [{ actions }, model] = await Promise.all([
     call<{ actions: ActionView[] }>('GET', `/v1/decision-points/${enc(dp)}/actions`),
-    call<{ modelVersion: string; builtAt: string; actions: ActionSummary[] }>(
-      'GET',
-      `/v1/decision-points/${enc(dp)}/model`,
-    ),
+    call<{
+      modelVersion: string;
+      builtAt: string;
+      actions: ActionSummary[];
+      recent: { since: string; total: number; byAction: Record<string, number> };
+    }>('GET', `/v1/decision-points/${enc(dp)}/model`),
   ]);
   const learned = new Map(model.actions.map((a) => [a.actionId, a]));
   const objectives = [...new Set(model.actions.flatMap((a) => Object.keys(a.objectives)))];
-  const totalImpressions = model.actions.reduce((s, a) => s + a.objectives.default!.impressions, 0);
+  const recent = model.recent;
   const headers = [
     'Action',
     'Status',
     ...objectives.map((o) => `Estimate ± sd (${o})`),
-    'Share of impressions',
+    `Share of traffic since ${when(recent.since).slice(0, 10)}`,
     'Impressions',
     'Reward events',
     'Reward sum',
@@ -274,8 +276,8 @@ async function renderActions(dp: string, box: HTMLElement): Promise<void> {
           }),
           el(
             'td',
-            { class: 'num' },
-            d && totalImpressions > 0 ? `${fmt((100 * d.impressions) / totalImpressions, 1)}%` : '–',
+            { class: 'num share' },
+            recent.total > 0 ? `${fmt((100 * (recent.byAction[a.actionId] ?? 0)) / recent.total, 1)}%` : '–',
           ),
           el('td', { class: 'num' }, fmt(d?.impressions ?? 0, 0)),
           el('td', { class: 'num' }, fmt(d?.rewardEvents ?? 0, 0)),

@@ -19,7 +19,7 @@ import type {
 } from '../../shared/adapters/http/responses.ts';
 import { retrainRoutes } from '../../shared/adapters/http/retrain-routes.ts';
 import { CatalogService, MAX_IMPORT_ITEMS } from '../../shared/app/catalog/catalog.ts';
-import { summarizeModel } from '../../shared/app/catalog/model-summary.ts';
+import { recentImpressions, summarizeModel } from '../../shared/app/catalog/model-summary.ts';
 import type { DecisionJob } from '../../shared/app/decision-jobs/job.ts';
 import { ApiKeyService } from '../../shared/app/keys/keys.ts';
 import {
@@ -230,6 +230,7 @@ export function adminRoutes(engine: Engine): Route[] {
           status: 200,
           body: {
             ...summary,
+            recent: recentImpressions(await stateStore.listStats(dp), Date.now()),
             deadLetters: await countDeadLetters(deadLetterStore, dp),
           } satisfies Body<typeof modelSummarySchema>,
         };

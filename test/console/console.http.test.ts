@@ -192,6 +192,17 @@ describe('the console', () => {
       /^Reward per decision, per minute, \d+ windows?; latest: served policy [\d.]+, uniform serving/,
     );
     expect(await page.locator('#feedback-health').textContent()).toContain('Decisions in the period120');
+    // Each action's share of recent traffic is the API's recent impressions over their total.
+    const model = (await api.call('GET', '/v1/decision-points/sim/model')).body;
+    expect(model.recent.total).toBe(120);
+    const ids = await page
+      .locator('#actions-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
+    expect(ids.length).toBeGreaterThan(1);
+    const shown = await page.locator('#actions-table tbody td.share').allTextContents();
+    const share = (id: string | null) =>
+      `${Number(((100 * (model.recent.byAction[id!] ?? 0)) / model.recent.total).toFixed(1)).toLocaleString('en')}%`;
+    expect(shown).toEqual(ids.map(share));
     await context.close();
   });
 
@@ -223,6 +234,38 @@ describe('the console', () => {
     let i = 0;
     await waitFor(async () => !(await decide(i++)).includes('spring-sale'), 10_000);
     for (let k = 0; k < 40; k++) expect(await decide(i++)).not.toContain('spring-sale');
+    await context.close();
+  });
+
+  it('adds an action scheduled for tomorrow from the page: the API holds it scheduled and does not serve it', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${consoleUrl()}?dp=${DEMO_DECISION_POINT}#key=${KEY}`);
+    await page.getByLabel('Action id').fill('summer-sale');
+    await page.getByLabel('Features (JSON object)').fill('{"category": "promo", "discount": 0.3}');
+    const start = new Date(Date.now() + 86_400_000);
+    start.setUTCSeconds(0, 0);
+    // The page's inputs are in the browser's time zone; the browser reports its offset for the instant.
+    const offset = await page.evaluate<number>(`new Date(${start.getTime()}).getTimezoneOffset()`);
+    const local = new Date(start.getTime() - offset * 60_000).toISOString().slice(0, 16);
+    await page.getByLabel('Starts (your time zone; empty: now)').fill(local);
+    await page.getByRole('button', { name: 'Save action' }).click();
+    await page.locator('tr[data-action="summer-sale"] td.status-scheduled').waitFor();
+    const stored = (await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}/actions/summer-sale`)).body;
+    expect(stored.status).toBe('scheduled');
+    expect(stored.startsAt).toBe(start.toISOString());
+    expect(stored.features).toEqual({ category: 'promo', discount: 0.3 });
+    const served = await api.call('POST', '/v1/decisions', {
+      decisionPoint: DEMO_DECISION_POINT,
+      userId: 'scheduled-check',
+      context: {},
+    });
+    expect((served.body.ranking as { actionId: string }[]).map((r) => r.actionId)).not.toContain('summer-sale');
+    // A refused input (features that are a string) is shown with the API's reason, and nothing is created.
+    await page.getByLabel('Action id').fill('bad-one');
+    await page.getByLabel('Features (JSON object)').fill('"just text"');
+    await page.getByRole('button', { name: 'Save action' }).click();
+    await page.locator('#action-error', { hasText: /HTTP 400/ }).waitFor();
+    expect((await api.call('GET', `/v1/decision-points/${DEMO_DECISION_POINT}/actions/bad-one`)).status).toBe(404);
     await context.close();
   });
 

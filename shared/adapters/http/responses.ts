@@ -169,6 +169,8 @@ export const modelSummarySchema = z.object({
     ),
   }),
   actions: z.array(actionSummarySchema),
+  /** Recent traffic: impressions per action from decisions since `since` (yesterday's start, UTC), and their total. */
+  recent: z.object({ since: isoTime, total: count, byAction: z.record(z.string(), count) }),
   /** Dead letters attributed to this decision point: refused records by rule, held events, whether all were seen. */
   deadLetters: z.object({
     dead: z.record(z.string(), count),

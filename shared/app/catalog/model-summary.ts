@@ -9,7 +9,7 @@ import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { scoreInto } from '../../core/bandit/score.ts';
 import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
-import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
+import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, type StatsItem } from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
 import { servingExploration } from '../../core/policy/serving-policy.ts';
 import type { ModelWithStats } from '../decide/model-cache.ts';
@@ -192,4 +192,24 @@ export function summarizeAction(
 ): ActionSummary | undefined {
   if (!model.posterior.index.has(actionId)) return undefined;
   return summarize(model, [actionId], now)[0];
+}
+
+/**
+ * Each action's share of recent traffic: its impressions from decisions of today and yesterday (UTC; statistics are
+ * kept per day of decision), summed over writer partitions, from the `default` policy's items (one impression per
+ * decision and chosen action), beside the total over all actions.
+ */
+export function recentImpressions(
+  items: readonly Pick<StatsItem, 'objective' | 'actionId' | 'bucket' | 'stats'>[],
+  now: number,
+): { since: string; total: number; byAction: Record<string, number> } {
+  const from = bucketOf(now) - 1;
+  const byAction: Record<string, number> = {};
+  let total = 0;
+  for (const item of items) {
+    if (item.objective !== DEFAULT_OBJECTIVE || item.bucket < from) continue;
+    byAction[item.actionId] = (byAction[item.actionId] ?? 0) + item.stats.n;
+    total += item.stats.n;
+  }
+  return { since: new Date(from * BUCKET_MS).toISOString(), total, byAction };
 }
