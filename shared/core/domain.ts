@@ -137,7 +137,6 @@ export interface SeriesItem extends SeriesKey {
   counters: SeriesCounters;
   /** As on statistics items: per shard, the highest sequence number included. */
   highWaterMarks: Record<string, string>;
-  version: number;
   /** Deliberately not `updatedAt`: series items stay out of the index models are refreshed from. */
   writtenAt: number;
 }

@@ -10,6 +10,7 @@ import type {
   CatalogAction,
   DeadLetter,
   DecisionPoint,
+  SeriesCounters,
   SeriesItem,
   SeriesKey,
   SeriesResolution,
@@ -51,8 +52,19 @@ export interface StateStore {
   putStats(item: StatsItem, expectedVersion: number | undefined): Promise<void>;
   listStats(decisionPoint: string): Promise<StatsItem[]>;
   getSeries(key: SeriesKey): Promise<SeriesItem | undefined>;
-  /** Conditional write, as `putStats`. */
-  putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void>;
+  /**
+   * Adds `delta` to the item's counters (creating it if absent) and moves `shardId`'s high-water mark from
+   * `expectedMark` (undefined: that shard has none yet) to `mark`, in one write conditional on that mark only:
+   * VersionConflictError when another writer of the same shard moved it first. Writers of other shards never conflict.
+   */
+  addSeries(
+    key: SeriesKey,
+    shardId: string,
+    expectedMark: string | undefined,
+    mark: string,
+    delta: SeriesCounters,
+    writtenAt: number,
+  ): Promise<void>;
   /** Series items of windows `from` to `to` (both included), in window order. */
   listSeries(decisionPoint: string, resolution: SeriesResolution, from: number, to: number): Promise<SeriesItem[]>;
   /** Writes an offline model's per-action statistics (idempotent: same version, same content). */

@@ -688,11 +688,15 @@ describe('the updater core over memory and DynamoDB adapters', () => {
         );
       }
       const stats = (await s.state.listStats(dp)).map((i) => ({ ...i, decisionPoint: 'dp' }));
+      const series = [
+        ...(await s.state.listSeries(dp, 'minute', 0, Number.MAX_SAFE_INTEGER)),
+        ...(await s.state.listSeries(dp, 'hour', 0, Number.MAX_SAFE_INTEGER)),
+      ].map((i) => ({ ...i, decisionPoint: 'dp' }));
       const dead = (await s.deadLetters.list(1000))
         .filter((d) => d.id.startsWith(`${shard}/`))
         .map((d) => d.id)
         .sort();
-      return { outcomes, stats, dead };
+      return { outcomes, stats, series, dead };
     };
     const dp = uniqueName('same');
     const shard = `shard-${dp}`;
@@ -704,6 +708,9 @@ describe('the updater core over memory and DynamoDB adapters', () => {
     expect(memory.outcomes[0]!.rewards).toBeGreaterThan(10);
     expect(memory.outcomes[0]!.deadLettered).toBeGreaterThan(0);
     expect(memory.dead).toEqual(dynamo.dead);
+    // The learning series: the same items, counters and marks (ADD and SET on DynamoDB, their emulation in memory).
+    expect(memory.series.length).toBeGreaterThan(0);
+    expect(memory.series).toEqual(dynamo.series);
     expect(memory.stats.length).toBe(dynamo.stats.length);
     memory.stats.forEach((m, i) => {
       const d = dynamo.stats[i]!;

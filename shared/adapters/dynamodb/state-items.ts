@@ -11,9 +11,11 @@ import {
   type BaseModelStats,
   type CatalogAction,
   type DecisionPoint,
+  emptySeriesCounters,
   MINUTE_SERIES_RETENTION_DAYS,
   type PromotedSettings,
   SERIES_RESOLUTION_MS,
+  type SeriesCounters,
   type SeriesItem,
   type SeriesKey,
   type SeriesResolution,
@@ -38,24 +40,30 @@ export const seriesWindowPrefix = (resolution: SeriesResolution, window: number)
 export const seriesSk = (k: Pick<SeriesKey, 'resolution' | 'window' | 'partition'>) =>
   `${seriesWindowPrefix(k.resolution, k.window)}${k.partition}`;
 
-export function seriesItem(item: SeriesItem): Record<string, unknown> {
+/**
+ * A series item's layout: its key fields, each counter as a top-level number `c:<name>` and each writer's high-water
+ * mark as a top-level string `m:<shardId>`, so one UpdateItem can ADD to the counters and move one writer's mark,
+ * conditional on that mark alone (writers of other shards never conflict; see `addSeries`).
+ */
+export const SERIES_COUNTER_PREFIX = 'c:';
+export const SERIES_MARK_PREFIX = 'm:';
+
+/** The attributes an addition sets whatever the item held: its key fields, when it was written, and its expiry. */
+export function seriesKeyAttributes(key: SeriesKey, writtenAt: number): Record<string, unknown> {
   return {
-    pk: dpPk(item.decisionPoint),
-    sk: seriesSk(item),
+    pk: dpPk(key.decisionPoint),
+    sk: seriesSk(key),
     type: 'series',
-    decisionPoint: item.decisionPoint,
-    resolution: item.resolution,
-    window: item.window,
-    partition: item.partition,
-    counters: item.counters,
-    highWaterMarks: item.highWaterMarks,
-    version: item.version,
-    writtenAt: item.writtenAt,
+    decisionPoint: key.decisionPoint,
+    resolution: key.resolution,
+    window: key.window,
+    partition: key.partition,
+    writtenAt,
     // Minutes expire (the table's TTL attribute, in seconds); hours are kept.
-    ...(item.resolution === 'minute'
+    ...(key.resolution === 'minute'
       ? {
           expiresAt: Math.floor(
-            ((item.window + 1) * SERIES_RESOLUTION_MS.minute + MINUTE_SERIES_RETENTION_DAYS * 86_400_000) / 1000,
+            ((key.window + 1) * SERIES_RESOLUTION_MS.minute + MINUTE_SERIES_RETENTION_DAYS * 86_400_000) / 1000,
           ),
         }
       : {}),
@@ -63,26 +71,21 @@ export function seriesItem(item: SeriesItem): Record<string, unknown> {
 }
 
 export function toSeries(item: Record<string, unknown>): SeriesItem {
-  const c = (item.counters ?? {}) as Record<string, unknown>;
-  const n = (k: string) => Number(c[k] ?? 0);
+  const counters = emptySeriesCounters();
+  const highWaterMarks: Record<string, string> = {};
+  for (const [k, v] of Object.entries(item)) {
+    if (k.startsWith(SERIES_COUNTER_PREFIX)) {
+      const name = k.slice(SERIES_COUNTER_PREFIX.length) as keyof SeriesCounters;
+      if (name in counters) counters[name] = Number(v);
+    } else if (k.startsWith(SERIES_MARK_PREFIX)) highWaterMarks[k.slice(SERIES_MARK_PREFIX.length)] = String(v);
+  }
   return {
     decisionPoint: String(item.decisionPoint),
     resolution: item.resolution === 'minute' ? 'minute' : 'hour',
     window: Number(item.window),
     partition: Number(item.partition),
-    counters: {
-      decisions: n('decisions'),
-      randomness: n('randomness'),
-      weighted: n('weighted'),
-      weightSum: n('weightSum'),
-      reward: n('reward'),
-      weightedReward: n('weightedReward'),
-      rewardEvents: n('rewardEvents'),
-      delayMs: n('delayMs'),
-      lateEvents: n('lateEvents'),
-    },
-    highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,
-    version: Number(item.version),
+    counters,
+    highWaterMarks,
     writtenAt: Number(item.writtenAt ?? 0),
   };
 }

@@ -22,6 +22,7 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mapLimit } from '../../app/concurrency.ts';
@@ -32,6 +33,7 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
+  SeriesCounters,
   SeriesItem,
   SeriesKey,
   SeriesResolution,
@@ -48,7 +50,9 @@ import {
   activeModelItem,
   decisionPointItem,
   dpPk,
-  seriesItem,
+  SERIES_COUNTER_PREFIX,
+  SERIES_MARK_PREFIX,
+  seriesKeyAttributes,
   seriesSk,
   seriesWindowPrefix,
   statsItem,
@@ -153,8 +157,49 @@ export class DynamoStateStore implements StateStore {
     return item && toSeries(item);
   }
 
-  async putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void> {
-    await this.conditionalPut(seriesItem(item), expectedVersion);
+  async addSeries(
+    key: SeriesKey,
+    shardId: string,
+    expectedMark: string | undefined,
+    mark: string,
+    delta: SeriesCounters,
+    writtenAt: number,
+  ): Promise<void> {
+    // SET the key fields and the shard's mark, ADD each counter: one atomic update, conditional on the mark alone.
+    const names: Record<string, string> = { '#mark': `${SERIES_MARK_PREFIX}${shardId}` };
+    const values: Record<string, unknown> = { ':mark': mark };
+    const sets = ['#mark = :mark'];
+    Object.entries(seriesKeyAttributes(key, writtenAt)).forEach(([k, v], i) => {
+      if (k === 'pk' || k === 'sk') return;
+      names[`#k${i}`] = k;
+      values[`:k${i}`] = v;
+      sets.push(`#k${i} = :k${i}`);
+    });
+    const adds = Object.entries(delta).map(([k, v], i) => {
+      names[`#c${i}`] = `${SERIES_COUNTER_PREFIX}${k}`;
+      values[`:c${i}`] = v;
+      return `#c${i} :c${i}`;
+    });
+    if (expectedMark !== undefined) values[':expected'] = expectedMark;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: dpPk(key.decisionPoint), sk: seriesSk(key) }),
+          UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+          ConditionExpression: expectedMark === undefined ? 'attribute_not_exists(#mark)' : '#mark = :expected',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new VersionConflictError(`series ${seriesSk(key)}: the mark of ${shardId} moved`, undefined, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
   }
 
   async listSeries(

@@ -18,6 +18,7 @@ import type {
   BaseModelStats,
   CatalogAction,
   DecisionPoint,
+  SeriesCounters,
   SeriesItem,
   SeriesKey,
   SeriesResolution,
@@ -33,7 +34,9 @@ import {
   activeModelItem,
   decisionPointItem,
   dpPk,
-  seriesItem,
+  SERIES_COUNTER_PREFIX,
+  SERIES_MARK_PREFIX,
+  seriesKeyAttributes,
   seriesSk,
   statsItem,
   statsSk,
@@ -137,8 +140,28 @@ export class MemoryStateStore implements StateStore {
     return item && toSeries(item);
   }
 
-  async putSeries(item: SeriesItem, expectedVersion: number | undefined): Promise<void> {
-    this.conditionalPut(seriesItem(item), expectedVersion);
+  async addSeries(
+    key: SeriesKey,
+    shardId: string,
+    expectedMark: string | undefined,
+    mark: string,
+    delta: SeriesCounters,
+    writtenAt: number,
+  ): Promise<void> {
+    const current = this.get(dpPk(key.decisionPoint), seriesSk(key)) ?? {};
+    const markName = `${SERIES_MARK_PREFIX}${shardId}`;
+    const stored = current[markName] as string | undefined;
+    if (expectedMark === undefined ? stored !== undefined : stored !== expectedMark) {
+      throw new VersionConflictError(`series ${seriesSk(key)}: the mark of ${shardId} moved`, undefined, {
+        cause: conditionFailed(),
+      });
+    }
+    const next: Record<string, unknown> = { ...current, ...seriesKeyAttributes(key, writtenAt), [markName]: mark };
+    for (const [k, v] of Object.entries(delta)) {
+      const name = `${SERIES_COUNTER_PREFIX}${k}`;
+      next[name] = Number(next[name] ?? 0) + v;
+    }
+    this.put(toStored(next, KEYS, CONDITIONAL_PUT));
   }
 
   async listSeries(

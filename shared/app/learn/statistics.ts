@@ -22,7 +22,6 @@ import {
   intentObjective,
   SERIES_RESOLUTIONS,
   type SeriesCounters,
-  type SeriesItem,
   type SeriesKey,
   type StatsItem,
   type StatsKey,
@@ -232,7 +231,10 @@ export class StatisticsWriter {
     }
   }
 
-  /** The series counterpart of `applyToItem`: the contributions above the item's mark, one conditional write. */
+  /**
+   * The series counterpart of `applyToItem`: the contributions above this shard's mark, added in one write that is
+   * conditional on that mark only, so updaters of other shards sharing the item never conflict with it.
+   */
   private async applyToSeries(p: PendingSeries): Promise<number> {
     const shardId = this.opts.shardId;
     for (let attempt = 0; ; attempt++) {
@@ -241,21 +243,14 @@ export class StatisticsWriter {
       const applied = mark === undefined ? -1n : BigInt(mark);
       const fresh = p.contributions.filter((c) => c.seq > applied);
       if (fresh.length === 0) return attempt;
-      const counters = { ...(current?.counters ?? emptySeriesCounters()) };
+      const delta = emptySeriesCounters();
       let top = applied;
       for (const c of fresh) {
         if (c.seq > top) top = c.seq;
-        addToSeries(counters, c);
+        addToSeries(delta, c);
       }
-      const next: SeriesItem = {
-        ...p.key,
-        counters,
-        highWaterMarks: { ...(current?.highWaterMarks ?? {}), [shardId]: top.toString() },
-        version: (current?.version ?? 0) + 1,
-        writtenAt: this.opts.now(),
-      };
       try {
-        await this.state.putSeries(next, current?.version);
+        await this.state.addSeries(p.key, shardId, mark, top.toString(), delta, this.opts.now());
         return attempt;
       } catch (err) {
         await retryAfterConflict(err, attempt, this.opts.maxConflictRetries);
