@@ -10,14 +10,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchChromium } from '../local/browser.ts';
-import { seedDemo } from '../local/demo.ts';
-import { startLocalStack } from '../local/stack.ts';
-import { PROJECT_ROOT } from '../local/twin/assembly.ts';
-import { runGenWorld } from './gen-world.ts';
 import { parseCliArgs, parseNumberFlag } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
-import { runSimulate } from './simulate.ts';
 
 const USAGE = `usage: npm run screenshots [-- [--out DIR] [--rounds N] [--minutes M]]
 
@@ -38,6 +32,16 @@ export async function runScreenshots(argv: readonly string[], streams: CliStream
       return 0;
     }
     const v = parseCliArgs(argv, { out: { type: 'string' }, rounds: { type: 'string' }, minutes: { type: 'string' } });
+    // The stack, the browser and the simulator load only once the arguments are good (`--help` stays quick).
+    const [{ launchChromium }, { seedDemo }, { startLocalStack }, { PROJECT_ROOT }, { runGenWorld }, { runSimulate }] =
+      await Promise.all([
+        import('../local/browser.ts'),
+        import('../local/demo.ts'),
+        import('../local/stack.ts'),
+        import('../local/twin/assembly.ts'),
+        import('./gen-world.ts'),
+        import('./simulate.ts'),
+      ]);
     const out = resolve(v.out ?? join(PROJECT_ROOT, 'docs'));
     const rounds =
       v.rounds === undefined ? 300 : parseNumberFlag('rounds', v.rounds, { integer: true, above: 0, below: 100_001 });
