@@ -423,7 +423,8 @@ export class NbaEngineStack extends Stack {
       maxConcurrency: props.decisionJobConcurrency,
     });
     const jobs = this.decisionJobFunction;
-    onItems(jobs, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query');
+    // UpdateItem: its impressions' additions to the learning series (StateStore.addSeries).
+    onItems(jobs, this.stateTable, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     onIndexes(jobs, this.stateTable, 'dynamodb:Query');
     onItems(jobs, this.decisionsTable, 'dynamodb:GetItem');
     onSnapshots(jobs, 's3:GetObject');
