@@ -171,7 +171,7 @@ async function concurrentWriters(
         v: 1,
         decisionId: `${dp}-${w}-${i}`,
         decisionPoint: dp,
-        userId: `u${w}-${i}`,
+        userId: `${dp}-u${w}-${i}`,
         at: 1_700_000_000_000,
         context,
         x: Array.from(encodeFeatures(context, 16)),
@@ -186,7 +186,9 @@ async function concurrentWriters(
         servedBy: 'default',
       };
       return {
-        shardId: `shardId-${String(w).padStart(12, '0')}`,
+        // Shards and users of their own per scenario: a later scenario reusing a shard's sequence numbers would be
+        // the same records delivered again, which the updater rightly applies once (it stored 0 of 16,000).
+        shardId: `shardId-${dp}-${String(w).padStart(12, '0')}`,
         sequenceNumber: String(10n ** 20n + BigInt(i)),
         arrivalMs: 0,
         data: JSON.stringify(record),
