@@ -185,27 +185,32 @@ export class NbaEngineStack extends Stack {
     // Only the API functions see user ids, so only they read the key.
     const pseudonymKey = { USER_PSEUDONYM_SECRET: this.userPseudonymKey.secretArn };
 
+    /** What every function of the engine has: its handler module, runtime, tracing, log group and bundling. */
+    const functionProps = (id: string, handlerDir: string, options: { memorySize: number; timeout: Duration }) => ({
+      entry: join(repoRoot, 'functions', handlerDir, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: options.memorySize,
+      timeout: options.timeout,
+      tracing: Tracing.ACTIVE,
+      logGroup: new LogGroup(this, `${id}Logs`, {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      bundling,
+    });
+    /** A function of the engine with the engine's environment (its tables, stream, …) and any of its own. */
     const createFunction = (
       id: string,
       handlerDir: string,
       options: { memorySize: number; timeout: Duration; environment?: Record<string, string> },
     ): NodejsFunction =>
       engineFunction(this, id, {
-        entry: join(repoRoot, 'functions', handlerDir, 'handler.ts'),
-        handler: 'handler',
-        projectRoot: repoRoot,
-        depsLockFilePath: join(repoRoot, 'package-lock.json'),
-        runtime: Runtime.NODEJS_24_X,
-        architecture: Architecture.ARM_64,
-        memorySize: options.memorySize,
-        timeout: options.timeout,
-        tracing: Tracing.ACTIVE,
+        ...functionProps(id, handlerDir, options),
         environment: { ...environment, ...options.environment },
-        logGroup: new LogGroup(this, `${id}Logs`, {
-          retention: logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        bundling,
       });
 
     this.decisionsFunction = createFunction('DecisionsFunction', 'decisions', {
@@ -235,19 +240,7 @@ export class NbaEngineStack extends Stack {
     // The web console's static files (functions/console/handler.ts). It calls no AWS service, so it gets none of the
     // engine's environment; its files are built into the bundle after esbuild has bundled the handler.
     this.consoleFunction = engineFunction(this, 'ConsoleFunction', {
-      entry: join(repoRoot, 'functions', 'console', 'handler.ts'),
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: join(repoRoot, 'package-lock.json'),
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 256,
-      timeout: Duration.seconds(5),
-      tracing: Tracing.ACTIVE,
-      logGroup: new LogGroup(this, 'ConsoleFunctionLogs', {
-        retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      ...functionProps('ConsoleFunction', 'console', { memorySize: 256, timeout: Duration.seconds(5) }),
       bundling: {
         ...bundling,
         commandHooks: {

@@ -107,8 +107,8 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
       throw new UsageError(`cannot read ${v.file}`);
     }
     let data: LoggedData;
-    let timeOf: (i: number) => number;
-    let jsonlEnd: number | undefined;
+    /** Each round's time: the OBD log's own; for jsonl, given the decision point's attribution window (below). */
+    let timeOf: (i: number, windowSeconds: number) => number;
     // A line that updates itself on a terminal (nothing when piped): reading a large history takes a while.
     const progress = createProgressLine(streams.stderr);
     const onProgress = (p: { lines: number }) =>
@@ -134,19 +134,20 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
       data = await readJsonlLog(createReadStream(path), { source: basename(path), onProgress });
       const span = v.days * BUCKET_MS;
       const n = Math.max(1, data.rounds.length);
-      // The default end needs the decision point's window (below); times are asked for only after it is known.
-      timeOf = (i) => jsonlEnd! - span + (i * span) / n;
+      // Default end: the start of the last day a retraining run started now counts complete (its cutoff: now minus
+      // the attribution window and the lake's delay, shared/app/retrain/plan.ts), so every imported day is trained on.
+      const defaultEnd = (windowSeconds: number) =>
+        Math.floor((Date.now() - windowSeconds * 1000 - DEFAULT_LAKE_DELAY_SECONDS * 1000) / BUCKET_MS) * BUCKET_MS;
+      let end: number | undefined = v.end;
+      timeOf = (i, windowSeconds) => {
+        end ??= defaultEnd(windowSeconds);
+        return end - span + (i * span) / n;
+      };
     }
     progress.done();
     const shape = historyShape(data);
     const api = engineApi({ url: v.url, key: v.key });
     const target = await targetSettings(v, shape, api);
-    // Default: the start of the last day a retraining run started now counts complete (its cutoff: now minus the
-    // attribution window and the lake's delay, shared/app/retrain/plan.ts), so every imported day is trained on.
-    jsonlEnd =
-      v.end ??
-      Math.floor((Date.now() - target.windowSeconds * 1000 - DEFAULT_LAKE_DELAY_SECONDS * 1000) / BUCKET_MS) *
-        BUCKET_MS;
     const summary = await importHistory(data, blobStoreFor(v.lake), {
       decisionPoint: v.decisionPoint,
       contextDim: target.contextDim,
@@ -154,7 +155,7 @@ export async function runImport(argv: readonly string[], streams: CliStreams = p
       attributionWindowSeconds: target.windowSeconds,
       rewardBounds: target.rewardBounds,
       sourceId: sourceIdOf(await readFile(path)),
-      timeOf,
+      timeOf: (i) => timeOf(i, target.windowSeconds),
     });
     const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString());
     const ids = [...shape.actions.keys()];

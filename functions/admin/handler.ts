@@ -230,7 +230,7 @@ export function adminRoutes(engine: Engine): Route[] {
           status: 200,
           body: {
             ...summary,
-            recent: recentImpressions(await stateStore.listStats(dp), Date.now()),
+            recent: recentImpressions(modelCache.statsItems(dp), Date.now()),
             deadLetters: await countDeadLetters(deadLetterStore, dp),
           } satisfies Body<typeof modelSummarySchema>,
         };
@@ -244,13 +244,16 @@ export function adminRoutes(engine: Engine): Route[] {
         const dp = params.decisionPoint!;
         const period = parseWith(learningQuery, query, 'query');
         await catalog.getDecisionPoint(dp);
-        const series = await readLearningSeries(stateStore, dp, period, Date.now());
+        const [series, deadLetters] = await Promise.all([
+          readLearningSeries(stateStore, dp, period, Date.now()),
+          countDeadLetters(deadLetterStore, dp),
+        ]);
         return {
           status: 200,
           body: {
             decisionPoint: dp,
             ...series,
-            deadLetters: await countDeadLetters(deadLetterStore, dp),
+            deadLetters,
           } satisfies Body<typeof learningSeriesSchema>,
         };
       },

@@ -44,8 +44,8 @@ async function loadAssets(): Promise<Map<string, string>> {
 export function createHandler(_runtime: FunctionRuntime) {
   let assets: Promise<Map<string, string>> | undefined;
   const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    if (event.httpMethod !== 'GET' && event.httpMethod !== 'HEAD')
-      return text(405, 'method not allowed\n', { allow: 'GET, HEAD' });
+    // The API routes only GET here; any other method is refused all the same.
+    if (event.httpMethod !== 'GET') return text(405, 'method not allowed\n', { allow: 'GET' });
     const rest = event.path.replace(/^\/console/, '');
     if (rest === '') return text(301, 'moved to console/\n', { location: 'console/' });
     const name = rest === '/' ? 'index.html' : rest.slice(1);
@@ -65,7 +65,7 @@ export function createHandler(_runtime: FunctionRuntime) {
     return {
       statusCode: 200,
       headers: { ...SECURITY_HEADERS, 'content-type': type },
-      body: event.httpMethod === 'HEAD' ? '' : body,
+      body,
     };
   };
   return { handler };

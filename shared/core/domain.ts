@@ -101,7 +101,7 @@ export const seriesWindowOf = (at: number, resolution: SeriesResolution): number
 
 /**
  * One writer partition's share of a decision point's learning series in one minute or hour (docs/ARCHITECTURE.md §10): sums
- * over the decisions made in that hour and the feedback credited to them, all additive so partitions and batches
+ * over the decisions made in that window and the feedback credited to them, all additive so partitions and batches
  * add up, and written under high-water marks exactly like statistics (each contribution counted once).
  */
 export interface SeriesKey {

@@ -34,9 +34,10 @@ export const API_KEY_PARTITION = 'KEY';
 export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
   `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
 
-/** Series sort keys sort by window (zero-padded hour number), so a time range is one key range. */
+/** Series sort keys sort by resolution, then window (zero-padded), so a time range is one key range. */
+export const seriesPrefix = (resolution: SeriesResolution) => `SERIES#${resolution}#`;
 export const seriesWindowPrefix = (resolution: SeriesResolution, window: number) =>
-  `SERIES#${resolution}#${String(window).padStart(10, '0')}#`;
+  `${seriesPrefix(resolution)}${String(window).padStart(10, '0')}#`;
 export const seriesSk = (k: Pick<SeriesKey, 'resolution' | 'window' | 'partition'>) =>
   `${seriesWindowPrefix(k.resolution, k.window)}${k.partition}`;
 

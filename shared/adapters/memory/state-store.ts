@@ -37,6 +37,7 @@ import {
   SERIES_COUNTER_PREFIX,
   SERIES_MARK_PREFIX,
   seriesKeyAttributes,
+  seriesPrefix,
   seriesSk,
   statsItem,
   statsSk,
@@ -170,7 +171,7 @@ export class MemoryStateStore implements StateStore {
     from: number,
     to: number,
   ): Promise<SeriesItem[]> {
-    return this.query(dpPk(decisionPoint), `SERIES#${resolution}#`)
+    return this.query(dpPk(decisionPoint), seriesPrefix(resolution))
       .map(toSeries)
       .filter((s) => s.window >= from && s.window <= to);
   }

@@ -142,6 +142,14 @@ export class ModelCache implements ModelSource {
     return entry.model;
   }
 
+  /**
+   * The statistics items (every day and writer partition) the decision point's cached model was built from, as of
+   * the last `get`: for readers that need them by day, without querying them again.
+   */
+  statsItems(decisionPoint: string): StatsItem[] {
+    return [...(this.entries.get(decisionPoint)?.stats.values() ?? [])];
+  }
+
   /** Forgets everything cached (tests, and admin writes in the same process that must show at once). */
   invalidate(decisionPoint?: string): void {
     if (decisionPoint === undefined) this.entries.clear();

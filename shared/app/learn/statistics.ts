@@ -11,7 +11,7 @@
  *
  * The same writes keep the decision point's learning series (docs/ARCHITECTURE.md §10): one item per minute and per
  * hour of decision time and writer partition, whose additive counters take a contribution per decision (`impressions`), per global
- * reward and per late event (`series`), under their own high-water marks.
+ * reward and per late event (`series`), under each shard's own high-water mark.
  */
 import { type ActionStats, addObservation, addReward, emptyStats } from '../../core/bandit/stats.ts';
 import {
@@ -33,16 +33,18 @@ import { murmur3_32 } from '../../core/features/encode.ts';
 import type { StateStore } from '../../core/ports.ts';
 import { settleLimit } from '../concurrency.ts';
 
-/** What an impression needs of a decision (a stored decision, or a decision record). */
+/** What an impression needs of a decision. */
 export type Impressed = Pick<
   StoredDecision,
   'decisionPoint' | 'at' | 'x' | 'chosen' | 'objectives' | 'propensity' | 'candidateCount'
 >;
 
-/** What a decision or an event adds to its hour of the learning series. */
+/**
+ * What a decision or an event adds to its windows of the learning series. `weight` is the decision's uniform weight
+ * (`uniformWeight`), undefined when its candidate count is unknown (and, for a reward, when it is not slot 1's).
+ */
 export type SeriesContribution =
-  | { kind: 'decision'; propensity: number; candidateCount: number | undefined }
-  /** `weight`: the decision's uniform weight (1/K)/p when the reward is slot 1's and K is known, else undefined. */
+  | { kind: 'decision'; propensity: number; weight: number | undefined }
   | { kind: 'reward'; reward: number; weight: number | undefined; delayMs: number }
   | { kind: 'late' };
 
@@ -71,9 +73,9 @@ function addToSeries(c: SeriesCounters, x: SeriesContribution): void {
   if (x.kind === 'decision') {
     c.decisions += 1;
     c.randomness += 1 - x.propensity;
-    if (x.candidateCount && x.propensity > 0) {
+    if (x.weight !== undefined) {
       c.weighted += 1;
-      c.weightSum += 1 / x.candidateCount / x.propensity;
+      c.weightSum += x.weight;
     }
   } else if (x.kind === 'reward') {
     c.reward += x.reward;
@@ -114,11 +116,12 @@ export class StatisticsWriter {
       for (const o of d.objectives) this.contribute(d, o.name, actionId, seq, c);
     }
     for (const o of d.objectives) this.contribute(d, intentObjective(o.name), INTENT_ACTION, seq, c);
-    this.series(d, seq, { kind: 'decision', propensity: d.propensity, candidateCount: d.candidateCount });
+    this.series(d, seq, { kind: 'decision', propensity: d.propensity, weight: uniformWeight(d) });
   }
 
   /** Adds a contribution of the record at `seq` to the series windows (minute and hour) of the decision. */
   series(d: Pick<StoredDecision, 'decisionPoint' | 'at'>, seq: bigint, c: SeriesContribution): void {
+    const entry = { ...c, seq };
     for (const resolution of SERIES_RESOLUTIONS) {
       const window = seriesWindowOf(d.at, resolution);
       const key: SeriesKey = { decisionPoint: d.decisionPoint, resolution, window, partition: this.partition };
@@ -128,7 +131,7 @@ export class StatisticsWriter {
         p = { key, contributions: [] };
         this.pendingSeries.set(id, p);
       }
-      p.contributions.push({ ...c, seq });
+      p.contributions.push(entry);
     }
   }
 
