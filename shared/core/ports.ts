@@ -67,6 +67,13 @@ export interface StateStore {
   ): Promise<void>;
   /** Series items of windows `from` to `to` (both included), in window order. */
   listSeries(decisionPoint: string, resolution: SeriesResolution, from: number, to: number): Promise<SeriesItem[]>;
+  /**
+   * Stores a catalog version's ids (core/catalog/catalog-version.ts, C4). The version is their hash, so writing a
+   * stored version again changes nothing: no condition, any order, any number of writers.
+   */
+  putCatalogVersion(decisionPoint: string, version: string, ids: readonly string[]): Promise<void>;
+  /** Every stored catalog version of a decision point: version → ids. */
+  listCatalogVersions(decisionPoint: string): Promise<Map<string, string[]>>;
   /** Writes an offline model's per-action statistics (idempotent: same version, same content). */
   putBaseStats(items: readonly BaseModelStats[]): Promise<void>;
   getActiveModel(decisionPoint: string): Promise<ActiveModel | undefined>;

@@ -4,6 +4,7 @@
  * (see `shared/adapters/http/openapi.ts`), so the three can never disagree.
  */
 import { z } from 'zod';
+import { declarationProblem, resolveCandidates } from './catalog/catalog-version.ts';
 import { eligibilityRulesSchema } from './catalog/eligibility.ts';
 import { instantMs, instantSchema } from './catalog/schedule.ts';
 import { trafficCapSchema } from './catalog/traffic-cap.ts';
@@ -298,48 +299,96 @@ export const feedbackRequestSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------------------------
 // Stream records (what travels on Kinesis). Versioned so old records stay readable after an upgrade.
 
-export const decisionRecordSchema = z.strictObject({
-  kind: z.literal('decision'),
-  v: z.literal(1),
-  decisionId: z.string(),
-  decisionPoint: decisionPointIdSchema,
-  userId: userIdSchema,
-  /** Milliseconds since the epoch when the decision was made. */
-  at: z.number().int().nonnegative(),
-  context: featuresSchema,
-  /** The encoded context vector x the decision was scored with. */
-  x: z.array(finiteNumber),
-  candidates: z.array(actionIdSchema),
-  chosen: z.array(actionIdSchema).min(1),
-  /** Encoded features c of each chosen action, aligned with `chosen`. */
-  chosenFeatures: z.array(z.array(finiteNumber)),
-  /** Probability that the serving policy picks chosen[0] for slot 1. */
-  propensity: z.number().min(0).max(1),
-  modelVersion: z.string(),
-  attributionWindowSeconds: z.number().int().positive(),
-  rewards: z.record(z.string(), finiteNumber),
-  /** The decision point's objectives when the decision was made: rewards are computed with these. */
-  objectives: z
-    .array(
-      z.strictObject({
-        name: z.string(),
-        events: z.record(z.string(), finiteNumber),
-        stages: z.array(z.string()).optional(),
-        stageValues: z.record(z.string(), finiteNumber).optional(),
-        attributionWindowSeconds: z.number().int().positive(),
-        weight: z.number(),
-      }),
-    )
-    .default([]),
-  /** The decision point's reward range and value policy when decided (F9); absent in older records: defaults. */
-  rewardBounds: z.strictObject({ min: z.number(), max: z.number() }).optional(),
-  acceptEventValues: z.boolean().optional(),
-  /** Which policy served: `default`, `weighted` or an objective name (intent mode). */
-  servedBy: z.string().default('default'),
-  /** The user's lifecycle stage when decided, if known. */
-  stage: z.string().optional(),
-});
+export const decisionRecordSchema = z
+  .strictObject({
+    kind: z.literal('decision'),
+    v: z.literal(1),
+    decisionId: z.string(),
+    decisionPoint: decisionPointIdSchema,
+    userId: userIdSchema,
+    /** Milliseconds since the epoch when the decision was made. */
+    at: z.number().int().nonnegative(),
+    context: featuresSchema,
+    /** The encoded context vector x the decision was scored with. */
+    x: z.array(finiteNumber),
+    /** The candidates the decision chose among; or, instead, `catalog` and `candidateCount` (catalog-version.ts, C2). */
+    candidates: z.array(actionIdSchema).optional(),
+    /** The candidates as a catalog version less the omitted ids, declaring the version's ids where it must (C2, C3). */
+    catalog: z
+      .strictObject({
+        version: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a catalog version (22 base64url characters)'),
+        ids: z.array(actionIdSchema).min(1).optional(),
+        omitted: z.array(actionIdSchema).min(1).optional(),
+      })
+      .optional(),
+    /** How many candidates `catalog` names. */
+    candidateCount: z.number().int().positive().optional(),
+    chosen: z.array(actionIdSchema).min(1),
+    /** Encoded features c of each chosen action, aligned with `chosen`. */
+    chosenFeatures: z.array(z.array(finiteNumber)),
+    /** Probability that the serving policy picks chosen[0] for slot 1. */
+    propensity: z.number().min(0).max(1),
+    modelVersion: z.string(),
+    attributionWindowSeconds: z.number().int().positive(),
+    rewards: z.record(z.string(), finiteNumber),
+    /** The decision point's objectives when the decision was made: rewards are computed with these. */
+    objectives: z
+      .array(
+        z.strictObject({
+          name: z.string(),
+          events: z.record(z.string(), finiteNumber),
+          stages: z.array(z.string()).optional(),
+          stageValues: z.record(z.string(), finiteNumber).optional(),
+          attributionWindowSeconds: z.number().int().positive(),
+          weight: z.number(),
+        }),
+      )
+      .default([]),
+    /** The decision point's reward range and value policy when decided (F9); absent in older records: defaults. */
+    rewardBounds: z.strictObject({ min: z.number(), max: z.number() }).optional(),
+    acceptEventValues: z.boolean().optional(),
+    /** Which policy served: `default`, `weighted` or an objective name (intent mode). */
+    servedBy: z.string().default('default'),
+    /** The user's lifecycle stage when decided, if known. */
+    stage: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.candidates === undefined) === (r.catalog === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['candidates'],
+        message: 'exactly one of candidates and catalog is required',
+      });
+    } else if (r.catalog !== undefined) {
+      if (r.candidateCount === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['candidateCount'], message: 'required with catalog' });
+        return;
+      }
+      const problem = declarationProblem(r.catalog, r.candidateCount);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['catalog'], message: problem });
+    } else if (r.candidateCount !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['candidateCount'], message: 'only allowed with catalog' });
+    }
+  });
 export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
+
+/** How many candidates a decision record's decision chose among, whichever way it names them. */
+export const candidateCountOf = (r: Pick<DecisionRecord, 'candidates' | 'candidateCount'>): number =>
+  r.candidates?.length ?? r.candidateCount ?? 0;
+
+/**
+ * The candidates a decision record names (catalog-version.ts, C5): its list, or its catalog reference resolved by its
+ * own declaration or by `stored` (decision point, version → ids); undefined when the version is unknown.
+ */
+export function candidatesOf(
+  r: Pick<DecisionRecord, 'decisionPoint' | 'candidates' | 'catalog'>,
+  stored: (decisionPoint: string, version: string) => readonly string[] | undefined,
+): string[] | undefined {
+  if (r.candidates) return r.candidates;
+  if (!r.catalog) return undefined;
+  const ids = r.catalog.ids ?? stored(r.decisionPoint, r.catalog.version);
+  return ids && resolveCandidates(r.catalog, ids);
+}
 
 export const eventRecordSchema = z.strictObject({
   kind: z.literal('event'),

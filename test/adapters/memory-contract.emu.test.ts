@@ -256,6 +256,22 @@ describe.each(implementations)('$name StateStore', ({ stores }) => {
     });
   });
 
+  it('stores a catalog version once: a second write of it changes nothing, and model refreshes never read it', async () => {
+    const { state } = stores();
+    const dp = uniqueName();
+    await state.putCatalogVersion(dp, 'AAAAAAAAAAAAAAAAAAAAAA', ['a', 'b', 'c']);
+    await state.putCatalogVersion(dp, 'AAAAAAAAAAAAAAAAAAAAAA', ['x']);
+    await state.putCatalogVersion(dp, 'BBBBBBBBBBBBBBBBBBBBBB', ['b']);
+    await state.putCatalogVersion(uniqueName(), 'CCCCCCCCCCCCCCCCCCCCCC', ['c']);
+    expect(await state.listCatalogVersions(dp)).toEqual(
+      new Map([
+        ['AAAAAAAAAAAAAAAAAAAAAA', ['a', 'b', 'c']],
+        ['BBBBBBBBBBBBBBBBBBBBBB', ['b']],
+      ]),
+    );
+    expect((await state.loadChanges(dp, 0)).maxUpdatedAt).toBe(0);
+  });
+
   it('writes offline models idempotently, the active model conditionally, evaluations newest first', async () => {
     const { state } = stores();
     const dp = uniqueName();

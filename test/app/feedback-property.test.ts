@@ -158,7 +158,7 @@ describe('feedback is learned exactly once, as the specification says', () => {
     expect(totals.namedJobEvents).toBeGreaterThan(300);
   });
 
-  it('the traffic exercises every rule: held, refused, duplicates, late, stage moves and intent labels', () => {
+  it('the traffic exercises every rule: held, refused, duplicates, late, stage moves, intent labels and catalog references', () => {
     const rng = createRng(1);
     const traffic = generateTraffic(rng, { records: 3000, users: 6 });
     const ref = referenceFeedback(traffic.records);
@@ -168,6 +168,7 @@ describe('feedback is learned exactly once, as the specification says', () => {
         'action-not-chosen',
         'another-user',
         'fallback-decision',
+        'held-full',
         'malformed',
         'no-decision',
         'other-decision-point',
@@ -182,5 +183,8 @@ describe('feedback is learned exactly once, as the specification says', () => {
     expect(late).toBeGreaterThan(0);
     expect(intent.length).toBeGreaterThan(0);
     expect(ref.stages.size).toBeGreaterThan(0);
+    // Decisions name their candidates both ways, and references declare versions of several decision points (C2–C4).
+    expect(traffic.records.filter((r) => r.includes('"candidateCount"')).length).toBeGreaterThan(100);
+    expect(ref.catalogs.size).toBeGreaterThan(3);
   });
 });

@@ -23,6 +23,7 @@ import { explorationFloor } from '../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../shared/core/random.ts';
 import type { DecisionPointSettingsInput } from '../../shared/core/schemas.ts';
 import { runParams } from '../retrain/support.ts';
+import { catalogResolver } from '../support/catalog-resolver.ts';
 import { recordingStream } from '../support/records.ts';
 
 const D = 4;
@@ -201,7 +202,7 @@ async function fixture(combine: DecisionPointSettingsInput['combine']) {
     extensions: {},
   };
   const policies = gatePolicies(run, candidate, [], currentModelInput(await state.loadChanges('dp', 0)));
-  return { service, models, records, policies };
+  return { service, models, records, policies, candidatesOf: catalogResolver() };
 }
 
 const N = 4000;
@@ -217,9 +218,11 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
     objective = d.objective;
   }
   const logged = f.records[0]!;
+  // Each record read as retraining reads it: a catalog reference resolved by a version an earlier record declared.
+  const candidates = f.records.map(f.candidatesOf)[0]!;
   const round: Round = {
     context: Float64Array.from(logged.x),
-    candidates: logged.candidates.map((id) => ({ id })),
+    candidates: candidates.map((id) => ({ id })),
     chosenIndex: 0,
     reward: 0,
   };
@@ -230,7 +233,7 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
   f.policies.candidate.distribution(round, candidate);
   // What the gate evaluated before: Thompson sampling over the global posterior alone.
   const model = await f.models.get('dp');
-  const idx = Int32Array.from(logged.candidates, (id) => model.posterior.index.get(id)!);
+  const idx = Int32Array.from(candidates, (id) => model.posterior.index.get(id)!);
   const mean = new Float64Array(k);
   const sd = new Float64Array(k);
   const globalOnly = new Float64Array(k);
@@ -250,7 +253,7 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
       explorationFloor(model.decisions, k, model.decisionPoint.settings.objectives.length),
     globalOnly,
   );
-  const freq = logged.candidates.map((id) => (counts.get(id) ?? 0) / N);
+  const freq = candidates.map((id) => (counts.get(id) ?? 0) / N);
   return { objective, freq, current, candidate, globalOnly };
 }
 

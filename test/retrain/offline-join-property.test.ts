@@ -13,7 +13,7 @@ import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts
 import { jobLakeKey, parseJobDecisionId } from '../../shared/app/decision-jobs/job.ts';
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
-import { erasuresKey, manifestKey } from '../../shared/app/retrain/keys.ts';
+import { catalogsKey, erasuresKey, manifestKey } from '../../shared/app/retrain/keys.ts';
 import { encodeLakeObject, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
@@ -103,6 +103,12 @@ async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean; jobs?: b
     const items = planItems(await blobs.list('lake/'), { untilMs: lastDay * DAY, targetBytes: 200 + rng.int(2000) });
     await blobs.put(manifestKey(run), JSON.stringify(items));
     await blobs.put(erasuresKey(run), '{}');
+    // The versions the updater stored (C4), as the plan hands them to the split, which resolves references with them.
+    const catalogs = [...reference.catalogs].filter(([k]) => k.startsWith(`${dp}|`));
+    await blobs.put(
+      catalogsKey(run),
+      JSON.stringify(Object.fromEntries(catalogs.map(([k, ids]) => [k.split('|')[1], ids]))),
+    );
     for (const item of items) await splitPartition({ run, item }, { blobs });
     const buckets = Array.from({ length: run.buckets }, (_, b) => b);
     for (const bucket of buckets) await joinBucket({ run, bucket }, { blobs });
@@ -179,6 +185,9 @@ async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean; jobs?: b
       ];
       for (const [name, x, y] of pairs) if (!close(x, y)) diffs.push(`${dp} ${k} ${name}: ${x}, expected ${y}`);
     }
+    // C5: every decision's catalog reference resolved (an unresolved one would be left out of training).
+    if ((a.counters.unresolvedCandidates ?? 0) !== 0)
+      diffs.push(`${dp} unresolved catalog references: ${a.counters.unresolvedCandidates}`);
     if ((a.counters.lateEvents ?? 0) !== late)
       diffs.push(`${dp} late events: ${a.counters.lateEvents ?? 0}, expected ${late}`);
   }

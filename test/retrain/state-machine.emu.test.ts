@@ -39,6 +39,7 @@ import {
 } from '../../shared/core/policy/serving-policy.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { type DecisionRecord, decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
+import { catalogResolver } from '../support/catalog-resolver.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
 import { recordingStream } from '../support/records.ts';
 import { DAY, T0 } from './support.ts';
@@ -357,11 +358,13 @@ describe('retraining state machine', () => {
       });
       const settings = model.decisionPoint.settings;
       const scores = new ServingScores();
+      const candidatesOf = catalogResolver();
       const probabilityAt = (r: DecisionRecord, s: number) => {
-        const idx = Int32Array.from(r.candidates, (id) => model.posterior.index.get(id)!);
+        const candidates = candidatesOf(r);
+        const idx = Int32Array.from(candidates, (id) => model.posterior.index.get(id)!);
         const served = { ...settings, exploration: { ...settings.exploration, scale: s } };
         scoreServingPolicy(model, served, Float64Array.from(r.x), idx, scores);
-        return scores.probability[r.candidates.indexOf(r.chosen[0]!)]!;
+        return scores.probability[candidates.indexOf(r.chosen[0]!)]!;
       };
       const devices = ['mobile', 'desktop', 'tablet'];
       for (let i = 0; i < 10; i++) {

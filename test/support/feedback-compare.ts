@@ -138,6 +138,15 @@ export async function compareWithReference(
   tally.lost += stats.lost;
   tally.double += stats.double;
   diffs.push(...(await compareSeries(stores.state, traffic.decisionPoints, ref)));
+  const catalogs = new Map<string, string[]>();
+  for (const dp of traffic.decisionPoints) {
+    for (const [version, ids] of await stores.state.listCatalogVersions(dp)) catalogs.set(`${dp}|${version}`, ids);
+  }
+  for (const key of new Set([...catalogs.keys(), ...ref.catalogs.keys()])) {
+    const got = catalogs.get(key)?.join(',');
+    const want = ref.catalogs.get(key)?.join(',');
+    if (got !== want) diffs.push(`catalog version ${key}: ${got}, expected ${want}`);
+  }
 
   for (const user of traffic.users) {
     for (const dp of traffic.decisionPoints) {

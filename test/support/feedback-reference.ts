@@ -32,6 +32,9 @@ interface RefDecision {
   at: number;
   propensity: number;
   candidates?: string[];
+  /** Instead of `candidates` (catalog-version.ts, C2): K is `candidateCount`. */
+  catalog?: { version: string; ids?: string[]; omitted?: string[] };
+  candidateCount?: number;
   x: number[];
   chosen: string[];
   attributionWindowSeconds: number;
@@ -104,6 +107,8 @@ export interface ReferenceResult {
   counted: Set<number>;
   /** Key `${userId}|${decisionPoint}`: the user's stage in each decision point (F6). */
   stages: Map<string, string>;
+  /** C4: every catalog version a decision record declared, key `${decisionPoint}|${version}` → its ids. */
+  catalogs: Map<string, string[]>;
 }
 
 export const statsKey = (dp: string, objective: string, actionId: string, day: number) =>
@@ -128,6 +133,7 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
     held: new Set(),
     counted: new Set(),
     stages: new Map(),
+    catalogs: new Map(),
   };
   const decisions = new Map<string, RefDecision>();
   const users = new Map<string, UserState>();
@@ -186,8 +192,12 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
       }
       return h;
     });
-  // S1: w = (1/K)/p when K is logged.
-  const weightOf = (d: RefDecision) => (d.candidates ? 1 / d.candidates.length / d.propensity : undefined);
+  // S1: w = (1/K)/p when K is logged: the list's length, or the count a catalog reference gives.
+  const countOf = (d: RefDecision) => d.candidates?.length ?? d.candidateCount;
+  const weightOf = (d: RefDecision) => {
+    const k = countOf(d);
+    return k === undefined ? undefined : 1 / k / d.propensity;
+  };
   /** S1: a decision whose impressions count. */
   const decided = (d: RefDecision) => {
     const w = weightOf(d);
@@ -375,6 +385,8 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
     }
     if (rec.kind === 'decision') {
       const d = { ...(rec as unknown as RefDecision), order: index };
+      // C4: a declared version is stored, whatever else the record does (the same version always has the same ids).
+      if (d.catalog?.ids) out.catalogs.set(`${d.decisionPoint}|${d.catalog.version}`, d.catalog.ids);
       if (decisions.has(d.decisionId)) return; // F1: later records with the same id change nothing
       decisions.set(d.decisionId, d);
       for (const actionId of d.chosen) {

@@ -17,6 +17,7 @@
  * sequence number the updater reports, as Lambda does.
  */
 import type { ApplyBatchDeps, BatchOutcome, StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import { catalogVersion } from '../../shared/core/catalog/catalog-version.ts';
 import { murmur3_32 } from '../../shared/core/features/encode.ts';
 import type { Rng } from '../../shared/core/random.ts';
 import type { DecisionRecord, EventRecord, FeedbackEvent } from '../../shared/core/schemas.ts';
@@ -60,6 +61,22 @@ type Dp = keyof typeof DECISION_POINTS;
 const DPS = Object.keys(DECISION_POINTS) as Dp[];
 const ACTIONS = ['a0', 'a1', 'a2', 'a3'];
 const TYPES = ['click', 'purchase', 'view', 'stage'];
+/** Two catalog versions: the same actions in two orders are two versions (C1). */
+const CATALOGS = [ACTIONS, [...ACTIONS].reverse()].map((ids) => ({ ids, version: catalogVersion(ids) }));
+
+/** A reference as a decision container writes it: declaring its version until a declaring record was logged (C3). */
+function catalogReference(rng: Rng, dp: string, chosen: readonly string[], declared: ReadonlySet<string>) {
+  const c = CATALOGS[rng.int(CATALOGS.length)]!;
+  const omitted = c.ids.filter((id) => !chosen.includes(id) && rng.next() < 0.3).slice(0, c.ids.length / 2);
+  return {
+    catalog: {
+      version: c.version,
+      ...((!declared.has(`${dp}|${c.version}`) || rng.next() < 0.3) && { ids: c.ids }),
+      ...(omitted.length > 0 && { omitted }),
+    },
+    candidateCount: c.ids.length - omitted.length,
+  };
+}
 const STAGES = ['prospect', 'lead', 'customer'];
 
 export interface TrafficOptions {
@@ -98,6 +115,8 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
   let nextEvent = 0;
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
   const jobDecisions: DecisionRecord[] = [];
+  /** `decisionPoint|version` of the catalog versions a record on the stream has declared. */
+  const declared = new Set<string>();
 
   while (records.length < opts.records) {
     // Now and then an hour passes, so the learning series has several hours (docs/ARCHITECTURE.md §10).
@@ -127,7 +146,9 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
         at: now,
         context: {},
         x: [1, rng.int(3), rng.int(2) - 1].slice(0, D),
-        candidates: ACTIONS,
+        // Stream decisions name their candidates either way (core/catalog/catalog-version.ts, C2): a list, or a
+        // catalog version less some actions, now and then declaring the version's ids (C3).
+        ...(byJob || rng.next() < 0.5 ? { candidates: ACTIONS } : catalogReference(rng, dp, chosen, declared)),
         chosen,
         chosenFeatures: chosen.map(() => [1]),
         propensity: PROPENSITIES[rng.int(PROPENSITIES.length)]!,
@@ -145,7 +166,10 @@ export function generateTraffic(rng: Rng, opts: TrafficOptions): Traffic {
       if (byJob) jobDecisions.push(record);
       // A deferred decision log: the record reaches the stream a few records later.
       else if (rng.next() < 0.1) deferred.push({ due: records.length + 1 + rng.int(4), record });
-      else records.push(JSON.stringify(record));
+      else {
+        records.push(JSON.stringify(record));
+        if (record.catalog?.ids) declared.add(`${dp}|${record.catalog.version}`);
+      }
       continue;
     }
     if (roll < 0.78) {

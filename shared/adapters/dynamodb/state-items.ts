@@ -26,6 +26,11 @@ import type { Erasure } from '../../core/ports.ts';
 import { decisionPointSettingsSchema } from '../../core/schemas.ts';
 
 export const dpPk = (dp: string) => `DP#${dp}`;
+/** A stored catalog version (core/catalog/catalog-version.ts): no `updatedAt`, so model refreshes never read it. */
+export const CATALOG_PREFIX = 'CATALOG#';
+export const catalogSk = (version: string) => `${CATALOG_PREFIX}${version}`;
+/** A catalog version's ids as stored: one string, the ids joined by "\n" (smaller than a list of strings). */
+export const catalogIds = (item: Record<string, unknown>): string[] => String(item.ids).split('\n');
 /**
  * The one partition of every API key item (sort key: the key's hash). Only key items live there, which is what lets
  * a role read them and nothing else (`dynamodb:LeadingKeys`, see the events function's grant in the CDK stack).

@@ -9,6 +9,7 @@
  * | `DP#{dp}`       | `BASE#{version}#{obj}#{actionId}`    | an offline model's action statistics  |
  * | `DP#{dp}`       | `ACTIVE`                             | which offline model serves            |
  * | `DP#{dp}`       | `EVAL#{startedAt ISO}#{runId}`       | a retraining run's evaluation summary |
+ * | `DP#{dp}`       | `CATALOG#{version}`                  | a catalog version's action ids        |
  * | `DPINDEX`       | `{dp}`                               | registry of decision points           |
  * | `KEY`           | `{sha256 of the secret}`             | API key record                        |
  *
@@ -48,6 +49,9 @@ import {
   API_KEY_PARTITION,
   actionItem,
   activeModelItem,
+  CATALOG_PREFIX,
+  catalogIds,
+  catalogSk,
   decisionPointItem,
   dpPk,
   SERIES_COUNTER_PREFIX,
@@ -211,6 +215,30 @@ export class DynamoStateStore implements StateStore {
     // A window's prefix sorts before each of its keys and is no item's key.
     const range = [seriesWindowPrefix(resolution, from), seriesWindowPrefix(resolution, to + 1)] as const;
     return (await this.queryAll({ pk: dpPk(decisionPoint), skRange: range })).map(toSeries);
+  }
+
+  async putCatalogVersion(decisionPoint: string, version: string, ids: readonly string[]): Promise<void> {
+    // UpdateItem (which the updater and the decision jobs hold) with if_not_exists: a stored version keeps its item.
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: dpPk(decisionPoint), sk: catalogSk(version) }),
+        UpdateExpression:
+          'SET #type = :type, decisionPoint = :dp, ids = if_not_exists(ids, :ids), writtenAt = if_not_exists(writtenAt, :at)',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: marshall({
+          ':type': 'catalog',
+          ':dp': decisionPoint,
+          ':ids': ids.join('\n'),
+          ':at': Date.now(),
+        }),
+      }),
+    );
+  }
+
+  async listCatalogVersions(decisionPoint: string): Promise<Map<string, string[]>> {
+    const items = await this.queryAll({ pk: dpPk(decisionPoint), skPrefix: CATALOG_PREFIX });
+    return new Map(items.map((item) => [String(item.sk).slice(CATALOG_PREFIX.length), catalogIds(item)]));
   }
 
   async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * In-memory implementation of the StateStore port, for the simulator and fast tests. It keeps the DynamoDB adapter's
  * semantics exactly (`test/adapters/memory-contract.emu.test.ts` runs the same assertions against both):
- * - the same items under the same keys (`DP#{dp}` / `CONFIG`, `ACTION#…`, `STATS#…`, `BASE#…`, `ACTIVE`, `EVAL#…`,
+ * - the same items under the same keys (`DP#{dp}` / `CONFIG`, `ACTION#…`, `STATS#…`, `BASE#…`, `ACTIVE`, `EVAL#…`, `CATALOG#…`,
  *   `DPINDEX`, `KEY`), stored marshalled with the same options, so reads return fresh copies and the same shapes;
  * - every conditional write: create-only when no version is expected, else the stored version must be the expected
  *   one, and a failed condition is a VersionConflictError (whose cause is DynamoDB's exception);
@@ -32,6 +32,9 @@ import {
   API_KEY_PARTITION,
   actionItem,
   activeModelItem,
+  CATALOG_PREFIX,
+  catalogIds,
+  catalogSk,
   decisionPointItem,
   dpPk,
   SERIES_COUNTER_PREFIX,
@@ -174,6 +177,18 @@ export class MemoryStateStore implements StateStore {
     return this.query(dpPk(decisionPoint), seriesPrefix(resolution))
       .map(toSeries)
       .filter((s) => s.window >= from && s.window <= to);
+  }
+
+  async putCatalogVersion(decisionPoint: string, version: string, ids: readonly string[]): Promise<void> {
+    // if_not_exists on every stored field: a stored version keeps its item.
+    if (this.get(dpPk(decisionPoint), catalogSk(version))) return;
+    const item = { pk: dpPk(decisionPoint), sk: catalogSk(version), type: 'catalog', decisionPoint };
+    this.put(toStored({ ...item, ids: ids.join('\n'), writtenAt: Date.now() }, KEYS));
+  }
+
+  async listCatalogVersions(decisionPoint: string): Promise<Map<string, string[]>> {
+    const items = this.query(dpPk(decisionPoint), CATALOG_PREFIX);
+    return new Map(items.map((item) => [String(item.sk).slice(CATALOG_PREFIX.length), catalogIds(item)]));
   }
 
   async putBaseStats(items: readonly BaseModelStats[]): Promise<void> {

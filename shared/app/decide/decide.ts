@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { selectThompson } from '../../core/bandit/thompson.ts';
+import { type LiveCatalog, liveCatalog, referenceOf } from '../../core/catalog/catalog-version.ts';
 import { eligibleCandidates, readsStage, whyIneligible } from '../../core/catalog/eligible.ts';
 import { DependencyError, NotFoundError, UnprocessableError, ValidationError } from '../../core/errors.ts';
 import { encodeFeatures, FeatureEncodingError } from '../../core/features/encode.ts';
@@ -42,6 +43,8 @@ export class DecisionService {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly guard: DecisionGuard;
+  /** `decisionPoint\nversion` of the catalog versions a logged record of this service has declared (C3). */
+  private readonly declared = new Set<string>();
 
   constructor(private readonly deps: DecideDeps) {
     this.now = deps.now ?? Date.now;
@@ -55,6 +58,7 @@ export class DecisionService {
     if (drafted.kind === 'fallback') return drafted.response;
     const [logged] = await this.guard.log([drafted.record], () => this.deps.stream.put([drafted.record]), left);
     if (logged === 'failed') throw new DependencyError('the decision log is unavailable; nothing was decided');
+    if (logged === 'logged') this.logged(drafted.record);
     return logged === 'deferred' ? { ...drafted.response, decisionLog: 'deferred' } : drafted.response;
   }
 
@@ -128,6 +132,7 @@ export class DecisionService {
       const logged = await this.guard.log(records, () => this.deps.stream.put(records), left);
       logged.forEach((status, i) => {
         const { index, response } = drafts[i]!;
+        if (status === 'logged') this.logged(records[i]!);
         if (status === 'deferred') results[index] = { ...response, decisionLog: 'deferred' };
         if (status === 'failed') {
           const error = 'the decision log is unavailable; nothing was decided for this item (retrying it is safe)';
@@ -242,7 +247,9 @@ export class DecisionService {
       at: this.now(),
       context: req.context,
       x: Array.from(x),
-      candidates: Array.from(candidates, (i) => post.ids[i]!),
+      ...(this.named(model, req.candidates === undefined ? candidates : undefined) ?? {
+        candidates: Array.from(candidates, (i) => post.ids[i]!),
+      }),
       chosen,
       chosenFeatures: Array.from(chosenPos.subarray(0, slots), (p) => Array.from(model.features[candidates[p]!]!)),
       propensity: scores.probability[chosenPos[0]!]!,
@@ -265,6 +272,26 @@ export class DecisionService {
     };
     const response = { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
     return { kind: 'decided', response, record };
+  }
+
+  /**
+   * C2–C3 of core/catalog/catalog-version.ts: the record's reference to the live catalog for candidates drawn from it
+   * (undefined: list them), declaring the version until a record that declared it has been logged.
+   */
+  private named(model: ServingModel, fromLive: Int32Array | undefined) {
+    if (!fromLive) return undefined;
+    const { live, position } = liveCatalogOf(model);
+    const declare = !this.declared.has(`${model.decisionPoint.decisionPoint}\n${live.version}`);
+    return referenceOf(
+      live,
+      Int32Array.from(fromLive, (i) => position[i]!),
+      declare,
+    );
+  }
+
+  /** A record is in the log: the catalog version it declares need not be declared again (C3). */
+  private logged(record: DecisionRecord): void {
+    if (record.catalog?.ids) this.declared.add(`${record.decisionPoint}\n${record.catalog.version}`);
   }
 
   private async userStage(userId: string, decisionPoint: string, left: Deadline): Promise<string | undefined> {
@@ -317,6 +344,23 @@ export function rejectionOf(
   if (err instanceof NotFoundError) return { code: 'not-found', error: err.message };
   if (err instanceof UnprocessableError) return { code: 'unprocessable', error: err.message };
   return undefined;
+}
+
+/** The live catalog of a model as a catalog version, and each action index's position in it (−1: not live). */
+const liveCatalogs = new WeakMap<ServingModel, { live: LiveCatalog; position: Int32Array }>();
+
+function liveCatalogOf(model: ServingModel): { live: LiveCatalog; position: Int32Array } {
+  let hit = liveCatalogs.get(model);
+  if (!hit) {
+    const ids = model.posterior.ids;
+    const position = new Int32Array(ids.length).fill(-1);
+    model.live.forEach((i, p) => {
+      position[i] = p;
+    });
+    hit = { live: liveCatalog(Array.from(model.live, (i) => ids[i]!)), position };
+    liveCatalogs.set(model, hit);
+  }
+  return hit;
 }
 
 /** Context feature under which the user's lifecycle stage is encoded (a categorical feature). */

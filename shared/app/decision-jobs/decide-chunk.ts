@@ -11,7 +11,8 @@
  *    with the rest), their impressions to the statistics as one write per touched item, marked with the chunk's own
  *    writer position (`job/<job>/<chunk>`, the row as sequence) so a retry adds nothing twice; feedback naming a
  *    decision finds it through its id (`job-decisions.ts`).
- * 4. Order of writes: lake object, impressions, then the output. A caller learns a decision id only from the output,
+ * 4. Order of writes: the catalog version the records name (core/catalog/catalog-version.ts, C4), the lake object,
+ *    impressions, then the output. A caller learns a decision id only from the output,
  *    so feedback can never name a decision the updater cannot find.
  * 5. Every input line is one line of the output or one line of the errors output: a bad line (empty, not JSON, not a
  *    row, an unknown action, too big, nothing eligible) with its line number and reason. It never stops the chunk.
@@ -110,6 +111,8 @@ export async function decideChunk(
     newId: () => jobDecisionId(job.jobId, chunk.index, row),
   });
   const errors: JobErrorLine[] = [];
+  /** Catalog versions the chunk's records declare: stored before the records are (catalog-version.ts, C4). */
+  const declared = new Map<string, string[]>();
   const lakeLines: string[] = [];
   const output: string[] = [];
   for (; row < lines.length; row++) {
@@ -156,11 +159,15 @@ export async function decideChunk(
       errors.push({ line, code: 'unprocessable', error: 'not decided by the attempt whose decisions were kept' });
       continue;
     }
+    if (r.catalog?.ids) declared.set(r.catalog.version, r.catalog.ids);
     lakeLines.push(JSON.stringify(r));
     writer.impressions(toStored(r), BigInt(row + 1));
     output.push(outputLine(r, line, req.userId));
   }
-  if (!earlier) await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
+  if (!earlier) {
+    for (const [version, ids] of declared) await deps.state.putCatalogVersion(job.decisionPoint, version, ids);
+    await deps.blobs.put(lakeKey, encodeLakeObject(lakeLines), 'application/gzip');
+  }
 
   // 3: impressions, one write per touched statistics item, once whatever the attempts.
   await applyImpressions(writer, chunk.index);

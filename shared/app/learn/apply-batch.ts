@@ -36,7 +36,13 @@ import {
 } from '../../core/feedback/join.ts';
 import { rewardsForEvent } from '../../core/feedback/reward.ts';
 import type { DeadLetterStore, DecisionStore, StateStore, StoredUser } from '../../core/ports.ts';
-import { type DecisionRecord, describeZodError, type EventRecord, streamRecordSchema } from '../../core/schemas.ts';
+import {
+  candidateCountOf,
+  type DecisionRecord,
+  describeZodError,
+  type EventRecord,
+  streamRecordSchema,
+} from '../../core/schemas.ts';
 import { settleLimit } from '../concurrency.ts';
 import { StatisticsWriter, uniformWeight } from './statistics.ts';
 
@@ -143,6 +149,8 @@ interface Parsed {
   entry: StreamEntry;
   seq: bigint;
   input: JoinInput;
+  /** The catalog version a decision record declares (core/catalog/catalog-version.ts, C3): stored with its decision. */
+  declares?: { version: string; ids: string[] };
 }
 
 /** One batch through the phases; each phase records failures by sequence number and the next ones respect them. */
@@ -224,11 +232,12 @@ class FeedbackBatch {
         continue;
       }
       const pos = { shardId: entry.shardId, seq };
-      const input: JoinInput =
-        parsed.data.kind === 'decision'
-          ? { pos, record: { kind: 'decision', decision: toStored(parsed.data) } }
-          : { pos, record: { kind: 'event', record: parsed.data } };
-      this.parsed.push({ entry, seq, input });
+      const r = parsed.data;
+      if (r.kind === 'decision') {
+        const declares = r.catalog?.ids && { version: r.catalog.version, ids: r.catalog.ids };
+        const input: JoinInput = { pos, record: { kind: 'decision', decision: toStored(r) } };
+        this.parsed.push({ entry, seq, input, ...(declares && { declares }) });
+      } else this.parsed.push({ entry, seq, input: { pos, record: { kind: 'event', record: r } } });
     }
   }
 
@@ -329,9 +338,13 @@ class FeedbackBatch {
         case 'decision': {
           if (!o.fresh) return;
           const writes = claimWrites(i, o.applications);
+          const declares = this.parsed[i]!.declares;
           tasks.push({
             index: i,
             run: async () => {
+              // C4: the version is stored before the decision counts as applied, so a failure redelivers both.
+              if (declares)
+                await this.deps.state.putCatalogVersion(o.decision.decisionPoint, declares.version, declares.ids);
               const stored = await this.deps.decisions.claimDecision(o.decision);
               if (stored.claim !== o.decision.claim) {
                 throw new Error(`decision ${o.decision.decisionId} was created by ${stored.claim} meanwhile`);
@@ -616,7 +629,7 @@ export function toStored(r: DecisionRecord): Omit<StoredDecision, 'claim'> {
     chosenFeatures: r.chosenFeatures,
     x: r.x,
     propensity: r.propensity,
-    candidateCount: r.candidates.length,
+    candidateCount: candidateCountOf(r),
     modelVersion: r.modelVersion,
     attributionWindowSeconds: r.attributionWindowSeconds,
     rewards: r.rewards,

@@ -260,9 +260,14 @@ export function aggregateJoined(
       count(a, 'dimensionMismatch');
       continue;
     }
+    const candidates = dec.candidates;
+    if (!candidates) {
+      count(a, 'unresolvedCandidates');
+      continue;
+    }
     for (let i = 0; i < d; i++) x[i] = dec.x[i] as number;
     const segment = heldOut(run, dec) ? 'holdout' : 'train';
-    const w = decisionWeight(rule, dec.propensity > 0 ? dec.propensity : undefined, dec.candidates.length);
+    const w = decisionWeight(rule, dec.propensity > 0 ? dec.propensity : undefined, candidates.length);
     for (const objective of [DEFAULT_OBJECTIVE, ...dec.objectives.map((o) => o.name)]) {
       const byAction = j.rewards.get(objective);
       for (const actionId of dec.chosen) {
@@ -289,7 +294,7 @@ export function aggregateJoined(
     if (w.missingPropensity) count(a, 'missingPropensity');
     if (segment === 'holdout') {
       count(a, 'holdoutDecisions');
-      const chosenIndex = dec.candidates.indexOf(dec.chosen[0] as string);
+      const chosenIndex = candidates.indexOf(dec.chosen[0] as string);
       if (chosenIndex < 0) {
         count(a, 'holdoutChosenNotCandidate');
         continue;
@@ -299,7 +304,7 @@ export function aggregateJoined(
         id: dec.decisionId,
         rank: murmur3_32(dec.decisionId, HOLDOUT_HASH_SEED),
         x: dec.x,
-        candidates: dec.candidates,
+        candidates,
         chosenIndex,
         propensity: dec.propensity,
         reward: first?.[0] ?? 0,

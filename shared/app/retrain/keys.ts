@@ -7,6 +7,8 @@ export const runPrefix = (decisionPoint: string, runId: string) => `${RETRAIN_PR
 export const manifestKey = (run: RunParams) => `${run.prefix}manifest.json`;
 /** The users erased when the run was planned (pseudonym → erasure time), whose records the split drops. */
 export const erasuresKey = (run: RunParams) => `${run.prefix}erasures.json`;
+/** The decision point's stored catalog versions (version → ids), which the split resolves references with. */
+export const catalogsKey = (run: RunParams) => `${run.prefix}catalogs.json`;
 export const partialsPrefix = (run: RunParams) => `${run.prefix}partials/`;
 export const partialKey = (run: RunParams, bucket: number) => `${partialsPrefix(run)}b${bucket}.json.gz`;
 /** A split item's records for one user bucket. */

@@ -75,7 +75,8 @@ export const lakeDecisionSchema = z.object({
   userId: z.string().min(1),
   at: z.number().int().nonnegative(),
   x: z.array(z.number()),
-  candidates: z.array(z.string()),
+  /** Absent on a decision whose catalog reference the split could not resolve (or of another decision point). */
+  candidates: z.array(z.string()).optional(),
   chosen: z.array(z.string()).min(1),
   chosenFeatures: z.array(z.array(z.number())).default([]),
   /** 0: not logged (imported history without propensities). */

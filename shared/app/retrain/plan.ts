@@ -17,7 +17,7 @@ import { compoundEventObjectives } from '../../core/feedback/reward.ts';
 import type { ErasureLog, StateStore } from '../../core/ports.ts';
 import { describeZodError } from '../../core/schemas.ts';
 import { RetrainInputError, UnknownDecisionPointError } from './errors.ts';
-import { erasuresKey, manifestKey, runPrefix } from './keys.ts';
+import { catalogsKey, erasuresKey, manifestKey, runPrefix } from './keys.ts';
 import { LAKE_PREFIX, parseLakeKey } from './lake.ts';
 import type { BlobEntry, BlobStore } from './ports.ts';
 import { type PartitionItem, type RunContext, type RunParams, runInputSchema } from './run-context.ts';
@@ -164,6 +164,10 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
   const trainingHours = [...byHour(decisionObjects).keys()].filter((h) => h < cutoffMs).sort((p, q) => p - q);
   const erased = await deps.erasures.list();
   await deps.blobs.put(erasuresKey(run), JSON.stringify(erasuresFile(erased)), 'application/json');
+  // Read after the lake was listed: a version is stored before the updater counts its declaring record as applied,
+  // and a job's before its chunk's records are written (core/catalog/catalog-version.ts, C4).
+  const catalogs = await deps.state.listCatalogVersions(run.decisionPoint);
+  await deps.blobs.put(catalogsKey(run), JSON.stringify(Object.fromEntries(catalogs)), 'application/json');
   const key = manifestKey(run);
   await deps.blobs.put(key, JSON.stringify(items), 'application/json');
   const ctx: RunContext = {

@@ -11,13 +11,14 @@
  * completeness check must not mistake a deliberate exclusion for lost data, nor carry the day over from the online
  * statistics (which would bring the user's contributions back).
  */
+import { resolveCandidates } from '../../core/catalog/catalog-version.ts';
 import { bucketOf } from '../../core/domain.ts';
 import { murmur3_32 } from '../../core/features/encode.ts';
 import { CLOCK_SKEW_MS } from '../../core/feedback/reward.ts';
 import type { Erasure } from '../../core/ports.ts';
 import { mapLimit } from '../concurrency.ts';
 import { ArtifactError } from './errors.ts';
-import { erasuresKey, shuffleKey, splitDoneKey } from './keys.ts';
+import { catalogsKey, erasuresKey, shuffleKey, splitDoneKey } from './keys.ts';
 import { decodeLakeObject, encodeLakeObject, recordTime } from './lake.ts';
 import type { BlobStore } from './ports.ts';
 import type { RunParams, SplitInput } from './run-context.ts';
@@ -63,15 +64,14 @@ export type ErasuresFile = Record<string, number>;
 export const erasuresFile = (erasures: readonly Erasure[]): ErasuresFile =>
   Object.fromEntries(erasures.map((e) => [e.userId, e.erasedAt]));
 
-async function readErasures(blobs: BlobStore, run: RunParams): Promise<Map<string, number>> {
-  const key = erasuresKey(run);
+/** A JSON object the plan wrote for every split worker, as a map; without it the split cannot be right, so it fails. */
+async function readPlanFile<T>(blobs: BlobStore, key: string, what: string): Promise<Map<string, T>> {
   const body = await blobs.get(key);
-  // Without it the run cannot know whom to leave out: failing is the only safe answer.
-  if (!body) throw new ArtifactError(`erasures ${key} written by the plan is missing`);
+  if (!body) throw new ArtifactError(`${what} ${key} written by the plan is missing`);
   try {
-    return new Map(Object.entries(JSON.parse(Buffer.from(body).toString('utf8')) as ErasuresFile));
+    return new Map(Object.entries(JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, T>));
   } catch (cause) {
-    throw new ArtifactError(`erasures ${key} is unreadable`, { cause });
+    throw new ArtifactError(`${what} ${key} is unreadable`, { cause });
   }
 }
 
@@ -82,7 +82,10 @@ export async function splitPartition(
   const { run, item } = input;
   const buckets = bucketsOf(run);
   const out = new Map<number, string[]>();
-  const erased = await readErasures(deps.blobs, run);
+  const [erased, catalogs] = await Promise.all([
+    readPlanFile<number>(deps.blobs, erasuresKey(run), 'erasures'),
+    readPlanFile<string[]>(deps.blobs, catalogsKey(run), 'catalog versions'),
+  ]);
   const counts: SplitCounts = {
     itemId: item.id,
     records: 0,
@@ -113,6 +116,9 @@ export async function splitPartition(
           decisionPoint?: unknown;
           at?: unknown;
           chosen?: unknown;
+          candidates?: unknown;
+          catalog?: { version?: unknown; ids?: unknown; omitted?: unknown };
+          candidateCount?: unknown;
         };
         try {
           json = JSON.parse(trimmed);
@@ -145,6 +151,15 @@ export async function splitPartition(
           }
           return;
         }
+        // C5: the run's decisions carry their candidates from here on (an unresolvable one keeps its reference, and
+        // the join counts it as `unresolvedCandidates`).
+        if (json.kind === 'decision' && json.decisionPoint === run.decisionPoint && json.candidates === undefined) {
+          const candidates = resolveLakeReference(json.catalog, catalogs);
+          if (candidates) {
+            const { catalog: _, candidateCount: __, ...rest } = json;
+            json = { ...rest, candidates };
+          }
+        }
         const shuffled: ShuffledRecord = {
           t: json.kind === 'decision' ? t : t + CLOCK_SKEW_MS,
           k: json.kind === 'decision' ? 0 : 1,
@@ -165,6 +180,17 @@ export async function splitPartition(
   // Last: the reduce step counts an item as done only if this marker exists.
   await deps.blobs.put(splitDoneKey(run, item.id), JSON.stringify(counts), 'application/json');
   return counts;
+}
+
+/** A lake record's catalog reference resolved (catalog-version.ts, C5), or undefined when it names no known version. */
+function resolveLakeReference(
+  ref: { version?: unknown; ids?: unknown; omitted?: unknown } | undefined,
+  stored: ReadonlyMap<string, string[]>,
+): string[] | undefined {
+  if (typeof ref?.version !== 'string') return undefined;
+  const ids = Array.isArray(ref.ids) ? (ref.ids as string[]) : stored.get(ref.version);
+  const omitted = Array.isArray(ref.omitted) ? (ref.omitted as string[]) : undefined;
+  return ids && resolveCandidates({ omitted }, ids);
 }
 
 /** The run's bucket count (the plan fixes it from the lake's size). */
