@@ -8,7 +8,10 @@
  * Printed per run: `containers`, `decisionsPerSecond`; `storeReadsPerSecond`, the state table Queries per second made
  * to build models (the containers' own, and the publishers' as the twin's IAM ledger counts them); and
  * `snapshotFetchesPerSecond` / `pointerPollsPerSecond` (S3 GETs); `p99StalenessMs`, the 99th percentile over
- * decisions of the age of the model served (decision time − the time the model was built from the state table).
+ * decisions of how long a newer model had been published while the container still served an older one (decision
+ * time − the publish time of the first snapshot read from the state table after the served model was, or 0 when none
+ * was); and `p99ModelAgeMs`, of the served model's age (decision time − when it was built), which also grows while no
+ * feedback arrives and nothing newer exists. A watcher reads the pointer every 50 ms to learn every publish.
  * `--mode direct` runs the design before snapshots in the same process: every container refreshes from the state
  * table (the baseline for the ratio).
  */
@@ -32,6 +35,9 @@ export interface FanoutResult {
   snapshotFetchesPerSecond: number;
   pointerPollsPerSecond: number;
   p99StalenessMs: number;
+  p99ModelAgeMs: number;
+  /** Snapshots the publishers wrote during the measurement. */
+  publishes: number;
   feedbackEventsPerSecond: number;
   /** Decisions that failed (a container whose first poll failed under this machine's load). */
   errors: number;
@@ -142,6 +148,21 @@ export async function runFanoutBench(opts: {
     const reads0 = containerReads + publisherQueries();
     const events0 = feedbackEvents;
     const ages: number[] = [];
+    const behind: number[] = [];
+    // Every publish, in order: when the publisher read the table (the model's builtAt) and when it published.
+    const published: { readAt: number; publishedAt: number }[] = [];
+    const watcher = new S3SnapshotStore(stack.emulators.s3, bucket, 1, 0);
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const p = await watcher.getPointer(DP).catch(() => undefined);
+        if (p && p.readAt > (published.at(-1)?.readAt ?? Number.NEGATIVE_INFINITY)) {
+          published.push({ readAt: p.readAt, publishedAt: p.publishedAt });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const decided: { t: number; builtAt: number }[] = [];
     let decisions = 0;
     let errors = 0;
     const started = performance.now();
@@ -167,7 +188,7 @@ export async function runFanoutBench(opts: {
                 slots: 1,
               });
               const model = await sources[c]!.get(DP);
-              if (answer.modelVersion === model.version) ages.push(Date.now() - model.builtAt);
+              if (answer.modelVersion === model.version) decided.push({ t: Date.now(), builtAt: model.builtAt });
               decisions++;
             } catch {
               // A poll that failed with no model yet (the emulator overloaded): counted, not fatal.
@@ -180,8 +201,17 @@ export async function runFanoutBench(opts: {
     );
     const elapsed = (performance.now() - started) / 1000;
     stop = true;
-    await feedback;
+    watching = false;
+    await Promise.all([feedback, watch]);
+    for (const { t, builtAt } of decided) {
+      ages.push(t - builtAt);
+      // The first snapshot built from a later read of the table than the served model: newer data was being served.
+      const next = published.find((p) => p.readAt > builtAt);
+      behind.push(next && next.publishedAt <= t ? t - next.publishedAt : 0);
+    }
     ages.sort((a, b) => a - b);
+    behind.sort((a, b) => a - b);
+    const startedAt = Date.now() - elapsed * 1000;
     return {
       mode,
       containers: opts.containers,
@@ -190,7 +220,9 @@ export async function runFanoutBench(opts: {
       storeReadsPerSecond: round2((containerReads + publisherQueries() - reads0) / elapsed),
       snapshotFetchesPerSecond: round2((sumCounts(sources, 'fetches') - fetches0) / elapsed),
       pointerPollsPerSecond: round2((sumCounts(sources, 'polls') - polls0) / elapsed),
-      p99StalenessMs: Math.round(percentile(ages, 99)),
+      p99StalenessMs: Math.round(percentile(behind, 99)),
+      p99ModelAgeMs: Math.round(percentile(ages, 99)),
+      publishes: published.filter((p) => p.publishedAt >= startedAt).length,
       feedbackEventsPerSecond: round2((feedbackEvents - events0) / elapsed),
       errors,
     };
@@ -221,13 +253,13 @@ export function formatFanoutBench(rows: FanoutResult[]): string {
   const growth = (rs: FanoutResult[]) =>
     rs.length === 2 ? (rs[1]!.storeReadsPerSecond / Math.max(rs[0]!.storeReadsPerSecond, 1e-9)).toFixed(2) : 'n/a';
   return [
-    "Model sources in one process, each with its own cache as a Lambda container has, deciding against the local stack while decisions and clicks flow through the HTTP API; `npm run bench:fanout -- --containers N --seconds S --json` runs one row. Store reads: state-table Queries that build models (the containers' and the publishers', as the twin's IAM ledger counts them). Staleness: decision time − when the served model was built, 99th percentile.",
+    "Model sources in one process, each with its own cache as a Lambda container has, deciding against the local stack while decisions and clicks flow through the HTTP API; `npm run bench:fanout -- --containers N --seconds S --json` runs one row. Store reads: state-table Queries that build models (the containers' and the publishers', as the twin's IAM ledger counts them). Staleness: how long a newer snapshot had been published while a container still served an older model (0 when none was), 99th percentile over decisions; model age: decision time − when the served model was built, which also grows while nothing newer exists (the figure earlier runs reported as staleness).",
     '',
-    '| design | containers | decisions/s | store reads/s | snapshot fetches/s | pointer polls/s | p99 staleness ms | feedback events/s | failed decisions |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| design | containers | decisions/s | store reads/s | snapshot fetches/s | pointer polls/s | p99 staleness ms | p99 model age ms | snapshots published | feedback events/s | failed decisions |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.mode === 'snapshot' ? 'snapshots' : 'direct refresh (before)'} | ${r.containers} | ${r.decisionsPerSecond} | ${r.storeReadsPerSecond} | ${r.snapshotFetchesPerSecond} | ${r.pointerPollsPerSecond} | ${r.p99StalenessMs} | ${r.feedbackEventsPerSecond} | ${r.errors} |`,
+        `| ${r.mode === 'snapshot' ? 'snapshots' : 'direct refresh (before)'} | ${r.containers} | ${r.decisionsPerSecond} | ${r.storeReadsPerSecond} | ${r.snapshotFetchesPerSecond} | ${r.pointerPollsPerSecond} | ${r.p99StalenessMs} | ${r.p99ModelAgeMs} | ${r.publishes} | ${r.feedbackEventsPerSecond} | ${r.errors} |`,
     ),
     '',
     `Store reads from the smaller to the larger container count: ×${growth(snap)} with snapshots (the goal: at most ×1.5 from 100 to 1,000), ×${growth(direct)} with direct refreshes (100 → 300). The containers share this machine's two cores with the stack, so polls fall short of one per container-second at 1,000; in Lambda each container has its own.`,
@@ -246,7 +278,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       [
         'usage: npm run bench:fanout -- [--containers N] [--seconds S] [--decisions-per-second D] [--mode snapshot|direct] [--json]',
         '  runs N model caches against the local stack under steady feedback and prints',
-        '  { containers, decisionsPerSecond, storeReadsPerSecond, snapshotFetchesPerSecond, pointerPollsPerSecond, p99StalenessMs }',
+        '  { containers, decisionsPerSecond, storeReadsPerSecond, snapshotFetchesPerSecond, pointerPollsPerSecond, p99StalenessMs, p99ModelAgeMs, … }',
         '  defaults: 100 containers, 20 s, 2,000 decisions/s, snapshots',
       ].join('\n'),
     );

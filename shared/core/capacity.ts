@@ -72,9 +72,12 @@ export const MEASURED = {
   ] as const,
   /** Assumed, not measurable here: one PutRecords round trip inside a region. */
   streamPutMs: 8,
-  /** Decision record bytes: fixed part + per candidate id (≈ 12 B) + the context x (d = 16). */
-  decisionRecordFixedBytes: 1_000,
-  decisionRecordBytesPerCandidate: 12,
+  /**
+   * A decision record's bytes, whatever K: it names the live catalog by its version (core/catalog/catalog-version.ts;
+   * 610 B measured with a 12-feature context at d = 16, rounded up for larger contexts). Not modelled: 12 B per id
+   * an eligibility rule leaves out, and the one record per container and catalog change that declares the version.
+   */
+  decisionRecordBytes: 1_000,
   /** A feedback event record. */
   eventRecordBytes: 350,
   /** A statistics item at d = 16 with its high-water marks (ARCHITECTURE §6). */
@@ -172,8 +175,8 @@ function apiGatewayMonthly(requests: number): number {
 export function planCapacity(input: CapacityInput): CapacityPlan {
   const { decisionsPerSecond: D, eventsPerSecond: E, actions: K, decisionPoints: DP, objectives: O } = input;
   const headroom = 0.8;
-  // Decision records carry the candidate ids (the live catalog) and the context.
-  const decisionBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * K;
+  // Decision records carry the context and a reference to the live catalog, not its ids.
+  const decisionBytes = MEASURED.decisionRecordBytes;
   const bytesIn = D * decisionBytes + E * MEASURED.eventRecordBytes;
   const records = D + E;
   const shardsTotal = Math.max(
@@ -317,11 +320,11 @@ export const JOB_CHUNK_RECORD_BYTES = 64e6;
 
 /**
  * Lines per chunk of a decision job at K live actions: at least 100 decisions per statistics item a chunk writes (and
- * at least 10,000 lines), but never more decision records than JOB_CHUNK_RECORD_BYTES hold: at K = 1,000 a record is
- * ≈ 13 KB, and 100,000 of them would not fit in one string (V8's limit is 2²⁹ characters) nor in the worker.
+ * at least 10,000 lines), but never more decision records than JOB_CHUNK_RECORD_BYTES hold: at K = 1,000, 100,000
+ * records of ≈ 1 KB would not fit the worker's memory beside everything else.
  */
 export function jobChunkLines(actions: number): number {
-  const recordBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * actions;
+  const recordBytes = MEASURED.decisionRecordBytes;
   return Math.min(Math.max(10_000, 100 * actions), Math.floor(JOB_CHUNK_RECORD_BYTES / recordBytes));
 }
 
@@ -340,7 +343,7 @@ export interface PathCost {
  */
 export function costPerMillionByPath(actions: number, objectives = 0): PathCost[] {
   const M = 1e6;
-  const decisionBytes = MEASURED.decisionRecordFixedBytes + MEASURED.decisionRecordBytesPerCandidate * actions;
+  const decisionBytes = MEASURED.decisionRecordBytes;
   const gbSeconds = (cpuUs: number, memoryMb: number, waitMs = 0) =>
     (((cpuUs / 1000) * (1769 / memoryMb) + waitMs) / 1000) * (memoryMb / 1024);
   // Everything a logged decision costs downstream of the API: the stream, the lake's delivery, the join's writes.

@@ -282,11 +282,9 @@ export class DecisionService {
     if (!fromLive) return undefined;
     const { live, position } = liveCatalogOf(model);
     const declare = !this.declared.has(`${model.decisionPoint.decisionPoint}\n${live.version}`);
-    return referenceOf(
-      live,
-      Int32Array.from(fromLive, (i) => position[i]!),
-      declare,
-    );
+    // Candidates in live order; all of them (the common case) need no positions.
+    const positions = fromLive.length === live.ids.length ? ALL : Int32Array.from(fromLive, (i) => position[i]!);
+    return referenceOf(live, positions, declare, fromLive.length);
   }
 
   /** A record is in the log: the catalog version it declares need not be declared again (C3). */
@@ -345,6 +343,8 @@ export function rejectionOf(
   if (err instanceof UnprocessableError) return { code: 'unprocessable', error: err.message };
   return undefined;
 }
+
+const ALL = new Int32Array(0);
 
 /** The live catalog of a model as a catalog version, and each action index's position in it (−1: not live). */
 const liveCatalogs = new WeakMap<ServingModel, { live: LiveCatalog; position: Int32Array }>();

@@ -55,15 +55,15 @@ export function liveCatalog(ids: readonly string[]): LiveCatalog {
 }
 
 /**
- * C2: how a decision names `candidates`, a subsequence of `live.ids` given as positions into it (ascending), or
- * undefined when they must be listed. `declare` adds the version's ids (C3).
+ * C2: how a decision names its `kept` candidates, a subsequence of `live.ids` given as positions into it (ascending;
+ * unread when all are kept), or undefined when they must be listed. `declare` adds the version's ids (C3).
  */
 export function referenceOf(
   live: LiveCatalog,
   positions: ArrayLike<number>,
   declare: boolean,
+  kept = positions.length,
 ): { catalog: CatalogRef; candidateCount: number } | undefined {
-  const kept = positions.length;
   const omittedCount = live.ids.length - kept;
   if (!live.referable || omittedCount > kept) return undefined;
   const omitted: string[] = [];
