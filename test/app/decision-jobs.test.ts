@@ -15,13 +15,21 @@ import { CatalogService } from '../../shared/app/catalog/catalog.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache, type ServingModel } from '../../shared/app/decide/model-cache.ts';
 import { decideChunk, type JobErrorLine, type JobOutputLine } from '../../shared/app/decision-jobs/decide-chunk.ts';
-import { jobKeys, jobLakeKey, newJobId, parseJobDecisionId, planChunks } from '../../shared/app/decision-jobs/job.ts';
+import {
+  jobKeys,
+  jobLakeKey,
+  newJobId,
+  parseJobDecisionId,
+  planChunks,
+  readJobLakeObject,
+} from '../../shared/app/decision-jobs/job.ts';
 import { DecisionJobs } from '../../shared/app/decision-jobs/steps.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { DependencyError } from '../../shared/core/errors.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
+import { candidatesOf } from '../../shared/core/schemas.ts';
 import { recordingStream } from '../support/records.ts';
 
 const NOW = 1_700_000_000_000;
@@ -152,6 +160,33 @@ describe('a decision job decides each line as the API would, once', () => {
       // Not a constant answer: the learned model serves contexts differently.
       expect(new Set(output.map((o) => o.chosen[0])).size).toBeGreaterThan(2);
     }
+  });
+
+  it('its lake records name the live catalog, stored before them: each reads back with the candidates the API ranks (C4)', async () => {
+    const { state, model } = await trainedModel();
+    const { text } = input(200);
+    const requests = text.split('\n');
+    const run = await runJob(text, model, state, 50, newJobId(NOW));
+    const lineOf = new Map(run.output.map((o) => [o.decisionId, o.line]));
+    // Only what retraining has: the stored versions (a record's own declaration is not used here).
+    const stored = await state.listCatalogVersions('dp');
+    const api = new DecisionService({
+      models: { get: async () => model },
+      stream: recordingStream().stream,
+      rng: createRng(1),
+    });
+    let referenced = 0;
+    for (const c of run.chunks) {
+      for (const r of readJobLakeObject((await run.blobs.get(jobLakeKey(run.job.jobId, c.index)))!)) {
+        if (r.catalog) referenced++;
+        const bare = r.catalog ? { ...r, catalog: { ...r.catalog, ids: undefined } } : r;
+        const candidates = candidatesOf(bare, (dp, version) => (dp === 'dp' ? stored.get(version) : undefined));
+        const req = JSON.parse(requests[lineOf.get(r.decisionId)! - 1]!);
+        const reference = await api.decide({ decisionPoint: 'dp', context: {}, slots: 1, ...req });
+        expect(candidates?.sort(), r.decisionId).toEqual(reference.ranking.map((e) => e.actionId).sort());
+      }
+    }
+    expect(referenced).toBeGreaterThan(run.output.length / 2);
   });
 
   it('a retried chunk writes the same output and lake object and counts no impression twice', async () => {
