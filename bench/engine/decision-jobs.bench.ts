@@ -12,6 +12,9 @@
  *
  * Run directly: `npx tsx bench/engine/decision-jobs.bench.ts [--users 1000000] [--actions 100]`.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startLocalStack } from '../../local/stack.ts';
 import { LAKE_BUCKET, physicalName } from '../../local/twin/template.ts';
@@ -100,17 +103,9 @@ const cpuUs = (from: NodeJS.CpuUsage) => {
   return c.user + c.system;
 };
 
-export async function runDecisionJobsBench(
-  opts: { users?: number; actions?: number; coreCalls?: number; chunkLines?: number } = {},
-): Promise<DecisionJobsBenchResult> {
-  const users = opts.users ?? 1_000_000;
-  const actions = opts.actions ?? 100;
-  const coreCalls = opts.coreCalls ?? 20_000;
-  const chunkLines = opts.chunkLines ?? 10_000;
-  process.env.NBA_LOG_LEVEL ??= 'silent';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-
-  // 1. Per core, in process.
+/** Part 1: CPU per decision of the core and of the job worker, in this process. */
+export async function measurePerCore(opts: { actions: number; coreCalls: number; chunkLines: number }) {
+  const { actions, coreCalls, chunkLines } = opts;
   const { state, model } = await inProcessModel(actions);
   const core = new DecisionService({
     models: { get: async () => model },
@@ -150,6 +145,40 @@ export async function runDecisionJobsBench(
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const coreCpuUs = median(coreUs);
   const workerCpuUs = median(workerUs);
+
+  return { coreCpuUs, workerCpuUs, lakeBytesPerDecision };
+}
+
+function perCoreInChildProcess(opts: { actions: number; coreCalls: number; chunkLines: number }) {
+  const out = spawnSync(
+    process.execPath,
+    // Through tsx's command, as `npm run bench` runs: under `node --import tsx` both paths measured ≈ 40% slower.
+    [
+      createRequire(import.meta.url).resolve('tsx/cli'),
+      fileURLToPath(import.meta.url),
+      '--per-core',
+      JSON.stringify(opts),
+    ],
+    { encoding: 'utf8', env: { ...process.env, NBA_LOG_LEVEL: 'silent', POWERTOOLS_METRICS_DISABLED: 'true' } },
+  );
+  if (out.status !== 0) throw new Error(`the per-core measurement failed: ${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split('\n').at(-1)!) as Awaited<ReturnType<typeof measurePerCore>>;
+}
+
+export async function runDecisionJobsBench(
+  opts: { users?: number; actions?: number; coreCalls?: number; chunkLines?: number } = {},
+): Promise<DecisionJobsBenchResult> {
+  const users = opts.users ?? 1_000_000;
+  const actions = opts.actions ?? 100;
+  const coreCalls = opts.coreCalls ?? 20_000;
+  const chunkLines = opts.chunkLines ?? 10_000;
+  process.env.NBA_LOG_LEVEL ??= 'silent';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  // 1. Per core, in a fresh process (as a worker runs in its own Lambda container): a heap grown by benchmarks run
+  // before it in this process slows the allocating worker more than the core.
+  const perCore = perCoreInChildProcess({ actions, coreCalls, chunkLines });
+  const { coreCpuUs, workerCpuUs, lakeBytesPerDecision } = perCore;
 
   // 2. A whole job through the local stack.
   const stack = await startLocalStack({ apiKey: 'bench-jobs', reportIamUsage: false });
@@ -269,7 +298,10 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//,
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
-  if (process.argv.includes('--help')) {
+  const perCore = process.argv.indexOf('--per-core');
+  if (perCore > 0) {
+    console.log(JSON.stringify(await measurePerCore(JSON.parse(process.argv[perCore + 1]!))));
+  } else if (process.argv.includes('--help')) {
     console.log('usage: npx tsx bench/engine/decision-jobs.bench.ts [--users N] [--actions K]');
   } else {
     const r = await runDecisionJobsBench({

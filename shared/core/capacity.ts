@@ -66,9 +66,9 @@ export const PRICES = {
 export const MEASURED = {
   /** The decisions handler's CPU per decision at K = 10, 100, 1,000 ("One decision in the decisions Lambda"). */
   handlerCpuUs: [
-    [10, 1_103],
-    [100, 794],
-    [1_000, 2_812],
+    [10, 1_015],
+    [100, 688],
+    [1_000, 2_825],
   ] as const,
   /** Assumed, not measurable here: one PutRecords round trip inside a region. */
   streamPutMs: 8,
@@ -94,8 +94,8 @@ export const MEASURED = {
    * included); bytes of the chunk's gzipped lake object per decision.
    */
   batchItemCpuUs: 230,
-  jobWorkerCpuUs: 110,
-  jobLakeBytesPerDecision: 52,
+  jobWorkerCpuUs: 89,
+  jobLakeBytesPerDecision: 47,
   /** Assumed, not measurable here: a chunk's wait on S3 and DynamoDB in AWS (Lambda bills the wall time). */
   jobChunkIoMs: 1_000,
   /** The decision jobs function's memory (one vCPU). */
