@@ -255,6 +255,12 @@ export const rankingEntrySchema = z.object({
 export const decisionResponseSchema = z.object({
   decisionId: z.string(),
   chosen: z.array(z.string()),
+  /**
+   * One entry per slot, in order: the action and the probability that the policy put it in this slot given the
+   * actions in the slots above (slot 1: its plain probability, the logged propensity). A slate's probability is
+   * their product.
+   */
+  slots: z.array(z.object({ actionId: z.string(), propensity: z.number() })),
   ranking: z.array(rankingEntrySchema),
   modelVersion: z.string(),
   /** The policy that drove the decision: `default`, `weighted`, or the objective chosen by the intent model. */
@@ -328,6 +334,11 @@ export const decisionRecordSchema = z
     chosenFeatures: z.array(z.array(finiteNumber)),
     /** Probability that the serving policy picks chosen[0] for slot 1. */
     propensity: z.number().min(0).max(1),
+    /**
+     * With several slots: each chosen action's probability of its slot given the slots above (aligned with `chosen`;
+     * the first is `propensity`). Absent with one slot.
+     */
+    slotPropensities: z.array(z.number().min(0).max(1)).optional(),
     modelVersion: z.string(),
     attributionWindowSeconds: z.number().int().positive(),
     rewards: z.record(z.string(), finiteNumber),

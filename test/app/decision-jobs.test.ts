@@ -154,6 +154,11 @@ describe('a decision job decides each line as the API would, once', () => {
         const reference = await api.decide({ decisionPoint: 'dp', context: {}, slots: 1, ...req });
         const p = new Map(reference.ranking.map((r) => [r.actionId, r.probability]));
         expect(o.propensity, `line ${o.line}`).toBe(p.get(o.chosen[0]!));
+        // Several slots: the API's per-slot propensities for the same slate (a fresh draw per slot; the slate the
+        // job drew may differ from the API's, so compare where the API chose the same slots).
+        if (o.chosen.length > 1 && reference.chosen.join() === o.chosen.join())
+          expect(o.slots).toEqual(reference.slots);
+        expect(o.slots?.length).toBe(o.chosen.length > 1 ? o.chosen.length : undefined);
         for (const a of o.chosen) expect(p.get(a)).toBeGreaterThan(0);
         expect(parseJobDecisionId(o.decisionId)).toBeDefined();
       }

@@ -7,7 +7,7 @@
  * in the log.
  */
 import { randomUUID } from 'node:crypto';
-import { selectThompson } from '../../core/bandit/thompson.ts';
+import { selectThompson, slotPropensities } from '../../core/bandit/thompson.ts';
 import { type LiveCatalog, liveCatalog, referenceOf } from '../../core/catalog/catalog-version.ts';
 import { eligibleCandidates, readsStage, whyIneligible } from '../../core/catalog/eligible.ts';
 import { DependencyError, NotFoundError, UnprocessableError, ValidationError } from '../../core/errors.ts';
@@ -232,6 +232,18 @@ export class DecisionService {
     const chosenPos = selectThompson(scores.mean, scores.sd, count, this.deps.rng, scores.epsilon, slots);
 
     const chosen = Array.from(chosenPos.subarray(0, slots), (p) => post.ids[candidates[p]!]!);
+    // Each slot's probability given the slots above it (core/bandit/thompson.ts); slot 1's is already computed.
+    const perSlot =
+      slots === 1
+        ? [scores.probability[chosenPos[0]!]!]
+        : slotPropensities(
+            scores.mean,
+            scores.sd,
+            count,
+            scores.epsilon,
+            chosenPos.subarray(0, slots),
+            scores.probability,
+          );
     const ranking = Array.from({ length: count }, (_, p) => ({
       actionId: post.ids[candidates[p]!]!,
       score: scores.mean[p]!,
@@ -252,7 +264,8 @@ export class DecisionService {
       }),
       chosen,
       chosenFeatures: Array.from(chosenPos.subarray(0, slots), (p) => Array.from(model.features[candidates[p]!]!)),
-      propensity: scores.probability[chosenPos[0]!]!,
+      propensity: perSlot[0]!,
+      ...(slots > 1 && { slotPropensities: perSlot }),
       modelVersion: model.version,
       attributionWindowSeconds: settings.attributionWindowSeconds,
       rewards: settings.rewards,
@@ -270,7 +283,14 @@ export class DecisionService {
       servedBy,
       ...(stage === undefined ? {} : { stage }),
     };
-    const response = { decisionId, chosen, ranking, modelVersion: model.version, objective: servedBy };
+    const response = {
+      decisionId,
+      chosen,
+      slots: chosen.map((actionId, k) => ({ actionId, propensity: perSlot[k]! })),
+      ranking,
+      modelVersion: model.version,
+      objective: servedBy,
+    };
     return { kind: 'decided', response, record };
   }
 

@@ -63,6 +63,8 @@ export interface JobOutputLine {
   decisionId: string;
   chosen: string[];
   propensity: number;
+  /** With several slots: each chosen action's propensity given the slots above (as `POST /v1/decisions` answers). */
+  slots?: { actionId: string; propensity: number }[];
   modelVersion: string;
   objective: string;
 }
@@ -230,6 +232,9 @@ const outputLine = (r: DecisionRecord, line: number, userId: string) =>
     decisionId: r.decisionId,
     chosen: r.chosen,
     propensity: r.propensity,
+    ...(r.slotPropensities && {
+      slots: r.chosen.map((actionId, k) => ({ actionId, propensity: r.slotPropensities![k]! })),
+    }),
     modelVersion: r.modelVersion,
     objective: r.servedBy ?? DEFAULT_OBJECTIVE,
   } satisfies JobOutputLine);

@@ -47,9 +47,12 @@ export function uniformFallback(
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const p = 1 / order.length;
+  const chosen = order.slice(0, slots);
   return {
     decisionId,
-    chosen: order.slice(0, slots),
+    chosen,
+    // Without replacement: slot k (from 0) is uniform over the K − k candidates left.
+    slots: chosen.map((actionId, k) => ({ actionId, propensity: 1 / (order.length - k) })),
     ranking: order.map((actionId) => ({ actionId, score: 0, probability: p })),
     modelVersion: 'fallback',
     objective: 'default',

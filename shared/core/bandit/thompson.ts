@@ -2,10 +2,12 @@
  * Thompson-sampling selection and its exact (numerically integrated) propensities.
  *
  * The policy for one request: with probability ε the first slot is drawn uniformly among the candidates;
- * otherwise each candidate's score is drawn independently, s_i ~ N(μ_i, σ_i²), and the largest wins. Further slots
- * follow the same sampled order (each again replaced, with probability ε, by a uniform pick among the remaining).
- * Off-policy evaluation needs the probability with which the logged first-slot action was chosen, which
- * {@link argmaxProbabilities} computes for all candidates at once.
+ * otherwise each candidate's score is drawn independently, s_i ~ N(μ_i, σ_i²), and the largest wins. Each further
+ * slot is drawn the same way among the candidates not yet chosen: with probability ε uniformly, otherwise the argmax
+ * of a fresh draw of their scores. So the probability of an action in slot k given the slots above it is the slot-1
+ * probability over the remaining candidates, exact like slot 1's ({@link nextSlotProbabilities}), and a slate's
+ * probability is the product of its slots' (issue 16). Off-policy evaluation needs the probability with which the
+ * logged first-slot action was chosen, which {@link argmaxProbabilities} computes for all candidates at once.
  */
 
 import type { Rng } from '../random.ts';
@@ -63,7 +65,6 @@ export function selectThompson(
   const samples = sampleBuf;
   const taken = takenBuf;
   taken.fill(0, 0, count);
-  let sampled = false;
   for (let slot = 0; slot < nSel; slot++) {
     let pick = -1;
     if (epsilon > 0 && rng.next() < epsilon) {
@@ -77,12 +78,11 @@ export function selectThompson(
         r--;
       }
     } else {
-      if (!sampled) {
-        for (let i = 0; i < count; i++) {
-          const s = sd[i] as number;
-          samples[i] = s > 0 ? (mean[i] as number) + s * rng.normal() : (mean[i] as number);
-        }
-        sampled = true;
+      // A fresh draw of the remaining candidates' scores, for every slot.
+      for (let i = 0; i < count; i++) {
+        if (taken[i] === 1) continue;
+        const s = sd[i] as number;
+        samples[i] = s > 0 ? (mean[i] as number) + s * rng.normal() : (mean[i] as number);
       }
       let best = Number.NEGATIVE_INFINITY;
       let ties = 0;
@@ -103,6 +103,75 @@ export function selectThompson(
     chosen[slot] = pick;
   }
   return chosen;
+}
+
+let restMean = new Float64Array(64);
+let restSd = new Float64Array(64);
+let restOut = new Float64Array(64);
+let restIdx = new Int32Array(64);
+
+/**
+ * The probability of each candidate being chosen next, given the candidates `above` (positions, in slot order)
+ * already chosen: 0 for those, and for the others their slot-1 probability among the remaining ones (ε floor over
+ * the remaining count included), which is what {@link selectThompson} draws the next slot from. Written to `out`.
+ */
+export function nextSlotProbabilities(
+  mean: ArrayLike<number>,
+  sd: ArrayLike<number>,
+  count: number,
+  epsilon: number,
+  above: ArrayLike<number>,
+  out: Float64Array,
+): void {
+  if (out.length < count) throw new InvalidArgumentError(`out needs length >= ${count}`);
+  if (restMean.length < count) {
+    const size = Math.max(count, 2 * restMean.length);
+    restMean = new Float64Array(size);
+    restSd = new Float64Array(size);
+    restOut = new Float64Array(size);
+    restIdx = new Int32Array(size);
+  }
+  out.fill(0, 0, count);
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    let chosen = false;
+    for (let k = 0; k < above.length && !chosen; k++) chosen = above[k] === i;
+    if (chosen) continue;
+    restMean[n] = mean[i] as number;
+    restSd[n] = sd[i] as number;
+    restIdx[n] = i;
+    n++;
+  }
+  if (n === 0) return;
+  argmaxProbabilities(restMean, restSd, n, epsilon, restOut);
+  for (let j = 0; j < n; j++) out[restIdx[j] as number] = restOut[j] as number;
+}
+
+/**
+ * Each chosen slot's probability given the slots above it (`chosen`: positions in slot order), slot 1's being its
+ * plain probability; `slot1` (each candidate's slot-1 probability, when already computed) spares that integration.
+ */
+export function slotPropensities(
+  mean: ArrayLike<number>,
+  sd: ArrayLike<number>,
+  count: number,
+  epsilon: number,
+  chosen: Int32Array,
+  slot1?: ArrayLike<number>,
+): number[] {
+  const out: number[] = [];
+  let next = new Float64Array(count);
+  for (let k = 0; k < chosen.length; k++) {
+    const pick = chosen[k] as number;
+    if (k === 0 && slot1) {
+      out.push(slot1[pick] as number);
+      continue;
+    }
+    if (next.length < count) next = new Float64Array(count);
+    nextSlotProbabilities(mean, sd, count, epsilon, chosen.subarray(0, k), next);
+    out.push(next[pick] as number);
+  }
+  return out;
 }
 
 // Gauss–Kronrod 7–15 on [−1, 1] (QUADPACK qk15): Kronrod abscissae (descending, last = 0), their weights, and the

@@ -12,8 +12,9 @@
  * w = min(clip, (1/K) / p), `clip` defaulting to its `DEFAULT_CLIP`. The data are thus re-weighted towards what
  * uniform exploration would have collected: every action gets an unbiased (up to clipping) picture of its reward over
  * the whole context distribution, and one decision never counts for more than `clip` decisions; the number of clipped
- * decisions is reported. The weight applies to every chosen slot of the decision (slots below the first have no
- * logged propensity; using the decision's weight keeps a decision's slots together). Decisions without a propensity
+ * decisions is reported. The weight applies to every chosen slot of the decision (lower slots log their own
+ * propensity given the slots above, `slotPropensities`, but slot-aware weighting is not built: using the decision's
+ * weight keeps a decision's slots together). Decisions without a propensity
  * (imported history that never logged one) cannot be corrected and keep weight 1; they are counted so the report can
  * say so. `none` disables weighting.
  *
