@@ -31,6 +31,12 @@ const sections: Section[] = [
     run: async (m) => m.formatScoringBench(await m.runScoringBench({})),
   },
   {
+    name: 'slots',
+    title: 'Several slots: scoring, drawing and the per-slot propensities (one core, in process)',
+    module: './core/slots.bench.ts',
+    run: async (m) => m.formatSlotsBench(m.runSlotsBench({})),
+  },
+  {
     name: 'dims',
     title: 'Context dimension: what 16 to 256 context slots cost',
     module: './core/context-dim.bench.ts',
