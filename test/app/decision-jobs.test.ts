@@ -25,12 +25,12 @@ import {
 } from '../../shared/app/decision-jobs/job.ts';
 import { DecisionJobs } from '../../shared/app/decision-jobs/steps.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
-import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { bucketOf } from '../../shared/core/domain.ts';
 import { DependencyError } from '../../shared/core/errors.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
 import { candidatesOf } from '../../shared/core/schemas.ts';
-import { recordingStream } from '../support/records.ts';
+import { recordingStream, statsItemOf } from '../support/records.ts';
 
 const NOW = 1_700_000_000_000;
 const ACTIONS = ['a', 'b', 'c', 'd', 'e'];
@@ -52,19 +52,7 @@ async function trainedModel(
       addObservation(s, encodeFeatures({ f }, d), rng.next() < (f === k % 3 ? 0.6 : 0.1) ? 1 : 0);
     }
     await state.putStats(
-      {
-        decisionPoint: 'dp',
-        objective: DEFAULT_OBJECTIVE,
-        actionId: id,
-        bucket: bucketOf(NOW - 86_400_000),
-        partition: 0,
-        stats: s,
-        counters: { rewardEvents: 0, lateEvents: 0 },
-        highWaterMarks: {},
-        version: 1,
-        updatedAt: NOW,
-        lastLearnedAt: NOW,
-      },
+      statsItemOf({ actionId: id, bucket: bucketOf(NOW - 86_400_000), stats: s, at: NOW }),
       undefined,
     );
   }

@@ -24,7 +24,7 @@ import { createRng } from '../../shared/core/random.ts';
 import type { DecisionPointSettingsInput } from '../../shared/core/schemas.ts';
 import { runParams } from '../retrain/support.ts';
 import { catalogResolver } from '../support/catalog-resolver.ts';
-import { recordingStream } from '../support/records.ts';
+import { recordingStream, statsItemOf } from '../support/records.ts';
 
 const D = 4;
 const NOW = 1_700_000_000_000;
@@ -136,22 +136,7 @@ async function fixture(combine: DecisionPointSettingsInput['combine']) {
   ] as const) {
     for (const [objective, t] of stats) {
       for (const [actionId, s] of t) {
-        await state.putStats(
-          {
-            decisionPoint: 'dp',
-            objective,
-            actionId,
-            bucket,
-            partition: 0,
-            stats: s,
-            counters: { rewardEvents: 0, lateEvents: 0 },
-            highWaterMarks: {},
-            version: 1,
-            updatedAt: NOW,
-            lastLearnedAt: NOW,
-          },
-          undefined,
-        );
+        await state.putStats(statsItemOf({ objective, actionId, bucket, stats: s, at: NOW }), undefined);
       }
     }
   }

@@ -11,10 +11,11 @@ import { CatalogService } from '../../shared/app/catalog/catalog.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache } from '../../shared/app/decide/model-cache.ts';
 import { addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
-import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { bucketOf } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import { createRng } from '../../shared/core/random.ts';
 import type { DecisionRecord } from '../../shared/core/schemas.ts';
+import { statsItemOf } from '../support/records.ts';
 
 const NOW = Date.UTC(2026, 10, 30);
 
@@ -37,22 +38,7 @@ async function fixedModel(k: number, epsilon: number) {
     for (let n = 0; n < 15; n++) {
       addObservation(stats, encodeFeatures({ segment: `s${n % 2}` }, d), rng.next() < 0.1 + (a % 6) * 0.12 ? 1 : 0);
     }
-    await state.putStats(
-      {
-        decisionPoint: 'dp',
-        objective: DEFAULT_OBJECTIVE,
-        actionId: `a${a}`,
-        bucket: bucketOf(NOW),
-        partition: 0,
-        stats,
-        counters: { rewardEvents: 0, lateEvents: 0 },
-        highWaterMarks: {},
-        version: 1,
-        updatedAt: NOW,
-        lastLearnedAt: NOW,
-      },
-      undefined,
-    );
+    await state.putStats(statsItemOf({ actionId: `a${a}`, bucket: bucketOf(NOW), stats, at: NOW }), undefined);
   }
   return cache;
 }

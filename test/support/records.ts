@@ -1,5 +1,7 @@
 /** Builders for stream records and entries, as the decision and events APIs would put them on the stream. */
 import type { StreamEntry } from '../../shared/app/learn/apply-batch.ts';
+import type { ActionStats } from '../../shared/core/bandit/stats.ts';
+import { DEFAULT_OBJECTIVE, type StatsItem } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import type { EventStream } from '../../shared/core/ports.ts';
 import type { DecisionRecord, EventRecord, FeedbackEvent } from '../../shared/core/schemas.ts';
@@ -63,5 +65,29 @@ export function recordingStream(): { stream: EventStream; records: DecisionRecor
         return [];
       },
     },
+  };
+}
+
+/** A statistics item as the updater would have left it: one partition, version 1, written and learned at `at`. */
+export function statsItemOf(p: {
+  decisionPoint?: string;
+  objective?: string;
+  actionId: string;
+  bucket: number;
+  stats: ActionStats;
+  at: number;
+}): StatsItem {
+  return {
+    decisionPoint: p.decisionPoint ?? 'dp',
+    objective: p.objective ?? DEFAULT_OBJECTIVE,
+    actionId: p.actionId,
+    bucket: p.bucket,
+    partition: 0,
+    stats: p.stats,
+    counters: { rewardEvents: 0, lateEvents: 0 },
+    highWaterMarks: {},
+    version: 1,
+    updatedAt: p.at,
+    lastLearnedAt: p.at,
   };
 }
