@@ -4,6 +4,8 @@
  * check at a fixed model: over many decisions of the same request, among those whose slots above are the same, each
  * action's frequency in the next slot matches the propensity the decisions reported for it, within sampling error;
  * for K = 3, 20 and 100 live actions, 1 to 5 slots, with an ε floor and an eligibility rule that leaves some out.
+ * And the catalog's rules hold for every slot, not only the first (item 4): a new action's traffic cap bounds the share
+ * of decisions that show it in any slot, and `exclude` keeps an action out of every slot.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStateStore } from '../../shared/adapters/memory/state-store.ts';
@@ -40,7 +42,7 @@ async function fixedModel(k: number, epsilon: number) {
     }
     await state.putStats(statsItemOf({ actionId: `a${a}`, bucket: bucketOf(NOW), stats, at: NOW }), undefined);
   }
-  return cache;
+  return { models: cache, state };
 }
 
 interface Group {
@@ -59,7 +61,7 @@ describe('several slots, each with its exact propensity', () => {
     { k: 20, slots: 1, epsilon: 0, draws: 6_000 },
   ]) {
     it(`K = ${k}, ${slots} slot(s), ε = ${epsilon}: each slot's frequency given the slots above is its reported propensity`, async () => {
-      const models = await fixedModel(k, epsilon);
+      const { models } = await fixedModel(k, epsilon);
       const records: DecisionRecord[] = [];
       const service = new DecisionService({
         models,
@@ -120,4 +122,25 @@ describe('several slots, each with its exact propensity', () => {
       expect(checked).toBeGreaterThan(0);
     });
   }
+
+  it('a traffic cap and exclude hold for every slot: a capped new action shows in at most its share of decisions', async () => {
+    const { models, state } = await fixedModel(5, 0.1);
+    const catalog = new CatalogService(state, models, () => NOW);
+    await catalog.putAction('dp', 'launch', {
+      features: { kind: 'launch' },
+      trafficCapWhileNew: { maxShare: 0.1, untilImpressions: 100_000 },
+    });
+    models.invalidate('dp');
+    const service = new DecisionService({ models, stream: { put: async () => [] }, rng: createRng(3), now: () => NOW });
+    const n = 4000;
+    let shown = 0;
+    for (let i = 0; i < n; i++) {
+      const d = await service.decide({ decisionPoint: 'dp', userId: `u${i}`, context: {}, slots: 3, exclude: ['a1'] });
+      expect(d.chosen).not.toContain('a1');
+      if (d.chosen.includes('launch')) shown++;
+    }
+    // Uncapped, one of 5 candidates in 3 of 5 slots would show in ≈ 60% of decisions.
+    expect(shown / n).toBeLessThan(0.1 + 4 * Math.sqrt((0.1 * 0.9) / n));
+    expect(shown / n).toBeGreaterThan(0.05);
+  });
 });
