@@ -43,6 +43,7 @@ const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|mo
   --data-dir DIR       local data holding the engine state (default NBA_DATA_DIR or .local-data), or
   --table NAME         the engine's state table in AWS (default credentials)
   --json               print one JSON object instead of a table
+  --by-position        also evaluate each logged position (slot) on its own rounds (OBD: positions 1–3)
   --delta D            error probability of the high-confidence lower bound (default 0.05)
   --seed N             seeds the cross-fitting folds and the lower bound's split (default 0)
   --reward-min A, --reward-max B
@@ -53,6 +54,7 @@ interface Parsed {
   format: LogFormat;
   target: string;
   json: boolean;
+  byPosition: boolean;
   delta: number;
   seed: number;
   rewardRange: RewardRange | undefined;
@@ -67,6 +69,7 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     format: { type: 'string' },
     target: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'by-position': { type: 'boolean', default: false },
     delta: { type: 'string' },
     seed: { type: 'string' },
     'reward-min': { type: 'string' },
@@ -95,6 +98,7 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     format: (v.format as LogFormat | undefined) ?? inferFormat(v.log),
     target: v.target,
     json: v.json,
+    byPosition: v['by-position'],
     delta: v.delta === undefined ? 0.05 : parseNumberFlag('delta', v.delta, { above: 0, below: 1 }),
     seed: v.seed === undefined ? 0 : parseNumberFlag('seed', v.seed, { integer: true, above: -1, below: 2 ** 32 }),
     rewardRange,
@@ -266,20 +270,73 @@ export async function runEvaluate(argv: readonly string[], streams: CliStreams =
     const spec = parseTargetSpec(args.target);
     const target = spec.kind === 'model' ? await loadModelTarget(spec.version, args) : resolveTarget(spec);
     const data = await readLog(args, streams);
-    const evaluated = evaluatePolicy(data, target, {
+    const options = {
       delta: args.delta,
       seed: args.seed,
       ...(args.rewardRange !== undefined && { rewardRange: args.rewardRange }),
-    });
+    };
+    const evaluated = evaluatePolicy(data, target, options);
     const inSample = spec.kind === 'model' && args.table === undefined ? await importedHere(args) : undefined;
     const report = inSample ? { ...evaluated, warnings: [...evaluated.warnings, inSample] } : evaluated;
+    const positions = args.byPosition ? byPosition(data, target, options) : undefined;
     streams.stdout.write(
-      args.json ? `${JSON.stringify(reportJson(report))}\n` : reportTable(report, basename(args.log), args.format),
+      args.json
+        ? `${JSON.stringify({ ...reportJson(report), ...(positions && { positions: positions.map(positionJson) }) })}\n`
+        : reportTable(report, basename(args.log), args.format) + (positions ? positionTable(positions) : ''),
     );
     return 0;
   } catch (error) {
     return failWith('evaluate', USAGE, error, streams, (e) => e instanceof EvaluationError);
   }
+}
+
+/**
+ * Each logged position evaluated on its own rounds, with the same estimators and options (issue 16, item 3: what a
+ * policy earns in each slot). A round's propensity is the logger's for that slot, so the weights, the ESS and the
+ * intervals are those of that position's rounds alone.
+ */
+function byPosition(
+  data: Awaited<ReturnType<typeof readLog>>,
+  target: Parameters<typeof evaluatePolicy>[1],
+  options: Parameters<typeof evaluatePolicy>[2],
+): { position: number; report: EvaluationReport }[] {
+  const positions = [...new Set(data.rounds.map((r) => r.position))];
+  if (positions.some((p) => p === undefined)) {
+    throw new UsageError('--by-position needs a position on every round of the log (OBD logs have them)');
+  }
+  return (positions as number[])
+    .sort((a, b) => a - b)
+    .map((position) => ({
+      position,
+      report: evaluatePolicy({ ...data, rounds: data.rounds.filter((r) => r.position === position) }, target, options),
+    }));
+}
+
+function positionJson({ position, report }: { position: number; report: EvaluationReport }) {
+  return {
+    position,
+    n: report.n,
+    ess: report.ess,
+    recommended: report.recommended,
+    estimate: report.estimates[report.recommended],
+    snips: report.estimates.snips,
+    lowerBound: report.lowerBound,
+  };
+}
+
+function positionTable(rows: { position: number; report: EvaluationReport }[]): string {
+  const lines = ['', 'By position (each on its own rounds):', ''];
+  lines.push('position  rounds      ESS  estimate (estimator)              lower bound');
+  for (const { position, report: r } of rows) {
+    const e = r.estimates[r.recommended];
+    const interval = e === null || e.lower === null ? '' : ` [${num(e.lower)}, ${num(e.upper)}]`;
+    const estimate = `${e === null ? '-' : num(e.value)}${interval} (${r.recommended})`;
+    const ess = r.ess === null ? '-' : r.ess.toFixed(0);
+    lines.push(
+      `${String(position).padEnd(8)}  ${String(r.n).padStart(6)}  ${ess.padStart(7)}  ${estimate.padEnd(32)}  ${num(r.lowerBound)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 await runIfEntry(import.meta.url, (argv) => runEvaluate(argv));

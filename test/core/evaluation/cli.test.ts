@@ -43,7 +43,57 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join(''), err: err.join('') };
 }
 
+// A uniformly logged history over 4 actions in 3 positions whose rewards depend on the position alone: position 1
+// always clicks, position 2 never, position 3 on every other round. What the uniform policy earns in each position is
+// therefore known exactly: 1, 0 and 0.5.
+const positioned = join(work, 'positioned.jsonl');
+writeFileSync(
+  positioned,
+  Array.from({ length: 600 }, (_, i) => {
+    const position = 1 + (i % 3);
+    const reward = position === 1 ? 1 : position === 2 ? 0 : Math.floor(i / 3) % 2;
+    return JSON.stringify({
+      context: [1, (i % 7) / 7],
+      actions: ['a', 'b', 'c', 'd'].map((id) => ({ id })),
+      chosen: ['a', 'b', 'c', 'd'][i % 4],
+      propensity: 0.25,
+      reward,
+      position,
+    });
+  }).join('\n'),
+);
+
 describe('evaluate CLI', () => {
+  it('--by-position evaluates each logged position on its own rounds: the uniform policy earns 1, 0 and 0.5', async () => {
+    const { code, out, err } = await run('--log', positioned, '--target', 'uniform', '--json', '--by-position');
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    const report = JSON.parse(out);
+    expect(report.positions.map((p: { position: number; n: number }) => [p.position, p.n])).toEqual([
+      [1, 200],
+      [2, 200],
+      [3, 200],
+    ]);
+    const truth = [1, 0, 0.5];
+    report.positions.forEach(
+      (p: { ess: number; snips: { value: number }; estimate: { lower: number; upper: number } }, i: number) => {
+        // Logged uniformly: every weight is 1, so the ESS is the position's round count and SNIPS its mean reward.
+        expect(p.ess).toBeCloseTo(200, 6);
+        expect(p.snips.value).toBeCloseTo(truth[i]!, 9);
+        expect(p.estimate.lower).toBeLessThanOrEqual(truth[i]! + 1e-9);
+        expect(p.estimate.upper).toBeGreaterThanOrEqual(truth[i]! - 1e-9);
+      },
+    );
+    const table = await run('--log', positioned, '--target', 'uniform', '--by-position');
+    expect(table.out).toMatch(/By position \(each on its own rounds\):\n\nposition +rounds +ESS/);
+  });
+
+  it('--by-position on a log without positions is a usage error naming the flag', async () => {
+    const { code, err } = await run('--log', history, '--target', 'uniform', '--by-position');
+    expect(code).toBe(2);
+    expect(err).toContain('--by-position needs a position on every round');
+  });
+
   it('--json prints exactly one JSON object with the documented fields, recommended estimator first, stderr silent', async () => {
     const { code, out, err } = await run('--log', history, '--target', 'logging', '--json', '--seed', '3');
     expect(code).toBe(0);
