@@ -303,8 +303,8 @@ export class DecisionService {
     const { live, position } = liveCatalogOf(model);
     const declare = !this.declared.has(`${model.decisionPoint.decisionPoint}\n${live.version}`);
     // Candidates in live order; all of them (the common case) need no positions.
-    const positions = fromLive.length === live.ids.length ? ALL : Int32Array.from(fromLive, (i) => position[i]!);
-    return referenceOf(live, positions, declare, fromLive.length);
+    const positions = fromLive.length === live.ids.length ? undefined : Int32Array.from(fromLive, (i) => position[i]!);
+    return referenceOf(live, positions, declare);
   }
 
   /** A record is in the log: the catalog version it declares need not be declared again (C3). */
@@ -363,8 +363,6 @@ export function rejectionOf(
   if (err instanceof UnprocessableError) return { code: 'unprocessable', error: err.message };
   return undefined;
 }
-
-const ALL = new Int32Array(0);
 
 /** The live catalog of a model as a catalog version, and each action index's position in it (−1: not live). */
 const liveCatalogs = new WeakMap<ServingModel, { live: LiveCatalog; position: Int32Array }>();

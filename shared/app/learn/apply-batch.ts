@@ -170,6 +170,8 @@ class FeedbackBatch {
   private readonly decisions = new Map<string, StoredDecision | null>();
   private readonly claims = new Map<string, EventClaim | null>();
   private readonly statistics: StatisticsWriter;
+  /** Catalog versions this batch is storing (C4): one write per version, shared by the records declaring it. */
+  private readonly catalogWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly entries: readonly StreamEntry[],
@@ -343,8 +345,9 @@ class FeedbackBatch {
             index: i,
             run: async () => {
               // C4: the version is stored before the decision counts as applied, so a failure redelivers both.
-              if (declares)
-                await this.deps.state.putCatalogVersion(o.decision.decisionPoint, declares.version, declares.ids);
+              if (declares) {
+                await storeCatalogVersion(this.deps.state, this.catalogWrites, o.decision.decisionPoint, declares);
+              }
               const stored = await this.deps.decisions.claimDecision(o.decision);
               if (stored.claim !== o.decision.claim) {
                 throw new Error(`decision ${o.decision.decisionId} was created by ${stored.claim} meanwhile`);
@@ -616,6 +619,36 @@ function heldDead(claim: string, record: EventRecord, code: string, at: number, 
     data: JSON.stringify(record).slice(0, 64 * 1024),
     at,
   };
+}
+
+/**
+ * Versions this process has stored, per store: a stored version never changes and is never deleted, so after a
+ * catalog change the first records of every container (which all declare it) cost one write, not one each. Only a
+ * write that succeeded is remembered; within a batch, records declaring the same version share one write.
+ */
+const storedCatalogVersions = new WeakMap<StateStore, Set<string>>();
+
+function storeCatalogVersion(
+  state: StateStore,
+  inBatch: Map<string, Promise<void>>,
+  decisionPoint: string,
+  declared: { version: string; ids: string[] },
+): Promise<void> {
+  let stored = storedCatalogVersions.get(state);
+  if (!stored) {
+    stored = new Set();
+    storedCatalogVersions.set(state, stored);
+  }
+  const key = `${decisionPoint}\n${declared.version}`;
+  if (stored.has(key)) return Promise.resolve();
+  let write = inBatch.get(key);
+  if (!write) {
+    write = state.putCatalogVersion(decisionPoint, declared.version, declared.ids).then(() => {
+      stored.add(key);
+    });
+    inBatch.set(key, write);
+  }
+  return write;
 }
 
 /** A decision record as the decision store keeps it (without the claim of the record that created the entry). */

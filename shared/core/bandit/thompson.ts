@@ -160,14 +160,13 @@ export function slotPropensities(
   slot1?: ArrayLike<number>,
 ): number[] {
   const out: number[] = [];
-  let next = new Float64Array(count);
+  const next = new Float64Array(count);
   for (let k = 0; k < chosen.length; k++) {
     const pick = chosen[k] as number;
     if (k === 0 && slot1) {
       out.push(slot1[pick] as number);
       continue;
     }
-    if (next.length < count) next = new Float64Array(count);
     nextSlotProbabilities(mean, sd, count, epsilon, chosen.subarray(0, k), next);
     out.push(next[pick] as number);
   }

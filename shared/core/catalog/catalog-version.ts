@@ -55,22 +55,22 @@ export function liveCatalog(ids: readonly string[]): LiveCatalog {
 }
 
 /**
- * C2: how a decision names its `kept` candidates, a subsequence of `live.ids` given as positions into it (ascending;
- * unread when all are kept), or undefined when they must be listed. `declare` adds the version's ids (C3).
+ * C2: how a decision names its candidates, a subsequence of `live.ids` given as positions into it (ascending;
+ * undefined: all of them), or undefined when they must be listed. `declare` adds the version's ids (C3).
  */
 export function referenceOf(
   live: LiveCatalog,
-  positions: ArrayLike<number>,
+  positions: ArrayLike<number> | undefined,
   declare: boolean,
-  kept = positions.length,
 ): { catalog: CatalogRef; candidateCount: number } | undefined {
+  const kept = positions?.length ?? live.ids.length;
   const omittedCount = live.ids.length - kept;
   if (!live.referable || omittedCount > kept) return undefined;
   const omitted: string[] = [];
   if (omittedCount > 0) {
     let p = 0;
     for (let i = 0; i < live.ids.length; i++) {
-      if (p < kept && positions[p] === i) p++;
+      if (p < kept && positions![p] === i) p++;
       else omitted.push(live.ids[i]!);
     }
   }
