@@ -15,9 +15,11 @@ import { FsBlobStore } from '../shared/adapters/lake/fs-blob-store.ts';
 import { sourceIdOf } from '../shared/app/retrain/import-history.ts';
 import { loadModelPolicy } from '../shared/app/retrain/model-policy.ts';
 import {
+  type Estimate,
   EvaluationError,
   type EvaluationReport,
   evaluatePolicy,
+  evaluateSlates,
   inferFormat,
   type LogFormat,
   type LoggedData,
@@ -27,6 +29,7 @@ import {
   readJsonlLog,
   readObdLog,
   resolveTarget,
+  type SlateReport,
   type TargetPolicy,
 } from '../shared/core/evaluation/index.ts';
 import { parseCliArgs, parseNumberFlag, UsageError } from './lib/args.ts';
@@ -36,7 +39,8 @@ import { createProgressLine } from './lib/progress.ts';
 
 const USAGE = `usage: npm run evaluate -- --log FILE --target uniform|logging|model:VERSION [options]
 
-  --log FILE           logged rounds: JSONL history (simulator --history) or an OBD campaign CSV
+  --log FILE           logged rounds: JSONL history (simulator --history; a line with \`slots\` is a slate,
+                       evaluated on its whole-page reward too) or an OBD campaign CSV
   --format jsonl|obd   default: obd for .csv, jsonl otherwise (OBD reads item_context.csv beside the log)
   --target SPEC        uniform | logging | model:VERSION (a stored offline model; model:active is the serving one)
   --decision-point DP  the decision point whose model a model target names
@@ -279,10 +283,17 @@ export async function runEvaluate(argv: readonly string[], streams: CliStreams =
     const inSample = spec.kind === 'model' && args.table === undefined ? await importedHere(args) : undefined;
     const report = inSample ? { ...evaluated, warnings: [...evaluated.warnings, inSample] } : evaluated;
     const positions = args.byPosition ? byPosition(data, target, options) : undefined;
+    const slates = data.slates === undefined ? undefined : evaluateSlates(data.slates, target);
     streams.stdout.write(
       args.json
-        ? `${JSON.stringify({ ...reportJson(report), ...(positions && { positions: positions.map(positionJson) }) })}\n`
-        : reportTable(report, basename(args.log), args.format) + (positions ? positionTable(positions) : ''),
+        ? `${JSON.stringify({
+            ...reportJson(report),
+            ...(positions && { positions: positions.map(positionJson) }),
+            ...(slates && { slates }),
+          })}\n`
+        : reportTable(report, basename(args.log), args.format) +
+            (positions ? positionTable(positions) : '') +
+            (slates ? slateTable(slates) : ''),
     );
     return 0;
   } catch (error) {
@@ -336,6 +347,28 @@ function positionTable(rows: { position: number; report: EvaluationReport }[]): 
       `${String(position).padEnd(8)}  ${String(r.n).padStart(6)}  ${ess.padStart(7)}  ${estimate.padEnd(32)}  ${num(r.lowerBound)}`,
     );
   }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Whole-page estimates of a slate log (shared/core/evaluation/slate.ts); RIPS is the one to read. */
+function slateTable(r: SlateReport): string {
+  const lines = ['', `Slates (${int(r.n)} logged, up to ${r.slots} slots; whole-page reward = Σ slot rewards):`, ''];
+  const rows: [string, Estimate | null][] = [
+    ['RIPS*', r.estimates.rips],
+    ['SNRIPS', r.estimates.snrips],
+    ['slate IPS', r.estimates.slateIps],
+  ];
+  for (const [label, e] of rows)
+    lines.push(
+      `${label.padEnd(10)}${e === null ? '-' : `${num(e.value).padEnd(12)}[${num(e.lower)}, ${num(e.upper)}]`}`,
+    );
+  lines.push(
+    "* recommended: unbiased when a slot's reward depends on the slots down to it (a user reads from the top)",
+  );
+  lines.push('');
+  lines.push('slot  RIPS share      ESS');
+  for (const s of r.perSlot)
+    lines.push(`${String(s.slot).padEnd(4)}  ${num(s.value).padEnd(12)}  ${s.ess.toFixed(0).padStart(7)}`);
   return `${lines.join('\n')}\n`;
 }
 

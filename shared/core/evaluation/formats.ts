@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LogFormatError } from './errors.ts';
+import { type SlateRound, slotRound } from './slate.ts';
 import type { Candidate, Features, LoggedData, NamedFeatures, Round } from './types.ts';
 
 /** Chunks of a file as a stream yields them (`fs.createReadStream`), or strings in a test. */
@@ -79,15 +80,36 @@ const featureValues = z.union([z.array(z.number()), z.record(z.string(), z.union
  * One line of the simulator's `--history` log. `propensity` is the logging policy's probability of `chosen`
  * (0 or absent: not logged); `events` counts the raw feedback behind `reward`; `position` is the slot, if any.
  */
-export const historyLineSchema = z.object({
-  context: featureValues,
-  actions: z.array(z.object({ id: z.string().min(1), features: featureValues.optional() })).min(1),
-  chosen: z.string().min(1),
-  propensity: z.number().min(0).max(1).optional(),
-  events: z.record(z.string(), z.number().nonnegative()).optional(),
-  reward: z.number(),
-  position: z.number().int().optional(),
-});
+export const historyLineSchema = z
+  .object({
+    context: featureValues,
+    actions: z.array(z.object({ id: z.string().min(1), features: featureValues.optional() })).min(1),
+    chosen: z.string().min(1).optional(),
+    propensity: z.number().min(0).max(1).optional(),
+    events: z.record(z.string(), z.number().nonnegative()).optional(),
+    reward: z.number().optional(),
+    position: z.number().int().optional(),
+    /**
+     * A slate: the action shown in each slot (top first), the probability that the logger put it there given the
+     * slots above (the engine's `slots[j].propensity`) and what it earned. Replaces `chosen`, `propensity`, `reward`
+     * and `position`.
+     */
+    slots: z
+      .array(z.object({ chosen: z.string().min(1), propensity: z.number().gt(0).max(1), reward: z.number() }))
+      .min(1)
+      .optional(),
+  })
+  .superRefine((line, ctx) => {
+    const single = ['chosen', 'propensity', 'reward', 'position'].filter(
+      (k) => line[k as keyof typeof line] !== undefined,
+    );
+    if (line.slots !== undefined && single.length > 0)
+      ctx.addIssue({ code: 'custom', message: `a slate line (slots) has no ${single.join(', ')} of its own` });
+    if (line.slots !== undefined) return;
+    for (const k of ['chosen', 'reward'] as const)
+      if (line[k] === undefined)
+        ctx.addIssue({ code: 'custom', path: [k], message: 'required (or slots, for a slate)' });
+  });
 
 export type HistoryLine = z.infer<typeof historyLineSchema>;
 
@@ -105,11 +127,14 @@ function describeIssue(error: z.ZodError): string {
 
 /**
  * Reads a JSONL history log, validating every line; the first bad line throws `LogFormatError` naming it.
- * Blank lines are skipped. Vector contexts must keep one length across the log. Rewards have no declared range:
+ * Blank lines are skipped. Vector contexts must keep one length across the log. A slate line (`slots`) becomes one
+ * slate of `slates` and one round per slot (position j, the candidates the slots above left, the slot's conditional
+ * propensity and reward), so slot-level estimates and `--by-position` read it as they read OBD's positions. Rewards have no declared range:
  * pass one to the evaluation, or it falls back to the observed range.
  */
 export async function readJsonlLog(chunks: Chunks, options: ReadOptions = {}): Promise<LoggedData> {
   const rounds: Round[] = [];
+  const slates: SlateRound[] = [];
   const source = options.source;
   let contextShape: { kind: 'vector'; length: number; line: number } | { kind: 'named'; line: number } | undefined;
   for await (const { text, line } of splitLines(chunks, options)) {
@@ -131,8 +156,10 @@ export async function readJsonlLog(chunks: Chunks, options: ReadOptions = {}): P
       if (ids.has(a.id)) fail(`action id "${a.id}" appears twice`);
       ids.add(a.id);
     }
-    const chosenIndex = rec.actions.findIndex((a) => a.id === rec.chosen);
-    if (chosenIndex === -1) fail(`chosen "${rec.chosen}" is not among actions`);
+    const indexOf = (id: string, what: string) => {
+      const i = rec.actions.findIndex((a) => a.id === id);
+      return i === -1 ? fail(`${what} "${id}" is not among actions`) : i;
+    };
     if (Array.isArray(rec.context)) {
       if (contextShape === undefined) contextShape = { kind: 'vector', length: rec.context.length, line };
       else if (contextShape.kind === 'named')
@@ -145,16 +172,29 @@ export async function readJsonlLog(chunks: Chunks, options: ReadOptions = {}): P
     const candidates: Candidate[] = rec.actions.map((a) =>
       a.features === undefined ? { id: a.id } : { id: a.id, features: toFeatures(a.features) },
     );
+    if (rec.slots !== undefined) {
+      const slate: SlateRound = {
+        context: toFeatures(rec.context),
+        candidates,
+        chosen: rec.slots.map((s, j) => indexOf(s.chosen, `slots.${j}.chosen`)),
+        propensities: rec.slots.map((s) => s.propensity),
+        rewards: rec.slots.map((s) => s.reward),
+      };
+      if (new Set(slate.chosen).size !== slate.chosen.length) fail('slots: an action appears in two slots');
+      slates.push(slate);
+      for (let j = 0; j < slate.chosen.length; j++) rounds.push(slotRound(slate, j));
+      continue;
+    }
     rounds.push({
       context: toFeatures(rec.context),
       candidates,
-      chosenIndex,
-      reward: rec.reward,
+      chosenIndex: indexOf(rec.chosen!, 'chosen'),
+      reward: rec.reward!,
       ...(rec.propensity !== undefined && { propensity: rec.propensity }),
       ...(rec.position !== undefined && { position: rec.position }),
     });
   }
-  return { rounds };
+  return slates.length > 0 ? { rounds, slates } : { rounds };
 }
 
 function splitCsv(text: string, line: number, source: string | undefined): string[] {

@@ -6,5 +6,6 @@ export * from './hcope.ts';
 export * from './policies.ts';
 export * from './reward-model.ts';
 export * from './simulate.ts';
+export * from './slate.ts';
 export * from './stats.ts';
 export type * from './types.ts';

@@ -1,3 +1,5 @@
+import type { SlateRound } from './slate.ts';
+
 /** Identifier of an action (an item, an offer) as the engine names it. */
 export type ActionId = string;
 
@@ -34,6 +36,8 @@ export interface RewardRange {
 
 export interface LoggedData {
   readonly rounds: readonly Round[];
+  /** Logged slates, when the log has them (each also gives one round per slot in `rounds`). */
+  readonly slates?: readonly SlateRound[];
   /** Declared by the format when the reward's bounds are known a priori (OBD clicks are 0/1). */
   readonly rewardRange?: RewardRange;
 }

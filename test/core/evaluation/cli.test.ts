@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runEvaluate } from '../../../cli/evaluate.ts';
 import { simulateLog } from '../../../shared/core/evaluation/index.ts';
+import { createRng } from '../../../shared/core/random.ts';
+import { exactValue, logSlates, slateWorld } from '../../support/slate-world.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'evaluate-cli-'));
@@ -63,7 +65,83 @@ writeFileSync(
   }).join('\n'),
 );
 
+// A slate log of the position-biased world (test/support/slate-world.ts), written as the JSONL a client would: per
+// line the candidates and, per slot, the action, its conditional propensity and its reward.
+const world = slateWorld();
+const slated = join(work, 'slates.jsonl');
+writeFileSync(
+  slated,
+  logSlates(world, 6000, createRng(11))
+    .map((s) =>
+      JSON.stringify({
+        context: Array.from(s.context as Float64Array),
+        actions: s.candidates.map((c) => ({ id: c.id })),
+        slots: s.chosen.map((c, j) => ({
+          chosen: s.candidates[c]!.id,
+          propensity: s.propensities[j],
+          reward: s.rewards[j],
+        })),
+      }),
+    )
+    .join('\n'),
+);
+
 describe('evaluate CLI', () => {
+  it("a slate log is evaluated on its whole-page reward: the RIPS interval covers the uniform policy's exact value", async () => {
+    const truth = exactValue(world, (_x, left) => left.map(() => 1 / left.length));
+    const { code, out, err } = await run('--log', slated, '--target', 'uniform', '--json', '--by-position');
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    const report = JSON.parse(out);
+    expect(report.slates).toMatchObject({ target: 'uniform', n: 6000, slots: 3 });
+    const rips = report.slates.estimates.rips;
+    expect(rips.lower).toBeLessThanOrEqual(truth);
+    expect(rips.upper).toBeGreaterThanOrEqual(truth);
+    // Each slot's share: the uniform policy's slot-j value is κ_j × the mean relevance, and the shares sum to RIPS.
+    const shares = report.slates.perSlot.map((p: { value: number }) => p.value);
+    expect(shares.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(rips.value, 9);
+    expect(shares[0]).toBeGreaterThan(shares[1]);
+    expect(shares[1]).toBeGreaterThan(shares[2]);
+    // One round per slot, so --by-position sees the three slots.
+    expect(report.positions.map((p: { position: number; n: number }) => [p.position, p.n])).toEqual([
+      [1, 6000],
+      [2, 6000],
+      [3, 6000],
+    ]);
+    const table = await run('--log', slated, '--target', 'uniform');
+    expect(table.out).toMatch(/Slates \(6,000 logged, up to 3 slots; whole-page reward = Σ slot rewards\):\n\nRIPS\*/);
+  });
+
+  it('a slate line that also names a single choice, repeats an action or has a zero propensity exits 2, naming the line', async () => {
+    const line = { context: [1], actions: [{ id: 'a' }, { id: 'b' }] };
+    const cases: [object, RegExp][] = [
+      [
+        { ...line, chosen: 'a', reward: 1, slots: [{ chosen: 'a', propensity: 0.5, reward: 1 }] },
+        /has no chosen, reward of its own/,
+      ],
+      [
+        {
+          ...line,
+          slots: [
+            { chosen: 'a', propensity: 0.5, reward: 1 },
+            { chosen: 'a', propensity: 1, reward: 0 },
+          ],
+        },
+        /an action appears in two slots/,
+      ],
+      [{ ...line, slots: [{ chosen: 'a', propensity: 0, reward: 1 }] }, /slots\.0\.propensity/],
+      [{ ...line, slots: [{ chosen: 'z', propensity: 0.5, reward: 1 }] }, /slots\.0\.chosen "z" is not among actions/],
+    ];
+    for (const [i, [bad, message]] of cases.entries()) {
+      const file = join(work, `bad-slate-${i}.jsonl`);
+      writeFileSync(file, `${JSON.stringify(bad)}\n`);
+      const { code, err } = await run('--log', file, '--target', 'uniform');
+      expect(code).toBe(2);
+      expect(err).toMatch(/line 1/);
+      expect(err).toMatch(message);
+    }
+  });
+
   it('--by-position evaluates each logged position on its own rounds: the uniform policy earns 1, 0 and 0.5', async () => {
     const { code, out, err } = await run('--log', positioned, '--target', 'uniform', '--json', '--by-position');
     expect(code).toBe(0);
