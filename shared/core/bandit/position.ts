@@ -48,7 +48,7 @@ export function examinationRatios(actions: readonly SlotStats[], d: number): num
   const slots = actions.reduce((m, a) => Math.max(m, a.length), 1);
   const kappa = new Array<number>(slots).fill(1);
   const observed = new Array<number>(slots).fill(0);
-  for (const a of actions) a.forEach((s, j) => (observed[j]! += s?.n ?? 0));
+  for (const a of actions) for (let j = 0; j < a.length; j++) observed[j]! += a[j]?.n ?? 0;
   if (slots === 1 || observed.slice(1).every((n) => n === 0)) return [1];
   // The most-observed actions, as the prior fit bounds its own cost.
   const total = (a: SlotStats) => a.reduce((t, s) => t + (s?.n ?? 0), 0);
@@ -103,15 +103,19 @@ function collapseInto(into: ActionStats, stats: SlotStats, kappa: readonly numbe
   into.sxx.fill(0);
   into.sxr.fill(0);
   const size = packedSize(into.sxr.length);
-  stats.forEach((s, j) => {
+  for (let j = 0; j < stats.length; j++) {
+    const s = stats[j];
     const k = kappa[j] ?? kappa[kappa.length - 1]!;
-    if (!s || k === 0) return;
-    if (k === 1) return mergeStats(into, s);
+    if (!s || k === 0) continue;
+    if (k === 1) {
+      mergeStats(into, s);
+      continue;
+    }
     into.n += s.n;
     into.sumR += s.sumR;
     into.sumR2 += s.sumR2;
     for (let i = 0; i < size; i++) into.sxx[i]! += k * k * s.sxx[i]!;
     for (let i = 0; i < s.sxr.length; i++) into.sxr[i]! += k * s.sxr[i]!;
-  });
+  }
   return into;
 }

@@ -99,8 +99,8 @@ describe('position effects: examination ratios from per-slot statistics', () => 
       expect(got.n).toBe(expected.n);
       expect(got.sumR).toBeCloseTo(sumR, 9);
       expect(got.sumR2).toBeCloseTo(sumR2, 9);
-      got.sxx.forEach((v, i) => expect(v).toBeCloseTo(expected.sxx[i]!, 9));
-      got.sxr.forEach((v, i) => expect(v).toBeCloseTo(expected.sxr[i]!, 9));
+      for (const [i, v] of got.sxx.entries()) expect(v).toBeCloseTo(expected.sxx[i]!, 9);
+      for (const [i, v] of got.sxr.entries()) expect(v).toBeCloseTo(expected.sxr[i]!, 9);
     }
   });
 });
