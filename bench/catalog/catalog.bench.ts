@@ -116,6 +116,7 @@ export async function runCatalogBench(opts: { quick?: boolean; actions?: number 
           actionId: it.actionId,
           bucket: bucketOf(clock.now),
           partition: p,
+          slot: 1,
           stats: s,
           counters: { rewardEvents: s.sumR, lateEvents: 0 },
           highWaterMarks: { 'shardId-000000000000': '49650000000000000000000000000000000000000000000000000000' },

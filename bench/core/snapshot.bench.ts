@@ -44,6 +44,7 @@ async function stateWith(actions: number): Promise<MemoryStateStore> {
         actionId: `offer-${i}`,
         bucket: bucketOf(NOW),
         partition: 0,
+        slot: 1,
         stats: s,
         counters: { rewardEvents: 30, lateEvents: 0 },
         highWaterMarks: {},

@@ -85,6 +85,7 @@ export async function inProcessModel(actions: number) {
         actionId: `offer-${a}`,
         bucket: bucketOf(now),
         partition: 0,
+        slot: 1,
         stats: s,
         counters: { rewardEvents: 0, lateEvents: 0 },
         highWaterMarks: {},

@@ -63,6 +63,11 @@ export interface StatsKey {
   bucket: number;
   /** Writer partition (hash of the Kinesis shard id modulo the partition count): spreads a hot action's writes. */
   partition: number;
+  /**
+   * The slot the action was shown in (1 = the top; intent observations are 1). Lower slots are kept apart so the
+   * model can learn their examination ratios and count them in slot-1 units (core/bandit/position.ts).
+   */
+  slot: number;
 }
 
 export interface StatsCounters {

@@ -96,6 +96,7 @@ const statsItem = (
   actionId,
   bucket: 19_675,
   partition: 1,
+  slot: 1,
   stats: awkwardStats(version),
   counters: { rewardEvents: version, lateEvents: 0 },
   highWaterMarks: { 'shardId-000000000000': `${1000 + version}` },

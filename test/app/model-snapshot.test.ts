@@ -43,6 +43,7 @@ async function servedModel(settings: DecisionPointSettingsInput, actions: number
         actionId,
         bucket: bucketOf(NOW),
         partition: 0,
+        slot: 1,
         stats: s,
         counters: { rewardEvents: n, lateEvents: 0 },
         highWaterMarks: {},

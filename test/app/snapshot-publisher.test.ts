@@ -59,6 +59,7 @@ async function write(state: StateStore, k: number, rng: Rng) {
       actionId: ['a', 'b', 'c'][k % 3]!,
       bucket: bucketOf(NOW),
       partition: k,
+      slot: 1,
       stats: s,
       counters: { rewardEvents: 1, lateEvents: 0 },
       highWaterMarks: {},

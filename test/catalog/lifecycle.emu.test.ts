@@ -66,6 +66,7 @@ async function learn(dp: string, actionId: string, at: number, impressions: numb
       actionId,
       bucket: bucketOf(at),
       partition: 0,
+      slot: 1,
       stats,
       counters: { rewardEvents: stats.sumR, lateEvents: 0 },
       highWaterMarks: {},

@@ -92,7 +92,15 @@ describe('retraining after an erasure', () => {
     for (const [bucket, n] of impressions) {
       const stats = emptyStats(4);
       stats.n = n;
-      const item = { decisionPoint: dp, objective: DEFAULT_OBJECTIVE, actionId: 'A', bucket, partition: 0, stats };
+      const item = {
+        decisionPoint: dp,
+        objective: DEFAULT_OBJECTIVE,
+        actionId: 'A',
+        bucket,
+        partition: 0,
+        slot: 1,
+        stats,
+      };
       await stores.state.putStats(
         {
           ...item,

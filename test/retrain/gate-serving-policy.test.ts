@@ -104,7 +104,7 @@ describe('the promotion gate evaluates the serving policy (intent mode)', () => 
   it('judges the current model as it serves too: its online statistics per objective, intent models included', () => {
     // The current model learned online what the candidate learned offline (every objective, days before the slice).
     const online = [...model.objectives].flatMap(([objective, o]) =>
-      [...o.evaluation].map(([actionId, stats]) => ({ objective, actionId, bucket: D0, stats })),
+      [...o.evaluation].map(([actionId, stats]) => ({ objective, actionId, bucket: D0, slot: 1, stats })),
     );
     const e = evaluateCandidate({ run }, model, reduced.holdout, { catalog: [], online, active: undefined });
     expect(Math.abs(value(e.current) - SERVING_VALUE)).toBeLessThan(0.03);

@@ -488,6 +488,7 @@ describe('retraining state machine', () => {
           actionId: 'A',
           bucket,
           partition: 0,
+          slot: 1,
           stats,
           counters: { rewardEvents: 0, lateEvents: 0 },
           highWaterMarks: {},
@@ -642,6 +643,7 @@ describe('retraining state machine', () => {
             actionId: b.actionId,
             bucket: D0 + 3,
             partition: 0,
+            slot: 1,
           };
           await stores.state.putStats(
             {

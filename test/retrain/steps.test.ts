@@ -258,7 +258,7 @@ describe('fitModel: completeness against the online statistics', () => {
     const s = emptyStats(4);
     s.n = n;
     s.sxx[0] = n;
-    return { objective: DEFAULT_OBJECTIVE, actionId: 'A', bucket, stats: s };
+    return { objective: DEFAULT_OBJECTIVE, actionId: 'A', bucket, slot: 1, stats: s };
   };
 
   it('carries over days the lake does not hold at all, and flags days it holds only in part', () => {

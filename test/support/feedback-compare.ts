@@ -35,7 +35,7 @@ export async function compareStatistics(
   const actual = new Map<string, RefStats>();
   for (const dp of decisionPoints) {
     for (const item of await state.listStats(dp)) {
-      const key = statsKey(item.decisionPoint, item.objective, item.actionId, item.bucket);
+      const key = statsKey(item.decisionPoint, item.objective, item.actionId, item.bucket, item.slot);
       const d = item.stats.sxr.length;
       const dense = unpackSymmetric(item.stats.sxx, d, new Float64Array(d * d));
       let a = actual.get(key);

@@ -85,7 +85,7 @@ export interface RefSeries {
 export interface ReferenceResult {
   /** Key `${decisionPoint}|${minute or hour}|${window}`. */
   series: Map<string, RefSeries>;
-  /** Key `${decisionPoint}|${objective}|${actionId}|${day}`. */
+  /** Key `${decisionPoint}|${objective}|${actionId}|${day}|${slot}`. */
   stats: Map<string, RefStats>;
   /** Record index → the rule that refused it. */
   dead: Map<
@@ -111,8 +111,8 @@ export interface ReferenceResult {
   catalogs: Map<string, string[]>;
 }
 
-export const statsKey = (dp: string, objective: string, actionId: string, day: number) =>
-  `${dp}|${objective}|${actionId}|${day}`;
+export const statsKey = (dp: string, objective: string, actionId: string, day: number, slot: number) =>
+  `${dp}|${objective}|${actionId}|${day}|${slot}`;
 
 interface UserState {
   decisions: RefDecision[];
@@ -149,7 +149,14 @@ export function referenceFeedback(records: readonly string[], jobDecisions: read
   };
 
   const slot = (d: RefDecision, objective: string, actionId: string): RefStats => {
-    const key = statsKey(d.decisionPoint, objective, actionId, Math.floor(d.at / DAY_MS));
+    // Kept apart by the slot the action was shown in (its place in `chosen`); intent observations are slot 1.
+    const key = statsKey(
+      d.decisionPoint,
+      objective,
+      actionId,
+      Math.floor(d.at / DAY_MS),
+      Math.max(1, d.chosen.indexOf(actionId) + 1),
+    );
     let s = out.stats.get(key);
     if (!s) {
       const n = d.x.length;

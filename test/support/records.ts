@@ -83,6 +83,7 @@ export function statsItemOf(p: {
     actionId: p.actionId,
     bucket: p.bucket,
     partition: 0,
+    slot: 1,
     stats: p.stats,
     counters: { rewardEvents: 0, lateEvents: 0 },
     highWaterMarks: {},

@@ -36,8 +36,9 @@ export const catalogIds = (item: Record<string, unknown>): string[] => String(it
  * a role read them and nothing else (`dynamodb:LeadingKeys`, see the events function's grant in the CDK stack).
  */
 export const API_KEY_PARTITION = 'KEY';
-export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition'>) =>
-  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}`;
+/** Slot 1's key is the one items had before slots were kept apart, so those items read as slot 1. */
+export const statsSk = (k: Pick<StatsKey, 'objective' | 'actionId' | 'bucket' | 'partition' | 'slot'>) =>
+  `STATS#${k.objective}#${k.actionId}#${k.bucket}#${k.partition}${k.slot > 1 ? `#S${k.slot}` : ''}`;
 
 /** Series sort keys sort by resolution, then window (zero-padded), so a time range is one key range. */
 export const seriesPrefix = (resolution: SeriesResolution) => `SERIES#${resolution}#`;
@@ -139,6 +140,7 @@ export function statsItem(item: StatsItem): Record<string, unknown> {
     actionId: item.actionId,
     bucket: item.bucket,
     partition: item.partition,
+    slot: item.slot,
     stats: encodeStats(item.stats),
     dim: item.stats.sxr.length,
     counters: item.counters,
@@ -201,6 +203,7 @@ export function toStats(item: Record<string, unknown>): StatsItem {
     actionId: String(item.actionId),
     bucket: Number(item.bucket ?? 0),
     partition: Number(item.partition),
+    slot: Number(item.slot ?? 1),
     stats: decodeStats(item.stats as Uint8Array, Number(item.dim)),
     counters: { rewardEvents: Number(counters.rewardEvents ?? 0), lateEvents: Number(counters.lateEvents ?? 0) },
     highWaterMarks: (item.highWaterMarks ?? {}) as Record<string, string>,

@@ -5,7 +5,8 @@
  * |-----------------|--------------------------------------|---------------------------------------|
  * | `DP#{dp}`       | `CONFIG`                             | decision point settings               |
  * | `DP#{dp}`       | `ACTION#{actionId}`                  | catalog entry (features, status)      |
- * | `DP#{dp}`       | `STATS#{obj}#{actionId}#{bucket}#{p}`| an action's partial bandit statistics |
+ * | `DP#{dp}`       | `STATS#{obj}#{actionId}#{bucket}#{p}`| an action's partial bandit statistics; |
+ * |                 | … `#S{slot}` for slots ≥ 2           | a lower slot's, kept apart            |
  * | `DP#{dp}`       | `BASE#{version}#{obj}#{actionId}`    | an offline model's action statistics  |
  * | `DP#{dp}`       | `ACTIVE`                             | which offline model serves            |
  * | `DP#{dp}`       | `EVAL#{startedAt ISO}#{runId}`       | a retraining run's evaluation summary |

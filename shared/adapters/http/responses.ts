@@ -156,6 +156,11 @@ export const modelSummarySchema = z.object({
   /** The settings the model learned (those the decision point's settings leave out) and its noise, per objective. */
   learned: z.object({
     exploration: z.object({ epsilon: z.number(), scale: z.number() }),
+    /**
+     * Each slot's examination ratio, slot 1 first (1): the share of slot 1's attention the model learned a lower slot
+     * gets, by which its observations count (a position-based click model); [1] until lower slots have data.
+     */
+    examination: z.array(z.number()),
     objectives: z.record(
       z.string(),
       z.object({

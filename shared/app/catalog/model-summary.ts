@@ -64,12 +64,15 @@ export type SummarizedModel = Pick<
   decisions?: number;
   learned?: { scale?: number | undefined } | undefined;
   live?: Int32Array;
+  examination?: readonly number[];
 };
 
 /** What the model learned about its own settings: per objective, the priors it was built with and its noise. */
 export interface LearnedSettings {
   /** ε for the live catalog (the settings' or the default schedule's) and the Thompson scale. */
   exploration: { epsilon: number; scale: number };
+  /** Each slot's examination ratio, slot 1 first (core/bandit/position.ts). */
+  examination: number[];
   objectives: Record<
     string,
     {
@@ -97,6 +100,7 @@ function learnedSettings(model: SummarizedModel): LearnedSettings {
   }
   return {
     exploration: servingExploration(model, settings, Math.max(1, live)),
+    examination: [...(model.examination ?? [1])],
     objectives,
   };
 }

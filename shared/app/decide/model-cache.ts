@@ -8,8 +8,10 @@
  * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
+
+import { addToSlot, collapseSlots, examinationRatios } from '../../core/bandit/position.ts';
 import type { HybridPosterior } from '../../core/bandit/posterior.ts';
-import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
+import { type ActionStats, emptyStats } from '../../core/bandit/stats.ts';
 import { sameFeatures } from '../../core/catalog/features.ts';
 import {
   type ActiveModel,
@@ -65,6 +67,8 @@ export interface ModelWithStats extends ServingModel {
     string,
     Map<string, { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number }>
   >;
+  /** Each slot's examination ratio, slot 1 first (core/bandit/position.ts); [1] without lower-slot data. */
+  examination: readonly number[];
 }
 
 export interface ModelCacheOptions {
@@ -180,7 +184,7 @@ export class ModelCache implements ModelSource {
       }
     }
     for (const s of changes.stats) {
-      const id = `${s.objective}#${s.actionId}#${s.bucket}#${s.partition}`;
+      const id = `${s.objective}#${s.actionId}#${s.bucket}#${s.partition}#${s.slot}`;
       const seen = entry.stats.get(id);
       if (!seen || seen.version < s.version) {
         entry.stats.set(id, s);
@@ -234,7 +238,15 @@ function withCatalog(model: ModelWithStats, actions: ReadonlyMap<string, Catalog
   return { ...model, catalog, live, version: model.version.replace(/\.\d+(\.\d+)$/, `.${catalogVersion}$1`) };
 }
 
-type Summed = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number; version: number };
+type Summed = {
+  stats: ActionStats;
+  /** Per slot (index 0: slot 1, where the offline model's statistics go too), before {@link collapseSlots}. */
+  slots: (ActionStats | undefined)[];
+  rewardEvents: number;
+  lateEvents: number;
+  lastLearnedAt: number;
+  version: number;
+};
 
 /**
  * Serving statistics per objective and action = the active offline model's (if any) + the online statistics of every
@@ -256,7 +268,7 @@ function build(
   const objectives = [DEFAULT_OBJECTIVE, ...dp.settings.objectives.map((o) => o.name)];
   const byObjective = new Map<string, Map<string, Summed>>(objectives.map((o) => [o, new Map()]));
   const intents = new Map<string, Summed>();
-  const slot = (objective: string, actionId: string): Summed | undefined => {
+  const cell = (objective: string, actionId: string): Summed | undefined => {
     const intentOf = objective.startsWith('intent:') ? objective.slice('intent:'.length) : undefined;
     let table: Map<string, Summed> | undefined;
     let key = actionId;
@@ -268,7 +280,7 @@ function build(
     if (!table) return undefined;
     let s = table.get(key);
     if (!s) {
-      s = { stats: emptyStats(d), rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
+      s = { stats: emptyStats(d), slots: [], rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
       table.set(key, s);
     }
     return s;
@@ -277,21 +289,30 @@ function build(
   if (active) {
     for (const b of base.values()) {
       if (b.version !== active.version || b.stats.sxr.length !== d) continue;
-      const s = slot(b.objective, b.actionId);
-      if (s) mergeStats(s.stats, b.stats);
+      const s = cell(b.objective, b.actionId);
+      if (s) addToSlot(s.slots, 1, b.stats);
     }
   }
   let learned = 0;
   for (const item of items.values()) {
     if (item.stats.sxr.length !== d || item.bucket < cutoff) continue;
-    const s = slot(item.objective, item.actionId);
+    const s = cell(item.objective, item.actionId);
     if (!s) continue;
-    mergeStats(s.stats, item.stats);
+    addToSlot(s.slots, item.slot, item.stats);
     s.rewardEvents += item.counters.rewardEvents;
     s.lateEvents += item.counters.lateEvents;
     s.lastLearnedAt = Math.max(s.lastLearnedAt, item.lastLearnedAt);
     s.version += item.version;
     learned += item.version;
+  }
+  // Every slot in slot-1 units, by the examination ratios the global policy's statistics show (position.ts): the
+  // position effect belongs to the page, not to an objective.
+  const examination = examinationRatios(
+    [...byObjective.get(DEFAULT_OBJECTIVE)!.values()].map((s) => s.slots),
+    d,
+  );
+  for (const table of [...byObjective.values(), intents]) {
+    for (const s of table.values()) s.stats = collapseSlots(s.slots, examination, d);
   }
   // Retired actions stay in the posterior: their history still teaches the shared (feature) part of the model.
   const catalog = [...actions.values()].sort((a, b) => (a.actionId < b.actionId ? -1 : 1));
@@ -329,6 +350,7 @@ function build(
     ...policyModel,
     // The scale the active model was promoted with; serves only where the decision point's settings leave it out.
     ...(active?.settings?.scale !== undefined && { learned: { scale: active.settings.scale } }),
+    examination,
     decisionPoint: dp,
     posterior: policyModel.posteriors.get(DEFAULT_OBJECTIVE)!,
     live,

@@ -505,7 +505,7 @@ class FeedbackBatch {
         }
         const holder = candidates.find((c) => c.claim === result.value.get(objective));
         if (!holder) continue;
-        this.statistics.contribute(holder.decision, intentObjective(objective), INTENT_ACTION, holder.seq, {
+        this.statistics.contribute(holder.decision, intentObjective(objective), INTENT_ACTION, 1, holder.seq, {
           kind: 'reward',
           x: holder.decision.x,
           reward: 1,
@@ -524,10 +524,12 @@ class FeedbackBatch {
     }
     const e = a.record.event;
     const actionId = e.actionId ?? d.chosen[0]!;
+    // The event credits the slot its action was shown in (an action appears in one slot at most).
+    const slot = Math.max(1, d.chosen.indexOf(actionId) + 1);
     const r = rewardsForEvent(d, e, a.t, a.move);
     if (r.late) {
       if (a.fresh) this.outcome.lateEvents++;
-      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'late', d: d.x.length });
+      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, slot, seq, { kind: 'late', d: d.x.length });
       this.statistics.series(d, seq, { kind: 'late' });
       return [];
     }
@@ -537,7 +539,11 @@ class FeedbackBatch {
     }
     if (a.fresh) this.outcome.rewards++;
     if (r.global !== undefined) {
-      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, { kind: 'reward', x: d.x, reward: r.global });
+      this.statistics.contribute(d, DEFAULT_OBJECTIVE, actionId, slot, seq, {
+        kind: 'reward',
+        x: d.x,
+        reward: r.global,
+      });
       this.statistics.series(d, seq, {
         kind: 'reward',
         reward: r.global,
@@ -547,7 +553,7 @@ class FeedbackBatch {
     }
     const reached: string[] = [];
     for (const [objective, reward] of r.perObjective) {
-      this.statistics.contribute(d, objective, actionId, seq, { kind: 'reward', x: d.x, reward });
+      this.statistics.contribute(d, objective, actionId, slot, seq, { kind: 'reward', x: d.x, reward });
       if (reward > 0) reached.push(objective);
     }
     return reached;

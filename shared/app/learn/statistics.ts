@@ -108,14 +108,17 @@ export class StatisticsWriter {
     this.partition = (murmur3_32(opts.shardId, 0) >>> 0) % Math.max(1, opts.partitions);
   }
 
-  /** F1: one impression of each chosen action in every policy, one intent observation per objective. */
+  /**
+   * F1: one impression of each chosen action in every policy, in the slot it was shown in; one intent observation
+   * per objective.
+   */
   impressions(d: Impressed, seq: bigint): void {
     const c: Contribution = { kind: 'impression', x: d.x };
-    for (const actionId of d.chosen) {
-      this.contribute(d, DEFAULT_OBJECTIVE, actionId, seq, c);
-      for (const o of d.objectives) this.contribute(d, o.name, actionId, seq, c);
-    }
-    for (const o of d.objectives) this.contribute(d, intentObjective(o.name), INTENT_ACTION, seq, c);
+    d.chosen.forEach((actionId, i) => {
+      this.contribute(d, DEFAULT_OBJECTIVE, actionId, i + 1, seq, c);
+      for (const o of d.objectives) this.contribute(d, o.name, actionId, i + 1, seq, c);
+    });
+    for (const o of d.objectives) this.contribute(d, intentObjective(o.name), INTENT_ACTION, 1, seq, c);
     this.series(d, seq, { kind: 'decision', propensity: d.propensity, weight: uniformWeight(d) });
   }
 
@@ -135,11 +138,12 @@ export class StatisticsWriter {
     }
   }
 
-  /** Adds a contribution of the record at `seq` to the item of the decision's day. */
+  /** Adds a contribution of the record at `seq` to the item of the decision's day and the action's slot. */
   contribute(
     d: Pick<StoredDecision, 'decisionPoint' | 'at'>,
     objective: string,
     actionId: string,
+    slot: number,
     seq: bigint,
     c: Contribution,
   ): void {
@@ -149,8 +153,9 @@ export class StatisticsWriter {
       actionId,
       bucket: bucketOf(d.at),
       partition: this.partition,
+      slot,
     };
-    const id = `${key.decisionPoint}\u0000${objective}\u0000${actionId}\u0000${key.bucket}`;
+    const id = `${key.decisionPoint}\u0000${objective}\u0000${actionId}\u0000${key.bucket}\u0000${slot}`;
     let p = this.pending.get(id);
     if (!p) {
       p = { key, contributions: [] };

@@ -56,7 +56,18 @@ export function count(a: Aggregate, name: string, by = 1): void {
   a.counters[name] = (a.counters[name] ?? 0) + by;
 }
 
-export function slot(a: Aggregate, segment: Segment, objective: string, actionId: string, d: number): WeightedStats {
+/**
+ * An aggregate's key for an action's statistics in a slot: the action id for slot 1 (as before slots were kept
+ * apart), `{id}#S{slot}` below it (action ids never hold `#`). The fit collapses the slots (core/bandit/position.ts).
+ */
+export const slotCell = (actionId: string, slot: number): string => (slot === 1 ? actionId : `${actionId}#S${slot}`);
+
+export function parseSlotCell(key: string): { actionId: string; slot: number } {
+  const at = key.lastIndexOf('#S');
+  return at === -1 ? { actionId: key, slot: 1 } : { actionId: key.slice(0, at), slot: Number(key.slice(at + 2)) };
+}
+
+export function statsOf(a: Aggregate, segment: Segment, objective: string, actionId: string, d: number): WeightedStats {
   let byAction = a.segments[segment].get(objective);
   if (!byAction) {
     byAction = new Map();
@@ -88,7 +99,7 @@ export function capRounds(rounds: HoldoutRound[], cap: number): HoldoutRound[] {
 export function mergeAggregate(into: Aggregate, from: Aggregate, cap: number, d: number): void {
   for (const seg of SEGMENTS) {
     for (const [objective, byAction] of from.segments[seg]) {
-      for (const [actionId, s] of byAction) mergeWeighted(slot(into, seg, objective, actionId, d), s);
+      for (const [actionId, s] of byAction) mergeWeighted(statsOf(into, seg, objective, actionId, d), s);
     }
   }
   for (const [b, n] of from.impressions) into.impressions.set(b, (into.impressions.get(b) ?? 0) + n);

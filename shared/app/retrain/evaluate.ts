@@ -46,7 +46,8 @@
  * least `minEvalRounds` decisions, and no data are missing (failed map items, incomplete lake days). `force`
  * overrides the statistical part of the gate only.
  */
-import { type ActionStats, emptyStats, mergeStats } from '../../core/bandit/stats.ts';
+import { SlotStatsTable } from '../../core/bandit/position.ts';
+import type { ActionStats } from '../../core/bandit/stats.ts';
 import {
   type BaseModelStats,
   type CatalogAction,
@@ -78,7 +79,7 @@ import {
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { decodeAggregate, type HoldoutRound } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
-import { decodeModel, type OfflineModel } from './fit.ts';
+import { decodeModel, type OfflineModel, type OnlineBucketStats } from './fit.ts';
 import { evaluationKey } from './keys.ts';
 import type { BlobStore } from './ports.ts';
 import type { PolicySummary, RunContext, RunParams, ScaleChoice } from './run-context.ts';
@@ -180,7 +181,7 @@ function summarize(name: string, r: EvaluationReport | null): PolicySummary {
 export interface CurrentModelInput {
   catalog: readonly CatalogAction[];
   /** Online statistics items (any objective and bucket). */
-  online: readonly { objective: string; actionId: string; bucket: number; stats: ActionStats }[];
+  online: readonly OnlineBucketStats[];
   /** The active offline model's statistics per objective and action, if one is active. */
   active:
     | {
@@ -224,30 +225,18 @@ export function currentModelInput(state: DecisionPointChanges): CurrentModelInpu
  * online statistics of days in [its cutoff, holdoutFromBucket) (all days before it without an active model).
  */
 function currentStats(run: RunParams, current: CurrentModelInput): StatsByObjective {
-  const d = run.contextDim;
-  const out = new Map<string, Map<string, ActionStats>>();
-  const add = (objective: string, id: string, s: ActionStats) => {
-    if (s.sxr.length !== d) return;
-    let table = out.get(objective);
-    if (!table) {
-      table = new Map();
-      out.set(objective, table);
-    }
-    let t = table.get(id);
-    if (!t) {
-      t = emptyStats(d);
-      table.set(id, t);
-    }
-    mergeStats(t, s);
-  };
+  // The active model's statistics are in slot-1 units already; the online ones are per slot (position.ts).
+  const table = new SlotStatsTable(run.contextDim);
   if (current.active) {
-    for (const [objective, table] of current.active.stats) for (const [id, s] of table) add(objective, id, s);
+    for (const [objective, byAction] of current.active.stats) {
+      for (const [id, s] of byAction) table.add(objective, id, 1, s);
+    }
   }
   const from = current.active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
   for (const s of current.online) {
-    if (s.bucket >= from && s.bucket < run.holdoutFromBucket) add(s.objective, s.actionId, s.stats);
+    if (s.bucket >= from && s.bucket < run.holdoutFromBucket) table.add(s.objective, s.actionId, s.slot, s.stats);
   }
-  return out;
+  return table.collapse(DEFAULT_OBJECTIVE).stats;
 }
 
 export interface Evaluation {

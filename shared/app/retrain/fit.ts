@@ -15,13 +15,14 @@
 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { type ActionStats, decodeStats, emptyStats, encodeStats, mergeStats } from '../../core/bandit/stats.ts';
+import { SlotStatsTable } from '../../core/bandit/position.ts';
+import { type ActionStats, decodeStats, encodeStats } from '../../core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../core/domain.ts';
 import { stageValuesFromSums } from '../../core/feedback/stage-values.ts';
 import { effectiveSampleSize } from '../../core/importance.ts';
 import type { StateStore } from '../../core/ports.ts';
-import { emptyWeighted, finalizeWeighted, mergeWeighted } from '../../core/retrain/weighting.ts';
-import { type Aggregate, decodeAggregate } from './aggregate.ts';
+import { emptyWeighted, finalizeWeighted, mergeWeighted, type WeightedStats } from '../../core/retrain/weighting.ts';
+import { type Aggregate, decodeAggregate, parseSlotCell } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
 import { modelKey } from './keys.ts';
 import { DEFAULT_MODEL_CONFIG, type ModelExtension } from './objectives.ts';
@@ -124,6 +125,7 @@ export interface OnlineBucketStats {
   objective: string;
   actionId: string;
   bucket: number;
+  slot: number;
   stats: ActionStats;
 }
 
@@ -156,22 +158,35 @@ export function fitModel(
   const diagnostics: OfflineModel['diagnostics'] = {};
   const names = new Set([...reduced.segments.train.keys(), ...reduced.segments.holdout.keys()]);
   for (const s of online) if (carried.has(s.bucket)) names.add(s.objective);
+  // Statistics are kept per slot until every objective is collapsed into slot-1 units with the examination ratios of
+  // the global policy's statistics (core/bandit/position.ts): the model stores slot-1 units, as the serving cache
+  // builds them.
+  const final = new SlotStatsTable(d);
+  const evaluation = new SlotStatsTable(d);
   for (const name of names) {
     const train = reduced.segments.train.get(name) ?? new Map();
     const holdout = reduced.segments.holdout.get(name) ?? new Map();
-    const final = new Map<string, ActionStats>();
-    const evaluation = new Map<string, ActionStats>();
-    const diag: Record<string, z.infer<typeof diagnosticsSchema>> = {};
-    for (const actionId of new Set([...train.keys(), ...holdout.keys()])) {
+    const perAction = new Map<string, WeightedStats>();
+    for (const key of new Set([...train.keys(), ...holdout.keys()])) {
+      const { actionId, slot } = parseSlotCell(key);
       const all = emptyWeighted(d);
-      const t = train.get(actionId);
-      const h = holdout.get(actionId);
+      const t = train.get(key);
+      const h = holdout.get(key);
       if (t) {
         mergeWeighted(all, t);
-        evaluation.set(actionId, finalizeWeighted(t));
+        evaluation.add(name, actionId, slot, finalizeWeighted(t));
       }
       if (h) mergeWeighted(all, h);
-      final.set(actionId, finalizeWeighted(all));
+      final.add(name, actionId, slot, finalizeWeighted(all));
+      let sum = perAction.get(actionId);
+      if (!sum) {
+        sum = emptyWeighted(d);
+        perAction.set(actionId, sum);
+      }
+      mergeWeighted(sum, all);
+    }
+    const diag: Record<string, z.infer<typeof diagnosticsSchema>> = {};
+    for (const [actionId, all] of perAction) {
       diag[actionId] = {
         decisions: all.decisions,
         effectiveSize: effectiveSampleSize(all),
@@ -183,19 +198,18 @@ export function fitModel(
     }
     for (const s of online) {
       if (s.objective !== name || !carried.has(s.bucket) || s.stats.sxr.length !== d) continue;
-      const into = (m: Map<string, ActionStats>) => {
-        let target = m.get(s.actionId);
-        if (!target) {
-          target = emptyStats(d);
-          m.set(s.actionId, target);
-        }
-        mergeStats(target, s.stats);
-      };
-      into(final);
-      if (s.bucket < run.holdoutFromBucket) into(evaluation);
+      final.add(name, s.actionId, s.slot, s.stats);
+      if (s.bucket < run.holdoutFromBucket) evaluation.add(name, s.actionId, s.slot, s.stats);
     }
-    objectives.set(name, { final, evaluation });
     diagnostics[name] = diag;
+  }
+  const finalStats = final.collapse(DEFAULT_OBJECTIVE).stats;
+  const evaluationStats = evaluation.collapse(DEFAULT_OBJECTIVE).stats;
+  for (const name of names) {
+    objectives.set(name, {
+      final: finalStats.get(name) ?? new Map(),
+      evaluation: evaluationStats.get(name) ?? new Map(),
+    });
   }
   const ext: Record<string, unknown> = {};
   for (const e of extensions) ext[e.name] = e.fit({ run, reduced });

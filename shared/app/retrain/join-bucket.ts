@@ -16,7 +16,8 @@
  * **What counts.** A decision counts if it belongs to the run's decision point, lies before the cutoff
  * (`bucketOf(at) < cutoffBucket`: the serving model takes later days from the online statistics) and has the run's
  * context dimension. Every chosen slot becomes one observation of the `default` bandit and of each objective's bandit
- * with the decision's total reward for that action, and each objective's intent model one observation per decision
+ * with the decision's total reward for that action, kept apart per slot (`slotCell`; the fit puts them in slot-1
+ * units, core/bandit/position.ts), and each objective's intent model one observation per decision
  * (reached or not), all weighted by the decision's importance weight (`core/retrain/weighting.ts`). Decisions in
  * [holdoutFromBucket, cutoffBucket) go to the `holdout` segment (evaluated, then also trained on); the held-out rounds
  * for the evaluation are a uniform sample: the `maxEvalRounds` smallest hashes of the decision id.
@@ -36,7 +37,8 @@ import {
   emptyAggregate,
   encodeAggregate,
   type HoldoutRound,
-  slot,
+  slotCell,
+  statsOf,
 } from './aggregate.ts';
 import { ArtifactError } from './errors.ts';
 import { partialKey, shufflePrefix } from './keys.ts';
@@ -270,14 +272,20 @@ export function aggregateJoined(
     const w = decisionWeight(rule, dec.propensity > 0 ? dec.propensity : undefined, candidates.length);
     for (const objective of [DEFAULT_OBJECTIVE, ...dec.objectives.map((o) => o.name)]) {
       const byAction = j.rewards.get(objective);
-      for (const actionId of dec.chosen) {
+      dec.chosen.forEach((actionId, i) => {
         const acc = byAction?.get(actionId);
-        addWeighted(slot(a, segment, objective, actionId, d), x, acc?.[0] ?? 0, w, acc?.[1] ?? 0);
-      }
+        addWeighted(statsOf(a, segment, objective, slotCell(actionId, i + 1), d), x, acc?.[0] ?? 0, w, acc?.[1] ?? 0);
+      });
     }
     for (const o of dec.objectives) {
       const reached = j.reached.has(o.name);
-      addWeighted(slot(a, segment, intentObjective(o.name), INTENT_ACTION, d), x, reached ? 1 : 0, w, reached ? 1 : 0);
+      addWeighted(
+        statsOf(a, segment, intentObjective(o.name), INTENT_ACTION, d),
+        x,
+        reached ? 1 : 0,
+        w,
+        reached ? 1 : 0,
+      );
     }
     const b = bucketOf(dec.at);
     a.impressions.set(b, (a.impressions.get(b) ?? 0) + dec.chosen.length);

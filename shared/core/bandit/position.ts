@@ -31,7 +31,7 @@
  */
 import { evidenceActionCap } from './hyperparameters.ts';
 import { choleskyInPlace, choleskySolveInPlace, packedSize, quadFormPacked, unpackSymmetric } from './linalg.ts';
-import { type ActionStats, emptyStats, mergeStats } from './stats.ts';
+import { type ActionStats, cloneStats, emptyStats, mergeStats } from './stats.ts';
 
 /** An action's statistics per slot: index j holds slot j + 1 (undefined: never shown there). */
 export type SlotStats = readonly (ActionStats | undefined)[];
@@ -91,6 +91,13 @@ export function examinationRatios(actions: readonly SlotStats[], d: number): num
   return kappa;
 }
 
+/** Adds `stats` to slot `slot` (1 = the top) of an action's per-slot statistics. */
+export function addToSlot(slots: (ActionStats | undefined)[], slot: number, stats: ActionStats): void {
+  const into = slots[slot - 1];
+  if (into) mergeStats(into, stats);
+  else slots[slot - 1] = cloneStats(stats);
+}
+
 /** One action's statistics in slot-1 units: Σ_j κ_j² Sxx_j, Σ_j κ_j Sxr_j, and n, Σr, Σr² as they are. */
 export function collapseSlots(stats: SlotStats, kappa: readonly number[], d: number): ActionStats {
   return collapseInto(emptyStats(d), stats, kappa);
@@ -118,4 +125,41 @@ function collapseInto(into: ActionStats, stats: SlotStats, kappa: readonly numbe
     for (let i = 0; i < s.sxr.length; i++) into.sxr[i]! += k * s.sxr[i]!;
   }
   return into;
+}
+
+/**
+ * Statistics per objective, action and slot, summed as they arrive, then collapsed into slot-1 units per objective
+ * with the examination ratios of one objective's statistics (the global policy's: the position effect belongs to
+ * the page, not to an objective). What every reader that builds a posterior from stored statistics goes through.
+ */
+export class SlotStatsTable {
+  private readonly cells = new Map<string, Map<string, (ActionStats | undefined)[]>>();
+
+  constructor(private readonly d: number) {}
+
+  /** Adds `stats` of `actionId` shown in `slot` (1 = the top) to `objective`'s table; other dimensions are skipped. */
+  add(objective: string, actionId: string, slot: number, stats: ActionStats): void {
+    if (stats.sxr.length !== this.d) return;
+    let table = this.cells.get(objective);
+    if (!table) {
+      table = new Map();
+      this.cells.set(objective, table);
+    }
+    let slots = table.get(actionId);
+    if (!slots) {
+      slots = [];
+      table.set(actionId, slots);
+    }
+    addToSlot(slots, slot, stats);
+  }
+
+  /** Every objective's statistics in slot-1 units, and the examination ratios used (from `examinationFrom`). */
+  collapse(examinationFrom: string): { stats: Map<string, Map<string, ActionStats>>; examination: number[] } {
+    const examination = examinationRatios([...(this.cells.get(examinationFrom)?.values() ?? [])], this.d);
+    const stats = new Map<string, Map<string, ActionStats>>();
+    for (const [objective, table] of this.cells) {
+      stats.set(objective, new Map([...table].map(([id, slots]) => [id, collapseSlots(slots, examination, this.d)])));
+    }
+    return { stats, examination };
+  }
 }
