@@ -37,6 +37,12 @@ const sections: Section[] = [
     run: async (m) => m.formatSlotsBench(m.runSlotsBench({})),
   },
   {
+    name: 'slots-learning',
+    title: 'Several slots: learning from every slot (the engine, 10 seeds)',
+    module: './sim/slots-learning.bench.ts',
+    run: async (m) => m.formatSlotsLearning(await m.runSlotsLearningBench({})),
+  },
+  {
     name: 'dims',
     title: 'Context dimension: what 16 to 256 context slots cost',
     module: './core/context-dim.bench.ts',

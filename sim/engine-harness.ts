@@ -22,6 +22,7 @@ import { DecisionService } from '../shared/app/decide/decide.ts';
 import { ModelCache } from '../shared/app/decide/model-cache.ts';
 import { ingestEvents } from '../shared/app/ingest/ingest-events.ts';
 import { applyBatch, type BatchOutcome, emptyOutcome } from '../shared/app/learn/apply-batch.ts';
+import type { PositionModel } from '../shared/core/bandit/position.ts';
 import { encodeFeatures } from '../shared/core/features/encode.ts';
 import { createRng } from '../shared/core/random.ts';
 import type {
@@ -52,6 +53,10 @@ export interface EngineHarnessOptions {
   readonly batchSize?: number;
   /** Simulated time of the first decision (default 2023-11-14T22:13:20Z). */
   readonly startMs?: number;
+  /** Slots per decision (default 1). */
+  readonly slots?: number;
+  /** The decision container's rule for slot examination ratios (default: the engine's, `examinationRatios`). */
+  readonly positionModel?: PositionModel;
 }
 
 /** What the updater did over the run, summed over its batches. */
@@ -78,6 +83,7 @@ export class EngineHarness {
   private readonly deliverEvery: number;
   private readonly statsPartitions: number;
   private readonly batchSize: number;
+  private readonly slots: number;
   private eventSeq = 0;
   private refreshError: unknown;
 
@@ -96,9 +102,11 @@ export class EngineHarness {
     this.now = options.startMs ?? 1_700_000_000_000;
     const now = () => this.now;
     this.stream = new MemoryEventStream({ shardCount: int('shards', options.shards ?? 2, 1), now });
+    this.slots = int('slots', options.slots ?? 1, 1);
     this.models = new ModelCache(this.state, {
       refreshMs,
       now,
+      ...(options.positionModel && { positionModel: options.positionModel }),
       // A failed refresh keeps the last model serving in AWS; in an experiment it must not pass unnoticed.
       onRefreshError: (err) => {
         this.refreshError ??= err;
@@ -143,7 +151,7 @@ export class EngineHarness {
       decisionPoint: this.decisionPoint,
       userId,
       context,
-      slots: 1,
+      slots: this.slots,
       ...(candidates ? { candidates } : {}),
     });
     if (this.refreshError !== undefined)

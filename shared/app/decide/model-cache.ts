@@ -9,7 +9,7 @@
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
 
-import { addToSlot, collapseSlots, examinationRatios } from '../../core/bandit/position.ts';
+import { addToSlot, collapseSlots, examinationRatios, type PositionModel } from '../../core/bandit/position.ts';
 import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats } from '../../core/bandit/stats.ts';
 import { sameFeatures } from '../../core/catalog/features.ts';
@@ -79,6 +79,11 @@ export interface ModelCacheOptions {
   consistent?: boolean;
   now?: () => number;
   onRefreshError?: (err: unknown, decisionPoint: string) => void;
+  /**
+   * Each slot's examination ratio from the global policy's per-slot statistics (default: the engine's estimate,
+   * `examinationRatios`). Experiments pass another rule to compare with it (`sim/engine-harness.ts`).
+   */
+  positionModel?: PositionModel;
 }
 
 interface Entry {
@@ -217,6 +222,7 @@ export class ModelCache implements ModelSource {
         entry.active,
         this.now(),
         entry.model,
+        this.options.positionModel ?? examinationRatios,
       );
     }
     entry.refreshedAt = startedAt;
@@ -263,6 +269,7 @@ function build(
   active: ActiveModel | undefined,
   now: number,
   previous: ModelWithStats | undefined,
+  positionModel: PositionModel,
 ): ModelWithStats {
   const { contextDim: d, actionDim: m, priors } = dp.settings;
   const objectives = [DEFAULT_OBJECTIVE, ...dp.settings.objectives.map((o) => o.name)];
@@ -307,7 +314,7 @@ function build(
   }
   // Every slot in slot-1 units, by the examination ratios the global policy's statistics show (position.ts): the
   // position effect belongs to the page, not to an objective.
-  const examination = examinationRatios(
+  const examination = positionModel(
     [...byObjective.get(DEFAULT_OBJECTIVE)!.values()].map((s) => s.slots),
     d,
   );

@@ -43,6 +43,9 @@ export const MAX_EXAMINATION = 2;
 const MAX_ITERATIONS = 20;
 const TOLERANCE = 1e-4;
 
+/** A rule giving each slot's examination ratio (slot 1 first) from the actions' per-slot statistics. */
+export type PositionModel = (actions: readonly SlotStats[], d: number) => number[];
+
 /** κ for slots 1 … (the most slots any action has), κ_1 = 1; [1] when no action was shown below slot 1. */
 export function examinationRatios(actions: readonly SlotStats[], d: number): number[] {
   const slots = actions.reduce((m, a) => Math.max(m, a.length), 1);

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { mean, runSlotsLearning } from '../../bench/sim/slots-learning.bench.ts';
+
+/*
+ * Issue 16, item 2, through the whole engine: the world and the three fixed position rules compared with the
+ * engine's are in bench/sim/slots-learning.bench.ts (written from the position-based click model, not from the
+ * engine); the benchmark runs them on 10 seeds and both catalogs (BENCHMARKS.md "Several slots: learning").
+ */
+describe('several slots: learning from every slot in slot-1 units', () => {
+  it('slot-aware learning earns more of the best page than learning from slot 1 only, and learns that lower slots get less attention', async () => {
+    const r = await runSlotsLearning({ seeds: [1, 2, 3], newcomer: false, rules: ['slot-aware', 'slot 1 only'] });
+    const aware = r.rules['slot-aware']!;
+    console.log(
+      `fixed catalog, page share: slot-aware ${mean(aware.share).toFixed(3)}, slot 1 only ${mean(r.rules['slot 1 only']!.share).toFixed(3)}; κ ${aware.kappa.map((k) => k.map((v) => v.toFixed(2)).join('/')).join('; ')}`,
+    );
+    expect(mean(aware.share)).toBeGreaterThan(mean(r.rules['slot 1 only']!.share) + 0.05);
+    for (const k of aware.kappa) {
+      expect(k[0]).toBe(1);
+      expect(k[1]).toBeLessThan(1);
+      expect(k[2]).toBeLessThan(1);
+    }
+  }, 300_000);
+
+  it('a strong newcomer, first shown below the established actions, is not held down by its lower slots as pooling them does', async () => {
+    const r = await runSlotsLearning({ seeds: [1, 2, 3, 4, 5, 6], newcomer: true, rules: ['slot-aware', 'pooled'] });
+    const top = (k: string) => mean(r.rules[k]!.newcomerTop);
+    console.log(`newcomer in slot 1: slot-aware ${top('slot-aware').toFixed(3)}, pooled ${top('pooled').toFixed(3)}`);
+    expect(top('slot-aware')).toBeGreaterThan(top('pooled') + 0.1);
+  }, 300_000);
+});
