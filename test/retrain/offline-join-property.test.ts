@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
 import { jobLakeKey, parseJobDecisionId } from '../../shared/app/decision-jobs/job.ts';
-import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
+import { decodeAggregate, parseSlotCell } from '../../shared/app/retrain/aggregate.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
 import { catalogsKey, erasuresKey, manifestKey } from '../../shared/app/retrain/keys.ts';
 import { encodeLakeObject, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
@@ -131,14 +131,14 @@ async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean; jobs?: b
     expect(ctx.reduce!.missingItems).toEqual([]);
     const a = decodeAggregate((await blobs.get(ctx.reduce!.key))!, 3, 'reduced');
 
-    // The reference per (objective, action), summed over days, for this decision point.
+    // The reference per (objective, action, slot), summed over days, for this decision point.
     const want = new Map<string, RefStats>();
     let late = 0;
     for (const [key, s] of reference.stats) {
-      const [kdp, objective, actionId] = key.split('|');
+      const [kdp, objective, actionId, , slot] = key.split('|');
       if (kdp !== dp) continue;
       late += s.lateEvents;
-      const k = `${objective}|${actionId}`;
+      const k = `${objective}|${actionId}|${slot}`;
       const acc = want.get(k);
       if (!acc) want.set(k, structuredClone(s));
       else {
@@ -157,8 +157,10 @@ async function offlineDiffs(seed: number, opts: { pseudonyms?: boolean; jobs?: b
     }
     const got = new Map<string, { n: number; sumR: number; sxr: number[]; sxx: Float64Array; rewardEvents: number }>();
     for (const [objective, byAction] of a.segments.train) {
-      for (const [actionId, w] of byAction) {
-        got.set(`${objective}|${actionId}`, {
+      for (const [cell, w] of byAction) {
+        // Kept per slot, as the updater keeps them (F1).
+        const { actionId, slot } = parseSlotCell(cell);
+        got.set(`${objective}|${actionId}|${slot}`, {
           n: w.stats.n,
           sumR: w.stats.sumR,
           sxr: [...w.stats.sxr],
