@@ -288,3 +288,36 @@ describe('the gate evaluates the policy decide serves', () => {
     });
   });
 });
+
+describe('the gate evaluates the slots decide serves', () => {
+  it("each lower slot's conditional probability in the gate is the propensity decide logged for it", async () => {
+    const f = await fixture({ mode: 'weighted' });
+    f.records.length = 0;
+    for (let i = 0; i < 40; i++) {
+      await f.service.decide({
+        decisionPoint: 'dp',
+        userId: `s${i}`,
+        context: { segment: SEGMENTS[i % 2]! },
+        slots: 3,
+      });
+    }
+    const candidates = f.records.map(f.candidatesOf);
+    f.records.forEach((logged, i) => {
+      const ids = candidates[i]!;
+      const round: Round = {
+        context: Float64Array.from(logged.x),
+        candidates: ids.map((id) => ({ id })),
+        chosenIndex: 0,
+        reward: 0,
+      };
+      const out = new Float64Array(ids.length);
+      const chosen = logged.chosen.map((id) => ids.indexOf(id));
+      expect(logged.slotPropensities).toHaveLength(3);
+      chosen.forEach((c, j) => {
+        f.policies.current.nextSlot!(round, chosen.slice(0, j), out);
+        expect(Math.abs(out[c]! - logged.slotPropensities![j]!), `decision ${i}, slot ${j + 1}`).toBeLessThan(1e-9);
+        for (const above of chosen.slice(0, j)) expect(out[above]).toBe(0);
+      });
+    });
+  });
+});

@@ -26,6 +26,11 @@ export interface HoldoutRound {
   /** 0 when not logged. */
   propensity: number;
   reward: number;
+  /**
+   * With several slots whose propensities were logged: each slot's candidate index, its propensity given the slots
+   * above and what its action earned (slot 1 first, the same as above), for the slate evaluation.
+   */
+  slots?: { chosenIndex: number; propensity: number; reward: number }[];
 }
 
 export interface Aggregate {
@@ -134,6 +139,9 @@ const holdoutRoundSchema = z.object({
   chosenIndex: z.number().int().min(0),
   propensity: z.number().min(0).max(1),
   reward: z.number(),
+  slots: z
+    .array(z.object({ chosenIndex: z.number().int().min(0), propensity: z.number().min(0).max(1), reward: z.number() }))
+    .optional(),
 });
 const aggregateFileSchema = z.object({
   v: z.literal(1),

@@ -41,13 +41,23 @@
  * they are: nothing is searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
  * estimate and bound, the scale chosen and why.
  *
+ * **Several slots.** When held-out decisions filled several slots and logged each slot's propensity given the slots
+ * above, the whole page is evaluated too ({@link evaluatePages}): every held-out round with a propensity as a slate (a
+ * one-slot decision as a slate of one), each model's RIPS estimate of the page's value (the sum of its slots'
+ * rewards; core/evaluation/slate.ts) with each lower slot drawn as decide draws it (`nextSlot`: the decision's scores
+ * and ε over every candidate, the slots above left out), and the candidate's HCOPE bound on its RIPS returns. RIPS
+ * is unbiased when a slot's reward depends on the slots down to it. The Thompson scale is still chosen on slot 1.
+ *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
  * estimated value (recommended estimator, doubly robust when propensities exist) − tolerance, the slice has at
- * least `minEvalRounds` decisions, and no data are missing (failed map items, incomplete lake days). `force`
+ * least `minEvalRounds` decisions, and no data are missing (failed map items, incomplete lake days); with several
+ * slots, also the candidate's whole-page bound ≥ the current page's RIPS estimate − tolerance. `force`
  * overrides the statistical part of the gate only.
  */
+
 import { SlotStatsTable } from '../../core/bandit/position.ts';
 import type { ActionStats } from '../../core/bandit/stats.ts';
+import { nextSlotProbabilities } from '../../core/bandit/thompson.ts';
 import {
   type BaseModelStats,
   type CatalogAction,
@@ -61,6 +71,10 @@ import {
   type LoggedData,
   loggingPolicy,
   type Round,
+  type SlateRound,
+  slateLowerBound,
+  slateReport,
+  slateTerms,
   type TargetPolicy,
 } from '../../core/evaluation/index.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
@@ -74,6 +88,7 @@ import {
   ServingScores,
   type StatsByObjective,
   scoreServingPolicy,
+  servingDistribution,
   servingFits,
 } from '../../core/policy/serving-policy.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
@@ -98,19 +113,29 @@ export function servingTargetPolicy(
   if (!index) throw new ArtifactError(`policy ${name} has no global posterior`);
   const scores = new ServingScores();
   let idx = new Int32Array(64);
+  const indexes = (round: Round): Int32Array => {
+    const k = round.candidates.length;
+    if (idx.length < k) idx = new Int32Array(2 * k);
+    for (let i = 0; i < k; i++) {
+      const id = (round.candidates[i] as { id: string }).id;
+      const a = index.get(id);
+      if (a === undefined) throw new ArtifactError(`policy ${name} does not know action ${id}`);
+      idx[i] = a;
+    }
+    return idx.subarray(0, k);
+  };
   return {
     name,
     distribution(round, out) {
       const k = round.candidates.length;
-      if (idx.length < k) idx = new Int32Array(2 * k);
-      for (let i = 0; i < k; i++) {
-        const id = (round.candidates[i] as { id: string }).id;
-        const a = index.get(id);
-        if (a === undefined) throw new ArtifactError(`policy ${name} does not know action ${id}`);
-        idx[i] = a;
-      }
-      scoreServingPolicy(model, settings, round.context as Float64Array, idx.subarray(0, k), scores);
+      scoreServingPolicy(model, settings, round.context as Float64Array, indexes(round), scores);
       out.set(scores.probability.subarray(0, k));
+    },
+    // A lower slot as decide draws it: the decision's scores and ε over every candidate, the slots above left out.
+    nextSlot(round, above, out) {
+      const k = round.candidates.length;
+      servingDistribution(model, settings, round.context as Float64Array, indexes(round), scores);
+      nextSlotProbabilities(scores.mean, scores.sd, k, scores.epsilon, above, out);
     },
   };
 }
@@ -253,6 +278,57 @@ export interface Evaluation {
   exploration: ScaleChoice;
   /** The λs learned on the candidate's final statistics, per objective ({@link GatePolicies.fits}). */
   fits: Record<string, PromotedFit>;
+  /** Whole-page estimates of the candidate and the current model, when held-out decisions had several slots. */
+  pages: { candidate: PolicySummary; current: PolicySummary } | null;
+}
+
+/**
+ * The whole page, when the slice holds decisions of several slots (module header, "Several slots"): every held-out
+ * round with a logged propensity as a slate (a decision of one slot, or one from before slot propensities were
+ * logged, as a slate of its slot 1), RIPS for each policy with its interval, and the candidate's HCOPE bound on its
+ * RIPS returns (core/evaluation/slate.ts). Null when no held-out decision has several slots.
+ */
+export function evaluatePages(
+  rounds: readonly HoldoutRound[],
+  candidate: TargetPolicy,
+  current: TargetPolicy,
+  delta: number,
+): { candidate: PolicySummary; current: PolicySummary } | null {
+  if (!rounds.some((r) => (r.slots?.length ?? 1) > 1)) return null;
+  const slates: SlateRound[] = rounds
+    .filter((r) => r.propensity > 0)
+    .map((r) => {
+      const slots = r.slots ?? [{ chosenIndex: r.chosenIndex, propensity: r.propensity, reward: r.reward }];
+      return {
+        context: Float64Array.from(r.x),
+        candidates: r.candidates.map((id) => ({ id })),
+        chosen: slots.map((s) => s.chosenIndex),
+        propensities: slots.map((s) => s.propensity),
+        rewards: slots.map((s) => s.reward),
+      };
+    });
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const s of slates) for (const r of s.rewards) [min, max] = [Math.min(min, r), Math.max(max, r)];
+  const range = max > min ? { min, max } : { min: Math.min(0, min), max: Math.max(1, max) };
+  const page = (name: string, target: TargetPolicy, bound: boolean): PolicySummary => {
+    const t = slateTerms(slates, target);
+    const report = slateReport(name, t);
+    const e = report.estimates.rips;
+    const ess = Math.min(...report.perSlot.map((p) => p.ess));
+    return {
+      name,
+      estimator: 'rips',
+      estimate: { value: e.value, lower: e.lower, upper: e.upper },
+      lowerBound: bound ? slateLowerBound(t, { range, delta, seed: 0 }).lowerBound : null,
+      ess,
+    };
+  };
+  if (slates.length === 0) return null;
+  return {
+    candidate: page(`candidate, whole page (${slates.length} decisions)`, candidate, true),
+    current: page('current, whole page', current, false),
+  };
 }
 
 /** The policies the gate compares. */
@@ -452,6 +528,7 @@ export function evaluateCandidate(
   let cur: EvaluationReport | null = null;
   let logging: EvaluationReport | null = null;
   let exploration = scaleWithoutSearch(run.exploration.scale, policies.currentScale);
+  let pages: Evaluation['pages'] = null;
   if (rounds.length === 0) {
     reasons.push(
       run.holdoutFraction === undefined
@@ -484,6 +561,17 @@ export function evaluateCandidate(
           `model's estimated value ${currentValue.toPrecision(4)} (${cur.recommended}) minus the tolerance ${run.tolerance}`,
       );
     }
+    // Several slots: the whole page must hold too (RIPS; the bound at the same δ).
+    pages = evaluatePages(rounds, policies.candidateAt(exploration.scale), policies.current, run.delta);
+    const pageBound = pages?.candidate.lowerBound;
+    const pageCurrent = pages?.current.estimate?.value;
+    if (pageBound != null && pageCurrent !== undefined && pageBound < pageCurrent - run.tolerance) {
+      reasons.push(
+        `the candidate's ${(100 * (1 - run.delta)).toFixed(0)}% lower bound on the whole page's value ` +
+          `${pageBound.toPrecision(4)} is below the current model's ${pageCurrent.toPrecision(4)} (rips) minus the ` +
+          `tolerance ${run.tolerance}`,
+      );
+    }
   }
   const forced = run.force && !dataIncomplete && reasons.length > 0;
   if (forced) warnings.push(`promotion forced despite: ${reasons.join('; ')}`);
@@ -498,6 +586,7 @@ export function evaluateCandidate(
     warnings,
     exploration,
     fits: policies.fits,
+    pages,
   };
 }
 
@@ -555,6 +644,7 @@ export async function evaluate(ctx: RunContext, deps: EvaluateDeps): Promise<Run
       ),
       exploration: result.exploration,
       fits: result.fits,
+      ...(result.pages && { pages: [result.pages.candidate, result.pages.current] }),
       logging: summarize('logging', result.logging),
       activeItemVersion: active?.itemVersion ?? null,
       activeVersion: active?.version ?? null,

@@ -307,7 +307,12 @@ export function aggregateJoined(
         count(a, 'holdoutChosenNotCandidate');
         continue;
       }
-      const first = j.rewards.get(DEFAULT_OBJECTIVE)?.get(dec.chosen[0] as string);
+      const earned = (id: string) => j.rewards.get(DEFAULT_OBJECTIVE)?.get(id)?.[0] ?? 0;
+      const sp = dec.slotPropensities;
+      const slots =
+        dec.chosen.length > 1 && sp?.length === dec.chosen.length
+          ? dec.chosen.map((id, i) => ({ chosenIndex: candidates.indexOf(id), propensity: sp[i]!, reward: earned(id) }))
+          : undefined;
       holdout.push({
         id: dec.decisionId,
         rank: murmur3_32(dec.decisionId, HOLDOUT_HASH_SEED),
@@ -315,7 +320,8 @@ export function aggregateJoined(
         candidates,
         chosenIndex,
         propensity: dec.propensity,
-        reward: first?.[0] ?? 0,
+        reward: earned(dec.chosen[0] as string),
+        ...(slots?.every((s) => s.chosenIndex >= 0) && { slots }),
       });
     }
   }

@@ -83,6 +83,8 @@ export const lakeDecisionSchema = z.object({
   chosenFeatures: z.array(z.array(z.number())).default([]),
   /** 0: not logged (imported history without propensities). */
   propensity: z.number().min(0).max(1),
+  /** With several slots: each chosen action's probability given the slots above (absent in older records). */
+  slotPropensities: z.array(z.number().min(0).max(1)).optional(),
   attributionWindowSeconds: z.number().int().positive(),
   rewards: z.record(z.string(), z.number()),
   /** The decision point's objectives when decided (absent in records from before objectives existed). */

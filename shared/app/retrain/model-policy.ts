@@ -56,14 +56,21 @@ export async function loadModelPolicy(
   };
   let inner = build(global.keys());
   const x = new Float64Array(s.contextDim);
+  const encoded = (round: Round): Round => {
+    // An action of the log the catalog never had: scored from its features alone (bias only), as a cold action.
+    if (round.candidates.some((c) => !known.has(c.id))) inner = build(round.candidates.map((c) => c.id));
+    const ctx = round.context;
+    encodeFeatures(ctx instanceof Float64Array ? Array.from(ctx) : ctx, s.contextDim, x);
+    return { ...round, context: x };
+  };
   return {
     name: `model:${wanted}`,
     distribution(round: Round, out: Float64Array) {
-      // An action of the log the catalog never had: scored from its features alone (bias only), as a cold action.
-      if (round.candidates.some((c) => !known.has(c.id))) inner = build(round.candidates.map((c) => c.id));
-      const ctx = round.context;
-      encodeFeatures(ctx instanceof Float64Array ? Array.from(ctx) : ctx, s.contextDim, x);
-      inner.distribution({ ...round, context: x }, out);
+      inner.distribution(encoded(round), out);
+    },
+    nextSlot(round: Round, above: readonly number[], out: Float64Array) {
+      const r = encoded(round);
+      inner.nextSlot!(r, above, out);
     },
   };
 }

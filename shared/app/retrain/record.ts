@@ -54,7 +54,9 @@ export async function record(ctx: RunContext, deps: RecordDeps): Promise<RunCont
     cutoffBucket: run.cutoffBucket,
     holdoutFromBucket: run.holdoutFromBucket,
     rounds: ctx.evaluation?.rounds ?? null,
-    policies: ctx.evaluation ? [ctx.evaluation.candidate, ctx.evaluation.current, ctx.evaluation.logging] : [],
+    policies: ctx.evaluation
+      ? [ctx.evaluation.candidate, ctx.evaluation.current, ctx.evaluation.logging, ...(ctx.evaluation.pages ?? [])]
+      : [],
     ...(ctx.evaluation?.exploration && { exploration: ctx.evaluation.exploration }),
     reportKey: jsonKey,
     htmlKey,

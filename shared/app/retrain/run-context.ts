@@ -184,6 +184,11 @@ export const evaluationSummarySchema = z.object({
   fits: z
     .record(z.string(), z.object({ lambdaShared: z.number(), lambdaAction: z.number(), n: z.number() }))
     .optional(),
+  /**
+   * Several slots: the candidate's and the current model's whole-page estimates (RIPS), the candidate's with its
+   * lower bound, which the gate also requires (absent when no held-out decision had several slots).
+   */
+  pages: z.array(policySummarySchema).optional(),
   /** The active model's item version when evaluated: promotion is refused if it changed meanwhile. */
   activeItemVersion: z.number().int().nullable(),
   activeVersion: z.string().nullable(),

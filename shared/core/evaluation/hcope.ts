@@ -92,27 +92,42 @@ export interface HcopeResult {
  * those rounds contribute nothing and the bound stays valid (just lower), since r' ≥ 0.
  */
 export function hcope(weight: Float64Array, reward: Float64Array, options: HcopeOptions): HcopeResult {
+  const { min, max } = checkRange(options.range);
+  const span = max - min;
+  const returns = new Float64Array(weight.length);
+  for (let i = 0; i < weight.length; i++) returns[i] = weight[i]! * ((reward[i]! - min) / span);
+  const b = boundOnReturns(returns, options);
+  const toReward = (v: number): number => min + span * Math.max(0, v);
+  return { ...b, lowerBound: toReward(b.lowerBound), hoeffdingLowerBound: toReward(b.hoeffdingLowerBound) };
+}
+
+function checkRange(range: RewardRange): RewardRange {
+  if (!(range.max > range.min)) throw new InvalidOptionError(`reward range [${range.min}, ${range.max}] is empty`);
+  return range;
+}
+
+/**
+ * The HCOPE bound on the mean of non-negative returns (importance-weighted rewards normalised to [0, 1] per reward,
+ * or sums of them): the clip c chosen on a seeded `selectionShare` of the rounds, the empirical-Bernstein and
+ * Hoeffding bounds on the rest clipped at c, in return units.
+ */
+export function boundOnReturns(returns: Float64Array, options: Omit<HcopeOptions, 'range'>): HcopeResult {
   const delta = options.delta ?? 0.05;
   const share = options.selectionShare ?? 0.2;
-  const { min, max } = options.range;
   if (!(delta > 0 && delta < 1)) throw new InvalidOptionError(`delta must be in (0, 1), got ${delta}`);
   if (!(share > 0 && share < 1)) throw new InvalidOptionError(`selectionShare must be in (0, 1), got ${share}`);
-  if (!(max > min)) throw new InvalidOptionError(`reward range [${min}, ${max}] is empty`);
-  const n = weight.length;
+  const n = returns.length;
   const perm = shuffledIndices(n, createRng((options.seed ?? 0) ^ 0x4c0b_e5a1));
   const nSelect = Math.min(n, Math.ceil(share * n));
-  const span = max - min;
-  const returnOf = (i: number): number => weight[i]! * ((reward[i]! - min) / span);
   const selection = new Float64Array(nSelect);
-  for (let t = 0; t < nSelect; t++) selection[t] = returnOf(perm[t]!);
+  for (let t = 0; t < nSelect; t++) selection[t] = returns[perm[t]!]!;
   const nBound = n - nSelect;
   const clip = chooseClip(selection, nBound, delta);
   const clipped = new Float64Array(nBound);
-  for (let t = 0; t < nBound; t++) clipped[t] = Math.min(returnOf(perm[nSelect + t]!), clip);
-  const toReward = (b: number): number => min + span * Math.max(0, b);
+  for (let t = 0; t < nBound; t++) clipped[t] = Math.min(returns[perm[nSelect + t]!]!, clip);
   return {
-    lowerBound: toReward(empiricalBernsteinLowerBound(clipped, clip, delta)),
-    hoeffdingLowerBound: toReward(hoeffdingLowerBound(clipped, clip, delta)),
+    lowerBound: empiricalBernsteinLowerBound(clipped, clip, delta),
+    hoeffdingLowerBound: hoeffdingLowerBound(clipped, clip, delta),
     clip,
     selectionRounds: nSelect,
     boundRounds: nBound,

@@ -37,6 +37,7 @@
 import { effectiveSampleSize, weightSums } from '../importance.ts';
 import { InvalidOptionError } from './errors.ts';
 import { cltEstimate, type IntervalOptions, zFor } from './estimators.ts';
+import { boundOnReturns, type HcopeOptions, type HcopeResult } from './hcope.ts';
 import type { Candidate, Estimate, Features, Round, TargetPolicy } from './types.ts';
 
 export interface SlateRound {
@@ -108,7 +109,10 @@ export function checkSlate(s: SlateRound, at: number): void {
   }
 }
 
-/** W_j and r_j for every round and slot under `target`. */
+/**
+ * W_j and r_j for every round and slot under `target`: its conditional for slot j from `nextSlot` when it has one
+ * (over all the round's candidates, the slots above given), else its distribution over the candidates left.
+ */
 export function slateTerms(rounds: readonly SlateRound[], target: TargetPolicy): SlateTerms {
   const n = rounds.length;
   let slots = 0;
@@ -126,9 +130,22 @@ export function slateTerms(rounds: readonly SlateRound[], target: TargetPolicy):
     const s = rounds[i]!;
     let w = 1;
     for (let j = 0; j < s.chosen.length; j++) {
-      const round = slotRound(s, j);
-      target.distribution(round, out);
-      w *= out[round.chosenIndex]! / s.propensities[j]!;
+      let p: number;
+      if (target.nextSlot) {
+        const round = {
+          context: s.context,
+          candidates: s.candidates,
+          chosenIndex: s.chosen[j]!,
+          reward: s.rewards[j]!,
+        };
+        target.nextSlot(round, s.chosen.slice(0, j), out);
+        p = out[s.chosen[j]!]!;
+      } else {
+        const round = slotRound(s, j);
+        target.distribution(round, out);
+        p = out[round.chosenIndex]!;
+      }
+      w *= p / s.propensities[j]!;
       cumulative[i * slots + j] = w;
       reward[i * slots + j] = s.rewards[j]!;
     }
@@ -189,6 +206,30 @@ export function snripsEstimate(t: SlateTerms, options: IntervalOptions = {}): Es
   return { value: v, lower: v - half, upper: v + half };
 }
 
+/**
+ * HCOPE lower bound (hcope.ts) on a target's whole-page value from its RIPS returns: each slot's reward normalised to
+ * [0, 1] by `range`, X = Σ_j W_j r'_j ≥ 0, clipped at the level chosen on a seeded share of the rounds, the
+ * empirical-Bernstein bound on the rest; back in reward units as L̄·min + span·bound, L̄ the mean number of slots (the
+ * requests', not the policy's choice). Valid under RIPS's assumption, with probability 1 − δ.
+ */
+export function slateLowerBound(t: SlateTerms, options: HcopeOptions): HcopeResult {
+  const { min, max } = options.range;
+  if (!(max > min)) throw new InvalidOptionError(`reward range [${min}, ${max}] is empty`);
+  const span = max - min;
+  const returns = new Float64Array(t.n);
+  let slots = 0;
+  for (let i = 0; i < t.n; i++) {
+    let x = 0;
+    for (let j = 0; j < t.length[i]!; j++)
+      x += t.cumulative[i * t.slots + j]! * ((t.reward[i * t.slots + j]! - min) / span);
+    returns[i] = x;
+    slots += t.length[i]! / t.n;
+  }
+  const b = boundOnReturns(returns, options);
+  const toReward = (v: number) => slots * min + span * Math.max(0, v);
+  return { ...b, lowerBound: toReward(b.lowerBound), hoeffdingLowerBound: toReward(b.hoeffdingLowerBound) };
+}
+
 /** All three estimators of a target's whole-page value, with each slot's share and effective sample size. */
 export function evaluateSlates(
   rounds: readonly SlateRound[],
@@ -196,7 +237,11 @@ export function evaluateSlates(
   options: IntervalOptions = {},
 ): SlateReport {
   if (rounds.length === 0) throw new InvalidOptionError('no slate rounds to evaluate');
-  const t = slateTerms(rounds, target);
+  return slateReport(target.name, slateTerms(rounds, target), options);
+}
+
+/** {@link evaluateSlates} from terms already computed. */
+export function slateReport(target: string, t: SlateTerms, options: IntervalOptions = {}): SlateReport {
   const perSlot = [];
   for (let j = 0; j < t.slots; j++) {
     const weights = new Float64Array(t.n);
@@ -208,7 +253,7 @@ export function evaluateSlates(
     perSlot.push({ slot: j + 1, value: s / t.n, ess: effectiveSampleSize(weightSums(weights)) });
   }
   return {
-    target: target.name,
+    target,
     n: t.n,
     slots: t.slots,
     estimates: {

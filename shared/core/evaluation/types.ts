@@ -50,6 +50,12 @@ export interface LoggedData {
 export interface TargetPolicy {
   readonly name: string;
   distribution(round: Round, out: Float64Array): void;
+  /**
+   * Optional, for slates: π(candidates[i] | the slots above hold the candidates at `above`) into `out[i]` (0 for
+   * those), when the policy fills a lower slot otherwise than by its distribution over the candidates left (the
+   * engine keeps slot 1's exploration floor for every slot).
+   */
+  nextSlot?(round: Round, above: readonly number[], out: Float64Array): void;
 }
 
 /** Predicted expected reward q̂(x, a) for DM and DR. `predictAll` is the allocation-free batch form. */
