@@ -16,10 +16,11 @@ import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { shufflePrefix } from '../../shared/app/retrain/keys.ts';
 import { decodeLakeObject, encodeLakeObject, parseLakeObject, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
-import { bucketOf, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { bucketOf } from '../../shared/core/domain.ts';
 import { pseudonymise } from '../../shared/core/privacy.ts';
 import { decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
+import { statsItemOf } from '../support/records.ts';
 import { DAY, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
@@ -92,26 +93,7 @@ describe('retraining after an erasure', () => {
     for (const [bucket, n] of impressions) {
       const stats = emptyStats(4);
       stats.n = n;
-      const item = {
-        decisionPoint: dp,
-        objective: DEFAULT_OBJECTIVE,
-        actionId: 'A',
-        bucket,
-        partition: 0,
-        slot: 1,
-        stats,
-      };
-      await stores.state.putStats(
-        {
-          ...item,
-          counters: { rewardEvents: 0, lateEvents: 0 },
-          highWaterMarks: {},
-          version: 1,
-          updatedAt: now,
-          lastLearnedAt: now,
-        },
-        undefined,
-      );
+      await stores.state.putStats(statsItemOf({ decisionPoint: dp, actionId: 'A', bucket, stats, at: now }), undefined);
     }
     for (const userId of ERASED) await stores.erasures.record({ userId, erasedAt: ERASED_AT });
   });

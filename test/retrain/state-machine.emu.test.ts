@@ -41,7 +41,7 @@ import { createRng } from '../../shared/core/random.ts';
 import { type DecisionRecord, decisionPointSettingsSchema } from '../../shared/core/schemas.ts';
 import { catalogResolver } from '../support/catalog-resolver.ts';
 import { startTestStores, type TestStores } from '../support/emulators.ts';
-import { recordingStream } from '../support/records.ts';
+import { recordingStream, statsItemOf } from '../support/records.ts';
 import { DAY, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
@@ -482,20 +482,7 @@ describe('retraining state machine', () => {
         const stats = emptyStats(4);
         stats.n = n;
         stats.sxx[0] = n;
-        return {
-          decisionPoint: dp,
-          objective: DEFAULT_OBJECTIVE,
-          actionId: 'A',
-          bucket,
-          partition: 0,
-          slot: 1,
-          stats,
-          counters: { rewardEvents: 0, lateEvents: 0 },
-          highWaterMarks: {},
-          version: 1,
-          updatedAt: Date.now(),
-          lastLearnedAt: Date.now(),
-        };
+        return statsItemOf({ decisionPoint: dp, actionId: 'A', bucket, stats, at: Date.now() });
       };
       await stores.state.putStats(onlineItem(D0 + 3, 1000), undefined);
       await stores.state.putStats(onlineItem(D0 + 4, 7), undefined);
