@@ -171,7 +171,9 @@ export async function compareWithReference(
     // An event naming another user's decision never counts; whether it is refused at once or waits for a decision
     // that never comes for its user depends on how the two users' shards interleave (docs/ARCHITECTURE.md F7).
     if (index !== undefined && traffic.crossUser.has(index)) {
-      const ok = (s?: { status: string; code: string }) => !s || s.status === 'held' || s.code === 'another-user';
+      // Held, or refused because its user's held events are at their limit while it would wait (F7).
+      const ok = (s?: { status: string; code: string }) =>
+        !s || s.status === 'held' || s.code === 'another-user' || s.code === 'held-full';
       if (ok(got) && ok(want) && (got !== undefined) === (want !== undefined)) continue;
     }
     if (!got || !want || got.status !== want.status || got.code !== want.code) {
