@@ -8,7 +8,6 @@
  * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
-
 import { addToSlot, collapseSlots, examinationRatios, type PositionModel } from '../../core/bandit/position.ts';
 import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats } from '../../core/bandit/stats.ts';
