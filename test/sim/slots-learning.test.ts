@@ -7,17 +7,18 @@ import { mean, runSlotsLearning } from '../../bench/sim/slots-learning.bench.ts'
  * engine); the benchmark runs them on 10 seeds and both catalogs (BENCHMARKS.md "Several slots: learning").
  */
 describe('several slots: learning from every slot in slot-1 units', () => {
-  it('slot-aware learning earns more of the best page than learning from slot 1 only, and learns that lower slots get less attention', async () => {
+  it('slot-aware learning earns more of the best page than learning from slot 1 only, and learns how much attention the lower slots get', async () => {
     const r = await runSlotsLearning({ seeds: [1, 2, 3], newcomer: false, rules: ['slot-aware', 'slot 1 only'] });
     const aware = r.rules['slot-aware']!;
     console.log(
       `fixed catalog, page share: slot-aware ${mean(aware.share).toFixed(3)}, slot 1 only ${mean(r.rules['slot 1 only']!.share).toFixed(3)}; κ ${aware.kappa.map((k) => k.map((v) => v.toFixed(2)).join('/')).join('; ')}`,
     );
     expect(mean(aware.share)).toBeGreaterThan(mean(r.rules['slot 1 only']!.share) + 0.05);
+    // κ learned from the traffic the engine itself placed, within 0.2 of the world's (1, 0.5, 0.25).
     for (const k of aware.kappa) {
       expect(k[0]).toBe(1);
-      expect(k[1]).toBeLessThan(1);
-      expect(k[2]).toBeLessThan(1);
+      expect(Math.abs(k[1]! - 0.5)).toBeLessThan(0.2);
+      expect(Math.abs(k[2]! - 0.25)).toBeLessThan(0.2);
     }
   }, 300_000);
 

@@ -44,13 +44,9 @@ const LN10 = Math.log(10);
 export const MIN_EVIDENCE_ACTIONS = 10;
 const EVIDENCE_BUDGET = 100 * 32 ** 3;
 
-/** How many of the most-observed actions a fit over d context slots takes part in (d³ each, within the budget). */
-export const evidenceActionCap = (d: number): number =>
-  Math.max(MIN_EVIDENCE_ACTIONS, Math.floor(EVIDENCE_BUDGET / d ** 3));
-
 /** The actions whose evidence the fit maximises (see the rule in the module documentation). */
 export function evidenceActions(d: number, actions: readonly PosteriorAction[]): readonly PosteriorAction[] {
-  const cap = evidenceActionCap(d);
+  const cap = Math.max(MIN_EVIDENCE_ACTIONS, Math.floor(EVIDENCE_BUDGET / d ** 3));
   const observed = actions.filter((a) => a.stats !== undefined && a.stats.n > 0);
   if (observed.length <= cap) return actions;
   return observed.sort((a, b) => b.stats!.n - a.stats!.n || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, cap);

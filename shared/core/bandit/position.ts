@@ -1,36 +1,4 @@
-/**
- * Position effects: learning from every slot of a slate without penalising an action for having been shown lower
- * (issue 16, item 2).
- *
- * **Model** (the position-based click model of Craswell et al. 2008, "An experimental comparison of click
- * position-bias models", made linear): the reward of action a shown in slot j in context x has mean
- *
- *   E[r | x, a, j] = κ_j · xᵀw_a,
- *
- * where κ_j is slot j's examination ratio (the share of slot 1's attention slot j gets; κ_1 = 1) and xᵀw_a is what
- * the action earns in slot 1. With κ known, action a's slot-j observations are a least-squares problem in w_a with
- * features κ_j x, so the sums the posterior needs are
- *
- *   Sxx_a = Σ_j κ_j² Sxx_{a,j},   Sxr_a = Σ_j κ_j Sxr_{a,j},   n, Σr, Σr² summed as they are,
- *
- * and every slot's evidence lands in slot-1 units. The posterior, its scores and its propensities are therefore
- * those of slot 1, as before; κ_j multiplies every candidate of slot j alike, so it changes no ranking of any slot.
- * The statistics are stored per slot (additive, exactly once, as every statistics item); κ is estimated when a model
- * is built ({@link examinationRatios}) and applied by {@link collapseSlots}. A slot whose κ is 0 is left out whole.
- *
- * **Estimating κ** from the per-slot sums alone (alternating least squares), starting from κ = 1:
- *  1. w_a = (I + Σ_j κ_j² Sxx_{a,j})⁻¹ Σ_j κ_j Sxr_{a,j} for each action: a ridge fit of the action's own data;
- *  2. for j ≥ 2, κ̂_j = Σ_a w_aᵀSxr_{a,j} / Σ_a w_aᵀSxx_{a,j}w_a, the least-squares ratio of what slot j's actions
- *     earned to what the same actions would earn in slot 1 in the same contexts, then shrunk towards 1 by
- *     {@link EXAMINATION_PRIOR_OBSERVATIONS} pseudo-observations, κ_j = (n_j κ̂_j + P) / (n_j + P), and clamped to
- *     [{@link MIN_EXAMINATION}, {@link MAX_EXAMINATION}];
- * until no κ moves by more than 1e-4, at most 20 times. Step 2 compares each action with itself over the contexts it
- * was shown in, so it is not fooled by which actions a policy puts lower (the weaker ones): the raw click rate per
- * slot would be. It is unit-free (w scales with the reward, the ratio does not). With many actions only the
- * most-observed ones take part, as in the prior fit ({@link evidenceActionCap}), which bounds its cost by d.
- */
-import { evidenceActionCap } from './hyperparameters.ts';
-import { choleskyInPlace, choleskySolveInPlace, packedSize, quadFormPacked, unpackSymmetric } from './linalg.ts';
+import { choleskyInPlace, choleskySolveInPlace, packedSize, unpackSymmetric } from './linalg.ts';
 import { type ActionStats, cloneStats, emptyStats, mergeStats } from './stats.ts';
 
 /** An action's statistics per slot: index j holds slot j + 1 (undefined: never shown there). */
@@ -49,42 +17,99 @@ export type PositionModel = (actions: readonly SlotStats[], d: number) => number
 /** κ for slots 1 … (the most slots any action has), κ_1 = 1; [1] when no action was shown below slot 1. */
 export function examinationRatios(actions: readonly SlotStats[], d: number): number[] {
   const slots = actions.reduce((m, a) => Math.max(m, a.length), 1);
-  const kappa = new Array<number>(slots).fill(1);
   const observed = new Array<number>(slots).fill(0);
   for (const a of actions) for (let j = 0; j < a.length; j++) observed[j]! += a[j]?.n ?? 0;
   if (slots === 1 || observed.slice(1).every((n) => n === 0)) return [1];
-  // The most-observed actions, as the prior fit bounds its own cost.
-  const total = (a: SlotStats) => a.reduce((t, s) => t + (s?.n ?? 0), 0);
-  const used = actions
-    .filter((a) => total(a) > 0)
-    .sort((p, q) => total(q) - total(p))
-    .slice(0, evidenceActionCap(d));
-  const a = new Float64Array(d * d);
-  const w = new Float64Array(d);
-  const merged = emptyStats(d);
-  for (let it = 0; it < MAX_ITERATIONS; it++) {
-    const num = new Array<number>(slots).fill(0);
-    const den = new Array<number>(slots).fill(0);
-    for (const stats of used) {
-      collapseInto(merged, stats, kappa);
-      unpackSymmetric(merged.sxx, d, a);
-      for (let i = 0; i < d; i++) a[i * d + i]! += 1;
-      w.set(merged.sxr);
-      choleskySolveInPlace(choleskyInPlace(a, d), d, w);
-      for (let j = 1; j < stats.length; j++) {
-        const s = stats[j];
-        if (!s || s.n === 0) continue;
-        for (let i = 0; i < d; i++) num[j]! += w[i]! * s.sxr[i]!;
-        den[j]! += quadFormPacked(s.sxx, d, w);
+  const used = actions.filter((a) => a.some((s) => s !== undefined && s.n > 0));
+  const K = used.length;
+  const p = d - 1;
+  // Fixed sums, read once: per action and slot, n, Σr and Σx̃ (x̃: the context without its bias entry); per slot,
+  // Σ_a Σx̃x̃ᵀ and Σ_a Σx̃r. Each iteration then costs O(K·L·p + K·p² + p³).
+  const n = new Float64Array(K * slots);
+  const sr = new Float64Array(K * slots);
+  const sx = new Float64Array(K * slots * p);
+  const sxx = Array.from({ length: slots }, () => new Float64Array(p * p));
+  const sxr = Array.from({ length: slots }, () => new Float64Array(p));
+  const full = new Float64Array(d * d);
+  used.forEach((stats, a) => {
+    for (let j = 0; j < stats.length; j++) {
+      const st = stats[j];
+      if (!st || st.n === 0) continue;
+      unpackSymmetric(st.sxx, d, full);
+      n[a * slots + j] = full[0]!;
+      sr[a * slots + j] = st.sxr[0]!;
+      for (let u = 0; u < p; u++) {
+        sx[(a * slots + j) * p + u] = full[1 + u]!;
+        sxr[j]![u]! += st.sxr[1 + u]!;
+        for (let v = 0; v < p; v++) sxx[j]![u * p + v]! += full[(1 + u) * d + 1 + v]!;
       }
     }
+  });
+  const kappa = new Array<number>(slots).fill(1);
+  const alpha = new Float64Array(K);
+  const beta = new Float64Array(p);
+  const m = new Float64Array(p * p);
+  const c = new Float64Array(p);
+  const s = new Float64Array(p);
+  for (let it = 0; it < MAX_ITERATIONS; it++) {
+    // 1. Given κ: least squares for α (per action) and β (shared), via the Schur complement on α.
+    m.fill(0);
+    c.fill(0);
+    for (let j = 0; j < slots; j++) {
+      const k2 = kappa[j]! * kappa[j]!;
+      for (let i = 0; i < p * p; i++) m[i]! += k2 * sxx[j]![i]!;
+      for (let u = 0; u < p; u++) c[u]! += kappa[j]! * sxr[j]![u]!;
+    }
+    for (let u = 0; u < p; u++) m[u * p + u]! += RIDGE;
+    const nA = new Float64Array(K);
+    const bA = new Float64Array(K);
+    const sA = new Float64Array(K * p);
+    for (let a = 0; a < K; a++) {
+      s.fill(0);
+      let na = 0;
+      let ba = 0;
+      for (let j = 0; j < slots; j++) {
+        const k = kappa[j]!;
+        na += k * k * n[a * slots + j]!;
+        ba += k * sr[a * slots + j]!;
+        for (let u = 0; u < p; u++) s[u]! += k * k * sx[(a * slots + j) * p + u]!;
+      }
+      na += RIDGE;
+      nA[a] = na;
+      bA[a] = ba;
+      sA.set(s, a * p);
+      for (let u = 0; u < p; u++) {
+        c[u]! -= (s[u]! * ba) / na;
+        for (let v = 0; v < p; v++) m[u * p + v]! -= (s[u]! * s[v]!) / na;
+      }
+    }
+    beta.set(c);
+    if (p > 0) choleskySolveInPlace(choleskyInPlace(m, p), p, beta);
+    for (let a = 0; a < K; a++) {
+      let sb = 0;
+      for (let u = 0; u < p; u++) sb += sA[a * p + u]! * beta[u]!;
+      alpha[a] = (bA[a]! - sb) / nA[a]!;
+    }
+    // 2. Given α and β: each lower slot's least-squares ratio, shrunk towards 1 and clamped.
     let moved = 0;
     for (let j = 1; j < slots; j++) {
-      const ratio = den[j]! > 0 ? num[j]! / den[j]! : 1;
-      const n = observed[j]!;
+      let num = 0;
+      let den = 0;
+      for (let u = 0; u < p; u++) num += beta[u]! * sxr[j]![u]!;
+      den += quadFull(sxx[j]!, p, beta);
+      for (let a = 0; a < K; a++) {
+        const at = a * slots + j;
+        if (n[at] === 0) continue;
+        let xb = 0;
+        for (let u = 0; u < p; u++) xb += sx[at * p + u]! * beta[u]!;
+        num += alpha[a]! * sr[at]!;
+        den += alpha[a]! * alpha[a]! * n[at]! + 2 * alpha[a]! * xb;
+      }
+      const ratio = den > 0 ? num / den : 1;
+      const o = observed[j]!;
       const next = Math.min(
         MAX_EXAMINATION,
-        Math.max(MIN_EXAMINATION, (n * ratio + EXAMINATION_PRIOR_OBSERVATIONS) / (n + EXAMINATION_PRIOR_OBSERVATIONS)),
+        Math.max(MIN_EXAMINATION, (o * ratio + EXAMINATION_PRIOR_OBSERVATIONS) / (o + EXAMINATION_PRIOR_OBSERVATIONS)),
       );
       moved = Math.max(moved, Math.abs(next - kappa[j]!));
       kappa[j] = next;
@@ -92,6 +117,19 @@ export function examinationRatios(actions: readonly SlotStats[], d: number): num
     if (moved < TOLERANCE) break;
   }
   return kappa;
+}
+
+/** A tiny ridge keeping the least squares of step 1 defined when an action or a context entry has no variation. */
+const RIDGE = 1e-6;
+
+function quadFull(a: Float64Array, p: number, x: Float64Array): number {
+  let q = 0;
+  for (let u = 0; u < p; u++) {
+    let row = 0;
+    for (let v = 0; v < p; v++) row += a[u * p + v]! * x[v]!;
+    q += x[u]! * row;
+  }
+  return q;
 }
 
 /** Adds `stats` to slot `slot` (1 = the top) of an action's per-slot statistics. */
