@@ -8,7 +8,7 @@
  * (typically well under a second) before the request. If a refresh fails, the last good model keeps serving and the
  * failure is reported through `onRefreshError`; with no model at all, the request fails with DependencyError.
  */
-import { addToSlot, collapseSlots, examinationRatios, type PositionModel } from '../../core/bandit/position.ts';
+import { examinationRatios, type PositionModel, SlotStatsTable } from '../../core/bandit/position.ts';
 import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { type ActionStats, emptyStats } from '../../core/bandit/stats.ts';
 import { sameFeatures } from '../../core/catalog/features.ts';
@@ -244,9 +244,8 @@ function withCatalog(model: ModelWithStats, actions: ReadonlyMap<string, Catalog
 }
 
 type Summed = {
+  /** In slot-1 units (core/bandit/position.ts), set once every item is read. */
   stats: ActionStats;
-  /** Per slot (index 0: slot 1, where the offline model's statistics go too), before {@link collapseSlots}. */
-  slots: (ActionStats | undefined)[];
   rewardEvents: number;
   lateEvents: number;
   lastLearnedAt: number;
@@ -286,17 +285,18 @@ function build(
     if (!table) return undefined;
     let s = table.get(key);
     if (!s) {
-      s = { stats: emptyStats(d), slots: [], rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
+      s = { stats: emptyStats(d), rewardEvents: 0, lateEvents: 0, lastLearnedAt: 0, version: 0 };
       table.set(key, s);
     }
     return s;
   };
+  // Statistics per slot (the offline model's are in slot-1 units already), then every slot in slot-1 units.
+  const bySlot = new SlotStatsTable(d);
   const cutoff = active?.cutoffBucket ?? Number.NEGATIVE_INFINITY;
   if (active) {
     for (const b of base.values()) {
       if (b.version !== active.version || b.stats.sxr.length !== d) continue;
-      const s = cell(b.objective, b.actionId);
-      if (s) addToSlot(s.slots, 1, b.stats);
+      if (cell(b.objective, b.actionId)) bySlot.add(b.objective, b.actionId, 1, b.stats);
     }
   }
   let learned = 0;
@@ -304,30 +304,30 @@ function build(
     if (item.stats.sxr.length !== d || item.bucket < cutoff) continue;
     const s = cell(item.objective, item.actionId);
     if (!s) continue;
-    addToSlot(s.slots, item.slot, item.stats);
+    bySlot.add(item.objective, item.actionId, item.slot, item.stats);
     s.rewardEvents += item.counters.rewardEvents;
     s.lateEvents += item.counters.lateEvents;
     s.lastLearnedAt = Math.max(s.lastLearnedAt, item.lastLearnedAt);
     s.version += item.version;
     learned += item.version;
   }
-  // Every slot in slot-1 units, by the examination ratios the global policy's statistics show (position.ts): the
-  // position effect belongs to the page, not to an objective.
-  const examination = positionModel(
-    [...byObjective.get(DEFAULT_OBJECTIVE)!.values()].map((s) => s.slots),
-    d,
-  );
-  for (const table of [...byObjective.values(), intents]) {
-    for (const s of table.values()) s.stats = collapseSlots(s.slots, examination, d);
+  const collapsed = bySlot.collapse(DEFAULT_OBJECTIVE, positionModel);
+  const { examination } = collapsed;
+  const inSlotOne = (objective: string, id: string, s: Summed) => {
+    s.stats = collapsed.stats.get(objective)?.get(id) ?? s.stats;
+    return s.stats;
+  };
+  const stats = new Map<string, Map<string, ActionStats>>();
+  for (const [objective, table] of byObjective) {
+    stats.set(objective, new Map([...table].map(([id, s]) => [id, inSlotOne(objective, id, s)])));
+  }
+  for (const [objective, s] of intents) {
+    const name = intentObjective(objective);
+    stats.set(name, new Map([[INTENT_ACTION, inSlotOne(name, INTENT_ACTION, s)]]));
   }
   // Retired actions stay in the posterior: their history still teaches the shared (feature) part of the model.
   const catalog = [...actions.values()].sort((a, b) => (a.actionId < b.actionId ? -1 : 1));
   const features = catalog.map((a) => encodeFeatures(a.features, m));
-  const stats = new Map<string, Map<string, ActionStats>>();
-  for (const [objective, table] of byObjective) {
-    stats.set(objective, new Map([...table].map(([id, s]) => [id, s.stats])));
-  }
-  for (const [objective, s] of intents) stats.set(intentObjective(objective), new Map([[INTENT_ACTION, s.stats]]));
   // Learned λs carry over while the data has grown little (see REFIT_GROWTH); not across a dimension change. Right
   // after a promotion every container starts from the λs the run learned on the model's whole statistics (the same
   // for all of them, and no fit in the request path); until the next one, from its own previous model.

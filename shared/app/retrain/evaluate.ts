@@ -70,6 +70,7 @@ import {
   evaluatePolicy,
   type LoggedData,
   loggingPolicy,
+  observedRange,
   type Round,
   type SlateRound,
   slateLowerBound,
@@ -307,10 +308,8 @@ export function evaluatePages(
         rewards: slots.map((s) => s.reward),
       };
     });
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const s of slates) for (const r of s.rewards) [min, max] = [Math.min(min, r), Math.max(max, r)];
-  const range = max > min ? { min, max } : { min: Math.min(0, min), max: Math.max(1, max) };
+  if (slates.length === 0) return null;
+  const range = observedRange(slates.flatMap((s) => s.rewards));
   const page = (name: string, target: TargetPolicy, bound: boolean): PolicySummary => {
     const t = slateTerms(slates, target);
     const report = slateReport(name, t);
@@ -324,7 +323,6 @@ export function evaluatePages(
       ess,
     };
   };
-  if (slates.length === 0) return null;
   return {
     candidate: page(`candidate, whole page (${slates.length} decisions)`, candidate, true),
     current: page('current, whole page', current, false),

@@ -133,7 +133,7 @@ function quadFull(a: Float64Array, p: number, x: Float64Array): number {
 }
 
 /** Adds `stats` to slot `slot` (1 = the top) of an action's per-slot statistics. */
-export function addToSlot(slots: (ActionStats | undefined)[], slot: number, stats: ActionStats): void {
+function addToSlot(slots: (ActionStats | undefined)[], slot: number, stats: ActionStats): void {
   const into = slots[slot - 1];
   if (into) mergeStats(into, stats);
   else slots[slot - 1] = cloneStats(stats);
@@ -194,9 +194,15 @@ export class SlotStatsTable {
     addToSlot(slots, slot, stats);
   }
 
-  /** Every objective's statistics in slot-1 units, and the examination ratios used (from `examinationFrom`). */
-  collapse(examinationFrom: string): { stats: Map<string, Map<string, ActionStats>>; examination: number[] } {
-    const examination = examinationRatios([...(this.cells.get(examinationFrom)?.values() ?? [])], this.d);
+  /**
+   * Every objective's statistics in slot-1 units, and the examination ratios used: `positionModel`'s (the engine's
+   * estimate unless an experiment passes another rule) from `examinationFrom`'s statistics.
+   */
+  collapse(
+    examinationFrom: string,
+    positionModel: PositionModel = examinationRatios,
+  ): { stats: Map<string, Map<string, ActionStats>>; examination: number[] } {
+    const examination = positionModel([...(this.cells.get(examinationFrom)?.values() ?? [])], this.d);
     const stats = new Map<string, Map<string, ActionStats>>();
     for (const [objective, table] of this.cells) {
       stats.set(objective, new Map([...table].map(([id, slots]) => [id, collapseSlots(slots, examination, this.d)])));

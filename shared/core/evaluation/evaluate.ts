@@ -92,18 +92,21 @@ function resolveRange(
     }
     return { range: given, source: option !== undefined ? 'option' : 'format' };
   }
+  return { range: observedRange(data.rounds.map((r) => r.reward)), source: 'observed' };
+}
+
+/**
+ * The range of observed rewards; rewards that are all equal say nothing about their bounds, so then at least [0, 1]
+ * around them.
+ */
+export function observedRange(rewards: Iterable<number>): RewardRange {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const r of data.rounds) {
-    lo = Math.min(lo, r.reward);
-    hi = Math.max(hi, r.reward);
+  for (const r of rewards) {
+    lo = Math.min(lo, r);
+    hi = Math.max(hi, r);
   }
-  // A log whose rewards are all equal says nothing about their bounds; assume at least [0, 1] around them.
-  if (!(hi > lo)) {
-    lo = Math.min(lo, 0);
-    hi = Math.max(hi, 1);
-  }
-  return { range: { min: lo, max: hi }, source: 'observed' };
+  return hi > lo ? { min: lo, max: hi } : { min: Math.min(lo, 0), max: Math.max(hi, 1) };
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
