@@ -17,7 +17,7 @@ import { fitModel } from '../../shared/app/retrain/fit.ts';
 import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { HOUR_MS, type LakeDecision, type LakeEvent } from '../../shared/app/retrain/lake.ts';
 import { createRng } from '../../shared/core/random.ts';
-import { DAY, runParams, T0 } from './support.ts';
+import { DAY, lakeDecision, runParams, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
 const EPSILON = 0.05;
@@ -51,21 +51,9 @@ function log(day: number, n: number, seed: number): { decisions: LakeDecision[];
     const id = `d${day}-${i}`;
     const at = day * DAY + HOUR_MS + i;
     const chosen = (['A', 'B', 'C'] as const)[rng.int(3)]!;
-    decisions.push({
-      kind: 'decision',
-      decisionId: id,
-      decisionPoint: 'dp',
-      userId: `u-${id}`,
-      at,
-      x: [1, 0, 0, 0],
-      candidates: ['A', 'B', 'C'],
-      chosen: [chosen],
-      chosenFeatures: [[1, 0]],
-      propensity: 1 / 3,
-      attributionWindowSeconds: 3600,
-      rewards: {},
-      objectives,
-    });
+    decisions.push(
+      lakeDecision(id, at, { candidates: ['A', 'B', 'C'], chosen: [chosen], propensity: 1 / 3, objectives }),
+    );
     const earned = chosen === 'A' ? rng.next() < INSTALL && 'app_install' : rng.next() < PURCHASE && 'purchase';
     if (earned) {
       events.push({

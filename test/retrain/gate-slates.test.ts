@@ -15,7 +15,7 @@ import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
 import { HOUR_MS, type LakeDecision, type LakeEvent } from '../../shared/app/retrain/lake.ts';
 import type { Round, TargetPolicy } from '../../shared/core/evaluation/index.ts';
 import { createRng } from '../../shared/core/random.ts';
-import { DAY, runParams, T0 } from './support.ts';
+import { DAY, lakeDecision, runParams, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
 const ACTIONS = ['A', 'B', 'C', 'D'];
@@ -45,22 +45,17 @@ function log(day: number, n: number, seed: number): { decisions: LakeDecision[];
       slotPropensities.push(1 / left.length);
       chosen.push(left.splice(rng.int(left.length), 1)[0]!);
     }
-    decisions.push({
-      kind: 'decision',
-      decisionId: id,
-      decisionPoint: 'dp',
-      userId: `u-${id}`,
-      at,
-      x: X,
-      candidates: ACTIONS,
-      chosen,
-      chosenFeatures: chosen.map(() => [1, 0]),
-      propensity: slotPropensities[0]!,
-      slotPropensities,
-      attributionWindowSeconds: 3600,
-      rewards: { click: 1 },
-      objectives: [],
-    });
+    decisions.push(
+      lakeDecision(id, at, {
+        x: X,
+        candidates: ACTIONS,
+        chosen,
+        chosenFeatures: chosen.map(() => [1, 0]),
+        propensity: slotPropensities[0]!,
+        slotPropensities,
+        rewards: { click: 1 },
+      }),
+    );
     chosen.forEach((a, j) => {
       if (rng.next() < KAPPA[j]! * RHO[a]!) {
         events.push({

@@ -4,34 +4,15 @@ import type { Aggregate } from '../../shared/app/retrain/aggregate.ts';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
 import { estimatedStageValues, fitModel } from '../../shared/app/retrain/fit.ts';
 import { aggregateRecords } from '../../shared/app/retrain/join-bucket.ts';
-import { HOUR_MS, type LakeDecision, type LakeEvent, parseLakeKey } from '../../shared/app/retrain/lake.ts';
+import { HOUR_MS, type LakeEvent, parseLakeKey } from '../../shared/app/retrain/lake.ts';
 import { planItems, runIdOf } from '../../shared/app/retrain/plan.ts';
 import type { RunContext } from '../../shared/app/retrain/run-context.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
 import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
-import { DAY, runParams, T0 } from './support.ts';
+import { DAY, lakeDecision, runParams, T0 } from './support.ts';
 
 const D0 = T0 / DAY;
 const run = runParams({ cutoffBucket: D0 + 2, holdoutFromBucket: D0 + 1 });
-
-function decision(id: string, at: number, over: Partial<LakeDecision> = {}): LakeDecision {
-  return <LakeDecision>{
-    kind: 'decision',
-    decisionId: id,
-    decisionPoint: 'dp',
-    userId: `u-${id}`,
-    at,
-    x: [1, 0, 0, 0],
-    candidates: ['A', 'B'],
-    chosen: ['A'],
-    chosenFeatures: [[1, 0]],
-    propensity: 0.5,
-    attributionWindowSeconds: 3600,
-    rewards: {},
-    objectives: [],
-    ...over,
-  };
-}
 
 function event(eventId: string, receivedAt: number, e: Partial<LakeEvent['event']>): LakeEvent {
   return { kind: 'event', event: { eventId, userId: 'u', type: 'click', ...e }, receivedAt };
@@ -44,7 +25,7 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
   const t = T0 + 3 * HOUR_MS;
 
   it('counts a decision and each of its events once, however often the lake holds them', () => {
-    const d = decision('d1', t, { rewards: { click: 2 } });
+    const d = lakeDecision('d1', t, { rewards: { click: 2 } });
     const e = event('e1', t + 1000, { userId: 'u-d1', decisionId: 'd1', value: 2 });
     const a = aggregateRecords(run, { decisions: [d, d, d], events: [e, e] });
     const s = stats(a, 'train', 'A')!;
@@ -55,9 +36,9 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
   });
 
   it('leaves out what the online learner also leaves out: late events, other users, unchosen actions, other decision points', () => {
-    const d = decision('d1', t);
+    const d = lakeDecision('d1', t);
     const a = aggregateRecords(run, {
-      decisions: [d, decision('other', t, { decisionPoint: 'elsewhere' })],
+      decisions: [d, lakeDecision('other', t, { decisionPoint: 'elsewhere' })],
       events: [
         event('late', t + 3601_000, { userId: 'u-d1', decisionId: 'd1' }),
         event('stranger', t + 1000, { userId: 'someone-else', decisionId: 'd1' }),
@@ -83,9 +64,9 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
       attributionWindowSeconds: 3600,
       weight: 0.5,
     };
-    const d = decision('d1', t, { objectives: [purchase] });
+    const d = lakeDecision('d1', t, { objectives: [purchase] });
     const a = aggregateRecords(run, {
-      decisions: [d, decision('d2', t, { objectives: [purchase] })],
+      decisions: [d, lakeDecision('d2', t, { objectives: [purchase] })],
       events: [
         event('cart', t + 1000, { userId: 'u-d1', decisionId: 'd1', type: 'add_to_cart' }),
         event('buy', t + 2000, { userId: 'u-d1', decisionId: 'd1', type: 'purchase' }),
@@ -114,7 +95,7 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
     const stage = (id: string, at: number, to: string) =>
       event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: to });
     const a = aggregateRecords(run, {
-      decisions: [decision('d1', t, { objectives: [ladder] })],
+      decisions: [lakeDecision('d1', t, { objectives: [ladder] })],
       // The first move is from an unknown stage (earns nothing); the stale one (older than the current stage) moves
       // nothing; the rest telescope: 40 − 0, then 90 − 40.
       events: [
@@ -152,7 +133,7 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
       event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'stage', stage: to });
     const buy = (id: string, at: number) => event(id, at, { userId: 'u-d1', decisionId: 'd1', type: 'purchase' });
     const a = aggregateRecords(r, {
-      decisions: [decision('d1', t, { objectives: [ladder] })],
+      decisions: [lakeDecision('d1', t, { objectives: [ladder] })],
       events: [
         move('m1', t + 1000, 'lead'),
         move('m2', t + 2000, 'customer'),
@@ -171,8 +152,8 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
   });
 
   it('gives an event without a decision id to the user’s latest decision before it (F2b)', () => {
-    const mine = decision('d1', t, { userId: 'u' });
-    const later = decision('d2', t + 60_000, { userId: 'u', decisionPoint: 'another-dp' });
+    const mine = lakeDecision('d1', t, { userId: 'u' });
+    const later = lakeDecision('d2', t + 60_000, { userId: 'u', decisionPoint: 'another-dp' });
     const e = event('e', t + 120_000, { userId: 'u' });
     // The later decision (another decision point's) is the latest: not ours to count.
     const theirs = aggregateRecords(run, { decisions: [mine, later], events: [e] });
@@ -200,9 +181,9 @@ describe('aggregateRecords (the join step: the updater’s rules over a user’s
   it('fits only decisions before the cutoff, and holds out the most recent days before it for the evaluation', () => {
     const a = aggregateRecords(run, {
       decisions: [
-        decision('train', T0 + HOUR_MS),
-        decision('held', T0 + DAY + HOUR_MS),
-        decision('after', T0 + 2 * DAY + 1),
+        lakeDecision('train', T0 + HOUR_MS),
+        lakeDecision('held', T0 + DAY + HOUR_MS),
+        lakeDecision('after', T0 + 2 * DAY + 1),
       ],
       events: [],
     });
@@ -263,7 +244,7 @@ describe('fitModel: completeness against the online statistics', () => {
 
   it('carries over days the lake does not hold at all, and flags days it holds only in part', () => {
     const reduced = aggregateRecords(run, {
-      decisions: Array.from({ length: 10 }, (_, i) => decision(`d${i}`, T0 + DAY + i)),
+      decisions: Array.from({ length: 10 }, (_, i) => lakeDecision(`d${i}`, T0 + DAY + i)),
       events: [],
     });
     const { model, incompleteBuckets } = fitModel(run, reduced, [

@@ -53,3 +53,23 @@ export function syntheticRecords(o: SyntheticLogOptions): { decisions: LakeDecis
   }
   return { decisions, events };
 }
+
+/** A decision as the lake holds it: decision point `dp`, user `u-{id}`, two candidates, slot 1 only; `over` changes any field. */
+export function lakeDecision(id: string, at: number, over: Partial<LakeDecision> = {}): LakeDecision {
+  return <LakeDecision>{
+    kind: 'decision',
+    decisionId: id,
+    decisionPoint: 'dp',
+    userId: `u-${id}`,
+    at,
+    x: [1, 0, 0, 0],
+    candidates: ['A', 'B'],
+    chosen: ['A'],
+    chosenFeatures: [[1, 0]],
+    propensity: 0.5,
+    attributionWindowSeconds: 3600,
+    rewards: {},
+    objectives: [],
+    ...over,
+  };
+}
