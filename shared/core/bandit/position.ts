@@ -205,7 +205,10 @@ export class SlotStatsTable {
     const examination = positionModel([...(this.cells.get(examinationFrom)?.values() ?? [])], this.d);
     const stats = new Map<string, Map<string, ActionStats>>();
     for (const [objective, table] of this.cells) {
-      stats.set(objective, new Map([...table].map(([id, slots]) => [id, collapseSlots(slots, examination, this.d)])));
+      // An action seen in slot 1 only (every action of a one-slot decision point) is in slot-1 units already.
+      const inSlotOne = (slots: SlotStats) =>
+        slots.length === 1 && slots[0] ? slots[0] : collapseSlots(slots, examination, this.d);
+      stats.set(objective, new Map([...table].map(([id, slots]) => [id, inSlotOne(slots)])));
     }
     return { stats, examination };
   }
