@@ -470,7 +470,7 @@ function interpretation(r: ObjectivesBenchResult): string {
         ' / ',
       )}%), ${share('intent', 'nearBestShareNonBuyers')} under \`intent\`. In intent mode the purchase policy served ${f(100 * mean('intent', 'purchasePolicyShareBuyers'), 1)}% of buyers' decisions and ${f(100 * mean('intent', 'purchasePolicyShareNonBuyers'), 1)}% of non-buyers'${
       mean('intent', 'purchasePolicyShareNonBuyers') < 0.05 && mean('intent', 'purchasePolicyShareBuyers') > 0.9
-        ? ": the selector routes each group to the policy of the goal it can reach. Non-buyers get the click policy alone, while `weighted` adds the purchase model's sampled value (on a 0/20 scale, with its uncertainty) to every user's scores; for buyers `weighted` adds the click model's confident preference for content to the purchase model's still uncertain estimates of the offers they buy, which slows finding those offers."
+        ? ": the selector routes each group to the policy of the goal it can reach. Under `weighted` the purchase objective counts for each user by their reach share (its intent model's probability against the average rate), which is nothing for non-buyers once that model has 30 outcomes; for buyers `weighted` adds the click model's confident preference for content to the purchase model's still uncertain estimates of the offers they buy, which slows finding those offers."
         : '.'
     }`,
   );

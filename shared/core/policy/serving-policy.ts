@@ -6,9 +6,19 @@
  * Every candidate a gets a Gaussian score s_a ~ N(μ_a, σ_a²), independent across candidates (each from
  * `scoreInto`, i.e. posterior mean and exploration-scaled sampling sd):
  * - no objectives: the global (`default`) posterior's score;
- * - `weighted`: s_a = Σ_k w_k s_{k,a} over the objectives' posteriors, sampled independently, so μ_a = Σ_k w_k μ_{k,a}
- *   and σ_a² = Σ_k w_k² σ_{k,a}². A sum of independent Gaussians is Gaussian, so this is the exact law of the
- *   combination, not an approximation, and drawing s_a once is the same as drawing each term and adding;
+ * - `weighted`: s_a = Σ_k w_k g_k(x) s_{k,a} over the objectives' posteriors, sampled independently, so
+ *   μ_a = Σ_k w_k g_k μ_{k,a} and σ_a² = Σ_k (w_k g_k)² σ_{k,a}². A sum of independent Gaussians is Gaussian, so this
+ *   is the exact law of the combination, not an approximation, and drawing s_a once is the same as drawing each term
+ *   and adding. g_k(x) = clamp(p_k(x) / p̄_k, 0, 1) is objective k's reach share ({@link reachShare}): the intent
+ *   model's probability p_k(x) that a user like x reaches k, against its rate p̄_k over all decisions (1 until it has
+ *   `minOutcomes` outcomes). The rule it implements: a target event that users like x never reach adds neither value
+ *   nor exploration to their scores. Why: objective k's posterior is linear in the context and fitted on every user,
+ *   so where some users never reach k (non-buyers and purchases) its mean for them is the leak of other users'
+ *   effects, not zero, and on k's scale (a purchase worth 20 clicks) that noise outweighs the objectives they do reach.
+ *   Measured on the objectives benchmark (12,000 decisions, 3 seeds): non-buyers sent to an action they click 56.3%
+ *   of decisions without the share, 89.1% with it, and more value for buyers too (BENCHMARKS "Several objectives").
+ *   Users at least as likely as the average to reach k (g = 1) are scored as before. g_k depends on x and the model
+ *   only, so the propensities stay exact;
  * - `intent`: the score of one objective's posterior, k* = argmax_k clamp(xᵀβ_k, 0, 1) × v_k × w_k over the
  *   objectives whose intent model has at least `minOutcomes` outcomes (first configured wins a tie), else `default`.
  *   xᵀβ_k is the intent model's ridge mean, not a draw, so which posterior serves is a deterministic function of x.
@@ -313,9 +323,7 @@ export function servingObjective(model: ServingPolicyModel, settings: ServingPol
   for (const o of objectives) {
     const intent = model.intent.get(o.name);
     if (!intent || intent.outcomes < settings.combine.minOutcomes) continue;
-    let p = 0;
-    for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
-    const value = Math.min(1, Math.max(0, p)) * intent.valuePerOutcome * o.weight;
+    const value = intentProbability(intent, x) * intent.valuePerOutcome * o.weight;
     if (value > bestValue) {
       bestValue = value;
       best = o.name;
@@ -389,8 +397,9 @@ export function servingDistribution(
     sd.fill(0, 0, count);
     const { partMean, partSd } = out;
     for (const o of settings.objectives) {
+      const w = o.weight * reachShare(model.intent.get(o.name), settings.combine.minOutcomes, x);
+      if (w === 0) continue;
       scoreInto(posteriorOf(model, o.name), x, candidates, scale, partMean, partSd);
-      const w = o.weight;
       for (let i = 0; i < count; i++) {
         mean[i]! += w * partMean[i]!;
         sd[i]! += w * w * partSd[i]! * partSd[i]!;
@@ -400,6 +409,24 @@ export function servingDistribution(
   }
   out.epsilon = epsilon;
   return served;
+}
+
+/**
+ * The share of objective k's score that weighted mode adds for context x: g_k(x) = clamp(p_k(x) / p̄_k, 0, 1), where
+ * p_k(x) = clamp(xᵀβ_k, 0, 1) is the intent model's probability that a user like x reaches k and p̄_k = outcomes ÷
+ * decisions the rate over every decision it learned from; 1 while the intent model has fewer than `minOutcomes`
+ * outcomes (it cannot tell yet). Unit-free: a ratio of two rates, whatever k's reward values.
+ */
+export function reachShare(intent: IntentModel | undefined, minOutcomes: number, x: Float64Array): number {
+  if (!intent || intent.outcomes < minOutcomes || !(intent.decisions > 0)) return 1;
+  return Math.min(1, intentProbability(intent, x) / (intent.outcomes / intent.decisions));
+}
+
+/** The intent model's probability that a user with context x reaches its objective: clamp(xᵀβ, 0, 1). */
+export function intentProbability(intent: IntentModel, x: Float64Array): number {
+  let p = 0;
+  for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
+  return Math.min(1, Math.max(0, p));
 }
 
 function posteriorOf(model: ServingPolicyModel, objective: string): HybridPosterior {

@@ -1,6 +1,7 @@
 /**
  * The serving policy's definition, checked from first principles: in weighted mode the slot-1 law of "draw every
- * objective's score independently, add them with the weights, take the argmax (ε: uniform)"; in intent mode the
+ * objective's score independently, add them with the weights, each times its reach share clamp(p_k(x) / p̄_k, 0, 1)
+ * computed by hand, take the argmax (ε: uniform)"; in intent mode the
  * objective with the largest clamp(xᵀβ_k, 0, 1) × value_k × w_k among those with enough outcomes, else `default`.
  */
 import { describe, expect, it } from 'vitest';
@@ -124,6 +125,69 @@ describe('scoreServingPolicy', () => {
     // Not the global posterior's law (it prefers action 0).
     const global = sampleDefinition([{ post: posteriors.get(DEFAULT_OBJECTIVE)!, weight: 1 }], 0.1, 1, n, 6);
     expect(Math.abs(global[0]! - p[0]!)).toBeGreaterThan(0.2);
+  });
+
+  it('weighted mode: each objective’s draw counts by its reach share clamp(p_k(x) / p̄_k, 0, 1)', () => {
+    // p: a user like x reaches it at 0.05 (x·β = 0.05), half the rate over all decisions (100 / 1,000): share 0.5.
+    // q: at 0.1 + 0.5 × 0.4 = 0.3, three times the average: share 1 (counts in full).
+    const model = {
+      posteriors,
+      intent: new Map([
+        ['p', intent({ weights: Float64Array.from([0.05, 0, 0]) })],
+        ['q', intent({ weights: Float64Array.from([0.1, 0.4, 0]) })],
+      ]),
+      decisions: 0,
+    };
+    const s = settings({});
+    const { served, p } = probabilities(model, s);
+    expect(served).toBe('weighted');
+    const n = 200_000;
+    const sampled = sampleDefinition(
+      [
+        { post: posteriors.get('p')!, weight: 1 * 0.5 },
+        { post: posteriors.get('q')!, weight: 2.5 * 1 },
+      ],
+      0.1,
+      1,
+      n,
+      8,
+    );
+    p.forEach((pi, i) => {
+      expect(Math.abs(sampled[i]! - pi), `action ${i}`).toBeLessThan(4.5 * Math.sqrt((pi * (1 - pi)) / n));
+    });
+    // Not the law with both objectives in full.
+    const full = probabilities({ posteriors, intent: new Map(), decisions: 0 }, s).p;
+    expect(Math.max(...p.map((pi, i) => Math.abs(pi - full[i]!)))).toBeGreaterThan(0.02);
+  });
+
+  it('weighted mode: a goal users like x never reach adds neither value nor exploration to their scores', () => {
+    // The purchase-like objective q: its intent model puts users like x at or below 0 (they never reach it).
+    const never = {
+      posteriors,
+      intent: new Map([
+        ['p', intent({ weights: Float64Array.from([0.3, 0, 0]) })],
+        ['q', intent({ weights: Float64Array.from([0.2, 0, 0.25]) })], // 0.2 − 0.25 < 0
+      ]),
+      decisions: 0,
+    };
+    const both = probabilities(never, settings({})).p;
+    const pAlone = probabilities(
+      { posteriors, intent: new Map(), decisions: 0 },
+      settings({ objectives: [{ name: 'p', weight: 1 }] }),
+    ).p;
+    both.forEach((pi, i) => {
+      expect(pi).toBeCloseTo(pAlone[i]!, 12);
+    });
+    // An intent model with fewer than minOutcomes outcomes cannot tell yet: the objective counts in full.
+    const young = {
+      posteriors,
+      intent: new Map([['q', intent({ weights: Float64Array.from([0.2, 0, 0.25]), outcomes: 9 })]]),
+      decisions: 0,
+    };
+    const full = probabilities({ posteriors, intent: new Map(), decisions: 0 }, settings({})).p;
+    probabilities(young, settings({})).p.forEach((pi, i) => {
+      expect(pi).toBeCloseTo(full[i]!, 12);
+    });
   });
 
   it('intent mode: Thompson sampling over the selected objective’s posterior alone', () => {
