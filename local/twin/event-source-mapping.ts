@@ -4,6 +4,10 @@
  * `batchSize` records or the batching window since its first record has passed; and Lambda's retry semantics:
  * - with ReportBatchItemFailures, `batchItemFailures` in the result make the next delivery start at the lowest failed
  *   sequence number (so batches overlap); without it, the result is ignored;
+ * - a retry is a delivery of the failed batch's remaining records, never of records after it ("Lambda retries all
+ *   records starting from that checkpoint" of the batch), and the retries are counted per batch: a batch finished by
+ *   partial progress resets the count for the next, so a handler that makes progress on every delivery never has a
+ *   batch given up;
  * - when the handler throws, the batch is delivered again, halved first while it holds more than one record if
  *   BisectBatchOnFunctionError is set (a split does not use up a retry);
  * - after `maxRetries` failed deliveries, or once the batch's first record is older than `maxRecordAgeSeconds`, the
@@ -125,11 +129,27 @@ export class KinesisPoller {
     let it: string | undefined;
     let attempts = 0;
     let limit = batchSize;
+    // While a batch is being retried: its last sequence number (a retry delivers none after it).
+    let retryUntil: bigint | undefined;
     while (this.running) {
       try {
         it ??= await this.iterator(shardId, checkpoint ? { after: checkpoint } : {});
         const out = await this.gather(it, limit);
-        const records = out.records;
+        let records = out.records;
+        let next = out.next;
+        if (retryUntil !== undefined) {
+          const until = retryUntil;
+          const kept = records.filter((r) => BigInt(r.SequenceNumber!) <= until);
+          if (kept.length === 0) {
+            // Nothing of the retried batch is left (cannot happen while the shard keeps its records): a new batch.
+            retryUntil = undefined;
+            attempts = 0;
+            limit = batchSize;
+          } else if (kept.length < records.length) {
+            records = kept;
+            next = undefined; // read on after the batch's last record
+          }
+        }
         if (records.length === 0) {
           it = out.next;
           await this.sleep(pollMs);
@@ -166,12 +186,17 @@ export class KinesisPoller {
         }
         this.options.onBatch?.({ shardId, records: records.length, failedFrom });
         if (failedFrom === undefined) {
-          attempts = 0;
-          limit = batchSize;
-          it = out.next;
+          if (retryUntil === undefined || BigInt(last) >= retryUntil) {
+            // The batch is done: the next one starts with a fresh retry count.
+            attempts = 0;
+            limit = batchSize;
+            retryUntil = undefined;
+          }
+          it = next ?? (await this.iterator(shardId, { after: last }));
           this.options.onCheckpoint?.(shardId, last);
           continue;
         }
+        retryUntil ??= BigInt(last);
         if (threw && this.options.bisectOnError && records.length > 1) {
           limit = Math.ceil(records.length / 2);
           it = await this.iterator(shardId, { at: first });
@@ -188,6 +213,7 @@ export class KinesisPoller {
           });
           attempts = 0;
           limit = batchSize;
+          retryUntil = undefined;
           it = await this.iterator(shardId, { after: last });
           this.options.onCheckpoint?.(shardId, last);
           continue;
