@@ -180,7 +180,8 @@ export interface ServingModelOptions {
   /**
    * The fits to start from (the model this one replaces, or what a retraining run promoted): an objective's λs are
    * reused while its impressions have grown by less than {@link REFIT_GROWTH} since they were fitted, and are the
-   * starting point of the refit after that.
+   * starting point of the refit after that. A fit on no impressions is none: the first fit on data searches the
+   * whole range.
    */
   previous?: { fits?: ReadonlyMap<string, PromotedFit> | undefined };
 }
@@ -264,7 +265,9 @@ export function servingFits(
     const input = objectiveInput(actions, stats, objective);
     let n = 0;
     for (const a of input) n += a.stats?.n ?? 0;
-    const before = previous?.fits?.get(objective);
+    // A fit on no data is the prior's default, not a fit: the first fit on data scans the whole range.
+    const fitted = previous?.fits?.get(objective);
+    const before = fitted !== undefined && fitted.n > 0 ? fitted : undefined;
     const keep = before !== undefined && n >= before.n && n < before.n * REFIT_GROWTH;
     const built = keep
       ? learnPriors(

@@ -310,4 +310,26 @@ describe('buildServingPolicyModel', () => {
     // No intent data: never selected (0 outcomes), value 0.
     expect(intentModel(undefined, 5, 1, d)).toMatchObject({ outcomes: 0, decisions: 0, valuePerOutcome: 0 });
   });
+
+  it('learns the same priors whether or not the model it replaces was built on no data (that is no fit to refine)', () => {
+    // Rewards that are noise around one mean: the evidence wants strong shrinkage, far above the start value 1.
+    const rng = createRng(12);
+    const stats = new Map<string, ActionStats>();
+    for (let a = 0; a < 3; a++) {
+      const s = emptyStats(d);
+      for (let i = 0; i < 200; i++) {
+        addObservation(s, Float64Array.from([1, rng.normal(), rng.normal()]), 0.5 + 0.3 * rng.normal());
+      }
+      stats.set(`a${a}`, s);
+    }
+    const actions = features.map((f, i) => ({ id: `a${i}`, features: f }));
+    const empty = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], new Map());
+    const fresh = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], new Map([[DEFAULT_OBJECTIVE, stats]]));
+    const after = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], new Map([[DEFAULT_OBJECTIVE, stats]]), {
+      previous: empty,
+    });
+    const learned = fresh.fits!.get(DEFAULT_OBJECTIVE)!;
+    expect(Math.max(learned.lambdaShared, learned.lambdaAction)).toBeGreaterThan(10);
+    expect(after.fits!.get(DEFAULT_OBJECTIVE)).toEqual(learned);
+  });
 });
