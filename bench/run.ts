@@ -206,6 +206,12 @@ sections.push(
     run: async (m) => m.formatChurnBench(await m.runChurnBench({ seed: 1, seeds: full ? 5 : 3 })),
   },
   {
+    name: 'prior-strength',
+    title: 'Where the defaults fall short: the shared prior on the world with 100 actions (20 seeds)',
+    module: './sim/prior-strength.bench.ts',
+    run: async (m) => m.formatPriorStrengthBench(m.runPriorStrengthBench({ seeds: full ? 40 : 20 })),
+  },
+  {
     name: 'quality',
     title: "Learning quality: the engine's defaults against the best tuned configuration (worlds, bake-off, OBD)",
     module: './sim/quality.bench.ts',
