@@ -92,18 +92,27 @@ export interface HcopeResult {
  * those rounds contribute nothing and the bound stays valid (just lower), since r' ≥ 0.
  */
 export function hcope(weight: Float64Array, reward: Float64Array, options: HcopeOptions): HcopeResult {
-  const { min, max } = checkRange(options.range);
-  const span = max - min;
+  const { min, span } = rewardScale(options.range);
   const returns = new Float64Array(weight.length);
   for (let i = 0; i < weight.length; i++) returns[i] = weight[i]! * ((reward[i]! - min) / span);
-  const b = boundOnReturns(returns, options);
-  const toReward = (v: number): number => min + span * Math.max(0, v);
-  return { ...b, lowerBound: toReward(b.lowerBound), hoeffdingLowerBound: toReward(b.hoeffdingLowerBound) };
+  return boundInRewardUnits(returns, options);
 }
 
-function checkRange(range: RewardRange): RewardRange {
+/** min and max − min of a reward range, which must not be empty. */
+export function rewardScale(range: RewardRange): { min: number; span: number } {
   if (!(range.max > range.min)) throw new InvalidOptionError(`reward range [${range.min}, ${range.max}] is empty`);
-  return range;
+  return { min: range.min, span: range.max - range.min };
+}
+
+/**
+ * {@link boundOnReturns} on returns built from rewards normalised by `options.range` ((r − min)/span, `slots` of them
+ * per round on average), back in reward units: slots·min + span·max(0, bound).
+ */
+export function boundInRewardUnits(returns: Float64Array, options: HcopeOptions, slots = 1): HcopeResult {
+  const { min, span } = rewardScale(options.range);
+  const b = boundOnReturns(returns, options);
+  const toReward = (v: number): number => slots * min + span * Math.max(0, v);
+  return { ...b, lowerBound: toReward(b.lowerBound), hoeffdingLowerBound: toReward(b.hoeffdingLowerBound) };
 }
 
 /**
@@ -111,7 +120,7 @@ function checkRange(range: RewardRange): RewardRange {
  * or sums of them): the clip c chosen on a seeded `selectionShare` of the rounds, the empirical-Bernstein and
  * Hoeffding bounds on the rest clipped at c, in return units.
  */
-export function boundOnReturns(returns: Float64Array, options: Omit<HcopeOptions, 'range'>): HcopeResult {
+function boundOnReturns(returns: Float64Array, options: Omit<HcopeOptions, 'range'>): HcopeResult {
   const delta = options.delta ?? 0.05;
   const share = options.selectionShare ?? 0.2;
   if (!(delta > 0 && delta < 1)) throw new InvalidOptionError(`delta must be in (0, 1), got ${delta}`);

@@ -37,7 +37,7 @@
 import { effectiveSampleSize, weightSums } from '../importance.ts';
 import { InvalidOptionError } from './errors.ts';
 import { cltEstimate, type IntervalOptions, zFor } from './estimators.ts';
-import { boundOnReturns, type HcopeOptions, type HcopeResult } from './hcope.ts';
+import { boundInRewardUnits, type HcopeOptions, type HcopeResult, rewardScale } from './hcope.ts';
 import type { Candidate, Estimate, Features, Round, TargetPolicy } from './types.ts';
 
 export interface SlateRound {
@@ -213,9 +213,7 @@ export function snripsEstimate(t: SlateTerms, options: IntervalOptions = {}): Es
  * requests', not the policy's choice). Valid under RIPS's assumption, with probability 1 − δ.
  */
 export function slateLowerBound(t: SlateTerms, options: HcopeOptions): HcopeResult {
-  const { min, max } = options.range;
-  if (!(max > min)) throw new InvalidOptionError(`reward range [${min}, ${max}] is empty`);
-  const span = max - min;
+  const { min, span } = rewardScale(options.range);
   const returns = new Float64Array(t.n);
   let slots = 0;
   for (let i = 0; i < t.n; i++) {
@@ -225,9 +223,7 @@ export function slateLowerBound(t: SlateTerms, options: HcopeOptions): HcopeResu
     returns[i] = x;
     slots += t.length[i]! / t.n;
   }
-  const b = boundOnReturns(returns, options);
-  const toReward = (v: number) => slots * min + span * Math.max(0, v);
-  return { ...b, lowerBound: toReward(b.lowerBound), hoeffdingLowerBound: toReward(b.hoeffdingLowerBound) };
+  return boundInRewardUnits(returns, options, slots);
 }
 
 /** All three estimators of a target's whole-page value, with each slot's share and effective sample size. */

@@ -420,13 +420,13 @@ export function servingDistribution(
  * decisions the rate over every decision it learned from; 1 while the intent model has fewer than `minOutcomes`
  * outcomes (it cannot tell yet). Unit-free: a ratio of two rates, whatever k's reward values.
  */
-export function reachShare(intent: IntentModel | undefined, minOutcomes: number, x: Float64Array): number {
+function reachShare(intent: IntentModel | undefined, minOutcomes: number, x: Float64Array): number {
   if (!intent || intent.outcomes < minOutcomes || !(intent.decisions > 0)) return 1;
   return Math.min(1, intentProbability(intent, x) / (intent.outcomes / intent.decisions));
 }
 
 /** The intent model's probability that a user with context x reaches its objective: clamp(xᵀβ, 0, 1). */
-export function intentProbability(intent: IntentModel, x: Float64Array): number {
+function intentProbability(intent: IntentModel, x: Float64Array): number {
   let p = 0;
   for (let i = 0; i < x.length; i++) p += x[i]! * intent.weights[i]!;
   return Math.min(1, Math.max(0, p));
