@@ -125,7 +125,8 @@ export class KinesisPoller {
       this.options.maxRecordAgeSeconds === undefined || this.options.maxRecordAgeSeconds < 0
         ? Number.POSITIVE_INFINITY
         : this.options.maxRecordAgeSeconds * 1000;
-    const checkpoint = this.options.checkpoints?.[shardId];
+    // The last sequence number handed to onCheckpoint (where a restart after an emulator failure resumes).
+    let checkpoint = this.options.checkpoints?.[shardId];
     let it: string | undefined;
     let attempts = 0;
     let limit = batchSize;
@@ -192,6 +193,7 @@ export class KinesisPoller {
             limit = batchSize;
             retryUntil = undefined;
           }
+          checkpoint = last;
           it = next ?? (await this.iterator(shardId, { after: last }));
           this.options.onCheckpoint?.(shardId, last);
           continue;
@@ -214,6 +216,7 @@ export class KinesisPoller {
           attempts = 0;
           limit = batchSize;
           retryUntil = undefined;
+          checkpoint = last;
           it = await this.iterator(shardId, { after: last });
           this.options.onCheckpoint?.(shardId, last);
           continue;

@@ -2,10 +2,17 @@
  * The twin's Kinesis event source mapping retries as Lambda's does (local/twin/event-source-mapping.ts):
  * - a retry after a partial batch failure delivers the failed batch's remaining records, none after it, and the
  *   retries count per batch, so a handler that makes progress on every delivery never has a batch given up;
- * - a batch that keeps failing is given up after `maxRetries` retries, once, and the shard moves on to the next batch.
+ * - a batch that keeps failing is given up after `maxRetries` retries, once, and the shard moves on to the next batch;
+ * - after the emulator itself fails, the shard resumes after its last checkpoint, not from its start.
  * Against kinesalite, with a handler whose answers are written here, not the updater.
  */
-import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  type KinesisClient,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../local/emulators.ts';
@@ -48,10 +55,11 @@ async function run(
   stream: { name: string; seqs: string[] },
   handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined>,
   options: PollerOptions,
+  client: KinesisClient = emu.kinesis,
 ) {
   const given: { first: string; last: string }[] = [];
   let checkpoint = '';
-  const poller = new KinesisPoller(emu.kinesis, stream.name, handler, {
+  const poller = new KinesisPoller(client, stream.name, handler, {
     pollIntervalMs: 10,
     reportBatchItemFailures: true,
     ...options,
@@ -120,5 +128,27 @@ describe('the twin’s event source mapping retries as Lambda does', () => {
       [2, 3, 4, 5, 6, 7, 8, 9],
       [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
     ]);
+  }, 30_000);
+
+  it('resumes after its last checkpoint when the emulator fails, without delivering committed records again', async () => {
+    const stream = await streamOf(30);
+    const deliveries: number[][] = [];
+    const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+      deliveries.push(indexes(event));
+      return { batchItemFailures: [] };
+    };
+    // The second GetRecords call fails (after the first batch was committed), as an emulator hiccup would.
+    let reads = 0;
+    const flaky = {
+      send: (command: unknown) => {
+        if (command instanceof GetRecordsCommand && ++reads === 2) return Promise.reject(new Error('emulator down'));
+        return emu.kinesis.send(command as never);
+      },
+    } as unknown as KinesisClient;
+    const { given, checkpoint } = await run(stream, handler, { batchSize: 10 }, flaky);
+    expect(reads).toBeGreaterThan(2);
+    expect(given).toEqual([]);
+    expect(checkpoint).toBe(stream.seqs[29]);
+    expect(deliveries.flat()).toEqual(Array.from({ length: 30 }, (_, i) => i));
   }, 30_000);
 });
