@@ -1,5 +1,6 @@
 /**
- * The emulator servers, dynalite (DynamoDB), kinesalite (Kinesis) and s3rver (S3), on free loopback ports; persistent
+ * The emulator servers, dynalite (DynamoDB), kinesalite (Kinesis) and s3rver (S3, made atomic per key as S3 is:
+ * s3-atomic-store.ts), on free loopback ports; persistent
  * under `dataDir` when given (s3rver always keeps its objects in a folder: a temporary one without `dataDir`). Used both in the emulators' own process and in-process (`NBA_EMULATORS_IN_PROCESS=1`).
  *
  * Runs on Node's built-in type stripping too (no tsx): keep this file free of enums, namespaces and parameter
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import S3rver from 's3rver';
+import { makeAtomic, type S3rverObjectStore } from './s3-atomic-store.ts';
 
 export interface EmulatorServers {
   dynamoPort: number;
@@ -39,6 +41,8 @@ export async function startEmulatorServers(dataDir: string | undefined): Promise
   const s3Dir = dataDir ? join(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'nba-s3-'));
   mkdirSync(s3Dir, { recursive: true });
   const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir });
+  // S3 PUTs are atomic for readers; s3rver's are not.
+  makeAtomic(s3.store as S3rverObjectStore);
   const [dynamoPort, kinesisPort, s3Address] = await Promise.all([listen(dyn), listen(kin), s3.run()]);
   return {
     dynamoPort,

@@ -11,5 +11,7 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** Its filesystem store (local/s3-atomic-store.ts makes it atomic per key). */
+    readonly store: unknown;
   }
 }
