@@ -20,7 +20,7 @@
  * Figures are mean expected reward per round (worlds: the chosen action's expected reward; bake-off: accuracy) over
  * all rounds and over the last 20%; OBD: click-through rate of the matched rows of the replay, pooled over seeds.
  *
- *   npx tsx bench/sim/quality.bench.ts [--full] [--only NAME,NAME] [--rounds N] [--obd-dir DIR]
+ *   npx tsx bench/sim/quality.bench.ts [--full] [--only NAME,NAME] [--rounds N] [--report-seeds N] [--obd-dir DIR]
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,6 +57,8 @@ export const TOLERANCE = 0.02;
 export interface QualityOptions {
   /** Bigger sizes: 20,000 world rounds, twice the passes, more seeds (see {@link SEEDS}). */
   full?: boolean;
+  /** Report seeds per world, in place of {@link SEEDS}' count (to narrow one problem's verdict). */
+  reportSeeds?: number;
   /** Online rounds per world (default 4,000; 20,000 with `full`). */
   rounds?: number;
   /** Problem names to run (default all). */
@@ -498,7 +500,7 @@ export async function runQualityBench(opts: QualityOptions = {}): Promise<Qualit
   };
   for (const variant of WORLD_VARIANTS) {
     if (wanted(variant.name))
-      await run(worldProblem(variant, rounds), seeds(101, n.world.tune), seeds(1, n.world.report));
+      await run(worldProblem(variant, rounds), seeds(101, n.world.tune), seeds(1, opts.reportSeeds ?? n.world.report));
   }
   for (const name of DATASET_NAMES) {
     if (!wanted(`bake-off ${name}`)) continue;
@@ -646,12 +648,16 @@ if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).hre
     full: { type: 'boolean', default: false },
     only: { type: 'string' },
     rounds: { type: 'string' },
+    'report-seeds': { type: 'string' },
     'obd-dir': { type: 'string' },
   });
   const report = await runQualityBench({
     full: v.full,
     ...(v.only !== undefined && { only: v.only.split(',') }),
     ...(v.rounds !== undefined && { rounds: parseNumberFlag('rounds', v.rounds, { integer: true, above: 0 }) }),
+    ...(v['report-seeds'] !== undefined && {
+      reportSeeds: parseNumberFlag('report-seeds', v['report-seeds'], { integer: true, above: 0 }),
+    }),
     ...(v['obd-dir'] !== undefined && { obdDir: resolve(v['obd-dir']) }),
     onProgress: (m) => process.stderr.write(`${m}\n`),
   });
