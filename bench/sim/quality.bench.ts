@@ -143,6 +143,8 @@ export interface QualityReport {
   readonly full: boolean;
   readonly machine: string;
   readonly worldRounds: number;
+  /** `--report-seeds` when given (the command printed with the figures says so). */
+  readonly reportSeeds?: number;
   readonly defaultsUsed: string;
   readonly results: ProblemResult[];
 }
@@ -518,7 +520,14 @@ export async function runQualityBench(opts: QualityOptions = {}): Promise<Qualit
       );
     } else await run(obdProblem(dir), seeds(101, n.obd.tune), seeds(1, n.obd.report));
   }
-  return { full, machine: machine(), worldRounds: rounds, defaultsUsed: describeDefaults(), results };
+  return {
+    full,
+    machine: machine(),
+    worldRounds: rounds,
+    ...(opts.reportSeeds !== undefined && { reportSeeds: opts.reportSeeds }),
+    defaultsUsed: describeDefaults(),
+    results,
+  };
 }
 
 /** The schema's defaults as they were when the benchmark ran (they are meant to change). */
@@ -617,7 +626,9 @@ export function formatQualityBench(q: QualityReport): string {
     );
   }
   return [
-    `Measured on ${q.machine} with \`npm run bench -- ${q.full ? '--full ' : ''}--only quality\` (the same as \`npx tsx bench/sim/quality.bench.ts${q.full ? ' --full' : ''}\`).`,
+    q.reportSeeds === undefined
+      ? `Measured on ${q.machine} with \`npm run bench -- ${q.full ? '--full ' : ''}--only quality\` (the same as \`npx tsx bench/sim/quality.bench.ts${q.full ? ' --full' : ''}\`).`
+      : `Measured on ${q.machine} with \`npx tsx bench/sim/quality.bench.ts${q.full ? ' --full' : ''} --report-seeds ${q.reportSeeds}\` and the problems named below.`,
     '',
     `Defaults (\`parseSettings\` with only the data's dimensions and reward amounts; at this run ${q.defaultsUsed}) against the best configuration of a two-stage grid search (priors λs ∈ {${PRIOR_GRID.lambdaShared.join(', ')}} × λa ∈ {${PRIOR_GRID.lambdaAction.join(', ')}} × σ0² ∈ {${PRIOR_GRID.noisePriorVariance.join(', ')}}, then exploration scale ∈ {${EXPLORATION_GRID.scale.join(', ')}} × ε ∈ {${EXPLORATION_GRID.epsilon.join(', ')}} with the best priors; the defaults are candidates in both stages), \`hybrid\` policy of the fast simulator (\`bench/sim/quality.bench.ts\`). The search picks on the tuning seeds; every figure below is from the report seeds (other worlds, shuffles and policy draws), so "tuned" has no selection bias and can fall below the defaults by chance. Worlds: mean expected reward per round (${q.worldRounds.toLocaleString('en-US')} rounds, 30% of rewards delayed up to 200 rounds); bake-off (Bietti, Agarwal and Langford 2018): accuracy, i.e. mean reward, each example a round; OBD: replay CTR of the matched rows, pooled over the report seeds. Figures are "all rounds / last 20%".`,
     '',
