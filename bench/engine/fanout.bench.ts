@@ -1,7 +1,8 @@
 /**
  * Fan-out of the serving model to many decision containers (issue 14): N model sources in this process, each with its
- * own cache and its own S3 client (so its own connection pool) as a Lambda container has, decide continuously against the local stack (the twin: the updater and admin
- * functions publish snapshots to the S3 emulator, under their roles) while steady feedback flows through the HTTP API.
+ * own cache and its own S3 client (so its own connection pool) as a Lambda container has, decide continuously against
+ * the local stack (the twin: the updater and admin functions publish snapshots to the S3 emulator, under their roles)
+ * while steady feedback flows through the HTTP API.
  *
  * `npm run bench:fanout -- --containers N --seconds S [--decisions-per-second D] [--mode snapshot|direct] [--json]`
  *
@@ -11,7 +12,9 @@
  * decisions of how long a newer model had been published while the container still served an older one (decision
  * time − the publish time of the first snapshot read from the state table after the served model was, or 0 when none
  * was); and `p99ModelAgeMs`, of the served model's age (decision time − when it was built), which also grows while no
- * feedback arrives and nothing newer exists. A watcher reads the pointer every 50 ms to learn every publish.
+ * feedback arrives and nothing newer exists; `refreshErrors`, polls that failed (the last good model served), and
+ * `rejectedSnapshots`, snapshots that no longer matched the pointer read just before (read again). A watcher reads the
+ * pointer every 50 ms to learn every publish.
  * `--mode direct` runs the design before snapshots in the same process: every container refreshes from the state
  * table (the baseline for the ratio).
  */
@@ -46,8 +49,7 @@ export interface FanoutResult {
   errors: number;
   /** Polls that failed during the measurement (the last good model served). */
   refreshErrors: number;
-  /** Snapshots read during the measurement that did not match the pointer read before them (a newer one had
-   * overwritten them in between: the pointer is read again). */
+  /** Snapshots read during the measurement that no longer matched the pointer read before them (read again). */
   rejectedSnapshots: number;
 }
 
