@@ -207,9 +207,12 @@ sections.push(
   },
   {
     name: 'prior-strength',
-    title: 'Where the defaults fall short: the shared prior on the world with 100 actions (20 seeds)',
+    title: 'Where the defaults fall short: the shared prior on the worlds with 20 and 100 actions (20 seeds)',
     module: './sim/prior-strength.bench.ts',
-    run: async (m) => m.formatPriorStrengthBench(m.runPriorStrengthBench({ seeds: full ? 40 : 20 })),
+    run: async (m) =>
+      [20, 100]
+        .map((actions) => m.formatPriorStrengthBench(m.runPriorStrengthBench({ seeds: full ? 40 : 20, actions })))
+        .join('\n\n'),
   },
   {
     name: 'quality',

@@ -1,13 +1,13 @@
 /**
- * Where the defaults still fall short of tuned (issue 13): the shared prior's strength λs on the generated world with
- * 100 actions, the quality benchmark's largest shortfall. The learned λs (empirical Bayes: the maximum of the
+ * Where the defaults still fall short of tuned (issue 13): the shared prior's strength λs on the generated world (20
+ * actions, the quality benchmark's "world base", and 100 actions). The learned λs (empirical Bayes: the maximum of the
  * evidence, core/bandit/hyperparameters.ts) against fixed ones, and the near-greedy scale against a larger one, on
  * many seeds, because single runs on this world differ by more than the effects (one seed's defaults can lock onto a
  * poor action for the whole run).
  *
  * Every configuration is the `hybrid` policy of the fast simulator with the data's settings and the schema's defaults
  * (as in the quality benchmark), changing one setting: λs fixed at 10, 30 or 100 (λa and the noise prior still
- * learned), or the Thompson scale 0.05. Figures: mean expected reward per round over all rounds, mean over seeds, and
+ * learned), λa fixed at 1000, both λs = 30 and λa = 1000, or the Thompson scale 0.05. Figures: mean expected reward per round over all rounds, mean over seeds, and
  * each configuration's paired difference from the defaults (same world, same draws) with its standard error.
  *
  *   npx tsx bench/sim/prior-strength.bench.ts [--seeds 20] [--rounds 20000] [--actions 100]
@@ -33,6 +33,11 @@ export const PRIOR_STRENGTH_CONFIGS: readonly { label: string; raw: Record<strin
   { label: 'λs = 10', raw: { priors: { lambdaShared: 10 } } },
   { label: 'λs = 30', raw: { priors: { lambdaShared: 30 } } },
   { label: 'λs = 100', raw: { priors: { lambdaShared: 100 } } },
+  { label: 'λa = 1000', raw: { priors: { lambdaAction: 1000 } } },
+  {
+    label: 'λs = 30, λa = 1000 (the grid search’s usual winner)',
+    raw: { priors: { lambdaShared: 30, lambdaAction: 1000 } },
+  },
   { label: 'scale 0.05', raw: { exploration: { scale: 0.05 } } },
 ];
 
@@ -83,7 +88,7 @@ export function formatPriorStrengthBench(r: PriorStrengthResult): string {
     return `| ${run.label} | ${f(all.mean)} ± ${f(all.sd, 3)} | ${f(meanSd(run.last).mean)} | ${f((100 * all.mean) / oracle, 1)}% | ${run === base ? '–' : `${d.mean >= 0 ? '+' : ''}${f(d.mean)} ± ${f(se)}`} | ${run === base ? '–' : `${wins} / ${diff.length}`} |`;
   });
   return [
-    `Generated world with ${r.actions} actions (the quality benchmark's "world ${r.actions} actions"), ${r.rounds.toLocaleString('en-US')} rounds, seeds 1–${r.seeds}; \`hybrid\` policy of the fast simulator (\`bench/sim/prior-strength.bench.ts\`). Mean expected reward per round, mean ± sd over seeds; the paired difference from the defaults is mean ± standard error over seeds.`,
+    `Generated world with ${r.actions} actions (the quality benchmark's "world ${r.actions === 20 ? 'base' : `${r.actions} actions`}"), ${r.rounds.toLocaleString('en-US')} rounds, seeds 1–${r.seeds}; \`hybrid\` policy of the fast simulator (\`bench/sim/prior-strength.bench.ts\`). Mean expected reward per round, mean ± sd over seeds; the paired difference from the defaults is mean ± standard error over seeds.`,
     '',
     '| configuration | all rounds | last 20% | of oracle (all rounds) | − defaults (paired) | seeds above the defaults |',
     '|---|---:|---:|---:|---:|---:|',
