@@ -57,7 +57,11 @@ export const TOLERANCE = 0.02;
 export interface QualityOptions {
   /** Bigger sizes: 20,000 world rounds, twice the passes, more seeds (see {@link SEEDS}). */
   full?: boolean;
-  /** Report seeds per world, in place of {@link SEEDS}' count (to narrow one problem's verdict). */
+  /**
+   * Report seeds per world, in place of {@link SEEDS}' count (to narrow one problem's verdict). Every seed's world
+   * stays in memory while its problem runs: with `full` and 10 seeds the 100-action world outgrew Node's default 4 GB
+   * heap, so give it more (`NODE_OPTIONS=--max-old-space-size=16384`).
+   */
   reportSeeds?: number;
   /** Online rounds per world (default 4,000; 20,000 with `full`). */
   rounds?: number;
