@@ -13,11 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ensureLocalApiKey, readLocalApiKey } from '../local/api-key.ts';
-import { LOCAL_REGION, S3_EMULATOR_CREDENTIALS } from '../local/emulators.ts';
+import { createEmulatorS3Client } from '../local/emulators.ts';
 import { readRunningEndpoints } from '../local/retrain.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { LAKE_BUCKET, physicalName } from '../local/twin/template.ts';
-import { createS3Client } from '../shared/adapters/aws-clients.ts';
 import { S3BlobStore } from '../shared/adapters/s3/blob-store.ts';
 import { parseCliArgs, UsageError } from './lib/args.ts';
 import { type CliStreams, failWith, processStreams, runIfEntry } from './lib/command.ts';
@@ -51,7 +50,7 @@ async function openEngine(dataDir: string, apiKey: string | undefined): Promise<
     if (!url || !s3Endpoint || !jobsBucket) {
       throw new InputError(`the engine running on ${dataDir} predates decision jobs: restart npm start`);
     }
-    const s3 = createS3Client({ region: LOCAL_REGION, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint });
+    const s3 = createEmulatorS3Client(s3Endpoint);
     return {
       api: engineApi({ url, key: apiKey ?? readLocalApiKey(dataDir) }),
       blobs: new S3BlobStore(s3, jobsBucket),

@@ -20,7 +20,12 @@ import { startEmulatorServers } from './emulator-servers.ts';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
 /** s3rver accepts only its own account's key (its signature check is real). */
-export const S3_EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const S3_EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** An S3 client of the emulator at `s3Endpoint`, signing with the one key s3rver accepts. */
+export function createEmulatorS3Client(s3Endpoint: string, region = LOCAL_REGION): S3Client {
+  return createS3Client({ region, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint });
+}
 
 export interface Emulators {
   dynamoEndpoint: string;
@@ -70,7 +75,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const dynamo = createDynamoClient({ ...common, dynamoEndpoint });
   const kinesis = createKinesisClient({ ...common, kinesisEndpoint });
   const s3Endpoint = `http://127.0.0.1:${running.s3Port}`;
-  const s3 = createS3Client({ ...common, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint });
+  const s3 = createEmulatorS3Client(s3Endpoint);
   return {
     dynamoEndpoint,
     kinesisEndpoint,

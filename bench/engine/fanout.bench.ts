@@ -20,10 +20,9 @@
  */
 
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LOCAL_REGION, S3_EMULATOR_CREDENTIALS } from '../../local/emulators.ts';
+import { createEmulatorS3Client } from '../../local/emulators.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import { physicalName } from '../../local/twin/template.ts';
-import { createS3Client } from '../../shared/adapters/aws-clients.ts';
 import { S3SnapshotStore } from '../../shared/adapters/s3/snapshot-store.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { ModelCache, type ModelSource, type ServingModel } from '../../shared/app/decide/model-cache.ts';
@@ -109,11 +108,7 @@ export async function runFanoutBench(opts: {
       const direct = new ModelCache(counted, { refreshMs: 1000 });
       let source: ModelSource = direct;
       if (mode === 'snapshot') {
-        const client = createS3Client({
-          region: LOCAL_REGION,
-          credentials: S3_EMULATOR_CREDENTIALS,
-          s3Endpoint: stack.emulators.s3Endpoint,
-        });
+        const client = createEmulatorS3Client(stack.emulators.s3Endpoint);
         clients.push(client);
         source = new SnapshotSource(new S3SnapshotStore(client, bucket, 1, 0), {
           pollMs: 1000,

@@ -19,9 +19,9 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import { createHandler } from '../../functions/decisions/handler.ts';
-import { S3_EMULATOR_CREDENTIALS } from '../../local/emulators.ts';
+import { createEmulatorS3Client } from '../../local/emulators.ts';
 import { startLocalStack } from '../../local/stack.ts';
-import { createDynamoClient, createS3Client } from '../../shared/adapters/aws-clients.ts';
+import { createDynamoClient } from '../../shared/adapters/aws-clients.ts';
 import { DecisionService } from '../../shared/app/decide/decide.ts';
 import { createRng } from '../../shared/core/random.ts';
 
@@ -138,11 +138,7 @@ export async function measureHandlerCost(opts: { calls?: number; sizes?: number[
           dynamoEndpoint: stack.emulators.dynamoEndpoint,
         }),
         kinesis: stubbedKinesis(),
-        s3: createS3Client({
-          region: 'us-east-1',
-          credentials: S3_EMULATOR_CREDENTIALS,
-          s3Endpoint: stack.emulators.s3Endpoint,
-        }),
+        s3: createEmulatorS3Client(stack.emulators.s3Endpoint),
         secrets: stack.secrets,
         executions: { start: async () => undefined },
       };

@@ -10,9 +10,9 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { CreateHandler, FunctionInstance, LambdaHandler } from '../../functions/commons/runtime.ts';
 import { lazyClients } from '../../functions/commons/runtime.ts';
-import { createDynamoClient, createKinesisClient, createS3Client } from '../../shared/adapters/aws-clients.ts';
+import { createDynamoClient, createKinesisClient } from '../../shared/adapters/aws-clients.ts';
 import type { ExecutionStarter, SecretSource } from '../../shared/core/ports.ts';
-import { S3_EMULATOR_CREDENTIALS } from '../emulators.ts';
+import { createEmulatorS3Client } from '../emulators.ts';
 import { PROJECT_ROOT } from './assembly.ts';
 import {
   enforceOnDynamo,
@@ -67,12 +67,7 @@ export function twinClients(
         principal,
         ledger,
       ),
-    s3: () =>
-      enforceOnS3(
-        createS3Client({ ...common, credentials: S3_EMULATOR_CREDENTIALS, s3Endpoint: endpoints.s3Endpoint }),
-        principal,
-        ledger,
-      ),
+    s3: () => enforceOnS3(createEmulatorS3Client(endpoints.s3Endpoint, TWIN_REGION), principal, ledger),
     secrets: () => {
       if (!endpoints.secrets) throw new TwinTemplateError(`${principal.name} asked for secrets: none were created`);
       return enforceOnSecrets(endpoints.secrets, principal, ledger);
