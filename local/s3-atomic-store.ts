@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 
 /** The part of s3rver's FilesystemStore this wraps (its methods are replaced on the instance). */
 export interface S3rverObjectStore {
@@ -88,36 +89,41 @@ export function makeAtomic(store: S3rverObjectStore): void {
     if (!l.writing && l.readers === 0 && l.waiting.length === 0) locks.delete(id);
   };
 
-  const locked = async <T>(ids: string[], write: boolean[], work: () => Promise<T>): Promise<T> => {
-    // Several keys are taken in one global order, so two COPYs in opposite directions cannot wait on each other.
-    const order = ids.map((id, i) => ({ id, write: write[i]! })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  /** Runs `work` holding every key given, taken in one global order so two COPYs in opposite directions cannot wait
+   * on each other. */
+  const locked = async <T>(keys: { id: string; write: boolean }[], work: () => Promise<T>): Promise<T> => {
     const releases: (() => void)[] = [];
     try {
-      for (const { id, write: w } of order) releases.push(await acquire(id, w));
+      for (const { id, write } of [...keys].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+        releases.push(await acquire(id, write));
+      }
       return await work();
     } finally {
       for (const release of releases.reverse()) release();
     }
   };
+  const reading = (bucket: string, key: string) => ({ id: name(bucket, key), write: false });
+  const writing = (bucket: string, key: string) => ({ id: name(bucket, key), write: true });
 
   const getObject = store.getObject.bind(store);
   const copyObject = store.copyObject.bind(store);
   const deleteObject = store.deleteObject.bind(store);
 
   store.getObject = (bucket, key, options) =>
-    locked([name(bucket, key)], [false], async () => {
+    locked([reading(bucket, key)], async () => {
       const object = await getObject(bucket, key, options);
       if (object?.content && !Buffer.isBuffer(object.content)) {
-        object.content = Readable.from([await readAll(object.content)]);
+        object.content = Readable.from([await buffer(object.content)]);
       }
       return object;
     });
 
   store.putObject = async (object) => {
     // The body is read before the key is taken: a slow upload does not hold up readers.
-    const bytes = Buffer.isBuffer(object.content) ? object.content : await readAll(object.content ?? Readable.from([]));
+    const { content } = object;
+    const bytes = Buffer.isBuffer(content) ? content : content ? await buffer(content) : Buffer.alloc(0);
     const md5 = createHash('md5').update(bytes).digest('hex');
-    return locked([name(object.bucket, object.key)], [true], async () => {
+    return locked([writing(object.bucket, object.key)], async () => {
       const path = store.getResourcePath(object.bucket, object.key, 'object');
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, bytes);
@@ -127,19 +133,10 @@ export function makeAtomic(store: S3rverObjectStore): void {
   };
 
   store.copyObject = (srcBucket, srcKey, destBucket, destKey, metadata) => {
-    const src = name(srcBucket, srcKey);
-    const dest = name(destBucket, destKey);
-    const ids = src === dest ? [dest] : [src, dest];
-    return locked(ids, src === dest ? [true] : [false, true], () =>
-      copyObject(srcBucket, srcKey, destBucket, destKey, metadata),
-    );
+    const keys = [writing(destBucket, destKey)];
+    if (name(srcBucket, srcKey) !== keys[0]!.id) keys.push(reading(srcBucket, srcKey));
+    return locked(keys, () => copyObject(srcBucket, srcKey, destBucket, destKey, metadata));
   };
 
-  store.deleteObject = (bucket, key) => locked([name(bucket, key)], [true], () => deleteObject(bucket, key));
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks);
+  store.deleteObject = (bucket, key) => locked([writing(bucket, key)], () => deleteObject(bucket, key));
 }

@@ -132,6 +132,12 @@ export class KinesisPoller {
     let limit = batchSize;
     // While a batch is being retried: its last sequence number (a retry delivers none after it).
     let retryUntil: bigint | undefined;
+    /** The batch is over (done or given up): the next one starts whole, with a fresh retry count. */
+    const nextBatch = () => {
+      attempts = 0;
+      limit = batchSize;
+      retryUntil = undefined;
+    };
     while (this.running) {
       try {
         it ??= await this.iterator(shardId, checkpoint ? { after: checkpoint } : {});
@@ -143,9 +149,7 @@ export class KinesisPoller {
           const kept = records.filter((r) => BigInt(r.SequenceNumber!) <= until);
           if (kept.length === 0) {
             // Nothing of the retried batch is left (cannot happen while the shard keeps its records): a new batch.
-            retryUntil = undefined;
-            attempts = 0;
-            limit = batchSize;
+            nextBatch();
           } else if (kept.length < records.length) {
             records = kept;
             next = undefined; // read on after the batch's last record
@@ -187,12 +191,7 @@ export class KinesisPoller {
         }
         this.options.onBatch?.({ shardId, records: records.length, failedFrom });
         if (failedFrom === undefined) {
-          if (retryUntil === undefined || BigInt(last) >= retryUntil) {
-            // The batch is done: the next one starts with a fresh retry count.
-            attempts = 0;
-            limit = batchSize;
-            retryUntil = undefined;
-          }
+          if (retryUntil === undefined || BigInt(last) >= retryUntil) nextBatch();
           checkpoint = last;
           it = next ?? (await this.iterator(shardId, { after: last }));
           this.options.onCheckpoint?.(shardId, last);
@@ -213,9 +212,7 @@ export class KinesisPoller {
             attempts,
             error,
           });
-          attempts = 0;
-          limit = batchSize;
-          retryUntil = undefined;
+          nextBatch();
           checkpoint = last;
           it = await this.iterator(shardId, { after: last });
           this.options.onCheckpoint?.(shardId, last);
@@ -223,12 +220,11 @@ export class KinesisPoller {
         }
         it = await this.iterator(shardId, { at: failedFrom });
         await this.sleep(Math.min(2000, 50 * 2 ** attempts));
-      } catch (err) {
+      } catch {
         // The emulator itself failed (e.g. during shutdown): start over from the last checkpoint.
         if (!this.running) break;
         it = undefined;
         await this.sleep(pollMs);
-        void err;
       }
     }
   }
