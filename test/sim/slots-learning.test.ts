@@ -23,7 +23,10 @@ describe('several slots: learning from every slot in slot-1 units', () => {
   }, 300_000);
 
   it('a strong newcomer, first shown below the established actions, is not held down by its lower slots as pooling them does', async () => {
-    const r = await runSlotsLearning({ seeds: [1, 2, 3, 4, 5, 6], newcomer: true, rules: ['slot-aware', 'pooled'] });
+    // Per seed the newcomer's share of slot 1 is nearly all or nothing (0.00 to 0.90 on the same rule), so the mean
+    // needs a dozen seeds: over 6 the margin moved by 0.1 with the last bits of the coverage rule's arithmetic.
+    const seeds = Array.from({ length: 12 }, (_, i) => i + 1);
+    const r = await runSlotsLearning({ seeds, newcomer: true, rules: ['slot-aware', 'pooled'] });
     const top = (k: string) => mean(r.rules[k]!.newcomerTop);
     console.log(`newcomer in slot 1: slot-aware ${top('slot-aware').toFixed(3)}, pooled ${top('pooled').toFixed(3)}`);
     expect(top('slot-aware')).toBeGreaterThan(top('pooled') + 0.1);

@@ -89,32 +89,65 @@ export function symMatVecPacked(p: Float64Array, n: number, x: Float64Array, out
 }
 
 /**
+ * Σ_{t<len} x[xo + t]·y[yo + t], with four partial sums so the additions do not wait on each other (the loops of
+ * the factorisations below are bound by that chain, not by the multiplications).
+ */
+function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let t = 0;
+  for (; t + 3 < len; t += 4) {
+    s0 += (x[xo + t] as number) * (y[yo + t] as number);
+    s1 += (x[xo + t + 1] as number) * (y[yo + t + 1] as number);
+    s2 += (x[xo + t + 2] as number) * (y[yo + t + 2] as number);
+    s3 += (x[xo + t + 3] as number) * (y[yo + t + 3] as number);
+  }
+  for (; t < len; t++) s0 += (x[xo + t] as number) * (y[yo + t] as number);
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
  * In-place Cholesky factorisation A = L Lᵀ of a full row-major n×n symmetric matrix: on return the lower triangle
  * (diagonal included) holds L and the strict upper triangle is zeroed, so `a` can be used as L directly.
  * Only the lower triangle of the input is read. Throws {@link NotPositiveDefiniteError} on a non-positive or
  * non-finite pivot rather than returning NaNs that would silently spread into every score.
  */
 export function choleskyInPlace(a: Float64Array, n: number): Float64Array {
+  const failed = factorLower(a, n);
+  if (failed >= 0) throw new NotPositiveDefiniteError(n, failed, a[failed * n + failed] as number);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a[i * n + j] = 0;
+  return a;
+}
+
+/**
+ * Whether the symmetric matrix in `a` (full row-major n×n, lower triangle read) is positive definite: the same
+ * factorisation as {@link choleskyInPlace}, which it overwrites `a` with, stopping at the first pivot that is not
+ * positive and finite. n³/6 multiply-adds at most, and exact where an eigenvalue estimate would not be.
+ */
+export function isPositiveDefinite(a: Float64Array, n: number): boolean {
+  return factorLower(a, n) < 0;
+}
+
+/** Cholesky on the lower triangle; returns −1, or the index of the first bad pivot (its value left at a[j][j]). */
+function factorLower(a: Float64Array, n: number): number {
   for (let j = 0; j < n; j++) {
     const rj = j * n;
-    let s = a[rj + j] as number;
-    for (let k = 0; k < j; k++) {
-      const v = a[rj + k] as number;
-      s -= v * v;
+    const s = (a[rj + j] as number) - dot(a, rj, a, rj, j);
+    if (!(s > 0) || !Number.isFinite(s)) {
+      a[rj + j] = s;
+      return j;
     }
-    if (!(s > 0) || !Number.isFinite(s)) throw new NotPositiveDefiniteError(n, j, s);
     const ljj = Math.sqrt(s);
     a[rj + j] = ljj;
     const inv = 1 / ljj;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let t = a[ri + j] as number;
-      for (let k = 0; k < j; k++) t -= (a[ri + k] as number) * (a[rj + k] as number);
-      a[ri + j] = t * inv;
+      a[ri + j] = ((a[ri + j] as number) - dot(a, ri, a, rj, j)) * inv;
     }
   }
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a[i * n + j] = 0;
-  return a;
+  return -1;
 }
 
 /** Solves L y = b in place (forward substitution), L lower triangular row-major n×n. */
@@ -146,26 +179,30 @@ export function choleskySolveInPlace(l: Float64Array, n: number, b: Float64Array
 
 /**
  * Full symmetric inverse A⁻¹ = L⁻ᵀ L⁻¹ from the Cholesky factor, written to `out` (row-major n×n, both triangles).
- * `l` is overwritten with L⁻¹. Cost n³/3 + n³/3 flops; `out` must not alias `l`.
+ * `l` is overwritten: its upper triangle (diagonal included) then holds U = L⁻ᵀ. Cost n³/3 multiply-adds;
+ * `out` must not alias `l`.
+ *
+ * Row j of U is column j of L⁻¹, found by forward substitution (L x = e_j, x_i = 0 for i < j), and
+ * A⁻¹[i][j] = Σ_k U[i][k] U[j][k]: both steps are dot products of contiguous rows. Column j only needs the diagonal
+ * L[i][i] for i ≥ j, which column j' < j has not overwritten (it writes U[j'][j'] in its own place).
  */
 export function inverseFromCholesky(l: Float64Array, n: number, out: Float64Array): Float64Array {
-  // L⁻¹ in place, column by column of the result: lower triangular inverse by forward substitution.
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    l[ri + i] = 1 / (l[ri + i] as number);
-    for (let j = 0; j < i; j++) {
-      let s = 0;
-      for (let k = j; k < i; k++) s -= (l[ri + k] as number) * (l[k * n + j] as number);
-      l[ri + j] = s * (l[ri + i] as number);
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    l[rj + j] = 1 / (l[rj + j] as number);
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      // x_i = −Σ_{j ≤ k < i} L[i][k] x_k / L[i][i], with x_k = U[j][k].
+      l[rj + i] = -dot(l, ri + j, l, rj + j, i - j) / (l[ri + i] as number);
     }
   }
-  // (L⁻¹)ᵀ L⁻¹: out[i][j] = Σ_{k ≥ max(i,j)} Linv[k][i] Linv[k][j].
   for (let i = 0; i < n; i++) {
+    const ri = i * n;
     for (let j = i; j < n; j++) {
-      let s = 0;
-      for (let k = j; k < n; k++) s += (l[k * n + i] as number) * (l[k * n + j] as number);
-      out[i * n + j] = s;
-      out[j * n + i] = s;
+      const rj = j * n;
+      const v = dot(l, ri + j, l, rj + j, n - j);
+      out[ri + j] = v;
+      out[rj + i] = v;
     }
   }
   return out;
@@ -182,24 +219,27 @@ export function invertSpd(a: Float64Array, n: number, out: Float64Array, work: F
 }
 
 /**
- * Largest eigenvalue of a packed symmetric positive semi-definite matrix by power iteration (Rayleigh quotient after
- * `iterations` steps from a fixed start, so the result is deterministic). Converges from below; allocates 2n.
+ * Smallest eigenvalue of a symmetric positive semi-definite matrix (full row-major n×n, lower triangle read), by
+ * bisection on μ with the factorisation as the test: A − μI is positive definite exactly when μ < λmin. Returns 0
+ * when A itself is not positive definite, else a value within 1e-12 (relative) below λmin: no eigenvector
+ * iteration, so no dependence on a start vector or on the gap to the next eigenvalue. `work` (n², overwritten) is
+ * the caller's; about 40 factorisations of n³/6.
  */
-export function largestEigenvaluePacked(p: Float64Array, n: number, iterations = 50): number {
-  let v = new Float64Array(n);
-  let w = new Float64Array(n);
-  for (let i = 0; i < n; i++) v[i] = 1 + i / (2 * n);
-  let lambda = 0;
-  for (let it = 0; it < iterations; it++) {
-    let norm = 0;
-    for (let i = 0; i < n; i++) norm += (v[i] as number) * (v[i] as number);
-    norm = Math.sqrt(norm);
-    if (!(norm > 0)) return 0;
-    for (let i = 0; i < n; i++) v[i] = (v[i] as number) / norm;
-    symMatVecPacked(p, n, v, w);
-    lambda = 0;
-    for (let i = 0; i < n; i++) lambda += (v[i] as number) * (w[i] as number);
-    [v, w] = [w, v];
+export function smallestEigenvalue(a: Float64Array, n: number, work: Float64Array): number {
+  const shifted = (mu: number): boolean => {
+    work.set(a.subarray(0, n * n));
+    for (let i = 0; i < n; i++) work[i * n + i] = (work[i * n + i] as number) - mu;
+    return isPositiveDefinite(work, n);
+  };
+  if (!shifted(0)) return 0;
+  let lo = 0;
+  // λmin ≤ every diagonal entry (the Rayleigh quotient of a unit vector).
+  let hi = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) hi = Math.min(hi, a[i * n + i] as number);
+  while (hi - lo > 1e-12 * hi) {
+    const mid = 0.5 * (lo + hi);
+    if (shifted(mid)) lo = mid;
+    else hi = mid;
   }
-  return lambda;
+  return lo;
 }

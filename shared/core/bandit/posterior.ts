@@ -36,9 +36,10 @@ import {
   choleskyInPlace,
   choleskySolveInPlace,
   inverseFromCholesky,
-  largestEigenvaluePacked,
+  isPositiveDefinite,
   packedSize,
   packSymmetric,
+  smallestEigenvalue,
   solveLowerInPlace,
   unpackSymmetric,
 } from './linalg.ts';
@@ -195,7 +196,9 @@ export interface BuildOptions {
    * The coverage rule (exploration that calibrates itself): an action whose own observations cover the context space
    * about as well as the traffic does keeps only {@link COVERED_VARIANCE_SHARE} of its Thompson variance (it is served
    * nearly greedily); the others keep all of it.
-   * Covered: n_a ≥ d and λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N. This is the covariate-diversity test
+   * Covered: n_a ≥ d and λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N > 0, eigenvalues exact. When the traffic's contexts
+   * do not span the encoded space (λmin = 0: e.g. a hashed slot no feature name falls in), no action is covered.
+   * This is the covariate-diversity test
    * of Greedy-First (Bastani, Bayati & Khosravi 2021, "Mostly exploration-free algorithms for contextual bandits",
    * Management Science 67(3)), applied per action: when the contexts are diverse, acting greedily on a linear model
    * learns each action at the rate exploring would (their greedy regret bound is O(log T), rate-optimal), so
@@ -216,14 +219,13 @@ export const COVERAGE_SHARE = 0.25;
  */
 export const COVERED_VARIANCE_SHARE = 0.25;
 
-/** Per action the variance factor of the coverage rule, from pass 1's A_a⁻¹ (packed in V) and the statistics. */
-function coverageFactors(
-  d: number,
-  la: number,
-  actions: readonly PosteriorAction[],
-  warm: Uint8Array,
-  V: Float64Array,
-): Float64Array {
+/**
+ * Per action the variance factor of the coverage rule (see {@link BuildOptions.coverage}), with exact eigenvalues:
+ * λmin(S) of the traffic by {@link smallestEigenvalue}, and each action's test λmin(Sxx_a) ≥ n_a·t as "Sxx_a − n_a·t·I
+ * is positive definite" (one factorisation, no eigenvector iteration whose answer would depend on a start vector and
+ * on the gap between eigenvalues).
+ */
+function coverageFactors(actions: readonly PosteriorAction[], warm: Uint8Array, d: number): Float64Array {
   const K = actions.length;
   const dp = packedSize(d);
   const explore = new Float64Array(K).fill(1);
@@ -237,18 +239,14 @@ function coverageFactors(
   }
   if (!(N > 0)) return explore;
   const dense = unpackSymmetric(total, d, new Float64Array(d * d));
-  for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) + la;
-  choleskyInPlace(dense, d);
-  const inv = new Float64Array(d * d);
-  inverseFromCholesky(dense, d, inv);
-  // λmin(S) = 1/λmax((S + λa I)⁻¹) − λa: the prior's pseudo-observations are not coverage.
-  const trafficMin = 1 / largestEigenvaluePacked(packSymmetric(inv, d, new Float64Array(dp)), d) - la;
-  const threshold = (COVERAGE_SHARE * trafficMin) / N;
+  const threshold = (COVERAGE_SHARE * smallestEigenvalue(dense, d, new Float64Array(d * d))) / N;
+  if (!(threshold > 0)) return explore;
   for (let a = 0; a < K; a++) {
     const s = actions[a]!.stats;
     if (warm[a] !== 1 || !s || s.n < d) continue;
-    const ownMin = 1 / largestEigenvaluePacked(V.subarray(a * dp, (a + 1) * dp), d) - la;
-    if (ownMin / s.n >= threshold) explore[a] = COVERED_VARIANCE_SHARE;
+    unpackSymmetric(s.sxx, d, dense);
+    for (let i = 0; i < d; i++) dense[i * d + i] = (dense[i * d + i] as number) - s.n * threshold;
+    if (isPositiveDefinite(dense, d)) explore[a] = COVERED_VARIANCE_SHARE;
   }
   return explore;
 }
@@ -514,8 +512,7 @@ export function buildPosterior(
   inverseFromCholesky(A0, k, A0inv);
   const sigma2 = noiseVariance(priors, f);
   const eventValue = options.compoundEvents && f.sumR > 0 && f.sumR2 > 0 ? f.sumR2 / f.sumR : 0;
-  // Before pass 2 overwrites V (it holds each warm action's A_a⁻¹ until then).
-  const explore = options.coverage ? coverageFactors(d, la, actions, warm, V) : new Float64Array(K).fill(1);
+  const explore = options.coverage ? coverageFactors(actions, warm, d) : new Float64Array(K).fill(1);
 
   // Pass 2: w_a and V_a.
   const w = new Float64Array(K * d);

@@ -5,11 +5,13 @@ import {
   choleskyInPlace,
   choleskySolveInPlace,
   invertSpd,
+  isPositiveDefinite,
   packedIndex,
   packedIndexSym,
   packedSize,
   packSymmetric,
   quadFormPacked,
+  smallestEigenvalue,
   symMatVecPacked,
   symRank1Packed,
   unpackSymmetric,
@@ -138,5 +140,57 @@ describe('Cholesky', () => {
       expect((e as NotPositiveDefiniteError).pivot).toBe(1);
       expect((e as NotPositiveDefiniteError).value).toBeCloseTo(-3, 12);
     }
+  });
+});
+
+describe('smallest eigenvalue and the positive-definiteness test', () => {
+  /** Q diag(λ) Qᵀ with Q orthogonal (Gram–Schmidt on a random matrix): a matrix of known spectrum. */
+  function withSpectrum(lambdas: readonly number[], seed: number): Float64Array {
+    const n = lambdas.length;
+    const r = createRng(seed);
+    const q: number[][] = [];
+    while (q.length < n) {
+      const v = Array.from({ length: n }, () => r.normal());
+      for (const u of q) {
+        const dotUv = u.reduce((acc, ui, i) => acc + ui * v[i]!, 0);
+        for (let i = 0; i < n; i++) v[i]! -= dotUv * u[i]!;
+      }
+      const norm = Math.hypot(...v);
+      if (norm > 1e-6) q.push(v.map((x) => x / norm));
+    }
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) a[i * n + j] = lambdas.reduce((acc, l, k) => acc + l * q[k]![i]! * q[k]![j]!, 0);
+    return a;
+  }
+
+  it('finds λmin of a matrix of known spectrum, also when the two smallest are 1e-6 apart', () => {
+    fc.assert(
+      fc.property(dims, seeds, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (n, seed, smallest) => {
+        const r = createRng(seed ^ 0x3333);
+        const lambdas = [
+          smallest,
+          smallest * (1 + 1e-6),
+          ...Array.from({ length: n }, () => smallest * (1 + 10 * r.next())),
+        ];
+        const a = withSpectrum(lambdas.slice(0, Math.max(n, 2)), seed);
+        const m = Math.max(n, 2);
+        const got = smallestEigenvalue(a, m, new Float64Array(m * m));
+        expect(Math.abs(got - smallest) / smallest).toBeLessThan(1e-8);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('says positive definite exactly on the right side of λmin, and returns 0 for a singular matrix', () => {
+    const a = withSpectrum([0.5, 2, 3], 7);
+    const shifted = (mu: number) => {
+      const b = a.slice();
+      for (let i = 0; i < 3; i++) b[i * 3 + i]! -= mu;
+      return isPositiveDefinite(b, 3);
+    };
+    expect(shifted(0.5 * (1 - 1e-9))).toBe(true);
+    expect(shifted(0.5 * (1 + 1e-9))).toBe(false);
+    expect(smallestEigenvalue(withSpectrum([0, 1, 2], 3), 3, new Float64Array(9))).toBeLessThan(1e-12);
   });
 });
