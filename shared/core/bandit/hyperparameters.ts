@@ -7,8 +7,11 @@
  * - λs and λa (prior precisions in units of 1/σ², so unit-free) maximise the log marginal likelihood of the statistics
  *   ({@link logEvidence}: the hybrid linear Gaussian model with σ² integrated out) plus a weak log-normal hyperprior
  *   log λ ~ N(0, (ln 100)²) that only matters when the data cannot tell (e.g. one action: λa and λs trade off).
- *   The search is over ln λ in [ln 1e-3, ln 1e5]: a coarse scan in factors of 10, then golden-section refinement, one
- *   coordinate at a time, two sweeps. From a previous fit it only refines within a factor of 10 of it, in one sweep.
+ *   The search is over ln λ in [ln 1e-3, ln 1e5]: a coarse scan in factors of 10, then golden-section refinement
+ *   within a factor of 10 of the best point to an interval of 0.05 in ln λ (5% in λ: the evidence is flat there,
+ *   and decisions do not tell λs 10 from 30), one coordinate at a time, two sweeps. From a previous fit (the data
+ *   have grown by a tenth since, see REFIT_GROWTH) it only refines within a factor of 3 of it, in one sweep: an
+ *   optimum further away is followed over successive refits.
  * - A value the settings give explicitly is used as given and not learned.
  * - Wide contexts: one evidence evaluation costs about d³/6 per action with data. When the actions with data exceed
  *   max({@link MIN_EVIDENCE_ACTIONS}, ⌊100·32³/d³⌋) (what 100 actions cost at d = 32), λs and λa maximise the evidence
@@ -39,6 +42,7 @@ const LOG_MAX = Math.log(1e5);
 const HYPER_SD = Math.log(100);
 const GOLDEN = (Math.sqrt(5) - 1) / 2;
 const LN10 = Math.log(10);
+const LN3 = Math.log(3);
 
 /** The fewest actions the evidence is computed over when a wide context makes it subsample (see the rule above). */
 export const MIN_EVIDENCE_ACTIONS = 10;
@@ -52,7 +56,7 @@ export function evidenceActions(d: number, actions: readonly PosteriorAction[]):
   return observed.sort((a, b) => b.stats!.n - a.stats!.n || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, cap);
 }
 
-/** A fit to start from: refinement only, within a factor of 10 of its λs. */
+/** A fit to start from: refinement only, within a factor of 3 of its λs. */
 export interface PreviousFit {
   lambdaShared: number;
   lambdaAction: number;
@@ -104,9 +108,10 @@ export function learnPriors(
           }
         }
       }
-      const lo = Math.max(LOG_MIN, centre - LN10);
-      const hi = Math.min(LOG_MAX, centre + LN10);
-      const found = goldenMax((u) => objective(key, u), lo, hi, 0.02);
+      const half = previous === undefined ? LN10 : LN3;
+      const lo = Math.max(LOG_MIN, centre - half);
+      const hi = Math.min(LOG_MAX, centre + half);
+      const found = goldenMax((u) => objective(key, u), lo, hi, 0.05);
       point[key] = Math.exp(found.value > best ? found.at : centre);
     }
   }

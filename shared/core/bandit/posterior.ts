@@ -323,10 +323,12 @@ interface ActionPart extends Omit<Factored, 'A0' | 'logDetA' | 'explained'> {
   k: number;
 }
 
-/** The λs half: A0 = shared + λs·I factored (in a copy, so `part` serves other λs), log|A| and bᵀA⁻¹b. */
-function factorShared(part: ActionPart, ls: number): Factored {
+/**
+ * The λs half: A0 = shared + λs·I factored (into `A0`, a copy, so `part` serves other λs), log|A| and bᵀA⁻¹b.
+ */
+function factorShared(part: ActionPart, ls: number, A0 = new Float64Array(part.k * part.k)): Factored {
   const k = part.k;
-  const A0 = part.shared.slice();
+  A0.set(part.shared);
   for (let p = 0; p < k; p++) {
     A0[p * k + p] = (A0[p * k + p] as number) + ls;
     for (let q = p + 1; q < k; q++) A0[q * k + p] = A0[p * k + q] as number;
@@ -349,14 +351,16 @@ function factorActions(
   actions: readonly PosteriorAction[],
   sketch: SharedSketch,
   inverses: boolean,
+  shared?: Float64Array,
 ): ActionPart {
   const K = actions.length;
   const { s: sd, slot, sign } = sketch;
   const k = sd * m;
   const dp = packedSize(d);
-  const V = new Float64Array(K * dp);
+  const V = new Float64Array(inverses ? K * dp : 0);
   const warm = new Uint8Array(K);
-  const A0 = new Float64Array(k * k);
+  // The Schur complement's sum, into the caller's buffer when it passes one (a search's previous λa's).
+  const A0 = shared?.fill(0) ?? new Float64Array(k * k);
   const b0 = new Float64Array(k);
   const dense = new Float64Array(d * d);
   const ainv = new Float64Array(d * d);
@@ -702,22 +706,25 @@ export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]
   const sketch = sharedSketch(d, m);
   let cachedLa = Number.NaN;
   let part: ActionPart | undefined;
+  // One factorisation buffer for every evaluation: a search evaluates dozens of λ pairs.
+  const k = sketch.s * m;
+  const A0 = new Float64Array(k * k);
+  const sharedSum = new Float64Array(k * k);
   return (priors) => {
     validatePriors(priors);
     let f: Factored;
     try {
       if (part === undefined || cachedLa !== priors.lambdaAction) {
         part = undefined;
-        part = factorActions(d, m, priors.lambdaAction, actions, sketch, false);
+        part = factorActions(d, m, priors.lambdaAction, actions, sketch, false, sharedSum);
         cachedLa = priors.lambdaAction;
       }
-      f = factorShared(part, priors.lambdaShared);
+      f = factorShared(part, priors.lambdaShared, A0);
     } catch {
       return Number.NEGATIVE_INFINITY;
     }
     const scale = priors.noisePriorWeight * priors.noisePriorVariance + Math.max(0, f.sumR2 - f.explained);
     if (!(scale > 0)) return Number.NEGATIVE_INFINITY;
-    const k = sketch.s * m;
     const logDetPrior = k * Math.log(priors.lambdaShared) + d * f.warmCount * Math.log(priors.lambdaAction);
     return 0.5 * logDetPrior - 0.5 * f.logDetA - 0.5 * (priors.noisePriorWeight + f.n) * Math.log(scale);
   };
