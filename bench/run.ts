@@ -188,7 +188,7 @@ sections.push(
     module: './sim/throughput.bench.ts',
     run: async (m) =>
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only simspeed\` on ${machine()}, load average ${loadavg()[0]?.toFixed(1)} at the start (a shared machine: the same-process ratios are the comparable figures).`,
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --only simspeed\` on ${machine()}, load average ${loadavg()[0]?.toFixed(1)} at the start (a shared machine: the ratios between rows of one run are the comparable figures).`,
         '',
         m.formatThroughput(await m.runThroughput({})),
       ].join('\n'),

@@ -3,11 +3,13 @@
  *
  * 1. In memory, per policy, on gen-world's world (20 live actions): the simulation proper (encode, score, sample,
  *    learn, rebuild every 50 rounds), rounds already parsed.
- * 2. From a file against the in-memory core, in the same process: a file shaped like a user's export (20 candidates
- *    of 8 dense features each listed on every round, a dense context of 9, `rewards` and `expected`;
- *    `bench/sim/dense-file.ts`) run by `npm run simulate -- --online FILE --json` (no settings file: the dimensions are
- *    inferred), and the same rounds parsed into memory beforehand and run by the same core. The ratio file ÷ memory is
- *    what the reading path costs; 1.0 would be free.
+ * 2. From a file against the in-memory core: a file shaped like a user's export (20 candidates of 8 dense features
+ *    each listed on every round, a dense context of 9, `rewards` and `expected`; `bench/sim/dense-file.ts`) run by
+ *    `npm run simulate -- --online FILE --json --seed S` (no settings file: the dimensions are inferred), and the same
+ *    rounds parsed into memory first and then run by the same core. Each run is a process of its own, started cold
+ *    as a user's is (a process that held the other's parsed rounds would pay for them in garbage collection); the
+ *    in-memory run times the simulation only. The ratio file ÷ memory is what the reading path costs; 1.0 would be
+ *    free.
  * 3. Peak resident memory of `npm run simulate` (a child process each, its own `maxRSS`) on two files of 100
  *    candidates each, one four times the other, and with `--history` files of gen-world's history (N and 4N lines):
  *    flat means the files are streamed.
@@ -15,9 +17,9 @@
  *   npx tsx bench/sim/throughput.bench.ts [--rounds 50000] [--churn-every 0] [--memory-rounds 10000]
  *                                         [--history-lines 40000]
  *
- * Each timed figure is the median of 3 runs after a warm-up run, the file and in-memory runs interleaved so that
- * load from elsewhere on a shared machine hits both alike. Besides wall-clock rates, rounds per CPU-second of this
- * process (all its threads, GC included) are reported: on a shared machine they say what an idle one would do.
+ * Each timed figure is the median of 3 runs (seeds 1–3): in memory after a warm-up run; from the file, cold processes,
+ * the file and in-memory runs interleaved so that load from elsewhere on a shared machine hits both alike. Besides
+ * wall-clock rates, rounds per CPU-second of the process (all its threads, GC included) are reported.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -79,21 +81,54 @@ async function timed(run: () => Promise<number> | number): Promise<{ wall: numbe
 
 const quiet = { write: () => true };
 
-async function simulateFile(path: string): Promise<{ roundsPerSecond: number; rounds: number }> {
-  const out: string[] = [];
-  const code = await runSimulate(['--online', path, '--json'], {
-    stdout: { write: (s) => out.push(s) > 0 },
-    stderr: quiet,
-  });
-  if (code !== 0) throw new Error(`simulate exited with ${code} on ${path}`);
-  return JSON.parse(out.join('')) as { roundsPerSecond: number; rounds: number };
+/** How a child process runs the dense file: `npm run simulate` on it, or its rounds parsed first, then the core. */
+interface RateJob {
+  readonly mode: 'file' | 'memory';
+  readonly path: string;
+  readonly seed: number;
+  /** The dimensions `simulate` infers from the file, for the in-memory run's settings. */
+  readonly contextDim: number;
+  readonly actionDim: number;
+}
+
+/** The child's side of {@link childRate}: one run, then `{ wall, cpu }` (rounds per second and per CPU-second). */
+async function runRateJob(job: RateJob): Promise<{ wall: number; cpu: number }> {
+  if (job.mode === 'file') {
+    const out: string[] = [];
+    const before = process.cpuUsage();
+    const code = await runSimulate(['--online', job.path, '--json', '--seed', String(job.seed)], {
+      stdout: { write: (s) => out.push(s) > 0 },
+      stderr: quiet,
+    });
+    const used = process.cpuUsage(before);
+    if (code !== 0) throw new Error(`simulate exited with ${code} on ${job.path}`);
+    const r = JSON.parse(out.join('')) as { roundsPerSecond: number; rounds: number };
+    return { wall: r.roundsPerSecond, cpu: r.rounds / ((used.user + used.system) / 1e6) };
+  }
+  const parsed: OnlineRound[] = [];
+  for await (const { value } of readJsonLines(job.path, onlineLineParser())) parsed.push(value);
+  const dense = parseSettings({ contextDim: job.contextDim, actionDim: job.actionDim }, 'dense');
+  const before = process.cpuUsage();
+  const wall = simulate(parsed, { settings: dense.settings, seed: job.seed }).result().roundsPerSecond;
+  const used = process.cpuUsage(before);
+  return { wall, cpu: parsed.length / ((used.user + used.system) / 1e6) };
+}
+
+/** {@link runRateJob} in a process of its own. */
+function childRate(job: RateJob): Promise<{ wall: number; cpu: number }> {
+  return childJson(['--rate-of', JSON.stringify(job)]) as Promise<{ wall: number; cpu: number }>;
 }
 
 /** Peak RSS of `simulate` with these arguments (and `--json`), measured in a child process of its own. */
-function peakRss(args: readonly string[]): Promise<number> {
+async function peakRss(args: readonly string[]): Promise<number> {
+  return (await childJson(['--peak-rss-of', JSON.stringify(args)])) as number;
+}
+
+/** Runs this file as a child with `args` and parses what it prints. */
+function childJson(args: readonly string[]): Promise<unknown> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', self, '--peak-rss-of', JSON.stringify(args)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', self, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let text = '';
@@ -102,8 +137,8 @@ function peakRss(args: readonly string[]): Promise<number> {
     });
     child.on('error', rej);
     child.on('close', (code) => {
-      if (code !== 0) rej(new Error(`peak-rss child exited with ${code}`));
-      else res(Number(text.trim()));
+      if (code !== 0) rej(new Error(`child ${args[0]} exited with ${code}`));
+      else res(JSON.parse(text));
     });
   });
 }
@@ -132,22 +167,17 @@ export async function runThroughput(
     const file = { actions: 20, actionFeatures: 8, contextFeatures: 9 };
     const path = join(dir, 'online.jsonl');
     const bytes = await writeDenseFile(path, { rounds, ...file, seed: 1 });
-    const parsed: OnlineRound[] = [];
-    for await (const { value } of readJsonLines(path, onlineLineParser())) parsed.push(value);
-    const dense = parseSettings({ contextDim: file.contextFeatures + 1, actionDim: file.actionFeatures + 1 }, 'dense');
-    simulate(parsed.slice(0, 5000), { settings: dense.settings });
-    await simulateFile(path);
     const mem: { wall: number; cpu: number }[] = [];
     const disk: { wall: number; cpu: number }[] = [];
     for (const seed of [1, 2, 3]) {
-      mem.push(await timed(() => simulate(parsed, { settings: dense.settings, seed }).result().roundsPerSecond));
-      disk.push(await timed(async () => (await simulateFile(path)).roundsPerSecond));
+      const dims = { contextDim: file.contextFeatures + 1, actionDim: file.actionFeatures + 1 };
+      mem.push(await childRate({ mode: 'memory', path, seed, ...dims }));
+      disk.push(await childRate({ mode: 'file', path, seed, ...dims }));
     }
     const rate = (xs: { wall: number; cpu: number }[]) => ({
       wall: median(xs.map((r) => r.wall)),
-      cpu: median(xs.map((r) => rounds / r.cpu)),
+      cpu: median(xs.map((r) => r.cpu)),
     });
-    parsed.length = 0;
 
     const memory: MemoryFigure[] = [];
     for (const n of [memoryRounds, 4 * memoryRounds]) {
@@ -204,7 +234,7 @@ export function formatThroughput(r: ThroughputReport): string {
       (p) => `| ${p} (in memory, gen-world) | ${n0(r.inMemory[p].wall)} | ${n0(r.inMemory[p].cpu)} |`,
     ),
     '',
-    `From a file of ${n0(r.rounds)} rounds (${r.fileMiB.toFixed(0)} MiB) listing ${r.file.actions} candidates with ${r.file.actionFeatures} dense features each on every round, a dense context of ${r.file.contextFeatures}, \`rewards\` and \`expected\` (\`bench/sim/dense-file.ts\`), hybrid policy, no settings file (contextDim ${r.file.contextFeatures + 1} and actionDim ${r.file.actionFeatures + 1} inferred), against the same rounds parsed into memory beforehand, in the same process:`,
+    `From a file of ${n0(r.rounds)} rounds (${r.fileMiB.toFixed(0)} MiB) listing ${r.file.actions} candidates with ${r.file.actionFeatures} dense features each on every round, a dense context of ${r.file.contextFeatures}, \`rewards\` and \`expected\` (\`bench/sim/dense-file.ts\`), hybrid policy, no settings file (contextDim ${r.file.contextFeatures + 1} and actionDim ${r.file.actionFeatures + 1} inferred), against the same rounds parsed into memory first, each run a cold process of its own (median of 3 seeds, interleaved):`,
     '',
     '| run | rounds/s (wall) | rounds per CPU-second |',
     '|---|---:|---:|',
@@ -234,9 +264,13 @@ if (entry !== undefined && import.meta.url === pathToFileURL(resolve(entry)).hre
     'memory-rounds': { type: 'string' },
     'history-lines': { type: 'string' },
     'peak-rss-of': { type: 'string' },
+    'rate-of': { type: 'string' },
   });
   const child = v['peak-rss-of'];
-  if (child !== undefined) {
+  const rateJob = v['rate-of'];
+  if (rateJob !== undefined) {
+    process.stdout.write(`${JSON.stringify(await runRateJob(JSON.parse(rateJob) as RateJob))}\n`);
+  } else if (child !== undefined) {
     // The child of the memory measurement: one simulation, then its own peak RSS in bytes on stdout.
     const code = await runSimulate([...(JSON.parse(child) as string[]), '--json'], { stdout: quiet, stderr: quiet });
     if (code !== 0) process.exit(code);
