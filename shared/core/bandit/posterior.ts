@@ -197,7 +197,8 @@ export interface BuildOptions {
    * about as well as the traffic does keeps only {@link COVERED_VARIANCE_SHARE} of its Thompson variance (it is served
    * nearly greedily); the others keep all of it.
    * Covered: n_a ≥ d and λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N > 0, eigenvalues exact. When the traffic's contexts
-   * do not span the encoded space (λmin = 0: e.g. a hashed slot no feature name falls in), no action is covered.
+   * do not span the encoded space (λmin = 0: a hashed slot no feature name falls in, or a one-hot group listed whole
+   * beside the bias; see {@link SPAN_TOLERANCE}), no action is covered.
    * This is the covariate-diversity test
    * of Greedy-First (Bastani, Bayati & Khosravi 2021, "Mostly exploration-free algorithms for contextual bandits",
    * Management Science 67(3)), applied per action: when the contexts are diverse, acting greedily on a linear model
@@ -207,6 +208,13 @@ export interface BuildOptions {
    */
   coverage?: boolean;
 }
+
+/**
+ * λmin(S) at most this share of S's mean eigenvalue (trace/d) counts as 0, i.e. the contexts do not span the encoded
+ * space: an unused slot gives an exact 0, but indicators that sum to the bias (a one-hot group listed whole) give a
+ * rounding residue of either sign, and rounding must not decide whether actions are covered.
+ */
+export const SPAN_TOLERANCE = 1e-9;
 
 /** The share of the traffic's context coverage an action's data need to count as covered (Greedy-First's λ0/4). */
 export const COVERAGE_SHARE = 0.25;
@@ -223,7 +231,7 @@ export const COVERED_VARIANCE_SHARE = 0.25;
  * Per action the variance factor of the coverage rule (see {@link BuildOptions.coverage}), with exact eigenvalues:
  * λmin(S) of the traffic by {@link smallestEigenvalue}, and each action's test λmin(Sxx_a) ≥ n_a·t as "Sxx_a − n_a·t·I
  * is positive definite" (one factorisation, no eigenvector iteration whose answer would depend on a start vector and
- * on the gap between eigenvalues).
+ * on the gap between eigenvalues). λmin(S) at most {@link SPAN_TOLERANCE} of S's mean eigenvalue counts as 0.
  */
 function coverageFactors(actions: readonly PosteriorAction[], warm: Uint8Array, d: number): Float64Array {
   const K = actions.length;
@@ -239,8 +247,11 @@ function coverageFactors(actions: readonly PosteriorAction[], warm: Uint8Array, 
   }
   if (!(N > 0)) return explore;
   const dense = unpackSymmetric(total, d, new Float64Array(d * d));
-  const threshold = (COVERAGE_SHARE * smallestEigenvalue(dense, d, new Float64Array(d * d))) / N;
-  if (!(threshold > 0)) return explore;
+  const trafficMin = smallestEigenvalue(dense, d, new Float64Array(d * d));
+  let trace = 0;
+  for (let i = 0; i < d; i++) trace += dense[i * d + i] as number;
+  if (!(trafficMin > (SPAN_TOLERANCE * trace) / d)) return explore;
+  const threshold = (COVERAGE_SHARE * trafficMin) / N;
   for (let a = 0; a < K; a++) {
     const s = actions[a]!.stats;
     if (warm[a] !== 1 || !s || s.n < d) continue;

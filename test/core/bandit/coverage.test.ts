@@ -1,8 +1,8 @@
 /**
  * The coverage rule against its specification (`BuildOptions.coverage` in posterior.ts, docs/ARCHITECTURE.md):
  * a warm action is covered (keeps COVERED_VARIANCE_SHARE of its Thompson variance) exactly when n_a ≥ d and
- * λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N > 0; when some encoded entry is 0 in every context (a hashed slot no
- * feature falls in), λmin = 0 and no action is covered.
+ * λmin(Sxx_a)/n_a ≥ ¼ · λmin(Σ_b Sxx_b)/N > 0; when the contexts do not span the encoded space (an entry 0 in every
+ * context, or one-hot indicators that sum to the bias), λmin = 0 and no action is covered.
  *
  * The reference computes the eigenvalues with cyclic Jacobi rotations on the observations' own Σxxᵀ (no Cholesky,
  * no bisection: nothing shared with the code under test) and leaves out contexts within 1e-6 of the threshold.
@@ -134,6 +134,21 @@ describe('the coverage rule', () => {
     // Both answers occur, so the property is not met by answering one of them always.
     expect(coveredCount).toBeGreaterThan(20);
     expect(decided - coveredCount).toBeGreaterThan(20);
+  });
+
+  it('covers nothing when one-hot indicators listed whole sum to the bias (the contexts do not span), whatever rounding does', () => {
+    // Contexts [1, one-hot of 4 groups, a continuous feature]: entry 0 = entries 1 + 2 + 3 + 4 in every context, so
+    // λmin(S) = 0 exactly, and in floating point a residue of either sign. Each action sees every group.
+    for (let seed = 1; seed <= 40; seed++) {
+      const rng = createRng(`one-hot-${seed}`);
+      const actions = Array.from({ length: 4 }, () => ({
+        contexts: Array.from({ length: 60 + Math.floor(60 * rng.next()) }, () => {
+          const g = Math.floor(4 * rng.next());
+          return [1, g === 0 ? 1 : 0, g === 1 ? 1 : 0, g === 2 ? 1 : 0, g === 3 ? 1 : 0, 0.3 * rng.normal() + 0.1 * g];
+        }),
+      }));
+      expect(covered(actions, 6), `seed ${seed}`).toEqual([false, false, false, false]);
+    }
   });
 
   it('judges an action whose two weakest directions are 0.5% apart by its true λmin, within 0.4% of the threshold', () => {
