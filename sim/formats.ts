@@ -380,7 +380,9 @@ export function onlineLineParser(): (text: string, line: number, source?: string
     if (
       known !== undefined &&
       at >= 0 &&
-      text.startsWith(knownText, start) &&
+      // The same test as text.startsWith(knownText, start), but string equality compares the characters as a block:
+      // on lines listing 20 candidates with features (1.4 KB of actions) startsWith cost ten times as much.
+      text.slice(start, start + knownText.length) === knownText &&
       isSoleTopLevelActions(text, at, start, start + knownText.length)
     ) {
       let raw: Json;
