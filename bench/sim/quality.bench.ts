@@ -58,9 +58,10 @@ export interface QualityOptions {
   /** Bigger sizes: 20,000 world rounds, twice the passes, more seeds (see {@link SEEDS}). */
   full?: boolean;
   /**
-   * Report seeds per world, in place of {@link SEEDS}' count (to narrow one problem's verdict). Every seed's world
-   * stays in memory while its problem runs: with `full` and 10 seeds the 100-action world outgrew Node's default 4 GB
-   * heap, so give it more (`NODE_OPTIONS=--max-old-space-size=16384`).
+   * Report seeds per world, in place of {@link SEEDS}' count (to narrow one problem's verdict). The report phase
+   * plays seed by seed and a problem keeps only as many worlds as it has tuning seeds, so memory does not grow with
+   * this count (before, every seed's world stayed in memory, and with `full` and 10 seeds the 100-action world
+   * outgrew Node's default 4 GB heap).
    */
   reportSeeds?: number;
   /** Online rounds per world (default 4,000; 20,000 with `full`). */
@@ -210,13 +211,18 @@ const WORLD_VARIANTS: { name: string; description: string; options: Omit<WorldOp
 const PASSES: Record<DatasetName, number> = { iris: 10, penguins: 5, cars: 5, 'seattle-weather': 2 };
 
 function worldProblem(variant: (typeof WORLD_VARIANTS)[number], rounds: number): Problem & { release(): void } {
+  // The worlds kept: as many as there are tuning seeds (the search plays every configuration over them), the least
+  // recently played dropped first. The report phase plays seed by seed, so any number of report seeds fits.
+  const kept = Math.max(SEEDS.default.world.tune, SEEDS.full.world.tune);
   const cache = new Map<number, ReturnType<typeof generateWorld>>();
   const world = (seed: number) => {
     let w = cache.get(seed);
     if (w === undefined) {
       w = generateWorld({ seed, rounds, ...variant.options });
-      cache.set(seed, w);
+      if (cache.size >= kept) cache.delete(cache.keys().next().value as number);
     }
+    cache.delete(seed);
+    cache.set(seed, w);
     return w;
   };
   const probe = worldSettings(variant.options);
@@ -388,9 +394,23 @@ class ProblemRun {
   }
 
   private async over(settings: SimulationSettings, policy: PolicyName, seeds: readonly number[]): Promise<Summary> {
-    const runs: Played[] = [];
-    for (const seed of seeds) runs.push(await this.problem.play(settings, policy, seed));
-    return summarise(runs);
+    return (await this.overEach([[settings, policy]], seeds))[0] as Summary;
+  }
+
+  /**
+   * Each of `runs` over `seeds`, seed by seed (every run of one seed before the next seed), so a problem that builds
+   * one world per seed holds one at a time however many seeds are reported (see worldProblem's cache).
+   */
+  private async overEach(
+    runs: readonly (readonly [SimulationSettings, PolicyName])[],
+    seeds: readonly number[],
+  ): Promise<Summary[]> {
+    const played: Played[][] = runs.map(() => []);
+    for (const seed of seeds) {
+      for (const [i, [settings, policy]] of runs.entries())
+        played[i]!.push(await this.problem.play(settings, policy, seed));
+    }
+    return played.map(summarise);
   }
 
   /** The best of `configs` (or `start`, already scored) by mean reward on the tuning seeds. */
@@ -419,11 +439,16 @@ class ProblemRun {
     const best = await this.tune();
     const defaultsSettings = this.settingsOf({});
     const tunedSettings = this.settingsOf(best.config.raw);
-    const defaults = await this.over(defaultsSettings, 'hybrid', reportSeeds);
-    const tuned = await this.over(tunedSettings, 'hybrid', reportSeeds);
-    const disjointDefaults = await this.over(defaultsSettings, 'lints-disjoint', reportSeeds);
-    const disjointTuned = await this.over(tunedSettings, 'lints-disjoint', reportSeeds);
-    const egreedy = await this.over(defaultsSettings, 'egreedy', reportSeeds);
+    const [defaults, tuned, disjointDefaults, disjointTuned, egreedy] = (await this.overEach(
+      [
+        [defaultsSettings, 'hybrid'],
+        [tunedSettings, 'hybrid'],
+        [defaultsSettings, 'lints-disjoint'],
+        [tunedSettings, 'lints-disjoint'],
+        [defaultsSettings, 'egreedy'],
+      ],
+      reportSeeds,
+    )) as [Summary, Summary, Summary, Summary, Summary];
     problem.release?.();
     return {
       name: problem.name,
