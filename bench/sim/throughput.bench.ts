@@ -169,8 +169,8 @@ export async function runThroughput(
     const bytes = await writeDenseFile(path, { rounds, ...file, seed: 1 });
     const mem: { wall: number; cpu: number }[] = [];
     const disk: { wall: number; cpu: number }[] = [];
+    const dims = { contextDim: file.contextFeatures + 1, actionDim: file.actionFeatures + 1 };
     for (const seed of [1, 2, 3]) {
-      const dims = { contextDim: file.contextFeatures + 1, actionDim: file.actionFeatures + 1 };
       mem.push(await childRate({ mode: 'memory', path, seed, ...dims }));
       disk.push(await childRate({ mode: 'file', path, seed, ...dims }));
     }

@@ -235,9 +235,8 @@ export function smallestEigenvalue(a: Float64Array, n: number, work: Float64Arra
     let norm = 0;
     for (let i = k + 1; i < n; i++) norm += (work[i * n + k] as number) ** 2;
     norm = Math.sqrt(norm);
-    const x0 = work[(k + 1) * n + k] as number;
     if (norm === 0) continue;
-    const alpha = x0 > 0 ? -norm : norm;
+    const alpha = (work[(k + 1) * n + k] as number) > 0 ? -norm : norm;
     let vnorm = 0;
     for (let i = k + 1; i < n; i++) {
       v[i] = (work[i * n + k] as number) - (i === k + 1 ? alpha : 0);
@@ -276,13 +275,11 @@ export function smallestEigenvalue(a: Float64Array, n: number, work: Float64Arra
     hi = Math.min(hi, diag[i] as number);
   }
   const below = (mu: number): boolean => {
-    let q = 1;
-    for (let i = 0; i < n; i++) {
-      const e2 = i > 0 ? (off[i - 1] as number) ** 2 : 0;
-      q = (diag[i] as number) - mu - (i > 0 ? e2 / (q === 0 ? Number.MIN_VALUE : q) : 0);
-      if (q < 0) return true;
+    let q = (diag[0] as number) - mu;
+    for (let i = 1; i < n && q >= 0; i++) {
+      q = (diag[i] as number) - mu - (off[i - 1] as number) ** 2 / (q === 0 ? Number.MIN_VALUE : q);
     }
-    return false;
+    return q < 0;
   };
   for (let it = 0; it < 200; it++) {
     const mid = 0.5 * (lo + hi);

@@ -717,7 +717,8 @@ export function evidenceFunction(dims: Dims, actions: readonly PosteriorAction[]
   const sketch = sharedSketch(d, m);
   let cachedLa = Number.NaN;
   let part: ActionPart | undefined;
-  // One factorisation buffer for every evaluation: a search evaluates dozens of λ pairs.
+  // The two k×k buffers every evaluation reuses (A0 factored, and the Schur sum of the last λa): a search evaluates
+  // dozens of λ pairs.
   const k = sketch.s * m;
   const A0 = new Float64Array(k * k);
   const sharedSum = new Float64Array(k * k);
