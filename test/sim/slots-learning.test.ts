@@ -6,20 +6,34 @@ import { mean, runSlotsLearning } from '../../bench/sim/slots-learning.bench.ts'
  * engine's are in bench/sim/slots-learning.bench.ts (written from the position-based click model, not from the
  * engine); the benchmark runs them on 10 seeds and both catalogs (BENCHMARKS.md "Several slots: learning").
  */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
 describe('several slots: learning from every slot in slot-1 units', () => {
-  it('slot-aware learning earns more of the best page than learning from slot 1 only, and learns how much attention the lower slots get', async () => {
+  it('slot-aware learning earns more of the best page than learning from slot 1 only', async () => {
     const r = await runSlotsLearning({ seeds: [1, 2, 3], newcomer: false, rules: ['slot-aware', 'slot 1 only'] });
-    const aware = r.rules['slot-aware']!;
-    console.log(
-      `fixed catalog, page share: slot-aware ${mean(aware.share).toFixed(3)}, slot 1 only ${mean(r.rules['slot 1 only']!.share).toFixed(3)}; κ ${aware.kappa.map((k) => k.map((v) => v.toFixed(2)).join('/')).join('; ')}`,
-    );
-    expect(mean(aware.share)).toBeGreaterThan(mean(r.rules['slot 1 only']!.share) + 0.05);
-    // κ learned from the traffic the engine itself placed, within 0.2 of the world's (1, 0.5, 0.25).
-    for (const k of aware.kappa) {
-      expect(k[0]).toBe(1);
-      expect(Math.abs(k[1]! - 0.5)).toBeLessThan(0.2);
-      expect(Math.abs(k[2]! - 0.25)).toBeLessThan(0.2);
-    }
+    const aware = mean(r.rules['slot-aware']!.share);
+    const first = mean(r.rules['slot 1 only']!.share);
+    console.log(`fixed catalog, page share: slot-aware ${aware.toFixed(3)}, slot 1 only ${first.toFixed(3)}`);
+    expect(aware).toBeGreaterThan(first + 0.05);
+  }, 300_000);
+
+  it('learns how much attention the lower slots get from the traffic the engine itself placed (median over 10 worlds)', async () => {
+    // One world's κ is only as good as its overlap, and the engine rarely shows slot 1's winner lower: on seed 15 it
+    // did so 22 times in 1,600 decisions and κ₂ came out 1.00 (the code before the λs interval rule too, whose
+    // per-seed check here passed on seeds 1–3 by luck). So κ is checked as an estimator is, over independent worlds:
+    // the median within 0.1 of the world's (1, 0.5, 0.25), which pooled slots (κ = 1) or slot 1 alone (κ = 0) miss by
+    // far. That it corrects the bias of who is shown lower, which this world makes small (the raw click-rate ratio's
+    // median is 0.44 / 0.17), is test/core/bandit/position.test.ts's job, on a world where that bias is large.
+    const seeds = Array.from({ length: 10 }, (_, i) => i + 1);
+    const { kappa } = (await runSlotsLearning({ seeds, newcomer: false, rules: ['slot-aware'] })).rules['slot-aware']!;
+    console.log(`κ per world: ${kappa.map((k) => k.map((v) => v.toFixed(2)).join('/')).join('; ')}`);
+    for (const k of kappa) expect(k[0]).toBe(1);
+    expect(Math.abs(median(kappa.map((k) => k[1]!)) - 0.5)).toBeLessThan(0.1);
+    expect(Math.abs(median(kappa.map((k) => k[2]!)) - 0.25)).toBeLessThan(0.1);
   }, 300_000);
 
   it('a strong newcomer, first shown below the established actions, is not held down by its lower slots as pooling them does', async () => {

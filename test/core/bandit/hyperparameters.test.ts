@@ -2,7 +2,8 @@
  * Learned hyper-parameters (core/bandit/hyperparameters.ts), checked against the rule written there:
  * - the evidence is the marginal likelihood of the hybrid model, compared with an independent dense formula over
  *   the raw observations (n×n, no Schur complements, no sufficient statistics);
- * - the learned λs maximise it (no point of a grid does better);
+ * - the learned λa maximises it (with the weak hyperprior; no point of a grid does better) and the learned λs is the
+ *   lower end of the 95% likelihood-ratio interval of its maximiser (found on a fine grid, not by learnPriors);
  * - decisions do not depend on the reward's unit.
  */
 import { describe, expect, it } from 'vitest';
@@ -140,25 +141,36 @@ describe('logEvidence (marginal likelihood of the hybrid model from per-action s
 });
 
 describe('learnPriors', () => {
-  it('finds λs no point of a wide grid beats (the maximum of the evidence plus the weak hyperprior)', () => {
+  it('serves λa at the maximum of the evidence plus the weak hyperprior, and λs at the lower end of its 95% interval', () => {
     const d = 4;
     const m = 3;
     const { actions } = scenario(7, d, m, 6, 600, 0.5);
     const learned = learnPriors({ d, m }, {}, actions);
-    const objective = (p: Priors) =>
-      logEvidence({ d, m }, p, actions) -
-      (Math.log(p.lambdaShared) ** 2 + Math.log(p.lambdaAction) ** 2) / (2 * Math.log(100) ** 2);
-    const best = objective(learned);
-    for (let u = -3; u <= 5; u += 0.5) {
-      for (let v = -3; v <= 5; v += 0.5) {
-        expect(best).toBeGreaterThanOrEqual(
-          objective({ ...learned, lambdaShared: 10 ** u, lambdaAction: 10 ** v }) - 1e-3,
-        );
+    const objective = (ls: number, la: number) =>
+      logEvidence({ d, m }, { ...learned, lambdaShared: ls, lambdaAction: la }, actions) -
+      (Math.log(ls) ** 2 + Math.log(la) ** 2) / (2 * Math.log(100) ** 2);
+    // λa: no point of a wide grid over both λs beats the best λs at the learned λa (λa is at the joint maximum).
+    const lsGrid: number[] = [];
+    for (let u = -3; u <= 5 + 1e-9; u += 0.01) lsGrid.push(10 ** u);
+    let atLearned = { ls: 1, v: Number.NEGATIVE_INFINITY };
+    for (const ls of lsGrid) {
+      const v = objective(ls, learned.lambdaAction);
+      if (v > atLearned.v) atLearned = { ls, v };
+    }
+    for (let u = -3; u <= 5; u += 0.25) {
+      for (let v = -3; v <= 5; v += 0.25) {
+        expect(atLearned.v).toBeGreaterThanOrEqual(objective(10 ** u, 10 ** v) - 1e-3);
       }
     }
+    // λs: the smallest value on a fine grid whose objective is within χ²₁(0.95)/2 of that maximum.
+    const drop = 3.841458820694124 / 2;
+    const lowerEnd = lsGrid.find((ls) => objective(ls, learned.lambdaAction) >= atLearned.v - drop)!;
+    expect(Math.abs(Math.log(learned.lambdaShared / lowerEnd))).toBeLessThanOrEqual(0.06);
+    // The rule bites here: the maximiser shrinks at least twice as hard.
+    expect(atLearned.ls / learned.lambdaShared).toBeGreaterThan(2);
   });
 
-  it('fits a wide context on its most-observed actions and lands near the maximiser of the whole evidence', () => {
+  it("fits a wide context on its most-observed actions and lands near the whole evidence's λa and λs interval end", () => {
     // d = 64: the rule's bound is max(10, ⌊100·32³/64³⌋) = 12 of the 30 actions with data. The data follow the model
     // (shared β and per-action θ_a), so the whole evidence has an interior maximum to compare with.
     const d = 64;
@@ -194,7 +206,13 @@ describe('learnPriors', () => {
       }
     }
     expect(Math.abs(Math.log10(learned.lambdaAction / best.la))).toBeLessThanOrEqual(0.5);
-    expect(Math.abs(Math.log10(learned.lambdaShared / best.ls))).toBeLessThanOrEqual(0.5);
+    // λs: the lower end of the whole evidence's 95% interval at that λa (the rule's λs, on the whole data).
+    const objective = (u: number) =>
+      whole({ ...learned, lambdaShared: 10 ** u, lambdaAction: best.la }) -
+      ((u * Math.LN10) ** 2 + Math.log(best.la) ** 2) / (2 * Math.log(100) ** 2);
+    let lowerEnd = Math.log10(best.ls);
+    while (lowerEnd > -3 && objective(lowerEnd - 0.05) >= best.v - 3.841458820694124 / 2) lowerEnd -= 0.05;
+    expect(Math.abs(Math.log10(learned.lambdaShared) - lowerEnd)).toBeLessThanOrEqual(0.5);
   });
 
   it('keeps a value the settings give and learns the rest', () => {
