@@ -149,8 +149,9 @@ export function learnPriors(
 }
 
 /**
- * The smallest u ≤ top with f(u) ≥ f(top) − {@link SHARED_INTERVAL_DROP}, by bisection on [ln 1e-3, top] to 0.05
- * (f rises up to its maximum `top` on that side, as the evidence of a variance component does).
+ * The smallest u ≤ top with f(u) ≥ f(top) − {@link SHARED_INTERVAL_DROP}, by bisection on [ln 1e-3, top] to 0.05.
+ * Bisection finds that point when f rises towards its maximum `top` on that side; where f dips and rises again it
+ * returns a crossing of the target, not necessarily the smallest one, which is still a λs the data do not rule out.
  */
 function intervalLowerEnd(f: (u: number) => number, top: number): number {
   const target = f(top) - SHARED_INTERVAL_DROP;
