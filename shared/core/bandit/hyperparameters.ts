@@ -101,9 +101,11 @@ export function learnPriors(
     noisePriorVariance: settings.noisePriorVariance ?? (variance > 0 ? variance : t.sumR2 > 0 ? t.sumR2 / t.n : 1),
     noisePriorWeight: settings.noisePriorWeight ?? DEFAULT_NOISE_PRIOR_WEIGHT,
   };
+  const sharedFree = settings.lambdaShared === undefined;
+  const actionFree = settings.lambdaAction === undefined;
   const free: ('lambdaShared' | 'lambdaAction')[] = [];
-  if (settings.lambdaShared === undefined) free.push('lambdaShared');
-  if (settings.lambdaAction === undefined) free.push('lambdaAction');
+  if (sharedFree) free.push('lambdaShared');
+  if (actionFree) free.push('lambdaAction');
   if (free.length === 0 || t.n === 0) return base;
 
   const point = { ...base };
@@ -135,13 +137,12 @@ export function learnPriors(
     const found = goldenMax((u) => objective(key, u), lo, hi, 0.05);
     point[key] = Math.exp(found.value > best ? found.at : centre);
   };
-  const sharedFree = settings.lambdaShared === undefined;
   if (previous === undefined) {
     for (let sweep = 0; sweep < 2; sweep++) for (const key of free) step(key, sweep === 0, LN10);
   } else {
     // λa's optimum moves little between refits; λs* is searched again because `previous` holds the λs served.
     if (sharedFree) step('lambdaShared', true, LN10);
-    if (settings.lambdaAction === undefined) step('lambdaAction', false, LN3);
+    if (actionFree) step('lambdaAction', false, LN3);
     if (sharedFree) step('lambdaShared', false, LN3);
   }
   if (sharedFree)
