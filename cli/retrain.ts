@@ -132,7 +132,7 @@ export async function runRetrainCli(argv: readonly string[], streams: CliStreams
             `[${fmt(p.estimate?.lower)}, ${fmt(p.estimate?.upper)}]  lower bound ${fmt(p.lowerBound)}`,
         );
       }
-      if (e.exploration) lines.push(`  Thompson scale ${e.exploration.scale}: ${e.exploration.why}`);
+      if (e.exploration) lines.push(`  serving settings: ${e.exploration.why}`);
       for (const r of e.reasons) lines.push(`  ${forced ? 'bypassed' : 'why'}: ${r}`);
       for (const w of e.warnings) if (!w.startsWith('promotion forced despite')) lines.push(`  warning: ${w}`);
     }

@@ -182,15 +182,27 @@ export const ONLINE_ONLY_VERSION = 'online';
 
 /**
  * Serving settings a retraining run chose offline and promoted with its model; each is used only where the decision
- * point's settings leave it out (the Thompson scale: `exploration.scale`; the λs: `priors`).
+ * point's settings leave it out (the Thompson scale: `exploration.scale`; the λs and their multipliers: `priors`).
  */
 export interface PromotedSettings {
   scale?: number | undefined;
+  /** The multipliers on the learned λs the run chose (only where the settings leave the λ out). */
+  priorScale?: PriorScale | undefined;
   /**
    * Per objective, the λs the run learned on the model's full statistics and the impressions they were learned on:
    * serving starts from them instead of fitting again (`buildServingPolicyModel`'s `previous`).
    */
   priors?: Readonly<Record<string, PromotedFit>> | undefined;
+}
+
+/**
+ * Multipliers on the λs that empirical Bayes learns (core/bandit/hyperparameters.ts), as a retraining run may promote
+ * them: serving multiplies the learned λs by `shared` and λa by `action`, each only where the decision point's settings
+ * leave that λ out. A multiplier, not a value, so the prior still follows the data as they grow.
+ */
+export interface PriorScale {
+  shared: number;
+  action: number;
 }
 
 /** λs learned by empirical Bayes on `n` impressions. */

@@ -109,7 +109,7 @@ describe('the promotion gate with several slots', () => {
     expect(reduced.holdout[0]!.slots).toHaveLength(3);
     const policies = gatePolicies(run, model, reduced.holdout, current);
     const truth = {
-      candidate: pageValue(policies.candidateAt(e.exploration.scale)),
+      candidate: pageValue(policies.candidateAt({ scale: e.exploration.scale, priorScale: e.exploration.priorScale! })),
       current: pageValue(policies.current),
     };
     expect(truth.current).toBeCloseTo(UNIFORM_PAGE, 6);

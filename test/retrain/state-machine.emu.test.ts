@@ -30,7 +30,7 @@ import { writeLakeBatch } from '../../shared/app/retrain/lake.ts';
 import { rollbackModel } from '../../shared/app/retrain/promote.ts';
 import type { RunInput } from '../../shared/app/retrain/run-context.ts';
 import { emptyStats } from '../../shared/core/bandit/stats.ts';
-import { DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { DEFAULT_OBJECTIVE, type PriorScale } from '../../shared/core/domain.ts';
 import { encodeFeatures } from '../../shared/core/features/encode.ts';
 import {
   DEFAULT_EXPLORATION_SCALE,
@@ -340,6 +340,7 @@ describe('retraining state machine', () => {
     };
     let v1 = '';
     let scale1 = Number.NaN;
+    let prior1: PriorScale | undefined;
 
     /**
      * A new decision's logged propensity is the serving policy's probability of its slot-1 action under `scale`
@@ -463,17 +464,36 @@ describe('retraining state machine', () => {
       const base = (await stores.state.loadChanges(dp, 0)).baseStats.filter((b) => b.version === v1);
       expect(base.map((b) => `${b.objective}/${b.actionId}`).sort()).toEqual(['default/A', 'default/B']);
 
-      // The settings leave the scale out: the run searched the grid and promoted the scale it certified.
+      // The settings leave the scale and both λs out: the run searched every scale with every multiplier on the
+      // learned λs (the learned ones, then each λ alone ×1/10 and ×10) and promoted the point it certified.
       const choice = ctx.evaluation!.exploration!;
-      expect(choice).toMatchObject({ source: 'search', currentScale: DEFAULT_EXPLORATION_SCALE });
-      expect(choice.grid.map((g) => g.scale)).toEqual([0.005, 0.02, 0.1, 1]);
-      // Promoted with the scale it was certified at and the λs the run learned on its statistics.
-      expect(active!.settings).toEqual({ scale: choice.scale, priors: ctx.evaluation!.fits });
+      expect(choice).toMatchObject({
+        source: 'search',
+        currentScale: DEFAULT_EXPLORATION_SCALE,
+        currentPriorScale: { shared: 1, action: 1 },
+      });
+      const multipliers = [
+        [1, 1],
+        [0.1, 1],
+        [10, 1],
+        [1, 0.1],
+        [1, 10],
+      ];
+      expect(choice.grid.map((g) => [g.priorScale!.shared, g.priorScale!.action, g.scale])).toEqual(
+        multipliers.flatMap(([shared, action]) => [0.005, 0.02, 0.1, 1].map((scale) => [shared, action, scale])),
+      );
+      // Promoted with the scale and multipliers it was certified at and the λs the run learned on its statistics.
+      expect(active!.settings).toEqual({
+        scale: choice.scale,
+        priorScale: choice.priorScale,
+        priors: ctx.evaluation!.fits,
+      });
       scale1 = choice.scale;
+      prior1 = choice.priorScale;
       const [recorded] = await stores.state.listEvaluations(dp, 1);
       expect(recorded!.exploration).toEqual(choice);
       const page = Buffer.from((await blobs.get(recorded!.htmlKey))!).toString('utf8');
-      expect(page).toContain('Thompson scale chosen offline');
+      expect(page).toContain('Serving settings chosen offline');
       expect(page).toContain('(chosen)');
       await expectDecisionsServedWith(scale1);
 
@@ -506,12 +526,14 @@ describe('retraining state machine', () => {
         { target: v2, detail: { previousVersion: v1 }, result: 'ok' },
       ]);
       const scale2 = r.output!.evaluation!.exploration!.scale;
+      const prior2 = r.output!.evaluation!.exploration!.priorScale;
       expect(r.output!.evaluation!.exploration!.currentScale).toBe(scale1); // judged against what served
+      expect(r.output!.evaluation!.exploration!.currentPriorScale).toEqual(prior1);
       expect(await stores.state.getActiveModel(dp)).toMatchObject({
         version: v2,
         cutoffBucket: D0 + 5,
-        settings: { scale: scale2 },
-        history: [{ version: v1, cutoffBucket: D0 + 4, settings: { scale: scale1 } }],
+        settings: { scale: scale2, priorScale: prior2 },
+        history: [{ version: v1, cutoffBucket: D0 + 4, settings: { scale: scale1, priorScale: prior1 } }],
       });
       const before = await serving();
       expect(before.version.startsWith(`${v2}+`)).toBe(true);
@@ -519,7 +541,12 @@ describe('retraining state machine', () => {
 
       const { active, rolledBack } = await rollbackModel(stores.state, dp);
       expect(rolledBack).toBe(v2);
-      expect(active).toMatchObject({ version: v1, cutoffBucket: D0 + 4, settings: { scale: scale1 }, history: [] });
+      expect(active).toMatchObject({
+        version: v1,
+        cutoffBucket: D0 + 4,
+        settings: { scale: scale1, priorScale: prior1 },
+        history: [],
+      });
       const after = await serving();
       expect(after.version.startsWith(`${v1}+`)).toBe(true);
       await expectDecisionsServedWith(scale1);
@@ -546,7 +573,7 @@ describe('retraining state machine', () => {
       await expect(rollbackModel(stores.state, dp)).rejects.toBeInstanceOf(NothingToRollBackError);
     });
 
-    it('a Thompson scale chosen offline serves: promoted with its model, used by decide, undone by rollback', async () => {
+    it('settings chosen offline serve: promoted with their model, used by decide, undone by rollback', async () => {
       // A world where the scale matters: A and B were shown to everyone (covered: a quarter of their variance),
       // C, the best, only three times before the held-out day (too few to be covered, its posterior wide), so how
       // often C is tried depends on the scale, and the rule picks one other than the default (0.02) that serves before any run.
@@ -588,21 +615,25 @@ describe('retraining state machine', () => {
         expect(r.output?.report?.outcome).toBe('promoted');
         const choice = r.output!.evaluation!.exploration!;
         const bounds = choice.grid.map((g) => g.lowerBound!);
-        expect(choice.scale).toBe(choice.grid[bounds.indexOf(Math.max(...bounds))]!.scale);
+        const top = choice.grid[bounds.indexOf(Math.max(...bounds))]!;
+        expect([choice.scale, choice.priorScale]).toEqual([top.scale, top.priorScale]);
         expect(choice.scale).not.toBe(DEFAULT_EXPLORATION_SCALE);
-        // The gate judged the candidate at that scale.
+        // The gate judged the candidate at that point.
         expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
-        expect(await stores.state.getActiveModel(at)).toMatchObject({ settings: { scale: choice.scale } });
+        expect(await stores.state.getActiveModel(at)).toMatchObject({
+          settings: { scale: choice.scale, priorScale: choice.priorScale },
+        });
         // The λs the run learned on the model's statistics are promoted with it, and every container serves them at
-        // once, whatever it held before: the served model does not depend on a container's history.
+        // once, times the promoted multipliers, whatever it held before: the served model does not depend on a
+        // container's history.
         const promoted = (await stores.state.getActiveModel(at))!.settings!.priors!.default!;
         expect(promoted).toEqual(r.output!.evaluation!.fits!.default);
         expect(promoted.n).toBeGreaterThan(0);
         const cold = await new ModelCache(stores.state, { refreshMs: 0 }).get(at);
         const warmAfter = await warm.get(at);
         for (const served of [cold, warmAfter]) {
-          expect(served.posterior.priors.lambdaShared).toBe(promoted.lambdaShared);
-          expect(served.posterior.priors.lambdaAction).toBe(promoted.lambdaAction);
+          expect(served.posterior.priors.lambdaShared).toBe(promoted.lambdaShared * choice.priorScale!.shared);
+          expect(served.posterior.priors.lambdaAction).toBe(promoted.lambdaAction * choice.priorScale!.action);
         }
         // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
         // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.

@@ -235,13 +235,20 @@ const storedSettingsSchema = z.object({
     )
     .optional()
     .catch(undefined),
+  priorScale: z.object({ shared: finite.positive(), action: finite.positive() }).optional().catch(undefined),
 });
 
 /** Stored learned settings as `{ settings }`, keeping only well-typed fields; `{}` when the item has none. */
 function settingsOf(value: unknown): { settings?: PromotedSettings } {
   if (typeof value !== 'object' || value === null) return {};
-  const { scale, priors } = storedSettingsSchema.parse(value);
-  return { settings: { ...(scale !== undefined && { scale }), ...(priors !== undefined && { priors }) } };
+  const { scale, priors, priorScale } = storedSettingsSchema.parse(value);
+  return {
+    settings: {
+      ...(scale !== undefined && { scale }),
+      ...(priors !== undefined && { priors }),
+      ...(priorScale !== undefined && { priorScale }),
+    },
+  };
 }
 
 export function toActive(item: Record<string, unknown>): ActiveModel {

@@ -10,7 +10,7 @@ import { API_KEY_SCOPES } from '../../app/keys/keys.ts';
 import { eligibilityRulesSchema } from '../../core/catalog/eligibility.ts';
 import { LIFECYCLE_STATUSES } from '../../core/catalog/schedule.ts';
 import { trafficCapSchema } from '../../core/catalog/traffic-cap.ts';
-import { policySummarySchema, scaleChoiceSchema } from '../../core/retrain/evaluation-record.ts';
+import { policySummarySchema, settingsChoiceSchema } from '../../core/retrain/evaluation-record.ts';
 import { decisionPointSettingsSchema, decisionResponseSchema, featuresSchema } from '../../core/schemas.ts';
 
 const count = z.number().int().min(0);
@@ -161,6 +161,11 @@ export const modelSummarySchema = z.object({
      * gets, by which its observations count (a position-based click model); [1] until lower slots have data.
      */
     examination: z.array(z.number()),
+    /**
+     * The multipliers on the learned λs a promoted retraining run chose (1 where none was, or the settings give the
+     * λ); each objective's λs are the learned ones times these.
+     */
+    priorScale: z.object({ shared: z.number(), action: z.number() }),
     objectives: z.record(
       z.string(),
       z.object({
@@ -264,7 +269,7 @@ export const evaluationViewSchema = z.object({
   rounds: count.nullable(),
   policies: z.array(policySummarySchema),
   /** The Thompson scale the run evaluated the candidate with: searched over a grid, or the settings'. */
-  exploration: scaleChoiceSchema.optional(),
+  exploration: settingsChoiceSchema.optional(),
   report: z.object({ json: z.string(), html: z.string() }),
 });
 export const evaluationListSchema = z.object({

@@ -9,9 +9,16 @@ import type { HybridPosterior } from '../../core/bandit/posterior.ts';
 import { scoreInto } from '../../core/bandit/score.ts';
 import type { ActionStats } from '../../core/bandit/stats.ts';
 import { type LifecycleStatus, lifecycleStatus } from '../../core/catalog/schedule.ts';
-import { BUCKET_MS, bucketOf, DEFAULT_OBJECTIVE, type StatsItem } from '../../core/domain.ts';
+import {
+  BUCKET_MS,
+  bucketOf,
+  DEFAULT_OBJECTIVE,
+  type PriorScale,
+  type PromotedSettings,
+  type StatsItem,
+} from '../../core/domain.ts';
 import { encodeFeatures } from '../../core/features/encode.ts';
-import { servingExploration } from '../../core/policy/serving-policy.ts';
+import { effectivePriorScale, servingExploration } from '../../core/policy/serving-policy.ts';
 import type { ModelWithStats } from '../decide/model-cache.ts';
 
 type Learned = { stats: ActionStats; rewardEvents: number; lateEvents: number; lastLearnedAt: number };
@@ -62,7 +69,7 @@ export type SummarizedModel = Pick<
   statsByObjective?: ReadonlyMap<string, ReadonlyMap<string, Learned>>;
   /** Impressions the global posterior learned from (for the default ε schedule). */
   decisions?: number;
-  learned?: { scale?: number | undefined } | undefined;
+  learned?: Pick<PromotedSettings, 'scale' | 'priorScale'> | undefined;
   live?: Int32Array;
   examination?: readonly number[];
 };
@@ -73,6 +80,11 @@ export interface LearnedSettings {
   exploration: { epsilon: number; scale: number };
   /** Each slot's examination ratio, slot 1 first (core/bandit/position.ts). */
   examination: number[];
+  /**
+   * The multipliers on the learned λs a promoted retraining run chose (1 where none was, or the settings give the λ);
+   * each objective's λs below are the learned ones times these.
+   */
+  priorScale: PriorScale;
   objectives: Record<
     string,
     {
@@ -101,6 +113,7 @@ function learnedSettings(model: SummarizedModel): LearnedSettings {
   return {
     exploration: servingExploration(model, settings, Math.max(1, live)),
     examination: [...(model.examination ?? [1])],
+    priorScale: effectivePriorScale(settings.priors, model.learned?.priorScale),
     objectives,
   };
 }

@@ -254,7 +254,7 @@ type Summed = {
 
 /**
  * Serving statistics per objective and action = the active offline model's (if any) + the online statistics of every
- * bucket from its cutoff on; the settings promoted with the active model (its Thompson scale) as `learned`. Buckets before the cutoff are what the offline model was trained on, so they are left out.
+ * bucket from its cutoff on; the settings promoted with the active model (its Thompson scale and λ multipliers) as `learned`. Buckets before the cutoff are what the offline model was trained on, so they are left out.
  * The posteriors (one per objective, the global `default` one included, over the same action list, so a candidate
  * index means the same action in all of them) and the intent models come from buildServingPolicyModel, which the
  * retraining evaluation uses too.
@@ -349,13 +349,21 @@ function build(
       compoundEvents: compoundEventObjectives(dp.settings),
       coverage: coverageRule(dp.settings),
       ...(start !== undefined && { previous: start }),
+      // The multipliers the active model was promoted with; each applies only where the settings leave its λ out.
+      priorScale: active?.settings?.priorScale,
     },
   );
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
   return {
     ...policyModel,
-    // The scale the active model was promoted with; serves only where the decision point's settings leave it out.
-    ...(active?.settings?.scale !== undefined && { learned: { scale: active.settings.scale } }),
+    // The scale and multipliers the active model was promoted with; each serves only where the decision point's
+    // settings leave it out (the multipliers are in the posteriors already).
+    ...((active?.settings?.scale !== undefined || active?.settings?.priorScale !== undefined) && {
+      learned: {
+        ...(active.settings.scale !== undefined && { scale: active.settings.scale }),
+        ...(active.settings.priorScale !== undefined && { priorScale: active.settings.priorScale }),
+      },
+    }),
     examination,
     decisionPoint: dp,
     posterior: policyModel.posteriors.get(DEFAULT_OBJECTIVE)!,

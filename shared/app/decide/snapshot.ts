@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type HybridPosterior, type Priors, sharedSketch } from '../../core/bandit/posterior.ts';
-import type { CatalogAction, DecisionPoint } from '../../core/domain.ts';
+import type { CatalogAction, DecisionPoint, PromotedSettings } from '../../core/domain.ts';
 import type { IntentModel } from '../../core/policy/serving-policy.ts';
 import type { ServingModel } from './model-cache.ts';
 
@@ -59,7 +59,7 @@ interface Header {
   posteriors: PosteriorHeader[];
   intent: { objective: string; outcomes: number; decisions: number; valuePerOutcome: number; weights: ArrayRef }[];
   decisions: number;
-  learned?: { scale?: number | undefined } | undefined;
+  learned?: Pick<PromotedSettings, 'scale' | 'priorScale'> | undefined;
   fits?: [string, Priors & { n: number }][];
 }
 

@@ -26,27 +26,42 @@
  * contribution P(reach k | x) × value_k × w_k), so estimates and the gate are in its units. Stage moves are not valued
  * offline yet: the gate refuses promotion while the training data hold any.
  *
- * **Thompson scale chosen offline.** When the decision point's settings leave `exploration.scale` out, the run
- * evaluates the candidate model served with each scale of {@link SCALE_GRID} on the same held-out rounds, with the
- * same estimator and HCOPE bound, each bound at δ / |grid| (so the grid's bounds hold together with probability
- * 1 − δ, and the chosen one's is still a 1 − δ bound although it was picked for being the highest).
- * Rule: the scale with the highest lower bound; a tie (within 1e-6) keeps the scale that serves now, else the
- * smaller scale; without any lower bound (no propensities) or without held-out rounds, the scale that serves now.
- * The candidate that faces the gate is the candidate model served with that scale, so the gate certifies exactly
- * what would serve, and promotion stores the scale with the model (promote.ts): a settings change is promoted only
- * through the gate. The current model is served with the scale that serves now (the active model's, before any the
- * default: 0.02 with one objective, 1 with several; `defaultExplorationScale`),
- * so the comparison is fair. The scale multiplies every action's Thompson variance, including the reduced share the
- * coverage rule (on whenever the scale is left out) leaves a covered action. Settings that give a scale are used as
- * they are: nothing is searched. Reported as `exploration` in the evaluation summary, the run's record and report: every grid point's
- * estimate and bound, the scale chosen and why.
+ * **Settings chosen offline.** The run evaluates the candidate model served with each point of a grid of serving
+ * settings on the same held-out rounds, with the same estimator and HCOPE bound. The error probability δ is shared
+ * over the grid: δ/2 for the point that serves now and δ / (2(|grid| − 1)) for each other point (δ / |grid| each
+ * when what serves now is not on the grid), so the grid's bounds hold together with probability 1 − δ and the chosen
+ * one's is still a 1 − δ bound although it was picked for being the highest. Why not δ / |grid| each: when the
+ * posterior is sharp every point serves the same argmax, and a twentieth of δ would widen the bound of a plainly
+ * better model past the gate (it did, in test/retrain/state-machine.emu.test.ts); the weighted split (Bonferroni with
+ * weights fixed before the data) keeps the status quo's bound tighter than the old δ/4 and asks a change of settings
+ * to show itself against a stricter one. The grid is every pair of
+ * - a Thompson scale: each of {@link SCALE_GRID} when the decision point's settings leave `exploration.scale` out, else
+ *   the settings' scale alone;
+ * - multipliers on the λs empirical Bayes learns (core/bandit/hyperparameters.ts): each of `PRIOR_GRID` (the
+ *   learned λs, then λs or λa alone ×1/10 or ×10) that changes no λ the settings give; the learned λs alone when
+ *   they give both. The model is built again for each (the learned λs times the multipliers; the evidence fit itself
+ *   does not change), so a multiplier corrects the evidence where the held-out days say its λ generalises worse,
+ *   and keeps following the data as they grow once promoted.
+ * Rule: the point with the highest lower bound (each at its own δ); a tie (within 1e-6) keeps the point that serves now (the current
+ * scale and multipliers), else the earlier point in grid order (the learned λs first, then smaller scales first);
+ * without any lower bound (no propensities) or without held-out rounds, the point that serves now. A grid of one
+ * point (the settings give the scale and both λs) is no search: `source: settings`.
+ * The candidate that faces the gate is the candidate model served at that point, so the gate certifies exactly what
+ * would serve, and promotion stores the scale and the multipliers with the model where they were searched
+ * (promote.ts): a settings change is promoted only through the gate. The current model is served at the point that
+ * serves now: the settings' values, else the active model's promoted ones, else the defaults (scale 0.02 with one
+ * objective, 1 with several, `defaultExplorationScale`; the learned λs as they are), so the comparison is fair. The
+ * scale multiplies every action's Thompson variance, including the reduced share the coverage rule (on whenever the
+ * scale is left out) leaves a covered action. Reported as `exploration` in the evaluation summary, the run's record
+ * and report: every grid point's estimate and bound, the point chosen and why. Cost: one model build per multiplier
+ * point and one off-policy evaluation per grid point (20 with everything left out).
  *
  * **Several slots.** When held-out decisions filled several slots and logged each slot's propensity given the slots
  * above, the whole page is evaluated too ({@link evaluatePages}): every held-out round with a propensity as a slate (a
  * one-slot decision as a slate of one), each model's RIPS estimate of the page's value (the sum of its slots'
  * rewards; core/evaluation/slate.ts) with each lower slot drawn as decide draws it (`nextSlot`: the decision's scores
  * and ε over every candidate, the slots above left out), and the candidate's HCOPE bound on its RIPS returns. RIPS
- * is unbiased when a slot's reward depends on the slots down to it. The Thompson scale is still chosen on slot 1.
+ * is unbiased when a slot's reward depends on the slots down to it. The settings are still chosen on slot 1.
  *
  * **Gate.** Promote iff the candidate's HCOPE lower bound (empirical Bernstein, 1 − δ) ≥ the current policy's
  * estimated value (recommended estimator, doubly robust when propensities exist) − tolerance, the slice has at
@@ -62,6 +77,7 @@ import {
   type BaseModelStats,
   type CatalogAction,
   DEFAULT_OBJECTIVE,
+  type PriorScale,
   type PromotedFit,
   type PromotedSettings,
 } from '../../core/domain.ts';
@@ -83,6 +99,8 @@ import {
   buildServingPolicyModel,
   coverageRule,
   defaultExplorationScale,
+  effectivePriorScale,
+  priorGrid,
   SCALE_GRID,
   type ServingPolicyModel,
   type ServingPolicySettings,
@@ -91,6 +109,7 @@ import {
   scoreServingPolicy,
   servingDistribution,
   servingFits,
+  UNIT_PRIOR_SCALE,
 } from '../../core/policy/serving-policy.ts';
 import type { DecisionPointChanges, StateStore } from '../../core/ports.ts';
 import { decodeAggregate, type HoldoutRound } from './aggregate.ts';
@@ -98,7 +117,7 @@ import { ArtifactError } from './errors.ts';
 import { decodeModel, type OfflineModel, type OnlineBucketStats } from './fit.ts';
 import { evaluationKey } from './keys.ts';
 import type { BlobStore } from './ports.ts';
-import type { PolicySummary, RunContext, RunParams, ScaleChoice } from './run-context.ts';
+import type { PolicySummary, RunContext, RunParams, SettingsChoice } from './run-context.ts';
 
 /**
  * A model's serving policy as an evaluation target: for each round, the slot-1 probabilities
@@ -153,10 +172,12 @@ export function servingModelOf(
   run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives' | 'compoundEvents' | 'exploration'>,
   actions: readonly { id: string; features: Float64Array }[],
   stats: StatsByObjective,
+  priorScale?: PriorScale,
 ): ServingPolicyModel {
   return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats, {
     compoundEvents: run.compoundEvents,
     coverage: coverageRule(run),
+    priorScale,
   });
 }
 
@@ -215,7 +236,10 @@ export interface CurrentModelInput {
         cutoffBucket: number;
         itemVersion: number;
         stats: StatsByObjective;
-        /** The settings promoted with it: its Thompson scale serves where the decision point's settings leave it out. */
+        /**
+         * The settings promoted with it: its Thompson scale and λ multipliers serve where the decision point's settings
+         * leave them out.
+         */
         settings?: PromotedSettings | undefined;
       }
     | undefined;
@@ -267,7 +291,7 @@ function currentStats(run: RunParams, current: CurrentModelInput): StatsByObject
 
 export interface Evaluation {
   rounds: number;
-  /** The candidate as it would serve: with the scale {@link chooseScale} chose (or the settings give). */
+  /** The candidate as it would serve: at the point {@link chooseSettings} chose. */
   candidate: EvaluationReport | null;
   current: EvaluationReport | null;
   logging: EvaluationReport | null;
@@ -275,8 +299,8 @@ export interface Evaluation {
   forced: boolean;
   reasons: string[];
   warnings: string[];
-  /** How the candidate's Thompson scale was chosen, with every grid point's estimate and bound. */
-  exploration: ScaleChoice;
+  /** How the candidate's serving settings were chosen, with every grid point's estimate and bound. */
+  exploration: SettingsChoice;
   /** The λs learned on the candidate's final statistics, per objective ({@link GatePolicies.fits}). */
   fits: Record<string, PromotedFit>;
   /** Whole-page estimates of the candidate and the current model, when held-out decisions had several slots. */
@@ -329,16 +353,24 @@ export function evaluatePages(
   };
 }
 
+/** A point of the settings grid: a Thompson scale and multipliers on the learned λs. */
+export interface SettingsPoint {
+  scale: number;
+  priorScale: PriorScale;
+}
+
 /** The policies the gate compares. */
 export interface GatePolicies {
-  /** The candidate model served with the scale that serves now (or the settings'). */
+  /** The candidate model served at the point that serves now (the settings' values where they give them). */
   candidate: TargetPolicy;
-  /** The candidate model served with `scale` where the settings leave the scale out. */
-  candidateAt(scale: number): TargetPolicy;
+  /** The candidate model served at `point` (its model built once per multipliers). */
+  candidateAt(point: SettingsPoint): TargetPolicy;
   /** The current model as it serves now. */
   current: TargetPolicy;
   /** The Thompson scale that serves now: the settings', else the active model's, else the default. */
   currentScale: number;
+  /** The λ multipliers that serve now: the active model's where the settings leave the λ out, else 1. */
+  currentPriorScale: PriorScale;
   /**
    * Per objective, the λs learned on the candidate's final statistics (every day, the held-out ones included: what
    * serving will hold) and the impressions they were learned on; promoted with the model so serving starts from them.
@@ -376,13 +408,27 @@ export function gatePolicies(
   for (const r of rounds) for (const id of r.candidates) mentioned.add(id);
   const actions = universe(run, current.catalog, model.features, mentioned);
   const settings = servingSettings(run);
-  const activeScale = current.active?.settings?.scale;
-  const currentScale = run.exploration.scale ?? activeScale ?? defaultExplorationScale(run);
-  const candidateModel = servingModelOf(run, actions, candidateStats);
+  const currentScale = run.exploration.scale ?? current.active?.settings?.scale ?? defaultExplorationScale(run);
+  const currentPriorScale = effectivePriorScale(run.priors, current.active?.settings?.priorScale);
+  // One candidate model per multipliers, built when a grid point first asks for it.
+  const candidateModels = new Map<string, ServingPolicyModel>();
+  const candidateModel = (p: PriorScale) => {
+    const key = `${p.shared}/${p.action}`;
+    let built = candidateModels.get(key);
+    if (!built) {
+      built = servingModelOf(run, actions, candidateStats, p);
+      candidateModels.set(key, built);
+    }
+    return built;
+  };
   // `learned` is what the model cache sets from the active model; explicit settings take precedence over it.
-  const candidateAt = (scale: number) =>
-    servingTargetPolicy('candidate', { ...candidateModel, learned: { scale } }, settings);
-  const currentModel = servingModelOf(run, actions, currentStatsByObjective);
+  const candidateAt = (point: SettingsPoint) =>
+    servingTargetPolicy(
+      'candidate',
+      { ...candidateModel(point.priorScale), learned: { scale: point.scale } },
+      settings,
+    );
+  const currentModel = servingModelOf(run, actions, currentStatsByObjective, currentPriorScale);
   const finalStats = new Map([...model.objectives].map(([name, o]) => [name, o.final] as const));
   const fits: Record<string, PromotedFit> = {};
   const dims = { d: run.contextDim, m: run.actionDim };
@@ -390,10 +436,11 @@ export function gatePolicies(
     fits[objective] = { lambdaShared: f.lambdaShared, lambdaAction: f.lambdaAction, n: f.n };
   }
   return {
-    candidate: candidateAt(currentScale),
+    candidate: candidateAt({ scale: currentScale, priorScale: currentPriorScale }),
     candidateAt,
     current: servingTargetPolicy('current', { ...currentModel, learned: { scale: currentScale } }, settings),
     currentScale,
+    currentPriorScale,
     fits,
     warnings,
   };
@@ -406,52 +453,77 @@ export function gatePolicies(
  */
 const tieMargin = (bound: number) => 1e-6 * Math.max(1, Math.abs(bound));
 
+const samePriorScale = (p: PriorScale, q: PriorScale) => p.shared === q.shared && p.action === q.action;
+/** A grid point in words: its scale, and its multipliers unless both are 1. */
+const pointText = (p: SettingsPoint) =>
+  samePriorScale(p.priorScale, UNIT_PRIOR_SCALE)
+    ? `scale ${p.scale}`
+    : `scale ${p.scale} with λs × ${p.priorScale.shared}, λa × ${p.priorScale.action}`;
+
 /**
- * The Thompson scale the candidate is evaluated with, and its evaluation (the module header states the rule): the
- * settings' scale when they give one; else the scale of {@link SCALE_GRID} whose HCOPE lower bound (at δ / |grid|) is
- * highest, ties (within 1e-6) kept by the scale that serves now, then by the smaller scale; the scale that serves
- * now when no grid point has a bound. Every grid point's figures go into the choice, for the report.
+ * The grid of serving settings the run searches (module header): every multiplier point of {@link priorGrid} the
+ * settings allow, each with every scale of {@link SCALE_GRID} (or the settings' scale alone), in that order.
  */
-export function chooseScale(
+export function settingsGrid(run: Pick<RunParams, 'priors' | 'exploration'>): SettingsPoint[] {
+  const scales = run.exploration.scale === undefined ? SCALE_GRID : [run.exploration.scale];
+  return priorGrid(run.priors).flatMap((priorScale) => scales.map((scale) => ({ scale, priorScale })));
+}
+
+/**
+ * The serving settings the candidate is evaluated with, and its evaluation (the module header states the rule): of
+ * {@link settingsGrid}, the point whose HCOPE lower bound (at δ / |grid|) is highest, ties (within 1e-6) kept by the
+ * point that serves now, then by grid order; the point that serves now when no point has a bound. A grid of one point
+ * is no search. Every grid point's figures go into the choice, for the report.
+ */
+export function chooseSettings(
   data: LoggedData,
-  policies: Pick<GatePolicies, 'candidate' | 'candidateAt' | 'currentScale'>,
-  explicit: number | undefined,
+  policies: Pick<GatePolicies, 'candidateAt' | 'currentScale' | 'currentPriorScale'>,
+  run: Pick<RunParams, 'priors' | 'exploration'>,
   delta: number,
-): { choice: ScaleChoice; candidate: EvaluationReport } {
-  const { currentScale } = policies;
-  if (explicit !== undefined) {
+): { choice: SettingsChoice; candidate: EvaluationReport } {
+  const { currentScale, currentPriorScale } = policies;
+  const points = settingsGrid(run);
+  const current = { currentScale, currentPriorScale };
+  if (points.length === 1) {
+    const only = points[0]!;
     return {
-      choice: scaleWithoutSearch(explicit, currentScale),
-      candidate: evaluatePolicy(data, policies.candidate, { delta, seed: 0 }),
+      choice: { ...withoutSearch(run, only.scale, current), priorScale: only.priorScale },
+      candidate: evaluatePolicy(data, policies.candidateAt(only), { delta, seed: 0 }),
     };
   }
-  const pointDelta = delta / SCALE_GRID.length;
-  const reports = SCALE_GRID.map((scale) => ({
-    scale,
-    report: evaluatePolicy(data, policies.candidateAt(scale), { delta: pointDelta, seed: 0 }),
+  const serving = (p: SettingsPoint) => p.scale === currentScale && samePriorScale(p.priorScale, currentPriorScale);
+  const deltas = pointDeltas(points.map(serving), delta);
+  const reports = points.map((point, i) => ({
+    point,
+    delta: deltas[i]!,
+    report: evaluatePolicy(data, policies.candidateAt(point), { delta: deltas[i]!, seed: 0 }),
   }));
-  const grid = reports.map(({ scale, report }) => ({ ...summarize(`candidate, scale ${scale}`, report), scale }));
+  const grid = reports.map(({ point, report, delta: pointDelta }) => ({
+    ...summarize(`candidate, ${pointText(point)}`, report),
+    scale: point.scale,
+    priorScale: point.priorScale,
+    delta: pointDelta,
+  }));
   const bound = (i: number) => reports[i]?.report.lowerBound ?? null;
-  let best = SCALE_GRID.indexOf(currentScale);
+  let best = points.findIndex(serving);
   for (let i = 0; i < reports.length; i++) {
     const lb = bound(i);
     if (lb === null) continue;
     const incumbent = best < 0 ? null : bound(best);
     if (incumbent === null || lb > incumbent + tieMargin(incumbent)) best = i;
   }
-  const level = `${(100 * (1 - pointDelta)).toFixed(1)}%`;
   const chosen = best < 0 ? undefined : reports[best];
+  const base = { source: 'search' as const, currentScale, currentPriorScale, grid };
   if (!chosen || chosen.report.lowerBound === null) {
-    const report =
-      chosen?.report ?? evaluatePolicy(data, policies.candidateAt(currentScale), { delta: pointDelta, seed: 0 });
+    const point = { scale: currentScale, priorScale: currentPriorScale };
+    const report = chosen?.report ?? evaluatePolicy(data, policies.candidateAt(point), { delta, seed: 0 });
     return {
       choice: {
-        source: 'search',
+        ...base,
+        delta: chosen?.delta ?? delta,
         scale: currentScale,
-        currentScale,
-        delta: pointDelta,
-        grid,
-        why: `no grid point has a lower bound (the held-out decisions carry no propensities): the candidate keeps the scale that serves now, ${currentScale}`,
+        priorScale: currentPriorScale,
+        why: `no grid point has a lower bound (the held-out decisions carry no propensities): the candidate keeps what serves now, ${pointText(point)}`,
       },
       candidate: report,
     };
@@ -461,17 +533,32 @@ export function chooseScale(
   const ties = reports.filter(
     (r, i) => i !== best && r.report.lowerBound !== null && Math.abs(r.report.lowerBound - top) <= tieMargin(top),
   );
+  const level = `${(100 * (1 - chosen.delta)).toFixed(2)}%`;
+  const others = deltas.find((_, i) => !serving(points[i]!)) ?? delta;
+  const split = points.some(serving)
+    ? `δ/2 for what serves now and δ/${Math.round(delta / others)} = ${others.toPrecision(3)} for each other point`
+    : `δ/${points.length} = ${others.toPrecision(3)} for each point`;
   const why =
-    `scale ${chosen.scale} has the highest ${level} lower bound of the grid (${lb}; each grid point's bound at ` +
-    `δ/${SCALE_GRID.length} = ${pointDelta.toPrecision(3)})` +
-    (ties.length > 0 ? `, tied with ${ties.map((t) => t.scale).join(', ')}` : '') +
-    (chosen.scale === currentScale
-      ? `; it is the scale that serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
-      : `${ties.length > 0 ? ' (a tie takes the smaller scale)' : ''}; promoting the candidate changes the serving scale from ${currentScale} to ${chosen.scale}`);
+    `${pointText(chosen.point)} has the highest lower bound of the grid (${lb} at ${level}; ${split})` +
+    (ties.length > 0 ? `, tied with ${ties.map((t) => pointText(t.point)).join('; ')}` : '') +
+    (serving(chosen.point)
+      ? `; it is what serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
+      : `${ties.length > 0 ? ' (a tie takes the earlier point: unmultiplied λs first, then the smaller scale)' : ''}; promoting the candidate changes what serves from ${pointText({ scale: currentScale, priorScale: currentPriorScale })} to ${pointText(chosen.point)}`);
   return {
-    choice: { source: 'search', scale: chosen.scale, currentScale, delta: pointDelta, grid, why },
+    choice: { ...base, delta: chosen.delta, scale: chosen.point.scale, priorScale: chosen.point.priorScale, why },
     candidate: chosen.report,
   };
+}
+
+/**
+ * Each grid point's share of δ (module header): δ/2 for the point that serves now and the other half shared equally
+ * by the rest; δ / |grid| each when no point serves now. The shares sum to δ.
+ */
+export function pointDeltas(serving: readonly boolean[], delta: number): number[] {
+  const n = serving.length;
+  if (n === 1) return [delta];
+  if (!serving.includes(true)) return serving.map(() => delta / n);
+  return serving.map((s) => (s ? delta / 2 : delta / (2 * (n - 1))));
 }
 
 /** Pure core of the evaluation and the gate. */
@@ -525,7 +612,7 @@ export function evaluateCandidate(
   let candidate: EvaluationReport | null = null;
   let cur: EvaluationReport | null = null;
   let logging: EvaluationReport | null = null;
-  let exploration = scaleWithoutSearch(run.exploration.scale, policies.currentScale);
+  let exploration = withoutSearch(run, policies.currentScale, policies);
   let pages: Evaluation['pages'] = null;
   if (rounds.length === 0) {
     reasons.push(
@@ -538,7 +625,7 @@ export function evaluateCandidate(
   } else {
     const data = toLogged(rounds);
     const options = { delta: run.delta, seed: 0 };
-    const chosen = chooseScale(data, policies, run.exploration.scale, run.delta);
+    const chosen = chooseSettings(data, policies, run, run.delta);
     candidate = chosen.candidate;
     exploration = chosen.choice;
     cur = evaluatePolicy(data, policies.current, options);
@@ -560,7 +647,8 @@ export function evaluateCandidate(
       );
     }
     // Several slots: the whole page must hold too (RIPS; the bound at the same δ).
-    pages = evaluatePages(rounds, policies.candidateAt(exploration.scale), policies.current, run.delta);
+    const point = { scale: exploration.scale, priorScale: exploration.priorScale ?? policies.currentPriorScale };
+    pages = evaluatePages(rounds, policies.candidateAt(point), policies.current, run.delta);
     const pageBound = pages?.candidate.lowerBound;
     const pageCurrent = pages?.current.estimate?.value;
     if (pageBound != null && pageCurrent !== undefined && pageBound < pageCurrent - run.tolerance) {
@@ -588,25 +676,36 @@ export function evaluateCandidate(
   };
 }
 
-/** The scale choice without a search: the settings', else (no held-out rounds) the scale that serves now. */
-function scaleWithoutSearch(explicit: number | undefined, currentScale: number): ScaleChoice {
-  return explicit !== undefined
-    ? {
-        source: 'settings',
-        scale: explicit,
-        currentScale,
-        delta: null,
-        grid: [],
-        why: `the decision point's settings give exploration.scale = ${explicit}: no scale was searched`,
-      }
-    : {
-        source: 'search',
-        scale: currentScale,
-        currentScale,
-        delta: null,
-        grid: [],
-        why: `no held-out decisions to evaluate the grid on: the candidate keeps the scale that serves now, ${currentScale}`,
-      };
+/**
+ * The choice without a search: the settings give the scale and both λs (`settings`), or there are no held-out rounds
+ * to search on, so the candidate keeps what serves now (`search`).
+ */
+function withoutSearch(
+  run: Pick<RunParams, 'priors' | 'exploration'>,
+  scale: number,
+  current: Pick<GatePolicies, 'currentScale' | 'currentPriorScale'>,
+): SettingsChoice {
+  const { currentScale, currentPriorScale } = current;
+  const explicit = settingsGrid(run).length === 1;
+  return {
+    source: explicit ? 'settings' : 'search',
+    scale,
+    currentScale,
+    priorScale: currentPriorScale,
+    currentPriorScale,
+    delta: null,
+    grid: [],
+    why: explicit
+      ? `the decision point's settings give exploration.scale = ${scale}, λs and λa: nothing was searched`
+      : `no held-out decisions to evaluate the grid on: the candidate keeps what serves now, ${pointText({ scale: currentScale, priorScale: currentPriorScale })}`,
+  };
+}
+
+/** The chosen or the current point of a choice, in words. */
+function choiceText(choice: SettingsChoice, which: 'chosen' | 'current'): string {
+  const scale = which === 'chosen' ? choice.scale : choice.currentScale;
+  const priorScale = (which === 'chosen' ? choice.priorScale : choice.currentPriorScale) ?? UNIT_PRIOR_SCALE;
+  return pointText({ scale, priorScale });
 }
 
 export interface EvaluateDeps {
@@ -635,9 +734,9 @@ export async function evaluate(ctx: RunContext, deps: EvaluateDeps): Promise<Run
       forced: result.forced,
       reasons: result.reasons,
       warnings: result.warnings,
-      candidate: summarize(`candidate (scale ${result.exploration.scale})`, result.candidate),
+      candidate: summarize(`candidate (${choiceText(result.exploration, 'chosen')})`, result.candidate),
       current: summarize(
-        `current (${active ? active.version : 'online'}, scale ${result.exploration.currentScale})`,
+        `current (${active ? active.version : 'online'}, ${choiceText(result.exploration, 'current')})`,
         result.current,
       ),
       exploration: result.exploration,

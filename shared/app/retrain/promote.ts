@@ -3,8 +3,9 @@
  * under its version, then moves the `ACTIVE` pointer to it with `cutoffBucket` = the first day not in its training
  * data, keeping the previous pointers as history. Serving reads the pointer and combines that version's base with
  * the online statistics from its cutoff on. The pointer also carries the settings the run chose with the model (the
- * Thompson scale, when searched: see evaluate.ts), so serving uses exactly the scale the gate certified, and the λs
- * the run learned on the model's statistics, which every container starts from at once (model-cache.ts).
+ * Thompson scale and the multipliers on the learned λs, where searched: see evaluate.ts), so serving uses exactly the
+ * settings the gate certified, and the λs the run learned on the model's statistics, which every container starts
+ * from at once (model-cache.ts).
  *
  * Order matters: every base item is written before the pointer, so a reader that sees the pointer also sees the
  * statistics it points to. Each batch of base items gets the time of its own write as `updatedAt`, so a decision
@@ -58,17 +59,23 @@ async function recordPromotion(ctx: RunContext, deps: PromoteDeps, active: Activ
 }
 
 /**
- * The settings promoted with the model: the Thompson scale the gate certified it with, when the run chose one (the
- * decision point's settings leave the scale out), and the λs the run learned on the model's statistics. A model
+ * The settings promoted with the model: the Thompson scale the gate certified it with, when the run searched it (the
+ * decision point's settings leave the scale out), the multipliers on the learned λs it was certified with, when the
+ * run searched them (the settings leave a λ out), and the λs the run learned on the model's statistics. A model
  * promoted under an explicit scale carries no scale, so removing the explicit scale later serves the default until a
- * run chooses one, never a scale nobody evaluated with this model.
+ * run chooses one, never a scale nobody evaluated with this model; the same holds for the multipliers.
  */
 function promotedSettings(ctx: RunContext): PromotedSettings | undefined {
   const choice = ctx.evaluation?.exploration;
   const fits = ctx.evaluation?.fits;
-  if (choice?.source !== 'search' && fits === undefined) return undefined;
+  const searched = choice?.source === 'search';
+  const scale = searched && ctx.run.exploration.scale === undefined ? choice.scale : undefined;
+  const free = ctx.run.priors.lambdaShared === undefined || ctx.run.priors.lambdaAction === undefined;
+  const priorScale = searched && free ? choice.priorScale : undefined;
+  if (scale === undefined && priorScale === undefined && fits === undefined) return undefined;
   return {
-    ...(choice?.source === 'search' && { scale: choice.scale }),
+    ...(scale !== undefined && { scale }),
+    ...(priorScale !== undefined && { priorScale }),
     ...(fits !== undefined && { priors: fits }),
   };
 }

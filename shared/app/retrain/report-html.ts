@@ -3,7 +3,7 @@
  * an SVG chart with, per policy, the point estimate, its 95% interval and the high-confidence lower bound, and the
  * Thompson scale's choice (every grid point searched, the one chosen and why).
  */
-import type { EvaluationRecord, PolicySummary, ScaleChoice } from '../../core/retrain/evaluation-record.ts';
+import type { EvaluationRecord, PolicySummary, SettingsChoice } from '../../core/retrain/evaluation-record.ts';
 
 const esc = (s: string) =>
   s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -79,22 +79,33 @@ export function policyChartSvg(policies: readonly PolicySummary[]): string {
   return parts.join('');
 }
 
-/** The Thompson scale section: the rule's outcome in a sentence, then one row per grid point searched. */
-export function scaleChoiceHtml(choice: ScaleChoice | undefined): string {
-  if (!choice) return '<p>not recorded (a run from before the scale was chosen offline)</p>';
-  const head = `<p>Scale <strong>${fmt(choice.scale)}</strong> (serving now: ${fmt(choice.currentScale)}): ${esc(choice.why)}.</p>`;
+const multipliers = (p: { shared: number; action: number } | undefined) =>
+  p === undefined ? '×1, ×1' : `×${fmt(p.shared)}, ×${fmt(p.action)}`;
+
+/**
+ * The serving settings section: the rule's outcome in a sentence, then one row per grid point searched (Thompson
+ * scale, and the multipliers on the learned λs and λa).
+ */
+export function settingsChoiceHtml(choice: SettingsChoice | undefined): string {
+  if (!choice) return '<p>not recorded (a run from before the settings were chosen offline)</p>';
+  const head =
+    `<p>Scale <strong>${fmt(choice.scale)}</strong>, λs and λa <strong>${multipliers(choice.priorScale)}</strong> ` +
+    `(serving now: ${fmt(choice.currentScale)}, ${multipliers(choice.currentPriorScale)}): ${esc(choice.why)}.</p>`;
   if (choice.grid.length === 0) return head;
+  const isChosen = (g: SettingsChoice['grid'][number]) =>
+    g.scale === choice.scale &&
+    (g.priorScale?.shared ?? 1) === (choice.priorScale?.shared ?? 1) &&
+    (g.priorScale?.action ?? 1) === (choice.priorScale?.action ?? 1);
   const rows = choice.grid
     .map(
       (g) =>
-        `<tr${g.scale === choice.scale ? ' class="chosen"' : ''}><td>${fmt(g.scale)}${g.scale === choice.scale ? ' (chosen)' : ''}</td>` +
+        `<tr${isChosen(g) ? ' class="chosen"' : ''}><td>${fmt(g.scale)}${isChosen(g) ? ' (chosen)' : ''}</td><td>${multipliers(g.priorScale)}</td>` +
         `<td>${esc(g.estimator)}</td><td>${fmt(g.estimate?.value)}</td><td>[${fmt(g.estimate?.lower)}, ${fmt(g.estimate?.upper)}]</td>` +
-        `<td>${fmt(g.lowerBound)}</td><td>${fmt(g.ess)}</td></tr>`,
+        `<td>${fmt(g.lowerBound)}</td><td>${fmt(g.delta)}</td><td>${fmt(g.ess)}</td></tr>`,
     )
     .join('');
-  const level = choice.delta === null ? '' : ` (${(100 * (1 - choice.delta)).toFixed(1)}%, δ = ${fmt(choice.delta)})`;
   return `${head}
-<table><thead><tr><th>scale</th><th>estimator</th><th>value</th><th>95% interval</th><th>lower bound${level}</th><th>ESS</th></tr></thead><tbody>${rows}</tbody></table>`;
+<table><thead><tr><th>scale</th><th>λs, λa</th><th>estimator</th><th>value</th><th>95% interval</th><th>lower bound</th><th>its δ</th><th>ESS</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 export function reportHtml(record: EvaluationRecord): string {
@@ -119,8 +130,8 @@ Started ${new Date(record.startedAt).toISOString()}, finished ${new Date(record.
 <h2>Estimates</h2>
 ${policyChartSvg(record.policies)}
 <table><thead><tr><th>policy</th><th>estimator</th><th>value</th><th>95% interval</th><th>lower bound</th><th>ESS</th></tr></thead><tbody>${rows}</tbody></table>
-<h2>Thompson scale chosen offline</h2>
-${scaleChoiceHtml(record.exploration)}
+<h2>Serving settings chosen offline</h2>
+${settingsChoiceHtml(record.exploration)}
 <h2>Why</h2>
 ${list(record.reasons)}
 <h2>Warnings</h2>

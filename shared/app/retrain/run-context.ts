@@ -9,8 +9,8 @@ import { DEFAULT_CLIP } from '../../core/importance.ts';
 import {
   type PolicySummary,
   policySummarySchema,
-  type ScaleChoice,
-  scaleChoiceSchema,
+  type SettingsChoice,
+  settingsChoiceSchema,
 } from '../../core/retrain/evaluation-record.ts';
 import { combineSchema, decisionPointIdSchema, priorsSchema } from '../../core/schemas.ts';
 
@@ -179,7 +179,7 @@ export const evaluationSummarySchema = z.object({
   current: policySummarySchema,
   logging: policySummarySchema,
   /** How the candidate's Thompson scale was chosen (absent in contexts of runs planned before it existed). */
-  exploration: scaleChoiceSchema.optional(),
+  exploration: settingsChoiceSchema.optional(),
   /** Per objective, the λs learned on the candidate's final statistics and their impressions (promoted with it). */
   fits: z
     .record(z.string(), z.object({ lambdaShared: z.number(), lambdaAction: z.number(), n: z.number() }))
@@ -194,7 +194,7 @@ export const evaluationSummarySchema = z.object({
   activeVersion: z.string().nullable(),
 });
 export type EvaluationSummary = z.infer<typeof evaluationSummarySchema>;
-export type { PolicySummary, ScaleChoice };
+export type { PolicySummary, SettingsChoice };
 
 export const promotionSummarySchema = z.object({
   promoted: z.boolean(),

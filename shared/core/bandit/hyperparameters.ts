@@ -31,6 +31,8 @@
  *   2.6 ± 1.1% on the base world and 10.7 ± 2.3% with 100 actions, the lower end 2.7 ± 2.0% with 100 actions (20 seeds,
  *   with this rule for λs).
  * - A value the settings give explicitly is used as given and not learned.
+ * - Serving may multiply the λs learned here by factors a retraining run certified on held-out days (`PRIOR_GRID`,
+ *   shared/app/retrain/evaluate.ts); the fit itself, and so where the next refit starts, is this rule's.
  * - Wide contexts: one evidence evaluation costs about d³/6 per action with data. When the actions with data exceed
  *   max({@link MIN_EVIDENCE_ACTIONS}, ⌊100·32³/d³⌋) (what 100 actions cost at d = 32), the objective is the evidence
  *   of the most-observed ones of that many (ties by id): the exact marginal likelihood of part of the data, so the

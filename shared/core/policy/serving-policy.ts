@@ -41,7 +41,14 @@ import { buildPosterior, type Dims, type HybridPosterior, type Priors } from '..
 import { scoreInto } from '../bandit/score.ts';
 import type { ActionStats } from '../bandit/stats.ts';
 import { argmaxProbabilities } from '../bandit/thompson.ts';
-import { DEFAULT_OBJECTIVE, INTENT_ACTION, intentObjective, type PromotedFit } from '../domain.ts';
+import {
+  DEFAULT_OBJECTIVE,
+  INTENT_ACTION,
+  intentObjective,
+  type PriorScale,
+  type PromotedFit,
+  type PromotedSettings,
+} from '../domain.ts';
 
 /** What `decide` reports as `servedBy` / `objective` in weighted mode. */
 export const WEIGHTED = 'weighted';
@@ -66,8 +73,11 @@ export interface ServingPolicyModel {
   intent: ReadonlyMap<string, IntentModel>;
   /** Impressions the global posterior has learned from (Σ n): what the default ε schedule decays with. */
   decisions: number;
-  /** Settings a promoted retraining run chose offline, used where the decision point's settings leave them out. */
-  learned?: { scale?: number | undefined } | undefined;
+  /**
+   * Settings a promoted retraining run chose offline, used where the decision point's settings leave them out (the
+   * multipliers are already in the posteriors' priors; kept here to report them).
+   */
+  learned?: Pick<PromotedSettings, 'scale' | 'priorScale'> | undefined;
   /** Per objective, the λs learned and the impressions they were learned on (absent in hand-made models). */
   fits?: ReadonlyMap<string, LearnedFit>;
 }
@@ -118,6 +128,45 @@ export const OBJECTIVES_EXPLORATION_SCALE = 1;
  * point costs one off-policy evaluation and a share of δ.
  */
 export const SCALE_GRID: readonly number[] = Object.freeze([0.005, DEFAULT_EXPLORATION_SCALE, 0.1, 1]);
+
+/** The learned λs as they are. */
+export const UNIT_PRIOR_SCALE: PriorScale = Object.freeze({ shared: 1, action: 1 });
+
+/**
+ * The multipliers on the learned λs a retraining run evaluates where the settings leave them out
+ * (shared/app/retrain/evaluate.ts): the learned ones first, then each λ alone ten times weaker and ten times stronger.
+ * Ten, because the evidence is flat within a factor of a few (decisions do not tell λs 10 from 30) and a correction
+ * the held-out days could show must be larger than that; one λ at a time, because each point costs one off-policy
+ * evaluation per scale and a share of δ.
+ */
+export const PRIOR_GRID: readonly PriorScale[] = Object.freeze(
+  [
+    UNIT_PRIOR_SCALE,
+    { shared: 0.1, action: 1 },
+    { shared: 10, action: 1 },
+    { shared: 1, action: 0.1 },
+    { shared: 1, action: 10 },
+  ].map((p) => Object.freeze(p)),
+);
+
+/**
+ * The multipliers that apply under `priors` (the decision point's settings): a λ the settings give is used as given,
+ * so its multiplier is 1.
+ */
+export function effectivePriorScale(priors: PriorSettings, scale: PriorScale | undefined): PriorScale {
+  return {
+    shared: priors.lambdaShared === undefined ? (scale?.shared ?? 1) : 1,
+    action: priors.lambdaAction === undefined ? (scale?.action ?? 1) : 1,
+  };
+}
+
+/** The points of {@link PRIOR_GRID} that change no λ the settings give ({@link UNIT_PRIOR_SCALE} alone when both do). */
+export function priorGrid(priors: PriorSettings): PriorScale[] {
+  return PRIOR_GRID.filter(
+    (p) =>
+      (priors.lambdaShared === undefined || p.shared === 1) && (priors.lambdaAction === undefined || p.action === 1),
+  );
+}
 
 /** The scale that serves while neither the settings nor a promoted retraining run give one. */
 export function defaultExplorationScale(settings: { objectives: readonly unknown[] }): number {
@@ -184,6 +233,11 @@ export interface ServingModelOptions {
    * whole range.
    */
   previous?: { fits?: ReadonlyMap<string, PromotedFit> | undefined };
+  /**
+   * Multipliers a retraining run promoted for the learned λs ({@link PriorScale}); applied to the posteriors only, so
+   * `fits` keep the λs as learned and refits start from them. A λ the settings give is not multiplied.
+   */
+  priorScale?: PriorScale | undefined;
 }
 
 /** Learned λs are refitted once an objective's impressions have grown by this factor since the last fit. */
@@ -211,10 +265,16 @@ export function buildServingPolicyModel(
   const posteriors = new Map<string, HybridPosterior>();
   const fits = servingFits(dims, priors, actions, objectives, stats, options.previous);
   const compound = new Set(options.compoundEvents ?? []);
+  const by = effectivePriorScale(priors, options.priorScale);
   for (const [objective, { n: _, ...built }] of fits) {
+    const served = {
+      ...built,
+      lambdaShared: built.lambdaShared * by.shared,
+      lambdaAction: built.lambdaAction * by.action,
+    };
     posteriors.set(
       objective,
-      buildPosterior(dims, built, objectiveInput(actions, stats, objective), {
+      buildPosterior(dims, served, objectiveInput(actions, stats, objective), {
         compoundEvents: compound.has(objective),
         coverage: options.coverage ?? false,
       }),

@@ -16,28 +16,48 @@ export const policySummarySchema = z.object({
 });
 export type PolicySummary = z.infer<typeof policySummarySchema>;
 
+/** Multipliers on the learned λs (core/domain.ts `PriorScale`). */
+export const priorScaleSchema = z.object({ shared: z.number(), action: z.number() });
+
 /**
- * How the run chose the Thompson scale the candidate is evaluated (and would serve) with: searched over a grid when
- * the decision point's settings leave `exploration.scale` out, else the settings' (see shared/app/retrain/evaluate.ts).
+ * How the run chose the settings the candidate is evaluated (and would serve) with: the Thompson scale and the
+ * multipliers on the learned λs, searched over a grid where the decision point's settings leave them out (see
+ * shared/app/retrain/evaluate.ts).
  */
-export const scaleChoiceSchema = z.object({
+export const settingsChoiceSchema = z.object({
   /**
-   * `settings`: the decision point's settings give the scale, nothing was searched; `search`: they leave it out, so
-   * the run chose it by the rule (from the grid, or the scale that serves now when the grid could not tell).
+   * `settings`: the decision point's settings give the scale and both λs, nothing was searched; `search`: the run
+   * chose by the rule (from the grid, or what serves now when the grid could not tell).
    */
   source: z.enum(['settings', 'search']),
-  /** The scale the candidate was evaluated with, which promotion stores with the model when the run chose it. */
+  /** The scale the candidate was evaluated with, which promotion stores with the model when the run searched it. */
   scale: z.number(),
-  /** The scale the current model serves with (the settings', else the active model's, else 1). */
+  /** The scale the current model serves with (the settings', else the active model's, else the default). */
   currentScale: z.number(),
-  /** Error probability of each grid point's lower bound (the run's δ shared over the grid); null without a search. */
+  /**
+   * The multipliers on the learned λs the candidate was evaluated with (absent in records from before they were
+   * searched); promotion stores them with the model when the settings leave a λ out.
+   */
+  priorScale: priorScaleSchema.optional(),
+  /** The multipliers the current model serves with. */
+  currentPriorScale: priorScaleSchema.optional(),
+  /** Error probability of the chosen point's lower bound (its share of the run's δ); null without a search. */
   delta: z.number().nullable(),
-  /** Each grid point: the candidate model served with that scale, its estimate and lower bound. */
-  grid: z.array(policySummarySchema.extend({ scale: z.number() })),
-  /** Why this scale, in one sentence. */
+  /**
+   * Each grid point: the candidate model served with that scale and those multipliers, its estimate and its lower
+   * bound at its share `delta` of the run's δ.
+   */
+  grid: z.array(
+    policySummarySchema.extend({
+      scale: z.number(),
+      priorScale: priorScaleSchema.optional(),
+      delta: z.number().optional(),
+    }),
+  ),
+  /** Why this point, in one sentence. */
   why: z.string(),
 });
-export type ScaleChoice = z.infer<typeof scaleChoiceSchema>;
+export type SettingsChoice = z.infer<typeof settingsChoiceSchema>;
 
 export const evaluationRecordSchema = z.object({
   decisionPoint: z.string(),
@@ -52,8 +72,11 @@ export const evaluationRecordSchema = z.object({
   holdoutFromBucket: z.number().int(),
   rounds: z.number().int().nullable(),
   policies: z.array(policySummarySchema),
-  /** The Thompson scale's choice (absent in records of runs from before it existed). */
-  exploration: scaleChoiceSchema.optional(),
+  /**
+   * The serving settings' choice: Thompson scale and multipliers on the learned λs (absent in records of runs from
+   * before it existed).
+   */
+  exploration: settingsChoiceSchema.optional(),
   reportKey: z.string(),
   htmlKey: z.string(),
 });

@@ -332,4 +332,40 @@ describe('buildServingPolicyModel', () => {
     expect(Math.max(learned.lambdaShared, learned.lambdaAction)).toBeGreaterThan(10);
     expect(after.fits!.get(DEFAULT_OBJECTIVE)).toEqual(learned);
   });
+
+  it('serves a promoted multiplier as the learned λ times it, only where the settings leave that λ out', () => {
+    const rng = createRng(5);
+    const stats = new Map<string, ActionStats>();
+    for (let a = 0; a < 3; a++) {
+      const s = emptyStats(d);
+      for (let i = 0; i < 50; i++) {
+        addObservation(s, Float64Array.from([1, rng.normal(), rng.normal()]), 0.2 * a + 0.3 * rng.normal());
+      }
+      stats.set(`a${a}`, s);
+    }
+    const actions = features.map((f, i) => ({ id: `a${i}`, features: f }));
+    const byObjective = new Map([[DEFAULT_OBJECTIVE, stats]]);
+    const plain = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], byObjective);
+    const fit = plain.fits!.get(DEFAULT_OBJECTIVE)!;
+    const priorScale = { shared: 0.1, action: 10 };
+    const scaled = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], byObjective, { priorScale });
+    // The posterior is the one the multiplied λs give as settings would; the fit (where refits start) is unchanged.
+    const asSettings = buildServingPolicyModel(
+      { d, m: 2 },
+      { lambdaShared: fit.lambdaShared * 0.1, lambdaAction: fit.lambdaAction * 10 },
+      actions,
+      [],
+      byObjective,
+    );
+    const served = scaled.posteriors.get(DEFAULT_OBJECTIVE)!;
+    expect(served.priors).toEqual(asSettings.posteriors.get(DEFAULT_OBJECTIVE)!.priors);
+    expect(Array.from(served.w)).toEqual(Array.from(asSettings.posteriors.get(DEFAULT_OBJECTIVE)!.w));
+    expect(scaled.fits!.get(DEFAULT_OBJECTIVE)).toEqual(fit);
+    // A λ the settings give is used as given: its multiplier does not apply.
+    const given = buildServingPolicyModel({ d, m: 2 }, { lambdaAction: 3 }, actions, [], byObjective, { priorScale });
+    expect(given.posteriors.get(DEFAULT_OBJECTIVE)!.priors.lambdaAction).toBe(3);
+    expect(given.posteriors.get(DEFAULT_OBJECTIVE)!.priors.lambdaShared).toBe(
+      given.fits!.get(DEFAULT_OBJECTIVE)!.lambdaShared * 0.1,
+    );
+  });
 });
