@@ -562,6 +562,8 @@ interface Evaluation {
   heldOutFrom: string;
   rounds: number | null;
   policies: Policy[];
+  /** How the run chose the serving settings (Thompson scale, multipliers on the learned λs), in a sentence. */
+  exploration?: { why: string };
 }
 
 async function renderRuns(dp: string, box: HTMLElement): Promise<void> {
@@ -620,6 +622,7 @@ async function renderRuns(dp: string, box: HTMLElement): Promise<void> {
               e.warnings.length
                 ? el('ul', { class: 'muted' }, ...e.warnings.map((r) => el('li', {}, `warning: ${r}`)))
                 : null,
+              e.exploration ? el('p', { class: 'muted' }, `Serving settings: ${e.exploration.why}.`) : null,
               el(
                 'table',
                 {},

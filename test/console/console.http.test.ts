@@ -312,6 +312,8 @@ describe('the console', () => {
     // One row per evaluated policy, each with its estimate, interval, lower bound and ESS as the API reports them.
     const policies = before.evaluations[0].policies as { name: string; ess: number | null }[];
     expect(await run.locator('tbody tr th').allTextContents()).toEqual(policies.map((p) => p.name));
+    // How the run chose the serving settings, as the API says it.
+    expect(await run.textContent()).toContain(`Serving settings: ${before.evaluations[0].exploration.why}.`);
     await page.getByRole('button', { name: 'Roll back…' }).click();
     const dialog = page.getByRole('dialog');
     expect(await dialog.textContent()).toContain(`from offline model ${active}`);

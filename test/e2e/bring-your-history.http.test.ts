@@ -168,9 +168,9 @@ describe('bring your own history: import → actions → retrain → decide', ()
     // the estimate comes with a warning that it is in-sample.
     const promoted = await retrain('short', '--holdout-fraction', String(share), '--force');
     expect(promoted.out).toMatch(/^retraining short: promoted/);
-    // The settings give the Thompson scale: the run says it searched none.
+    // The settings give the Thompson scale and both λs: the run says it searched nothing.
     expect(promoted.out).toContain(
-      "\n  Thompson scale 0.25: the decision point's settings give exploration.scale = 0.25",
+      "\n  serving settings: the decision point's settings give exploration.scale = 0.25, λs and λa: nothing was searched",
     );
     const evaluated = await runCli(runEvaluate, [
       '--log',
