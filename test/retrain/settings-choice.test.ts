@@ -1,9 +1,10 @@
 /**
  * The serving settings chosen offline (shared/app/retrain/evaluate.ts, "Settings chosen offline"): where the decision
- * point's settings leave them out, the run evaluates the candidate at every point of a grid, each a Thompson scale of
- * {0.005, 0.02, 0.1, 1} with multipliers on the learned (λs, λa) of (1, 1), (1/10, 1), (10, 1), (1, 1/10), (1, 10),
- * each point's bound at its share of δ (δ/2 for the point that serves now, the other half shared by the rest), and
- * takes the highest lower bound; a tie keeps what serves now, then the earlier point. The gate judges that point.
+ * point's settings leave them out, the run evaluates the candidate at every point of a cross through what serves now:
+ * that point, each other Thompson scale of {0.005, 0.02, 0.1, 1} with its multipliers, and each other multiplier pair
+ * on the learned (λs, λa) of (1, 1), (1/10, 1), (10, 1), (1, 1/10), (1, 10) with its scale; each point's bound at its
+ * share of δ (δ/2 for the point that serves now, the other half shared by the rest); and takes the highest lower
+ * bound, a tie keeping what serves now, then the earlier point. The gate judges that point.
  *
  * The reference model below restates that rule from the spec, independently of the code's grid: it learns the λs
  * once, builds each point's model with the multiplied λs given *as settings* (so not through the multiplier path
@@ -148,17 +149,20 @@ function reference(
   const fit = servingFits({ d: run.contextDim, m: run.actionDim }, run.priors, actions, [], stats).get(
     DEFAULT_OBJECTIVE,
   )!;
-  const grid = MULTIPLIERS.filter(
+  const freeMultipliers = MULTIPLIERS.filter(
     ([shared, action]) =>
       (run.priors.lambdaShared === undefined || shared === 1) &&
       (run.priors.lambdaAction === undefined || action === 1),
-  ).flatMap(([shared, action]) =>
-    (run.exploration.scale === undefined ? SCALES : [run.exploration.scale]).map((scale) => ({
-      scale,
-      shared,
-      action,
-    })),
   );
+  const grid = [
+    serving,
+    ...(run.exploration.scale === undefined ? SCALES : [])
+      .filter((scale) => scale !== serving.scale)
+      .map((scale) => ({ scale, shared: serving.shared, action: serving.action })),
+    ...freeMultipliers
+      .filter(([shared, action]) => shared !== serving.shared || action !== serving.action)
+      .map(([shared, action]) => ({ scale: serving.scale, shared, action })),
+  ];
   const isServing = (p: { scale: number; shared: number; action: number }) =>
     p.scale === serving.scale && p.shared === serving.shared && p.action === serving.action;
   const data = logged(world.rounds);
@@ -236,7 +240,7 @@ describe('the serving settings chosen offline where the settings leave them out'
     const e = evaluateCandidate({ run: searched }, ranksRight.candidate, ranksRight.rounds, noCurrent);
     const ref = reference(ranksRight, searched, STATUS_QUO);
     expect(e.exploration.grid.map((g) => [g.scale, g.priorScale])).toEqual(
-      SCALES.map((scale) => [scale, { shared: 1, action: 1 }]),
+      [0.02, 0.005, 0.1, 1].map((scale) => [scale, { shared: 1, action: 1 }]),
     );
     expect(e.exploration.grid.map((g) => g.delta)).toEqual(ref.points.map((p) => p.delta));
     expect(e.exploration.scale).toBe(ref.chosen.scale);
@@ -312,7 +316,7 @@ describe('the serving settings chosen offline where the settings leave them out'
   it('keeps what serves now when no grid point has a lower bound (no propensities), and the gate refuses', () => {
     const rounds = heldOut({ A: 0.8, B: 0.2 }, 400, 3, false);
     const e = evaluateCandidate({ run: learned }, ranksRight.candidate, rounds, noCurrent);
-    expect(e.exploration.grid).toHaveLength(20);
+    expect(e.exploration.grid).toHaveLength(8);
     expect(e.exploration.grid.every((g) => g.lowerBound === null)).toBe(true);
     expect([e.exploration.scale, e.exploration.priorScale]).toEqual([0.02, { shared: 1, action: 1 }]);
     expect(e.exploration.why).toMatch(/no grid point has a lower bound/);
@@ -342,7 +346,7 @@ describe('the serving settings chosen offline where the settings leave them out'
   it('reports every grid point in the HTML page and marks the one chosen', () => {
     const choice = evaluateCandidate({ run: learned }, misleads.candidate, misleads.rounds, noCurrent).exploration;
     const html = settingsChoiceHtml(choice);
-    expect(html.match(/<tr/g)).toHaveLength(1 + 20);
+    expect(html.match(/<tr/g)).toHaveLength(1 + 8);
     expect(html.match(/\(chosen\)/g)).toHaveLength(1);
     for (const g of choice.grid) expect(html).toContain(g.lowerBound!.toPrecision(4));
   });

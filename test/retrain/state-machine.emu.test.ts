@@ -464,24 +464,25 @@ describe('retraining state machine', () => {
       const base = (await stores.state.loadChanges(dp, 0)).baseStats.filter((b) => b.version === v1);
       expect(base.map((b) => `${b.objective}/${b.actionId}`).sort()).toEqual(['default/A', 'default/B']);
 
-      // The settings leave the scale and both λs out: the run searched every scale with every multiplier on the
-      // learned λs (the learned ones, then each λ alone ×1/10 and ×10) and promoted the point it certified.
+      // The settings leave the scale and both λs out: the run searched a cross through what served (the default
+      // scale, the learned λs): every other scale, then every other multiplier pair on the learned λs (each λ alone
+      // ×1/10 and ×10), and promoted the point it certified.
       const choice = ctx.evaluation!.exploration!;
       expect(choice).toMatchObject({
         source: 'search',
         currentScale: DEFAULT_EXPLORATION_SCALE,
         currentPriorScale: { shared: 1, action: 1 },
       });
-      const multipliers = [
-        [1, 1],
-        [0.1, 1],
-        [10, 1],
-        [1, 0.1],
-        [1, 10],
-      ];
-      expect(choice.grid.map((g) => [g.priorScale!.shared, g.priorScale!.action, g.scale])).toEqual(
-        multipliers.flatMap(([shared, action]) => [0.005, 0.02, 0.1, 1].map((scale) => [shared, action, scale])),
-      );
+      expect(choice.grid.map((g) => [g.priorScale!.shared, g.priorScale!.action, g.scale])).toEqual([
+        [1, 1, 0.02],
+        [1, 1, 0.005],
+        [1, 1, 0.1],
+        [1, 1, 1],
+        [0.1, 1, 0.02],
+        [10, 1, 0.02],
+        [1, 0.1, 0.02],
+        [1, 10, 0.02],
+      ]);
       // Promoted with the scale and multipliers it was certified at and the λs the run learned on its statistics.
       expect(active!.settings).toEqual({
         scale: choice.scale,
@@ -573,116 +574,144 @@ describe('retraining state machine', () => {
       await expect(rollbackModel(stores.state, dp)).rejects.toBeInstanceOf(NothingToRollBackError);
     });
 
-    it('settings chosen offline serve: promoted with their model, used by decide, undone by rollback', async () => {
-      // A world where the scale matters: A and B were shown to everyone (covered: a quarter of their variance),
-      // C, the best, only three times before the held-out day (too few to be covered, its posterior wide), so how
-      // often C is tried depends on the scale, and the rule picks one other than the default (0.02) that serves before any run.
-      const at = 'checkout';
-      const lake = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-scale-')));
-      try {
-        const now = Date.now();
-        const settings = decisionPointSettingsSchema.parse({ contextDim: 4, actionDim: 2 });
-        expect(settings.exploration.scale).toBeUndefined();
-        await stores.state.putDecisionPoint(
-          { decisionPoint: at, settings, createdAt: now, updatedAt: now, version: 1 },
-          undefined,
-        );
-        for (const actionId of ['A', 'B', 'C']) {
+    // A world where the settings matter: A and B were shown to everyone (covered: a quarter of their variance), C,
+    // the best, only three times before the held-out day (too few to be covered, its posterior wide), so how often C
+    // is tried depends on the Thompson scale and on how far C's own effect may stray from the shared prediction
+    // (λa). Each variant leaves one axis to the search, so the point it promotes differs from what served on that
+    // axis, and each check can tell the promoted setting from the default.
+    for (const variant of [
+      // The λs given, λa strong (C's own effect shrunk towards the shared prediction, so C looks like A and B and
+      // only wider draws try it): the scale is searched.
+      { axis: 'scale', at: 'checkout', settings: { priors: { lambdaShared: 1.7, lambdaAction: 1000 } } },
+      // The scale given (the default's value): the multipliers on the learned λs are searched. The evidence's λa
+      // (about 13 here) shrinks C, seen three times, too hard for these held-out days: λa × 1/10 nearly doubles the
+      // estimated value (0.35 → 0.62), which the search finds.
+      { axis: 'priors', at: 'checkout-priors', settings: { exploration: { scale: DEFAULT_EXPLORATION_SCALE } } },
+    ] as const) {
+      it(`settings chosen offline serve (${variant.axis}): promoted with their model, used by decide, undone by rollback`, async () => {
+        const { at } = variant;
+        const lake = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-scale-')));
+        try {
+          const now = Date.now();
+          const settings = decisionPointSettingsSchema.parse({ contextDim: 4, actionDim: 2, ...variant.settings });
+          await stores.state.putDecisionPoint(
+            { decisionPoint: at, settings, createdAt: now, updatedAt: now, version: 1 },
+            undefined,
+          );
+          for (const actionId of ['A', 'B', 'C']) {
+            await stores.state.putAction(
+              {
+                decisionPoint: at,
+                actionId,
+                features: { kind: actionId },
+                status: 'live',
+                createdAt: now,
+                updatedAt: now,
+                version: 1,
+              },
+              undefined,
+            );
+          }
+          await writeLakeBatch(lake, scaleWorldLog(at), 'scale-world');
+          // A container that served (and fitted its λs) before the promotion.
+          const warm = new ModelCache(stores.state, { refreshMs: 0 });
+          await warm.get(at);
+          const r = await runLocalRetrain(
+            // A tolerance, as a thousand held-out decisions cannot certify the gain over uniform serving at δ/4: the
+            // gate's power is another test's subject, this one follows the scale.
+            { decisionPoint: at, asOf: iso((D0 + 4) * DAY + 7_200_000), tolerance: 0.1 },
+            { blobs: lake, state: stores.state, erasures: stores.erasures },
+            { executionName: 'scale', synth },
+          );
+          expect(r.output?.report?.outcome).toBe('promoted');
+          const choice = r.output!.evaluation!.exploration!;
+          const bounds = choice.grid.map((g) => g.lowerBound!);
+          const top = choice.grid[bounds.indexOf(Math.max(...bounds))]!;
+          expect([choice.scale, choice.priorScale]).toEqual([top.scale, top.priorScale]);
+          // The search moved along its axis, away from what served before any run.
+          if (variant.axis === 'scale') expect(choice.scale).not.toBe(DEFAULT_EXPLORATION_SCALE);
+          else expect(choice.priorScale).not.toEqual({ shared: 1, action: 1 });
+          // The gate judged the candidate at that point.
+          expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
+          // Promoted with what was searched only: a setting the decision point gives is not stored.
+          const stored = (await stores.state.getActiveModel(at))!.settings!;
+          if (variant.axis === 'scale') expect([stored.scale, stored.priorScale]).toEqual([choice.scale, undefined]);
+          else expect([stored.scale, stored.priorScale]).toEqual([undefined, choice.priorScale]);
+          // The λs the run learned on the model's statistics are promoted with it, and every container serves them at
+          // once, times the promoted multipliers, whatever it held before: the served model does not depend on a
+          // container's history.
+          const promoted = (await stores.state.getActiveModel(at))!.settings!.priors!.default!;
+          expect(promoted).toEqual(r.output!.evaluation!.fits!.default);
+          expect(promoted.n).toBeGreaterThan(0);
+          const cold = await new ModelCache(stores.state, { refreshMs: 0 }).get(at);
+          const warmAfter = await warm.get(at);
+          for (const served of [cold, warmAfter]) {
+            expect(served.fits!.get(DEFAULT_OBJECTIVE)).toMatchObject(promoted);
+            if (variant.axis === 'priors') {
+              expect(served.posterior.priors.lambdaShared).toBe(promoted.lambdaShared * choice.priorScale!.shared);
+              expect(served.posterior.priors.lambdaAction).toBe(promoted.lambdaAction * choice.priorScale!.action);
+            }
+          }
+          // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
+          // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.
           await stores.state.putAction(
             {
               decisionPoint: at,
-              actionId,
-              features: { kind: actionId },
+              actionId: 'N',
+              features: { kind: 'N' },
               status: 'live',
               createdAt: now,
-              updatedAt: now,
-              version: 1,
-            },
-            undefined,
-          );
-        }
-        await writeLakeBatch(lake, scaleWorldLog(at), 'scale-world');
-        // A container that served (and fitted its λs) before the promotion.
-        const warm = new ModelCache(stores.state, { refreshMs: 0 });
-        await warm.get(at);
-        const r = await runLocalRetrain(
-          // A tolerance, as a thousand held-out decisions cannot certify the gain over uniform serving at δ/4: the
-          // gate's power is another test's subject, this one follows the scale.
-          { decisionPoint: at, asOf: iso((D0 + 4) * DAY + 7_200_000), tolerance: 0.1 },
-          { blobs: lake, state: stores.state, erasures: stores.erasures },
-          { executionName: 'scale', synth },
-        );
-        expect(r.output?.report?.outcome).toBe('promoted');
-        const choice = r.output!.evaluation!.exploration!;
-        const bounds = choice.grid.map((g) => g.lowerBound!);
-        const top = choice.grid[bounds.indexOf(Math.max(...bounds))]!;
-        expect([choice.scale, choice.priorScale]).toEqual([top.scale, top.priorScale]);
-        expect(choice.scale).not.toBe(DEFAULT_EXPLORATION_SCALE);
-        // The gate judged the candidate at that point.
-        expect(r.output!.evaluation!.candidate.lowerBound).toBe(Math.max(...bounds));
-        expect(await stores.state.getActiveModel(at)).toMatchObject({
-          settings: { scale: choice.scale, priorScale: choice.priorScale },
-        });
-        // The λs the run learned on the model's statistics are promoted with it, and every container serves them at
-        // once, times the promoted multipliers, whatever it held before: the served model does not depend on a
-        // container's history.
-        const promoted = (await stores.state.getActiveModel(at))!.settings!.priors!.default!;
-        expect(promoted).toEqual(r.output!.evaluation!.fits!.default);
-        expect(promoted.n).toBeGreaterThan(0);
-        const cold = await new ModelCache(stores.state, { refreshMs: 0 }).get(at);
-        const warmAfter = await warm.get(at);
-        for (const served of [cold, warmAfter]) {
-          expect(served.posterior.priors.lambdaShared).toBe(promoted.lambdaShared * choice.priorScale!.shared);
-          expect(served.posterior.priors.lambdaAction).toBe(promoted.lambdaAction * choice.priorScale!.action);
-        }
-        // The promoted model learned C from the held-out day too; a new action is cold, never covered, its
-        // posterior wide, so how often it is tried, and with it every propensity, depends clearly on the scale.
-        await stores.state.putAction(
-          {
-            decisionPoint: at,
-            actionId: 'N',
-            features: { kind: 'N' },
-            status: 'live',
-            createdAt: now,
-            updatedAt: Date.now(),
-            version: 1,
-          },
-          undefined,
-        );
-        await expectDecisionsServedWith(choice.scale, at, DEFAULT_EXPLORATION_SCALE);
-
-        // Rolled back past it: online-only serving, no scale chosen, so the default (0.02, one objective) again. The online learner is given what the
-        // model learned, so the two scales serve differently and the check can tell them apart.
-        const version = r.output!.run.version;
-        for (const b of (await stores.state.loadChanges(at, 0)).baseStats.filter((x) => x.version === version)) {
-          const item = {
-            decisionPoint: at,
-            objective: b.objective,
-            actionId: b.actionId,
-            bucket: D0 + 3,
-            partition: 0,
-            slot: 1,
-          };
-          await stores.state.putStats(
-            {
-              ...item,
-              stats: b.stats,
-              counters: { rewardEvents: 0, lateEvents: 0 },
-              highWaterMarks: {},
-              version: 1,
               updatedAt: Date.now(),
-              lastLearnedAt: Date.now(),
+              version: 1,
             },
             undefined,
           );
+          if (variant.axis === 'scale') await expectDecisionsServedWith(choice.scale, at, DEFAULT_EXPLORATION_SCALE);
+          else await expectDecisionsServedWith(undefined, at); // the settings' scale, with the multiplied λs checked above
+
+          // Rolled back past it: online-only serving, no scale chosen, so the default (0.02, one objective) again. The online learner is given what the
+          // model learned, so the two scales serve differently and the check can tell them apart.
+          const version = r.output!.run.version;
+          for (const b of (await stores.state.loadChanges(at, 0)).baseStats.filter((x) => x.version === version)) {
+            const item = {
+              decisionPoint: at,
+              objective: b.objective,
+              actionId: b.actionId,
+              bucket: D0 + 3,
+              partition: 0,
+              slot: 1,
+            };
+            await stores.state.putStats(
+              {
+                ...item,
+                stats: b.stats,
+                counters: { rewardEvents: 0, lateEvents: 0 },
+                highWaterMarks: {},
+                version: 1,
+                updatedAt: Date.now(),
+                lastLearnedAt: Date.now(),
+              },
+              undefined,
+            );
+          }
+          const back = await rollbackModel(stores.state, at);
+          expect(back.active.settings).toBeUndefined();
+          if (variant.axis === 'scale') await expectDecisionsServedWith(undefined, at, choice.scale);
+          else {
+            // The learned λs as they are again: the posterior is built with the fits, not multiplied.
+            const after = await new ModelCache(stores.state, { refreshMs: 0 }).get(at);
+            const fit = after.fits!.get(DEFAULT_OBJECTIVE)!;
+            expect(after.learned?.priorScale).toBeUndefined();
+            expect([after.posterior.priors.lambdaShared, after.posterior.priors.lambdaAction]).toEqual([
+              fit.lambdaShared,
+              fit.lambdaAction,
+            ]);
+          }
+        } finally {
+          rmSync(lake.root, { recursive: true, force: true });
         }
-        const back = await rollbackModel(stores.state, at);
-        expect(back.active.settings).toBeUndefined();
-        await expectDecisionsServedWith(undefined, at, choice.scale);
-      } finally {
-        rmSync(lake.root, { recursive: true, force: true });
-      }
-    });
+      });
+    }
 
     it('retries a worker that keeps failing, then records the failed run and fails', async () => {
       const broken = new FsBlobStore(mkdtempSync(join(tmpdir(), 'nba-retrain-broken-')));

@@ -26,35 +26,37 @@
  * contribution P(reach k | x) × value_k × w_k), so estimates and the gate are in its units. Stage moves are not valued
  * offline yet: the gate refuses promotion while the training data hold any.
  *
- * **Settings chosen offline.** The run evaluates the candidate model served with each point of a grid of serving
- * settings on the same held-out rounds, with the same estimator and HCOPE bound. The error probability δ is shared
- * over the grid: δ/2 for the point that serves now and δ / (2(|grid| − 1)) for each other point (δ / |grid| each
- * when what serves now is not on the grid), so the grid's bounds hold together with probability 1 − δ and the chosen
- * one's is still a 1 − δ bound although it was picked for being the highest. Why not δ / |grid| each: when the
- * posterior is sharp every point serves the same argmax, and a twentieth of δ would widen the bound of a plainly
- * better model past the gate (it did, in test/retrain/state-machine.emu.test.ts); the weighted split (Bonferroni with
- * weights fixed before the data) keeps the status quo's bound tighter than the old δ/4 and asks a change of settings
- * to show itself against a stricter one. The grid is every pair of
- * - a Thompson scale: each of {@link SCALE_GRID} when the decision point's settings leave `exploration.scale` out, else
- *   the settings' scale alone;
- * - multipliers on the λs empirical Bayes learns (core/bandit/hyperparameters.ts): each of `PRIOR_GRID` (the
- *   learned λs, then λs or λa alone ×1/10 or ×10) that changes no λ the settings give; the learned λs alone when
- *   they give both. The model is built again for each (the learned λs times the multipliers; the evidence fit itself
- *   does not change), so a multiplier corrects the evidence where the held-out days say its λ generalises worse,
- *   and keeps following the data as they grow once promoted.
- * Rule: the point with the highest lower bound (each at its own δ); a tie (within 1e-6) keeps the point that serves now (the current
- * scale and multipliers), else the earlier point in grid order (the learned λs first, then smaller scales first);
- * without any lower bound (no propensities) or without held-out rounds, the point that serves now. A grid of one
- * point (the settings give the scale and both λs) is no search: `source: settings`.
- * The candidate that faces the gate is the candidate model served at that point, so the gate certifies exactly what
- * would serve, and promotion stores the scale and the multipliers with the model where they were searched
- * (promote.ts): a settings change is promoted only through the gate. The current model is served at the point that
- * serves now: the settings' values, else the active model's promoted ones, else the defaults (scale 0.02 with one
- * objective, 1 with several, `defaultExplorationScale`; the learned λs as they are), so the comparison is fair. The
- * scale multiplies every action's Thompson variance, including the reduced share the coverage rule (on whenever the
- * scale is left out) leaves a covered action. Reported as `exploration` in the evaluation summary, the run's record
- * and report: every grid point's estimate and bound, the point chosen and why. Cost: one model build per multiplier
- * point and one off-policy evaluation per grid point (20 with everything left out).
+ * **Settings chosen offline.** The run evaluates the candidate model served at each point of a small grid of serving
+ * settings on the same held-out rounds, with the same estimator and HCOPE bound. A point is a Thompson scale and
+ * multipliers on the λs empirical Bayes learns (core/bandit/hyperparameters.ts). The grid is a cross through the point
+ * that serves now (its scale and multipliers: the settings' values, else the active model's promoted ones, else the
+ * defaults, scale 0.02 with one objective or 1 with several (`defaultExplorationScale`) and the learned λs as they are):
+ * - that point first;
+ * - each other Thompson scale of {@link SCALE_GRID}, with the multipliers that serve now (none when the settings give
+ *   `exploration.scale`);
+ * - each other multiplier pair of `PRIOR_GRID` (the learned λs, then λs or λa alone ×1/10 or ×10) that changes no λ
+ *   the settings give, with the scale that serves now (none when the settings give both λs).
+ * With everything left out that is 8 points; one axis moves per run, and the next run's cross is centred on what it
+ * promoted. Why a cross and not every pair: each point costs one off-policy evaluation, and with 1,000 candidates per
+ * decision the 20 pairs cost 50 s per 1,000 held-out decisions, past the steps Lambda's 15 minutes at the 20,000 the
+ * slice may hold. A multiplier scales the λ the evidence keeps learning as data arrive (the model is built again for
+ * it, from the same fits), so once promoted it keeps following the data.
+ * The error probability δ is shared as a weighted union bound fixed before the data: δ/2 for the point that serves
+ * now and δ / (2(|grid| − 1)) for each other point, so the grid's bounds hold together with probability 1 − δ and the
+ * chosen one's is still a 1 − δ bound although it was picked for being the highest. Why not δ / |grid| each: when the
+ * posterior is sharp every point serves the same argmax, and a twentieth of δ widened the bound of a plainly better
+ * model past the gate (test/retrain/state-machine.emu.test.ts); the weighted split keeps the status quo's bound
+ * tighter than the old δ/4 of a scale-only search and asks a change of settings to show itself against a stricter one.
+ * Rule: the point with the highest lower bound (each at its own δ); a tie (within 1e-6) keeps the point that serves
+ * now, else the earlier point in grid order; without any lower bound (no propensities) or without held-out rounds, the
+ * point that serves now. A grid of one point (the settings give the scale and both λs) is no search:
+ * `source: settings`. The candidate that faces the gate is the candidate model served at the point chosen, so the
+ * gate certifies exactly what would serve, and promotion stores the scale and the multipliers with the model where
+ * they were searched (promote.ts): a settings change is promoted only through the gate. The current model is served
+ * at the point that serves now, so the comparison is fair. The scale multiplies every action's Thompson variance,
+ * including the reduced share the coverage rule (on whenever the scale is left out) leaves a covered action. Reported
+ * as `exploration` in the evaluation summary, the run's record and report: every grid point's estimate, bound and
+ * share of δ, the point chosen and why.
  *
  * **Several slots.** When held-out decisions filled several slots and logged each slot's propensity given the slots
  * above, the whole page is evaluated too ({@link evaluatePages}): every held-out round with a propensity as a slate (a
@@ -102,6 +104,7 @@ import {
   effectivePriorScale,
   priorGrid,
   SCALE_GRID,
+  type ServingModelOptions,
   type ServingPolicyModel,
   type ServingPolicySettings,
   ServingScores,
@@ -172,12 +175,12 @@ export function servingModelOf(
   run: Pick<RunParams, 'contextDim' | 'actionDim' | 'priors' | 'objectives' | 'compoundEvents' | 'exploration'>,
   actions: readonly { id: string; features: Float64Array }[],
   stats: StatsByObjective,
-  priorScale?: PriorScale,
+  options: Pick<ServingModelOptions, 'priorScale' | 'previous'> = {},
 ): ServingPolicyModel {
   return buildServingPolicyModel({ d: run.contextDim, m: run.actionDim }, run.priors, actions, run.objectives, stats, {
     compoundEvents: run.compoundEvents,
     coverage: coverageRule(run),
-    priorScale,
+    ...options,
   });
 }
 
@@ -410,13 +413,15 @@ export function gatePolicies(
   const settings = servingSettings(run);
   const currentScale = run.exploration.scale ?? current.active?.settings?.scale ?? defaultExplorationScale(run);
   const currentPriorScale = effectivePriorScale(run.priors, current.active?.settings?.priorScale);
-  // One candidate model per multipliers, built when a grid point first asks for it.
-  const candidateModels = new Map<string, ServingPolicyModel>();
+  // One candidate model per multipliers, built when a grid point first asks for it, all from the same fits (the λs
+  // are learned once; a model built from fits on the same impressions keeps them).
+  const learnedModel = servingModelOf(run, actions, candidateStats);
+  const candidateModels = new Map<string, ServingPolicyModel>([['1/1', learnedModel]]);
   const candidateModel = (p: PriorScale) => {
     const key = `${p.shared}/${p.action}`;
     let built = candidateModels.get(key);
     if (!built) {
-      built = servingModelOf(run, actions, candidateStats, p);
+      built = servingModelOf(run, actions, candidateStats, { priorScale: p, previous: learnedModel });
       candidateModels.set(key, built);
     }
     return built;
@@ -428,7 +433,7 @@ export function gatePolicies(
       { ...candidateModel(point.priorScale), learned: { scale: point.scale } },
       settings,
     );
-  const currentModel = servingModelOf(run, actions, currentStatsByObjective, currentPriorScale);
+  const currentModel = servingModelOf(run, actions, currentStatsByObjective, { priorScale: currentPriorScale });
   const finalStats = new Map([...model.objectives].map(([name, o]) => [name, o.final] as const));
   const fits: Record<string, PromotedFit> = {};
   const dims = { d: run.contextDim, m: run.actionDim };
@@ -461,12 +466,19 @@ const pointText = (p: SettingsPoint) =>
     : `scale ${p.scale} with λs × ${p.priorScale.shared}, λa × ${p.priorScale.action}`;
 
 /**
- * The grid of serving settings the run searches (module header): every multiplier point of {@link priorGrid} the
- * settings allow, each with every scale of {@link SCALE_GRID} (or the settings' scale alone), in that order.
+ * The grid of serving settings the run searches (module header): a cross through `serving`, the point that serves
+ * now: that point, then each other scale of {@link SCALE_GRID} with its multipliers (if the settings leave the scale
+ * out), then each other multiplier pair of {@link priorGrid} with its scale.
  */
-export function settingsGrid(run: Pick<RunParams, 'priors' | 'exploration'>): SettingsPoint[] {
-  const scales = run.exploration.scale === undefined ? SCALE_GRID : [run.exploration.scale];
-  return priorGrid(run.priors).flatMap((priorScale) => scales.map((scale) => ({ scale, priorScale })));
+export function settingsGrid(run: Pick<RunParams, 'priors' | 'exploration'>, serving: SettingsPoint): SettingsPoint[] {
+  const scales = run.exploration.scale === undefined ? SCALE_GRID : [];
+  return [
+    serving,
+    ...scales.filter((s) => s !== serving.scale).map((scale) => ({ scale, priorScale: serving.priorScale })),
+    ...priorGrid(run.priors)
+      .filter((p) => !samePriorScale(p, serving.priorScale))
+      .map((priorScale) => ({ scale: serving.scale, priorScale })),
+  ];
 }
 
 /**
@@ -482,7 +494,7 @@ export function chooseSettings(
   delta: number,
 ): { choice: SettingsChoice; candidate: EvaluationReport } {
   const { currentScale, currentPriorScale } = policies;
-  const points = settingsGrid(run);
+  const points = settingsGrid(run, { scale: currentScale, priorScale: currentPriorScale });
   const current = { currentScale, currentPriorScale };
   if (points.length === 1) {
     const only = points[0]!;
@@ -492,7 +504,7 @@ export function chooseSettings(
     };
   }
   const serving = (p: SettingsPoint) => p.scale === currentScale && samePriorScale(p.priorScale, currentPriorScale);
-  const deltas = pointDeltas(points.map(serving), delta);
+  const deltas = pointDeltas(points.length, delta);
   const reports = points.map((point, i) => ({
     point,
     delta: deltas[i]!,
@@ -505,7 +517,7 @@ export function chooseSettings(
     delta: pointDelta,
   }));
   const bound = (i: number) => reports[i]?.report.lowerBound ?? null;
-  let best = points.findIndex(serving);
+  let best = 0; // what serves now
   for (let i = 0; i < reports.length; i++) {
     const lb = bound(i);
     if (lb === null) continue;
@@ -534,16 +546,14 @@ export function chooseSettings(
     (r, i) => i !== best && r.report.lowerBound !== null && Math.abs(r.report.lowerBound - top) <= tieMargin(top),
   );
   const level = `${(100 * (1 - chosen.delta)).toFixed(2)}%`;
-  const others = deltas.find((_, i) => !serving(points[i]!)) ?? delta;
-  const split = points.some(serving)
-    ? `δ/2 for what serves now and δ/${Math.round(delta / others)} = ${others.toPrecision(3)} for each other point`
-    : `δ/${points.length} = ${others.toPrecision(3)} for each point`;
+  const others = deltas[1]!;
+  const split = `δ/2 for what serves now and δ/${Math.round(delta / others)} = ${others.toPrecision(3)} for each other point`;
   const why =
     `${pointText(chosen.point)} has the highest lower bound of the grid (${lb} at ${level}; ${split})` +
     (ties.length > 0 ? `, tied with ${ties.map((t) => pointText(t.point)).join('; ')}` : '') +
     (serving(chosen.point)
       ? `; it is what serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
-      : `${ties.length > 0 ? ' (a tie takes the earlier point: unmultiplied λs first, then the smaller scale)' : ''}; promoting the candidate changes what serves from ${pointText({ scale: currentScale, priorScale: currentPriorScale })} to ${pointText(chosen.point)}`);
+      : `${ties.length > 0 ? ' (a tie takes the earlier point in grid order)' : ''}; promoting the candidate changes what serves from ${pointText({ scale: currentScale, priorScale: currentPriorScale })} to ${pointText(chosen.point)}`);
   return {
     choice: { ...base, delta: chosen.delta, scale: chosen.point.scale, priorScale: chosen.point.priorScale, why },
     candidate: chosen.report,
@@ -551,14 +561,12 @@ export function chooseSettings(
 }
 
 /**
- * Each grid point's share of δ (module header): δ/2 for the point that serves now and the other half shared equally
- * by the rest; δ / |grid| each when no point serves now. The shares sum to δ.
+ * Each grid point's share of δ (module header), the point that serves now first: δ/2 for it and the other half shared
+ * equally by the rest (all of δ for a grid of one). The shares sum to δ.
  */
-export function pointDeltas(serving: readonly boolean[], delta: number): number[] {
-  const n = serving.length;
-  if (n === 1) return [delta];
-  if (!serving.includes(true)) return serving.map(() => delta / n);
-  return serving.map((s) => (s ? delta / 2 : delta / (2 * (n - 1))));
+export function pointDeltas(points: number, delta: number): number[] {
+  if (points === 1) return [delta];
+  return Array.from({ length: points }, (_, i) => (i === 0 ? delta / 2 : delta / (2 * (points - 1))));
 }
 
 /** Pure core of the evaluation and the gate. */
@@ -686,7 +694,7 @@ function withoutSearch(
   current: Pick<GatePolicies, 'currentScale' | 'currentPriorScale'>,
 ): SettingsChoice {
   const { currentScale, currentPriorScale } = current;
-  const explicit = settingsGrid(run).length === 1;
+  const explicit = settingsGrid(run, { scale, priorScale: currentPriorScale }).length === 1;
   return {
     source: explicit ? 'settings' : 'search',
     scale,

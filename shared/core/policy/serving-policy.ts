@@ -123,9 +123,9 @@ export const DEFAULT_EXPLORATION_SCALE = 0.02;
 export const OBJECTIVES_EXPLORATION_SCALE = 1;
 
 /**
- * The Thompson scales a retraining run evaluates when the settings leave the scale out (shared/app/retrain/evaluate.ts,
- * each bound at δ/4): from nearly greedy to plain Thompson sampling, both defaults among them. Small on purpose: each
- * point costs one off-policy evaluation and a share of δ.
+ * The Thompson scales a retraining run evaluates when the settings leave the scale out (shared/app/retrain/evaluate.ts):
+ * from nearly greedy to plain Thompson sampling, both defaults among them. Small on purpose: each point costs one
+ * off-policy evaluation and a share of δ.
  */
 export const SCALE_GRID: readonly number[] = Object.freeze([0.005, DEFAULT_EXPLORATION_SCALE, 0.1, 1]);
 
@@ -137,7 +137,8 @@ export const UNIT_PRIOR_SCALE: PriorScale = Object.freeze({ shared: 1, action: 1
  * (shared/app/retrain/evaluate.ts): the learned ones first, then each λ alone ten times weaker and ten times stronger.
  * Ten, because the evidence is flat within a factor of a few (decisions do not tell λs 10 from 30) and a correction
  * the held-out days could show must be larger than that; one λ at a time, because each point costs one off-policy
- * evaluation per scale and a share of δ.
+ * evaluation and a share of δ. Absolute, not relative to what serves: a run may move from one point to another, never
+ * compound them.
  */
 export const PRIOR_GRID: readonly PriorScale[] = Object.freeze(
   [
