@@ -14,9 +14,10 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_MAP_CONCURRENCY, TOLERATED_FAILURE_PERCENTAGE } from '../../cdk/constructs/retraining.ts';
 import { parseCliArgs, parseNumberFlag } from '../../cli/lib/args.ts';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
+import type { HoldoutRound } from '../../shared/app/retrain/aggregate.ts';
 import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
-import { encodeModel, fitModel } from '../../shared/app/retrain/fit.ts';
+import { encodeModel, fitModel, type OfflineModel } from '../../shared/app/retrain/fit.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
 import { catalogsKey, erasuresKey, manifestKey, modelKey } from '../../shared/app/retrain/keys.ts';
 import { LAKE_PREFIX, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
@@ -24,7 +25,9 @@ import { planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { type RunContext, type RunParams, runInputSchema } from '../../shared/app/retrain/run-context.ts';
 import { MAX_BUCKETS, splitPartition } from '../../shared/app/retrain/split.ts';
-import { BUCKET_MS } from '../../shared/core/domain.ts';
+import { type ActionStats, addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
+import { BUCKET_MS, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
+import { createRng } from '../../shared/core/random.ts';
 import { machine } from '../lib/stats.ts';
 import { syntheticLog } from './synthetic-log.ts';
 
@@ -60,7 +63,9 @@ export interface RetrainBenchResult {
   passSeconds: number;
   decisionsPerSecond: number;
   /** The evaluate step on the held-out rounds: seconds and grid points, by what the settings leave out. */
-  evaluate: { label: string; points: number; seconds: number; chosen: string }[];
+  evaluate: EvaluateTiming[];
+  /** The same on a catalog of 1,000 candidates per decision (synthetic statistics, WIDE_ROUNDS held-out decisions). */
+  wideCatalog: EvaluateTiming[];
   heldOut: number;
   /** Slowest single item (a map worker's whole job). */
   maxItemSeconds: number;
@@ -173,24 +178,10 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   const objectsRead = items.reduce((n, i) => n + i.keys.length, 0);
   // The evaluate step (not part of the pass above): the gate's off-policy evaluation of the candidate on the held-out
   // rounds, against online-only serving, for each way the settings can leave the serving settings to the search.
-  const noCurrent = { catalog: [], online: [], active: undefined };
-  const evaluate = [
-    {
-      label: 'scale and λs given (no search)',
-      over: { priors: { lambdaShared: 1, lambdaAction: 1 }, exploration: { scale: 0.02 } },
-    },
-    { label: 'λs given, scale searched', over: { priors: { lambdaShared: 1, lambdaAction: 1 }, exploration: {} } },
-    { label: 'everything left out (the defaults)', over: { priors: {}, exploration: {} } },
-  ].map(({ label, over }) => {
-    const t0 = performance.now();
-    const e = evaluateCandidate({ ...ctx, run: { ...run, ...over } }, model, aggregate.holdout, noCurrent);
-    const seconds = (performance.now() - t0) / 1000;
-    const { scale, priorScale } = e.exploration;
-    const chosen = `scale ${scale}, λs × ${priorScale?.shared ?? 1}, λa × ${priorScale?.action ?? 1}`;
-    return { label, points: Math.max(1, e.exploration.grid.length), seconds, chosen };
-  });
+  const evaluate = timeSearches(ctx, model, aggregate.holdout);
   const result = {
     evaluate,
+    wideCatalog: evaluateWideCatalog(run),
     heldOut: aggregate.holdout.length,
     decisions: used,
     events: lines - used,
@@ -210,6 +201,78 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   };
   result.costModel = costModel(result, input.targetItemBytes);
   return result;
+}
+
+interface EvaluateTiming {
+  label: string;
+  points: number;
+  seconds: number;
+  chosen: string;
+}
+
+/** The ways a decision point's settings can leave the serving settings to the search, as run overrides. */
+const SEARCHES = [
+  {
+    label: 'scale and λs given (no search)',
+    over: { priors: { lambdaShared: 1, lambdaAction: 1 }, exploration: { scale: 0.02 } },
+  },
+  { label: 'λs given, scale searched', over: { priors: { lambdaShared: 1, lambdaAction: 1 }, exploration: {} } },
+  { label: 'everything left out (the defaults)', over: { priors: {}, exploration: {} } },
+] as const;
+
+/** The evaluate step for each of {@link SEARCHES}: seconds, grid points and the point chosen. */
+function timeSearches(ctx: RunContext, model: OfflineModel, rounds: readonly HoldoutRound[]): EvaluateTiming[] {
+  const noCurrent = { catalog: [], online: [], active: undefined };
+  return SEARCHES.map(({ label, over }) => {
+    const t0 = performance.now();
+    const e = evaluateCandidate({ ...ctx, run: { ...ctx.run, ...over } }, model, rounds, noCurrent);
+    const seconds = (performance.now() - t0) / 1000;
+    const { scale, priorScale } = e.exploration;
+    const chosen = `scale ${scale}, λs × ${priorScale?.shared ?? 1}, λa × ${priorScale?.action ?? 1}`;
+    return { label, points: Math.max(1, e.exploration.grid.length), seconds, chosen };
+  });
+}
+
+const WIDE_CANDIDATES = 1000;
+const WIDE_ROUNDS = 2000;
+
+/**
+ * The evaluate step where it costs most: every held-out decision with 1,000 candidates (each action with 30 random
+ * observations at d = 16, click rate 0.2, logged uniformly). Its cost is linear in the held-out decisions, so the
+ * figures times 10 are the slice's cap of 20,000.
+ */
+function evaluateWideCatalog(base: RunParams): EvaluateTiming[] {
+  const rng = createRng(1);
+  const ids = Array.from({ length: WIDE_CANDIDATES }, (_, i) => `a${i}`);
+  const context = () => Array.from({ length: CONTEXT_DIM }, (_, j) => (j === 0 ? 1 : rng.normal()));
+  const stats = new Map<string, ActionStats>();
+  for (const id of ids) {
+    const s = emptyStats(CONTEXT_DIM);
+    for (let i = 0; i < 30; i++) addObservation(s, Float64Array.from(context()), rng.next() < 0.2 ? 1 : 0);
+    stats.set(id, s);
+  }
+  const model: OfflineModel = {
+    version: 'mwide',
+    decisionPoint: 'wide',
+    cutoffBucket: 0,
+    holdoutFromBucket: 0,
+    d: CONTEXT_DIM,
+    objectives: new Map([[DEFAULT_OBJECTIVE, { final: stats, evaluation: stats }]]),
+    features: new Map(),
+    diagnostics: {},
+    carriedOverBuckets: [],
+    extensions: {},
+  };
+  const rounds: HoldoutRound[] = Array.from({ length: WIDE_ROUNDS }, (_, i) => ({
+    id: `r${i}`,
+    rank: i,
+    x: context(),
+    candidates: ids,
+    chosenIndex: rng.int(WIDE_CANDIDATES),
+    propensity: 1 / WIDE_CANDIDATES,
+    reward: rng.next() < 0.2 ? 1 : 0,
+  }));
+  return timeSearches({ run: { ...base, decisionPoint: 'wide', compoundEvents: [] } }, model, rounds);
 }
 
 /**
@@ -288,6 +351,16 @@ export function formatRetrainBench(r: RetrainBenchResult): string {
     ...r.evaluate.map(
       (e) =>
         `| ${e.label} | ${e.points} | ${e.seconds.toFixed(2)} | ${(e.seconds / r.evaluate[0]!.seconds).toFixed(1)} | ${e.chosen} |`,
+    ),
+    '',
+    `With ${n(WIDE_CANDIDATES)} candidates per decision (synthetic statistics, ${n(WIDE_ROUNDS)} held-out decisions; ` +
+      'the cost is linear in them, so × 10 is the slice’s cap of 20,000; the steps Lambda has 15 minutes):',
+    '',
+    "| the decision point's settings | grid points | seconds | × no search | at 20,000 decisions |",
+    '|---|---:|---:|---:|---:|',
+    ...r.wideCatalog.map(
+      (e) =>
+        `| ${e.label} | ${e.points} | ${e.seconds.toFixed(2)} | ${(e.seconds / r.wideCatalog[0]!.seconds).toFixed(1)} | ${((e.seconds * 20_000) / WIDE_ROUNDS / 60).toFixed(1)} min |`,
     ),
     '',
     r.costModel,
