@@ -72,8 +72,9 @@ describe('local stack: lake and retraining routes', () => {
         version: 'm-new',
         cutoffBucket: 20_000,
         promotedAt: now,
-        // The Thompson scales their runs chose (the decision point's settings leave the scale out).
-        settings: { scale: 0.5 },
+        // The Thompson scales their runs chose (the decision point's settings leave the scale out), and for the
+        // newer one a multiplier on the learned λa.
+        settings: { scale: 0.5, priorScale: { shared: 1, action: 10 } },
         history: [{ version: 'm-old', cutoffBucket: 19_990, promotedAt: now - 1000, settings: { scale: 2 } }],
         itemVersion: 2,
         updatedAt: now,
@@ -141,6 +142,7 @@ describe('local stack: lake and retraining routes', () => {
     const servedBefore = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(servedBefore.modelVersion).toMatch(/^m-new\+/);
     expect(servedBefore.learned.exploration.scale).toBe(0.5);
+    expect(servedBefore.learned.priorScale).toEqual({ shared: 1, action: 10 });
     const stale = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-old' });
     expect(stale.status).toBe(409);
     const rolled = await api.call('POST', `/v1/decision-points/${dp}/model:rollback`, { from: 'm-new' });
@@ -154,6 +156,7 @@ describe('local stack: lake and retraining routes', () => {
     const servedAfter = (await api.call('GET', `/v1/decision-points/${dp}/model`)).body;
     expect(servedAfter.modelVersion).toMatch(/^m-old\+/);
     expect(servedAfter.learned.exploration.scale).toBe(2); // its own scale came back with it
+    expect(servedAfter.learned.priorScale).toEqual({ shared: 1, action: 1 }); // and no multiplier: it had none
 
     // As the README prints it, without a body: past the first model, back to online-only serving.
     const first = await fetch(`${stack.url}/v1/decision-points/${dp}/model:rollback`, {
