@@ -21,10 +21,10 @@ import { encodeModel, fitModel, type OfflineModel } from '../../shared/app/retra
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
 import { catalogsKey, erasuresKey, manifestKey, modelKey } from '../../shared/app/retrain/keys.ts';
 import { LAKE_PREFIX, writeLakeBatch } from '../../shared/app/retrain/lake.ts';
-import { planItems } from '../../shared/app/retrain/plan.ts';
+import { JOIN_BUCKET_BYTES, joinBuckets, planItems } from '../../shared/app/retrain/plan.ts';
 import { reduce } from '../../shared/app/retrain/reduce.ts';
 import { type RunContext, type RunParams, runInputSchema } from '../../shared/app/retrain/run-context.ts';
-import { MAX_BUCKETS, splitPartition } from '../../shared/app/retrain/split.ts';
+import { splitPartition } from '../../shared/app/retrain/split.ts';
 import { type ActionStats, addObservation, emptyStats } from '../../shared/core/bandit/stats.ts';
 import { BUCKET_MS, DEFAULT_OBJECTIVE } from '../../shared/core/domain.ts';
 import { createRng } from '../../shared/core/random.ts';
@@ -70,7 +70,11 @@ export interface RetrainBenchResult {
   /** Slowest single item (a map worker's whole job). */
   maxItemSeconds: number;
   objectsRead: number;
-  heapMiB: number;
+  /**
+   * The process's largest resident set, sampled after every map item and step (the whole lake and every shuffle
+   * object are in this process's memory too, so it bounds what one worker needs from above).
+   */
+  peakRssMiB: number;
   costModel: string;
 }
 
@@ -117,7 +121,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     objectives: [],
     combine: { mode: 'weighted', minOutcomes: 30 },
     windowSeconds: 3600,
-    buckets: Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(lakeBytes / input.targetItemBytes))),
+    buckets: joinBuckets(lakeBytes),
     lakeDelaySeconds: input.lakeDelaySeconds,
     maxEvalRounds: input.maxEvalRounds,
     minEvalRounds: input.minEvalRounds,
@@ -128,6 +132,10 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     prefix: 'retrain/bench/bench/',
   };
 
+  let peakRss = process.memoryUsage().rss;
+  const sampleRss = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  };
   // The pass: plan → split (every item) → join (every bucket), one after the other on this one core → reduce → fit.
   const passStart = performance.now();
   const items = planItems(lake, { untilMs: Number.MAX_SAFE_INTEGER, targetBytes: input.targetItemBytes });
@@ -142,12 +150,14 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     const t0 = performance.now();
     await splitPartition({ run, item }, { blobs });
     maxItemSeconds = Math.max(maxItemSeconds, (performance.now() - t0) / 1000);
+    sampleRss();
   }
   const buckets = Array.from({ length: run.buckets }, (_, b) => b);
   for (const bucket of buckets) {
     const t0 = performance.now();
     used += (await joinBucket({ run, bucket }, { blobs })).decisions;
     maxItemSeconds = Math.max(maxItemSeconds, (performance.now() - t0) / 1000);
+    sampleRss();
   }
   const mapSeconds = (performance.now() - t) / 1000;
   t = performance.now();
@@ -171,6 +181,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   const { model } = fitModel(run, aggregate, []);
   await blobs.put(modelKey(run), encodeModel(model));
   const fitSeconds = (performance.now() - t) / 1000;
+  sampleRss();
   const passSeconds = (performance.now() - passStart) / 1000;
   if (used !== decisions && used !== Math.ceil(decisions / DAYS) * DAYS) {
     throw new Error(`the pass used ${used} decisions of ${decisions}`);
@@ -196,7 +207,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     decisionsPerSecond: used / passSeconds,
     maxItemSeconds,
     objectsRead,
-    heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
+    peakRssMiB: peakRss / 2 ** 20,
     costModel: '',
   };
   result.costModel = costModel(result, input.targetItemBytes);
@@ -291,10 +302,14 @@ export function costModel(
   const perDecision = r.mapSeconds / r.decisions;
   const bytesPerDecision = (r.lakeMiB * 2 ** 20) / r.decisions;
   const line = (label: string, decisions: number) => {
-    const items = Math.max(1, Math.ceil((decisions * bytesPerDecision) / targetItemBytes));
+    // Two maps one after the other: split partitions, then one join per user bucket (plan.ts).
+    const bytes = decisions * bytesPerDecision;
+    const splits = Math.max(1, Math.ceil(bytes / targetItemBytes));
+    const joins = joinBuckets(bytes);
+    const items = splits + joins;
     const perItem = (perDecision * decisions) / items;
-    const concurrency = Math.min(items, DEFAULT_MAP_CONCURRENCY);
-    const waves = Math.ceil(items / concurrency);
+    const concurrency = Math.min(Math.max(splits, joins), DEFAULT_MAP_CONCURRENCY);
+    const waves = Math.ceil(splits / DEFAULT_MAP_CONCURRENCY) + Math.ceil(joins / DEFAULT_MAP_CONCURRENCY);
     const scale = decisions / r.decisions;
     const stepsSeconds = (r.reduceSeconds * items) / r.items + r.fitSeconds; // reduce grows with items, fit does not
     const lambdaSeconds = perDecision * decisions + stepsSeconds;
@@ -319,7 +334,8 @@ export function costModel(
   line('10 M decisions', 10_000_000);
   line('100 M decisions', 100_000_000);
   return [
-    `Distributed Map cost model (items = lake partitions of ≤ ${(targetItemBytes / 2 ** 20).toFixed(0)} MiB gzip, ` +
+    `Distributed Map cost model (items = split partitions of ≤ ${(targetItemBytes / 2 ** 20).toFixed(0)} MiB gzip plus ` +
+      `join buckets of about ${(JOIN_BUCKET_BYTES / 2 ** 20).toFixed(0)} MiB, the per-item time their average, ` +
       `${bytesPerDecision.toFixed(0)} B/decision measured; worker 1,769 MB arm64 at ${(1e6 * perDecision).toFixed(1)} µs ` +
       `per decision measured here; MaxConcurrency ${DEFAULT_MAP_CONCURRENCY}, ToleratedFailurePercentage ` +
       `${TOLERATED_FAILURE_PERCENTAGE}; express child executions; prices us-east-1 list):`,
@@ -341,7 +357,7 @@ export function formatRetrainBench(r: RetrainBenchResult): string {
       `d = ${CONTEXT_DIM}, m = ${ACTION_DIM}, ${CANDIDATES} candidates, ${DAYS} days; generated in ${r.generateSeconds.toFixed(1)} s (not counted).`,
     `One offline pass on one core: map ${r.mapSeconds.toFixed(2)} s over ${r.items} items (slowest item ${r.maxItemSeconds.toFixed(2)} s), ` +
       `reduce ${r.reduceSeconds.toFixed(2)} s, fit ${r.fitSeconds.toFixed(2)} s; total **${r.passSeconds.toFixed(2)} s = ` +
-      `${n(r.decisionsPerSecond)} decisions/s**; heap ${r.heapMiB.toFixed(0)} MiB.`,
+      `${n(r.decisionsPerSecond)} decisions/s**; peak resident memory ${r.peakRssMiB.toFixed(0)} MiB (the whole lake and the shuffle in it too; a map worker has 1,769 MB).`,
     '',
     `The evaluate step on ${n(r.heldOut)} held-out decisions (one core; the gate's off-policy evaluation at every point ` +
       'of the serving settings grid, shared/app/retrain/evaluate.ts):',

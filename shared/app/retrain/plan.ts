@@ -1,7 +1,8 @@
 /**
  * The plan step: fixes the run's parameters (cutoff, hold-out slice, model version, the decision point's settings as
  * of now), cuts the lake into split items, written as a JSON manifest the first Distributed Map reads with its
- * ItemReader, and chooses the number of user buckets the second map joins (one per `targetItemBytes` of lake).
+ * ItemReader, and chooses the number of user buckets the second map joins ({@link joinBuckets}: one per
+ * {@link JOIN_BUCKET_BYTES} of lake).
  *
  * **Cutoff.** cutoffBucket = bucketOf(asOf − attribution window − lake delay): the last day whose decisions may still
  * receive feedback, or whose records may still be on their way into the lake, is not trained on. Everything before
@@ -87,6 +88,21 @@ export function planItems(
   return items;
 }
 
+/**
+ * Compressed lake bytes per user bucket (join worker). A join holds its bucket's every record in memory, about 4 KB
+ * of heap per logged decision, far more than the split, which streams: measured with the retraining bench's lake
+ * (d = 16, 20 candidates, 64 B of gzip per decision), a bucket of 30 MiB (500,000 decisions) ran out of a 1.6 GB heap,
+ * 7.6 MiB (125,000) fitted in 1 GB and not in 500 MB, 1.9 MiB (31,000) fitted in 500 MB. A map worker has 1,769 MB,
+ * so 4 MiB (about 65,000 decisions, some 300 MB) leaves room for wider contexts. Buckets were once sized like the
+ * split's items (`targetItemBytes`, 32 MiB), which a lake of more than about 16 MiB could not join.
+ */
+export const JOIN_BUCKET_BYTES = 4 * 1024 * 1024;
+
+/** User buckets for a lake of `totalBytes` (compressed): one per {@link JOIN_BUCKET_BYTES}, 1 to {@link MAX_BUCKETS}. */
+export function joinBuckets(totalBytes: number): number {
+  return Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(totalBytes / JOIN_BUCKET_BYTES)));
+}
+
 /** Plans a run; returns the run's context and the items (also written to the manifest the map step reads). */
 export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: RunContext; items: PartitionItem[] }> {
   const parsed = runInputSchema.safeParse(req.input);
@@ -160,7 +176,7 @@ export async function plan(req: PlanRequest, deps: PlanDeps): Promise<{ ctx: Run
     targetBytes: input.targetItemBytes,
   });
   const totalBytes = items.reduce((n, i) => n + i.bytes, 0);
-  run.buckets = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(totalBytes / input.targetItemBytes)));
+  run.buckets = joinBuckets(totalBytes);
   const trainingHours = [...byHour(decisionObjects).keys()].filter((h) => h < cutoffMs).sort((p, q) => p - q);
   const erased = await deps.erasures.list();
   await deps.blobs.put(erasuresKey(run), JSON.stringify(erasuresFile(erased)), 'application/json');
