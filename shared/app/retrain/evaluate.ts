@@ -503,7 +503,6 @@ export function chooseSettings(
       candidate: evaluatePolicy(data, policies.candidateAt(only), { delta, seed: 0 }),
     };
   }
-  const serving = (p: SettingsPoint) => p.scale === currentScale && samePriorScale(p.priorScale, currentPriorScale);
   const deltas = pointDeltas(points.length, delta);
   const reports = points.map((point, i) => ({
     point,
@@ -516,28 +515,25 @@ export function chooseSettings(
     priorScale: point.priorScale,
     delta: pointDelta,
   }));
-  const bound = (i: number) => reports[i]?.report.lowerBound ?? null;
-  let best = 0; // what serves now
-  for (let i = 0; i < reports.length; i++) {
+  const bound = (i: number) => reports[i]!.report.lowerBound;
+  let best = 0; // what serves now, which keeps a tie
+  for (let i = 1; i < reports.length; i++) {
     const lb = bound(i);
     if (lb === null) continue;
-    const incumbent = best < 0 ? null : bound(best);
+    const incumbent = bound(best);
     if (incumbent === null || lb > incumbent + tieMargin(incumbent)) best = i;
   }
-  const chosen = best < 0 ? undefined : reports[best];
-  const base = { source: 'search' as const, currentScale, currentPriorScale, grid };
-  if (!chosen || chosen.report.lowerBound === null) {
-    const point = { scale: currentScale, priorScale: currentPriorScale };
-    const report = chosen?.report ?? evaluatePolicy(data, policies.candidateAt(point), { delta, seed: 0 });
+  const chosen = reports[best]!;
+  const base = { source: 'search' as const, currentScale, currentPriorScale, grid, delta: chosen.delta };
+  if (chosen.report.lowerBound === null) {
     return {
       choice: {
         ...base,
-        delta: chosen?.delta ?? delta,
         scale: currentScale,
         priorScale: currentPriorScale,
-        why: `no grid point has a lower bound (the held-out decisions carry no propensities): the candidate keeps what serves now, ${pointText(point)}`,
+        why: `no grid point has a lower bound (the held-out decisions carry no propensities): the candidate keeps what serves now, ${pointText(chosen.point)}`,
       },
-      candidate: report,
+      candidate: chosen.report,
     };
   }
   const lb = chosen.report.lowerBound.toPrecision(4);
@@ -551,11 +547,11 @@ export function chooseSettings(
   const why =
     `${pointText(chosen.point)} has the highest lower bound of the grid (${lb} at ${level}; ${split})` +
     (ties.length > 0 ? `, tied with ${ties.map((t) => pointText(t.point)).join('; ')}` : '') +
-    (serving(chosen.point)
+    (best === 0
       ? `; it is what serves now${ties.length > 0 ? ', which a tie keeps' : ''}`
       : `${ties.length > 0 ? ' (a tie takes the earlier point in grid order)' : ''}; promoting the candidate changes what serves from ${pointText({ scale: currentScale, priorScale: currentPriorScale })} to ${pointText(chosen.point)}`);
   return {
-    choice: { ...base, delta: chosen.delta, scale: chosen.point.scale, priorScale: chosen.point.priorScale, why },
+    choice: { ...base, scale: chosen.point.scale, priorScale: chosen.point.priorScale, why },
     candidate: chosen.report,
   };
 }
