@@ -89,12 +89,12 @@ export function planItems(
 }
 
 /**
- * Compressed lake bytes per user bucket (join worker). A join holds its bucket's every record in memory, about 4 KB
- * of heap per logged decision, far more than the split, which streams: measured with the retraining bench's lake
- * (d = 16, 20 candidates, 64 B of gzip per decision), a bucket of 30 MiB (500,000 decisions) ran out of a 1.6 GB heap,
- * 7.6 MiB (125,000) fitted in 1 GB and not in 500 MB, 1.9 MiB (31,000) fitted in 500 MB. A map worker has 1,769 MB,
- * so 4 MiB (about 65,000 decisions, some 300 MB) leaves room for wider contexts. Buckets were once sized like the
- * split's items (`targetItemBytes`, 32 MiB), which a lake of more than about 16 MiB could not join.
+ * Compressed lake bytes per user bucket (join worker). A join holds its bucket's every record in memory, far more
+ * than the split, which streams. Measured with the retraining bench's lake (d = 16, 20 candidates, 64 B of gzip per
+ * decision): a bucket of 30 MiB (500,000 decisions) ran out of a 1.6 GB heap, 7.6 MiB (125,000) fitted in 1 GB and
+ * not in 500 MB, 1.9 MiB (31,000) fitted in 500 MB: 4 to 8 KB of heap per decision. A map worker has 1,769 MB, so
+ * 4 MiB (about 65,000 decisions, 260 to 520 MB at that rate) leaves room for wider contexts. Buckets were once sized
+ * like the split's items (`targetItemBytes`, 32 MiB), which a lake of more than about 16 MiB could not join.
  */
 export const JOIN_BUCKET_BYTES = 4 * 1024 * 1024;
 
