@@ -268,7 +268,10 @@ export const evaluationViewSchema = z.object({
   cutoffBucket: z.number().int(),
   rounds: count.nullable(),
   policies: z.array(policySummarySchema),
-  /** The Thompson scale the run evaluated the candidate with: searched over a grid, or the settings'. */
+  /**
+   * The serving settings the run evaluated the candidate with (Thompson scale, multipliers on the learned λs): searched
+   * over a grid where the decision point's settings leave them out, with every point's figures and why.
+   */
   exploration: settingsChoiceSchema.optional(),
   report: z.object({ json: z.string(), html: z.string() }),
 });

@@ -1,7 +1,8 @@
 /**
  * The run report as one self-contained HTML page (no scripts, no external resources): the outcome and its reasons,
  * an SVG chart with, per policy, the point estimate, its 95% interval and the high-confidence lower bound, and the
- * Thompson scale's choice (every grid point searched, the one chosen and why).
+ * serving settings' choice (Thompson scale and multipliers on the learned λs: every grid point searched, the one
+ * chosen and why).
  */
 import type { EvaluationRecord, PolicySummary, SettingsChoice } from '../../core/retrain/evaluation-record.ts';
 
