@@ -178,7 +178,7 @@ export const evaluationSummarySchema = z.object({
   candidate: policySummarySchema,
   current: policySummarySchema,
   logging: policySummarySchema,
-  /** How the candidate's Thompson scale was chosen (absent in contexts of runs planned before it existed). */
+  /** How the candidate's serving settings were chosen (absent in contexts of runs planned before it existed). */
   exploration: settingsChoiceSchema.optional(),
   /** Per objective, the λs learned on the candidate's final statistics and their impressions (promoted with it). */
   fits: z
