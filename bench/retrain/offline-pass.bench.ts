@@ -14,8 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_MAP_CONCURRENCY, TOLERATED_FAILURE_PERCENTAGE } from '../../cdk/constructs/retraining.ts';
 import { parseCliArgs, parseNumberFlag } from '../../cli/lib/args.ts';
 import { MemoryBlobStore } from '../../shared/adapters/lake/memory-blob-store.ts';
-import type { HoldoutRound } from '../../shared/app/retrain/aggregate.ts';
-import { decodeAggregate } from '../../shared/app/retrain/aggregate.ts';
+import { decodeAggregate, type HoldoutRound } from '../../shared/app/retrain/aggregate.ts';
 import { evaluateCandidate } from '../../shared/app/retrain/evaluate.ts';
 import { encodeModel, fitModel, type OfflineModel } from '../../shared/app/retrain/fit.ts';
 import { joinBucket } from '../../shared/app/retrain/join-bucket.ts';
@@ -310,7 +309,6 @@ export function costModel(
     const perItem = (perDecision * decisions) / items;
     const concurrency = Math.min(Math.max(splits, joins), DEFAULT_MAP_CONCURRENCY);
     const waves = Math.ceil(splits / DEFAULT_MAP_CONCURRENCY) + Math.ceil(joins / DEFAULT_MAP_CONCURRENCY);
-    const scale = decisions / r.decisions;
     const stepsSeconds = (r.reduceSeconds * items) / r.items + r.fitSeconds; // reduce grows with items, fit does not
     const lambdaSeconds = perDecision * decisions + stepsSeconds;
     const gbSeconds = perDecision * decisions * WORKER_MEMORY_GB + stepsSeconds * STEPS_MEMORY_GB;
@@ -328,7 +326,6 @@ export function costModel(
         `${lambdaSeconds.toFixed(0)} | ${gbSeconds.toFixed(0)} | ${wall.toFixed(0)} s | $${lambda.toFixed(4)} | ` +
         `$${(express + standard).toFixed(4)} | $${s3.toFixed(4)} | **$${total.toFixed(4)}** |`,
     );
-    void scale;
   };
   line(`${(r.decisions / 1e6).toFixed(1)} M decisions (measured)`, r.decisions);
   line('10 M decisions', 10_000_000);

@@ -215,7 +215,8 @@ async function compare(f: Awaited<ReturnType<typeof fixture>>, segment: Segment)
   const current = new Float64Array(k);
   const candidate = new Float64Array(k);
   f.policies.current.distribution(round, current);
-  f.policies.candidate.distribution(round, candidate);
+  const { currentScale: scale, currentPriorScale: priorScale } = f.policies;
+  f.policies.candidateAt({ scale, priorScale }).distribution(round, candidate);
   // What the gate evaluated before: Thompson sampling over the global posterior alone.
   const model = await f.models.get('dp');
   const idx = Int32Array.from(candidates, (id) => model.posterior.index.get(id)!);

@@ -333,7 +333,7 @@ function build(
   // for all of them, and no fit in the request path); until the next one, from its own previous model.
   const activeVersion = active ? active.version : 'online';
   const sameDims = previous !== undefined && previous.posterior.d === d && previous.posterior.m === m;
-  const promoted = active?.settings?.priors;
+  const { priors: promoted, scale, priorScale } = active?.settings ?? {};
   const ownFits = sameDims ? previous : undefined;
   const start =
     promoted === undefined || ownFits?.version.startsWith(`${activeVersion}+`)
@@ -350,7 +350,7 @@ function build(
       coverage: coverageRule(dp.settings),
       ...(start !== undefined && { previous: start }),
       // The multipliers the active model was promoted with; each applies only where the settings leave its λ out.
-      priorScale: active?.settings?.priorScale,
+      priorScale,
     },
   );
   const live = Int32Array.from(catalog.flatMap((a, i) => (a.status === 'live' ? [i] : [])));
@@ -358,11 +358,8 @@ function build(
     ...policyModel,
     // The scale and multipliers the active model was promoted with; each serves only where the decision point's
     // settings leave it out (the multipliers are in the posteriors already).
-    ...((active?.settings?.scale !== undefined || active?.settings?.priorScale !== undefined) && {
-      learned: {
-        ...(active.settings.scale !== undefined && { scale: active.settings.scale }),
-        ...(active.settings.priorScale !== undefined && { priorScale: active.settings.priorScale }),
-      },
+    ...((scale !== undefined || priorScale !== undefined) && {
+      learned: { ...(scale !== undefined && { scale }), ...(priorScale !== undefined && { priorScale }) },
     }),
     examination,
     decisionPoint: dp,

@@ -364,8 +364,6 @@ export interface SettingsPoint {
 
 /** The policies the gate compares. */
 export interface GatePolicies {
-  /** The candidate model served at the point that serves now (the settings' values where they give them). */
-  candidate: TargetPolicy;
   /** The candidate model served at `point` (its model built once per multipliers). */
   candidateAt(point: SettingsPoint): TargetPolicy;
   /** The current model as it serves now. */
@@ -441,7 +439,6 @@ export function gatePolicies(
     fits[objective] = { lambdaShared: f.lambdaShared, lambdaAction: f.lambdaAction, n: f.n };
   }
   return {
-    candidate: candidateAt({ scale: currentScale, priorScale: currentPriorScale }),
     candidateAt,
     current: servingTargetPolicy('current', { ...currentModel, learned: { scale: currentScale } }, settings),
     currentScale,
@@ -483,9 +480,9 @@ export function settingsGrid(run: Pick<RunParams, 'priors' | 'exploration'>, ser
 
 /**
  * The serving settings the candidate is evaluated with, and its evaluation (the module header states the rule): of
- * {@link settingsGrid}, the point whose HCOPE lower bound (at δ / |grid|) is highest, ties (within 1e-6) kept by the
- * point that serves now, then by grid order; the point that serves now when no point has a bound. A grid of one point
- * is no search. Every grid point's figures go into the choice, for the report.
+ * {@link settingsGrid}, the point whose HCOPE lower bound (each at its share of δ, {@link pointDeltas}) is highest,
+ * ties (within 1e-6) kept by the point that serves now, then by grid order; the point that serves now when no point
+ * has a bound. A grid of one point is no search. Every grid point's figures go into the choice, for the report.
  */
 export function chooseSettings(
   data: LoggedData,
@@ -495,12 +492,10 @@ export function chooseSettings(
 ): { choice: SettingsChoice; candidate: EvaluationReport } {
   const { currentScale, currentPriorScale } = policies;
   const points = settingsGrid(run, { scale: currentScale, priorScale: currentPriorScale });
-  const current = { currentScale, currentPriorScale };
   if (points.length === 1) {
-    const only = points[0]!;
     return {
-      choice: { ...withoutSearch(run, only.scale, current), priorScale: only.priorScale },
-      candidate: evaluatePolicy(data, policies.candidateAt(only), { delta, seed: 0 }),
+      choice: withoutSearch(run, policies),
+      candidate: evaluatePolicy(data, policies.candidateAt(points[0]!), { delta, seed: 0 }),
     };
   }
   const deltas = pointDeltas(points.length, delta);
@@ -542,8 +537,8 @@ export function chooseSettings(
     (r, i) => i !== best && r.report.lowerBound !== null && Math.abs(r.report.lowerBound - top) <= tieMargin(top),
   );
   const level = `${(100 * (1 - chosen.delta)).toFixed(2)}%`;
-  const others = deltas[1]!;
-  const split = `δ/2 for what serves now and δ/${Math.round(delta / others)} = ${others.toPrecision(3)} for each other point`;
+  const share = (d: number) => `δ/${Math.round(delta / d)}`;
+  const split = `${share(deltas[0]!)} for what serves now and ${share(deltas[1]!)} = ${deltas[1]!.toPrecision(3)} for each other point`;
   const why =
     `${pointText(chosen.point)} has the highest lower bound of the grid (${lb} at ${level}; ${split})` +
     (ties.length > 0 ? `, tied with ${ties.map((t) => pointText(t.point)).join('; ')}` : '') +
@@ -616,7 +611,7 @@ export function evaluateCandidate(
   let candidate: EvaluationReport | null = null;
   let cur: EvaluationReport | null = null;
   let logging: EvaluationReport | null = null;
-  let exploration = withoutSearch(run, policies.currentScale, policies);
+  let exploration = withoutSearch(run, policies);
   let pages: Evaluation['pages'] = null;
   if (rounds.length === 0) {
     reasons.push(
@@ -681,26 +676,25 @@ export function evaluateCandidate(
 }
 
 /**
- * The choice without a search: the settings give the scale and both λs (`settings`), or there are no held-out rounds
- * to search on, so the candidate keeps what serves now (`search`).
+ * The choice without a search: the candidate keeps what serves now, because the settings give the scale and both λs
+ * (`settings`) or because there are no held-out rounds to search on (`search`).
  */
 function withoutSearch(
   run: Pick<RunParams, 'priors' | 'exploration'>,
-  scale: number,
   current: Pick<GatePolicies, 'currentScale' | 'currentPriorScale'>,
 ): SettingsChoice {
   const { currentScale, currentPriorScale } = current;
-  const explicit = settingsGrid(run, { scale, priorScale: currentPriorScale }).length === 1;
+  const explicit = settingsGrid(run, { scale: currentScale, priorScale: currentPriorScale }).length === 1;
   return {
     source: explicit ? 'settings' : 'search',
-    scale,
+    scale: currentScale,
     currentScale,
     priorScale: currentPriorScale,
     currentPriorScale,
     delta: null,
     grid: [],
     why: explicit
-      ? `the decision point's settings give exploration.scale = ${scale}, λs and λa: nothing was searched`
+      ? `the decision point's settings give exploration.scale = ${currentScale}, λs and λa: nothing was searched`
       : `no held-out decisions to evaluate the grid on: the candidate keeps what serves now, ${pointText({ scale: currentScale, priorScale: currentPriorScale })}`,
   };
 }

@@ -161,12 +161,15 @@ export function effectivePriorScale(priors: PriorSettings, scale: PriorScale | u
   };
 }
 
-/** The points of {@link PRIOR_GRID} that change no λ the settings give ({@link UNIT_PRIOR_SCALE} alone when both do). */
+/**
+ * The points of {@link PRIOR_GRID} that change no λ the settings give, i.e. that {@link effectivePriorScale} leaves as
+ * they are ({@link UNIT_PRIOR_SCALE} alone when the settings give both).
+ */
 export function priorGrid(priors: PriorSettings): PriorScale[] {
-  return PRIOR_GRID.filter(
-    (p) =>
-      (priors.lambdaShared === undefined || p.shared === 1) && (priors.lambdaAction === undefined || p.action === 1),
-  );
+  return PRIOR_GRID.filter((p) => {
+    const applied = effectivePriorScale(priors, p);
+    return applied.shared === p.shared && applied.action === p.action;
+  });
 }
 
 /** The scale that serves while neither the settings nor a promoted retraining run give one. */

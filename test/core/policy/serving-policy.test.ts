@@ -281,6 +281,20 @@ describe('servingObjective (intent mode)', () => {
   });
 });
 
+/** Three actions, each with `n` rewards of mean(a) + N(0, 0.3²) at random contexts (1, z1, z2), from `seed`. */
+function noisyStats(seed: number, n: number, mean: (a: number) => number): Map<string, ActionStats> {
+  const rng = createRng(seed);
+  const stats = new Map<string, ActionStats>();
+  for (let a = 0; a < 3; a++) {
+    const s = emptyStats(d);
+    for (let i = 0; i < n; i++) {
+      addObservation(s, Float64Array.from([1, rng.normal(), rng.normal()]), mean(a) + 0.3 * rng.normal());
+    }
+    stats.set(`a${a}`, s);
+  }
+  return stats;
+}
+
 describe('buildServingPolicyModel', () => {
   it('fits each intent model by ridge regression under the shared prior, its value per outcome from the objective’s total reward', () => {
     // With x = (1, 0, 0) only: weight_0 = Σr / (n + λs), the others 0.
@@ -313,15 +327,7 @@ describe('buildServingPolicyModel', () => {
 
   it('learns the same priors whether or not the model it replaces was built on no data (that is no fit to refine)', () => {
     // Rewards that are noise around one mean: the evidence wants strong shrinkage, far above the start value 1.
-    const rng = createRng(12);
-    const stats = new Map<string, ActionStats>();
-    for (let a = 0; a < 3; a++) {
-      const s = emptyStats(d);
-      for (let i = 0; i < 200; i++) {
-        addObservation(s, Float64Array.from([1, rng.normal(), rng.normal()]), 0.5 + 0.3 * rng.normal());
-      }
-      stats.set(`a${a}`, s);
-    }
+    const stats = noisyStats(12, 200, () => 0.5);
     const actions = features.map((f, i) => ({ id: `a${i}`, features: f }));
     const empty = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], new Map());
     const fresh = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], new Map([[DEFAULT_OBJECTIVE, stats]]));
@@ -334,15 +340,7 @@ describe('buildServingPolicyModel', () => {
   });
 
   it('serves a promoted multiplier as the learned λ times it, only where the settings leave that λ out', () => {
-    const rng = createRng(5);
-    const stats = new Map<string, ActionStats>();
-    for (let a = 0; a < 3; a++) {
-      const s = emptyStats(d);
-      for (let i = 0; i < 50; i++) {
-        addObservation(s, Float64Array.from([1, rng.normal(), rng.normal()]), 0.2 * a + 0.3 * rng.normal());
-      }
-      stats.set(`a${a}`, s);
-    }
+    const stats = noisyStats(5, 50, (a) => 0.2 * a);
     const actions = features.map((f, i) => ({ id: `a${i}`, features: f }));
     const byObjective = new Map([[DEFAULT_OBJECTIVE, stats]]);
     const plain = buildServingPolicyModel({ d, m: 2 }, {}, actions, [], byObjective);
