@@ -140,6 +140,13 @@ export interface ProblemResult {
   readonly cpuSeconds: number;
   /** Defaults ÷ tuned (all rounds) on each report seed: how much the ratio moves with the seed. */
   readonly ratioPerSeed: number[];
+  /**
+   * (Defaults − tuned) ÷ tuned over all rounds, paired by report seed: the mean difference and its standard error over
+   * seeds, each relative to tuned's mean. Both play the same world and data order on a seed, so the pairing removes
+   * the world's own variation; what is left is how far the two runs' draws part. Absent for a replay (its seeds
+   * replay one log) and with fewer than two seeds.
+   */
+  readonly paired?: { readonly mean: number; readonly se: number };
   /** Set when the problem could not run (e.g. data not found). */
   readonly skipped?: string;
 }
@@ -368,6 +375,16 @@ function summarise(runs: readonly Played[]): Summary {
   };
 }
 
+/** See {@link ProblemResult.paired}. */
+export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; se: number } {
+  const n = a.length;
+  const d = a.map((v, i) => v - (b[i] as number));
+  const mean = d.reduce((s, v) => s + v, 0) / n;
+  const variance = d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
+  const scale = b.reduce((s, v) => s + v, 0) / n;
+  return { mean: mean / scale, se: Math.sqrt(variance / n) / scale };
+}
+
 interface Scored {
   readonly config: Config;
   /** Mean reward over all rounds on the tuning seeds. */
@@ -469,6 +486,8 @@ class ProblemRun {
       uniform: defaults.uniform,
       oracle: defaults.oracle,
       ratioPerSeed: defaults.perSeed.map((v, i) => v / (tuned.perSeed[i] as number)),
+      ...(defaults.pooled === undefined &&
+        reportSeeds.length > 1 && { paired: pairedDifference(defaults.perSeed, tuned.perSeed) }),
       configsTried: this.configsTried,
       seconds: (performance.now() - this.started) / 1000,
       cpuSeconds: cpuSecondsSince(this.cpu),
@@ -583,6 +602,9 @@ function findings(q: QualityReport): string {
     .filter(Number.isFinite);
   const seeded = measured.filter((r) => r.replay === undefined && r.ratioPerSeed.length > 0);
   const everySeedShort = seeded.filter((r) => r.ratioPerSeed.every((x) => x < 1 - TOLERANCE)).length;
+  const paired = measured.filter((r) => r.paired !== undefined);
+  const clearlyShort = paired.filter((r) => r.paired!.mean + 2 * r.paired!.se < -TOLERANCE);
+  const clearlyWithin = paired.filter((r) => r.paired!.mean - 2 * r.paired!.se >= -TOLERANCE);
   const leastExploring = measured.filter((r) => r.tunedEdges.includes('scale min')).length;
   const lowEpsilon = measured.filter((r) => r.tunedEdges.includes('ε min')).length;
   return [
@@ -591,6 +613,9 @@ function findings(q: QualityReport): string {
       ? `Across report seeds the ratio moves by up to ${f3(Math.max(...spreads))} on one problem (median ${f3(median(spreads))}), so a verdict within ${100 * TOLERANCE}% needs more seeds (\`--full\`) or rounds where the spread is that wide.`
       : '',
     `On ${everySeedShort} of ${seeded.length} problems (the replay left out) every report seed on its own puts the defaults more than ${100 * TOLERANCE}% below tuned.`,
+    paired.length > 0
+      ? `Paired by seed, the defaults are more than ${100 * TOLERANCE}% below tuned by over two standard errors on ${clearlyShort.length} of ${paired.length} problems${clearlyShort.length > 0 ? ` (${clearlyShort.map((r) => r.name).join(', ')})` : ''}, and within ${100 * TOLERANCE}% by over two standard errors on ${clearlyWithin.length}; on the rest the report seeds cannot tell.`
+      : '',
     `The winner's exploration scale is the grid's smallest (${EXPLORATION_GRID.scale[0]}) on ${leastExploring} of ${measured.length} problems, its ε the smallest (${EXPLORATION_GRID.epsilon[0]}) on ${lowEpsilon}.`,
   ]
     .filter((x) => x !== '')
@@ -608,6 +633,12 @@ function range(xs: readonly number[]): string {
   const finite = xs.filter(Number.isFinite);
   if (finite.length === 0) return '—';
   return `${f3(Math.min(...finite))}–${f3(Math.max(...finite))}`;
+}
+
+/** The paired difference as a signed percentage with its standard error. */
+function pairedCell(p: ProblemResult['paired']): string {
+  if (p === undefined) return '—';
+  return `${p.mean >= 0 ? '+' : '−'}${Math.abs(100 * p.mean).toFixed(1)}% ± ${(100 * p.se).toFixed(1)}%`;
 }
 
 /** The value in the unit of the problem: CTR as a percentage for OBD, else as it is. */
@@ -634,7 +665,7 @@ export function formatQualityBench(q: QualityReport): string {
   let measured = 0;
   for (const r of q.results) {
     if (r.skipped !== undefined) {
-      main.push(`| ${r.name} | ${r.description} | ${r.skipped} | | | | | | |`);
+      main.push(`| ${r.name} | ${r.description} | ${r.skipped} | | | | | | | |`);
       continue;
     }
     const ratio = r.defaults.all / r.tuned.all;
@@ -645,7 +676,7 @@ export function formatQualityBench(q: QualityReport): string {
     if (!undecided) measured++;
     if (ok && !undecided) within++;
     main.push(
-      `| ${r.name} | ${r.description} | ${value(r, r.defaults.all)} / ${value(r, r.defaults.last)} | ${value(r, r.tuned.all)} / ${value(r, r.tuned.last)} | ${f3(ratio)} | ${range(r.ratioPerSeed)} | ${f3(ratioLast)} | ${undecided ? 'cannot tell' : ok ? 'yes' : '**no**'} | ${value(r, r.oracle?.all)} / ${value(r, r.oracle?.last)} |`,
+      `| ${r.name} | ${r.description} | ${value(r, r.defaults.all)} / ${value(r, r.defaults.last)} | ${value(r, r.tuned.all)} / ${value(r, r.tuned.last)} | ${f3(ratio)} | ${pairedCell(r.paired)} | ${range(r.ratioPerSeed)} | ${f3(ratioLast)} | ${undecided ? 'cannot tell' : ok ? 'yes' : '**no**'} | ${value(r, r.oracle?.all)} / ${value(r, r.oracle?.last)} |`,
     );
     baselines.push(
       `| ${r.name} | ${value(r, r.defaults.all)} | ${value(r, r.tuned.all)} | ${value(r, r.disjointDefaults.all)} | ${value(r, r.disjointTuned.all)} | ${value(r, r.egreedy.all)} | ${value(r, r.uniform?.all)} | ${value(r, r.oracle?.all)} |`,
@@ -663,8 +694,8 @@ export function formatQualityBench(q: QualityReport): string {
     '',
     `Defaults within ${100 * TOLERANCE}% of the tuned reward (all rounds) on **${within} of ${measured}** problems that can tell. ${findings(q)}`,
     '',
-    '| problem | what differs | defaults | tuned | defaults ÷ tuned | ÷ per report seed | ÷ (last 20%) | within 2% | oracle |',
-    '|---|---|---:|---:|---:|---:|---:|:---:|---:|',
+    '| problem | what differs | defaults | tuned | defaults ÷ tuned | defaults − tuned, paired by seed (± se) | ÷ per report seed | ÷ (last 20%) | within 2% | oracle |',
+    '|---|---|---:|---:|---:|---:|---:|---:|:---:|---:|',
     ...main,
     ...q.results.flatMap((r) => (r.replay === undefined ? [] : ['', replaySentence(r.name, r.replay)])),
     '',

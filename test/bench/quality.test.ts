@@ -6,6 +6,7 @@ import {
   explorationConfigs,
   formatQualityBench,
   PRIOR_GRID,
+  pairedDifference,
   priorConfigs,
   runQualityBench,
 } from '../../bench/sim/quality.bench.ts';
@@ -81,5 +82,19 @@ describe('runQualityBench', () => {
     expect(r.tuneSeeds.some((s) => r.reportSeeds.includes(s))).toBe(false);
     expect(r.uniform?.all).toBeCloseTo(1 / 3, 12);
     expect(formatQualityBench(report)).toMatch(/^\| bake-off iris \|/m);
+  });
+});
+
+describe('pairedDifference', () => {
+  it('is the mean of the per-seed differences and its standard error, relative to the second run', () => {
+    // d = (−0.2, 0, −0.1): mean −0.1, sample sd 0.1, se 0.1/√3; tuned's mean is 1.
+    const p = pairedDifference([0.8, 1, 0.9], [1, 1, 1]);
+    expect(p.mean).toBeCloseTo(-0.1, 12);
+    expect(p.se).toBeCloseTo(0.1 / Math.sqrt(3), 12);
+    // Relative, so the reward's unit does not move it; and a constant gap has no spread.
+    const scaled = pairedDifference([40, 50, 45], [50, 50, 50]);
+    expect(scaled.mean).toBeCloseTo(p.mean, 12);
+    expect(scaled.se).toBeCloseTo(p.se, 12);
+    expect(pairedDifference([0.3, 0.5], [0.4, 0.6]).se).toBeCloseTo(0, 12);
   });
 });
