@@ -3,7 +3,8 @@
  * - the evidence is the marginal likelihood of the hybrid model, compared with an independent dense formula over
  *   the raw observations (n×n, no Schur complements, no sufficient statistics);
  * - the learned λa maximises it (with the weak hyperprior; no point of a grid does better) and the learned λs is the
- *   lower end of the 95% likelihood-ratio interval of its maximiser (found on a fine grid, not by learnPriors);
+ *   lower end of its likelihood interval at a drop of 5 (a log Bayes factor: "very strong" evidence), found on a fine
+ *   grid, not by learnPriors;
  * - decisions do not depend on the reward's unit.
  */
 import { describe, expect, it } from 'vitest';
@@ -141,7 +142,7 @@ describe('logEvidence (marginal likelihood of the hybrid model from per-action s
 });
 
 describe('learnPriors', () => {
-  it('serves λa at the maximum of the evidence plus the weak hyperprior, and λs at the lower end of its 95% interval', () => {
+  it('serves λa at the maximum of the evidence plus the weak hyperprior, and λs at the lower end of its very-strong-evidence interval', () => {
     const d = 4;
     const m = 3;
     const { actions } = scenario(7, d, m, 6, 600, 0.5);
@@ -162,8 +163,9 @@ describe('learnPriors', () => {
         expect(atLearned.v).toBeGreaterThanOrEqual(objective(10 ** u, 10 ** v) - 1e-3);
       }
     }
-    // λs: the smallest value on a fine grid whose objective is within χ²₁(0.95)/2 of that maximum.
-    const drop = 3.841458820694124 / 2;
+    // λs: the smallest value on a fine grid whose objective is within 5 of that maximum (a log Bayes factor of 5:
+    // Kass & Raftery's "very strong" evidence, 2 ln B = 10).
+    const drop = 5;
     const lowerEnd = lsGrid.find((ls) => objective(ls, learned.lambdaAction) >= atLearned.v - drop)!;
     expect(Math.abs(Math.log(learned.lambdaShared / lowerEnd))).toBeLessThanOrEqual(0.06);
     // The rule bites here: the maximiser shrinks at least twice as hard.
@@ -206,12 +208,12 @@ describe('learnPriors', () => {
       }
     }
     expect(Math.abs(Math.log10(learned.lambdaAction / best.la))).toBeLessThanOrEqual(0.5);
-    // λs: the lower end of the whole evidence's 95% interval at that λa (the rule's λs, on the whole data).
+    // λs: the lower end of the whole evidence's interval (a drop of 5) at that λa (the rule's λs, on the whole data).
     const objective = (u: number) =>
       whole({ ...learned, lambdaShared: 10 ** u, lambdaAction: best.la }) -
       ((u * Math.LN10) ** 2 + Math.log(best.la) ** 2) / (2 * Math.log(100) ** 2);
     let lowerEnd = Math.log10(best.ls);
-    while (lowerEnd > -3 && objective(lowerEnd - 0.05) >= best.v - 3.841458820694124 / 2) lowerEnd -= 0.05;
+    while (lowerEnd > -3 && objective(lowerEnd - 0.05) >= best.v - 5) lowerEnd -= 0.05;
     expect(Math.abs(Math.log10(learned.lambdaShared) - lowerEnd)).toBeLessThanOrEqual(0.5);
   });
 
