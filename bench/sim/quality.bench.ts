@@ -19,6 +19,8 @@
  *
  * Figures are mean expected reward per round (worlds: the chosen action's expected reward; bake-off: accuracy) over
  * all rounds and over the last 20%; OBD: click-through rate of the matched rows of the replay, pooled over seeds.
+ * "Within 2%" compares the two means over the report seeds; beside it, the difference paired by seed with its
+ * standard error says whether the report seeds can tell (a verdict two standard errors either side of 2%).
  *
  *   npx tsx bench/sim/quality.bench.ts [--full] [--only NAME,NAME] [--rounds N] [--report-seeds N] [--obd-dir DIR]
  */
