@@ -35,10 +35,10 @@
  *     5 actions +0.8 ± 0.8%, skewed history +0.0 ± 0.3%, noisy rewards +1.3 ± 2.9% (1–40), 20 distractor features
  *     +0.1 ± 1.1% (1–20); on the bake-off's cars defaults ÷ tuned 0.982 → 0.985, the other data sets unchanged. Drops
  *     of 6 and 12 did no better beyond the noise (100 actions: 6 was +2.3 ± 1.0% on seeds 1–40 and −0.7 ± 1.6% on
- *     41–80). Against the grid search's winner on base (λs 30, λa 1000, σ0² 1), the defaults were 3.0 ± 0.6% below
- *     it with the drop of 1.92 (seeds 1–200), and are 0.8 ± 0.7% below it with 5 (seeds 1–60; 2.1 ± 1.0% with 1.92 on
- *     those seeds). No drop at all (λs at the search's floor, a flat shared prior) lost 0.2 ± 1.4% on base against 1.92: the
- *     shared prior does matter, it is just weaker than its maximiser.
+ *     41–80). Against the grid search's winner on base (λs 30, λa 1000, σ0² 1), seeds 1–200, the defaults were
+ *     3.0 ± 0.6% below it with the drop of 1.92 and are 1.7 ± 0.5% below it with 5. No drop at all (λs at the
+ *     search's floor, a flat shared prior) lost 0.2 ± 1.4% on base against 1.92: the shared prior does matter, it is
+ *     just weaker than its maximiser.
  *   λa stays at its maximum: the upper end of its interval (more pooling) lost 2.6 ± 1.1% on the base world and
  *   10.7 ± 2.3% with 100 actions, the lower end 2.7 ± 2.0% with 100 actions (20 seeds, with the 1.92 rule for λs).
  * - A value the settings give explicitly is used as given and not learned.
