@@ -66,6 +66,8 @@ export interface RetrainBenchResult {
   /** The same on a catalog of 1,000 candidates per decision (synthetic statistics, WIDE_ROUNDS held-out decisions). */
   wideCatalog: EvaluateTiming[];
   heldOut: number;
+  /** The held-out slice's cap (`maxEvalRounds`, the run input's default): the most decisions one evaluation sees. */
+  maxEvalRounds: number;
   /** Slowest single item (a map worker's whole job). */
   maxItemSeconds: number;
   objectsRead: number;
@@ -193,6 +195,7 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
     evaluate,
     wideCatalog: evaluateWideCatalog(run),
     heldOut: aggregate.holdout.length,
+    maxEvalRounds: run.maxEvalRounds,
     decisions: used,
     events: lines - used,
     lakeObjects: lake.length,
@@ -212,6 +215,9 @@ export async function runRetrainBench(opts: { decisions?: number } = {}): Promis
   result.costModel = costModel(result, input.targetItemBytes);
   return result;
 }
+
+/** A whole number with thousands separators. */
+const n = (v: number) => Math.round(v).toLocaleString('en-US');
 
 interface EvaluateTiming {
   label: string;
@@ -249,7 +255,7 @@ const WIDE_ROUNDS = 2000;
 /**
  * The evaluate step where it costs most: every held-out decision with 1,000 candidates (each action with 30 random
  * observations at d = 16, click rate 0.2, logged uniformly). Its cost is linear in the held-out decisions, so the
- * figures times 10 are the slice's cap of 20,000.
+ * report scales it to the slice's cap (`maxEvalRounds`).
  */
 function evaluateWideCatalog(base: RunParams): EvaluateTiming[] {
   const rng = createRng(1);
@@ -293,7 +299,15 @@ function evaluateWideCatalog(base: RunParams): EvaluateTiming[] {
 export function costModel(
   r: Pick<
     RetrainBenchResult,
-    'decisions' | 'items' | 'mapSeconds' | 'reduceSeconds' | 'fitSeconds' | 'maxItemSeconds' | 'objectsRead' | 'lakeMiB'
+    | 'decisions'
+    | 'items'
+    | 'mapSeconds'
+    | 'reduceSeconds'
+    | 'fitSeconds'
+    | 'maxItemSeconds'
+    | 'objectsRead'
+    | 'lakeMiB'
+    | 'maxEvalRounds'
   >,
   targetItemBytes: number,
 ): string {
@@ -342,13 +356,12 @@ export function costModel(
     ...rows,
     '',
     'Not included: Firehose ingestion into the lake ($0.029/GB + $0.020/GB dynamic partitioning), S3 storage, and the ' +
-      'evaluate step (bounded by maxEvalRounds = 20,000 held-out decisions, independent of the lake size: measured above). ' +
+      `evaluate step (bounded by maxEvalRounds = ${n(r.maxEvalRounds)} held-out decisions, independent of the lake size: measured above). ` +
       'Wall clock excludes Lambda cold starts and Step Functions scheduling (a few seconds per wave of children).',
   ].join('\n');
 }
 
 export function formatRetrainBench(r: RetrainBenchResult): string {
-  const n = (v: number) => Math.round(v).toLocaleString('en-US');
   return [
     `${n(r.decisions)} decisions + ${n(r.events)} events in ${n(r.lakeObjects)} lake objects (${r.lakeMiB.toFixed(1)} MiB gzip), ` +
       `d = ${CONTEXT_DIM}, m = ${ACTION_DIM}, ${CANDIDATES} candidates, ${DAYS} days; generated in ${r.generateSeconds.toFixed(1)} s (not counted).`,
@@ -367,13 +380,13 @@ export function formatRetrainBench(r: RetrainBenchResult): string {
     ),
     '',
     `With ${n(WIDE_CANDIDATES)} candidates per decision (synthetic statistics, ${n(WIDE_ROUNDS)} held-out decisions; ` +
-      'the cost is linear in them, so × 10 is the slice’s cap of 20,000; the steps Lambda has 15 minutes):',
+      `the cost is linear in them, so the last column scales it to the slice’s cap of ${n(r.maxEvalRounds)}; the steps Lambda has 15 minutes):`,
     '',
-    "| the decision point's settings | grid points | seconds | × no search | at 20,000 decisions |",
+    `| the decision point's settings | grid points | seconds | × no search | at ${n(r.maxEvalRounds)} decisions |`,
     '|---|---:|---:|---:|---:|',
     ...r.wideCatalog.map(
       (e) =>
-        `| ${e.label} | ${e.points} | ${e.seconds.toFixed(2)} | ${(e.seconds / r.wideCatalog[0]!.seconds).toFixed(1)} | ${((e.seconds * 20_000) / WIDE_ROUNDS / 60).toFixed(1)} min |`,
+        `| ${e.label} | ${e.points} | ${e.seconds.toFixed(2)} | ${(e.seconds / r.wideCatalog[0]!.seconds).toFixed(1)} | ${((e.seconds * r.maxEvalRounds) / WIDE_ROUNDS / 60).toFixed(1)} min |`,
     ),
     '',
     r.costModel,
