@@ -39,7 +39,7 @@ import { warmStart } from '../../sim/warm-start.ts';
 import { generateWorld, type WorldOptions, worldSettings } from '../../sim/world.ts';
 import { machine } from '../lib/stats.ts';
 import { DATASET_NAMES, type DatasetName, loadDataset } from './datasets.ts';
-import { cpuSecondsSince } from './objectives.bench.ts';
+import { cpuSecondsSince, meanSd } from './objectives.bench.ts';
 
 /**
  * Priors searched in the first stage, log-spaced over the range where the winners fell in trial runs (a narrower
@@ -379,12 +379,9 @@ function summarise(runs: readonly Played[]): Summary {
 
 /** See {@link ProblemResult.paired}. */
 export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; se: number } {
-  const n = a.length;
-  const d = a.map((v, i) => v - (b[i] as number));
-  const mean = d.reduce((s, v) => s + v, 0) / n;
-  const variance = d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
-  const scale = b.reduce((s, v) => s + v, 0) / n;
-  return { mean: mean / scale, se: Math.sqrt(variance / n) / scale };
+  const d = meanSd(a.map((v, i) => v - (b[i] as number)));
+  const scale = meanSd(b).mean;
+  return { mean: d.mean / scale, se: d.sd / Math.sqrt(a.length) / scale };
 }
 
 interface Scored {
