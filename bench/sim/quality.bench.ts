@@ -601,9 +601,9 @@ function findings(q: QualityReport): string {
     .filter(Number.isFinite);
   const seeded = measured.filter((r) => r.replay === undefined && r.ratioPerSeed.length > 0);
   const everySeedShort = seeded.filter((r) => r.ratioPerSeed.every((x) => x < 1 - TOLERANCE)).length;
-  const paired = measured.filter((r) => r.paired !== undefined);
-  const clearlyShort = paired.filter((r) => r.paired!.mean + 2 * r.paired!.se < -TOLERANCE);
-  const clearlyWithin = paired.filter((r) => r.paired!.mean - 2 * r.paired!.se >= -TOLERANCE);
+  const paired = measured.flatMap((r) => (r.paired === undefined ? [] : [{ name: r.name, ...r.paired }]));
+  const clearlyShort = paired.filter((p) => p.mean + 2 * p.se < -TOLERANCE);
+  const clearlyWithin = paired.filter((p) => p.mean - 2 * p.se >= -TOLERANCE);
   const leastExploring = measured.filter((r) => r.tunedEdges.includes('scale min')).length;
   const lowEpsilon = measured.filter((r) => r.tunedEdges.includes('ε min')).length;
   return [
